@@ -1,0 +1,86 @@
+// Every Lambda function, declared once as data: its entry file and exactly what it may touch.
+// The CDK API stack builds one house function per entry; the local stack imports the same entry files.
+
+/** Item-level DynamoDB actions. TransactWriteItems is authorised per item action (Put/Update/ConditionCheck). */
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem'
+  | 'dynamodb:ConditionCheckItem'
+  | 'dynamodb:Query';
+
+export type FunctionSpec = {
+  /** Path of the module exporting `handler`, relative to the repository root. */
+  entry: string;
+  description: string;
+  table: TableAction[];
+  /** Query the table's sparse index GSI1. */
+  tableIndexes?: boolean;
+  /** PutEvents on the project's event bus. */
+  publishesEvents?: boolean;
+  memoryMb?: number;
+  timeoutSeconds?: number;
+};
+
+/** What every token-authenticated function needs: token lookup and its throttled last-use write. */
+const tokenAuth: TableAction[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
+/** Idempotency records: claim, complete, release. */
+const idempotency: TableAction[] = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+/** Charging transactions: account update, ledger put, usage update, hold update, reference guard. */
+const charging: TableAction[] = ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem'];
+
+function unique(actions: TableAction[]): TableAction[] {
+  return [...new Set(actions)].sort();
+}
+
+export const functions = {
+  demoEcho: {
+    entry: 'functions/demo/echo.ts',
+    description: 'Reference fixed-price feature POST /v1/demo/echo',
+    table: unique([...tokenAuth, ...idempotency, ...charging]),
+    publishesEvents: true,
+  },
+  demoWords: {
+    entry: 'functions/demo/words.ts',
+    description: 'Reference variable-price feature POST /v1/demo/words (hold, then settle)',
+    table: unique([...tokenAuth, ...idempotency, ...charging]),
+    publishesEvents: true,
+  },
+  credits: {
+    entry: 'functions/account/credits.ts',
+    description: 'GET /v1/credits',
+    table: unique([...tokenAuth]),
+  },
+  usage: {
+    entry: 'functions/account/usage.ts',
+    description: 'GET /v1/usage',
+    table: unique([...tokenAuth, 'dynamodb:Query']),
+  },
+  transactions: {
+    entry: 'functions/account/transactions.ts',
+    description: 'GET /v1/transactions',
+    table: unique([...tokenAuth, 'dynamodb:Query']),
+  },
+  tokens: {
+    entry: 'functions/account/tokens.ts',
+    description: 'Create, list and revoke API tokens',
+    table: unique([...tokenAuth, 'dynamodb:PutItem', 'dynamodb:Query']),
+  },
+  adminAccounts: {
+    entry: 'functions/admin/accounts.ts',
+    description: 'Operator API: accounts, grants and corrections, billing mode',
+    table: unique([...idempotency, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']),
+    publishesEvents: true,
+  },
+  expireHolds: {
+    entry: 'functions/jobs/expire-holds.ts',
+    description: 'Scheduled: releases holds that were never settled',
+    table: unique(['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:GetItem']),
+    tableIndexes: true,
+    timeoutSeconds: 60,
+  },
+} as const satisfies Record<string, FunctionSpec>;
+
+export type FunctionName = keyof typeof functions;

@@ -1,0 +1,17 @@
+// Scheduled jobs: EventBridge schedules in the cloud, a timer runner and `POST /__local/jobs/{name}` locally.
+
+import type { FunctionName } from './functions.ts';
+
+export type Job = {
+  /** The name used by `POST /__local/jobs/{name}`. */
+  name: string;
+  function: FunctionName;
+  /** EventBridge schedule expression. */
+  schedule: string;
+  /** How often the local runner starts it (local mode runs jobs every minute at most). */
+  localEveryMs: number;
+};
+
+export const jobs: Job[] = [
+  { name: 'expire-holds', function: 'expireHolds', schedule: 'rate(1 minute)', localEveryMs: 60_000 },
+];

@@ -1,0 +1,30 @@
+// The route table: one line per route, read by the CDK API stack and by the local stack (`npm start`).
+
+import type { FunctionName } from './functions.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** `token`: bearer token checked inside the function; `iam`: SigV4 in the cloud, x-admin-key locally. */
+export type RouteAuth = 'token' | 'iam' | 'none';
+
+export type Route = { method: HttpMethod; path: string; function: FunctionName; auth: RouteAuth };
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/demo/echo', function: 'demoEcho', auth: 'token' },
+  { method: 'POST', path: '/v1/demo/words', function: 'demoWords', auth: 'token' },
+  { method: 'GET', path: '/v1/credits', function: 'credits', auth: 'token' },
+  { method: 'GET', path: '/v1/usage', function: 'usage', auth: 'token' },
+  { method: 'GET', path: '/v1/transactions', function: 'transactions', auth: 'token' },
+  { method: 'POST', path: '/v1/tokens', function: 'tokens', auth: 'token' },
+  { method: 'GET', path: '/v1/tokens', function: 'tokens', auth: 'token' },
+  { method: 'DELETE', path: '/v1/tokens/{id}', function: 'tokens', auth: 'token' },
+  { method: 'POST', path: '/admin/accounts', function: 'adminAccounts', auth: 'iam' },
+  { method: 'GET', path: '/admin/accounts/{id}', function: 'adminAccounts', auth: 'iam' },
+  { method: 'POST', path: '/admin/accounts/{id}/credits', function: 'adminAccounts', auth: 'iam' },
+  { method: 'PUT', path: '/admin/accounts/{id}/billing', function: 'adminAccounts', auth: 'iam' },
+];
+
+/** API Gateway's route key, e.g. `POST /v1/demo/echo`; handlers dispatch on it. */
+export function routeKey(route: Pick<Route, 'method' | 'path'>): string {
+  return `${route.method} ${route.path}`;
+}

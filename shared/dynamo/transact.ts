@@ -1,0 +1,65 @@
+// Transactions with their outcomes translated: conflicts and throttles are retried here, condition failures
+// come back as per-item reasons (with the current item, at no read cost) for the repository to interpret.
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { ddb } from './client.ts';
+
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+export type CancellationReason = { code: string; item: Record<string, unknown> | undefined };
+
+export type TransactOutcome = { committed: true } | { committed: false; reasons: CancellationReason[] };
+
+const RETRYABLE_REASONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+export const MAX_TRANSACTION_ATTEMPTS = 8;
+
+type RawReason = { Code?: string; Item?: Record<string, AttributeValue> };
+
+function cancellationReasons(error: unknown): CancellationReason[] | undefined {
+  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return undefined;
+  const raw = (error as Error & { CancellationReasons?: RawReason[] }).CancellationReasons ?? [];
+  return raw.map((reason) => ({
+    code: reason.Code ?? 'None',
+    item: reason.Item ? unmarshall(reason.Item) : undefined,
+  }));
+}
+
+function isRetryable(reasons: CancellationReason[]): boolean {
+  const failed = reasons.filter((r) => r.code !== 'None');
+  return failed.length > 0 && failed.every((r) => RETRYABLE_REASONS.has(r.code));
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs one TransactWriteItems. Concurrent transactions on one hot account cancel each other with
+ * `TransactionConflict`; those are retried with full-jitter backoff. Every item's condition must make a
+ * retry safe (a request-keyed item written with attribute_not_exists), which is why retrying is allowed.
+ */
+export async function transactWrite(items: TransactItem[]): Promise<TransactOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ddb().send(new TransactWriteCommand({ TransactItems: items }));
+      return { committed: true };
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      const conflict =
+        (reasons && isRetryable(reasons)) || (error instanceof Error && error.name === 'TransactionInProgressException');
+      if (conflict && attempt < MAX_TRANSACTION_ATTEMPTS) {
+        await sleep(Math.random() * Math.min(400, 10 * 2 ** attempt));
+        continue;
+      }
+      if (reasons && !isRetryable(reasons)) return { committed: false, reasons };
+      throw error;
+    }
+  }
+}
+
+export function reasonAt(outcome: TransactOutcome, index: number): CancellationReason | undefined {
+  return outcome.committed ? undefined : outcome.reasons[index];
+}
+
+export function failedCondition(outcome: TransactOutcome, index: number): boolean {
+  return reasonAt(outcome, index)?.code === 'ConditionalCheckFailed';
+}

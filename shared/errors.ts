@@ -1,0 +1,121 @@
+// Domain errors, and the single place that turns any error into the contract's HTTP error body.
+
+export type FieldProblem = { field: string; problem: string };
+
+export abstract class DomainError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  /** Extra fields merged into the error body. */
+  details(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class ValidationError extends DomainError {
+  override readonly name = 'ValidationError';
+  readonly status = 400;
+  readonly code = 'invalid_request';
+  constructor(
+    readonly problems: FieldProblem[],
+    options?: ErrorOptions,
+  ) {
+    super(problems.length ? `Invalid request: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}` : 'Invalid request', options);
+  }
+  override details() {
+    return { details: this.problems };
+  }
+}
+
+export class PayloadTooLargeError extends DomainError {
+  override readonly name = 'PayloadTooLargeError';
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+  constructor(limitBytes: number) {
+    super(`Request body is larger than ${limitBytes} bytes`);
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  override readonly name = 'UnauthorizedError';
+  readonly status = 401;
+  readonly code = 'unauthorized';
+  constructor(message = 'Missing, invalid or revoked token') {
+    super(message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  override readonly name = 'ForbiddenError';
+  readonly status = 403;
+  readonly code = 'forbidden';
+  constructor(message = 'This token does not have the scope this request needs') {
+    super(message);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  override readonly name = 'NotFoundError';
+  readonly status = 404;
+  readonly code = 'not_found';
+  constructor(message = 'Not found') {
+    super(message);
+  }
+}
+
+export class MethodNotAllowedError extends DomainError {
+  override readonly name = 'MethodNotAllowedError';
+  readonly status = 405;
+  readonly code = 'method_not_allowed';
+  constructor() {
+    super('Method not allowed on this route');
+  }
+}
+
+export class ConflictError extends DomainError {
+  override readonly name = 'ConflictError';
+  readonly status = 409;
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class IdempotencyKeyReusedError extends ConflictError {
+  constructor() {
+    super('idempotency_key_reused', 'This Idempotency-Key was already used with a different request');
+  }
+}
+
+export class IdempotencyInProgressError extends ConflictError {
+  constructor() {
+    super('idempotency_request_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly');
+  }
+}
+
+export class InsufficientCreditsError extends DomainError {
+  override readonly name = 'InsufficientCreditsError';
+  readonly status = 402;
+  readonly code = 'insufficient_credits';
+  constructor() {
+    super('Insufficient credits');
+  }
+}
+
+/** A prepaid correction or debit that would take the balance below zero. */
+export class BalanceWouldGoNegativeError extends ConflictError {
+  constructor() {
+    super('insufficient_balance', 'This correction would take the available balance below zero');
+  }
+}
+
+export type ErrorBody = { error: string; code: string; [key: string]: unknown };
+
+/** The contract's error body for any error. Only errors below 500 expose their message. */
+export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof DomainError) {
+    return { status: error.status, body: { error: error.message, code: error.code, ...error.details() } };
+  }
+  return { status: 500, body: { error: 'Internal error', code: 'internal_error' } };
+}

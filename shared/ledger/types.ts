@@ -1,0 +1,47 @@
+// The ledger's vocabulary: immutable entries that change a balance, and holds that reserve part of it.
+import type { Micros } from '../money.ts';
+
+export type EntryType = 'grant' | 'correction' | 'usage' | 'purchase' | 'refund' | 'dispute' | 'auto_refill';
+
+export type LedgerEntry = {
+  entry_id: string;
+  account_id: string;
+  type: EntryType;
+  /** Signed: positive adds to the balance, negative takes from it. */
+  amount: Micros;
+  created_at: string;
+  request_id?: string;
+  token_id?: string;
+  feature?: string;
+  quantity?: number;
+  reference?: string;
+  reason?: string;
+  hold_id?: string;
+};
+
+export type HoldStatus = 'open' | 'settled' | 'released' | 'expired';
+
+export type Hold = {
+  hold_id: string;
+  account_id: string;
+  amount: Micros;
+  status: HoldStatus;
+  hold_expires_at: string;
+  created_at: string;
+  request_id?: string;
+  token_id?: string;
+  feature?: string;
+  settled_amount?: Micros;
+  closed_at?: string;
+};
+
+/** What a charging write needs to keep the usage aggregates current in the same transaction. */
+export type UsageTag = { feature: string; tokenId: string | undefined };
+
+/** The account item's money fields, as a write's condition failure returns them. */
+export type AccountMoney = {
+  balance: Micros;
+  held: Micros;
+  available: Micros;
+  billing_mode: string;
+};

@@ -1,0 +1,135 @@
+// Money: the one module that parses, formats, adds and rounds USD amounts.
+//
+// Inside the system every amount is an integer number of micro-USD (1 USD = 1,000,000 micros), held in a
+// branded `Micros` number that is always a safe integer. On the wire an amount is a JSON number with at most
+// six decimals. Prices in the catalog may be finer (up to nine decimals, nano-USD per unit).
+//
+// The rounding rule, written once: a computed cost (quantity x unit price) is rounded half-up to the
+// micro-dollar, once, when the charge is computed. Nothing else rounds money. Amounts received on the wire
+// are never rounded: more than six decimals is an error.
+
+declare const microsBrand: unique symbol;
+export type Micros = number & { readonly [microsBrand]: true };
+
+export const MICROS_PER_USD = 1_000_000;
+/** Largest amount the system accepts on the wire or stores: one billion USD keeps every sum a safe integer. */
+export const MAX_USD = 1_000_000_000;
+const MAX_MICROS = MAX_USD * MICROS_PER_USD;
+
+export const ZERO = 0 as Micros;
+
+export class InvalidMoneyError extends Error {
+  override readonly name = 'InvalidMoneyError';
+}
+
+function checked(value: number): Micros {
+  if (!Number.isSafeInteger(value)) throw new InvalidMoneyError(`amount out of range: ${value}`);
+  return value as Micros;
+}
+
+/** Parses a decimal string ("0.002", "25", "-1.5") with at most `maxDecimals` decimals into integer units. */
+function parseDecimal(text: string, maxDecimals: number): bigint {
+  const match = /^(-)?(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!match) throw new InvalidMoneyError(`not a decimal number: ${text}`);
+  const [, sign, whole, fraction = ''] = match;
+  if (fraction.length > maxDecimals) {
+    throw new InvalidMoneyError(`more than ${maxDecimals} decimal places: ${text}`);
+  }
+  const units = BigInt(whole!) * 10n ** BigInt(maxDecimals) + BigInt(fraction.padEnd(maxDecimals, '0') || '0');
+  return sign ? -units : units;
+}
+
+/** Expands a JS number to plain decimal notation ("1e-7" → "0.0000001") without any rounding. */
+function plainDecimal(value: number): string {
+  const text = String(value);
+  const exp = /^(-)?(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!exp) return text;
+  const [, sign = '', lead, rest = '', power] = exp;
+  const digits = lead! + rest;
+  const point = 1 + Number(power);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+/**
+ * Reads a wire amount. JSON numbers arrive as doubles; their shortest round-trip text is exactly what the
+ * caller wrote for any amount with at most 15 significant digits, so parsing that text is exact.
+ */
+export function fromWire(value: unknown): Micros {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidMoneyError('not a finite number');
+  if (Math.abs(value) > MAX_USD) throw new InvalidMoneyError(`larger than ${MAX_USD} USD`);
+  return checked(Number(parseDecimal(plainDecimal(value), 6)));
+}
+
+/** Reads a decimal string amount, e.g. from configuration. */
+export function fromDecimalString(text: string): Micros {
+  const micros = parseDecimal(text.trim(), 6);
+  if (micros > BigInt(MAX_MICROS) || micros < -BigInt(MAX_MICROS)) {
+    throw new InvalidMoneyError(`larger than ${MAX_USD} USD`);
+  }
+  return checked(Number(micros));
+}
+
+/** The wire form: a JSON number with at most six decimals (integer micros / 1e6 prints exactly). */
+export function toWire(amount: Micros): number {
+  return amount / MICROS_PER_USD;
+}
+
+/** Exact decimal text with a fixed number of places, for CSV exports and logs: 1500 → "0.001500". */
+export function toDecimalString(amount: Micros): string {
+  const sign = amount < 0 ? '-' : '';
+  const abs = Math.abs(amount);
+  const whole = Math.floor(abs / MICROS_PER_USD);
+  const fraction = String(abs % MICROS_PER_USD).padStart(6, '0');
+  return `${sign}${whole}.${fraction}`;
+}
+
+export function micros(value: number): Micros {
+  return checked(value);
+}
+
+export function add(a: Micros, b: Micros): Micros {
+  return checked(a + b);
+}
+
+export function subtract(a: Micros, b: Micros): Micros {
+  return checked(a - b);
+}
+
+export function negate(a: Micros): Micros {
+  return checked(-a);
+}
+
+export function sum(amounts: Iterable<Micros>): Micros {
+  let total = 0;
+  for (const amount of amounts) total += amount;
+  return checked(total);
+}
+
+export function min(a: Micros, b: Micros): Micros {
+  return (a < b ? a : b) as Micros;
+}
+
+export function max(a: Micros, b: Micros): Micros {
+  return (a > b ? a : b) as Micros;
+}
+
+/** A unit price in nano-USD (nine decimals), so catalogs can price below a micro-dollar per unit. */
+declare const nanosBrand: unique symbol;
+export type UnitPrice = bigint & { readonly [nanosBrand]: true };
+
+export function unitPriceFromDecimalString(text: string): UnitPrice {
+  const nanos = parseDecimal(text.trim(), 9);
+  if (nanos < 0n) throw new InvalidMoneyError(`negative price: ${text}`);
+  return nanos as UnitPrice;
+}
+
+/** quantity x unit price, rounded half-up to the micro-dollar: the only rounding in the system. */
+export function costOf(quantity: number, unitPrice: UnitPrice): Micros {
+  if (!Number.isSafeInteger(quantity) || quantity < 0) throw new InvalidMoneyError(`bad quantity: ${quantity}`);
+  const nanos = BigInt(quantity) * unitPrice;
+  const rounded = (nanos + 500n) / 1000n;
+  if (rounded > BigInt(MAX_MICROS)) throw new InvalidMoneyError('cost out of range');
+  return checked(Number(rounded));
+}
