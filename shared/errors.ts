@@ -15,11 +15,10 @@ export class ValidationError extends DomainError {
   override readonly name = 'ValidationError';
   readonly status = 400;
   readonly code = 'invalid_request';
-  constructor(
-    readonly problems: FieldProblem[],
-    options?: ErrorOptions,
-  ) {
+  readonly problems: FieldProblem[];
+  constructor(problems: FieldProblem[], options?: ErrorOptions) {
     super(problems.length ? `Invalid request: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}` : 'Invalid request', options);
+    this.problems = problems;
   }
   override details() {
     return { details: this.problems };
@@ -74,11 +73,10 @@ export class MethodNotAllowedError extends DomainError {
 export class ConflictError extends DomainError {
   override readonly name = 'ConflictError';
   readonly status = 409;
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
+  readonly code: string;
+  constructor(code: string, message: string) {
     super(message);
+    this.code = code;
   }
 }
 

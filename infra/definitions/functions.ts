@@ -74,6 +74,12 @@ export const functions = {
     table: unique([...idempotency, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']),
     publishesEvents: true,
   },
+  notFound: {
+    entry: 'functions/not-found.ts',
+    description: 'Answers unknown routes with the contract 404 body',
+    table: [],
+    memoryMb: 256,
+  },
   expireHolds: {
     entry: 'functions/jobs/expire-holds.ts',
     description: 'Scheduled: releases holds that were never settled',

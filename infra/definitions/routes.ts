@@ -2,7 +2,7 @@
 
 import type { FunctionName } from './functions.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'ANY';
 
 /** `token`: bearer token checked inside the function; `iam`: SigV4 in the cloud, x-admin-key locally. */
 export type RouteAuth = 'token' | 'iam' | 'none';
@@ -22,6 +22,8 @@ export const routes: Route[] = [
   { method: 'GET', path: '/admin/accounts/{id}', function: 'adminAccounts', auth: 'iam' },
   { method: 'POST', path: '/admin/accounts/{id}/credits', function: 'adminAccounts', auth: 'iam' },
   { method: 'PUT', path: '/admin/accounts/{id}/billing', function: 'adminAccounts', auth: 'iam' },
+  // Catch-all, matched only when no route above does: unknown routes answer the contract's 404 body.
+  { method: 'ANY', path: '/{proxy+}', function: 'notFound', auth: 'none' },
 ];
 
 /** API Gateway's route key, e.g. `POST /v1/demo/echo`; handlers dispatch on it. */

@@ -1,0 +1,27 @@
+// /v1/tokens: create (the secret is shown once), list and revoke the account's API tokens (billing scope).
+import { z } from 'zod';
+import { json } from '#shared/http/api.ts';
+import { apiRoute, byRoute } from '#shared/http/handler.ts';
+import { bodyOf, principalOf } from '#shared/http/middleware.ts';
+import { createToken, listTokens, revokeAccountToken } from '#shared/tokens/service.ts';
+
+const newToken = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    scopes: z.array(z.enum(['api', 'billing'])).min(1).default(['api']),
+  })
+  .strict();
+
+export const handler = byRoute({
+  'POST /v1/tokens': apiRoute({ auth: 'billing', body: newToken, idempotent: true }, async (_event, context) => {
+    const { name, scopes } = bodyOf<z.infer<typeof newToken>>(context);
+    return json(201, await createToken(principalOf(context).accountId, name, scopes));
+  }),
+  'GET /v1/tokens': apiRoute({ auth: 'billing' }, async (_event, context) =>
+    json(200, { data: await listTokens(principalOf(context).accountId) }),
+  ),
+  'DELETE /v1/tokens/{id}': apiRoute({ auth: 'billing' }, async (event, context) => {
+    await revokeAccountToken(principalOf(context).accountId, event.pathParameters?.id ?? '');
+    return json(204, null);
+  }),
+});

@@ -1,0 +1,50 @@
+// GET /v1/usage: cost and requests per day, week, month or year, optionally for one feature or token.
+import { z } from 'zod';
+import { nowIso } from '#shared/clock.ts';
+import { ValidationError } from '#shared/errors.ts';
+import { json } from '#shared/http/api.ts';
+import { apiRoute } from '#shared/http/handler.ts';
+import { principalOf } from '#shared/http/middleware.ts';
+import { identifier, zodProblems } from '#shared/http/validation.ts';
+import { queryUsage } from '#shared/usage/query.ts';
+
+const DAY_MS = 86_400_000;
+const MAX_DAYS = { day: 366, week: 3 * 366, month: 10 * 366, year: 10 * 366 } as const;
+
+const date = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+  .refine((value) => new Date(`${value}T00:00:00Z`).toISOString().startsWith(value), 'is not a calendar date');
+
+const params = z
+  .object({
+    begin: date.optional(),
+    end: date.optional(),
+    step: z.enum(['day', 'week', 'month', 'year']).default('day'),
+    feature: identifier.optional(),
+    token_id: identifier.optional(),
+  })
+  .strict();
+
+export const handler = apiRoute({ auth: 'api' }, async (event, context) => {
+  const parsed = params.safeParse(event.queryStringParameters ?? {});
+  if (!parsed.success) throw new ValidationError(zodProblems(parsed.error));
+  const { step, feature, token_id } = parsed.data;
+  const today = nowIso().slice(0, 10);
+  const end = parsed.data.end ?? today;
+  const begin = parsed.data.begin ?? new Date(Date.parse(`${end}T00:00:00Z`) - 29 * DAY_MS).toISOString().slice(0, 10);
+  if (begin > end) throw new ValidationError([{ field: 'begin', problem: 'must not be after end' }]);
+  const days = (Date.parse(end) - Date.parse(begin)) / DAY_MS + 1;
+  if (days > MAX_DAYS[step]) {
+    throw new ValidationError([{ field: 'end', problem: `range is limited to ${MAX_DAYS[step]} days for step=${step}` }]);
+  }
+  const usage = await queryUsage({
+    accountId: principalOf(context).accountId,
+    begin,
+    end,
+    step,
+    ...(feature ? { feature } : {}),
+    ...(token_id ? { tokenId: token_id } : {}),
+  });
+  return json(200, usage);
+});

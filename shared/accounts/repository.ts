@@ -1,0 +1,68 @@
+// Accounts in the table: the account item holds the money fields that only the ledger writes.
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Micros } from '../money.ts';
+import { config } from '../config.ts';
+import { ddb } from '../dynamo/client.ts';
+import { keys } from '../dynamo/keys.ts';
+import type { TransactItem } from '../dynamo/transact.ts';
+
+export type BillingMode = 'prepaid' | 'postpaid' | 'marketplace';
+
+export type Account = {
+  account_id: string;
+  name: string;
+  email?: string;
+  billing_mode: BillingMode;
+  balance: Micros;
+  held: Micros;
+  available: Micros;
+  entry_count: number;
+  created_at: string;
+  updated_at: string;
+  depleted_notified_at?: string;
+};
+
+export function newAccountPut(account: Account): TransactItem {
+  return {
+    Put: {
+      TableName: config.tableName,
+      Item: { ...keys.account(account.account_id), kind: 'account', ...account },
+      ConditionExpression: 'attribute_not_exists(PK)',
+    },
+  };
+}
+
+export async function getAccount(accountId: string): Promise<Account | undefined> {
+  const result = await ddb().send(
+    new GetCommand({ TableName: config.tableName, Key: keys.account(accountId), ConsistentRead: true }),
+  );
+  return result.Item ? (stripKeys(result.Item) as Account) : undefined;
+}
+
+/**
+ * Marks the account as told that it ran dry, at most once per `quietMs`; true when this caller won the mark
+ * and should publish `credits.balance.depleted`.
+ */
+export async function markDepletedNotified(accountId: string, at: string, quietSinceIso: string): Promise<boolean> {
+  try {
+    await ddb().send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: keys.account(accountId),
+        UpdateExpression: 'SET depleted_notified_at = :at',
+        ConditionExpression:
+          'attribute_exists(PK) AND (attribute_not_exists(depleted_notified_at) OR depleted_notified_at < :quiet)',
+        ExpressionAttributeValues: { ':at': at, ':quiet': quietSinceIso },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+    throw error;
+  }
+}
+
+export function stripKeys(item: Record<string, unknown>): Record<string, unknown> {
+  const { PK: _pk, SK: _sk, GSI1PK: _g1, GSI1SK: _g2, kind: _kind, ...rest } = item;
+  return rest;
+}

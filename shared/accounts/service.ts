@@ -1,0 +1,143 @@
+// Account operations: opening an account with its first billing token, operator grants and corrections,
+// the billing mode, and the view of an account that the APIs answer with.
+import { nowIso } from '../clock.ts';
+import { BalanceWouldGoNegativeError, ConflictError, NotFoundError } from '../errors.ts';
+import { transactWrite } from '../dynamo/transact.ts';
+import { publish } from '../events/bus.ts';
+import { newUlid } from '../ids.ts';
+import { applyCredit, type Guard } from '../ledger/ledger.ts';
+import type { LedgerEntry } from '../ledger/types.ts';
+import { fromWire, type Micros, toWire, ZERO } from '../money.ts';
+import { prepareToken } from '../tokens/repository.ts';
+import { type Account, type BillingMode, getAccount, newAccountPut } from './repository.ts';
+
+export function newAccountId(): string {
+  return `acct_${newUlid()}`;
+}
+
+export function newTokenId(): string {
+  return `tok_${newUlid()}`;
+}
+
+/** Opens a prepaid account and its first `billing` token (returned once), in one transaction. */
+export async function createAccount(input: { name: string; email?: string }): Promise<{ account: Account; token: string }> {
+  const at = nowIso();
+  const account: Account = {
+    account_id: newAccountId(),
+    name: input.name,
+    ...(input.email ? { email: input.email } : {}),
+    billing_mode: 'prepaid',
+    balance: ZERO,
+    held: ZERO,
+    available: ZERO,
+    entry_count: 0,
+    created_at: at,
+    updated_at: at,
+  };
+  const token = prepareToken({
+    accountId: account.account_id,
+    tokenId: newTokenId(),
+    name: 'Initial billing token',
+    scopes: ['api', 'billing'],
+    at,
+  });
+  const outcome = await transactWrite([newAccountPut(account), ...token.items]);
+  if (!outcome.committed) throw new Error('account id collision');
+  return { account, token: token.token };
+}
+
+export async function requireAccount(accountId: string): Promise<Account> {
+  const account = await getAccount(accountId);
+  if (!account) throw new NotFoundError('Account not found');
+  return account;
+}
+
+/**
+ * An operator's grant (positive) or correction (negative). `entryId` is the request's ULID, so a redelivered
+ * request finds its own entry; `guard` is the Idempotency-Key's permanent reference when there is one.
+ */
+export async function adjustCredits(input: {
+  accountId: string;
+  amount: Micros;
+  reason: string;
+  entryId: string;
+  requestId?: string;
+  guard?: Guard;
+}): Promise<LedgerEntry> {
+  const type = input.amount >= 0 ? 'grant' : 'correction';
+  const outcome = await applyCredit({
+    accountId: input.accountId,
+    entryId: input.entryId,
+    type,
+    amount: input.amount,
+    at: nowIso(),
+    reason: input.reason,
+    ...(input.requestId ? { requestId: input.requestId } : {}),
+    ...(input.guard ? { guard: input.guard } : {}),
+  });
+  if (outcome.status === 'insufficient') {
+    if (!outcome.account) throw new NotFoundError('Account not found');
+    throw new BalanceWouldGoNegativeError();
+  }
+  if (outcome.status === 'already_applied') {
+    return {
+      entry_id: outcome.entryId,
+      account_id: input.accountId,
+      type,
+      amount: outcome.amount,
+      created_at: nowIso(),
+      reason: input.reason,
+    };
+  }
+  await publish(type === 'grant' ? 'credits.granted' : 'credits.corrected', input.accountId, {
+    amount: toWire(input.amount),
+    reason: input.reason,
+    entry_id: outcome.entry.entry_id,
+  });
+  return outcome.entry;
+}
+
+/** Seeds and scripts: grant whole dollars without an HTTP request. */
+export async function grantCredits(input: { accountId: string; amountUsd: number; reason: string }): Promise<LedgerEntry> {
+  return adjustCredits({
+    accountId: input.accountId,
+    amount: fromWire(input.amountUsd),
+    reason: input.reason,
+    entryId: newUlid(),
+  });
+}
+
+/** Only prepaid exists so far; postpaid and marketplace arrive with their own issues. */
+export async function setBillingMode(accountId: string, mode: BillingMode): Promise<Account> {
+  const account = await requireAccount(accountId);
+  if (mode !== account.billing_mode) {
+    throw new ConflictError('billing_mode_unavailable', `Billing mode "${mode}" is not available in this deployment yet`);
+  }
+  return account;
+}
+
+/** The account as the operator API shows it. */
+export function operatorView(account: Account) {
+  return {
+    account_id: account.account_id,
+    name: account.name,
+    email: account.email ?? null,
+    billing_mode: account.billing_mode,
+    balance: toWire(account.balance),
+    held: toWire(account.held),
+    available: toWire(account.available),
+    currency: 'USD',
+    created_at: account.created_at,
+  };
+}
+
+/** `GET /v1/credits`. */
+export function creditsView(account: Account) {
+  return {
+    balance: toWire(account.balance),
+    available: toWire(account.available),
+    held: toWire(account.held),
+    currency: 'USD',
+    billing_mode: account.billing_mode,
+  };
+}

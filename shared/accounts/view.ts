@@ -1,0 +1,45 @@
+// This instance's view of accounts' available balances, for the `x-credits-remaining` header without an
+// extra read per call. It learns from every write this instance makes (the change it applied), from every
+// refused write (DynamoDB returns the current item), and from a read at most every CREDITS_VIEW_TTL_MS
+// per account, so spending by other instances shows up within that time.
+import type { Micros } from '../money.ts';
+import { nowMs } from '../clock.ts';
+import { optionalNumber } from '../config.ts';
+import { getAccount } from './repository.ts';
+
+type View = { available: Micros; readAt: number };
+
+const views = new Map<string, View>();
+const MAX_VIEWS = 10_000;
+
+const ttlMs = () => optionalNumber('CREDITS_VIEW_TTL_MS', 5_000);
+
+export function isViewFresh(accountId: string): boolean {
+  const view = views.get(accountId);
+  return view !== undefined && nowMs() - view.readAt < ttlMs();
+}
+
+export function setView(accountId: string, available: Micros): void {
+  if (!views.has(accountId) && views.size >= MAX_VIEWS) views.delete(views.keys().next().value!);
+  views.set(accountId, { available, readAt: nowMs() });
+}
+
+/** Applies a change this instance committed; keeps the time of the last real read. */
+export function applyToView(accountId: string, availableDelta: number): void {
+  const view = views.get(accountId);
+  if (view) view.available = (view.available + availableDelta) as Micros;
+}
+
+export function viewOf(accountId: string): Micros | undefined {
+  return views.get(accountId)?.available;
+}
+
+export async function refreshView(accountId: string): Promise<void> {
+  const account = await getAccount(accountId);
+  if (account) setView(accountId, account.available);
+}
+
+/** Tests only. */
+export function clearViews(): void {
+  views.clear();
+}

@@ -1,0 +1,36 @@
+// The shape every HTTP handler shares: API Gateway v2 events in, structured results out, and the per-request
+// state that middleware adds (request id, principal, parsed body, idempotency scope).
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Principal } from '../tokens/authenticate.ts';
+
+export type ApiEvent = APIGatewayProxyEventV2;
+export type ApiResult = APIGatewayProxyStructuredResultV2 & {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+};
+
+export type ApiState = {
+  /** `req_<ULID>`: on every response and on every ledger entry the request creates. */
+  requestId: string;
+  /** The request id's ULID: the id of the ledger entry (and hold) the request creates. */
+  entryId: string;
+  principal?: Principal;
+  body?: unknown;
+  /** Set when an Idempotency-Key applies: the permanent money guard for this key. */
+  idempotencyReference?: string;
+};
+
+export type ApiContext = Context & { api: ApiState };
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: statusCode === 204 ? '' : JSON.stringify(body),
+  };
+}
+
+export function header(event: ApiEvent, name: string): string | undefined {
+  return event.headers?.[name.toLowerCase()];
+}

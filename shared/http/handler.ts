@@ -1,0 +1,58 @@
+// Builders for the HTTP functions that are not paid features: one middy chain per route, and dispatch on
+// API Gateway's route key for functions that serve several routes.
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { ZodType } from 'zod';
+import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { idempotent } from '../idempotency/middleware.ts';
+import type { Scope } from '../tokens/repository.ts';
+import type { ApiContext, ApiEvent, ApiResult } from './api.ts';
+import { type ApiMiddleware, apiRequest, authenticated, jsonBody, principalOf } from './middleware.ts';
+
+export type RouteOptions = {
+  /** `admin`: an operator route, authorised by IAM in the cloud (x-admin-key locally). */
+  auth: Scope | 'admin';
+  body?: ZodType<unknown>;
+  /** Honour `Idempotency-Key` (every POST that moves money or creates a billable object). */
+  idempotent?: boolean;
+};
+
+/** Defence in depth: an /admin function refuses any request API Gateway did not authorise with IAM. */
+function operatorOnly(): ApiMiddleware {
+  return {
+    before: (request) => {
+      const authorizer = (request.event.requestContext as { authorizer?: { iam?: unknown } }).authorizer;
+      if (!authorizer?.iam) throw new ForbiddenError('Operator routes need IAM authorisation');
+    },
+  };
+}
+
+export type RouteHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
+
+export function apiRoute(
+  options: RouteOptions,
+  run: (event: ApiEvent, context: ApiContext) => Promise<ApiResult>,
+): RouteHandler {
+  const chain = middy<ApiEvent, ApiResult, Error, ApiContext>().use(apiRequest());
+  chain.use(options.auth === 'admin' ? operatorOnly() : authenticated(options.auth));
+  if (options.body) chain.use(jsonBody(options.body));
+  if (options.idempotent) {
+    chain.use(
+      idempotent((request) => (options.auth === 'admin' ? 'admin' : principalOf(request.context).accountId)),
+    );
+  }
+  return chain.handler(run) as unknown as RouteHandler;
+}
+
+const unknownRoute = middy<ApiEvent, ApiResult, Error, ApiContext>()
+  .use(apiRequest())
+  .handler(async () => {
+    throw new NotFoundError();
+  }) as unknown as RouteHandler;
+
+/** One Lambda serving several routes of the route table, dispatched on `routeKey`. */
+export function byRoute(handlers: Record<string, RouteHandler>): RouteHandler {
+  return (event, context) => (handlers[event.routeKey] ?? unknownRoute)(event, context);
+}
+
+export { unknownRoute };

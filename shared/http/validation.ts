@@ -1,0 +1,24 @@
+// Input validation helpers: zod problems to the contract's `details`, and the money field every schema uses.
+import { z } from 'zod';
+import { fromWire, type Micros } from '../money.ts';
+import type { FieldProblem } from '../errors.ts';
+
+export function zodProblems(error: z.ZodError): FieldProblem[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.join('.') : 'body',
+    problem: issue.message,
+  }));
+}
+
+/** A USD amount on the wire: a finite JSON number with at most six decimals, converted to exact micros. */
+export const usdAmount = z.unknown().transform((value, ctx): Micros => {
+  try {
+    return fromWire(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : 'is not a valid amount' });
+    return z.NEVER;
+  }
+});
+
+/** Names of things we key attributes by: letters, digits, `_` and `-`. */
+export const identifier = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');

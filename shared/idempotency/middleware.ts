@@ -1,0 +1,91 @@
+// The Idempotency-Key middleware for every POST that moves money or creates a billable object.
+// Same key + same request → the first final response is replayed; same key + different request → 409.
+// Attempts of one key share one request id, and the key is the permanent guard of the money it moves.
+import { randomUUID } from 'node:crypto';
+import { nowMs } from '../clock.ts';
+import { errorResponse, IdempotencyInProgressError, IdempotencyKeyReusedError, ValidationError } from '../errors.ts';
+import { sha256Hex } from '../ids.ts';
+import { header } from '../http/api.ts';
+import type { ApiMiddleware, ApiRequest } from '../http/middleware.ts';
+import { sleep } from '../dynamo/transact.ts';
+import { claimKey, completeKey, readKey, releaseKey } from './store.ts';
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+const WAIT_FOR_FIRST_ATTEMPT_MS = 10_000;
+const POLL_MS = 100;
+
+type Claim = { scope: string; keyHash: string; owner: string };
+const claims = new WeakMap<object, Claim>();
+
+function fingerprintOf(request: ApiRequest): string {
+  const { routeKey, pathParameters, body, isBase64Encoded } = request.event;
+  const text = body === undefined ? '' : isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+  return sha256Hex(`${routeKey}\n${JSON.stringify(pathParameters ?? {})}\n${text}`);
+}
+
+/** `scopeOf` names whose keys these are: the caller's account, or the operator. */
+export function idempotent(scopeOf: (request: ApiRequest) => string): ApiMiddleware {
+  return {
+    before: async (request) => {
+      const key = header(request.event, 'idempotency-key');
+      if (key === undefined) return;
+      if (!KEY_PATTERN.test(key)) {
+        throw new ValidationError([{ field: 'Idempotency-Key', problem: 'must be 1-255 visible ASCII characters' }]);
+      }
+      const scope = scopeOf(request);
+      const keyHash = sha256Hex(key);
+      const fingerprint = fingerprintOf(request);
+      const owner = randomUUID();
+      const deadline = nowMs() + WAIT_FOR_FIRST_ATTEMPT_MS;
+      for (;;) {
+        const claim = await claimKey({
+          scope,
+          keyHash,
+          fingerprint,
+          requestId: request.context.api.requestId,
+          owner,
+          nowMs: nowMs(),
+        });
+        if (claim.outcome === 'mismatch') throw new IdempotencyKeyReusedError();
+        if (claim.outcome === 'completed') return claim.record.response;
+        if (claim.outcome === 'claimed') {
+          const requestId = claim.record.request_id;
+          request.context.api.requestId = requestId;
+          request.context.api.entryId = requestId.slice(4);
+          request.context.api.idempotencyReference = `idem:${scope}:${keyHash}`;
+          claims.set(request.context, { scope, keyHash, owner });
+          return;
+        }
+        // Another attempt holds the key: wait for its answer rather than running twice.
+        if (nowMs() > deadline) throw new IdempotencyInProgressError();
+        await sleep(POLL_MS);
+        const current = await readKey(scope, keyHash);
+        if (current?.status === 'completed' && current.fingerprint === fingerprint) return current.response;
+      }
+    },
+    after: async (request) => {
+      const claim = claims.get(request.context);
+      if (!claim || !request.response) return;
+      const { statusCode, headers, body } = request.response;
+      await completeKey(claim.scope, claim.keyHash, claim.owner, {
+        statusCode,
+        headers: { ...headers, 'x-request-id': request.context.api.requestId },
+        body,
+      });
+    },
+    onError: async (request) => {
+      const claim = claims.get(request.context);
+      if (!claim) return;
+      const { status, body } = errorResponse(request.error);
+      if (status >= 500) {
+        await releaseKey(claim.scope, claim.keyHash, claim.owner);
+        return;
+      }
+      await completeKey(claim.scope, claim.keyHash, claim.owner, {
+        statusCode: status,
+        headers: { 'content-type': 'application/json', 'x-request-id': request.context.api.requestId },
+        body: JSON.stringify(body),
+      });
+    },
+  };
+}

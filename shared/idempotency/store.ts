@@ -1,0 +1,135 @@
+// Idempotency records: one per (scope, Idempotency-Key), holding the request's fingerprint, the request id
+// that every attempt reuses, a lease for the attempt in progress, and the first final response.
+// The records expire after IDEMPOTENCY_TTL_DAYS; the money effect does not, because each key's money
+// movement is guarded by a permanent reference item written in the same transaction as the movement.
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { config, optionalNumber } from '../config.ts';
+import { ddb } from '../dynamo/client.ts';
+import { keys } from '../dynamo/keys.ts';
+
+export type StoredResponse = { statusCode: number; headers: Record<string, string>; body: string };
+
+export type IdempotencyRecord = {
+  fingerprint: string;
+  request_id: string;
+  status: 'in_progress' | 'completed' | 'released';
+  lease_owner?: string;
+  lease_until?: number;
+  response?: StoredResponse;
+  created_at: string;
+};
+
+export type ClaimOutcome =
+  | { outcome: 'claimed'; record: IdempotencyRecord }
+  | { outcome: 'completed'; record: IdempotencyRecord }
+  | { outcome: 'in_progress'; record: IdempotencyRecord }
+  | { outcome: 'mismatch' };
+
+const ttlDays = () => optionalNumber('IDEMPOTENCY_TTL_DAYS', 7);
+export const LEASE_MS = 30_000;
+
+function conditionFailedItem(error: unknown): Record<string, unknown> | undefined | null {
+  if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
+    return (error as Error & { Item?: Record<string, unknown> }).Item ?? undefined;
+  }
+  return null;
+}
+
+/**
+ * Claims the key for this attempt. A new key takes `requestId`; a key whose earlier attempt was released
+ * (failed with 5xx) or whose lease ran out is taken over with its original request id.
+ */
+export async function claimKey(input: {
+  scope: string;
+  keyHash: string;
+  fingerprint: string;
+  requestId: string;
+  owner: string;
+  nowMs: number;
+}): Promise<ClaimOutcome> {
+  const { scope, keyHash, fingerprint, requestId, owner, nowMs } = input;
+  try {
+    const result = await ddb().send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: keys.idempotency(scope, keyHash),
+        UpdateExpression:
+          'SET kind = :kind, fingerprint = if_not_exists(fingerprint, :fp), request_id = if_not_exists(request_id, :rid), ' +
+          '#status = :in_progress, lease_owner = :owner, lease_until = :lease, ' +
+          'created_at = if_not_exists(created_at, :now_iso), expires_at = if_not_exists(expires_at, :expires)',
+        ConditionExpression:
+          'attribute_not_exists(PK) OR (fingerprint = :fp AND (#status = :released OR (#status = :in_progress AND lease_until < :now)))',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':kind': 'idempotency',
+          ':fp': fingerprint,
+          ':rid': requestId,
+          ':in_progress': 'in_progress',
+          ':released': 'released',
+          ':owner': owner,
+          ':lease': nowMs + LEASE_MS,
+          ':now': nowMs,
+          ':now_iso': new Date(nowMs).toISOString(),
+          ':expires': Math.floor(nowMs / 1000) + ttlDays() * 86_400,
+        },
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return { outcome: 'claimed', record: result.Attributes as IdempotencyRecord };
+  } catch (error) {
+    const old = conditionFailedItem(error);
+    if (old === null) throw error;
+    if (!old) return { outcome: 'mismatch' };
+    const record = old as IdempotencyRecord;
+    if (record.fingerprint !== fingerprint) return { outcome: 'mismatch' };
+    if (record.status === 'completed') return { outcome: 'completed', record };
+    return { outcome: 'in_progress', record };
+  }
+}
+
+export async function readKey(scope: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
+  const result = await ddb().send(
+    new GetCommand({ TableName: config.tableName, Key: keys.idempotency(scope, keyHash), ConsistentRead: true }),
+  );
+  return result.Item as IdempotencyRecord | undefined;
+}
+
+/** Stores the final response; only the lease owner may, so a taken-over attempt cannot overwrite it. */
+export async function completeKey(scope: string, keyHash: string, owner: string, response: StoredResponse): Promise<void> {
+  await finish(scope, keyHash, owner, 'SET #status = :completed, #response = :response REMOVE lease_owner, lease_until', {
+    ':completed': 'completed',
+    ':response': response,
+  });
+}
+
+/** Lets a retry take the key over at once (a 5xx or crash-free failure), keeping its request id. */
+export async function releaseKey(scope: string, keyHash: string, owner: string): Promise<void> {
+  await finish(scope, keyHash, owner, 'SET #status = :released REMOVE lease_owner, lease_until', {
+    ':released': 'released',
+  });
+}
+
+async function finish(
+  scope: string,
+  keyHash: string,
+  owner: string,
+  updateExpression: string,
+  values: Record<string, unknown>,
+): Promise<void> {
+  try {
+    await ddb().send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: keys.idempotency(scope, keyHash),
+        UpdateExpression: updateExpression,
+        ConditionExpression: 'lease_owner = :owner',
+        ExpressionAttributeNames: { '#status': 'status', ...(values[':response'] ? { '#response': 'response' } : {}) },
+        ExpressionAttributeValues: { ...values, ':owner': owner },
+      }),
+    );
+  } catch (error) {
+    // Lost the lease to a takeover: that attempt now owns the record and will finish it.
+    if (conditionFailedItem(error) === null) throw error;
+  }
+}

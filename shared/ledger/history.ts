@@ -1,0 +1,93 @@
+// `GET /v1/transactions`: the ledger newest first, with each entry's balance after it.
+//
+// A charge does not read the balance it changes (one write round trip), so `balance_after` is derived here:
+// the account's balance, read together with its entry count, is the balance after the newest entry; each
+// older entry's is the newer one's minus the newer entry's amount. The cursor carries that running balance
+// to the next page. If an entry commits between the two reads (the count moved), the page is read again.
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { config } from '../config.ts';
+import { ddb } from '../dynamo/client.ts';
+import { keys } from '../dynamo/keys.ts';
+import { ValidationError } from '../errors.ts';
+import { isUlid } from '../ids.ts';
+import { type Micros, toWire } from '../money.ts';
+import { getAccount } from '../accounts/repository.ts';
+import type { LedgerEntry } from './types.ts';
+
+type Cursor = { after: string; balance: number };
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
+    if (typeof value.after === 'string' && isUlid(value.after) && Number.isSafeInteger(value.balance)) {
+      return value as Cursor;
+    }
+  } catch {
+    // fall through to the validation error
+  }
+  throw new ValidationError([{ field: 'cursor', problem: 'is not a cursor this API returned' }]);
+}
+
+async function readPage(accountId: string, limit: number, after: string | undefined) {
+  const result = await ddb().send(
+    new QueryCommand({
+      TableName: config.tableName,
+      KeyConditionExpression: after ? 'PK = :pk AND SK BETWEEN :prefix AND :before' : 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': keys.account(accountId).PK,
+        ':prefix': keys.ledgerPrefix,
+        ...(after ? { ':before': keys.ledgerEntry(accountId, after).SK } : {}),
+      },
+      ScanIndexForward: false,
+      ConsistentRead: true,
+      // One extra to know whether another page exists; `after` itself is excluded below.
+      Limit: limit + (after ? 2 : 1),
+    }),
+  );
+  const entries = ((result.Items ?? []) as LedgerEntry[]).filter((e) => e.entry_id !== after);
+  return entries;
+}
+
+const SNAPSHOT_ATTEMPTS = 5;
+
+export async function listTransactions(accountId: string, limit: number, cursorText: string | undefined) {
+  const cursor = cursorText ? decodeCursor(cursorText) : undefined;
+  let entries: LedgerEntry[] = [];
+  let balance = cursor?.balance ?? 0;
+  if (cursor) {
+    entries = await readPage(accountId, limit, cursor.after);
+  } else {
+    for (let attempt = 1; ; attempt++) {
+      const before = await getAccount(accountId);
+      entries = await readPage(accountId, limit, undefined);
+      const after = await getAccount(accountId);
+      balance = after?.balance ?? 0;
+      if (before?.entry_count === after?.entry_count || attempt === SNAPSHOT_ATTEMPTS) break;
+    }
+  }
+  const page = entries.slice(0, limit);
+  const data = page.map((entry) => {
+    const row = {
+      id: entry.entry_id,
+      type: entry.type,
+      amount: toWire(entry.amount),
+      balance_after: toWire(balance as Micros),
+      created_at: entry.created_at,
+      ...(entry.request_id ? { request_id: entry.request_id } : {}),
+      ...(entry.token_id ? { token_id: entry.token_id } : {}),
+      ...(entry.feature ? { feature: entry.feature } : {}),
+      ...(entry.quantity !== undefined ? { quantity: entry.quantity } : {}),
+      ...(entry.reference && !entry.reference.startsWith('idem:') ? { reference: entry.reference } : {}),
+      ...(entry.reason ? { reason: entry.reason } : {}),
+    };
+    balance -= entry.amount;
+    return row;
+  });
+  const last = page.at(-1);
+  const next_cursor = entries.length > limit && last ? encodeCursor({ after: last.entry_id, balance }) : null;
+  return { data, next_cursor };
+}

@@ -1,0 +1,54 @@
+// The price catalog: data, not code. `price-catalog.json` holds the defaults; an operator can replace the
+// whole catalog with the PRICE_CATALOG environment variable (same JSON shape) without a code change.
+import { z } from 'zod';
+import { fromDecimalString, type Micros, type UnitPrice, unitPriceFromDecimalString } from '../money.ts';
+import { optional } from '../config.ts';
+import defaults from './price-catalog.json' with { type: 'json' };
+
+const decimal = z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string such as "0.002"');
+
+const featureSchema = z.discriminatedUnion('pricing', [
+  z.object({ pricing: z.literal('fixed'), price: decimal }),
+  z.object({ pricing: z.literal('per_unit'), unit: z.string(), unit_price: decimal }),
+]);
+
+const catalogSchema = z.object({ features: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), featureSchema) });
+
+export type FeaturePrice =
+  | { feature: string; pricing: 'fixed'; price: Micros }
+  | { feature: string; pricing: 'per_unit'; unit: string; unitPrice: UnitPrice };
+
+export class UnknownFeatureError extends Error {
+  override readonly name = 'UnknownFeatureError';
+}
+
+export function parseCatalog(raw: unknown): Map<string, FeaturePrice> {
+  const parsed = catalogSchema.parse(raw);
+  const catalog = new Map<string, FeaturePrice>();
+  for (const [feature, spec] of Object.entries(parsed.features)) {
+    catalog.set(
+      feature,
+      spec.pricing === 'fixed'
+        ? { feature, pricing: 'fixed', price: fromDecimalString(spec.price) }
+        : { feature, pricing: 'per_unit', unit: spec.unit, unitPrice: unitPriceFromDecimalString(spec.unit_price) },
+    );
+  }
+  return catalog;
+}
+
+let catalog: Map<string, FeaturePrice> | undefined;
+
+export function priceOf(feature: string): FeaturePrice {
+  if (!catalog) {
+    const override = optional('PRICE_CATALOG');
+    catalog = parseCatalog(override ? JSON.parse(override) : defaults);
+  }
+  const price = catalog.get(feature);
+  if (!price) throw new UnknownFeatureError(`feature "${feature}" is not in the price catalog`);
+  return price;
+}
+
+/** Tests only. */
+export function resetCatalog(): void {
+  catalog = undefined;
+}

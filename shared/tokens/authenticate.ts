@@ -1,0 +1,63 @@
+// Bearer-token authentication with a per-instance cache: a warm call costs no DynamoDB request; each cached
+// token is re-read (and its last use recorded) at most once per TOKEN_CACHE_TTL_MS, so a revocation made
+// elsewhere reaches this instance within that time, and one made here applies at once.
+import { config } from '../config.ts';
+import { nowIso, nowMs } from '../clock.ts';
+import { ForbiddenError, UnauthorizedError } from '../errors.ts';
+import { hashToken, looksLikeApiToken } from '../ids.ts';
+import { findTokenByHash, type Scope, touchToken } from './repository.ts';
+
+export type Principal = { accountId: string; tokenId: string; scopes: Scope[] };
+
+type CacheEntry = { principal: Principal | undefined; checkedAt: number };
+
+const MAX_ENTRIES = 10_000;
+const cache = new Map<string, CacheEntry>();
+
+function remember(hash: string, entry: CacheEntry): void {
+  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(hash, entry);
+}
+
+function bearerToken(authorization: string | undefined): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!match || !looksLikeApiToken(match[1]!)) throw new UnauthorizedError();
+  return match[1]!;
+}
+
+async function loadPrincipal(hash: string, known: Principal | undefined): Promise<Principal | undefined> {
+  let principal = known;
+  if (!principal) {
+    const lookup = await findTokenByHash(hash);
+    if (!lookup || lookup.revoked_at) return undefined;
+    principal = { accountId: lookup.account_id, tokenId: lookup.token_id, scopes: lookup.scopes };
+  }
+  const record = await touchToken(principal.accountId, principal.tokenId, nowIso());
+  return record && !record.revoked_at ? principal : undefined;
+}
+
+export async function authenticate(authorization: string | undefined): Promise<Principal> {
+  const hash = hashToken(bearerToken(authorization));
+  const cached = cache.get(hash);
+  const fresh = cached && nowMs() - cached.checkedAt < config.tokenCacheTtlMs;
+  const principal = fresh ? cached.principal : await loadPrincipal(hash, cached?.principal);
+  if (!fresh) remember(hash, { principal, checkedAt: nowMs() });
+  if (!principal) throw new UnauthorizedError();
+  return principal;
+}
+
+export function requireScope(principal: Principal, scope: Scope): void {
+  if (!principal.scopes.includes(scope)) throw new ForbiddenError();
+}
+
+/** Called by the instance that revokes a token, so that it refuses the token immediately. */
+export function forgetRevokedToken(tokenId: string): void {
+  for (const [hash, entry] of cache) {
+    if (entry.principal?.tokenId === tokenId) cache.set(hash, { principal: undefined, checkedAt: nowMs() });
+  }
+}
+
+/** Tests only: start from a cold cache. */
+export function clearTokenCache(): void {
+  cache.clear();
+}

@@ -1,0 +1,43 @@
+// Test fixtures: accounts with money and tokens, made through the real services.
+import { createAccount, grantCredits } from '#shared/accounts/service.ts';
+import { getAccount } from '#shared/accounts/repository.ts';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ddb } from '#shared/dynamo/client.ts';
+import { keys } from '#shared/dynamo/keys.ts';
+import type { LedgerEntry } from '#shared/ledger/types.ts';
+
+export async function fundedAccount(usd: number, name = 'Test account') {
+  const { account, token } = await createAccount({ name });
+  if (usd > 0) await grantCredits({ accountId: account.account_id, amountUsd: usd, reason: 'test funds' });
+  return { accountId: account.account_id, token };
+}
+
+export async function accountMoney(accountId: string) {
+  const account = await getAccount(accountId);
+  if (!account) throw new Error(`no account ${accountId}`);
+  return account;
+}
+
+/** Every ledger entry of the account, read straight from the table. */
+export async function ledgerEntries(accountId: string): Promise<LedgerEntry[]> {
+  const entries: LedgerEntry[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await ddb().send(
+      new QueryCommand({
+        TableName: process.env.TABLE_NAME,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+        ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':prefix': keys.ledgerPrefix },
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    entries.push(...((page.Items ?? []) as LedgerEntry[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return entries;
+}
+
+export function ledgerSum(entries: LedgerEntry[]): number {
+  return entries.reduce((total, entry) => total + entry.amount, 0);
+}

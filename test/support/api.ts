@@ -1,0 +1,121 @@
+// In-process calls to the real handlers with API Gateway v2 events, routed by the route table, for tests
+// that need fault injection or speed; HTTP-level tests use the local stack instead.
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { functions } from '#infra/definitions/functions.ts';
+import { type Route, routes } from '#infra/definitions/routes.ts';
+import { nowMs } from '#shared/clock.ts';
+import type { ApiEvent, ApiResult } from '#shared/http/api.ts';
+
+type Handler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
+const loaded = new Map<string, Handler>();
+
+async function handlerFor(route: Route): Promise<Handler> {
+  const entry = functions[route.function].entry;
+  let handler = loaded.get(entry);
+  if (!handler) {
+    const module = (await import(/* @vite-ignore */ new URL(`../../${entry}`, import.meta.url).href)) as {
+      handler: Handler;
+    };
+    handler = module.handler;
+    loaded.set(entry, handler);
+  }
+  return handler;
+}
+
+function match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
+  for (const route of routes) {
+    if (route.path === '/{proxy+}') continue;
+    if (route.method !== method) continue;
+    const names: string[] = [];
+    const pattern = new RegExp(
+      `^${route.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      })}$`,
+    );
+    const found = pattern.exec(path);
+    if (found) return { route, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1]!)])) };
+  }
+  return undefined;
+}
+
+export type CallOptions = {
+  token?: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+  /** Reuse a gateway request id, as a redelivered event would. */
+  gatewayRequestId?: string;
+};
+
+export type CallResult = { status: number; headers: Record<string, string>; body: any };
+
+export function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test',
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: 'test',
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => 29_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export function apiEvent(method: string, path: string, options: CallOptions = {}): ApiEvent {
+  const matched = match(method, path);
+  const route = matched?.route ?? routes.find((r) => r.path === '/{proxy+}')!;
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...lower(options.headers ?? {}) };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const query = options.query ?? {};
+  const rawQueryString = new URLSearchParams(query).toString();
+  const event = {
+    version: '2.0',
+    routeKey: matched ? `${route.method} ${route.path}` : 'ANY /{proxy+}',
+    rawPath: path,
+    rawQueryString,
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    ...(matched && Object.keys(matched.params).length ? { pathParameters: matched.params } : {}),
+    body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'test',
+      domainName: 'test.local',
+      domainPrefix: 'test',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+      requestId: options.gatewayRequestId ?? randomUUID(),
+      routeKey: matched ? `${route.method} ${route.path}` : 'ANY /{proxy+}',
+      stage: '$default',
+      time: new Date(nowMs()).toISOString(),
+      timeEpoch: nowMs(),
+      ...(route.auth === 'iam' ? { authorizer: { iam: { userArn: 'arn:aws:iam::000000000000:user/test-admin' } } } : {}),
+    },
+  };
+  return event as unknown as ApiEvent;
+}
+
+function lower(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** Calls the handler the route table names for `method path`, as API Gateway would. */
+export async function call(method: string, path: string, options: CallOptions = {}): Promise<CallResult> {
+  const event = apiEvent(method, path, options);
+  const route = match(method, path)?.route ?? routes.find((r) => r.path === '/{proxy+}')!;
+  const handler = await handlerFor(route);
+  const result = await handler(event, lambdaContext());
+  return {
+    status: result.statusCode,
+    headers: result.headers,
+    body: result.body ? JSON.parse(result.body) : undefined,
+  };
+}

@@ -1,0 +1,9 @@
+// Every test file: point the code at the run's DynamoDB Local table; events go to an in-memory sink.
+import { inject } from 'vitest';
+
+process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
+process.env.TABLE_NAME = 'credits-test';
+process.env.LOCAL_MODE = 'true';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+(globalThis as { __localEvents?: unknown[] }).__localEvents = [];
