@@ -2,7 +2,9 @@
 // that every attempt reuses, a lease for the attempt in progress, and the first final response.
 // The records expire after IDEMPOTENCY_TTL_DAYS; the money effect does not, because each key's money
 // movement is guarded by a permanent reference item written in the same transaction as the movement.
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { config, optionalNumber } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -30,7 +32,9 @@ export const LEASE_MS = 30_000;
 
 function conditionFailedItem(error: unknown): Record<string, unknown> | undefined | null {
   if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
-    return (error as Error & { Item?: Record<string, unknown> }).Item ?? undefined;
+    // The document client does not unmarshall the item carried by the exception.
+    const item = (error as Error & { Item?: Record<string, AttributeValue> }).Item;
+    return item ? unmarshall(item) : undefined;
   }
   return null;
 }

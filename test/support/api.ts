@@ -46,8 +46,9 @@ export type CallOptions = {
   rawBody?: string;
   headers?: Record<string, string>;
   query?: Record<string, string>;
-  /** Reuse a gateway request id, as a redelivered event would. */
+  /** Reuse a gateway request id and arrival time, as a redelivered event would. */
   gatewayRequestId?: string;
+  timeEpoch?: number;
 };
 
 export type CallResult = { status: number; headers: Record<string, string>; body: any };
@@ -96,7 +97,7 @@ export function apiEvent(method: string, path: string, options: CallOptions = {}
       routeKey: matched ? `${route.method} ${route.path}` : 'ANY /{proxy+}',
       stage: '$default',
       time: new Date(nowMs()).toISOString(),
-      timeEpoch: nowMs(),
+      timeEpoch: options.timeEpoch ?? nowMs(),
       ...(route.auth === 'iam' ? { authorizer: { iam: { userArn: 'arn:aws:iam::000000000000:user/test-admin' } } } : {}),
     },
   };

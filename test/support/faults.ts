@@ -1,0 +1,34 @@
+// Fault injection on the real DynamoDB client: let a command reach DynamoDB Local and commit, then lose
+// the reply, as a network timeout after the write would.
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient, setDocumentClient } from '#shared/dynamo/client.ts';
+
+export type FaultPlan = { command: string; remaining: number; skip: number };
+
+/** Installs a client that lets `skip` calls of `command` through, then loses `times` replies after commit. */
+export function loseRepliesOf(command: string, times = 1, skip = 0): { client: DynamoDBDocumentClient; plan: FaultPlan } {
+  const client = createDocumentClient(process.env.DYNAMODB_ENDPOINT);
+  const plan: FaultPlan = { command, remaining: times, skip };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (context.commandName !== plan.command) return result;
+      if (plan.skip > 0) {
+        plan.skip--;
+        return result;
+      }
+      if (plan.remaining > 0) {
+        plan.remaining--;
+        throw Object.assign(new Error('socket hang up after the write committed'), { name: 'TimeoutError' });
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'loseReply' },
+  );
+  setDocumentClient(client);
+  return { client, plan };
+}
+
+export function restoreClient(): void {
+  setDocumentClient(undefined);
+}
