@@ -21,7 +21,8 @@ export function optionalNumber(name: string, fallback: number): number {
   const value = optional(name);
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isFinite(parsed)) throw new MissingConfigurationError(`environment variable ${name} is not a number`);
+  if (!Number.isFinite(parsed))
+    throw new MissingConfigurationError(`environment variable ${name} is not a number`);
   return parsed;
 }
 

@@ -17,7 +17,12 @@ export class ValidationError extends DomainError {
   readonly code = 'invalid_request';
   readonly problems: FieldProblem[];
   constructor(problems: FieldProblem[], options?: ErrorOptions) {
-    super(problems.length ? `Invalid request: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}` : 'Invalid request', options);
+    super(
+      problems.length
+        ? `Invalid request: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`
+        : 'Invalid request',
+      options,
+    );
     this.problems = problems;
   }
   override details() {
@@ -88,7 +93,10 @@ export class IdempotencyKeyReusedError extends ConflictError {
 
 export class IdempotencyInProgressError extends ConflictError {
   constructor() {
-    super('idempotency_request_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly');
+    super(
+      'idempotency_request_in_progress',
+      'A request with this Idempotency-Key is still being processed; retry shortly',
+    );
   }
 }
 

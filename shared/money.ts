@@ -35,7 +35,8 @@ function parseDecimal(text: string, maxDecimals: number): bigint {
   if (fraction.length > maxDecimals) {
     throw new InvalidMoneyError(`more than ${maxDecimals} decimal places: ${text}`);
   }
-  const units = BigInt(whole!) * 10n ** BigInt(maxDecimals) + BigInt(fraction.padEnd(maxDecimals, '0') || '0');
+  const units =
+    BigInt(whole!) * 10n ** BigInt(maxDecimals) + BigInt(fraction.padEnd(maxDecimals, '0') || '0');
   return sign ? -units : units;
 }
 
@@ -57,7 +58,8 @@ function plainDecimal(value: number): string {
  * caller wrote for any amount with at most 15 significant digits, so parsing that text is exact.
  */
 export function fromWire(value: unknown): Micros {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidMoneyError('not a finite number');
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new InvalidMoneyError('not a finite number');
   if (Math.abs(value) > MAX_USD) throw new InvalidMoneyError(`larger than ${MAX_USD} USD`);
   return checked(Number(parseDecimal(plainDecimal(value), 6)));
 }
@@ -127,7 +129,8 @@ export function unitPriceFromDecimalString(text: string): UnitPrice {
 
 /** quantity x unit price, rounded half-up to the micro-dollar: the only rounding in the system. */
 export function costOf(quantity: number, unitPrice: UnitPrice): Micros {
-  if (!Number.isSafeInteger(quantity) || quantity < 0) throw new InvalidMoneyError(`bad quantity: ${quantity}`);
+  if (!Number.isSafeInteger(quantity) || quantity < 0)
+    throw new InvalidMoneyError(`bad quantity: ${quantity}`);
   const nanos = BigInt(quantity) * unitPrice;
   const rounded = (nanos + 500n) / 1000n;
   if (rounded > BigInt(MAX_MICROS)) throw new InvalidMoneyError('cost out of range');

@@ -8,15 +8,21 @@ import { createToken, listTokens, revokeAccountToken } from '#shared/tokens/serv
 const newToken = z
   .object({
     name: z.string().trim().min(1).max(100),
-    scopes: z.array(z.enum(['api', 'billing'])).min(1).default(['api']),
+    scopes: z
+      .array(z.enum(['api', 'billing']))
+      .min(1)
+      .default(['api']),
   })
   .strict();
 
 export const handler = byRoute({
-  'POST /v1/tokens': apiRoute({ auth: 'billing', body: newToken, idempotent: true }, async (_event, context) => {
-    const { name, scopes } = bodyOf<z.infer<typeof newToken>>(context);
-    return json(201, await createToken(principalOf(context).accountId, name, scopes));
-  }),
+  'POST /v1/tokens': apiRoute(
+    { auth: 'billing', body: newToken, idempotent: true },
+    async (_event, context) => {
+      const { name, scopes } = bodyOf<z.infer<typeof newToken>>(context);
+      return json(201, await createToken(principalOf(context).accountId, name, scopes));
+    },
+  ),
   'GET /v1/tokens': apiRoute({ auth: 'billing' }, async (_event, context) =>
     json(200, { data: await listTokens(principalOf(context).accountId) }),
   ),

@@ -14,7 +14,10 @@ const MAX_DAYS = { day: 366, week: 3 * 366, month: 10 * 366, year: 10 * 366 } as
 const date = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
-  .refine((value) => new Date(`${value}T00:00:00Z`).toISOString().startsWith(value), 'is not a calendar date');
+  .refine(
+    (value) => new Date(`${value}T00:00:00Z`).toISOString().startsWith(value),
+    'is not a calendar date',
+  );
 
 const params = z
   .object({
@@ -32,11 +35,14 @@ export const handler = apiRoute({ auth: 'api' }, async (event, context) => {
   const { step, feature, token_id } = parsed.data;
   const today = nowIso().slice(0, 10);
   const end = parsed.data.end ?? today;
-  const begin = parsed.data.begin ?? new Date(Date.parse(`${end}T00:00:00Z`) - 29 * DAY_MS).toISOString().slice(0, 10);
+  const begin =
+    parsed.data.begin ?? new Date(Date.parse(`${end}T00:00:00Z`) - 29 * DAY_MS).toISOString().slice(0, 10);
   if (begin > end) throw new ValidationError([{ field: 'begin', problem: 'must not be after end' }]);
   const days = (Date.parse(end) - Date.parse(begin)) / DAY_MS + 1;
   if (days > MAX_DAYS[step]) {
-    throw new ValidationError([{ field: 'end', problem: `range is limited to ${MAX_DAYS[step]} days for step=${step}` }]);
+    throw new ValidationError([
+      { field: 'end', problem: `range is limited to ${MAX_DAYS[step]} days for step=${step}` },
+    ]);
   }
   const usage = await queryUsage({
     accountId: principalOf(context).accountId,

@@ -29,15 +29,19 @@ const billingMode = z
 
 function accountIdOf(pathParameters: Record<string, string | undefined> | undefined): string {
   const id = pathParameters?.id ?? '';
-  if (!/^acct_[0-9A-Z]{26}$/.test(id)) throw new ValidationError([{ field: 'id', problem: 'is not an account id' }]);
+  if (!/^acct_[0-9A-Z]{26}$/.test(id))
+    throw new ValidationError([{ field: 'id', problem: 'is not an account id' }]);
   return id;
 }
 
 export const handler = byRoute({
-  'POST /admin/accounts': apiRoute({ auth: 'admin', body: newAccount, idempotent: true }, async (_event, context) => {
-    const { account, token } = await createAccount(bodyOf<z.infer<typeof newAccount>>(context));
-    return json(201, { account_id: account.account_id, token });
-  }),
+  'POST /admin/accounts': apiRoute(
+    { auth: 'admin', body: newAccount, idempotent: true },
+    async (_event, context) => {
+      const { account, token } = await createAccount(bodyOf<z.infer<typeof newAccount>>(context));
+      return json(201, { account_id: account.account_id, token });
+    },
+  ),
   'GET /admin/accounts/{id}': apiRoute({ auth: 'admin' }, async (event) =>
     json(200, operatorView(await requireAccount(accountIdOf(event.pathParameters)))),
   ),
@@ -65,8 +69,11 @@ export const handler = byRoute({
       });
     },
   ),
-  'PUT /admin/accounts/{id}/billing': apiRoute({ auth: 'admin', body: billingMode }, async (event, context) => {
-    const { mode } = bodyOf<z.infer<typeof billingMode>>(context);
-    return json(200, operatorView(await setBillingMode(accountIdOf(event.pathParameters), mode)));
-  }),
+  'PUT /admin/accounts/{id}/billing': apiRoute(
+    { auth: 'admin', body: billingMode },
+    async (event, context) => {
+      const { mode } = bodyOf<z.infer<typeof billingMode>>(context);
+      return json(200, operatorView(await setBillingMode(accountIdOf(event.pathParameters), mode)));
+    },
+  ),
 });

@@ -1,7 +1,7 @@
 // POST /v1/demo/words: the reference per-unit feature (0.0001 USD a word), held before and settled after.
 import { z } from 'zod';
-import { paidFeature } from '#shared/metering/metered.ts';
 import { countWords, estimateWords } from '#shared/demo/words.ts';
+import { paidFeature } from '#shared/metering/metered.ts';
 
 export const handler = paidFeature({
   feature: 'words',

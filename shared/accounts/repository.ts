@@ -1,10 +1,10 @@
 // Accounts in the table: the account item holds the money fields that only the ledger writes.
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Micros } from '../money.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
+import type { Micros } from '../money.ts';
 
 export type BillingMode = 'prepaid' | 'postpaid' | 'marketplace';
 
@@ -43,7 +43,11 @@ export async function getAccount(accountId: string): Promise<Account | undefined
  * Marks the account as told that it ran dry, at most once per `quietMs`; true when this caller won the mark
  * and should publish `credits.balance.depleted`.
  */
-export async function markDepletedNotified(accountId: string, at: string, quietSinceIso: string): Promise<boolean> {
+export async function markDepletedNotified(
+  accountId: string,
+  at: string,
+  quietSinceIso: string,
+): Promise<boolean> {
   try {
     await ddb().send(
       new UpdateCommand({

@@ -1,8 +1,8 @@
 // Account operations: opening an account with its first billing token, operator grants and corrections,
 // the billing mode, and the view of an account that the APIs answer with.
 import { nowIso } from '../clock.ts';
-import { BalanceWouldGoNegativeError, ConflictError, NotFoundError } from '../errors.ts';
 import { transactWrite } from '../dynamo/transact.ts';
+import { BalanceWouldGoNegativeError, ConflictError, NotFoundError } from '../errors.ts';
 import { publish } from '../events/bus.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit, type Guard } from '../ledger/ledger.ts';
@@ -20,7 +20,10 @@ export function newTokenId(): string {
 }
 
 /** Opens a prepaid account and its first `billing` token (returned once), in one transaction. */
-export async function createAccount(input: { name: string; email?: string }): Promise<{ account: Account; token: string }> {
+export async function createAccount(input: {
+  name: string;
+  email?: string;
+}): Promise<{ account: Account; token: string }> {
   const at = nowIso();
   const account: Account = {
     account_id: newAccountId(),
@@ -98,7 +101,11 @@ export async function adjustCredits(input: {
 }
 
 /** Seeds and scripts: grant whole dollars without an HTTP request. */
-export async function grantCredits(input: { accountId: string; amountUsd: number; reason: string }): Promise<LedgerEntry> {
+export async function grantCredits(input: {
+  accountId: string;
+  amountUsd: number;
+  reason: string;
+}): Promise<LedgerEntry> {
   return adjustCredits({
     accountId: input.accountId,
     amount: fromWire(input.amountUsd),
@@ -111,7 +118,10 @@ export async function grantCredits(input: { accountId: string; amountUsd: number
 export async function setBillingMode(accountId: string, mode: BillingMode): Promise<Account> {
   const account = await requireAccount(accountId);
   if (mode !== account.billing_mode) {
-    throw new ConflictError('billing_mode_unavailable', `Billing mode "${mode}" is not available in this deployment yet`);
+    throw new ConflictError(
+      'billing_mode_unavailable',
+      `Billing mode "${mode}" is not available in this deployment yet`,
+    );
   }
   return account;
 }

@@ -2,9 +2,10 @@
 // extra read per call. It learns from every write this instance makes (the change it applied), from every
 // refused write (DynamoDB returns the current item), and from a read at most every CREDITS_VIEW_TTL_MS
 // per account, so spending by other instances shows up within that time.
-import type { Micros } from '../money.ts';
+
 import { nowMs } from '../clock.ts';
 import { optionalNumber } from '../config.ts';
+import type { Micros } from '../money.ts';
 import { getAccount } from './repository.ts';
 
 type View = { available: Micros; readAt: number };

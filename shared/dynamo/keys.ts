@@ -5,9 +5,15 @@ export const keys = {
   /** Secret lookup: the token's hash is the key, so authentication is one GetItem. */
   tokenByHash: (hash: string) => ({ PK: `TOKEN#${hash}`, SK: 'TOKEN' }),
   /** The account's own record of a token: listing, revocation and last use. */
-  accountToken: (accountId: string, tokenId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `TOKEN#${tokenId}` }),
+  accountToken: (accountId: string, tokenId: string) => ({
+    PK: `ACCOUNT#${accountId}`,
+    SK: `TOKEN#${tokenId}`,
+  }),
   accountTokensPrefix: 'TOKEN#',
-  ledgerEntry: (accountId: string, entryId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `LEDGER#${entryId}` }),
+  ledgerEntry: (accountId: string, entryId: string) => ({
+    PK: `ACCOUNT#${accountId}`,
+    SK: `LEDGER#${entryId}`,
+  }),
   ledgerPrefix: 'LEDGER#',
   hold: (accountId: string, holdId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `HOLD#${holdId}` }),
   /** Open holds sit in sparse index shards ordered by expiry, so the expiry job reads only what is due. */
@@ -19,7 +25,10 @@ export const keys = {
   usageDay: (accountId: string, day: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `USAGE#${day}` }),
   usagePrefix: 'USAGE#',
   /** Permanent guard for one external reference (payment id, refill id): it moves money once, forever. */
-  reference: (accountId: string, reference: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `REF#${reference}` }),
+  reference: (accountId: string, reference: string) => ({
+    PK: `ACCOUNT#${accountId}`,
+    SK: `REF#${reference}`,
+  }),
   idempotency: (scope: string, keyHash: string) => ({ PK: `IDEMPOTENCY#${scope}`, SK: `KEY#${keyHash}` }),
 };
 

@@ -11,7 +11,11 @@ export type CancellationReason = { code: string; item: Record<string, unknown> |
 
 export type TransactOutcome = { committed: true } | { committed: false; reasons: CancellationReason[] };
 
-const RETRYABLE_REASONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+const RETRYABLE_REASONS = new Set([
+  'TransactionConflict',
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+]);
 export const MAX_TRANSACTION_ATTEMPTS = 8;
 
 type RawReason = { Code?: string; Item?: Record<string, AttributeValue> };
@@ -45,7 +49,8 @@ export async function transactWrite(items: TransactItem[]): Promise<TransactOutc
     } catch (error) {
       const reasons = cancellationReasons(error);
       const conflict =
-        (reasons && isRetryable(reasons)) || (error instanceof Error && error.name === 'TransactionInProgressException');
+        (reasons && isRetryable(reasons)) ||
+        (error instanceof Error && error.name === 'TransactionInProgressException');
       if (conflict && attempt < MAX_TRANSACTION_ATTEMPTS) {
         await sleep(Math.random() * Math.min(400, 10 * 2 ** attempt));
         continue;

@@ -16,7 +16,10 @@ export type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext
 export function apiRequest(): ApiMiddleware {
   const stamp = (request: ApiRequest) => {
     if (request.response) {
-      request.response.headers = { ...request.response.headers, 'x-request-id': request.context.api.requestId };
+      request.response.headers = {
+        ...request.response.headers,
+        'x-request-id': request.context.api.requestId,
+      };
     }
   };
   return {
@@ -57,7 +60,8 @@ export function jsonBody<T>(schema: ZodType<T>, maxBytes = DEFAULT_MAX_BODY_BYTE
   return {
     before: (request) => {
       const { body, isBase64Encoded } = request.event;
-      const text = body === undefined ? '' : isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+      const text =
+        body === undefined ? '' : isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
       if (Buffer.byteLength(text, 'utf8') > maxBytes) throw new PayloadTooLargeError(maxBytes);
       let parsed: unknown;
       try {

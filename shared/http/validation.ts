@@ -1,7 +1,7 @@
 // Input validation helpers: zod problems to the contract's `details`, and the money field every schema uses.
 import { z } from 'zod';
-import { fromWire, type Micros } from '../money.ts';
 import type { FieldProblem } from '../errors.ts';
+import { fromWire, type Micros } from '../money.ts';
 
 export function zodProblems(error: z.ZodError): FieldProblem[] {
   return error.issues.map((issue) => ({
@@ -15,7 +15,10 @@ export const usdAmount = z.unknown().transform((value, ctx): Micros => {
   try {
     return fromWire(value);
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : 'is not a valid amount' });
+    ctx.addIssue({
+      code: 'custom',
+      message: error instanceof Error ? error.message : 'is not a valid amount',
+    });
     return z.NEVER;
   }
 });

@@ -3,11 +3,16 @@
 // Attempts of one key share one request id, and the key is the permanent guard of the money it moves.
 import { randomUUID } from 'node:crypto';
 import { nowMs } from '../clock.ts';
-import { errorResponse, IdempotencyInProgressError, IdempotencyKeyReusedError, ValidationError } from '../errors.ts';
-import { sha256Hex } from '../ids.ts';
+import { sleep } from '../dynamo/transact.ts';
+import {
+  errorResponse,
+  IdempotencyInProgressError,
+  IdempotencyKeyReusedError,
+  ValidationError,
+} from '../errors.ts';
 import { header } from '../http/api.ts';
 import type { ApiMiddleware, ApiRequest } from '../http/middleware.ts';
-import { sleep } from '../dynamo/transact.ts';
+import { sha256Hex } from '../ids.ts';
 import { claimKey, completeKey, readKey, releaseKey } from './store.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -19,7 +24,8 @@ const claims = new WeakMap<object, Claim>();
 
 function fingerprintOf(request: ApiRequest): string {
   const { routeKey, pathParameters, body, isBase64Encoded } = request.event;
-  const text = body === undefined ? '' : isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+  const text =
+    body === undefined ? '' : isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
   return sha256Hex(`${routeKey}\n${JSON.stringify(pathParameters ?? {})}\n${text}`);
 }
 
@@ -30,7 +36,9 @@ export function idempotent(scopeOf: (request: ApiRequest) => string): ApiMiddlew
       const key = header(request.event, 'idempotency-key');
       if (key === undefined) return;
       if (!KEY_PATTERN.test(key)) {
-        throw new ValidationError([{ field: 'Idempotency-Key', problem: 'must be 1-255 visible ASCII characters' }]);
+        throw new ValidationError([
+          { field: 'Idempotency-Key', problem: 'must be 1-255 visible ASCII characters' },
+        ]);
       }
       const scope = scopeOf(request);
       const keyHash = sha256Hex(key);

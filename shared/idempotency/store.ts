@@ -94,17 +94,32 @@ export async function claimKey(input: {
 
 export async function readKey(scope: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
   const result = await ddb().send(
-    new GetCommand({ TableName: config.tableName, Key: keys.idempotency(scope, keyHash), ConsistentRead: true }),
+    new GetCommand({
+      TableName: config.tableName,
+      Key: keys.idempotency(scope, keyHash),
+      ConsistentRead: true,
+    }),
   );
   return result.Item as IdempotencyRecord | undefined;
 }
 
 /** Stores the final response; only the lease owner may, so a taken-over attempt cannot overwrite it. */
-export async function completeKey(scope: string, keyHash: string, owner: string, response: StoredResponse): Promise<void> {
-  await finish(scope, keyHash, owner, 'SET #status = :completed, #response = :response REMOVE lease_owner, lease_until', {
-    ':completed': 'completed',
-    ':response': response,
-  });
+export async function completeKey(
+  scope: string,
+  keyHash: string,
+  owner: string,
+  response: StoredResponse,
+): Promise<void> {
+  await finish(
+    scope,
+    keyHash,
+    owner,
+    'SET #status = :completed, #response = :response REMOVE lease_owner, lease_until',
+    {
+      ':completed': 'completed',
+      ':response': response,
+    },
+  );
 }
 
 /** Lets a retry take the key over at once (a 5xx or crash-free failure), keeping its request id. */
@@ -128,7 +143,10 @@ async function finish(
         Key: keys.idempotency(scope, keyHash),
         UpdateExpression: updateExpression,
         ConditionExpression: 'lease_owner = :owner',
-        ExpressionAttributeNames: { '#status': 'status', ...(values[':response'] ? { '#response': 'response' } : {}) },
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          ...(values[':response'] ? { '#response': 'response' } : {}),
+        },
         ExpressionAttributeValues: { ...values, ':owner': owner },
       }),
     );

@@ -2,8 +2,8 @@
 // from the sparse open-holds index shards, and closes each with a conditional write so that a hold settled
 // in the meantime (the index is eventually consistent) is left alone.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { config } from '../config.ts';
 import { nowIso } from '../clock.ts';
+import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys, OPEN_HOLD_SHARDS } from '../dynamo/keys.ts';
 import { releaseHold } from './ledger.ts';

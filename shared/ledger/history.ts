@@ -5,13 +5,13 @@
 // older entry's is the newer one's minus the newer entry's amount. The cursor carries that running balance
 // to the next page. If an entry commits between the two reads (the count moved), the page is read again.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { getAccount } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { ValidationError } from '../errors.ts';
 import { isUlid } from '../ids.ts';
 import { type Micros, toWire } from '../money.ts';
-import { getAccount } from '../accounts/repository.ts';
 import type { LedgerEntry } from './types.ts';
 
 type Cursor = { after: string; balance: number };
@@ -36,7 +36,9 @@ async function readPage(accountId: string, limit: number, after: string | undefi
   const result = await ddb().send(
     new QueryCommand({
       TableName: config.tableName,
-      KeyConditionExpression: after ? 'PK = :pk AND SK BETWEEN :prefix AND :before' : 'PK = :pk AND begins_with(SK, :prefix)',
+      KeyConditionExpression: after
+        ? 'PK = :pk AND SK BETWEEN :prefix AND :before'
+        : 'PK = :pk AND begins_with(SK, :prefix)',
       ExpressionAttributeValues: {
         ':pk': keys.account(accountId).PK,
         ':prefix': keys.ledgerPrefix,

@@ -1,11 +1,12 @@
 // The ledger: every change to an account's balance or holds is one transaction that writes the change and
 // its record together, with conditions that make it exactly-once per request id, idempotency key or
 // external reference, forever. Nothing else writes `balance`, `held` or `available`.
+
+import { config } from '../config.ts';
+import { keys, OPEN_HOLD_SHARDS } from '../dynamo/keys.ts';
+import { failedCondition, reasonAt, type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import type { Micros } from '../money.ts';
 import { negate } from '../money.ts';
-import { keys, OPEN_HOLD_SHARDS } from '../dynamo/keys.ts';
-import { config } from '../config.ts';
-import { type TransactItem, failedCondition, reasonAt, transactWrite } from '../dynamo/transact.ts';
 import { usageUpdate } from '../usage/aggregates.ts';
 import type { AccountMoney, EntryType, Hold, LedgerEntry, UsageTag } from './types.ts';
 
@@ -96,7 +97,11 @@ function chargeRefusal(
   for (const index of recordIndexes) {
     if (failedCondition(outcome, index)) {
       const old = reasonAt(outcome, index)!.item ?? {};
-      return { status: 'already_applied', entryId: String(old.entry_id ?? ''), amount: (old.amount ?? 0) as Micros };
+      return {
+        status: 'already_applied',
+        entryId: String(old.entry_id ?? ''),
+        amount: (old.amount ?? 0) as Micros,
+      };
     }
   }
   const account = toMoney(reasonAt(outcome, accountIndex)?.item);
@@ -216,7 +221,12 @@ export async function reserveHold(input: {
   return { status: 'insufficient', account };
 }
 
-function closeHold(hold: Hold, status: 'settled' | 'released' | 'expired', at: string, settled?: Micros): TransactItem {
+function closeHold(
+  hold: Hold,
+  status: 'settled' | 'released' | 'expired',
+  at: string,
+  settled?: Micros,
+): TransactItem {
   return {
     Update: {
       TableName: config.tableName,
@@ -259,7 +269,8 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
   if (outcome.committed) return { status: 'charged', entry };
   const refusal = chargeRefusal(outcome, 0, charge.guard ? [4, 2] : [2]);
   if (refusal.status === 'already_applied') return refusal;
-  if (failedCondition(outcome, 1)) return { status: 'hold_not_open', hold: reasonAt(outcome, 1)?.item as Hold };
+  if (failedCondition(outcome, 1))
+    return { status: 'hold_not_open', hold: reasonAt(outcome, 1)?.item as Hold };
   return { status: 'insufficient', account: refusal.status === 'insufficient' ? refusal.account : undefined };
 }
 

@@ -1,8 +1,8 @@
 // The price catalog: data, not code. `price-catalog.json` holds the defaults; an operator can replace the
 // whole catalog with the PRICE_CATALOG environment variable (same JSON shape) without a code change.
 import { z } from 'zod';
-import { fromDecimalString, type Micros, type UnitPrice, unitPriceFromDecimalString } from '../money.ts';
 import { optional } from '../config.ts';
+import { fromDecimalString, type Micros, type UnitPrice, unitPriceFromDecimalString } from '../money.ts';
 import defaults from './price-catalog.json' with { type: 'json' };
 
 const decimal = z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string such as "0.002"');
@@ -12,7 +12,9 @@ const featureSchema = z.discriminatedUnion('pricing', [
   z.object({ pricing: z.literal('per_unit'), unit: z.string(), unit_price: decimal }),
 ]);
 
-const catalogSchema = z.object({ features: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), featureSchema) });
+const catalogSchema = z.object({
+  features: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), featureSchema),
+});
 
 export type FeaturePrice =
   | { feature: string; pricing: 'fixed'; price: Micros }
@@ -30,7 +32,12 @@ export function parseCatalog(raw: unknown): Map<string, FeaturePrice> {
       feature,
       spec.pricing === 'fixed'
         ? { feature, pricing: 'fixed', price: fromDecimalString(spec.price) }
-        : { feature, pricing: 'per_unit', unit: spec.unit, unitPrice: unitPriceFromDecimalString(spec.unit_price) },
+        : {
+            feature,
+            pricing: 'per_unit',
+            unit: spec.unit,
+            unitPrice: unitPriceFromDecimalString(spec.unit_price),
+          },
     );
   }
   return catalog;

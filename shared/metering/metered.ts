@@ -5,8 +5,9 @@
 // fails is never charged. Per-unit price: an estimate is held before the feature runs, the actual cost is
 // settled after and the rest released; a failed feature releases the whole hold; a hold never settled
 // (crashed invocation) is released by the `expire-holds` job.
-import middy from '@middy/core';
+
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
 import type { ZodType } from 'zod';
 import { markDepletedNotified } from '../accounts/repository.ts';
 import { applyToView, isViewFresh, refreshView, setView, viewOf } from '../accounts/view.ts';
@@ -14,7 +15,14 @@ import { nowIso, nowMs } from '../clock.ts';
 import { ConflictError, InsufficientCreditsError } from '../errors.ts';
 import { publish } from '../events/bus.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json } from '../http/api.ts';
-import { type ApiMiddleware, type ApiRequest, apiRequest, authenticated, jsonBody, principalOf } from '../http/middleware.ts';
+import {
+  type ApiMiddleware,
+  type ApiRequest,
+  apiRequest,
+  authenticated,
+  jsonBody,
+  principalOf,
+} from '../http/middleware.ts';
 import { idempotent } from '../idempotency/middleware.ts';
 import { chargeUsage, releaseHold, reserveHold, settleHold, type UsageCharge } from '../ledger/ledger.ts';
 import type { AccountMoney, Hold } from '../ledger/types.ts';
@@ -74,7 +82,7 @@ function chargeFor(request: ApiRequest, feature: string, quantity: number, cost:
 }
 
 /** Charges without a hold; the cost reported is the one recorded, also when the request was charged before. */
-async function chargeOnce(request: ApiRequest, charge: UsageCharge): Promise<Micros> {
+async function chargeOnce(charge: UsageCharge): Promise<Micros> {
   const outcome = await chargeUsage(charge);
   switch (outcome.status) {
     case 'charged':
@@ -90,7 +98,7 @@ async function chargeOnce(request: ApiRequest, charge: UsageCharge): Promise<Mic
   return outcome satisfies never;
 }
 
-async function settle(request: ApiRequest, hold: Hold, charge: UsageCharge): Promise<Micros> {
+async function settle(hold: Hold, charge: UsageCharge): Promise<Micros> {
   const outcome = await settleHold(hold, charge);
   switch (outcome.status) {
     case 'charged':
@@ -100,12 +108,12 @@ async function settle(request: ApiRequest, hold: Hold, charge: UsageCharge): Pro
       return -outcome.amount as Micros;
     case 'hold_not_open':
       // Expired by the job while the feature ran (far beyond any API timeout): charge without it.
-      return chargeOnce(request, charge);
+      return chargeOnce(charge);
     case 'insufficient': {
       // The actual cost exceeded the hold and the difference is not available: charge what was held.
       metrics.addMetric('SettleCappedAtHold', MetricUnit.Count, 1);
       logger.warn('actual cost above hold and balance; charging the held amount', { hold: hold.hold_id });
-      return settle(request, hold, { ...charge, cost: hold.amount });
+      return settle(hold, { ...charge, cost: hold.amount });
     }
   }
   return outcome satisfies never;
@@ -158,13 +166,13 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
       let cost: Micros;
       if (state.price.pricing === 'fixed') {
         await state.refresh;
-        cost = await chargeOnce(request, chargeFor(request, feature, 1, state.price.price));
+        cost = await chargeOnce(chargeFor(request, feature, 1, state.price.price));
       } else {
         const quantity = result.quantity ?? 0;
         const charge = chargeFor(request, feature, quantity, costOf(quantity, state.price.unitPrice));
         if (state.settledBefore !== undefined) cost = state.settledBefore;
-        else if (state.hold) cost = await settle(request, state.hold, charge);
-        else cost = await chargeOnce(request, charge);
+        else if (state.hold) cost = await settle(state.hold, charge);
+        else cost = await chargeOnce(charge);
       }
       state.hold = undefined;
       metrics.addMetric('ChargedMicros', MetricUnit.Count, cost);

@@ -1,8 +1,9 @@
 // Bearer-token authentication with a per-instance cache: a warm call costs no DynamoDB request; each cached
 // token is re-read (and its last use recorded) at most once per TOKEN_CACHE_TTL_MS, so a revocation made
 // elsewhere reaches this instance within that time, and one made here applies at once.
-import { config } from '../config.ts';
+
 import { nowIso, nowMs } from '../clock.ts';
+import { config } from '../config.ts';
 import { ForbiddenError, UnauthorizedError } from '../errors.ts';
 import { hashToken, looksLikeApiToken } from '../ids.ts';
 import { findTokenByHash, type Scope, touchToken } from './repository.ts';

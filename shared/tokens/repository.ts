@@ -24,7 +24,13 @@ export type TokenRecord = {
 export type NewToken = { record: TokenRecord; token: string; items: TransactItem[] };
 
 /** Builds a new token and the two puts that store it; the caller commits them (alone or with an account). */
-export function prepareToken(input: { accountId: string; tokenId: string; name: string; scopes: Scope[]; at: string }): NewToken {
+export function prepareToken(input: {
+  accountId: string;
+  tokenId: string;
+  name: string;
+  scopes: Scope[];
+  at: string;
+}): NewToken {
   const { token, hash, displayPrefix } = newApiToken();
   const record: TokenRecord = {
     token_id: input.tokenId,
@@ -64,12 +70,18 @@ export function prepareToken(input: { accountId: string; tokenId: string; name: 
 export type TokenLookup = { token_id: string; account_id: string; scopes: Scope[]; revoked_at?: string };
 
 export async function findTokenByHash(hash: string): Promise<TokenLookup | undefined> {
-  const result = await ddb().send(new GetCommand({ TableName: config.tableName, Key: keys.tokenByHash(hash) }));
+  const result = await ddb().send(
+    new GetCommand({ TableName: config.tableName, Key: keys.tokenByHash(hash) }),
+  );
   return result.Item as TokenLookup | undefined;
 }
 
 /** Records a use and re-reads revocation in the same write; called at most once per cache period per token. */
-export async function touchToken(accountId: string, tokenId: string, at: string): Promise<TokenRecord | undefined> {
+export async function touchToken(
+  accountId: string,
+  tokenId: string,
+  at: string,
+): Promise<TokenRecord | undefined> {
   try {
     const result = await ddb().send(
       new UpdateCommand({
@@ -90,7 +102,11 @@ export async function touchToken(accountId: string, tokenId: string, at: string)
 
 export async function getAccountToken(accountId: string, tokenId: string): Promise<TokenRecord | undefined> {
   const result = await ddb().send(
-    new GetCommand({ TableName: config.tableName, Key: keys.accountToken(accountId, tokenId), ConsistentRead: true }),
+    new GetCommand({
+      TableName: config.tableName,
+      Key: keys.accountToken(accountId, tokenId),
+      ConsistentRead: true,
+    }),
   );
   return result.Item as TokenRecord | undefined;
 }

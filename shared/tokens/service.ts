@@ -1,10 +1,18 @@
 // Token management for `/v1/tokens`: create (secret shown once), list (never the secret), revoke.
-import { nowIso } from '../clock.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import { transactWrite } from '../dynamo/transact.ts';
+
 import { newTokenId } from '../accounts/service.ts';
+import { nowIso } from '../clock.ts';
+import { transactWrite } from '../dynamo/transact.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { forgetRevokedToken } from './authenticate.ts';
-import { getAccountToken, listAccountTokens, prepareToken, revokeToken, type Scope, type TokenRecord } from './repository.ts';
+import {
+  getAccountToken,
+  listAccountTokens,
+  prepareToken,
+  revokeToken,
+  type Scope,
+  type TokenRecord,
+} from './repository.ts';
 
 export const MAX_ACTIVE_TOKENS = 100;
 
@@ -22,9 +30,18 @@ function publicView(record: TokenRecord) {
 export async function createToken(accountId: string, name: string, scopes: Scope[]) {
   const active = (await listAccountTokens(accountId)).filter((t) => !t.revoked_at);
   if (active.length >= MAX_ACTIVE_TOKENS) {
-    throw new ConflictError('token_limit_reached', `An account can have at most ${MAX_ACTIVE_TOKENS} active tokens`);
+    throw new ConflictError(
+      'token_limit_reached',
+      `An account can have at most ${MAX_ACTIVE_TOKENS} active tokens`,
+    );
   }
-  const prepared = prepareToken({ accountId, tokenId: newTokenId(), name, scopes: [...new Set(scopes)], at: nowIso() });
+  const prepared = prepareToken({
+    accountId,
+    tokenId: newTokenId(),
+    name,
+    scopes: [...new Set(scopes)],
+    at: nowIso(),
+  });
   const outcome = await transactWrite(prepared.items);
   if (!outcome.committed) throw new Error('token id collision');
   const { id, name: tokenName, scopes: tokenScopes, created_at } = publicView(prepared.record);

@@ -1,10 +1,11 @@
 // Usage aggregates: one item per account and UTC day, kept current inside each charging transaction, so
 // `GET /v1/usage` reads at most one item per day of the range and never scans.
-import type { Micros } from '../money.ts';
-import { keys } from '../dynamo/keys.ts';
+
 import { config } from '../config.ts';
+import { keys } from '../dynamo/keys.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
 import type { UsageTag } from '../ledger/types.ts';
+import type { Micros } from '../money.ts';
 
 /** Attribute names inside a usage day item. Feature and token ids are restricted to [A-Za-z0-9_-]. */
 export const usageAttr = {

@@ -1,8 +1,8 @@
 // Invariants 1, 3 and 8 under load: many concurrent debits on one account never overdraw it, and the
 // balance always equals the ledger to the micro-dollar.
 import { describe, expect, it } from 'vitest';
-import { call } from '../support/api.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
+import { call } from '../support/api.ts';
 
 describe('concurrent debits on one account', () => {
   it('lets exactly the affordable half of 240 concurrent echo calls through', async () => {
@@ -23,7 +23,8 @@ describe('concurrent debits on one account', () => {
     const refused = responses.filter((r) => r.status === 402);
     expect(ok).toHaveLength(120);
     expect(refused).toHaveLength(120);
-    for (const r of refused) expect(r.body).toEqual({ error: 'Insufficient credits', code: 'insufficient_credits' });
+    for (const r of refused)
+      expect(r.body).toEqual({ error: 'Insufficient credits', code: 'insufficient_credits' });
     const account = await accountMoney(accountId);
     const entries = await ledgerEntries(accountId);
     expect(account.balance).toBe(0);

@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { sha256Hex } from '#shared/ids.ts';
-import { call } from '../support/api.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
+import { call } from '../support/api.ts';
 import { loseRepliesOf, restoreClient } from '../support/faults.ts';
 
 afterEach(() => restoreClient());
@@ -36,7 +36,9 @@ describe('Idempotency-Key', () => {
     const { accountId, token } = await fundedAccount(1);
     const headers = { 'idempotency-key': 'burst-1' };
     const responses = await Promise.all(
-      Array.from({ length: 25 }, () => call('POST', '/v1/demo/words', { token, headers, body: { text: 'x y z' } })),
+      Array.from({ length: 25 }, () =>
+        call('POST', '/v1/demo/words', { token, headers, body: { text: 'x y z' } }),
+      ),
     );
     for (const r of responses) expect(r).toEqual(responses[0]);
     expect(responses[0]!.status).toBe(200);
@@ -52,7 +54,10 @@ describe('Idempotency-Key', () => {
     const first = await call('POST', '/v1/demo/echo', { token, headers, body: { text: 'a' } });
     // TTL removed the record (kept at least 24 h); the money guard is permanent.
     await ddb().send(
-      new DeleteCommand({ TableName: process.env.TABLE_NAME, Key: keys.idempotency(accountId, sha256Hex('long-ago')) }),
+      new DeleteCommand({
+        TableName: process.env.TABLE_NAME,
+        Key: keys.idempotency(accountId, sha256Hex('long-ago')),
+      }),
     );
     const late = await call('POST', '/v1/demo/echo', { token, headers, body: { text: 'a' } });
     expect(late.status).toBe(200);

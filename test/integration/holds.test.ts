@@ -1,18 +1,18 @@
 // Variable-cost calls: the estimate is held, the actual cost settled and the rest released; a failed
 // feature releases everything; a hold whose invocation crashed is released by the expiry job.
 import { afterEach, describe, expect, it } from 'vitest';
-import { advanceClock, nowMs, resetClock } from '#shared/clock.ts';
-import { reserveHold, settleHold } from '#shared/ledger/ledger.ts';
-import { expireDueHolds } from '#shared/ledger/expiry.ts';
-import { newUlid } from '#shared/ids.ts';
-import { micros } from '#shared/money.ts';
-import { handler as expireJob } from '#functions/jobs/expire-holds.ts';
 import { z } from 'zod';
+import { handler as expireJob } from '#functions/jobs/expire-holds.ts';
+import { advanceClock, nowMs, resetClock } from '#shared/clock.ts';
 import { ValidationError } from '#shared/errors.ts';
 import type { ApiContext } from '#shared/http/api.ts';
+import { newUlid } from '#shared/ids.ts';
+import { expireDueHolds } from '#shared/ledger/expiry.ts';
+import { reserveHold, settleHold } from '#shared/ledger/ledger.ts';
 import { paidFeature } from '#shared/metering/metered.ts';
-import { apiEvent, call, lambdaContext } from '../support/api.ts';
+import { micros } from '#shared/money.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
+import { apiEvent, call, lambdaContext } from '../support/api.ts';
 
 afterEach(() => resetClock());
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { call } from '../support/api.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
+import { call } from '../support/api.ts';
 
 describe('echo', () => {
   it('charges 0.002 and answers cost', async () => {

@@ -3,9 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { functions } from '#infra/definitions/functions.ts';
-import { type Route, routes } from '#infra/definitions/routes.ts';
+import type { Route } from '#infra/definitions/routes.ts';
 import { nowMs } from '#shared/clock.ts';
 import type { ApiEvent, ApiResult } from '#shared/http/api.ts';
+import { matchRoute } from '../../local/router.ts';
 
 type Handler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 const loaded = new Map<string, Handler>();
@@ -23,23 +24,6 @@ async function handlerFor(route: Route): Promise<Handler> {
   return handler;
 }
 
-function match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
-  for (const route of routes) {
-    if (route.path === '/{proxy+}') continue;
-    if (route.method !== method) continue;
-    const names: string[] = [];
-    const pattern = new RegExp(
-      `^${route.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
-        names.push(name);
-        return '([^/]+)';
-      })}$`,
-    );
-    const found = pattern.exec(path);
-    if (found) return { route, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1]!)])) };
-  }
-  return undefined;
-}
-
 export type CallOptions = {
   token?: string;
   body?: unknown;
@@ -51,6 +35,7 @@ export type CallOptions = {
   timeEpoch?: number;
 };
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies field by field and assert each one
 export type CallResult = { status: number; headers: Record<string, string>; body: any };
 
 export function lambdaContext(): Context {
@@ -71,20 +56,23 @@ export function lambdaContext(): Context {
 }
 
 export function apiEvent(method: string, path: string, options: CallOptions = {}): ApiEvent {
-  const matched = match(method, path);
-  const route = matched?.route ?? routes.find((r) => r.path === '/{proxy+}')!;
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...lower(options.headers ?? {}) };
+  const matched = matchRoute(method, path);
+  if (!matched) throw new Error(`no route covers ${method} ${path}`);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...lower(options.headers ?? {}),
+  };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const query = options.query ?? {};
   const rawQueryString = new URLSearchParams(query).toString();
   const event = {
     version: '2.0',
-    routeKey: matched ? `${route.method} ${route.path}` : 'ANY /{proxy+}',
+    routeKey: matched.routeKey,
     rawPath: path,
     rawQueryString,
     headers,
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
-    ...(matched && Object.keys(matched.params).length ? { pathParameters: matched.params } : {}),
+    ...(matched.pathParameters ? { pathParameters: matched.pathParameters } : {}),
     body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
     isBase64Encoded: false,
     requestContext: {
@@ -94,11 +82,13 @@ export function apiEvent(method: string, path: string, options: CallOptions = {}
       domainPrefix: 'test',
       http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
       requestId: options.gatewayRequestId ?? randomUUID(),
-      routeKey: matched ? `${route.method} ${route.path}` : 'ANY /{proxy+}',
+      routeKey: matched.routeKey,
       stage: '$default',
       time: new Date(nowMs()).toISOString(),
       timeEpoch: options.timeEpoch ?? nowMs(),
-      ...(route.auth === 'iam' ? { authorizer: { iam: { userArn: 'arn:aws:iam::000000000000:user/test-admin' } } } : {}),
+      ...(matched.route.auth === 'iam'
+        ? { authorizer: { iam: { userArn: 'arn:aws:iam::000000000000:user/test-admin' } } }
+        : {}),
     },
   };
   return event as unknown as ApiEvent;
@@ -111,8 +101,7 @@ function lower(headers: Record<string, string>): Record<string, string> {
 /** Calls the handler the route table names for `method path`, as API Gateway would. */
 export async function call(method: string, path: string, options: CallOptions = {}): Promise<CallResult> {
   const event = apiEvent(method, path, options);
-  const route = match(method, path)?.route ?? routes.find((r) => r.path === '/{proxy+}')!;
-  const handler = await handlerFor(route);
+  const handler = await handlerFor(matchRoute(method, path)!.route);
   const result = await handler(event, lambdaContext());
   return {
     status: result.statusCode,

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { hashToken, isUlid, looksLikeApiToken, newApiToken, requestIdFor, ulidFrom, ulidTime } from '#shared/ids.ts';
+import {
+  hashToken,
+  isUlid,
+  looksLikeApiToken,
+  newApiToken,
+  requestIdFor,
+  ulidFrom,
+  ulidTime,
+} from '#shared/ids.ts';
 
 describe('ids', () => {
   it('derives the same request id from the same gateway request, and sorts by time', () => {

@@ -32,7 +32,10 @@ afterEach(() => setDocumentClient(undefined));
 
 describe('transactWrite', () => {
   it('retries transaction conflicts until the transaction commits', async () => {
-    const scripted = scriptedClient([cancelled('None', 'TransactionConflict'), cancelled('TransactionConflict')]);
+    const scripted = scriptedClient([
+      cancelled('None', 'TransactionConflict'),
+      cancelled('TransactionConflict'),
+    ]);
     setDocumentClient(scripted.client);
     await expect(transactWrite([item])).resolves.toEqual({ committed: true });
     expect(scripted.calls()).toBe(3);

@@ -1,0 +1,374 @@
+// Local stack (`npm start`, the tests): DynamoDB Local, the route table served over node:http through the
+// same handlers API Gateway invokes in the cloud, the scheduled jobs, and the local-only `/__local/*` endpoints.
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import { type FunctionName, functions } from '#infra/definitions/functions.ts';
+import { nowIso, nowMs, resetClock, setClock } from '#shared/clock.ts';
+import {
+  errorResponse,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  ValidationError,
+} from '#shared/errors.ts';
+import { requestIdFor } from '#shared/ids.ts';
+import { buildEvent, type HttpAnswer, lambdaContext, MAX_BODY_BYTES, toHttpAnswer } from './api-gateway.ts';
+import { createTable, startDynamoLocal } from './dynamo-local.ts';
+import { createJobRunner, type JobRunner } from './jobs.ts';
+import { servePage } from './page.ts';
+import { matchRoute } from './router.ts';
+
+export { matchRoute } from './router.ts';
+
+export type LocalStackOptions = {
+  /** 0 picks a free port. Default 3000. */
+  port?: number;
+  /** Default 127.0.0.1: the admin key guards money, so the stack is not exposed beyond this machine. */
+  host?: string;
+  adminApiKey?: string;
+  /** Reuse a running DynamoDB Local instead of starting one. */
+  dynamoEndpoint?: string;
+  tableName?: string;
+  seedDemo?: boolean;
+  runJobs?: boolean;
+  /** No request or job log lines, and Powertools logs silenced. Errors still go to stderr. */
+  quiet?: boolean;
+};
+
+export type LocalStack = {
+  url: string;
+  port: number;
+  adminApiKey: string;
+  demo?: { accountId: string; token: string };
+  dynamoEndpoint: string;
+  stop(): Promise<void>;
+};
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** The sink `shared/events/bus.ts` pushes to in local mode. */
+type LocalEventSink = { __localEvents?: unknown[] };
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+const handlers = new Map<FunctionName, Promise<Handler>>();
+
+/** Imports a function's entry the first time it is needed, after the environment is in place. */
+function loadHandler(name: FunctionName): Promise<Handler> {
+  let loaded = handlers.get(name);
+  if (!loaded) {
+    loaded = import(pathToFileURL(join(repoRoot, functions[name].entry)).href).then((module) => {
+      if (typeof module.handler !== 'function')
+        throw new Error(`${functions[name].entry} exports no handler`);
+      return module.handler as Handler;
+    });
+    // A failed import (a file not written yet) is retried on the next request.
+    loaded.catch(() => handlers.delete(name));
+    handlers.set(name, loaded);
+  }
+  return loaded;
+}
+
+async function invoke(name: FunctionName, event: unknown): Promise<unknown> {
+  const handler = await loadHandler(name);
+  return handler(event, lambdaContext(name, functions[name]));
+}
+
+function json(status: number, body: unknown, requestId: string): HttpAnswer {
+  return {
+    status,
+    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    cookies: [],
+    body: Buffer.from(JSON.stringify(body)),
+  };
+}
+
+function errorAnswer(error: unknown, requestId: string): HttpAnswer {
+  const { status, body } = errorResponse(error);
+  return json(status, body, requestId);
+}
+
+/** Hashing first gives timingSafeEqual equal-length inputs, so not even the key's length leaks. */
+function keyMatches(given: string | string[] | undefined, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/**
+ * Reads the body up to API Gateway's limit. Past it, the rest is drained unread so the client can still
+ * receive the 413, and `undefined` is returned.
+ */
+function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length']);
+    if (declared > MAX_BODY_BYTES) {
+      request.resume();
+      return resolve(undefined);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        request.off('data', onData);
+        chunks.length = 0;
+        request.resume();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve(Buffer.concat(chunks)));
+    request.once('error', reject);
+  });
+}
+
+function parseClockBody(body: Buffer): Date {
+  const problem = new ValidationError([{ field: 'now', problem: 'must be an ISO 8601 time' }]);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw problem;
+  }
+  const value = (parsed as { now?: unknown } | null)?.now;
+  if (
+    typeof value !== 'string' ||
+    !/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)
+  ) {
+    throw problem;
+  }
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw problem;
+  return at;
+}
+
+type Dispatch = {
+  request: IncomingMessage;
+  path: string;
+  body: Buffer;
+  gatewayRequestId: string;
+  timeEpoch: number;
+  /** The `x-request-id` a handler derives from the gateway id; server answers carry it too. */
+  requestId: string;
+  adminApiKey: string;
+  jobs: JobRunner;
+};
+
+/** `/__local/*`: the local stack's own controls, never part of the cloud API. */
+async function localEndpoint({
+  request,
+  path,
+  body,
+  requestId,
+  adminApiKey,
+  jobs,
+}: Dispatch): Promise<HttpAnswer> {
+  const method = request.method ?? 'GET';
+  const admin = () => {
+    if (!keyMatches(request.headers['x-admin-key'], adminApiKey)) {
+      throw new UnauthorizedError('Missing or invalid x-admin-key');
+    }
+  };
+  const jobName = /^\/__local\/jobs\/([^/]+)$/.exec(path)?.[1];
+  if (jobName !== undefined) {
+    if (method !== 'POST') throw new MethodNotAllowedError();
+    admin();
+    const ran = await jobs.run(decodeURIComponent(jobName));
+    if (!ran) throw new NotFoundError(`No job named ${decodeURIComponent(jobName)}`);
+    return json(200, { job: decodeURIComponent(jobName), result: ran.result ?? null }, requestId);
+  }
+  if (path === '/__local/clock') {
+    if (method === 'GET') return json(200, { now: nowIso() }, requestId);
+    admin();
+    if (method === 'POST') setClock(parseClockBody(body));
+    else if (method === 'DELETE') resetClock();
+    else throw new MethodNotAllowedError();
+    return json(200, { now: nowIso() }, requestId);
+  }
+  if (path === '/__local/events') {
+    admin();
+    const sink = globalThis as LocalEventSink;
+    if (method === 'GET') return json(200, { data: sink.__localEvents ?? [] }, requestId);
+    if (method === 'DELETE') {
+      sink.__localEvents = [];
+      return json(200, { data: [] }, requestId);
+    }
+    throw new MethodNotAllowedError();
+  }
+  throw new NotFoundError();
+}
+
+async function dispatch(ctx: Dispatch): Promise<HttpAnswer> {
+  const { request, path, requestId } = ctx;
+  if (path === '/health' && request.method === 'GET') return json(200, { status: 'ok' }, requestId);
+  if (path.startsWith('/__local/')) return localEndpoint(ctx);
+  const page = await servePage(request, path);
+  if (page) return page;
+
+  const match = matchRoute(request.method ?? 'GET', path);
+  // Only `/` escapes the catch-all; API Gateway would answer it with its own 404.
+  if (!match) throw new NotFoundError();
+  const iamAuthorised = match.route.auth === 'iam';
+  if (iamAuthorised && !keyMatches(request.headers['x-admin-key'], ctx.adminApiKey)) {
+    throw new UnauthorizedError('Missing or invalid x-admin-key');
+  }
+  const event = buildEvent({
+    request,
+    requestId: ctx.gatewayRequestId,
+    timeEpoch: ctx.timeEpoch,
+    match,
+    body: ctx.body,
+    iamAuthorised,
+  });
+  let result: unknown;
+  try {
+    result = await invoke(match.route.function, event);
+  } catch (error) {
+    // A handler that throws is a 500 in the cloud whatever it threw; domain errors are the handler's to map.
+    console.error(`${match.routeKey} (${match.route.function}) threw:`, error);
+    return json(500, { error: 'Internal error', code: 'internal_error' }, requestId);
+  }
+  try {
+    return toHttpAnswer(result);
+  } catch (error) {
+    console.error(`${match.routeKey} (${match.route.function}):`, error);
+    return json(500, { error: 'Internal error', code: 'internal_error' }, requestId);
+  }
+}
+
+function send(response: ServerResponse, answer: HttpAnswer, close: boolean): void {
+  response.statusCode = answer.status;
+  for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
+  if (answer.cookies.length) response.setHeader('set-cookie', answer.cookies);
+  if (close) response.setHeader('connection', 'close');
+  response.end(answer.body);
+}
+
+/** Sets the environment the handlers read, returning how to put the previous one back. */
+function applyEnvironment(values: Record<string, string>): () => void {
+  const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, values);
+  return () => {
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
+async function seedDemoAccount(): Promise<{ accountId: string; token: string }> {
+  const { createAccount, grantCredits } = await import('#shared/accounts/service.ts');
+  const { account, token } = await createAccount({ name: 'Demo account', email: 'demo@example.com' });
+  await grantCredits({ accountId: account.account_id, amountUsd: 10, reason: 'Demo credits' });
+  return { accountId: account.account_id, token };
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const quiet = options.quiet ?? false;
+  const log = quiet ? () => {} : (message: string) => console.log(message);
+  const adminApiKey = options.adminApiKey ?? randomBytes(24).toString('base64url');
+  const tableName = options.tableName ?? 'credits-local';
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  };
+
+  try {
+    let dynamoEndpoint = options.dynamoEndpoint;
+    if (!dynamoEndpoint) {
+      const dynamo = await startDynamoLocal();
+      cleanups.push(dynamo.stop);
+      dynamoEndpoint = dynamo.endpoint;
+    }
+    await createTable(dynamoEndpoint, tableName).catch((error: unknown) => {
+      // A shared DynamoDB Local may already hold the table from an earlier run.
+      if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
+    });
+
+    cleanups.push(
+      applyEnvironment({
+        TABLE_NAME: tableName,
+        DYNAMODB_ENDPOINT: dynamoEndpoint,
+        LOCAL_MODE: 'true',
+        ADMIN_API_KEY: adminApiKey,
+        EVENT_BUS_NAME: 'credits-local',
+        AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+        // No CloudWatch here: EMF lines on every request would only bury the useful output.
+        POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+        ...(quiet ? { POWERTOOLS_LOG_LEVEL: 'SILENT' } : {}),
+      }),
+    );
+    // A document client created earlier in this process may point at another endpoint.
+    const { setDocumentClient } = await import('#shared/dynamo/client.ts');
+    setDocumentClient(undefined);
+    const sink = globalThis as LocalEventSink;
+    const previousEvents = sink.__localEvents;
+    sink.__localEvents = [];
+    cleanups.push(() => {
+      sink.__localEvents = previousEvents;
+    });
+
+    const demo = (options.seedDemo ?? true) ? await seedDemoAccount() : undefined;
+
+    const jobs = createJobRunner({ invoke, log });
+    cleanups.push(() => jobs.stop());
+    if (options.runJobs ?? true) jobs.start();
+
+    const server = createServer(async (request, response) => {
+      const gatewayRequestId = randomUUID();
+      const timeEpoch = nowMs();
+      const requestId = requestIdFor(gatewayRequestId, timeEpoch);
+      const started = performance.now();
+      const path = (request.url ?? '/').split('?')[0]!;
+      let answer: HttpAnswer;
+      let tooLarge = false;
+      try {
+        const body = await readBody(request);
+        tooLarge = body === undefined;
+        answer = body
+          ? await dispatch({ request, path, body, gatewayRequestId, timeEpoch, requestId, adminApiKey, jobs })
+          : errorAnswer(new PayloadTooLargeError(MAX_BODY_BYTES), requestId);
+      } catch (error) {
+        if (errorResponse(error).status === 500) console.error(`${request.method} ${path} failed:`, error);
+        answer = errorAnswer(error, requestId);
+      }
+      send(response, answer, tooLarge);
+      log(`${request.method} ${path} ${answer.status} ${Math.round(performance.now() - started)}ms`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const { port } = server.address() as AddressInfo;
+    const host = options.host ?? '127.0.0.1';
+    return {
+      url: `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`,
+      port,
+      adminApiKey,
+      ...(demo ? { demo } : {}),
+      dynamoEndpoint,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

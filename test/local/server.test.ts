@@ -1,0 +1,215 @@
+// The local stack end to end: its HTTP front door, the `/__local/*` controls, and its agreement with the route table.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functions } from '#infra/definitions/functions.ts';
+import { jobs } from '#infra/definitions/jobs.ts';
+import { routeKey, routes } from '#infra/definitions/routes.ts';
+import { nowMs } from '#shared/clock.ts';
+import { type LocalStack, matchRoute, startLocalStack } from '../../local/server.ts';
+
+const ADMIN_KEY = 'test-admin-key';
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    port: 0,
+    adminApiKey: ADMIN_KEY,
+    // A DynamoDB Local from a global setup is reused; otherwise the stack starts its own.
+    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
+    tableName: `local-server-${randomUUID().slice(0, 8)}`,
+    seedDemo: true,
+    runJobs: false,
+    quiet: true,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+function call(path: string, init: RequestInit & { admin?: boolean; token?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.admin) headers.set('x-admin-key', ADMIN_KEY);
+  if (init.token) headers.set('authorization', `Bearer ${init.token}`);
+  if (typeof init.body === 'string') headers.set('content-type', 'application/json');
+  return fetch(`${stack.url}${path}`, { ...init, headers });
+}
+
+describe('local stack', () => {
+  it('reports healthy once started', async () => {
+    const response = await call('/health');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+    expect(response.headers.get('x-request-id')).toMatch(/^req_[0-9A-Z]{26}$/);
+  });
+
+  it('serves a page at /', async () => {
+    const response = await call('/');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+  });
+
+  it('answers unknown routes with the contract 404 through the catch-all function', async () => {
+    for (const [method, path] of [
+      ['GET', '/no/such/route'],
+      ['PATCH', '/v1/credits'],
+      ['POST', '/'],
+    ] as const) {
+      const response = await call(path, { method });
+      expect(response.status, `${method} ${path}`).toBe(404);
+      expect(await response.json()).toMatchObject({ code: 'not_found', error: expect.any(String) });
+      expect(response.headers.get('x-request-id')).toBeTruthy();
+    }
+  });
+
+  it('refuses admin routes without the admin key and serves them with it', async () => {
+    const body = JSON.stringify({ name: 'Routing test' });
+    const refused = await call('/admin/accounts', { method: 'POST', body });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toEqual({ error: 'Missing or invalid x-admin-key', code: 'unauthorized' });
+    const wrongKey = await call('/admin/accounts', {
+      method: 'POST',
+      body,
+      headers: { 'x-admin-key': 'nope' },
+    });
+    expect(wrongKey.status).toBe(401);
+
+    const created = await call('/admin/accounts', { method: 'POST', body, admin: true });
+    expect(created.status).toBe(201);
+    const { account_id } = (await created.json()) as { account_id: string };
+    // A path-parameter route reaches its function with the parameter.
+    const read = await call(`/admin/accounts/${account_id}`, { admin: true });
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({ account_id });
+  });
+
+  it('seeds a demo account whose billing token works', async () => {
+    expect(stack.demo).toBeDefined();
+    const { token } = stack.demo!;
+    const credits = await call('/v1/credits', { token });
+    expect(credits.status).toBe(200);
+    expect(await credits.json()).toMatchObject({ balance: 10, currency: 'USD' });
+  });
+
+  it('routes DELETE /v1/tokens/{id} with its path parameter', async () => {
+    const { token } = stack.demo!;
+    const created = await call('/v1/tokens', {
+      method: 'POST',
+      token,
+      body: JSON.stringify({ name: 'to revoke', scopes: ['api'] }),
+    });
+    expect(created.status).toBe(201);
+    const { id, token: secret } = (await created.json()) as { id: string; token: string };
+    const revoked = await call(`/v1/tokens/${id}`, { method: 'DELETE', token });
+    expect(revoked.status).toBe(204);
+    expect((await call('/v1/credits', { token: secret })).status).toBe(401);
+  });
+
+  it('moves the clock for the whole process and restores it', async () => {
+    expect(
+      (await call('/__local/clock', { method: 'POST', body: '{"now":"2030-01-31T23:59:00Z"}' })).status,
+    ).toBe(401);
+
+    const moved = await call('/__local/clock', {
+      method: 'POST',
+      admin: true,
+      body: '{"now":"2030-01-31T23:59:00Z"}',
+    });
+    expect(moved.status).toBe(200);
+    expect(((await moved.json()) as { now: string }).now).toMatch(/^2030-01-31T23:59:0/);
+    expect(Math.abs(nowMs() - Date.parse('2030-01-31T23:59:00Z'))).toBeLessThan(5_000);
+    const read = (await (await call('/__local/clock')).json()) as { now: string };
+    expect(read.now).toMatch(/^2030-01-31T23:59:0/);
+
+    const bad = await call('/__local/clock', { method: 'POST', admin: true, body: '{"now":"next tuesday"}' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'invalid_request' });
+
+    const restored = await call('/__local/clock', { method: 'DELETE', admin: true });
+    expect(restored.status).toBe(200);
+    expect(Math.abs(nowMs() - Date.now())).toBeLessThan(50);
+  });
+
+  it('runs jobs on demand', async () => {
+    expect((await call('/__local/jobs/expire-holds', { method: 'POST' })).status).toBe(401);
+
+    const unknown = await call('/__local/jobs/unknown', { method: 'POST', admin: true });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 'not_found', error: expect.any(String) });
+
+    const ran = await call('/__local/jobs/expire-holds', { method: 'POST', admin: true });
+    expect(ran.status).toBe(200);
+    const body = (await ran.json()) as { job: string; result: unknown };
+    expect(body.job).toBe('expire-holds');
+    expect(body.result).toBeTypeOf('object');
+  });
+
+  it('records the events the system publishes', async () => {
+    expect((await call('/__local/events')).status).toBe(401);
+    const response = await call('/__local/events', { admin: true });
+    expect(response.status).toBe(200);
+    const { data } = (await response.json()) as { data: { type: string; account_id: string }[] };
+    expect(data).toContainEqual(
+      expect.objectContaining({ type: 'credits.granted', account_id: stack.demo!.accountId }),
+    );
+  });
+
+  it('refuses bodies over 10 MB, declared or streamed', async () => {
+    const expected = { error: 'Request body is larger than 10485760 bytes', code: 'payload_too_large' };
+    const declared = await call('/v1/demo/echo', { method: 'POST', body: 'x'.repeat(10 * 1024 * 1024 + 1) });
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toEqual(expected);
+
+    const chunk = new Uint8Array(1024 * 1024);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 11) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const streamed = await fetch(`${stack.url}/v1/demo/echo`, {
+      method: 'POST',
+      body: stream,
+      headers: { 'content-type': 'application/octet-stream' },
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(await streamed.json()).toEqual(expected);
+  });
+});
+
+describe('local router', () => {
+  function concretePath(path: string): string {
+    return path.replace('{proxy+}', 'no/such/route').replace(/\{(\w+)\}/g, 'value-of-$1');
+  }
+
+  it.each(routes.map((route) => [routeKey(route), route] as const))('serves %s', (_key, route) => {
+    const method = route.method === 'ANY' ? 'PATCH' : route.method;
+    const match = matchRoute(method, concretePath(route.path));
+    expect(match?.route.function).toBe(route.function);
+    expect(match?.routeKey).toBe(routeKey(route));
+  });
+
+  it('prefers exact routes over the catch-all and passes path parameters', () => {
+    expect(matchRoute('GET', '/v1/credits')?.routeKey).toBe('GET /v1/credits');
+    expect(matchRoute('DELETE', '/v1/tokens/tok_1')?.pathParameters).toEqual({ id: 'tok_1' });
+    expect(matchRoute('POST', '/admin/accounts/a%20b/credits')?.pathParameters).toEqual({ id: 'a b' });
+    expect(matchRoute('GET', '/v1/credits/')?.routeKey).toBe('ANY /{proxy+}');
+    expect(matchRoute('GET', '/v1/tokens/')?.routeKey).toBe('ANY /{proxy+}');
+    expect(matchRoute('GET', '/x/y')?.pathParameters).toEqual({ proxy: 'x/y' });
+    expect(matchRoute('GET', '/')).toBeUndefined();
+  });
+
+  it('finds a handler in every function the routes and jobs use', async () => {
+    const used = new Set([...routes.map((r) => r.function), ...jobs.map((j) => j.function)]);
+    for (const name of used) {
+      const module = await import(pathToFileURL(join(repoRoot, functions[name].entry)).href);
+      expect(module.handler, functions[name].entry).toBeTypeOf('function');
+    }
+  });
+});
