@@ -1,7 +1,8 @@
 // Test fixtures: accounts with money and tokens, made through the real services.
-import { createAccount, grantCredits } from '#shared/accounts/service.ts';
-import { getAccount } from '#shared/accounts/repository.ts';
+
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { getAccount } from '#shared/accounts/repository.ts';
+import { createAccount, grantCredits } from '#shared/accounts/service.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import type { LedgerEntry } from '#shared/ledger/types.ts';

@@ -6,7 +6,11 @@ import { createDocumentClient, setDocumentClient } from '#shared/dynamo/client.t
 export type FaultPlan = { command: string; remaining: number; skip: number };
 
 /** Installs a client that lets `skip` calls of `command` through, then loses `times` replies after commit. */
-export function loseRepliesOf(command: string, times = 1, skip = 0): { client: DynamoDBDocumentClient; plan: FaultPlan } {
+export function loseRepliesOf(
+  command: string,
+  times = 1,
+  skip = 0,
+): { client: DynamoDBDocumentClient; plan: FaultPlan } {
   const client = createDocumentClient(process.env.DYNAMODB_ENDPOINT);
   const plan: FaultPlan = { command, remaining: times, skip };
   client.middlewareStack.add(
