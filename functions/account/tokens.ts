@@ -16,8 +16,10 @@ const newToken = z
   .strict();
 
 export const handler = byRoute({
+  // Safe to retry with an Idempotency-Key: a replay answers the same token with `token: null`, since the
+  // secret is shown exactly once and never stored.
   'POST /v1/tokens': apiRoute(
-    { auth: 'billing', body: newToken, idempotent: true },
+    { auth: 'billing', body: newToken, idempotent: { redact: ['token'] } },
     async (_event, context) => {
       const { name, scopes } = bodyOf<z.infer<typeof newToken>>(context);
       return json(201, await createToken(principalOf(context).accountId, name, scopes));

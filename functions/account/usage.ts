@@ -14,10 +14,10 @@ const MAX_DAYS = { day: 366, week: 3 * 366, month: 10 * 366, year: 10 * 366 } as
 const date = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
-  .refine(
-    (value) => new Date(`${value}T00:00:00Z`).toISOString().startsWith(value),
-    'is not a calendar date',
-  );
+  .refine((value) => {
+    const day = new Date(`${value}T00:00:00Z`);
+    return !Number.isNaN(day.getTime()) && day.toISOString().startsWith(value);
+  }, 'is not a calendar date');
 
 const params = z
   .object({

@@ -7,10 +7,9 @@ import {
   requireAccount,
   setBillingMode,
 } from '#shared/accounts/service.ts';
-import { ValidationError } from '#shared/errors.ts';
-import { json } from '#shared/http/api.ts';
+import { type ApiContext, json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
-import { bodyOf } from '#shared/http/middleware.ts';
+import { bodyOf, pathOf } from '#shared/http/middleware.ts';
 import { usdAmount } from '#shared/http/validation.ts';
 import { toWire } from '#shared/money.ts';
 
@@ -18,7 +17,15 @@ const newAccount = z
   .object({ name: z.string().trim().min(1).max(200), email: z.email().max(320).optional() })
   .strict();
 
-const creditChange = z.object({ amount: usdAmount, reason: z.string().trim().min(1).max(500) }).strict();
+const creditChange = z
+  .object({
+    amount: usdAmount.refine((amount) => amount !== 0, 'must not be zero'),
+    reason: z.string().trim().min(1).max(500),
+  })
+  .strict();
+
+/** Checked before the Idempotency-Key is claimed, so a malformed id does not use the key up. */
+const accountPath = z.object({ id: z.string().regex(/^acct_[0-9A-Z]{26}$/, 'is not an account id') });
 
 const billingMode = z
   .object({
@@ -27,32 +34,27 @@ const billingMode = z
   })
   .strict();
 
-function accountIdOf(pathParameters: Record<string, string | undefined> | undefined): string {
-  const id = pathParameters?.id ?? '';
-  if (!/^acct_[0-9A-Z]{26}$/.test(id))
-    throw new ValidationError([{ field: 'id', problem: 'is not an account id' }]);
-  return id;
-}
+const accountIdOf = (context: ApiContext) => pathOf<z.infer<typeof accountPath>>(context).id;
 
 export const handler = byRoute({
   'POST /admin/accounts': apiRoute(
-    { auth: 'admin', body: newAccount, idempotent: true },
+    // The token is a secret shown once: a replay answers the same account with `token: null`.
+    { auth: 'admin', body: newAccount, idempotent: { redact: ['token'] } },
     async (_event, context) => {
       const { account, token } = await createAccount(bodyOf<z.infer<typeof newAccount>>(context));
       return json(201, { account_id: account.account_id, token });
     },
   ),
-  'GET /admin/accounts/{id}': apiRoute({ auth: 'admin' }, async (event) =>
-    json(200, operatorView(await requireAccount(accountIdOf(event.pathParameters)))),
+  'GET /admin/accounts/{id}': apiRoute({ auth: 'admin', path: accountPath }, async (_event, context) =>
+    json(200, operatorView(await requireAccount(accountIdOf(context)))),
   ),
   'POST /admin/accounts/{id}/credits': apiRoute(
-    { auth: 'admin', body: creditChange, idempotent: true },
-    async (event, context) => {
+    { auth: 'admin', path: accountPath, body: creditChange, idempotent: true },
+    async (_event, context) => {
       const { amount, reason } = bodyOf<z.infer<typeof creditChange>>(context);
-      if (amount === 0) throw new ValidationError([{ field: 'amount', problem: 'must not be zero' }]);
       const { api } = context;
       const entry = await adjustCredits({
-        accountId: accountIdOf(event.pathParameters),
+        accountId: accountIdOf(context),
         amount,
         reason,
         entryId: api.entryId,
@@ -70,10 +72,10 @@ export const handler = byRoute({
     },
   ),
   'PUT /admin/accounts/{id}/billing': apiRoute(
-    { auth: 'admin', body: billingMode },
-    async (event, context) => {
+    { auth: 'admin', path: accountPath, body: billingMode },
+    async (_event, context) => {
       const { mode } = bodyOf<z.infer<typeof billingMode>>(context);
-      return json(200, operatorView(await setBillingMode(accountIdOf(event.pathParameters), mode)));
+      return json(200, operatorView(await setBillingMode(accountIdOf(context), mode)));
     },
   ),
 });

@@ -9,7 +9,9 @@ export type TableAction =
   | 'dynamodb:UpdateItem'
   | 'dynamodb:DeleteItem'
   | 'dynamodb:ConditionCheckItem'
-  | 'dynamodb:Query';
+  | 'dynamodb:Query'
+  /** Only the reconciliation job: it checks every account, off any request path. */
+  | 'dynamodb:Scan';
 
 export type FunctionSpec = {
   /** Path of the module exporting `handler`, relative to the repository root. */
@@ -26,8 +28,13 @@ export type FunctionSpec = {
 
 /** What every token-authenticated function needs: token lookup and its throttled last-use write. */
 const tokenAuth: TableAction[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
-/** Idempotency records: claim, complete, release. */
-const idempotency: TableAction[] = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+/** Idempotency records: claim, complete, release, and forget after a refused (invalid) request. */
+const idempotency: TableAction[] = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+];
 /** Charging transactions: account update, ledger put, usage update, hold update, reference guard. */
 const charging: TableAction[] = ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem'];
 
@@ -86,6 +93,13 @@ export const functions = {
     table: unique(['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:GetItem']),
     tableIndexes: true,
     timeoutSeconds: 60,
+  },
+  reconcile: {
+    entry: 'functions/jobs/reconcile.ts',
+    description: 'Scheduled: recomputes every balance from the ledger and reports drift',
+    table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'],
+    timeoutSeconds: 900,
+    memoryMb: 1024,
   },
 } as const satisfies Record<string, FunctionSpec>;
 

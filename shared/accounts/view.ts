@@ -35,9 +35,20 @@ export function viewOf(accountId: string): Micros | undefined {
   return views.get(accountId)?.available;
 }
 
-export async function refreshView(accountId: string): Promise<void> {
-  const account = await getAccount(accountId);
-  if (account) setView(accountId, account.available);
+const inFlight = new Map<string, Promise<void>>();
+
+/** One read per account at a time: concurrent requests on one instance share it. */
+export function refreshView(accountId: string): Promise<void> {
+  let pending = inFlight.get(accountId);
+  if (!pending) {
+    pending = getAccount(accountId)
+      .then((account) => {
+        if (account) setView(accountId, account.available);
+      })
+      .finally(() => inFlight.delete(accountId));
+    inFlight.set(accountId, pending);
+  }
+  return pending;
 }
 
 /** Tests only. */

@@ -17,6 +17,8 @@ export type ApiState = {
   entryId: string;
   principal?: Principal;
   body?: unknown;
+  /** Validated path parameters. */
+  path?: unknown;
   /** Set when an Idempotency-Key applies: the permanent money guard for this key. */
   idempotencyReference?: string;
 };

@@ -7,14 +7,27 @@ import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { idempotent } from '../idempotency/middleware.ts';
 import type { Scope } from '../tokens/repository.ts';
 import type { ApiContext, ApiEvent, ApiResult } from './api.ts';
-import { type ApiMiddleware, apiRequest, authenticated, jsonBody, principalOf } from './middleware.ts';
+import {
+  type ApiMiddleware,
+  type ApiRequest,
+  apiRequest,
+  authenticated,
+  jsonBody,
+  pathParameters,
+  principalOf,
+} from './middleware.ts';
 
 export type RouteOptions = {
   /** `admin`: an operator route, authorised by IAM in the cloud (x-admin-key locally). */
   auth: Scope | 'admin';
+  /** Path parameters, validated before the Idempotency-Key is claimed. */
+  path?: ZodType<unknown>;
   body?: ZodType<unknown>;
-  /** Honour `Idempotency-Key` (every POST that moves money or creates a billable object). */
-  idempotent?: boolean;
+  /**
+   * Honour `Idempotency-Key` (every POST that moves money or creates a billable object). `redact` names
+   * response fields that are secrets shown once: they are stored, and so replayed, as null.
+   */
+  idempotent?: boolean | { redact: string[] };
 };
 
 /** Defence in depth: an /admin function refuses any request API Gateway did not authorise with IAM. */
@@ -35,11 +48,13 @@ export function apiRoute(
 ): RouteHandler {
   const chain = middy<ApiEvent, ApiResult, Error, ApiContext>().use(apiRequest());
   chain.use(options.auth === 'admin' ? operatorOnly() : authenticated(options.auth));
+  if (options.path) chain.use(pathParameters(options.path));
   if (options.body) chain.use(jsonBody(options.body));
   if (options.idempotent) {
-    chain.use(
-      idempotent((request) => (options.auth === 'admin' ? 'admin' : principalOf(request.context).accountId)),
-    );
+    const redact = options.idempotent === true ? [] : options.idempotent.redact;
+    const scopeOf = (request: ApiRequest) =>
+      options.auth === 'admin' ? 'admin' : principalOf(request.context).accountId;
+    chain.use(idempotent(scopeOf, { redact }));
   }
   return chain.handler(run) as unknown as RouteHandler;
 }

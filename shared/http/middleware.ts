@@ -77,6 +77,21 @@ export function jsonBody<T>(schema: ZodType<T>, maxBytes = DEFAULT_MAX_BODY_BYTE
   };
 }
 
+/** Validates path parameters; runs before the Idempotency-Key is claimed, like the body. */
+export function pathParameters<T>(schema: ZodType<T>): ApiMiddleware {
+  return {
+    before: (request) => {
+      const result = schema.safeParse(request.event.pathParameters ?? {});
+      if (!result.success) throw new ValidationError(zodProblems(result.error));
+      request.context.api.path = result.data;
+    },
+  };
+}
+
+export function pathOf<T>(context: ApiContext): T {
+  return context.api.path as T;
+}
+
 export function bodyOf<T>(context: ApiContext): T {
   return context.api.body as T;
 }

@@ -13,7 +13,7 @@ import {
 import { header } from '../http/api.ts';
 import type { ApiMiddleware, ApiRequest } from '../http/middleware.ts';
 import { sha256Hex } from '../ids.ts';
-import { claimKey, completeKey, readKey, releaseKey } from './store.ts';
+import { claimKey, completeKey, forgetKey, readKey, releaseKey } from './store.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const WAIT_FOR_FIRST_ATTEMPT_MS = 10_000;
@@ -29,8 +29,22 @@ function fingerprintOf(request: ApiRequest): string {
   return sha256Hex(`${routeKey}\n${JSON.stringify(pathParameters ?? {})}\n${text}`);
 }
 
-/** `scopeOf` names whose keys these are: the caller's account, or the operator. */
-export function idempotent(scopeOf: (request: ApiRequest) => string): ApiMiddleware {
+function redacted(body: string, fields: string[]): string {
+  if (!fields.length || !body) return body;
+  const parsed = JSON.parse(body) as Record<string, unknown>;
+  for (const field of fields) if (field in parsed) parsed[field] = null;
+  return JSON.stringify(parsed);
+}
+
+/**
+ * `scopeOf` names whose keys these are: the caller's account, or the operator. `redact` lists response
+ * fields never to store (secrets shown once); a replay answers them as null.
+ */
+export function idempotent(
+  scopeOf: (request: ApiRequest) => string,
+  options: { redact?: string[] } = {},
+): ApiMiddleware {
+  const redact = options.redact ?? [];
   return {
     before: async (request) => {
       const key = header(request.event, 'idempotency-key');
@@ -78,13 +92,18 @@ export function idempotent(scopeOf: (request: ApiRequest) => string): ApiMiddlew
       await completeKey(claim.scope, claim.keyHash, claim.owner, {
         statusCode,
         headers: { ...headers, 'x-request-id': request.context.api.requestId },
-        body,
+        body: redacted(body, redact),
       });
     },
     onError: async (request) => {
       const claim = claims.get(request.context);
       if (!claim) return;
       const { status, body } = errorResponse(request.error);
+      if (request.error instanceof ValidationError) {
+        // Nothing ran: the caller may correct the request and send it again under the same key.
+        await forgetKey(claim.scope, claim.keyHash, claim.owner);
+        return;
+      }
       if (status >= 500) {
         await releaseKey(claim.scope, claim.keyHash, claim.owner);
         return;

@@ -3,7 +3,7 @@
 // The records expire after IDEMPOTENCY_TTL_DAYS; the money effect does not, because each key's money
 // movement is guarded by a permanent reference item written in the same transaction as the movement.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { config, optionalNumber } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
@@ -127,6 +127,22 @@ export async function releaseKey(scope: string, keyHash: string, owner: string):
   await finish(scope, keyHash, owner, 'SET #status = :released REMOVE lease_owner, lease_until', {
     ':released': 'released',
   });
+}
+
+/** Deletes a key whose request was refused as invalid before anything ran, so the key can be used again. */
+export async function forgetKey(scope: string, keyHash: string, owner: string): Promise<void> {
+  try {
+    await ddb().send(
+      new DeleteCommand({
+        TableName: config.tableName,
+        Key: keys.idempotency(scope, keyHash),
+        ConditionExpression: 'lease_owner = :owner',
+        ExpressionAttributeValues: { ':owner': owner },
+      }),
+    );
+  } catch (error) {
+    if (conditionFailedItem(error) === null) throw error;
+  }
 }
 
 async function finish(

@@ -14,16 +14,22 @@ import { isUlid } from '../ids.ts';
 import { type Micros, toWire } from '../money.ts';
 import type { LedgerEntry } from './types.ts';
 
-type Cursor = { after: string; balance: number };
+/** Bound to the account it was issued for: its running balance only ever describes the caller's own ledger. */
+type Cursor = { account: string; after: string; balance: number };
 
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
-function decodeCursor(text: string): Cursor {
+function decodeCursor(text: string, accountId: string): Cursor {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof value.after === 'string' && isUlid(value.after) && Number.isSafeInteger(value.balance)) {
+    if (
+      value.account === accountId &&
+      typeof value.after === 'string' &&
+      isUlid(value.after) &&
+      Number.isSafeInteger(value.balance)
+    ) {
       return value as Cursor;
     }
   } catch {
@@ -57,7 +63,7 @@ async function readPage(accountId: string, limit: number, after: string | undefi
 const SNAPSHOT_ATTEMPTS = 5;
 
 export async function listTransactions(accountId: string, limit: number, cursorText: string | undefined) {
-  const cursor = cursorText ? decodeCursor(cursorText) : undefined;
+  const cursor = cursorText ? decodeCursor(cursorText, accountId) : undefined;
   let entries: LedgerEntry[] = [];
   let balance = cursor?.balance ?? 0;
   if (cursor) {
@@ -90,6 +96,9 @@ export async function listTransactions(accountId: string, limit: number, cursorT
     return row;
   });
   const last = page.at(-1);
-  const next_cursor = entries.length > limit && last ? encodeCursor({ after: last.entry_id, balance }) : null;
+  const next_cursor =
+    entries.length > limit && last
+      ? encodeCursor({ account: accountId, after: last.entry_id, balance })
+      : null;
   return { data, next_cursor };
 }

@@ -47,8 +47,9 @@ export async function authenticate(authorization: string | undefined): Promise<P
   return principal;
 }
 
+/** `billing` can do everything `api` can (the contract), so it satisfies both. */
 export function requireScope(principal: Principal, scope: Scope): void {
-  if (!principal.scopes.includes(scope)) throw new ForbiddenError();
+  if (!principal.scopes.includes(scope) && !principal.scopes.includes('billing')) throw new ForbiddenError();
 }
 
 /** Called by the instance that revokes a token, so that it refuses the token immediately. */

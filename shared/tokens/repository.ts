@@ -88,7 +88,8 @@ export async function touchToken(
         TableName: config.tableName,
         Key: keys.accountToken(accountId, tokenId),
         UpdateExpression: 'SET last_used_at = :at',
-        ConditionExpression: 'attribute_exists(PK)',
+        // A revoked token's last use stays the last use it had before it was revoked.
+        ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(revoked_at)',
         ExpressionAttributeValues: { ':at': at },
         ReturnValues: 'ALL_NEW',
       }),

@@ -16,6 +16,7 @@ export const usageAttr = {
   tokenCost: (tokenId: string) => `t:${tokenId}:cost`,
   tokenRequests: (tokenId: string) => `t:${tokenId}:requests`,
   tokenFeatureCost: (tokenId: string, feature: string) => `tf:${tokenId}:${feature}:cost`,
+  tokenFeatureRequests: (tokenId: string, feature: string) => `tf:${tokenId}:${feature}:requests`,
 };
 
 export function usageDayOf(atIso: string): string {
@@ -34,7 +35,8 @@ export function usageUpdate(accountId: string, tag: UsageTag, cost: Micros, atIs
     names['#tc'] = usageAttr.tokenCost(tag.tokenId);
     names['#tr'] = usageAttr.tokenRequests(tag.tokenId);
     names['#tfc'] = usageAttr.tokenFeatureCost(tag.tokenId, tag.feature);
-    adds.push('#tc :cost', '#tr :one', '#tfc :cost');
+    names['#tfr'] = usageAttr.tokenFeatureRequests(tag.tokenId, tag.feature);
+    adds.push('#tc :cost', '#tr :one', '#tfc :cost', '#tfr :one');
   }
   const day = usageDayOf(atIso);
   return {

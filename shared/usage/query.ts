@@ -67,7 +67,7 @@ function dayFigures(item: Record<string, unknown>, query: UsageQuery) {
   let requests: number;
   if (query.tokenId && query.feature) {
     cost = numberAt(item, usageAttr.tokenFeatureCost(query.tokenId, query.feature));
-    requests = numberAt(item, `tf:${query.tokenId}:${query.feature}:requests`);
+    requests = numberAt(item, usageAttr.tokenFeatureRequests(query.tokenId, query.feature));
   } else if (query.tokenId) {
     cost = numberAt(item, usageAttr.tokenCost(query.tokenId));
     requests = numberAt(item, usageAttr.tokenRequests(query.tokenId));
