@@ -22,7 +22,11 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function api(method: string, path: string, options: { token?: string; admin?: boolean; body?: unknown } = {}) {
+async function api(
+  method: string,
+  path: string,
+  options: { token?: string; admin?: boolean; body?: unknown } = {},
+) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.admin) headers['x-admin-key'] = ADMIN_KEY;
@@ -65,12 +69,19 @@ describe('a new user on the local stack', () => {
     expect(refused.body).toEqual({ error: 'Insufficient credits', code: 'insufficient_credits' });
     expect(refused.headers.get('retry-after')).toBeNull();
     const credits = await api('GET', '/v1/credits', { token });
-    expect(credits.body).toMatchObject({ balance: 0, available: 0, currency: 'USD', billing_mode: 'prepaid' });
+    expect(credits.body).toMatchObject({
+      balance: 0,
+      available: 0,
+      currency: 'USD',
+      billing_mode: 'prepaid',
+    });
 
     const entries: Array<{ amount: number }> = [];
     let cursor: string | null = null;
     do {
-      const page = await api('GET', `/v1/transactions?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { token });
+      const page = await api('GET', `/v1/transactions?limit=100${cursor ? `&cursor=${cursor}` : ''}`, {
+        token,
+      });
       expect(page.status).toBe(200);
       entries.push(...page.body.data);
       cursor = page.body.next_cursor;
@@ -81,13 +92,18 @@ describe('a new user on the local stack', () => {
 
     const today = new Date().toISOString().slice(0, 10);
     const usage = await api('GET', `/v1/usage?begin=${today}&end=${today}&step=day`, { token });
-    expect(usage.body.data).toEqual([{ period_start: today, cost: 1, requests: 500, by_feature: { echo: 1 } }]);
+    expect(usage.body.data).toEqual([
+      { period_start: today, cost: 1, requests: 500, by_feature: { echo: 1 } },
+    ]);
   });
 
   it('lets exactly 30 of 60 concurrent calls through when there is money for 30', async () => {
     const created = await api('POST', '/admin/accounts', { admin: true, body: { name: 'Race' } });
     const { account_id: accountId, token } = created.body as { account_id: string; token: string };
-    await api('POST', `/admin/accounts/${accountId}/credits`, { admin: true, body: { amount: 0.06, reason: 'x' } });
+    await api('POST', `/admin/accounts/${accountId}/credits`, {
+      admin: true,
+      body: { amount: 0.06, reason: 'x' },
+    });
 
     const responses = await Promise.all(
       Array.from({ length: 60 }, () => api('POST', '/v1/demo/echo', { token, body: { text: 'race' } })),
