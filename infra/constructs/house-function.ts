@@ -1,0 +1,149 @@
+// The house Lambda: one NodejsFunction with the project's defaults, built from a FunctionSpec and granted exactly
+// what the spec declares (no CDK grant helpers, which add actions the spec did not ask for).
+import path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { FunctionSpec } from '../definitions/functions.ts';
+import { tableSchema } from '../definitions/table.ts';
+
+/** The repository root: entry paths in the function specs are relative to it. */
+export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+
+export const HOUSE_DEFAULTS = {
+  memoryMb: 512,
+  timeoutSeconds: 10,
+  logRetention: RetentionDays.ONE_MONTH,
+} as const;
+
+/** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
+const requireBanner =
+  "import { createRequire as __houseCreateRequire } from 'node:module'; const require = __houseCreateRequire(import.meta.url);";
+
+export type HouseFunctionProps = {
+  spec: FunctionSpec;
+  table: ITable;
+  bus: IEventBus;
+  /** POWERTOOLS_SERVICE_NAME. */
+  serviceName: string;
+  /** POWERTOOLS_METRICS_NAMESPACE. */
+  metricsNamespace: string;
+  /** @default one month */
+  logRetention?: RetentionDays;
+};
+
+export class HouseFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+  readonly spec: FunctionSpec;
+
+  constructor(scope: Construct, id: string, props: HouseFunctionProps) {
+    super(scope, id);
+    const { spec, table, bus } = props;
+    this.spec = spec;
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? HOUSE_DEFAULTS.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role: ${spec.description}`,
+      inlinePolicies: {
+        'least-privilege': new PolicyDocument({ statements: statementsFor(spec, table, bus, this.logGroup) }),
+      },
+    });
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.join(repoRoot, spec.entry),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: path.join(repoRoot, 'package-lock.json'),
+      description: spec.description,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: spec.memoryMb ?? HOUSE_DEFAULTS.memoryMb,
+      timeout: Duration.seconds(spec.timeoutSeconds ?? HOUSE_DEFAULTS.timeoutSeconds),
+      tracing: Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      role: this.role,
+      environment: {
+        TABLE_NAME: table.tableName,
+        EVENT_BUS_NAME: bus.eventBusName,
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        banner: requireBanner,
+        // Bundle the AWS SDK too: the code runs against the versions in package-lock.json, not the runtime's.
+        bundleAwsSDK: true,
+      },
+    });
+
+    // tracing: ACTIVE puts xray:PutTraceSegments/PutTelemetryRecords on '*' in the role's default policy,
+    // which holds nothing else (every grant of ours is in the inline policy above).
+    const xrayPolicy = this.role.node.tryFindChild('DefaultPolicy');
+    if (!xrayPolicy) throw new Error(`${this.node.path}: expected the X-Ray default policy on the role`);
+    Validations.of(xrayPolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray PutTraceSegments/PutTelemetryRecords (tracing: ACTIVE) do not support resource-level permissions',
+    });
+  }
+}
+
+/**
+ * The function's whole permission set: its log group, exactly the spec's DynamoDB actions on the table,
+ * Query on the table's named indexes when `tableIndexes`, and PutEvents on the bus when `publishesEvents`.
+ */
+function statementsFor(
+  spec: FunctionSpec,
+  table: ITable,
+  bus: IEventBus,
+  logGroup: LogGroup,
+): PolicyStatement[] {
+  const statements = [
+    new PolicyStatement({
+      sid: 'Logs',
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  ];
+  if (spec.table.length > 0) {
+    statements.push(
+      new PolicyStatement({ sid: 'Table', actions: [...spec.table], resources: [table.tableArn] }),
+    );
+  }
+  if (spec.tableIndexes) {
+    if (!spec.table.includes('dynamodb:Query')) {
+      throw new Error(`function ${spec.entry} sets tableIndexes but does not declare dynamodb:Query`);
+    }
+    statements.push(
+      new PolicyStatement({
+        sid: 'TableIndexes',
+        actions: ['dynamodb:Query'],
+        resources: tableSchema.indexes.map((index) => `${table.tableArn}/index/${index.name}`),
+      }),
+    );
+  }
+  if (spec.publishesEvents) {
+    statements.push(
+      new PolicyStatement({ sid: 'Events', actions: ['events:PutEvents'], resources: [bus.eventBusArn] }),
+    );
+  }
+  return statements;
+}

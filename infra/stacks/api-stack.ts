@@ -1,0 +1,225 @@
+// The stateless half: one house function per function spec, the HTTP API built from the route table,
+// the scheduled jobs, and the alarms. Everything is driven by the definitions in infra/definitions.
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpNoneAuthorizer,
+  HttpStage,
+  type IHttpRouteAuthorizer,
+  LogGroupLogDestination,
+  type ThrottleSettings,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { HouseFunction } from '../constructs/house-function.ts';
+import { type FunctionName, type FunctionSpec, functions } from '../definitions/functions.ts';
+import { jobs } from '../definitions/jobs.ts';
+import { type Route, routeKey, routes } from '../definitions/routes.ts';
+
+export type ApiStackProps = StackProps & {
+  table: ITable;
+  bus: IEventBus;
+  /** @default 'credits-billing' */
+  serviceName?: string;
+  /** @default 'CreditsBilling' */
+  metricsNamespace?: string;
+  /** Default route throttling on the stage. @default 100 rps steady, 200 burst */
+  throttle?: ThrottleSettings;
+};
+
+/** Why a route without an API Gateway authorizer is acceptable, from its declared auth and its function. */
+function unauthorizedRouteReason(route: Route): string {
+  if (route.auth === 'token') {
+    return 'Bearer tokens are verified inside the function (hashed lookup with cache); /admin routes use IAM authorization';
+  }
+  const spec: FunctionSpec = functions[route.function];
+  const noAccess = spec.table.length === 0 && !spec.publishesEvents;
+  return `Public by design: declared auth 'none' in infra/definitions/routes.ts${noAccess ? '; its function has no table or event bus permissions' : ''}`;
+}
+
+export class ApiStack extends Stack {
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly functions: Record<FunctionName, HouseFunction>;
+  readonly alarmTopic: Topic;
+  readonly jobsDeadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { table, bus } = props;
+    const serviceName = props.serviceName ?? 'credits-billing';
+    const metricsNamespace = props.metricsNamespace ?? 'CreditsBilling';
+
+    // Functions: one per spec.
+    const built: Partial<Record<FunctionName, HouseFunction>> = {};
+    for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
+      built[name] = new HouseFunction(this, name, { spec, table, bus, serviceName, metricsNamespace });
+    }
+    this.functions = built as Record<FunctionName, HouseFunction>;
+
+    // HTTP API: the default stage is created explicitly to give it access logging and throttling.
+    this.api = new HttpApi(this, 'HttpApi', {
+      apiName: serviceName,
+      description: 'Prepaid-credit billing API',
+      createDefaultStage: false,
+    });
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 100, burstLimit: 200 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            requestTime: '$context.requestTimeEpoch',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            responseLatency: '$context.responseLatency',
+            integrationLatency: '$context.integrationLatency',
+            integrationStatus: '$context.integrationStatus',
+            integrationError: '$context.integrationErrorMessage',
+            errorMessage: '$context.error.message',
+            sourceIp: '$context.identity.sourceIp',
+            userAgent: '$context.identity.userAgent',
+            userArn: '$context.identity.userArn',
+          }),
+        ),
+      },
+    });
+
+    // Routes: straight from the route table; one integration per function, shared by its routes.
+    const integrations = new Map<FunctionName, HttpLambdaIntegration>();
+    const iamAuthorizer = new HttpIamAuthorizer();
+    const noAuthorizer = new HttpNoneAuthorizer();
+    for (const route of routes) {
+      let integration = integrations.get(route.function);
+      if (!integration) {
+        integration = new HttpLambdaIntegration(
+          `${route.function}Integration`,
+          this.functions[route.function].function,
+        );
+        integrations.set(route.function, integration);
+      }
+      const authorizer: IHttpRouteAuthorizer = route.auth === 'iam' ? iamAuthorizer : noAuthorizer;
+      const [httpRoute] = this.api.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration,
+        authorizer,
+      });
+      if (!httpRoute) throw new Error(`no route was created for ${routeKey(route)}`);
+      if (route.auth !== 'iam') {
+        Validations.of(httpRoute).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: unauthorizedRouteReason(route),
+        });
+      }
+    }
+
+    // Alarms go to one topic; subscribe operators to it after deployment.
+    this.alarmTopic = new Topic(this, 'AlarmTopic', {
+      displayName: `${serviceName} alarms`,
+      enforceSSL: true,
+    });
+    // The topic policy replaces SNS's default one: let CloudWatch alarms of this account publish explicitly.
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarms',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          ArnLike: {
+            'aws:SourceArn': `arn:${this.partition}:cloudwatch:${this.region}:${this.account}:alarm:*`,
+          },
+          StringEquals: { 'aws:SourceAccount': this.account },
+        },
+      }),
+    );
+    const alarmAction = new SnsAction(this.alarmTopic);
+    const alarm = (alarmId: string, metric: IMetric, description: string): Alarm => {
+      const created = new Alarm(this, alarmId, {
+        metric,
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(alarmAction);
+      return created;
+    };
+
+    // Scheduled jobs: EventBridge rules on the default bus, with retries and a dead-letter queue.
+    this.jobsDeadLetterQueue = new Queue(this, 'JobsDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.jobsDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the scheduled job targets; it has an alarm instead',
+    });
+    for (const job of jobs) {
+      new Rule(this, `Job-${job.name}`, {
+        description: `Scheduled job ${job.name}`,
+        schedule: Schedule.expression(job.schedule),
+        targets: [
+          new LambdaFunction(this.functions[job.function].function, {
+            retryAttempts: 2,
+            maxEventAge: Duration.minutes(15),
+            deadLetterQueue: this.jobsDeadLetterQueue,
+          }),
+        ],
+      });
+    }
+    alarm(
+      'JobsDeadLetterAlarm',
+      this.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A scheduled job invocation could not be delivered (see the jobs dead-letter queue)',
+    );
+
+    for (const [name, fn] of Object.entries(this.functions)) {
+      alarm(
+        `${name}-Errors`,
+        fn.function.metricErrors({ period: Duration.minutes(1) }),
+        `${name}: function errors`,
+      );
+      alarm(
+        `${name}-Throttles`,
+        fn.function.metricThrottles({ period: Duration.minutes(1) }),
+        `${name}: throttled`,
+      );
+    }
+    alarm(
+      'Api-5xx',
+      this.api.metricServerError({ period: Duration.minutes(1) }),
+      'HTTP API returned 5xx responses',
+    );
+
+    new CfnOutput(this, 'ApiUrl', { value: this.stage.url });
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'EventBusName', { value: bus.eventBusName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
+  }
+}

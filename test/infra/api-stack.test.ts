@@ -1,0 +1,300 @@
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type FunctionName, type FunctionSpec, functions } from '#infra/definitions/functions.ts';
+import { jobs } from '#infra/definitions/jobs.ts';
+import { routeKey, routes } from '#infra/definitions/routes.ts';
+import { asArray, logicalId, removeAssembly, resources, roleStatements, synthesizeApp } from './synth.ts';
+
+const synthesized = synthesizeApp({ nag: false });
+const { api } = synthesized;
+afterAll(() => removeAssembly(synthesized));
+const template = Template.fromStack(api);
+const all = resources(template);
+const specs = Object.entries(functions) as [FunctionName, FunctionSpec][];
+
+const functionId = (name: FunctionName) => logicalId(api, api.functions[name].function);
+const roleId = (name: FunctionName) => logicalId(api, api.functions[name].role);
+const props = (id: string) => {
+  const resource = all[id];
+  if (!resource) throw new Error(`no resource ${id}`);
+  return resource.Properties ?? {};
+};
+const ofType = (type: string) => Object.entries(all).filter(([, resource]) => resource.Type === type);
+const statementsOf = (name: FunctionName) => roleStatements(template, roleId(name));
+const actionsOf = (name: FunctionName) =>
+  statementsOf(name).flatMap((statement) => asArray(statement.Action));
+
+describe('api stack: functions', () => {
+  it('has exactly one Lambda function per function spec', () => {
+    template.resourceCountIs('AWS::Lambda::Function', specs.length);
+    for (const [name] of specs) expect(all[functionId(name)]?.Type).toBe('AWS::Lambda::Function');
+  });
+
+  it.each(specs)('%s runs Node 24 on arm64 with active tracing and the house sizes', (name, spec) => {
+    expect(props(functionId(name))).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      TracingConfig: { Mode: 'Active' },
+      MemorySize: spec.memoryMb ?? 512,
+      Timeout: spec.timeoutSeconds ?? 10,
+      Description: spec.description,
+    });
+  });
+
+  it.each(specs)('%s gets the house environment', (name) => {
+    const variables = (props(functionId(name)).Environment as { Variables: Record<string, unknown> })
+      .Variables;
+    expect(Object.keys(variables).sort()).toEqual(
+      [
+        'EVENT_BUS_NAME',
+        'NODE_OPTIONS',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'POWERTOOLS_SERVICE_NAME',
+        'TABLE_NAME',
+      ].sort(),
+    );
+    expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(variables.POWERTOOLS_SERVICE_NAME).toBe('credits-billing');
+  });
+
+  it.each(specs)('%s logs to its own log group with a retention', (name) => {
+    const logGroup = (props(functionId(name)).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    expect(all[logGroup]?.Type).toBe('AWS::Logs::LogGroup');
+    expect(props(logGroup).RetentionInDays).toBe(30);
+  });
+
+  it('sets a retention on every log group in the stack', () => {
+    for (const [, logGroup] of ofType('AWS::Logs::LogGroup')) {
+      expect(logGroup.Properties?.RetentionInDays).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('api stack: least-privilege roles', () => {
+  it('uses no managed policies', () => {
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+    for (const [, role] of ofType('AWS::IAM::Role'))
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it.each(specs)('%s may use exactly the DynamoDB actions of its spec', (name, spec) => {
+    const dynamo = new Set(actionsOf(name).filter((action) => action.startsWith('dynamodb:')));
+    expect([...dynamo].sort()).toEqual([...spec.table].sort());
+  });
+
+  it.each(specs)('%s has no wildcard action, and Scan only if its spec declares it', (name, spec) => {
+    for (const action of actionsOf(name)) {
+      expect(action).not.toContain('*');
+      if (action === 'dynamodb:Scan') expect(spec.table).toContain('dynamodb:Scan');
+    }
+  });
+
+  it('never lets a function behind an API route Scan the table', () => {
+    for (const route of routes)
+      expect(actionsOf(route.function), routeKey(route)).not.toContain('dynamodb:Scan');
+  });
+
+  it.each(specs)('%s holds the table actions on the table ARN only', (name, spec) => {
+    const table = statementsOf(name).filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
+    const onTable = table.filter((s) => !JSON.stringify(s.Resource).includes('/index/'));
+    if (spec.table.length === 0) {
+      expect(table).toEqual([]);
+      return;
+    }
+    expect(onTable).toHaveLength(1);
+    expect(onTable[0]?.Resource).toEqual({ 'Fn::ImportValue': expect.stringContaining('Table') });
+  });
+
+  it.each(specs)('%s may query the table indexes only when its spec says tableIndexes', (name, spec) => {
+    const onIndexes = statementsOf(name).filter((s) => JSON.stringify(s.Resource).includes('/index/'));
+    if (!spec.tableIndexes) {
+      expect(onIndexes).toEqual([]);
+      return;
+    }
+    expect(onIndexes).toHaveLength(1);
+    expect(onIndexes[0]?.Action).toBe('dynamodb:Query');
+    expect(JSON.stringify(onIndexes[0]?.Resource)).toMatch(/\/index\/GSI1"/);
+  });
+
+  it.each(specs)('%s may PutEvents on the bus only when its spec says publishesEvents', (name, spec) => {
+    const events = statementsOf(name).filter((s) => asArray(s.Action).some((a) => a.startsWith('events:')));
+    if (!spec.publishesEvents) {
+      expect(events).toEqual([]);
+      return;
+    }
+    expect(events).toHaveLength(1);
+    expect(events[0]?.Action).toBe('events:PutEvents');
+    expect(events[0]?.Resource).toEqual({ 'Fn::ImportValue': expect.stringContaining('Bus') });
+  });
+
+  it.each(specs)('%s has nothing beyond logs, its table/bus grants and X-Ray', (name) => {
+    const services = new Set(actionsOf(name).map((action) => action.split(':')[0]));
+    for (const service of services) expect(['logs', 'dynamodb', 'events', 'xray']).toContain(service);
+    for (const statement of statementsOf(name)) {
+      if (statement.Resource === '*')
+        expect(asArray(statement.Action).every((a) => a.startsWith('xray:'))).toBe(true);
+    }
+  });
+});
+
+describe('api stack: HTTP API routes', () => {
+  const routeResources = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties ?? {});
+  const routeByKey = new Map(routeResources.map((route) => [route.RouteKey as string, route]));
+
+  it('has exactly the routes of the route table', () => {
+    expect([...routeByKey.keys()].sort()).toEqual(routes.map(routeKey).sort());
+    expect(routeResources).toHaveLength(routes.length);
+  });
+
+  it.each(routes.map((route) => [routeKey(route), route] as const))(
+    '%s has its declared authorization',
+    (key, route) => {
+      expect(routeByKey.get(key)?.AuthorizationType).toBe(route.auth === 'iam' ? 'AWS_IAM' : 'NONE');
+    },
+  );
+
+  it('uses IAM authorization on exactly the /admin routes', () => {
+    for (const [key, route] of routeByKey) {
+      const isAdmin = key.split(' ')[1]?.startsWith('/admin') ?? false;
+      expect(route.AuthorizationType === 'AWS_IAM', key).toBe(isAdmin);
+    }
+  });
+
+  it('has no API Gateway authorizer resources (tokens are checked in the functions)', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
+  });
+
+  it('has one Lambda integration per routed function, reused by its routes', () => {
+    const routedFunctions = new Set(routes.map((route) => route.function));
+    const integrations = ofType('AWS::ApiGatewayV2::Integration');
+    expect(integrations).toHaveLength(routedFunctions.size);
+    for (const route of routes) {
+      const target = JSON.stringify(routeByKey.get(routeKey(route))?.Target);
+      const integration = integrations.find(([id]) => target.includes(`"${id}"`));
+      expect(integration, routeKey(route)).toBeDefined();
+      expect(integration?.[1].Properties).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [functionId(route.function), 'Arn'] },
+      });
+    }
+  });
+
+  it('logs every request on the default stage as JSON', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    const [[, stage] = []] = ofType('AWS::ApiGatewayV2::Stage');
+    expect(stage?.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true });
+    const access = stage?.Properties?.AccessLogSettings as {
+      Format: string;
+      DestinationArn: { 'Fn::GetAtt': string[] };
+    };
+    const format = JSON.parse(access.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      integrationError: '$context.integrationErrorMessage',
+    });
+    const logGroup = access.DestinationArn['Fn::GetAtt'][0] ?? '';
+    expect(props(logGroup).RetentionInDays).toBe(30);
+  });
+
+  it('throttles the default stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: Match.anyValue(), ThrottlingBurstLimit: Match.anyValue() },
+    });
+  });
+});
+
+describe('api stack: scheduled jobs', () => {
+  const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties ?? {});
+
+  it('has one schedule rule per job', () => {
+    expect(rules).toHaveLength(jobs.length);
+    expect(rules.map((rule) => rule.ScheduleExpression).sort()).toEqual(
+      jobs.map((job) => job.schedule).sort(),
+    );
+  });
+
+  it.each(jobs.map((job) => [job.name, job] as const))(
+    '%s targets its function with retries and a DLQ',
+    (_, job) => {
+      const rule = rules.find((candidate) => candidate.Description === `Scheduled job ${job.name}`);
+      expect(rule?.ScheduleExpression).toBe(job.schedule);
+      expect(rule?.EventBusName).toBeUndefined();
+      const targets = rule?.Targets as Record<string, unknown>[];
+      expect(targets).toHaveLength(1);
+      expect(targets[0]).toMatchObject({
+        Arn: { 'Fn::GetAtt': [functionId(job.function), 'Arn'] },
+        RetryPolicy: {
+          MaximumRetryAttempts: expect.any(Number),
+          MaximumEventAgeInSeconds: expect.any(Number),
+        },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(api, api.jobsDeadLetterQueue), 'Arn'] } },
+      });
+    },
+  );
+
+  it('enforces SSL and encryption on the dead-letter queue', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('api stack: alarms', () => {
+  const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
+  const topicId = logicalId(api, api.alarmTopic);
+  const alarmsOn = (metric: string, dimension: unknown) =>
+    alarms.filter(
+      (alarm) =>
+        alarm.MetricName === metric &&
+        JSON.stringify(alarm.Dimensions).includes(JSON.stringify(dimension)) &&
+        alarm.Threshold === 0 &&
+        alarm.ComparisonOperator === 'GreaterThanThreshold',
+    );
+
+  it.each(specs)('%s has an Errors and a Throttles alarm', (name) => {
+    expect(alarmsOn('Errors', { Ref: functionId(name) })).toHaveLength(1);
+    expect(alarmsOn('Throttles', { Ref: functionId(name) })).toHaveLength(1);
+  });
+
+  it('has an API 5xx alarm', () => {
+    expect(alarmsOn('5xx', { Ref: logicalId(api, api.api) })).toHaveLength(1);
+  });
+
+  it('sends every alarm to the alarm topic', () => {
+    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
+  it('has an alarm topic that requires SSL and lets CloudWatch publish', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('api stack: outputs and annotations', () => {
+  it('outputs the API URL, the table name and the bus name', () => {
+    template.hasOutput('ApiUrl', {});
+    template.hasOutput('TableName', {});
+    template.hasOutput('EventBusName', {});
+  });
+
+  it('synthesizes without CDK warnings or errors', () => {
+    expect(Annotations.fromStack(api).findWarning('*', Match.anyValue())).toEqual([]);
+    expect(Annotations.fromStack(api).findError('*', Match.anyValue())).toEqual([]);
+  });
+});

@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { describe, expect, it } from 'vitest';
+import { HOUSE_DEFAULTS, HouseFunction, repoRoot } from '#infra/constructs/house-function.ts';
+import { type FunctionSpec, functions } from '#infra/definitions/functions.ts';
+
+describe('house function', () => {
+  it('resolves entries from the repository root', () => {
+    expect(existsSync(path.join(repoRoot, 'package-lock.json'))).toBe(true);
+    for (const spec of Object.values(functions) as FunctionSpec[]) {
+      expect(existsSync(path.join(repoRoot, spec.entry)), spec.entry).toBe(true);
+    }
+  });
+
+  it('defaults to 512 MB and 10 s', () => {
+    expect(HOUSE_DEFAULTS).toMatchObject({ memoryMb: 512, timeoutSeconds: 10 });
+  });
+
+  it('refuses tableIndexes without dynamodb:Query (the index grant is Query only)', () => {
+    const stack = new Stack(new App(), 'HouseFunctionTest');
+    const table = new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } });
+    const bus = new EventBus(stack, 'Bus');
+    const spec: FunctionSpec = {
+      entry: 'functions/not-found.ts',
+      description: 'misdeclared',
+      table: ['dynamodb:GetItem'],
+      tableIndexes: true,
+    };
+    expect(
+      () => new HouseFunction(stack, 'Fn', { spec, table, bus, serviceName: 's', metricsNamespace: 'n' }),
+    ).toThrow(/tableIndexes but does not declare dynamodb:Query/);
+  });
+});

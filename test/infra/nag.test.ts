@@ -1,0 +1,118 @@
+// cdk-nag v3 runs as a CDK validation plugin during synthesis: an unacknowledged error fails `app.synth()`
+// (so synthesizeApp() succeeding already proves there is none), and every violation, warnings included,
+// is written to the assembly's validation-report.json. Acknowledgments are Validations.of(x).acknowledge().
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import cdkNag from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { functions } from '#infra/definitions/functions.ts';
+import { routeKey, routes } from '#infra/definitions/routes.ts';
+import { removeAssembly, synthesizeApp } from './synth.ts';
+
+const { AwsSolutionsChecks } = cdkNag;
+const synthesized = synthesizeApp();
+const { app, api, data } = synthesized;
+afterAll(() => removeAssembly(synthesized));
+
+type Report = {
+  pluginReports: { pluginName: string; violations: { ruleName: string; severity: string }[] }[];
+};
+type Violation = { ruleName: string; severity: string; violatingResources: { constructPath?: string }[] };
+
+/** Every AwsSolutions finding, acknowledged or not, as `ruleId@constructPath`. */
+function rawFindings(): string[] {
+  const pack = new AwsSolutionsChecks(undefined, { verbose: false });
+  // The pack's private acknowledgment check is what filters findings; bypass it to see them all.
+  const internals = pack as unknown as { isAcknowledged: unknown };
+  if (typeof internals.isAcknowledged !== 'function')
+    throw new Error('cdk-nag internals changed: update this test');
+  internals.isAcknowledged = () => false;
+  const report = pack.validateScope(app);
+  return (report.violations as Violation[]).flatMap((v) =>
+    v.violatingResources.map((r) => `${v.ruleName}@${r.constructPath ?? '?'}`),
+  );
+}
+
+/** Every acknowledgment in the app: the rule id (without the `Annotation::` prefix), where and why. */
+function acknowledgments(): { id: string; path: string; reason: string }[] {
+  const found: { id: string; path: string; reason: string }[] = [];
+  const visit = (construct: IConstruct) => {
+    for (const entry of construct.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        found.push({ id: id.replace(/^annotation::/i, ''), path: construct.node.path, reason });
+      }
+    }
+    for (const child of construct.node.children) visit(child);
+  };
+  visit(app);
+  return found;
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it('synthesizes the whole app with the checks registered (errors would have failed synthesis)', () => {
+    expect(synthesized.assemblyDirectory).toBeTruthy();
+  });
+
+  it('reports no unacknowledged violation, errors or warnings, in the validation report', () => {
+    const report = JSON.parse(
+      readFileSync(path.join(synthesized.assemblyDirectory, 'validation-report.json'), 'utf8'),
+    ) as Report;
+    const nag = report.pluginReports.filter((plugin) => plugin.pluginName === 'AwsSolutions');
+    expect(nag.flatMap((plugin) => plugin.violations)).toEqual([]);
+  });
+
+  it('finds no unacknowledged violation when run directly on the synthesized app', () => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(app);
+    expect(report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.description}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('leaves no AwsSolutions errors or warnings in the annotations of either stack', () => {
+    for (const stack of [data, api]) {
+      const annotations = Annotations.fromStack(stack);
+      expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+      expect(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+    }
+  });
+
+  it('acknowledges only the reviewed rules, each with a reason', () => {
+    const acks = acknowledgments();
+    for (const ack of acks) expect(ack.reason.length, ack.path).toBeGreaterThan(20);
+    const expected = [
+      ...Object.keys(functions).map(
+        (name) => `AwsSolutions-IAM5[Resource::*]@CreditsApi/${name}/Role/DefaultPolicy`,
+      ),
+      ...routes
+        .filter((route) => route.auth !== 'iam')
+        .map(
+          (route) =>
+            `AwsSolutions-APIG4@CreditsApi/HttpApi/${routeKey(route).replace(/\//g, '--').replace(' ', '')}`,
+        ),
+      'AwsSolutions-SQS3@CreditsApi/JobsDeadLetterQueue',
+    ];
+    expect(acks.map((ack) => `${ack.id}@${ack.path}`).sort()).toEqual(expected.sort());
+  });
+
+  it('has no stale acknowledgment: each one covers a real finding, and every finding is covered', () => {
+    const findings = rawFindings();
+    const acks = acknowledgments();
+    const covers = (ack: { id: string; path: string }, finding: string) => {
+      const [rule, at = ''] = finding.split('@');
+      return rule === ack.id && (at === ack.path || at.startsWith(`${ack.path}/`));
+    };
+    for (const ack of acks)
+      expect(
+        findings.some((f) => covers(ack, f)),
+        `${ack.id}@${ack.path}`,
+      ).toBe(true);
+    for (const finding of findings)
+      expect(
+        acks.some((ack) => covers(ack, finding)),
+        finding,
+      ).toBe(true);
+  });
+});

@@ -1,0 +1,75 @@
+// Builds and synthesizes the whole CDK app exactly as `cdk synth` does (buildApp, cdk-nag included), once per
+// test file: synthesis bundles every function with esbuild. Plus small helpers to read the templates.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { buildApp, type CreditsApp } from '#infra/build.ts';
+
+export type SynthesizedApp = CreditsApp & { app: App; assemblyDirectory: string; seconds: number };
+
+/** `nag: false` keeps template assertions independent of cdk-nag (nag.test.ts runs it on the same app). */
+export function synthesizeApp(options: { nag?: boolean } = {}): SynthesizedApp {
+  const started = performance.now();
+  const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'credits-cdk-')) });
+  const stacks = buildApp(app, { nag: options.nag ?? true });
+  const assembly = app.synth();
+  return {
+    ...stacks,
+    app,
+    assemblyDirectory: assembly.directory,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Deletes a synthesized assembly (about 10 MB of bundles); call it from afterAll. */
+export function removeAssembly(synthesized: SynthesizedApp): void {
+  rmSync(synthesized.assemblyDirectory, { recursive: true, force: true });
+}
+
+export type Resource = {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  Metadata?: Record<string, unknown>;
+};
+
+export type Statement = {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+  Principal?: unknown;
+};
+
+export function resources(template: Template): Record<string, Resource> {
+  return (template.toJSON() as { Resources: Record<string, Resource> }).Resources;
+}
+
+export function logicalId(stack: Stack, construct: IConstruct): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+export function asArray<T>(value: T | T[]): T[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every statement that applies to a role: its inline policies and the policies attached to it. */
+export function roleStatements(template: Template, roleLogicalId: string): Statement[] {
+  const all = resources(template);
+  const role = all[roleLogicalId];
+  if (!role) throw new Error(`no resource ${roleLogicalId}`);
+  type PolicyDoc = { PolicyDocument: { Statement: Statement[] } };
+  const inline = ((role.Properties?.Policies ?? []) as PolicyDoc[]).flatMap(
+    (p) => p.PolicyDocument.Statement,
+  );
+  const attached = Object.values(all)
+    .filter((r) => r.Type === 'AWS::IAM::Policy')
+    .filter((r) =>
+      ((r.Properties?.Roles ?? []) as { Ref?: string }[]).some((ref) => ref.Ref === roleLogicalId),
+    )
+    .flatMap((r) => (r.Properties as PolicyDoc).PolicyDocument.Statement);
+  return [...inline, ...attached];
+}
