@@ -3,11 +3,10 @@
 // table at a time, and reads each account's ledger with bounded queries.
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { getAccount } from '../accounts/repository.ts';
 import { config } from '../config.ts';
-import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
+import { queryPages, scanPages } from '../dynamo/query.ts';
 import { logger, metrics } from '../observability/powertools.ts';
 
 export type Drift = {
@@ -21,27 +20,21 @@ export type ReconcileReport = { accounts: number; drifted: Drift[] };
 
 async function sumOf(accountId: string, prefix: string, field: string, filter?: string): Promise<number> {
   let total = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb().send(
-      new QueryCommand({
-        TableName: config.tableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-        ...(filter ? { FilterExpression: filter } : {}),
-        ExpressionAttributeValues: {
-          ':pk': keys.account(accountId).PK,
-          ':prefix': prefix,
-          ...(filter ? { ':open': 'open' } : {}),
-        },
-        ...(filter ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
-        ProjectionExpression: field,
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) total += Number(item[field] ?? 0);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  for await (const page of queryPages({
+    TableName: config.tableName,
+    KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+    ...(filter ? { FilterExpression: filter } : {}),
+    ExpressionAttributeValues: {
+      ':pk': keys.account(accountId).PK,
+      ':prefix': prefix,
+      ...(filter ? { ':open': 'open' } : {}),
+    },
+    ...(filter ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
+    ProjectionExpression: field,
+    ConsistentRead: true,
+  })) {
+    for (const item of page) total += Number(item[field] ?? 0);
+  }
   return total;
 }
 
@@ -68,27 +61,21 @@ export async function reconcileAll(segments = 4): Promise<ReconcileReport> {
   };
   await Promise.all(
     Array.from({ length: segments }, async (_, segment) => {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await ddb().send(
-          new ScanCommand({
-            TableName: config.tableName,
-            Segment: segment,
-            TotalSegments: segments,
-            FilterExpression: 'SK = :sk',
-            ExpressionAttributeValues: { ':sk': 'ACCOUNT' },
-            ProjectionExpression: 'account_id',
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of page.Items ?? []) {
+      for await (const page of scanPages({
+        TableName: config.tableName,
+        Segment: segment,
+        TotalSegments: segments,
+        FilterExpression: 'SK = :sk',
+        ExpressionAttributeValues: { ':sk': 'ACCOUNT' },
+        ProjectionExpression: 'account_id',
+      })) {
+        for (const item of page) {
           report.accounts++;
           const accountId = String(item.account_id);
           const drift = (await check(accountId)) && (await check(accountId));
           if (drift) report.drifted.push(drift);
         }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      }
     }),
   );
   metrics.addMetric('LedgerDriftAccounts', MetricUnit.Count, report.drifted.length);

@@ -1,9 +1,11 @@
 // API tokens in the table: a lookup item keyed by the token's hash, and the account's own record of it
 // (listing, last use, revocation). Both are written together; the secret itself is never stored.
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
+import { queryAll } from '../dynamo/query.ts';
 import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { newApiToken } from '../ids.ts';
 
@@ -113,22 +115,13 @@ export async function getAccountToken(accountId: string, tokenId: string): Promi
 }
 
 export async function listAccountTokens(accountId: string): Promise<TokenRecord[]> {
-  const records: TokenRecord[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb().send(
-      new QueryCommand({
-        TableName: config.tableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':prefix': keys.accountTokensPrefix },
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
-    records.push(...((page.Items ?? []) as TokenRecord[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return records;
+  const records = await queryAll({
+    TableName: config.tableName,
+    KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+    ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':prefix': keys.accountTokensPrefix },
+    ConsistentRead: true,
+  });
+  return records as TokenRecord[];
 }
 
 /** Marks both items revoked in one transaction; false when the token was already revoked. */

@@ -1,9 +1,9 @@
 // `GET /v1/usage`: sums the daily usage items of a date range into day, week, month or year buckets.
 // One bounded Query (one item per day of the range), never a scan.
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+
 import { config } from '../config.ts';
-import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
+import { queryPages } from '../dynamo/query.ts';
 import { type Micros, toWire } from '../money.ts';
 import { usageAttr } from './aggregates.ts';
 
@@ -87,21 +87,16 @@ export async function queryUsage(query: UsageQuery): Promise<{ step: Step; data:
     totals.set(start, { cost: 0, requests: 0, byFeature: new Map() });
   }
   const pk = keys.account(query.accountId).PK;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb().send(
-      new QueryCommand({
-        TableName: config.tableName,
-        KeyConditionExpression: 'PK = :pk AND SK BETWEEN :from AND :to',
-        ExpressionAttributeValues: {
-          ':pk': pk,
-          ':from': keys.usageDay(query.accountId, query.begin).SK,
-          ':to': keys.usageDay(query.accountId, query.end).SK,
-        },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
+  for await (const page of queryPages({
+    TableName: config.tableName,
+    KeyConditionExpression: 'PK = :pk AND SK BETWEEN :from AND :to',
+    ExpressionAttributeValues: {
+      ':pk': pk,
+      ':from': keys.usageDay(query.accountId, query.begin).SK,
+      ':to': keys.usageDay(query.accountId, query.end).SK,
+    },
+  })) {
+    for (const item of page) {
       const bucket = totals.get(periodStart(String(item.day), query.step));
       if (!bucket) continue;
       const figures = dayFigures(item, query);
@@ -111,8 +106,7 @@ export async function queryUsage(query: UsageQuery): Promise<{ step: Step; data:
         bucket.byFeature.set(feature, (bucket.byFeature.get(feature) ?? 0) + cost);
       }
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
   return {
     step: query.step,
     data: [...totals].map(([start, bucket]) => ({

@@ -1,10 +1,9 @@
 // Test fixtures: accounts with money and tokens, made through the real services.
 
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { getAccount } from '#shared/accounts/repository.ts';
 import { createAccount, grantCredits } from '#shared/accounts/service.ts';
-import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
+import { queryAll } from '#shared/dynamo/query.ts';
 import type { LedgerEntry } from '#shared/ledger/types.ts';
 
 export async function fundedAccount(usd: number, name = 'Test account') {
@@ -21,22 +20,13 @@ export async function accountMoney(accountId: string) {
 
 /** Every ledger entry of the account, read straight from the table. */
 export async function ledgerEntries(accountId: string): Promise<LedgerEntry[]> {
-  const entries: LedgerEntry[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb().send(
-      new QueryCommand({
-        TableName: process.env.TABLE_NAME,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':prefix': keys.ledgerPrefix },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    entries.push(...((page.Items ?? []) as LedgerEntry[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return entries;
+  const entries = await queryAll({
+    TableName: process.env.TABLE_NAME,
+    KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+    ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':prefix': keys.ledgerPrefix },
+    ConsistentRead: true,
+  });
+  return entries as LedgerEntry[];
 }
 
 export function ledgerSum(entries: LedgerEntry[]): number {
