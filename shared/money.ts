@@ -117,6 +117,21 @@ export function max(a: Micros, b: Micros): Micros {
   return (a > b ? a : b) as Micros;
 }
 
+const MICROS_PER_CENT = 10_000;
+
+/** Stripe amounts are integer cents. */
+export function fromCents(cents: number): Micros {
+  if (!Number.isSafeInteger(cents)) throw new InvalidMoneyError(`not a whole number of cents: ${cents}`);
+  return checked(cents * MICROS_PER_CENT);
+}
+
+/** Exact cents for an amount that has no sub-cent part (checkout amounts are validated to 2 decimals). */
+export function toCents(amount: Micros): number {
+  if (amount % MICROS_PER_CENT !== 0)
+    throw new InvalidMoneyError(`not a whole number of cents: ${amount} micros`);
+  return amount / MICROS_PER_CENT;
+}
+
 /** A unit price in nano-USD (nine decimals), so catalogs can price below a micro-dollar per unit. */
 declare const nanosBrand: unique symbol;
 export type UnitPrice = bigint & { readonly [nanosBrand]: true };

@@ -22,6 +22,8 @@ export type FunctionSpec = {
   tableIndexes?: boolean;
   /** PutEvents on the project's event bus. */
   publishesEvents?: boolean;
+  /** Calls Stripe: reads the Stripe secret (STRIPE_SECRET_ARN) from Secrets Manager. */
+  stripe?: boolean;
   memoryMb?: number;
   timeoutSeconds?: number;
 };
@@ -80,6 +82,33 @@ export const functions = {
     description: 'Operator API: accounts, grants and corrections, billing mode',
     table: unique([...idempotency, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']),
     publishesEvents: true,
+  },
+  billingPurchases: {
+    entry: 'functions/billing/purchases.ts',
+    description: 'Buy credits: POST /v1/billing/checkout, GET /v1/billing/purchases[/{id}]',
+    table: unique([...tokenAuth, ...idempotency, ...charging, 'dynamodb:Query']),
+    publishesEvents: true,
+    stripe: true,
+  },
+  billingReturn: {
+    entry: 'functions/billing/checkout-return.ts',
+    description: "Stripe's success redirect: follows the checkout up and shows a page",
+    table: unique([...charging]),
+    publishesEvents: true,
+    stripe: true,
+  },
+  billingAutoRefill: {
+    entry: 'functions/billing/auto-refill.ts',
+    description: 'GET /v1/billing/auto-refill',
+    table: unique([...tokenAuth]),
+  },
+  stripeWebhook: {
+    entry: 'functions/webhooks/stripe.ts',
+    description: 'POST /webhooks/stripe: signed Stripe events',
+    table: unique([...charging, 'dynamodb:DeleteItem']),
+    publishesEvents: true,
+    stripe: true,
+    timeoutSeconds: 20,
   },
   notFound: {
     entry: 'functions/not-found.ts',

@@ -20,6 +20,20 @@ export type Account = {
   created_at: string;
   updated_at: string;
   depleted_notified_at?: string;
+  stripe_customer_id?: string;
+  payment_method?: PaymentMethodOnFile;
+};
+
+/** The saved payment method that auto-refill charges off-session. */
+export type PaymentMethodOnFile = {
+  id: string;
+  type: string;
+  brand?: string;
+  last4?: string;
+  exp_month?: number;
+  exp_year?: number;
+  /** Stripe's `created` (seconds) of the fact this was learnt from: an older fact never replaces it. */
+  version: number;
 };
 
 export function newAccountPut(account: Account): TransactItem {

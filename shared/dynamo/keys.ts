@@ -29,6 +29,15 @@ export const keys = {
     PK: `ACCOUNT#${accountId}`,
     SK: `REF#${reference}`,
   }),
+  purchase: (accountId: string, purchaseId: string) => ({
+    PK: `ACCOUNT#${accountId}`,
+    SK: `PURCHASE#${purchaseId}`,
+  }),
+  /** Which account a saved Stripe payment method belongs to (detach events carry no customer). */
+  paymentMethod: (paymentMethodId: string) => ({
+    PK: `PAYMENT_METHOD#${paymentMethodId}`,
+    SK: 'PAYMENT_METHOD',
+  }),
   idempotency: (scope: string, keyHash: string) => ({ PK: `IDEMPOTENCY#${scope}`, SK: `KEY#${keyHash}` }),
 };
 

@@ -10,7 +10,13 @@ import { logger, metrics } from '../observability/powertools.ts';
 
 export const EVENT_SOURCE = 'credits.billing';
 
-export type BillingEventType = 'credits.balance.depleted' | 'credits.granted' | 'credits.corrected';
+export type BillingEventType =
+  | 'credits.balance.depleted'
+  | 'credits.granted'
+  | 'credits.corrected'
+  | 'credits.purchase.succeeded'
+  | 'credits.purchase.failed'
+  | 'credits.refund.applied';
 
 export type BillingEvent = {
   type: BillingEventType;

@@ -18,8 +18,11 @@ import {
 } from './middleware.ts';
 
 export type RouteOptions = {
-  /** `admin`: an operator route, authorised by IAM in the cloud (x-admin-key locally). */
-  auth: Scope | 'admin';
+  /**
+   * `admin`: an operator route, authorised by IAM in the cloud (x-admin-key locally). `none`: the caller
+   * proves itself otherwise (a Stripe signature) or the route reveals nothing (a payment return page).
+   */
+  auth: Scope | 'admin' | 'none';
   /** Path parameters, validated before the Idempotency-Key is claimed. */
   path?: ZodType<unknown>;
   body?: ZodType<unknown>;
@@ -47,7 +50,8 @@ export function apiRoute(
   run: (event: ApiEvent, context: ApiContext) => Promise<ApiResult>,
 ): RouteHandler {
   const chain = middy<ApiEvent, ApiResult, Error, ApiContext>().use(apiRequest());
-  chain.use(options.auth === 'admin' ? operatorOnly() : authenticated(options.auth));
+  if (options.auth === 'admin') chain.use(operatorOnly());
+  else if (options.auth !== 'none') chain.use(authenticated(options.auth));
   if (options.path) chain.use(pathParameters(options.path));
   if (options.body) chain.use(jsonBody(options.body));
   if (options.idempotent) {

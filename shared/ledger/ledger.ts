@@ -309,6 +309,11 @@ export async function applyCredit(input: {
   reason?: string;
   requestId?: string;
   guard?: Guard;
+  /**
+   * Refunds and disputes take back credits the customer may already have spent: the balance may go below
+   * zero (and usage is refused until it is repaid). Nothing else may.
+   */
+  allowNegative?: boolean;
 }): Promise<CreditOutcome> {
   const entry: LedgerEntry = {
     entry_id: input.entryId,
@@ -320,7 +325,7 @@ export async function applyCredit(input: {
     ...(input.requestId ? { request_id: input.requestId } : {}),
     ...(input.guard ? { reference: input.guard.reference } : {}),
   };
-  const taking = input.amount < 0;
+  const taking = input.amount < 0 && !input.allowNegative;
   const items: TransactItem[] = [
     {
       Update: {

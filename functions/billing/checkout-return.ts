@@ -1,0 +1,28 @@
+// GET /billing/return: where Stripe sends the customer after paying. It follows the session up with Stripe
+// (the same exactly-once fulfilment as the webhook, which it may race) and shows a short page.
+import { z } from 'zod';
+import type { ApiResult } from '#shared/http/api.ts';
+import { apiRoute } from '#shared/http/handler.ts';
+import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
+
+const query = z.object({
+  purchase_id: z.string().regex(/^pur_[0-9A-Z]{26}$/),
+  session_id: z.string().regex(/^cs_[A-Za-z0-9_]{1,200}$/),
+});
+
+function page(title: string, message: string, status = 200): ApiResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${message}</p></main></body></html>`,
+  };
+}
+
+export const handler = apiRoute({ auth: 'none' }, async (event) => {
+  const parsed = query.safeParse(event.queryStringParameters ?? {});
+  if (!parsed.success) return page('Unknown payment', 'This link does not name a payment.', 400);
+  const outcome = await fulfilCheckoutSession(parsed.data.session_id);
+  return outcome === 'credited' || outcome === 'already_credited'
+    ? page('Payment received', 'Your credits are on your account. You can close this page.')
+    : page('Payment pending', 'Your payment is being processed; credits appear as soon as it completes.');
+});

@@ -1,0 +1,63 @@
+// Buying credits: open a checkout (Idempotency-Key), follow a purchase, list purchases (billing scope).
+import { z } from 'zod';
+import { json } from '#shared/http/api.ts';
+import { apiRoute, byRoute } from '#shared/http/handler.ts';
+import { bodyOf, pathOf, principalOf } from '#shared/http/middleware.ts';
+import { usdAmount } from '#shared/http/validation.ts';
+import { toWire } from '#shared/money.ts';
+import { openCheckout, purchaseLimits, requirePurchase } from '#shared/payments/checkout.ts';
+import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
+import { listPurchases, purchaseView } from '#shared/payments/purchases.ts';
+
+const checkout = z
+  .object({
+    amount: usdAmount.superRefine((amount, ctx) => {
+      const { min, max } = purchaseLimits();
+      if (amount % 10_000 !== 0)
+        ctx.addIssue({ code: 'custom', message: 'must have at most 2 decimal places' });
+      if (amount < min || amount > max) {
+        ctx.addIssue({ code: 'custom', message: `must be between ${toWire(min)} and ${toWire(max)}` });
+      }
+    }),
+    return_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .optional(),
+  })
+  .strict();
+
+const purchasePath = z.object({ id: z.string().regex(/^pur_[0-9A-Z]{26}$/, 'is not a purchase id') });
+
+export const handler = byRoute({
+  'POST /v1/billing/checkout': apiRoute(
+    { auth: 'billing', body: checkout, idempotent: true },
+    async (_event, context) => {
+      const { amount, return_url } = bodyOf<z.infer<typeof checkout>>(context);
+      const answer = await openCheckout({
+        accountId: principalOf(context).accountId,
+        purchaseId: `pur_${context.api.entryId}`,
+        amount,
+        returnUrl: return_url,
+      });
+      return json(201, answer);
+    },
+  ),
+  'GET /v1/billing/purchases': apiRoute({ auth: 'billing' }, async (_event, context) =>
+    json(200, { data: (await listPurchases(principalOf(context).accountId)).map(purchaseView) }),
+  ),
+  'GET /v1/billing/purchases/{id}': apiRoute(
+    { auth: 'billing', path: purchasePath },
+    async (_event, context) => {
+      const accountId = principalOf(context).accountId;
+      const { id } = pathOf<z.infer<typeof purchasePath>>(context);
+      let purchase = await requirePurchase(accountId, id);
+      // A pending purchase is followed up with Stripe here too, so a lost or late webhook never leaves a paid
+      // purchase uncredited; it races the webhook safely (both credit through the same exactly-once path).
+      if (purchase.status === 'pending' && purchase.checkout_session_id) {
+        await fulfilCheckoutSession(purchase.checkout_session_id);
+        purchase = await requirePurchase(accountId, id);
+      }
+      return json(200, purchaseView(purchase));
+    },
+  ),
+});

@@ -1,0 +1,91 @@
+// Buying credits: a purchase record, then a Stripe Checkout Session for it (card with Apple Pay / Google Pay,
+// PayPal and bank transfer; card and PayPal saved for off-session auto-refill).
+import { nowIso } from '../clock.ts';
+import { MissingConfigurationError, optional, optionalNumber } from '../config.ts';
+import { NotFoundError } from '../errors.ts';
+import { fromDecimalString, type Micros, toCents } from '../money.ts';
+import { ensureCustomer } from './customers.ts';
+import { attachCheckoutSession, createPurchase, getPurchase, type Purchase } from './purchases.ts';
+import { stripe } from './stripe-client.ts';
+
+/** Purchase limits in USD, configurable (CHECKOUT_MIN_USD, CHECKOUT_MAX_USD); the contract's defaults. */
+export function purchaseLimits(): { min: Micros; max: Micros } {
+  return {
+    min: fromDecimalString(String(optionalNumber('CHECKOUT_MIN_USD', 5))),
+    max: fromDecimalString(String(optionalNumber('CHECKOUT_MAX_USD', 10_000))),
+  };
+}
+
+/** Where Stripe sends the customer after paying: the caller's page, or this deployment's return page. */
+function successUrl(purchaseId: string, returnUrl: string | undefined): string {
+  const base = returnUrl ?? `${publicBaseUrl()}/billing/return`;
+  const separator = base.includes('?') ? '&' : '?';
+  return `${base}${separator}purchase_id=${purchaseId}&session_id={CHECKOUT_SESSION_ID}`;
+}
+
+function publicBaseUrl(): string {
+  const url = optional('PUBLIC_BASE_URL');
+  if (!url) throw new MissingConfigurationError('PUBLIC_BASE_URL is not set');
+  return url.replace(/\/$/, '');
+}
+
+export type CheckoutAnswer = { purchase_id: string; checkout_url: string; status: 'pending' };
+
+/**
+ * Opens a checkout for `amount`. The purchase id comes from the request id, so an Idempotency-Key replay
+ * (or a retried attempt) finds the same purchase and the same Stripe session.
+ */
+export async function openCheckout(input: {
+  accountId: string;
+  purchaseId: string;
+  amount: Micros;
+  returnUrl: string | undefined;
+}): Promise<CheckoutAnswer> {
+  const customer = await ensureCustomer(input.accountId);
+  const existing = await getPurchase(input.accountId, input.purchaseId);
+  if (!existing) {
+    await createPurchase({
+      purchase_id: input.purchaseId,
+      account_id: input.accountId,
+      amount: input.amount,
+      created_at: nowIso(),
+    });
+  }
+  const metadata = { account_id: input.accountId, purchase_id: input.purchaseId };
+  const session = await (await stripe()).checkout.sessions.create(
+    {
+      mode: 'payment',
+      customer,
+      line_items: [
+        {
+          quantity: 1,
+          price_data: {
+            currency: 'usd',
+            unit_amount: toCents(input.amount),
+            product_data: { name: 'API credits' },
+          },
+        },
+      ],
+      // Methods are switched on in the Stripe Dashboard; these options shape the ones offered.
+      payment_method_options: {
+        card: { setup_future_usage: 'off_session' },
+        paypal: { setup_future_usage: 'off_session' },
+        customer_balance: { funding_type: 'bank_transfer', bank_transfer: { type: 'us_bank_transfer' } },
+      },
+      metadata,
+      payment_intent_data: { metadata },
+      success_url: successUrl(input.purchaseId, input.returnUrl),
+      cancel_url: input.returnUrl ?? `${publicBaseUrl()}/`,
+    },
+    { idempotencyKey: `checkout-${input.purchaseId}` },
+  );
+  if (!session.url) throw new Error('Stripe returned a checkout session without a URL');
+  await attachCheckoutSession(input.accountId, input.purchaseId, session.id);
+  return { purchase_id: input.purchaseId, checkout_url: session.url, status: 'pending' };
+}
+
+export async function requirePurchase(accountId: string, purchaseId: string): Promise<Purchase> {
+  const purchase = await getPurchase(accountId, purchaseId);
+  if (!purchase) throw new NotFoundError('Purchase not found');
+  return purchase;
+}

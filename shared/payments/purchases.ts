@@ -1,0 +1,134 @@
+// Purchase records: one per checkout, under the account. Their status only moves forward
+// (pending → paid | failed | expired, and failed/expired → paid when a later payment succeeds), so an older
+// event or a slower reader never overwrites a newer state.
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { config } from '../config.ts';
+import { ddb } from '../dynamo/client.ts';
+import { keys } from '../dynamo/keys.ts';
+import { type Micros, toWire } from '../money.ts';
+
+export type PurchaseStatus = 'pending' | 'paid' | 'failed' | 'expired';
+
+export type Purchase = {
+  purchase_id: string;
+  account_id: string;
+  amount: Micros;
+  status: PurchaseStatus;
+  status_rank: number;
+  created_at: string;
+  updated_at: string;
+  checkout_session_id?: string;
+  payment_intent_id?: string;
+  payment_method_type?: string;
+  credited_at?: string;
+  failure_reason?: string;
+};
+
+/** Paid is final; failed and expired can still be overtaken by a payment that succeeds later. */
+const RANK: Record<PurchaseStatus, number> = { pending: 0, failed: 1, expired: 1, paid: 2 };
+
+export async function createPurchase(
+  purchase: Omit<Purchase, 'status' | 'status_rank' | 'updated_at'>,
+): Promise<void> {
+  await ddb().send(
+    new PutCommand({
+      TableName: config.tableName,
+      Item: {
+        ...keys.purchase(purchase.account_id, purchase.purchase_id),
+        kind: 'purchase',
+        ...purchase,
+        status: 'pending',
+        status_rank: RANK.pending,
+        updated_at: purchase.created_at,
+      },
+      ConditionExpression: 'attribute_not_exists(PK)',
+    }),
+  );
+}
+
+export async function getPurchase(accountId: string, purchaseId: string): Promise<Purchase | undefined> {
+  const result = await ddb().send(
+    new GetCommand({
+      TableName: config.tableName,
+      Key: keys.purchase(accountId, purchaseId),
+      ConsistentRead: true,
+    }),
+  );
+  return result.Item as Purchase | undefined;
+}
+
+export async function attachCheckoutSession(
+  accountId: string,
+  purchaseId: string,
+  sessionId: string,
+): Promise<void> {
+  await ddb().send(
+    new UpdateCommand({
+      TableName: config.tableName,
+      Key: keys.purchase(accountId, purchaseId),
+      UpdateExpression: 'SET checkout_session_id = :session',
+      ConditionExpression: 'attribute_exists(PK)',
+      ExpressionAttributeValues: { ':session': sessionId },
+    }),
+  );
+}
+
+/** Moves the purchase to `status` if that is a step forward; false when it already is there or beyond. */
+export async function advancePurchase(
+  accountId: string,
+  purchaseId: string,
+  status: PurchaseStatus,
+  at: string,
+  details: Partial<
+    Pick<Purchase, 'payment_intent_id' | 'payment_method_type' | 'credited_at' | 'failure_reason'>
+  > = {},
+): Promise<boolean> {
+  const sets = ['#status = :status', 'status_rank = :rank', 'updated_at = :at'];
+  const values: Record<string, unknown> = { ':status': status, ':rank': RANK[status], ':at': at };
+  for (const [name, value] of Object.entries(details)) {
+    if (value === undefined) continue;
+    sets.push(`${name} = :${name}`);
+    values[`:${name}`] = value;
+  }
+  try {
+    await ddb().send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: keys.purchase(accountId, purchaseId),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(PK) AND status_rank < :rank',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+    throw error;
+  }
+}
+
+/** The account's purchases, newest first (ids are time-ordered). */
+export async function listPurchases(accountId: string, limit = 100): Promise<Purchase[]> {
+  const page = await ddb().send(
+    new QueryCommand({
+      TableName: config.tableName,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':prefix': 'PURCHASE#' },
+      ScanIndexForward: false,
+      Limit: limit,
+    }),
+  );
+  return (page.Items ?? []) as Purchase[];
+}
+
+export function purchaseView(purchase: Purchase) {
+  return {
+    purchase_id: purchase.purchase_id,
+    amount: toWire(purchase.amount),
+    status: purchase.status,
+    ...(purchase.payment_method_type ? { payment_method_type: purchase.payment_method_type } : {}),
+    ...(purchase.credited_at ? { credited_at: purchase.credited_at } : {}),
+    created_at: purchase.created_at,
+  };
+}

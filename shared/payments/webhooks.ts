@@ -1,0 +1,84 @@
+// Stripe webhooks: verify the signature on the exact raw body, then route each event type to the
+// fulfilment step that re-reads the object it names. Handlers are safe to run any number of times, in any
+// order; an event type we do not act on is acknowledged and ignored.
+import type Stripe from 'stripe';
+import { nowMs } from '../clock.ts';
+import { DomainError } from '../errors.ts';
+import { logger } from '../observability/powertools.ts';
+import {
+  applyDispute,
+  applyRefunds,
+  failCheckoutSession,
+  fulfilCheckoutSession,
+  fulfilPaymentIntent,
+} from './fulfilment.ts';
+import {
+  accountOfPaymentMethod,
+  describeMethod,
+  forgetPaymentMethod,
+  refreshPaymentMethod,
+} from './payment-methods.ts';
+import { stripe, webhookSecret } from './stripe-client.ts';
+
+export class InvalidSignatureError extends DomainError {
+  override readonly name = 'InvalidSignatureError';
+  readonly status = 400;
+  readonly code = 'invalid_signature';
+  constructor(options?: ErrorOptions) {
+    super('The Stripe signature is missing, invalid or too old', options);
+  }
+}
+
+/** Stripe's default tolerance: a signature older than five minutes is refused (replay protection). */
+const TOLERANCE_SECONDS = 300;
+
+export async function verifiedEvent(rawBody: Buffer, signature: string | undefined): Promise<Stripe.Event> {
+  if (!signature) throw new InvalidSignatureError();
+  try {
+    return (await stripe()).webhooks.constructEvent(
+      rawBody,
+      signature,
+      await webhookSecret(),
+      TOLERANCE_SECONDS,
+      undefined,
+      Math.floor(nowMs() / 1000),
+    );
+  } catch (error) {
+    throw new InvalidSignatureError({ cause: error });
+  }
+}
+
+type Handler = (object: { id: string }, event: Stripe.Event) => Promise<unknown>;
+
+const handlers: Record<string, Handler> = {
+  'checkout.session.completed': (session) => fulfilCheckoutSession(session.id),
+  'checkout.session.async_payment_succeeded': (session) => fulfilCheckoutSession(session.id),
+  'checkout.session.async_payment_failed': (session) => failCheckoutSession(session.id),
+  'checkout.session.expired': (session) => fulfilCheckoutSession(session.id),
+  'payment_intent.succeeded': (intent) => fulfilPaymentIntent(intent.id),
+  'payment_intent.partially_funded': async (intent) => {
+    // Not paid yet: the purchase stays pending until the transfer is complete (payment_intent.succeeded).
+    logger.info('bank transfer partially funded', { payment_intent: intent.id });
+  },
+  'charge.refunded': (charge) => applyRefunds(charge.id),
+  'charge.dispute.created': (dispute) => applyDispute(dispute as Stripe.Dispute),
+  'payment_method.detached': async (method) => {
+    const accountId = await accountOfPaymentMethod(method.id);
+    if (accountId) await forgetPaymentMethod(accountId, method.id);
+  },
+  'payment_method.automatically_updated': async (method, event) => {
+    const accountId = await accountOfPaymentMethod(method.id);
+    if (!accountId) return;
+    const current = await (await stripe()).paymentMethods.retrieve(method.id);
+    await refreshPaymentMethod(accountId, describeMethod(current, event.created));
+  },
+};
+
+export async function handleEvent(event: Stripe.Event): Promise<'handled' | 'ignored'> {
+  const handler = handlers[event.type];
+  if (!handler) return 'ignored';
+  await handler(event.data.object as { id: string }, event);
+  return 'handled';
+}
+
+export const handledEventTypes = Object.keys(handlers);
