@@ -26,13 +26,14 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
   }
   const data = new DataStack(app, 'CreditsData', {
     env: options.env,
-    description: 'Credits billing: single DynamoDB table and event bus (stateful)',
+    description: 'Credits billing: single DynamoDB table, event bus and Stripe secret (stateful)',
   });
   const api = new ApiStack(app, 'CreditsApi', {
     env: options.env,
     description: 'Credits billing: HTTP API, functions, scheduled jobs and alarms',
     table: data.table,
     bus: data.bus,
+    stripeSecret: data.stripeSecret,
   });
   if (options.nag ?? true) {
     // cdk-nag v3 is a CDK validation plugin: unacknowledged errors fail synthesis, and every violation

@@ -1,5 +1,6 @@
 // The house Lambda: one NodejsFunction with the project's defaults, built from a FunctionSpec and granted exactly
-// what the spec declares (no CDK grant helpers, which add actions the spec did not ask for).
+// what the spec declares (no CDK grant helpers, which add actions the spec did not ask for: the secret's
+// grantRead would add DescribeSecret too).
 import path from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -8,6 +9,7 @@ import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { FunctionSpec } from '../definitions/functions.ts';
 import { tableSchema } from '../definitions/table.ts';
@@ -25,10 +27,20 @@ export const HOUSE_DEFAULTS = {
 const requireBanner =
   "import { createRequire as __houseCreateRequire } from 'node:module'; const require = __houseCreateRequire(import.meta.url);";
 
+/** What a function whose spec says `stripe` is given: the Stripe secret, and where the deployment is reachable. */
+export type StripeAccess = {
+  /** JSON `{"secret_key", "webhook_secret"}`; known by its complete ARN (the grant names exactly that ARN). */
+  secret: ISecret;
+  /** PUBLIC_BASE_URL: the public base URL of the deployment, for Stripe's success and cancel redirects. */
+  publicBaseUrl: string;
+};
+
 export type HouseFunctionProps = {
   spec: FunctionSpec;
   table: ITable;
   bus: IEventBus;
+  /** Required when the spec says `stripe`, ignored otherwise (like table and bus, the spec decides). */
+  stripe?: StripeAccess;
   /** POWERTOOLS_SERVICE_NAME. */
   serviceName: string;
   /** POWERTOOLS_METRICS_NAMESPACE. */
@@ -47,6 +59,7 @@ export class HouseFunction extends Construct {
     super(scope, id);
     const { spec, table, bus } = props;
     this.spec = spec;
+    const stripe = spec.stripe ? stripeGrantFor(spec, props.stripe) : undefined;
 
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? HOUSE_DEFAULTS.logRetention,
@@ -57,7 +70,9 @@ export class HouseFunction extends Construct {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role: ${spec.description}`,
       inlinePolicies: {
-        'least-privilege': new PolicyDocument({ statements: statementsFor(spec, table, bus, this.logGroup) }),
+        'least-privilege': new PolicyDocument({
+          statements: statementsFor(spec, table, bus, this.logGroup, stripe),
+        }),
       },
     });
 
@@ -80,6 +95,7 @@ export class HouseFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',
+        ...(stripe ? { STRIPE_SECRET_ARN: stripe.secretArn, PUBLIC_BASE_URL: stripe.publicBaseUrl } : {}),
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -106,15 +122,29 @@ export class HouseFunction extends Construct {
   }
 }
 
+type StripeGrant = { secretArn: string; publicBaseUrl: string };
+
+/** A `stripe` function needs the secret, known by its complete ARN: a partial one could only be granted with `-??????`. */
+function stripeGrantFor(spec: FunctionSpec, access: StripeAccess | undefined): StripeGrant {
+  if (!access) throw new Error(`function ${spec.entry} sets stripe but was given no Stripe secret`);
+  const secretArn = access.secret.secretFullArn;
+  if (!secretArn) {
+    throw new Error(`function ${spec.entry}: the Stripe secret must be known by its complete ARN`);
+  }
+  return { secretArn, publicBaseUrl: access.publicBaseUrl };
+}
+
 /**
  * The function's whole permission set: its log group, exactly the spec's DynamoDB actions on the table,
- * Query on the table's named indexes when `tableIndexes`, and PutEvents on the bus when `publishesEvents`.
+ * Query on the table's named indexes when `tableIndexes`, PutEvents on the bus when `publishesEvents`,
+ * and GetSecretValue on the Stripe secret when `stripe`.
  */
 function statementsFor(
   spec: FunctionSpec,
   table: ITable,
   bus: IEventBus,
   logGroup: LogGroup,
+  stripe: StripeGrant | undefined,
 ): PolicyStatement[] {
   const statements = [
     new PolicyStatement({
@@ -143,6 +173,15 @@ function statementsFor(
   if (spec.publishesEvents) {
     statements.push(
       new PolicyStatement({ sid: 'Events', actions: ['events:PutEvents'], resources: [bus.eventBusArn] }),
+    );
+  }
+  if (stripe) {
+    statements.push(
+      new PolicyStatement({
+        sid: 'StripeSecret',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [stripe.secretArn],
+      }),
     );
   }
   return statements;

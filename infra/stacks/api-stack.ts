@@ -20,6 +20,7 @@ import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -31,6 +32,13 @@ import { type Route, routeKey, routes } from '../definitions/routes.ts';
 export type ApiStackProps = StackProps & {
   table: ITable;
   bus: IEventBus;
+  /** The Stripe keys, read by the functions whose spec says `stripe` (known by its complete ARN). */
+  stripeSecret: ISecret;
+  /**
+   * PUBLIC_BASE_URL of the `stripe` functions, where Stripe sends the customer back (e.g. a custom domain).
+   * @default CDK context `publicBaseUrl` (`cdk deploy -c publicBaseUrl=https://...`), else the HTTP API's endpoint
+   */
+  publicBaseUrl?: string;
   /** @default 'credits-billing' */
   serviceName?: string;
   /** @default 'CreditsBilling' */
@@ -39,14 +47,44 @@ export type ApiStackProps = StackProps & {
   throttle?: ThrottleSettings;
 };
 
+/** CDK context giving the public base URL of the deployment. */
+export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
+
+/**
+ * Every route declared auth 'none' that may act on something (table, bus, Stripe), each with its reviewed reason.
+ * A new public route fails synthesis until it is reviewed here.
+ */
+const reviewedPublicRoutes: Partial<Record<string, string>> = {
+  'POST /webhooks/stripe':
+    'Stripe webhooks are authenticated by their signature, verified on the raw body in the function',
+  'GET /billing/return':
+    "Stripe's browser redirect after payment; it only re-reads the payment from Stripe and reveals nothing",
+};
+
 /** Why a route without an API Gateway authorizer is acceptable, from its declared auth and its function. */
 function unauthorizedRouteReason(route: Route): string {
   if (route.auth === 'token') {
     return 'Bearer tokens are verified inside the function (hashed lookup with cache); /admin routes use IAM authorization';
   }
+  const reviewed = reviewedPublicRoutes[routeKey(route)];
+  if (reviewed) return reviewed;
   const spec: FunctionSpec = functions[route.function];
-  const noAccess = spec.table.length === 0 && !spec.publishesEvents;
-  return `Public by design: declared auth 'none' in infra/definitions/routes.ts${noAccess ? '; its function has no table or event bus permissions' : ''}`;
+  if (spec.table.length > 0 || spec.publishesEvents || spec.stripe) {
+    throw new Error(
+      `${routeKey(route)} is public (auth 'none') and its function has permissions: review it in reviewedPublicRoutes`,
+    );
+  }
+  return "Public by design: declared auth 'none' in infra/definitions/routes.ts; its function has no table or event bus permissions";
+}
+
+/** The operator's public base URL, when given: an http(s) URL without query or fragment, trailing slash removed. */
+function givenPublicBaseUrl(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || !['https:', 'http:'].includes(url.protocol) || url.search || url.hash) {
+    throw new Error(`${PUBLIC_BASE_URL_CONTEXT} must be an http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  return String(value).replace(/\/+$/, '');
 }
 
 export class ApiStack extends Stack {
@@ -62,19 +100,34 @@ export class ApiStack extends Stack {
     const serviceName = props.serviceName ?? 'credits-billing';
     const metricsNamespace = props.metricsNamespace ?? 'CreditsBilling';
 
-    // Functions: one per spec.
-    const built: Partial<Record<FunctionName, HouseFunction>> = {};
-    for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
-      built[name] = new HouseFunction(this, name, { spec, table, bus, serviceName, metricsNamespace });
-    }
-    this.functions = built as Record<FunctionName, HouseFunction>;
-
     // HTTP API: the default stage is created explicitly to give it access logging and throttling.
     this.api = new HttpApi(this, 'HttpApi', {
       apiName: serviceName,
       description: 'Prepaid-credit billing API',
       createDefaultStage: false,
     });
+
+    // Functions: one per spec. The default public base URL is the API's endpoint, which refers to the Api
+    // resource only (not its stage, routes or integrations, which depend on the functions): no cycle.
+    const stripe = {
+      secret: props.stripeSecret,
+      publicBaseUrl:
+        givenPublicBaseUrl(props.publicBaseUrl ?? this.node.tryGetContext(PUBLIC_BASE_URL_CONTEXT)) ??
+        this.api.apiEndpoint,
+    };
+    const built: Partial<Record<FunctionName, HouseFunction>> = {};
+    for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
+      built[name] = new HouseFunction(this, name, {
+        spec,
+        table,
+        bus,
+        stripe,
+        serviceName,
+        metricsNamespace,
+      });
+    }
+    this.functions = built as Record<FunctionName, HouseFunction>;
+
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.RETAIN,

@@ -1,8 +1,10 @@
 // Stateful resources, kept apart from the API so that redeploying code never touches them:
-// the single table (built from tableSchema) and the project's own EventBridge bus with an archive.
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+// the single table (built from tableSchema), the project's own EventBridge bus with an archive,
+// and the Secrets Manager secret holding the Stripe keys.
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { tableSchema } from '../definitions/table.ts';
 
@@ -11,11 +13,31 @@ export type DataStackProps = StackProps & {
   namePrefix?: string;
   /** How long the bus archive keeps events. @default 365 days */
   archiveRetention?: Duration;
+  /**
+   * Use this existing Stripe secret (its complete ARN, ending in the 6-character suffix) instead of creating one.
+   * @default CDK context `stripeSecretArn` (`cdk deploy -c stripeSecretArn=arn:...`), else a new secret
+   */
+  stripeSecretArn?: string;
 };
+
+/** CDK context naming an existing Stripe secret by its complete ARN. */
+export const STRIPE_SECRET_ARN_CONTEXT = 'stripeSecretArn';
+
+/**
+ * The generated placeholder of a new Stripe secret: empty keys, which the functions refuse with a clear
+ * configuration error until the operator puts the real ones. Do not change it once deployed: CloudFormation
+ * generates a new value whenever GenerateSecretString changes, which would overwrite the real keys.
+ */
+export const STRIPE_SECRET_PLACEHOLDER = {
+  secretStringTemplate: JSON.stringify({ secret_key: '', webhook_secret: '' }),
+  generateStringKey: 'placeholder',
+} as const;
 
 export class DataStack extends Stack {
   readonly table: Table;
   readonly bus: EventBus;
+  /** JSON `{"secret_key": "sk_...", "webhook_secret": "whsec_..."}`, read by the functions that call Stripe. */
+  readonly stripeSecret: ISecret;
 
   constructor(scope: Construct, id: string, props: DataStackProps = {}) {
     super(scope, id, props);
@@ -47,7 +69,39 @@ export class DataStack extends Stack {
       retention: props.archiveRetention ?? Duration.days(365),
     });
 
+    this.stripeSecret = this.stripeSecretFrom(props.stripeSecretArn ?? this.contextStripeSecretArn());
+
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });
+    new CfnOutput(this, 'StripeSecretArn', {
+      value: this.stripeSecret.secretArn,
+      description: 'Put the Stripe keys here: aws secretsmanager put-secret-value --secret-id <this ARN>',
+    });
+  }
+
+  private contextStripeSecretArn(): string | undefined {
+    const arn: unknown = this.node.tryGetContext(STRIPE_SECRET_ARN_CONTEXT);
+    if (arn === undefined || arn === '') return undefined;
+    if (typeof arn !== 'string') throw new Error(`context ${STRIPE_SECRET_ARN_CONTEXT} must be a string`);
+    return arn;
+  }
+
+  /** The operator's existing secret, or a new one holding a placeholder (never a real key in code or template). */
+  private stripeSecretFrom(existingArn: string | undefined): ISecret {
+    if (existingArn) return Secret.fromSecretCompleteArn(this, 'StripeSecret', existingArn);
+    const secret = new Secret(this, 'StripeSecret', {
+      description:
+        'Stripe keys of the credits billing API, JSON {"secret_key":"sk_...","webhook_secret":"whsec_..."}. ' +
+        'Created with a placeholder: put the real keys with aws secretsmanager put-secret-value ' +
+        '--secret-id <StripeSecretArn output> --secret-string file://stripe-keys.json',
+      generateSecretString: { ...STRIPE_SECRET_PLACEHOLDER },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Stripe keys are rolled in the Stripe Dashboard, then put here; Secrets Manager does not rotate them',
+    });
+    return secret;
   }
 }

@@ -3,10 +3,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type FunctionName, type FunctionSpec, functions } from '#infra/definitions/functions.ts';
 import { jobs } from '#infra/definitions/jobs.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
-import { asArray, logicalId, removeAssembly, resources, roleStatements, synthesizeApp } from './synth.ts';
+import {
+  asArray,
+  logicalId,
+  referencedResources,
+  removeAssembly,
+  resources,
+  roleStatements,
+  synthesizeApp,
+} from './synth.ts';
 
 const synthesized = synthesizeApp({ nag: false });
-const { api } = synthesized;
+const { api, data } = synthesized;
 afterAll(() => removeAssembly(synthesized));
 const template = Template.fromStack(api);
 const all = resources(template);
@@ -20,6 +28,8 @@ const props = (id: string) => {
   return resource.Properties ?? {};
 };
 const ofType = (type: string) => Object.entries(all).filter(([, resource]) => resource.Type === type);
+const environmentOf = (name: FunctionName) =>
+  (props(functionId(name)).Environment as { Variables: Record<string, unknown> }).Variables;
 const statementsOf = (name: FunctionName) => roleStatements(template, roleId(name));
 const actionsOf = (name: FunctionName) =>
   statementsOf(name).flatMap((statement) => asArray(statement.Action));
@@ -42,21 +52,24 @@ describe('api stack: functions', () => {
     });
   });
 
-  it.each(specs)('%s gets the house environment', (name) => {
-    const variables = (props(functionId(name)).Environment as { Variables: Record<string, unknown> })
-      .Variables;
-    expect(Object.keys(variables).sort()).toEqual(
-      [
-        'EVENT_BUS_NAME',
-        'NODE_OPTIONS',
-        'POWERTOOLS_METRICS_NAMESPACE',
-        'POWERTOOLS_SERVICE_NAME',
-        'TABLE_NAME',
-      ].sort(),
-    );
-    expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
-    expect(variables.POWERTOOLS_SERVICE_NAME).toBe('credits-billing');
-  });
+  it.each(specs)(
+    '%s gets the house environment, plus the Stripe one only when its spec says stripe',
+    (name, spec) => {
+      const variables = environmentOf(name);
+      expect(Object.keys(variables).sort()).toEqual(
+        [
+          'EVENT_BUS_NAME',
+          'NODE_OPTIONS',
+          'POWERTOOLS_METRICS_NAMESPACE',
+          'POWERTOOLS_SERVICE_NAME',
+          'TABLE_NAME',
+          ...(spec.stripe ? ['STRIPE_SECRET_ARN', 'PUBLIC_BASE_URL'] : []),
+        ].sort(),
+      );
+      expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      expect(variables.POWERTOOLS_SERVICE_NAME).toBe('credits-billing');
+    },
+  );
 
   it.each(specs)('%s logs to its own log group with a retention', (name) => {
     const logGroup = (props(functionId(name)).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
@@ -128,13 +141,91 @@ describe('api stack: least-privilege roles', () => {
     expect(events[0]?.Resource).toEqual({ 'Fn::ImportValue': expect.stringContaining('Bus') });
   });
 
-  it.each(specs)('%s has nothing beyond logs, its table/bus grants and X-Ray', (name) => {
+  it.each(specs)('%s has nothing beyond logs, its table/bus/Stripe secret grants and X-Ray', (name, spec) => {
     const services = new Set(actionsOf(name).map((action) => action.split(':')[0]));
-    for (const service of services) expect(['logs', 'dynamodb', 'events', 'xray']).toContain(service);
+    const allowed = ['logs', 'dynamodb', 'events', 'xray', ...(spec.stripe ? ['secretsmanager'] : [])];
+    for (const service of services) expect(allowed).toContain(service);
     for (const statement of statementsOf(name)) {
       if (statement.Resource === '*')
         expect(asArray(statement.Action).every((a) => a.startsWith('xray:'))).toBe(true);
     }
+  });
+});
+
+describe('api stack: Stripe', () => {
+  // The secret's ARN, as the API stack sees it: an import of the data stack's export of the secret's Ref.
+  const secretArn = (() => {
+    const [exported] = Object.values(
+      Template.fromStack(data).findOutputs('*', { Value: { Ref: logicalId(data, data.stripeSecret) } }),
+    ).filter((output) => output.Export);
+    return { 'Fn::ImportValue': exported?.Export.Name };
+  })();
+  const stripeSpecs = specs.filter(([, spec]) => spec.stripe);
+
+  it('has the functions that call Stripe', () => {
+    expect(stripeSpecs.map(([name]) => name).sort()).toEqual(
+      ['billingPurchases', 'billingReturn', 'stripeWebhook'].sort(),
+    );
+    expect(secretArn['Fn::ImportValue']).toEqual(expect.stringContaining('StripeSecret'));
+  });
+
+  it.each(specs)(
+    '%s may GetSecretValue on the Stripe secret, exactly, only when its spec says stripe',
+    (name, spec) => {
+      const onSecrets = statementsOf(name).filter((s) =>
+        asArray(s.Action).some((a) => a.startsWith('secretsmanager:')),
+      );
+      if (!spec.stripe) {
+        expect(onSecrets).toEqual([]);
+        return;
+      }
+      expect(onSecrets).toEqual([
+        {
+          Sid: 'StripeSecret',
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: secretArn,
+        },
+      ]);
+    },
+  );
+
+  it('grants Secrets Manager to no other role or policy in the stack', () => {
+    const stripeRoles = stripeSpecs.map(([name]) => roleId(name));
+    const granting = Object.entries(all)
+      .filter(([, r]) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
+      .filter(([, r]) => JSON.stringify(r.Properties).includes('secretsmanager'))
+      .map(([id]) => id);
+    expect(granting.sort()).toEqual(stripeRoles.sort());
+  });
+
+  it.each(stripeSpecs)(
+    '%s reads the Stripe secret ARN and the public base URL from its environment',
+    (name) => {
+      const variables = environmentOf(name);
+      expect(variables.STRIPE_SECRET_ARN).toEqual(secretArn);
+      // By default the API's own endpoint: a reference to the Api resource, not to its stage or routes.
+      expect(variables.PUBLIC_BASE_URL).toEqual({ 'Fn::GetAtt': [logicalId(api, api.api), 'ApiEndpoint'] });
+    },
+  );
+
+  it.each(stripeSpecs)('%s refers to nothing of the HTTP API but the Api resource (no cycle)', (name) => {
+    const ids = new Set(Object.keys(all));
+    const referenced = [...referencedResources(props(functionId(name)), ids)];
+    const httpApiParts = referenced.filter((id) => all[id]?.Type.startsWith('AWS::ApiGatewayV2::'));
+    expect(httpApiParts).toEqual([logicalId(api, api.api)]);
+  });
+
+  it('has no dependency cycle among its resources (CloudFormation would refuse it at deploy time)', () => {
+    // Template.fromStack checks cycles unless told to skip; CDK's synthesis checks them only between stacks.
+    expect(() => Template.fromStack(api)).not.toThrow();
+    const cyclic = {
+      Resources: {
+        A: { Type: 'AWS::Lambda::Function', Properties: { Role: { 'Fn::GetAtt': ['B', 'Arn'] } } },
+        B: { Type: 'AWS::ApiGatewayV2::Route', Properties: {}, DependsOn: ['A'] },
+      },
+    };
+    expect(() => Template.fromJSON(cyclic)).toThrow(/dependency cycle/);
   });
 });
 
@@ -153,6 +244,21 @@ describe('api stack: HTTP API routes', () => {
       expect(routeByKey.get(key)?.AuthorizationType).toBe(route.auth === 'iam' ? 'AWS_IAM' : 'NONE');
     },
   );
+
+  it('has the billing routes (token checked in the function) and the public Stripe routes', () => {
+    const expected = {
+      'POST /v1/billing/checkout': 'token',
+      'GET /v1/billing/purchases': 'token',
+      'GET /v1/billing/purchases/{id}': 'token',
+      'GET /v1/billing/auto-refill': 'token',
+      'POST /webhooks/stripe': 'none',
+      'GET /billing/return': 'none',
+    };
+    for (const [key, auth] of Object.entries(expected)) {
+      expect(routes.find((route) => routeKey(route) === key)?.auth, key).toBe(auth);
+      expect(routeByKey.get(key)?.AuthorizationType, key).toBe('NONE');
+    }
+  });
 
   it('uses IAM authorization on exactly the /admin routes', () => {
     for (const [key, route] of routeByKey) {

@@ -2,8 +2,8 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { tableSchema } from '#infra/definitions/table.ts';
-import { DataStack } from '#infra/stacks/data-stack.ts';
-import { resources } from './synth.ts';
+import { DataStack, STRIPE_SECRET_PLACEHOLDER } from '#infra/stacks/data-stack.ts';
+import { logicalId, resources } from './synth.ts';
 
 // The data stack has no assets, so it is synthesized on its own (fast); nag.test.ts checks it within the app.
 const stack = new DataStack(new App(), 'CreditsData');
@@ -96,15 +96,84 @@ describe('data stack: the event bus', () => {
   });
 });
 
-describe('data stack: outputs', () => {
-  it('outputs the table and bus names', () => {
-    template.hasOutput('TableName', {});
-    template.hasOutput('EventBusName', {});
+describe('data stack: the Stripe secret', () => {
+  const secretId = logicalId(stack, stack.stripeSecret);
+  const secret = resources(template)[secretId] as { Properties: Record<string, unknown> } | undefined;
+
+  it('is one secret, exposed as stripeSecret', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    expect(secret).toMatchObject({ Type: 'AWS::SecretsManager::Secret' });
+    expect(stack.stripeSecret.secretFullArn).toBeDefined();
   });
 
-  it('holds only the table, the bus and its archive', () => {
+  it('is retained when removed from the stack or replaced', () => {
+    template.hasResource('AWS::SecretsManager::Secret', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('holds a generated placeholder, never a value written in the template', () => {
+    expect(secret?.Properties.SecretString).toBeUndefined();
+    // Pinned: CloudFormation generates a new value when this block changes, overwriting the operator's keys.
+    expect(secret?.Properties.GenerateSecretString).toEqual({
+      SecretStringTemplate: '{"secret_key":"","webhook_secret":""}',
+      GenerateStringKey: 'placeholder',
+    });
+    expect(JSON.parse(STRIPE_SECRET_PLACEHOLDER.secretStringTemplate)).toEqual({
+      secret_key: '',
+      webhook_secret: '',
+    });
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/sk_(live|test)_|whsec_[A-Za-z0-9]/);
+  });
+
+  it('tells the operator how to put the real keys', () => {
+    expect(secret?.Properties.Description).toEqual(
+      expect.stringContaining('aws secretsmanager put-secret-value'),
+    );
+    expect(secret?.Properties.Description).toEqual(expect.stringContaining('"secret_key"'));
+    expect(secret?.Properties.Description).toEqual(expect.stringContaining('"webhook_secret"'));
+  });
+
+  it('has no rotation and no resource policy', () => {
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
+    template.resourceCountIs('AWS::SecretsManager::ResourcePolicy', 0);
+  });
+});
+
+describe('data stack: an existing Stripe secret (context stripeSecretArn)', () => {
+  const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:credits/stripe-AbC123';
+  const withExisting = new DataStack(new App({ context: { stripeSecretArn: arn } }), 'CreditsData');
+  const existingTemplate = Template.fromStack(withExisting);
+
+  it('creates no secret and refers to the given one by its complete ARN', () => {
+    existingTemplate.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    expect(withExisting.stripeSecret.secretArn).toBe(arn);
+    expect(withExisting.stripeSecret.secretFullArn).toBe(arn);
+    existingTemplate.hasOutput('StripeSecretArn', { Value: arn });
+  });
+
+  it('refuses an ARN without the 6-character suffix (a grant on it would need a wildcard)', () => {
+    const partial = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:credits/stripe';
+    expect(() => new DataStack(new App({ context: { stripeSecretArn: partial } }), 'CreditsData')).toThrow();
+  });
+});
+
+describe('data stack: outputs', () => {
+  it('outputs the table and bus names and the Stripe secret ARN', () => {
+    template.hasOutput('TableName', {});
+    template.hasOutput('EventBusName', {});
+    template.hasOutput('StripeSecretArn', { Value: { Ref: logicalId(stack, stack.stripeSecret) } });
+  });
+
+  it('holds only the table, the bus and its archive, and the Stripe secret', () => {
     expect(new Set(Object.values(resources(template)).map((r) => r.Type))).toEqual(
-      new Set(['AWS::DynamoDB::Table', 'AWS::Events::EventBus', 'AWS::Events::Archive']),
+      new Set([
+        'AWS::DynamoDB::Table',
+        'AWS::Events::EventBus',
+        'AWS::Events::Archive',
+        'AWS::SecretsManager::Secret',
+      ]),
     );
   });
 });

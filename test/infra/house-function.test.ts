@@ -3,6 +3,7 @@ import path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import { HOUSE_DEFAULTS, HouseFunction, repoRoot } from '#infra/constructs/house-function.ts';
 import { type FunctionSpec, functions } from '#infra/definitions/functions.ts';
@@ -32,5 +33,39 @@ describe('house function', () => {
     expect(
       () => new HouseFunction(stack, 'Fn', { spec, table, bus, serviceName: 's', metricsNamespace: 'n' }),
     ).toThrow(/tableIndexes but does not declare dynamodb:Query/);
+  });
+
+  describe('a spec that says stripe', () => {
+    const stack = new Stack(new App(), 'HouseFunctionStripeTest');
+    const table = new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } });
+    const bus = new EventBus(stack, 'Bus');
+    const spec: FunctionSpec = {
+      entry: 'functions/not-found.ts',
+      description: 'calls Stripe',
+      table: [],
+      stripe: true,
+    };
+    const base = { spec, table, bus, serviceName: 's', metricsNamespace: 'n' };
+
+    it('refuses to build without the Stripe secret', () => {
+      expect(() => new HouseFunction(stack, 'NoSecret', base)).toThrow(
+        /sets stripe but was given no Stripe secret/,
+      );
+    });
+
+    it('refuses a secret known by a partial ARN (the grant would need a wildcard)', () => {
+      const secret = Secret.fromSecretPartialArn(
+        stack,
+        'Partial',
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe',
+      );
+      expect(
+        () =>
+          new HouseFunction(stack, 'PartialSecret', {
+            ...base,
+            stripe: { secret, publicBaseUrl: 'https://x' },
+          }),
+      ).toThrow(/complete ARN/);
+    });
   });
 });

@@ -24,6 +24,18 @@ export function synthesizeApp(options: { nag?: boolean } = {}): SynthesizedApp {
   };
 }
 
+/**
+ * Builds the app under the given CDK context (as `cdk synth -c key=value` does) without bundling the functions:
+ * asset hashes are dummies, the templates are otherwise the same. For variations that need no bundles.
+ */
+export function buildUnbundled(context: Record<string, unknown>): CreditsApp & { app: App } {
+  const app = new App({
+    outdir: mkdtempSync(path.join(tmpdir(), 'credits-cdk-')),
+    context: { ...context, 'aws:cdk:bundling-stacks': [] },
+  });
+  return { ...buildApp(app, { nag: false }), app };
+}
+
 /** Deletes a synthesized assembly (about 10 MB of bundles); call it from afterAll. */
 export function removeAssembly(synthesized: SynthesizedApp): void {
   rmSync(synthesized.assemblyDirectory, { recursive: true, force: true });
@@ -72,4 +84,28 @@ export function roleStatements(template: Template, roleLogicalId: string): State
     )
     .flatMap((r) => (r.Properties as PolicyDoc).PolicyDocument.Statement);
   return [...inline, ...attached];
+}
+
+/** Logical ids of the template's resources that a value refers to (Ref, Fn::GetAtt, Fn::Sub). */
+export function referencedResources(value: unknown, resourceIds: Set<string>): Set<string> {
+  const found = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, inner] of Object.entries(node)) {
+      if (key === 'Ref' && typeof inner === 'string') found.add(inner);
+      else if (key === 'Fn::GetAtt')
+        found.add(String(Array.isArray(inner) ? inner[0] : inner).split('.')[0] ?? '');
+      else if (key === 'Fn::Sub') {
+        const text = Array.isArray(inner) ? inner[0] : inner;
+        for (const match of String(text).matchAll(/\$\{([^}.!]+)/g)) found.add(match[1] ?? '');
+      }
+      visit(inner);
+    }
+  };
+  visit(value);
+  return new Set([...found].filter((id) => resourceIds.has(id)));
 }

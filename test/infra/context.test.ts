@@ -1,0 +1,92 @@
+// The operator's CDK context (`cdk synth -c key=value`): the public base URL of the deployment and an existing
+// Stripe secret. Built without bundling the functions: only the templates matter here.
+import { rmSync } from 'node:fs';
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import type { CreditsApp } from '#infra/build.ts';
+import { type FunctionName, type FunctionSpec, functions } from '#infra/definitions/functions.ts';
+import { asArray, buildUnbundled, logicalId, resources, roleStatements } from './synth.ts';
+
+const specs = Object.entries(functions) as [FunctionName, FunctionSpec][];
+
+/** Each function's environment and Secrets Manager statements in the API stack built under `context`. */
+function build(context: Record<string, unknown>) {
+  const built = buildUnbundled(context);
+  try {
+    const template = Template.fromStack(built.api);
+    const all = resources(template);
+    const functionOf = (name: FunctionName) => {
+      const fn = all[logicalId(built.api, built.api.functions[name].function)];
+      if (!fn) throw new Error(`no function ${name}`);
+      const environment = fn.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
+      const variables = environment?.Variables ?? {};
+      const secrets = roleStatements(template, logicalId(built.api, built.api.functions[name].role)).filter(
+        (s) => asArray(s.Action).some((a) => a.startsWith('secretsmanager:')),
+      );
+      return { variables, secrets };
+    };
+    return { built, functionOf, data: Template.fromStack(built.data) };
+  } finally {
+    rmSync(built.app.outdir, { recursive: true, force: true });
+  }
+}
+
+const apiOf = (built: CreditsApp) => logicalId(built.api, built.api.api);
+
+describe('context publicBaseUrl', () => {
+  const { functionOf } = build({ publicBaseUrl: 'https://billing.example.com' });
+
+  it.each(specs)(
+    '%s: PUBLIC_BASE_URL is the given URL when its spec says stripe, absent otherwise',
+    (name, spec) => {
+      expect(functionOf(name).variables.PUBLIC_BASE_URL).toBe(
+        spec.stripe ? 'https://billing.example.com' : undefined,
+      );
+    },
+  );
+
+  it('drops a trailing slash', () => {
+    const { functionOf: withSlash } = build({ publicBaseUrl: 'https://billing.example.com/' });
+    expect(withSlash('billingPurchases').variables.PUBLIC_BASE_URL).toBe('https://billing.example.com');
+  });
+
+  it('refuses what is not an http(s) URL', () => {
+    for (const publicBaseUrl of [
+      'billing.example.com',
+      'ftp://billing.example.com',
+      'https://x.example/?a=1',
+    ]) {
+      expect(() => buildUnbundled({ publicBaseUrl }), publicBaseUrl).toThrow(/publicBaseUrl must be an http/);
+    }
+  });
+
+  it('defaults to the API endpoint without it', () => {
+    const { built, functionOf: plain } = build({});
+    expect(plain('stripeWebhook').variables.PUBLIC_BASE_URL).toEqual({
+      'Fn::GetAtt': [apiOf(built), 'ApiEndpoint'],
+    });
+  });
+});
+
+describe('context stripeSecretArn', () => {
+  const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:credits/stripe-AbC123';
+  const { functionOf, data } = build({ stripeSecretArn: arn });
+
+  it('creates no secret; the data stack outputs the given ARN', () => {
+    data.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    data.hasOutput('StripeSecretArn', { Value: arn });
+  });
+
+  it.each(specs)(
+    '%s: GetSecretValue on exactly that ARN and STRIPE_SECRET_ARN only when stripe',
+    (name, spec) => {
+      const { variables, secrets } = functionOf(name);
+      expect(variables.STRIPE_SECRET_ARN).toBe(spec.stripe ? arn : undefined);
+      expect(secrets).toEqual(
+        spec.stripe
+          ? [{ Sid: 'StripeSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: arn }]
+          : [],
+      );
+    },
+  );
+});
