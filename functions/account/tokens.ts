@@ -1,19 +1,14 @@
 // /v1/tokens: create (the secret is shown once), list and revoke the account's API tokens (billing scope).
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, principalOf } from '#shared/http/middleware.ts';
 import { createToken, listTokens, revokeAccountToken } from '#shared/tokens/service.ts';
 
-const newToken = z
-  .object({
-    name: z.string().trim().min(1).max(100),
-    scopes: z
-      .array(z.enum(['api', 'billing']))
-      .min(1)
-      .default(['api']),
-  })
-  .strict();
+const newToken = z.strictObject({
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
+  scopes: z._default(z.array(z.enum(['api', 'billing'])).check(z.minLength(1)), ['api']),
+});
 
 export const handler = byRoute({
   // Safe to retry with an Idempotency-Key: a replay answers the same token with `token: null`, since the

@@ -1,5 +1,5 @@
 // GET /v1/transactions: the ledger entries that changed the balance, newest first, cursor-paginated.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ValidationError } from '#shared/errors.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
@@ -7,12 +7,10 @@ import { principalOf } from '#shared/http/middleware.ts';
 import { zodProblems } from '#shared/http/validation.ts';
 import { listTransactions } from '#shared/ledger/history.ts';
 
-const params = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(25),
-    cursor: z.string().max(512).optional(),
-  })
-  .strict();
+const params = z.strictObject({
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
+  cursor: z.optional(z.string().check(z.maxLength(512))),
+});
 
 export const handler = apiRoute({ auth: 'api' }, async (event, context) => {
   const parsed = params.safeParse(event.queryStringParameters ?? {});

@@ -1,5 +1,5 @@
 // GET /v1/usage: cost and requests per day, week, month or year, optionally for one feature or token.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { nowIso } from '#shared/clock.ts';
 import { ValidationError } from '#shared/errors.ts';
 import { json } from '#shared/http/api.ts';
@@ -11,23 +11,21 @@ import { queryUsage } from '#shared/usage/query.ts';
 const DAY_MS = 86_400_000;
 const MAX_DAYS = { day: 366, week: 3 * 366, month: 10 * 366, year: 10 * 366 } as const;
 
-const date = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
-  .refine((value) => {
+const date = z.string().check(
+  z.regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD'),
+  z.refine((value) => {
     const day = new Date(`${value}T00:00:00Z`);
     return !Number.isNaN(day.getTime()) && day.toISOString().startsWith(value);
-  }, 'is not a calendar date');
+  }, 'is not a calendar date'),
+);
 
-const params = z
-  .object({
-    begin: date.optional(),
-    end: date.optional(),
-    step: z.enum(['day', 'week', 'month', 'year']).default('day'),
-    feature: identifier.optional(),
-    token_id: identifier.optional(),
-  })
-  .strict();
+const params = z.strictObject({
+  begin: z.optional(date),
+  end: z.optional(date),
+  step: z._default(z.enum(['day', 'week', 'month', 'year']), 'day'),
+  feature: z.optional(identifier),
+  token_id: z.optional(identifier),
+});
 
 export const handler = apiRoute({ auth: 'api' }, async (event, context) => {
   const parsed = params.safeParse(event.queryStringParameters ?? {});

@@ -1,5 +1,5 @@
 // Operator API: open accounts, read them, grant or correct credits, set the billing mode.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   adjustCredits,
   createAccount,
@@ -13,26 +13,25 @@ import { bodyOf, pathOf } from '#shared/http/middleware.ts';
 import { usdAmount } from '#shared/http/validation.ts';
 import { toWire } from '#shared/money.ts';
 
-const newAccount = z
-  .object({ name: z.string().trim().min(1).max(200), email: z.email().max(320).optional() })
-  .strict();
+const newAccount = z.strictObject({
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  email: z.optional(z.email().check(z.maxLength(320))),
+});
 
-const creditChange = z
-  .object({
-    amount: usdAmount.refine((amount) => amount !== 0, 'must not be zero'),
-    reason: z.string().trim().min(1).max(500),
-  })
-  .strict();
+const creditChange = z.strictObject({
+  amount: usdAmount.check(z.refine((amount) => amount !== 0, 'must not be zero')),
+  reason: z.string().check(z.trim(), z.minLength(1), z.maxLength(500)),
+});
 
 /** Checked before the Idempotency-Key is claimed, so a malformed id does not use the key up. */
-const accountPath = z.object({ id: z.string().regex(/^acct_[0-9A-Z]{26}$/, 'is not an account id') });
+const accountPath = z.object({
+  id: z.string().check(z.regex(/^acct_[0-9A-Z]{26}$/, 'is not an account id')),
+});
 
-const billingMode = z
-  .object({
-    mode: z.enum(['prepaid', 'postpaid']),
-    payment_terms_days: z.number().int().min(1).max(365).optional(),
-  })
-  .strict();
+const billingMode = z.strictObject({
+  mode: z.enum(['prepaid', 'postpaid']),
+  payment_terms_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(365))),
+});
 
 const accountIdOf = (context: ApiContext) => pathOf<z.infer<typeof accountPath>>(context).id;
 

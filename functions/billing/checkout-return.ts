@@ -1,13 +1,13 @@
 // GET /billing/return: where Stripe sends the customer after paying. It follows the session up with Stripe
 // (the same exactly-once fulfilment as the webhook, which it may race) and shows a short page.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ApiResult } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
 import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 
 const query = z.object({
-  purchase_id: z.string().regex(/^pur_[0-9A-Z]{26}$/),
-  session_id: z.string().regex(/^cs_[A-Za-z0-9_]{1,200}$/),
+  purchase_id: z.string().check(z.regex(/^pur_[0-9A-Z]{26}$/)),
+  session_id: z.string().check(z.regex(/^cs_[A-Za-z0-9_]{1,200}$/)),
 });
 
 function page(title: string, message: string, status = 200): ApiResult {

@@ -1,5 +1,5 @@
 // Buying credits: open a checkout (Idempotency-Key), follow a purchase, list purchases (billing scope).
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf, principalOf } from '#shared/http/middleware.ts';
@@ -9,9 +9,9 @@ import { openCheckout, purchaseLimits, requirePurchase } from '#shared/payments/
 import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 import { listPurchases, purchaseView } from '#shared/payments/purchases.ts';
 
-const checkout = z
-  .object({
-    amount: usdAmount.superRefine((amount, ctx) => {
+const checkout = z.strictObject({
+  amount: usdAmount.check(
+    z.superRefine((amount, ctx) => {
       const { min, max } = purchaseLimits();
       if (amount % 10_000 !== 0)
         ctx.addIssue({ code: 'custom', message: 'must have at most 2 decimal places' });
@@ -19,14 +19,13 @@ const checkout = z
         ctx.addIssue({ code: 'custom', message: `must be between ${toWire(min)} and ${toWire(max)}` });
       }
     }),
-    return_url: z
-      .url({ protocol: /^https?$/ })
-      .max(2000)
-      .optional(),
-  })
-  .strict();
+  ),
+  return_url: z.optional(z.url({ protocol: /^https?$/ }).check(z.maxLength(2000))),
+});
 
-const purchasePath = z.object({ id: z.string().regex(/^pur_[0-9A-Z]{26}$/, 'is not a purchase id') });
+const purchasePath = z.object({
+  id: z.string().check(z.regex(/^pur_[0-9A-Z]{26}$/, 'is not a purchase id')),
+});
 
 export const handler = byRoute({
   'POST /v1/billing/checkout': apiRoute(

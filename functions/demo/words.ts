@@ -1,11 +1,11 @@
 // POST /v1/demo/words: the reference per-unit feature (0.0001 USD a word), held before and settled after.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { countWords, estimateWords } from '#shared/demo/words.ts';
 import { paidFeature } from '#shared/metering/metered.ts';
 
 export const handler = paidFeature({
   feature: 'words',
-  body: z.object({ text: z.string().max(50_000) }).strict(),
+  body: z.strictObject({ text: z.string().check(z.maxLength(50_000)) }),
   estimate: ({ text }) => estimateWords(text),
   run: ({ text }) => {
     const words = countWords(text);

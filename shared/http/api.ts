@@ -25,6 +25,9 @@ export type ApiState = {
 
 export type ApiContext = Context & { api: ApiState };
 
+/** A complete HTTP Lambda handler as API Gateway invokes it. */
+export type RouteHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
+
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
   return {
     statusCode,

@@ -1,21 +1,14 @@
 // Builders for the HTTP functions that are not paid features: one middy chain per route, and dispatch on
 // API Gateway's route key for functions that serve several routes.
 import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
-import type { ZodType } from 'zod';
-import { ForbiddenError, NotFoundError } from '../errors.ts';
+import type * as z from 'zod/mini';
+import { ForbiddenError } from '../errors.ts';
 import { idempotent } from '../idempotency/middleware.ts';
 import type { Scope } from '../tokens/repository.ts';
-import type { ApiContext, ApiEvent, ApiResult } from './api.ts';
-import {
-  type ApiMiddleware,
-  type ApiRequest,
-  apiRequest,
-  authenticated,
-  jsonBody,
-  pathParameters,
-  principalOf,
-} from './middleware.ts';
+import type { ApiContext, ApiEvent, ApiResult, RouteHandler } from './api.ts';
+import { authenticated, jsonBody, pathParameters, principalOf } from './middleware.ts';
+import { unknownRoute } from './not-found.ts';
+import { type ApiMiddleware, type ApiRequest, apiRequest } from './request.ts';
 
 export type RouteOptions = {
   /**
@@ -24,8 +17,8 @@ export type RouteOptions = {
    */
   auth: Scope | 'admin' | 'none';
   /** Path parameters, validated before the Idempotency-Key is claimed. */
-  path?: ZodType<unknown>;
-  body?: ZodType<unknown>;
+  path?: z.ZodMiniType<unknown>;
+  body?: z.ZodMiniType<unknown>;
   /**
    * Honour `Idempotency-Key` (every POST that moves money or creates a billable object). `redact` names
    * response fields that are secrets shown once: they are stored, and so replayed, as null.
@@ -42,8 +35,6 @@ function operatorOnly(): ApiMiddleware {
     },
   };
 }
-
-export type RouteHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 
 export function apiRoute(
   options: RouteOptions,
@@ -63,15 +54,7 @@ export function apiRoute(
   return chain.handler(run) as unknown as RouteHandler;
 }
 
-const unknownRoute = middy<ApiEvent, ApiResult, Error, ApiContext>()
-  .use(apiRequest())
-  .handler(async () => {
-    throw new NotFoundError();
-  }) as unknown as RouteHandler;
-
 /** One Lambda serving several routes of the route table, dispatched on `routeKey`. */
 export function byRoute(handlers: Record<string, RouteHandler>): RouteHandler {
   return (event, context) => (handlers[event.routeKey] ?? unknownRoute)(event, context);
 }
-
-export { unknownRoute };

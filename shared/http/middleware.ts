@@ -1,45 +1,12 @@
-// The middleware every HTTP function composes: request ids and error mapping, token auth, JSON bodies.
-import type { MiddlewareObj, Request } from '@middy/core';
-import type { ZodType } from 'zod';
-import { type DomainError, errorResponse, PayloadTooLargeError, ValidationError } from '../errors.ts';
-import { requestIdFor } from '../ids.ts';
+// The middleware HTTP functions add after `apiRequest()` (request.ts): token auth, JSON bodies, path params.
+import type * as z from 'zod/mini';
+import { type DomainError, PayloadTooLargeError, ValidationError } from '../errors.ts';
 import { logger } from '../observability/powertools.ts';
 import { authenticate, requireScope } from '../tokens/authenticate.ts';
 import type { Scope } from '../tokens/repository.ts';
-import { type ApiContext, type ApiEvent, type ApiResult, header, json } from './api.ts';
+import { type ApiContext, header } from './api.ts';
+import type { ApiMiddleware } from './request.ts';
 import { zodProblems } from './validation.ts';
-
-export type ApiRequest = Request<ApiEvent, ApiResult, Error, ApiContext>;
-export type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
-
-/** Outermost: assigns the request id, maps any error to the contract's body, stamps x-request-id. */
-export function apiRequest(): ApiMiddleware {
-  const stamp = (request: ApiRequest) => {
-    if (request.response) {
-      request.response.headers = {
-        ...request.response.headers,
-        'x-request-id': request.context.api.requestId,
-      };
-    }
-  };
-  return {
-    before: (request) => {
-      const rc = request.event.requestContext;
-      const requestId = requestIdFor(rc.requestId, rc.timeEpoch);
-      request.context.api = { requestId, entryId: requestId.slice(4) };
-      logger.appendKeys({ request_id: requestId, route: request.event.routeKey });
-    },
-    after: stamp,
-    onError: (request) => {
-      const { status, body } = errorResponse(request.error);
-      if (status >= 500) logger.error('request failed', { error: request.error });
-      request.response = json(status, body);
-      stamp(request);
-      logger.resetKeys();
-      return request.response;
-    },
-  };
-}
 
 /** Bearer-token authentication with the scope the route needs. */
 export function authenticated(scope: Scope): ApiMiddleware {
@@ -56,7 +23,7 @@ export function authenticated(scope: Scope): ApiMiddleware {
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
 /** Parses and validates a JSON body; the handler reads the typed result from `context.api.body`. */
-export function jsonBody<T>(schema: ZodType<T>, maxBytes = DEFAULT_MAX_BODY_BYTES): ApiMiddleware {
+export function jsonBody<T>(schema: z.ZodMiniType<T>, maxBytes = DEFAULT_MAX_BODY_BYTES): ApiMiddleware {
   return {
     before: (request) => {
       const { body, isBase64Encoded } = request.event;
@@ -78,7 +45,7 @@ export function jsonBody<T>(schema: ZodType<T>, maxBytes = DEFAULT_MAX_BODY_BYTE
 }
 
 /** Validates path parameters; runs before the Idempotency-Key is claimed, like the body. */
-export function pathParameters<T>(schema: ZodType<T>): ApiMiddleware {
+export function pathParameters<T>(schema: z.ZodMiniType<T>): ApiMiddleware {
   return {
     before: (request) => {
       const result = schema.safeParse(request.event.pathParameters ?? {});

@@ -1,9 +1,13 @@
 // Input validation helpers: zod problems to the contract's `details`, and the money field every schema uses.
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import type { FieldProblem } from '../errors.ts';
 import { fromWire, type Micros } from '../money.ts';
 
-export function zodProblems(error: z.ZodError): FieldProblem[] {
+// zod/mini loads no error messages of its own; the contract's `details[].problem` texts are zod's English ones.
+z.config(en());
+
+export function zodProblems(error: z.core.$ZodError): FieldProblem[] {
   return error.issues.map((issue) => ({
     field: issue.path.length ? issue.path.join('.') : 'body',
     problem: issue.message,
@@ -11,17 +15,23 @@ export function zodProblems(error: z.ZodError): FieldProblem[] {
 }
 
 /** A USD amount on the wire: a finite JSON number with at most six decimals, converted to exact micros. */
-export const usdAmount = z.unknown().transform((value, ctx): Micros => {
-  try {
-    return fromWire(value);
-  } catch (error) {
-    ctx.addIssue({
-      code: 'custom',
-      message: error instanceof Error ? error.message : 'is not a valid amount',
-    });
-    return z.NEVER;
-  }
-});
+export const usdAmount = z.pipe(
+  z.unknown(),
+  z.transform((value, ctx): Micros => {
+    try {
+      return fromWire(value);
+    } catch (error) {
+      ctx.issues.push({
+        code: 'custom',
+        message: error instanceof Error ? error.message : 'is not a valid amount',
+        input: value,
+      });
+      return z.NEVER;
+    }
+  }),
+);
 
 /** Names of things we key attributes by: letters, digits, `_` and `-`. */
-export const identifier = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
+export const identifier = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'));

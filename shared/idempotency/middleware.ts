@@ -11,7 +11,7 @@ import {
   ValidationError,
 } from '../errors.ts';
 import { header } from '../http/api.ts';
-import type { ApiMiddleware, ApiRequest } from '../http/middleware.ts';
+import type { ApiMiddleware, ApiRequest } from '../http/request.ts';
 import { sha256Hex } from '../ids.ts';
 import { claimKey, completeKey, forgetKey, readKey, releaseKey } from './store.ts';
 

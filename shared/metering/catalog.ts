@@ -1,11 +1,13 @@
 // The price catalog: data, not code. `price-catalog.json` holds the defaults; an operator can replace the
 // whole catalog with the PRICE_CATALOG environment variable (same JSON shape) without a code change.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { optional } from '../config.ts';
+// Also sets zod's English messages, so a malformed catalog names its problems readably.
+import '../http/validation.ts';
 import { fromDecimalString, type Micros, type UnitPrice, unitPriceFromDecimalString } from '../money.ts';
 import defaults from './price-catalog.json' with { type: 'json' };
 
-const decimal = z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string such as "0.002"');
+const decimal = z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a decimal string such as "0.002"'));
 
 const featureSchema = z.discriminatedUnion('pricing', [
   z.object({ pricing: z.literal('fixed'), price: decimal }),
@@ -13,7 +15,7 @@ const featureSchema = z.discriminatedUnion('pricing', [
 ]);
 
 const catalogSchema = z.object({
-  features: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), featureSchema),
+  features: z.record(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/)), featureSchema),
 });
 
 export type FeaturePrice =

@@ -8,21 +8,15 @@
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
-import type { ZodType } from 'zod';
+import type * as z from 'zod/mini';
 import { markDepletedNotified } from '../accounts/repository.ts';
 import { applyToView, isViewFresh, refreshView, setView, viewOf } from '../accounts/view.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { ConflictError, InsufficientCreditsError } from '../errors.ts';
 import { publish } from '../events/bus.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json } from '../http/api.ts';
-import {
-  type ApiMiddleware,
-  type ApiRequest,
-  apiRequest,
-  authenticated,
-  jsonBody,
-  principalOf,
-} from '../http/middleware.ts';
+import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
+import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
 import { idempotent } from '../idempotency/middleware.ts';
 import { chargeUsage, releaseHold, reserveHold, settleHold, type UsageCharge } from '../ledger/ledger.ts';
 import type { AccountMoney, Hold } from '../ledger/types.ts';
@@ -200,7 +194,7 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
 export type PaidFeature<B, R> = {
   /** The catalog name of the feature: its price comes from the price catalog. */
   feature: string;
-  body: ZodType<B>;
+  body: z.ZodMiniType<B>;
   maxBodyBytes?: number;
   /** Per-unit features: the quantity to hold before running (an upper bound of the actual quantity). */
   estimate?: (body: B) => number;

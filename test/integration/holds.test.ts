@@ -1,7 +1,7 @@
 // Variable-cost calls: the estimate is held, the actual cost settled and the rest released; a failed
 // feature releases everything; a hold whose invocation crashed is released by the expiry job.
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { handler as expireJob } from '#functions/jobs/expire-holds.ts';
 import { advanceClock, nowMs, resetClock } from '#shared/clock.ts';
 import { ValidationError } from '#shared/errors.ts';
