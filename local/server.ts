@@ -22,6 +22,7 @@ import { createTable, startDynamoLocal } from './dynamo-local.ts';
 import { createJobRunner, type JobRunner } from './jobs.ts';
 import { servePage } from './page.ts';
 import { matchRoute } from './router.ts';
+import { type StripeEmulator, startStripeEmulator } from './stripe/emulator.ts';
 
 export { matchRoute } from './router.ts';
 
@@ -38,6 +39,20 @@ export type LocalStackOptions = {
   runJobs?: boolean;
   /** No request or job log lines, and Powertools logs silenced. Errors still go to stderr. */
   quiet?: boolean;
+  /**
+   * The local Stripe emulator. By default it runs unless `STRIPE_SECRET_KEY` names a real Stripe test key;
+   * `false` turns it off; an object always starts it (tests), with these settings.
+   */
+  stripe?: false | LocalStripeOptions;
+};
+
+export type LocalStripeOptions = {
+  /** Default `STRIPE_EMULATOR_PORT`, else a free port. */
+  port?: number;
+  /** Default `STRIPE_WEBHOOK_SECRET`, else generated. */
+  webhookSecret?: string;
+  fundingDelayMs?: number;
+  webhookRetryBaseMs?: number;
 };
 
 export type LocalStack = {
@@ -46,6 +61,8 @@ export type LocalStack = {
   adminApiKey: string;
   demo?: { accountId: string; token: string };
   dynamoEndpoint: string;
+  /** The Stripe emulator the handlers talk to, when it runs. */
+  stripe?: StripeEmulator;
   stop(): Promise<void>;
 };
 
@@ -271,6 +288,36 @@ async function seedDemoAccount(): Promise<{ accountId: string; token: string }> 
   return { accountId: account.account_id, token };
 }
 
+/** A key the emulator generated (a stack started earlier in this process) is not a real Stripe key. */
+function realStripeKeyConfigured(): boolean {
+  const key = process.env.STRIPE_SECRET_KEY;
+  return Boolean(key) && !key?.startsWith('sk_test_emulator_');
+}
+
+async function startLocalStripe(
+  option: LocalStackOptions['stripe'],
+  host: string,
+  log: (message: string) => void,
+): Promise<StripeEmulator | undefined> {
+  if (option === false || (option === undefined && realStripeKeyConfigured())) return undefined;
+  const settings = option ?? {};
+  const port = settings.port ?? Number(process.env.STRIPE_EMULATOR_PORT ?? 0);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new Error(`STRIPE_EMULATOR_PORT must be a port number, got ${process.env.STRIPE_EMULATOR_PORT}`);
+  }
+  return startStripeEmulator({
+    port,
+    host,
+    webhookSecret:
+      settings.webhookSecret ??
+      process.env.STRIPE_WEBHOOK_SECRET ??
+      `whsec_${randomBytes(24).toString('base64url')}`,
+    ...(settings.fundingDelayMs === undefined ? {} : { fundingDelayMs: settings.fundingDelayMs }),
+    ...(settings.webhookRetryBaseMs === undefined ? {} : { webhookRetryBaseMs: settings.webhookRetryBaseMs }),
+    log,
+  });
+}
+
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const quiet = options.quiet ?? false;
   const log = quiet ? () => {} : (message: string) => console.log(message);
@@ -293,6 +340,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
     });
 
+    const host = options.host ?? '127.0.0.1';
+    const stripe = await startLocalStripe(options.stripe, host, log);
+    if (stripe) cleanups.push(() => stripe.stop());
+
     cleanups.push(
       applyEnvironment({
         TABLE_NAME: tableName,
@@ -304,11 +355,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         // No CloudWatch here: EMF lines on every request would only bury the useful output.
         POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
         ...(quiet ? { POWERTOOLS_LOG_LEVEL: 'SILENT' } : {}),
+        ...(stripe
+          ? {
+              STRIPE_SECRET_KEY: stripe.secretKey,
+              STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
+              STRIPE_API_HOST: stripe.stripeClientOptions.host,
+              STRIPE_API_PORT: String(stripe.stripeClientOptions.port),
+              STRIPE_API_PROTOCOL: stripe.stripeClientOptions.protocol,
+            }
+          : {}),
       }),
     );
     // A document client created earlier in this process may point at another endpoint.
     const { setDocumentClient } = await import('#shared/dynamo/client.ts');
     setDocumentClient(undefined);
+    // Likewise a Stripe client made for another stack's emulator (or key).
+    const { resetStripeClient } = await import('#shared/payments/stripe-client.ts');
+    resetStripeClient();
     const sink = globalThis as LocalEventSink;
     const previousEvents = sink.__localEvents;
     sink.__localEvents = [];
@@ -345,7 +408,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => {
+      server.listen(options.port ?? 3000, host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -358,13 +421,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }),
     );
     const { port } = server.address() as AddressInfo;
-    const host = options.host ?? '127.0.0.1';
+    const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
+    // Known only now that the stack listens; no Stripe call can have happened before.
+    stripe?.setWebhookUrl(`${url}/webhooks/stripe`);
+    // Where Stripe sends the customer back after paying (checkout's success and cancel pages).
+    cleanups.push(applyEnvironment({ PUBLIC_BASE_URL: url.replace('127.0.0.1', 'localhost') }));
     return {
-      url: `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`,
+      url,
       port,
       adminApiKey,
       ...(demo ? { demo } : {}),
       dynamoEndpoint,
+      ...(stripe ? { stripe } : {}),
       stop,
     };
   } catch (error) {

@@ -11,6 +11,10 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
     `Credits billing, local mode: ${url}`,
     '',
     `  Admin key (x-admin-key):  ${key}${generatedKey ? '   (generated; set ADMIN_API_KEY to choose one)' : ''}`,
+    stack.stripe
+      ? `  Stripe emulator:          ${stack.stripe.url}   (checkout pages; test cards 4242…, 9995, 3184, 0341)`
+      : `  Stripe:                   test mode (STRIPE_SECRET_KEY); forward webhooks with\n` +
+        `                            stripe listen --forward-to localhost:${stack.port}/webhooks/stripe`,
   ];
   if (stack.demo) {
     const { accountId, token } = stack.demo;

@@ -54,8 +54,9 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
       ...(methodType ? { payment_method_type: methodType } : {}),
     });
   }
+  // A method saved for later (setup_future_usage) ends up attached to the customer: that is the one on file.
   const method = intent.payment_method;
-  if (intent.setup_future_usage === 'off_session' && method && typeof method !== 'string') {
+  if (method && typeof method !== 'string' && method.customer) {
     await rememberPaymentMethod(accountId, describeMethod(method, intent.created));
   }
   if (outcome.status === 'applied') {

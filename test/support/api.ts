@@ -28,6 +28,8 @@ export type CallOptions = {
   token?: string;
   body?: unknown;
   rawBody?: string;
+  /** The raw body is base64, as API Gateway sends binary bodies. */
+  base64?: boolean;
   headers?: Record<string, string>;
   query?: Record<string, string>;
   /** Reuse a gateway request id and arrival time, as a redelivered event would. */
@@ -74,7 +76,7 @@ export function apiEvent(method: string, path: string, options: CallOptions = {}
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
     ...(matched.pathParameters ? { pathParameters: matched.pathParameters } : {}),
     body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
-    isBase64Encoded: false,
+    isBase64Encoded: options.base64 ?? false,
     requestContext: {
       accountId: '000000000000',
       apiId: 'test',
@@ -106,6 +108,10 @@ export async function call(method: string, path: string, options: CallOptions = 
   return {
     status: result.statusCode,
     headers: result.headers,
-    body: result.body ? JSON.parse(result.body) : undefined,
+    body: !result.body
+      ? undefined
+      : result.headers['content-type']?.startsWith('application/json')
+        ? JSON.parse(result.body)
+        : result.body,
   };
 }
