@@ -9,6 +9,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     // CI also writes a machine-readable report; .ci/run prints its totals as a closing line.
-    reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-output/vitest.json' }]] : ['default'],
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: 'test-output/vitest.json' }]]
+      : ['default'],
   },
 });
