@@ -3,7 +3,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import type { TransactItem } from '../dynamo/transact.ts';
+import { isConditionFailure, type TransactItem } from '../dynamo/transact.ts';
 import type { Micros } from '../money.ts';
 
 export type BillingMode = 'prepaid' | 'postpaid' | 'marketplace';
@@ -75,7 +75,7 @@ export async function markDepletedNotified(
     );
     return true;
   } catch (error) {
-    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+    if (isConditionFailure(error)) return false;
     throw error;
   }
 }

@@ -61,6 +61,11 @@ export async function transactWrite(items: TransactItem[]): Promise<TransactOutc
   }
 }
 
+/** A single-item write whose condition did not hold (DynamoDB answers this instead of writing). */
+export function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
 export function reasonAt(outcome: TransactOutcome, index: number): CancellationReason | undefined {
   return outcome.committed ? undefined : outcome.reasons[index];
 }

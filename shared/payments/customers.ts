@@ -1,10 +1,12 @@
 // The account's Stripe Customer, created once: concurrent first purchases share one Stripe idempotency key,
 // so Stripe answers them with the same customer, and the account keeps the first id stored.
+
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { getAccount } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
+import { isConditionFailure } from '../dynamo/transact.ts';
 import { NotFoundError } from '../errors.ts';
 import { stripe } from './stripe-client.ts';
 
@@ -32,7 +34,7 @@ export async function ensureCustomer(accountId: string): Promise<string> {
     );
     return customer.id;
   } catch (error) {
-    if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+    if (!isConditionFailure(error)) throw error;
     const stored = (await getAccount(accountId))?.stripe_customer_id;
     if (!stored) throw error;
     return stored;

@@ -1,11 +1,13 @@
 // The payment method on file: what auto-refill charges. Learnt from successful payments that saved a
 // method, kept current by Stripe's detach and automatic-update events; an older fact never replaces a newer.
+
 import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type Stripe from 'stripe';
 import type { PaymentMethodOnFile } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
+import { isConditionFailure } from '../dynamo/transact.ts';
 
 export function describeMethod(method: Stripe.PaymentMethod, version: number): PaymentMethodOnFile {
   return {
@@ -19,10 +21,10 @@ export function describeMethod(method: Stripe.PaymentMethod, version: number): P
   };
 }
 
-function isConditionFailure(error: unknown): boolean {
+/** Either kind of refused condition: a single write's, or a transaction's. */
+function refused(error: unknown): boolean {
   return (
-    error instanceof Error &&
-    (error.name === 'ConditionalCheckFailedException' || error.name === 'TransactionCanceledException')
+    isConditionFailure(error) || (error instanceof Error && error.name === 'TransactionCanceledException')
   );
 }
 
@@ -56,7 +58,7 @@ export async function rememberPaymentMethod(
     );
     return true;
   } catch (error) {
-    if (isConditionFailure(error)) return false;
+    if (refused(error)) return false;
     throw error;
   }
 }
@@ -86,7 +88,7 @@ export async function refreshPaymentMethod(accountId: string, method: PaymentMet
     );
     return true;
   } catch (error) {
-    if (isConditionFailure(error)) return false;
+    if (refused(error)) return false;
     throw error;
   }
 }
@@ -108,7 +110,7 @@ export async function forgetPaymentMethod(accountId: string, paymentMethodId: st
     );
     return true;
   } catch (error) {
-    if (isConditionFailure(error)) return false;
+    if (refused(error)) return false;
     throw error;
   }
 }

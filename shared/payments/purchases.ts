@@ -1,10 +1,12 @@
 // Purchase records: one per checkout, under the account. Their status only moves forward
 // (pending → paid | failed | expired, and failed/expired → paid when a later payment succeeds), so an older
 // event or a slower reader never overwrites a newer state.
+
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
+import { isConditionFailure } from '../dynamo/transact.ts';
 import { type Micros, toWire } from '../money.ts';
 
 export type PurchaseStatus = 'pending' | 'paid' | 'failed' | 'expired';
@@ -103,7 +105,7 @@ export async function advancePurchase(
     );
     return true;
   } catch (error) {
-    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+    if (isConditionFailure(error)) return false;
     throw error;
   }
 }

@@ -6,7 +6,7 @@ import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
-import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
+import { isConditionFailure, type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { newApiToken } from '../ids.ts';
 
 export type Scope = 'api' | 'billing';
@@ -98,7 +98,7 @@ export async function touchToken(
     );
     return result.Attributes as TokenRecord;
   } catch (error) {
-    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return undefined;
+    if (isConditionFailure(error)) return undefined;
     throw error;
   }
 }
