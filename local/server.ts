@@ -68,6 +68,9 @@ export type LocalStack = {
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
+/** The queue `shared/auto-refill/trigger.ts` sends to in local mode. */
+type LocalRefillQueue = { __localRefillQueue?: (accountId: string) => void };
+
 /** The sink `shared/events/bus.ts` pushes to in local mode. */
 type LocalEventSink = { __localEvents?: unknown[] };
 
@@ -372,6 +375,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Likewise a Stripe client made for another stack's emulator (or key).
     const { resetStripeClient } = await import('#shared/payments/stripe-client.ts');
     resetStripeClient();
+    // The refill queue (SQS in the cloud): each request runs the worker on its own, after the answer.
+    const queue = globalThis as LocalRefillQueue;
+    const previousQueue = queue.__localRefillQueue;
+    queue.__localRefillQueue = (accountId) => {
+      setImmediate(() => {
+        const message = { messageId: randomUUID(), body: JSON.stringify({ account_id: accountId }) };
+        invoke('refillWorker', { Records: [message] }).catch((error: unknown) =>
+          console.error('local refill worker failed:', error),
+        );
+      });
+    };
+    cleanups.push(() => {
+      queue.__localRefillQueue = previousQueue;
+    });
     const sink = globalThis as LocalEventSink;
     const previousEvents = sink.__localEvents;
     sink.__localEvents = [];

@@ -3,23 +3,13 @@ import * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf, principalOf } from '#shared/http/middleware.ts';
-import { usdAmount } from '#shared/http/validation.ts';
-import { toWire } from '#shared/money.ts';
-import { openCheckout, purchaseLimits, requirePurchase } from '#shared/payments/checkout.ts';
+import { openCheckout, requirePurchase } from '#shared/payments/checkout.ts';
 import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
+import { purchaseAmount } from '#shared/payments/limits.ts';
 import { listPurchases, purchaseView } from '#shared/payments/purchases.ts';
 
 const checkout = z.strictObject({
-  amount: usdAmount.check(
-    z.superRefine((amount, ctx) => {
-      const { min, max } = purchaseLimits();
-      if (amount % 10_000 !== 0)
-        ctx.addIssue({ code: 'custom', message: 'must have at most 2 decimal places' });
-      if (amount < min || amount > max) {
-        ctx.addIssue({ code: 'custom', message: `must be between ${toWire(min)} and ${toWire(max)}` });
-      }
-    }),
-  ),
+  amount: purchaseAmount,
   return_url: z.optional(z.url({ protocol: /^https?$/ }).check(z.maxLength(2000))),
 });
 

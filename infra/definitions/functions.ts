@@ -24,6 +24,10 @@ export type FunctionSpec = {
   publishesEvents?: boolean;
   /** Calls Stripe: reads the Stripe secret (STRIPE_SECRET_ARN) from Secrets Manager. */
   stripe?: boolean;
+  /** Starts refills: sqs:SendMessage on the refill queue (REFILL_QUEUE_URL). */
+  refillQueue?: boolean;
+  /** Consumes the refill queue (an SQS event source). */
+  refillWorker?: boolean;
   memoryMb?: number;
   timeoutSeconds?: number;
 };
@@ -50,12 +54,14 @@ export const functions = {
     description: 'Reference fixed-price feature POST /v1/demo/echo',
     table: unique([...tokenAuth, ...idempotency, ...charging]),
     publishesEvents: true,
+    refillQueue: true,
   },
   demoWords: {
     entry: 'functions/demo/words.ts',
     description: 'Reference variable-price feature POST /v1/demo/words (hold, then settle)',
     table: unique([...tokenAuth, ...idempotency, ...charging]),
     publishesEvents: true,
+    refillQueue: true,
   },
   credits: {
     entry: 'functions/account/credits.ts',
@@ -99,8 +105,9 @@ export const functions = {
   },
   billingAutoRefill: {
     entry: 'functions/billing/auto-refill.ts',
-    description: 'GET /v1/billing/auto-refill',
+    description: 'GET / PUT /v1/billing/auto-refill',
     table: unique([...tokenAuth]),
+    refillQueue: true,
   },
   stripeWebhook: {
     entry: 'functions/webhooks/stripe.ts',
@@ -109,6 +116,24 @@ export const functions = {
     publishesEvents: true,
     stripe: true,
     timeoutSeconds: 20,
+  },
+  refillWorker: {
+    entry: 'functions/workers/refill.ts',
+    description: 'Auto-refill: charges the saved method off-session for accounts a debit took below threshold',
+    table: unique([...charging]),
+    publishesEvents: true,
+    stripe: true,
+    refillWorker: true,
+    timeoutSeconds: 30,
+  },
+  autoRefillSweep: {
+    entry: 'functions/jobs/auto-refill.ts',
+    description: 'Scheduled: refills every account marked due (the safety net of the prompt trigger)',
+    table: unique([...charging, 'dynamodb:Query']),
+    tableIndexes: true,
+    publishesEvents: true,
+    stripe: true,
+    timeoutSeconds: 300,
   },
   notFound: {
     entry: 'functions/not-found.ts',

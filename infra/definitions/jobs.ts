@@ -14,5 +14,6 @@ export type Job = {
 
 export const jobs: Job[] = [
   { name: 'expire-holds', function: 'expireHolds', schedule: 'rate(1 minute)', localEveryMs: 60_000 },
+  { name: 'auto-refill', function: 'autoRefillSweep', schedule: 'rate(1 minute)', localEveryMs: 60_000 },
   { name: 'reconcile', function: 'reconcile', schedule: 'cron(17 3 * * ? *)', localEveryMs: 60 * 60_000 },
 ];

@@ -22,6 +22,7 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/billing/purchases', function: 'billingPurchases', auth: 'token' },
   { method: 'GET', path: '/v1/billing/purchases/{id}', function: 'billingPurchases', auth: 'token' },
   { method: 'GET', path: '/v1/billing/auto-refill', function: 'billingAutoRefill', auth: 'token' },
+  { method: 'PUT', path: '/v1/billing/auto-refill', function: 'billingAutoRefill', auth: 'token' },
   { method: 'POST', path: '/webhooks/stripe', function: 'stripeWebhook', auth: 'none' },
   { method: 'GET', path: '/billing/return', function: 'billingReturn', auth: 'none' },
   { method: 'POST', path: '/admin/accounts', function: 'adminAccounts', auth: 'iam' },

@@ -1,5 +1,6 @@
 // Accounts in the table: the account item holds the money fields that only the ledger writes.
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { AutoRefill } from '../auto-refill/types.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -22,6 +23,7 @@ export type Account = {
   depleted_notified_at?: string;
   stripe_customer_id?: string;
   payment_method?: PaymentMethodOnFile;
+  auto_refill?: AutoRefill;
 };
 
 /** The saved payment method that auto-refill charges off-session. */

@@ -6,9 +6,10 @@
 import { nowMs } from '../clock.ts';
 import { optionalNumber } from '../config.ts';
 import type { Micros } from '../money.ts';
-import { getAccount } from './repository.ts';
+import { type Account, getAccount } from './repository.ts';
 
-type View = { available: Micros; readAt: number };
+/** `refillBelow`: the auto-refill threshold while auto-refill is on and active, as last read. */
+type View = { available: Micros; readAt: number; refillBelow?: Micros; markedDueAt?: number };
 
 const views = new Map<string, View>();
 const MAX_VIEWS = 10_000;
@@ -20,9 +21,46 @@ export function isViewFresh(accountId: string): boolean {
   return view !== undefined && nowMs() - view.readAt < ttlMs();
 }
 
-export function setView(accountId: string, available: Micros): void {
+export function setView(accountId: string, available: Micros, account?: Account): void {
   if (!views.has(accountId) && views.size >= MAX_VIEWS) views.delete(views.keys().next().value!);
-  views.set(accountId, { available, readAt: nowMs() });
+  const previous = views.get(accountId);
+  const refill = account ? account.auto_refill : undefined;
+  const refillBelow =
+    account === undefined
+      ? previous?.refillBelow
+      : refill?.enabled && refill.status === 'active'
+        ? refill.threshold
+        : undefined;
+  views.set(accountId, {
+    available,
+    readAt: nowMs(),
+    ...(refillBelow === undefined ? {} : { refillBelow }),
+    ...(previous?.markedDueAt ? { markedDueAt: previous.markedDueAt } : {}),
+  });
+}
+
+const REMARK_AFTER_MS = 60_000;
+
+/**
+ * Whether a debit of `cost` should mark the account due for auto-refill: it takes the balance below the
+ * threshold, and this instance has not marked it in the last minute (the mark stays until a refill runs).
+ */
+export function refillDueAfter(accountId: string, cost: number): boolean {
+  const view = views.get(accountId);
+  if (view?.refillBelow === undefined) return false;
+  if (view.available - cost >= view.refillBelow) return false;
+  return !recentlyMarkedDue(accountId);
+}
+
+export function recentlyMarkedDue(accountId: string): boolean {
+  const markedAt = views.get(accountId)?.markedDueAt;
+  return markedAt !== undefined && nowMs() - markedAt < REMARK_AFTER_MS;
+}
+
+export function noteMarkedDue(accountId: string): void {
+  const view = views.get(accountId);
+  if (view) view.markedDueAt = nowMs();
+  else views.set(accountId, { available: 0 as Micros, readAt: 0, markedDueAt: nowMs() });
 }
 
 /** Applies a change this instance committed; keeps the time of the last real read. */
@@ -43,7 +81,7 @@ export function refreshView(accountId: string): Promise<void> {
   if (!pending) {
     pending = getAccount(accountId)
       .then((account) => {
-        if (account) setView(accountId, account.available);
+        if (account) setView(accountId, account.available, account);
       })
       .finally(() => inFlight.delete(accountId));
     inFlight.set(accountId, pending);

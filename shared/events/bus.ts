@@ -16,7 +16,11 @@ export type BillingEventType =
   | 'credits.corrected'
   | 'credits.purchase.succeeded'
   | 'credits.purchase.failed'
-  | 'credits.refund.applied';
+  | 'credits.refund.applied'
+  | 'credits.balance.low'
+  | 'credits.auto_refill.succeeded'
+  | 'credits.auto_refill.failed'
+  | 'credits.auto_refill.suspended';
 
 export type BillingEvent = {
   type: BillingEventType;

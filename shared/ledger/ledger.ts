@@ -27,6 +27,9 @@ function toMoney(item: Record<string, unknown> | undefined): AccountMoney | unde
     held: item.held as Micros,
     available: item.available as Micros,
     billing_mode: item.billing_mode as string,
+    auto_refill_active:
+      (item.auto_refill as { enabled?: boolean; status?: string } | undefined)?.status === 'active' &&
+      (item.auto_refill as { enabled?: boolean }).enabled === true,
   };
 }
 
@@ -63,15 +66,22 @@ function guardPut(accountId: string, guard: Guard, entry: LedgerEntry): Transact
  * The account write of a usage charge. `heldRelease` returns a hold to `available` at the same time
  * (settling a hold releases what was reserved and not used).
  */
-function accountDebit(accountId: string, amount: Micros, heldRelease: Micros, at: string): TransactItem {
+function accountDebit(
+  accountId: string,
+  amount: Micros,
+  heldRelease: Micros,
+  at: string,
+  refillDue?: { GSI1PK: string; GSI1SK: string },
+): TransactItem {
   // available changes by (heldRelease - amount); the condition keeps it from going below zero.
   const availableDelta = heldRelease - amount;
+  // A debit that takes the balance below the auto-refill threshold marks the account due in the same write.
+  const due = refillDue ? ', GSI1PK = :duePk, GSI1SK = if_not_exists(GSI1SK, :dueSk)' : '';
   return {
     Update: {
       TableName: config.tableName,
       Key: keys.account(accountId),
-      UpdateExpression:
-        'SET balance = balance - :amount, held = held - :release, available = available + :delta, updated_at = :at ADD entry_count :one',
+      UpdateExpression: `SET balance = balance - :amount, held = held - :release, available = available + :delta, updated_at = :at${due} ADD entry_count :one`,
       // Always checked, even when nothing is taken: an account in debt (after a refund) may not use anything.
       ConditionExpression: 'billing_mode = :prepaid AND available >= :need',
       ExpressionAttributeValues: {
@@ -82,6 +92,7 @@ function accountDebit(accountId: string, amount: Micros, heldRelease: Micros, at
         ':one': 1,
         ':prepaid': PREPAID,
         ':need': Math.max(0, -availableDelta),
+        ...(refillDue ? { ':duePk': refillDue.GSI1PK, ':dueSk': refillDue.GSI1SK } : {}),
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -120,6 +131,8 @@ export type UsageCharge = {
   cost: Micros;
   at: string;
   guard?: Guard;
+  /** The account's due mark for auto-refill, when this charge takes it below the threshold. */
+  refillDue?: { GSI1PK: string; GSI1SK: string };
 };
 
 function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): LedgerEntry {
@@ -143,7 +156,7 @@ export async function chargeUsage(charge: UsageCharge): Promise<ChargeOutcome> {
   const entry = usageEntry(charge, charge.cost);
   const tag: UsageTag = { feature: charge.feature, tokenId: charge.tokenId };
   const items: TransactItem[] = [
-    accountDebit(charge.accountId, charge.cost, 0 as Micros, charge.at),
+    accountDebit(charge.accountId, charge.cost, 0 as Micros, charge.at, charge.refillDue),
     ledgerPut(entry),
     usageUpdate(charge.accountId, tag, charge.cost, charge.at),
   ];
@@ -259,7 +272,7 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
   const entry = usageEntry(charge, charge.cost, hold.hold_id);
   const tag: UsageTag = { feature: charge.feature, tokenId: charge.tokenId };
   const items: TransactItem[] = [
-    accountDebit(charge.accountId, charge.cost, hold.amount, charge.at),
+    accountDebit(charge.accountId, charge.cost, hold.amount, charge.at, charge.refillDue),
     closeHold(hold, 'settled', charge.at, charge.cost),
     ledgerPut(entry),
     usageUpdate(charge.accountId, tag, charge.cost, charge.at),

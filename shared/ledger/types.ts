@@ -44,4 +44,6 @@ export type AccountMoney = {
   held: Micros;
   available: Micros;
   billing_mode: string;
+  /** Auto-refill is on and active (a refused debit then makes sure a refill is under way). */
+  auto_refill_active: boolean;
 };

@@ -10,7 +10,18 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type * as z from 'zod/mini';
 import { markDepletedNotified } from '../accounts/repository.ts';
-import { applyToView, isViewFresh, refreshView, setView, viewOf } from '../accounts/view.ts';
+import {
+  applyToView,
+  isViewFresh,
+  noteMarkedDue,
+  recentlyMarkedDue,
+  refillDueAfter,
+  refreshView,
+  setView,
+  viewOf,
+} from '../accounts/view.ts';
+import { dueIndexKey, markRefillDue } from '../auto-refill/store.ts';
+import { requestRefill } from '../auto-refill/trigger.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { ConflictError, InsufficientCreditsError } from '../errors.ts';
 import { publish } from '../events/bus.ts';
@@ -43,6 +54,12 @@ function refreshQuietly(accountId: string): Promise<void> {
 
 async function refuseForCredits(accountId: string, account: AccountMoney | undefined): Promise<never> {
   if (account) setView(accountId, account.available);
+  // Out of credits with auto-refill on: make sure a refill is under way (the crossing debit may have been
+  // made by an instance that did not know the threshold yet).
+  if (account?.auto_refill_active && !recentlyMarkedDue(accountId)) {
+    noteMarkedDue(accountId);
+    if (await markRefillDue(accountId, nowIso())) await requestRefill(accountId);
+  }
   metrics.addMetric('InsufficientCredits', MetricUnit.Count, 1);
   const at = nowIso();
   const quietSince = new Date(nowMs() - DEPLETED_QUIET_MS).toISOString();
@@ -59,9 +76,17 @@ function wrongMode(): never {
   throw new ConflictError('wrong_billing_mode', 'This account is not billed in a mode this feature supports');
 }
 
-function chargeFor(request: ApiRequest, feature: string, quantity: number, cost: Micros): UsageCharge {
+/** `availableDrop`: how much this write takes from `available` (the cost, less any hold it releases). */
+function chargeFor(
+  request: ApiRequest,
+  feature: string,
+  quantity: number,
+  cost: Micros,
+  availableDrop: number = cost,
+): UsageCharge {
   const { api } = request.context;
   const principal = principalOf(request.context);
+  const at = nowIso();
   return {
     accountId: principal.accountId,
     entryId: api.entryId,
@@ -70,9 +95,19 @@ function chargeFor(request: ApiRequest, feature: string, quantity: number, cost:
     feature,
     quantity,
     cost,
-    at: nowIso(),
+    at,
     ...(api.idempotencyReference ? { guard: { reference: api.idempotencyReference } } : {}),
+    ...(refillDueAfter(principal.accountId, availableDrop)
+      ? { refillDue: dueIndexKey(principal.accountId, at) }
+      : {}),
   };
+}
+
+/** After a committed debit that marked the account due: start the refill now rather than at the sweep. */
+async function startRefillIfMarked(charge: UsageCharge): Promise<void> {
+  if (!charge.refillDue) return;
+  noteMarkedDue(charge.accountId);
+  await requestRefill(charge.accountId);
 }
 
 /** Charges without a hold; the cost reported is the one recorded, also when the request was charged before. */
@@ -81,6 +116,7 @@ async function chargeOnce(charge: UsageCharge): Promise<Micros> {
   switch (outcome.status) {
     case 'charged':
       applyToView(charge.accountId, -charge.cost);
+      await startRefillIfMarked(charge);
       return charge.cost;
     case 'already_applied':
       return -outcome.amount as Micros;
@@ -97,6 +133,7 @@ async function settle(hold: Hold, charge: UsageCharge): Promise<Micros> {
   switch (outcome.status) {
     case 'charged':
       applyToView(charge.accountId, hold.amount - charge.cost);
+      await startRefillIfMarked(charge);
       return charge.cost;
     case 'already_applied':
       return -outcome.amount as Micros;
@@ -163,7 +200,8 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
         cost = await chargeOnce(chargeFor(request, feature, 1, state.price.price));
       } else {
         const quantity = result.quantity ?? 0;
-        const charge = chargeFor(request, feature, quantity, costOf(quantity, state.price.unitPrice));
+        const actual = costOf(quantity, state.price.unitPrice);
+        const charge = chargeFor(request, feature, quantity, actual, actual - (state.hold?.amount ?? 0));
         if (state.settledBefore !== undefined) cost = state.settledBefore;
         else if (state.hold) cost = await settle(state.hold, charge);
         else cost = await chargeOnce(charge);

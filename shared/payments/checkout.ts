@@ -1,20 +1,12 @@
 // Buying credits: a purchase record, then a Stripe Checkout Session for it (card with Apple Pay / Google Pay,
 // PayPal and bank transfer; card and PayPal saved for off-session auto-refill).
 import { nowIso } from '../clock.ts';
-import { MissingConfigurationError, optional, optionalNumber } from '../config.ts';
+import { MissingConfigurationError, optional } from '../config.ts';
 import { NotFoundError } from '../errors.ts';
-import { fromDecimalString, type Micros, toCents } from '../money.ts';
+import { type Micros, toCents } from '../money.ts';
 import { ensureCustomer } from './customers.ts';
 import { attachCheckoutSession, createPurchase, getPurchase, type Purchase } from './purchases.ts';
 import { stripe } from './stripe-client.ts';
-
-/** Purchase limits in USD, configurable (CHECKOUT_MIN_USD, CHECKOUT_MAX_USD); the contract's defaults. */
-export function purchaseLimits(): { min: Micros; max: Micros } {
-  return {
-    min: fromDecimalString(String(optionalNumber('CHECKOUT_MIN_USD', 5))),
-    max: fromDecimalString(String(optionalNumber('CHECKOUT_MAX_USD', 10_000))),
-  };
-}
 
 /** Where Stripe sends the customer after paying: the caller's page, or this deployment's return page. */
 function successUrl(purchaseId: string, returnUrl: string | undefined): string {

@@ -3,6 +3,7 @@
 // re-reads the object from Stripe and acts on its current state; the ledger's permanent reference guard
 // (`stripe:pi:…`) makes the credit itself exactly-once.
 import type Stripe from 'stripe';
+import { reactivate } from '../auto-refill/store.ts';
 import { nowIso } from '../clock.ts';
 import { publish } from '../events/bus.ts';
 import { newUlid } from '../ids.ts';
@@ -56,8 +57,9 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
   }
   // A method saved for later (setup_future_usage) ends up attached to the customer: that is the one on file.
   const method = intent.payment_method;
-  if (method && typeof method !== 'string' && method.customer) {
-    await rememberPaymentMethod(accountId, describeMethod(method, intent.created));
+  if (method && typeof method !== 'string' && method.customer && !intent.metadata.refill_id) {
+    if (await rememberPaymentMethod(accountId, describeMethod(method, intent.created)))
+      await reactivate(accountId);
   }
   if (outcome.status === 'applied') {
     await publish('credits.purchase.succeeded', accountId, {

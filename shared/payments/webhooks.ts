@@ -2,8 +2,10 @@
 // fulfilment step that re-reads the object it names. Handlers are safe to run any number of times, in any
 // order; an event type we do not act on is acknowledged and ignored.
 import type Stripe from 'stripe';
+import { suspend } from '../auto-refill/store.ts';
 import { nowMs } from '../clock.ts';
 import { DomainError } from '../errors.ts';
+import { publish } from '../events/bus.ts';
 import { logger } from '../observability/powertools.ts';
 import {
   applyDispute,
@@ -65,7 +67,13 @@ const handlers: Record<string, Handler> = {
   'charge.dispute.created': (dispute) => applyDispute(dispute as Stripe.Dispute),
   'payment_method.detached': async (method) => {
     const accountId = await accountOfPaymentMethod(method.id);
-    if (accountId) await forgetPaymentMethod(accountId, method.id);
+    if (!accountId || !(await forgetPaymentMethod(accountId, method.id))) return;
+    // Auto-refill cannot charge a method that is gone: suspend it until a new one is saved.
+    if (await suspend(accountId, 'the payment method on file was removed')) {
+      await publish('credits.auto_refill.suspended', accountId, {
+        reason: 'the payment method on file was removed',
+      });
+    }
   },
   'payment_method.automatically_updated': async (method, event) => {
     const accountId = await accountOfPaymentMethod(method.id);

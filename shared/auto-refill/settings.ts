@@ -1,0 +1,90 @@
+// Auto-refill settings (`GET`/`PUT /v1/billing/auto-refill`) and the view the API answers with.
+import { type Account, getAccount } from '../accounts/repository.ts';
+import { nowIso } from '../clock.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { type Micros, toWire, ZERO } from '../money.ts';
+import { paymentMethodView } from '../payments/payment-methods.ts';
+import { saveSettings } from './store.ts';
+import { requestRefill } from './trigger.ts';
+import type { AutoRefill } from './types.ts';
+
+export type SettingsInput = {
+  enabled: boolean;
+  threshold: Micros;
+  amount: Micros;
+  monthly_cap: Micros | null;
+};
+
+export function autoRefillView(account: Account) {
+  const state = account.auto_refill;
+  const attempt = state?.last_attempt;
+  return {
+    enabled: state?.enabled ?? false,
+    threshold: state ? toWire(state.threshold) : null,
+    amount: state ? toWire(state.amount) : null,
+    monthly_cap: state?.monthly_cap == null ? null : toWire(state.monthly_cap),
+    status: state?.status ?? 'off',
+    ...(state?.suspended_reason && state.status === 'suspended'
+      ? { suspended_reason: state.suspended_reason }
+      : {}),
+    payment_method: paymentMethodView(account.payment_method),
+    ...(state
+      ? {
+          safeguards: {
+            consecutive_failures: state.consecutive_failures,
+            attempts_last_10_minutes: state.recent_attempts.filter(
+              (at) => Date.now() - Date.parse(at) < 600_000,
+            ).length,
+            refilled_this_month: toWire(state.month === nowIso().slice(0, 7) ? state.month_total : ZERO),
+          },
+        }
+      : {}),
+    ...(attempt
+      ? {
+          last_attempt: {
+            at: attempt.at,
+            amount: toWire(attempt.amount),
+            outcome: attempt.outcome,
+            ...(attempt.reason ? { reason: attempt.reason } : {}),
+            ...(attempt.top_up_url ? { top_up_url: attempt.top_up_url } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * Saves the settings. Enabling needs a saved payment method; enabling (or re-enabling after a suspension)
+ * starts afresh; enabling while already below the threshold marks the account due and starts a refill now.
+ */
+export async function updateSettings(accountId: string, input: SettingsInput) {
+  const account = await getAccount(accountId);
+  if (!account) throw new NotFoundError('Account not found');
+  if (input.enabled && !account.payment_method) {
+    throw new ConflictError(
+      'no_payment_method',
+      'Save a payment method with a purchase before enabling auto-refill',
+    );
+  }
+  const current = account.auto_refill;
+  const month = nowIso().slice(0, 7);
+  const next: AutoRefill = {
+    enabled: input.enabled,
+    threshold: input.threshold,
+    amount: input.amount,
+    monthly_cap: input.monthly_cap,
+    status: input.enabled ? 'active' : 'off',
+    consecutive_failures:
+      input.enabled && current?.status !== 'active' ? 0 : (current?.consecutive_failures ?? 0),
+    recent_attempts: current?.recent_attempts ?? [],
+    month: current?.month ?? month,
+    month_total: current?.month_total ?? ZERO,
+    ...(current?.last_attempt ? { last_attempt: current.last_attempt } : {}),
+    ...(current?.refill_id ? { refill_id: current.refill_id } : {}),
+    ...(current?.lease_until ? { lease_until: current.lease_until } : {}),
+  };
+  const due = input.enabled && account.available < input.threshold;
+  const saved = await saveSettings(accountId, next, due ? nowIso() : undefined);
+  if (due) await requestRefill(accountId);
+  return autoRefillView(saved);
+}
