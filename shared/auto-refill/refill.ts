@@ -62,10 +62,14 @@ function countRecent(state: AutoRefill, now: number): string[] {
 
 /** One refill for one account, safe to run concurrently and repeatedly: at most one is ever in flight. */
 export async function runRefill(accountId: string): Promise<RefillReport> {
-  const account = await claimRefill(accountId, newUlid(), nowMs());
+  const proposedId = newUlid();
+  const account = await claimRefill(accountId, proposedId, nowMs());
   const state = account?.auto_refill;
   if (!account || !state?.refill_id) return { account_id: accountId, outcome: 'not_claimed' };
   const refillId = state.refill_id;
+  // A refill id left by an earlier run means that run may have charged already: finish that same charge
+  // (Stripe answers the same PaymentIntent for the same key) before deciding anything anew.
+  const resumed = refillId !== proposedId;
   const at = nowIso();
   const now = nowMs();
   const month = monthOf(at);
@@ -79,7 +83,7 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
     ...extra,
   });
 
-  if (account.available >= state.threshold) {
+  if (!resumed && account.available >= state.threshold) {
     await conclude(account, state, refillId, undefined, { stillDue: false, month, month_total: monthTotal });
     return { account_id: accountId, outcome: 'not_needed' };
   }
@@ -87,16 +91,15 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
     available: toWire(account.available),
     threshold: toWire(state.threshold),
   });
-  if (recent.length >= MAX_ATTEMPTS_PER_WINDOW) {
+  if (!resumed && recent.length >= MAX_ATTEMPTS_PER_WINDOW) {
     // Still due: the sweep retries once the window has room. No attempt is made, so none is recorded.
     await conclude(account, state, refillId, undefined, {
       stillDue: true,
-      keepRefillId: true,
       recent_attempts: recent,
     });
     return { account_id: accountId, outcome: 'rate_limited' };
   }
-  if (state.monthly_cap !== null && add(monthTotal, state.amount) > state.monthly_cap) {
+  if (!resumed && state.monthly_cap !== null && add(monthTotal, state.amount) > state.monthly_cap) {
     const reason = `this refill would exceed the monthly cap of ${toWire(state.monthly_cap)} USD`;
     await conclude(account, state, refillId, attempt('cap_reached', { reason }), {
       stillDue: false,

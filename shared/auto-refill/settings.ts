@@ -1,5 +1,6 @@
 // Auto-refill settings (`GET`/`PUT /v1/billing/auto-refill`) and the view the API answers with.
 import { type Account, getAccount } from '../accounts/repository.ts';
+import { setView } from '../accounts/view.ts';
 import { nowIso } from '../clock.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { type Micros, toWire, ZERO } from '../money.ts';
@@ -85,6 +86,8 @@ export async function updateSettings(accountId: string, input: SettingsInput) {
   };
   const due = input.enabled && account.available < input.threshold;
   const saved = await saveSettings(accountId, next, due ? nowIso() : undefined);
+  // This instance now knows the threshold, so its next debit below it marks the account due.
+  setView(accountId, saved.available, saved);
   if (due) await requestRefill(accountId);
   return autoRefillView(saved);
 }
