@@ -39,22 +39,22 @@ export function setView(accountId: string, available: Micros, account?: Account)
   });
 }
 
-const REMARK_AFTER_MS = 60_000;
+/** How often one instance sends a prompt refill request for one account; the sweep covers the rest. */
+const REQUEST_AGAIN_AFTER_MS = 10_000;
 
 /**
- * Whether a debit of `cost` should mark the account due for auto-refill: it takes the balance below the
- * threshold, and this instance has not marked it in the last minute (the mark stays until a refill runs).
+ * Whether a debit of `cost` should mark the account due for auto-refill: it leaves the balance below the
+ * threshold. The mark rides in the debit's own write, so repeating it costs nothing; the refill routine
+ * re-reads the account and does nothing when a refill already landed.
  */
 export function refillDueAfter(accountId: string, cost: number): boolean {
   const view = views.get(accountId);
-  if (view?.refillBelow === undefined) return false;
-  if (view.available - cost >= view.refillBelow) return false;
-  return !recentlyMarkedDue(accountId);
+  return view?.refillBelow !== undefined && view.available - cost < view.refillBelow;
 }
 
 export function recentlyMarkedDue(accountId: string): boolean {
   const markedAt = views.get(accountId)?.markedDueAt;
-  return markedAt !== undefined && nowMs() - markedAt < REMARK_AFTER_MS;
+  return markedAt !== undefined && nowMs() - markedAt < REQUEST_AGAIN_AFTER_MS;
 }
 
 export function noteMarkedDue(accountId: string): void {

@@ -105,7 +105,7 @@ function chargeFor(
 
 /** After a committed debit that marked the account due: start the refill now rather than at the sweep. */
 async function startRefillIfMarked(charge: UsageCharge): Promise<void> {
-  if (!charge.refillDue) return;
+  if (!charge.refillDue || recentlyMarkedDue(charge.accountId)) return;
   noteMarkedDue(charge.accountId);
   await requestRefill(charge.accountId);
 }

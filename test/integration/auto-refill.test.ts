@@ -146,6 +146,16 @@ describe('refilling', () => {
     expect(await refillEntries(accountId)).toHaveLength(1);
   });
 
+  it('charges once when two sweeps and the prompt trigger race', async () => {
+    const { accountId, token } = await accountWithCard('4242424242424242');
+    (globalThis as { __localRefillQueue?: unknown }).__localRefillQueue = undefined;
+    await settings(token, { enabled: true, threshold: 10, amount: 20 });
+    await Promise.all([sweepDueRefills(), sweepDueRefills(), runRefill(accountId), runRefill(accountId)]);
+    await payments.emulator.control.idle();
+    expect((await accountMoney(accountId)).balance).toBe(25_000_000);
+    expect(await refillEntries(accountId)).toHaveLength(1);
+  });
+
   it('resumes a run that crashed after Stripe charged, without charging or crediting twice', async () => {
     const { accountId, token } = await accountWithCard('4242424242424242');
     (globalThis as { __localRefillQueue?: unknown }).__localRefillQueue = undefined;
