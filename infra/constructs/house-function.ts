@@ -6,10 +6,11 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, EventSourceMapping, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FunctionSpec } from '../definitions/functions.ts';
 import { tableSchema } from '../definitions/table.ts';
@@ -41,6 +42,8 @@ export type HouseFunctionProps = {
   bus: IEventBus;
   /** Required when the spec says `stripe`, ignored otherwise (like table and bus, the spec decides). */
   stripe?: StripeAccess;
+  /** Required when the spec says `refillQueue` or `refillWorker`: the auto-refill queue. */
+  refillQueue?: IQueue;
   /** POWERTOOLS_SERVICE_NAME. */
   serviceName: string;
   /** POWERTOOLS_METRICS_NAMESPACE. */
@@ -71,7 +74,32 @@ export class HouseFunction extends Construct {
       description: `Execution role: ${spec.description}`,
       inlinePolicies: {
         'least-privilege': new PolicyDocument({
-          statements: statementsFor(spec, table, bus, this.logGroup, stripe),
+          statements: [
+            ...statementsFor(spec, table, bus, this.logGroup, stripe),
+            ...(spec.refillWorker
+              ? [
+                  new PolicyStatement({
+                    sid: 'RefillQueueConsume',
+                    actions: [
+                      'sqs:ReceiveMessage',
+                      'sqs:DeleteMessage',
+                      'sqs:ChangeMessageVisibility',
+                      'sqs:GetQueueAttributes',
+                    ],
+                    resources: [refillQueueOf(spec, props.refillQueue).queueArn],
+                  }),
+                ]
+              : []),
+            ...(spec.refillQueue
+              ? [
+                  new PolicyStatement({
+                    sid: 'RefillQueue',
+                    actions: ['sqs:SendMessage'],
+                    resources: [refillQueueOf(spec, props.refillQueue).queueArn],
+                  }),
+                ]
+              : []),
+          ],
         }),
       },
     });
@@ -96,6 +124,7 @@ export class HouseFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',
         ...(stripe ? { STRIPE_SECRET_ARN: stripe.secretArn, PUBLIC_BASE_URL: stripe.publicBaseUrl } : {}),
+        ...(spec.refillQueue ? { REFILL_QUEUE_URL: refillQueueOf(spec, props.refillQueue).queueUrl } : {}),
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -110,6 +139,16 @@ export class HouseFunction extends Construct {
       },
     });
 
+    if (spec.refillWorker) {
+      // Mapped by hand (not SqsEventSource) so the consume grant stays in the inline policy above.
+      new EventSourceMapping(this, 'RefillQueueSource', {
+        target: this.function,
+        eventSourceArn: refillQueueOf(spec, props.refillQueue).queueArn,
+        batchSize: 10,
+        reportBatchItemFailures: true,
+      });
+    }
+
     // tracing: ACTIVE puts xray:PutTraceSegments/PutTelemetryRecords on '*' in the role's default policy,
     // which holds nothing else (every grant of ours is in the inline policy above).
     const xrayPolicy = this.role.node.tryFindChild('DefaultPolicy');
@@ -120,6 +159,11 @@ export class HouseFunction extends Construct {
         'X-Ray PutTraceSegments/PutTelemetryRecords (tracing: ACTIVE) do not support resource-level permissions',
     });
   }
+}
+
+function refillQueueOf(spec: FunctionSpec, queue: IQueue | undefined): IQueue {
+  if (!queue) throw new Error(`function ${spec.entry} uses the refill queue but was given none`);
+  return queue;
 }
 
 type StripeGrant = { secretArn: string; publicBaseUrl: string };

@@ -119,7 +119,8 @@ export const functions = {
   },
   refillWorker: {
     entry: 'functions/workers/refill.ts',
-    description: 'Auto-refill: charges the saved method off-session for accounts a debit took below threshold',
+    description:
+      'Auto-refill: charges the saved method off-session for accounts a debit took below threshold',
     table: unique([...charging]),
     publishesEvents: true,
     stripe: true,

@@ -93,6 +93,7 @@ export class ApiStack extends Stack {
   readonly functions: Record<FunctionName, HouseFunction>;
   readonly alarmTopic: Topic;
   readonly jobsDeadLetterQueue: Queue;
+  readonly refillQueue: Queue;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -115,6 +116,18 @@ export class ApiStack extends Stack {
         givenPublicBaseUrl(props.publicBaseUrl ?? this.node.tryGetContext(PUBLIC_BASE_URL_CONTEXT)) ??
         this.api.apiEndpoint,
     };
+    // Auto-refill's prompt trigger: debits send account ids here; the refill worker consumes them.
+    const refillDeadLetters = new Queue(this, 'RefillDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.refillQueue = new Queue(this, 'RefillQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(6 * (functions.refillWorker.timeoutSeconds ?? 30)),
+      deadLetterQueue: { queue: refillDeadLetters, maxReceiveCount: 5 },
+    });
     const built: Partial<Record<FunctionName, HouseFunction>> = {};
     for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
       built[name] = new HouseFunction(this, name, {
@@ -122,6 +135,7 @@ export class ApiStack extends Stack {
         table,
         bus,
         stripe,
+        refillQueue: this.refillQueue,
         serviceName,
         metricsNamespace,
       });
@@ -251,6 +265,20 @@ export class ApiStack extends Stack {
       this.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       'A scheduled job invocation could not be delivered (see the jobs dead-letter queue)',
     );
+
+    alarm(
+      'RefillDeadLetterAlarm',
+      refillDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A refill request failed 5 times (see the refill dead-letter queue)',
+    );
+    new Alarm(this, 'RefillQueueAgeAlarm', {
+      metric: this.refillQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1) }),
+      threshold: 300,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: 'Refill requests have waited more than 5 minutes',
+    }).addAlarmAction(alarmAction);
 
     for (const [name, fn] of Object.entries(this.functions)) {
       alarm(

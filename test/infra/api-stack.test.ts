@@ -53,7 +53,7 @@ describe('api stack: functions', () => {
   });
 
   it.each(specs)(
-    '%s gets the house environment, plus the Stripe one only when its spec says stripe',
+    '%s gets the house environment, plus Stripe and refill-queue variables only when its spec says so',
     (name, spec) => {
       const variables = environmentOf(name);
       expect(Object.keys(variables).sort()).toEqual(
@@ -64,6 +64,7 @@ describe('api stack: functions', () => {
           'POWERTOOLS_SERVICE_NAME',
           'TABLE_NAME',
           ...(spec.stripe ? ['STRIPE_SECRET_ARN', 'PUBLIC_BASE_URL'] : []),
+          ...(spec.refillQueue ? ['REFILL_QUEUE_URL'] : []),
         ].sort(),
       );
       expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
@@ -141,9 +142,16 @@ describe('api stack: least-privilege roles', () => {
     expect(events[0]?.Resource).toEqual({ 'Fn::ImportValue': expect.stringContaining('Bus') });
   });
 
-  it.each(specs)('%s has nothing beyond logs, its table/bus/Stripe secret grants and X-Ray', (name, spec) => {
+  it.each(specs)('%s has nothing beyond logs, its table/bus/Stripe/queue grants and X-Ray', (name, spec) => {
     const services = new Set(actionsOf(name).map((action) => action.split(':')[0]));
-    const allowed = ['logs', 'dynamodb', 'events', 'xray', ...(spec.stripe ? ['secretsmanager'] : [])];
+    const allowed = [
+      'logs',
+      'dynamodb',
+      'events',
+      'xray',
+      ...(spec.stripe ? ['secretsmanager'] : []),
+      ...(spec.refillQueue || spec.refillWorker ? ['sqs'] : []),
+    ];
     for (const service of services) expect(allowed).toContain(service);
     for (const statement of statementsOf(name)) {
       if (statement.Resource === '*')
@@ -164,7 +172,7 @@ describe('api stack: Stripe', () => {
 
   it('has the functions that call Stripe', () => {
     expect(stripeSpecs.map(([name]) => name).sort()).toEqual(
-      ['billingPurchases', 'billingReturn', 'stripeWebhook'].sort(),
+      ['billingPurchases', 'billingReturn', 'stripeWebhook', 'refillWorker', 'autoRefillSweep'].sort(),
     );
     expect(secretArn['Fn::ImportValue']).toEqual(expect.stringContaining('StripeSecret'));
   });
@@ -402,5 +410,57 @@ describe('api stack: outputs and annotations', () => {
   it('synthesizes without CDK warnings or errors', () => {
     expect(Annotations.fromStack(api).findWarning('*', Match.anyValue())).toEqual([]);
     expect(Annotations.fromStack(api).findError('*', Match.anyValue())).toEqual([]);
+  });
+});
+
+describe('api stack: auto-refill queue', () => {
+  const queues = ofType('AWS::SQS::Queue');
+  const queueId = (name: string) => queues.find(([id]) => id.startsWith(name))?.[0];
+  const refillQueue = queueId('RefillQueue')!;
+  const deadLetters = queueId('RefillDeadLetterQueue')!;
+
+  it('has an encrypted refill queue with a dead-letter queue after 5 receives', () => {
+    expect(props(refillQueue).SqsManagedSseEnabled).toBe(true);
+    expect(props(deadLetters).SqsManagedSseEnabled).toBe(true);
+    expect(props(refillQueue).RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [deadLetters, 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(props(refillQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * 30);
+  });
+
+  it.each(specs)('%s may send to the refill queue exactly when its spec says refillQueue', (name, spec) => {
+    const sends = statementsOf(name).filter((s) => asArray(s.Action).includes('sqs:SendMessage'));
+    if (!spec.refillQueue) {
+      expect(sends).toEqual([]);
+      return;
+    }
+    expect(sends).toEqual([
+      {
+        Sid: 'RefillQueue',
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': [refillQueue, 'Arn'] },
+      },
+    ]);
+  });
+
+  it('feeds the refill worker from the queue, reporting partial batch failures', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    const [, mapping] = mappings[0]!;
+    expect(mapping.Properties?.EventSourceArn).toEqual({ 'Fn::GetAtt': [refillQueue, 'Arn'] });
+    expect(mapping.Properties?.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(JSON.stringify(mapping.Properties?.FunctionName)).toContain('refillWorker');
+  });
+
+  it('alarms on dead letters and on old messages', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => JSON.stringify(alarm.Properties));
+    expect(
+      alarms.some((a) => a.includes(deadLetters) && a.includes('ApproximateNumberOfMessagesVisible')),
+    ).toBe(true);
+    expect(alarms.some((a) => a.includes(refillQueue) && a.includes('ApproximateAgeOfOldestMessage'))).toBe(
+      true,
+    );
   });
 });
