@@ -1,9 +1,10 @@
 // Scheduled every minute: refills the accounts marked due that the prompt trigger has not (yet) handled.
 import { sweepDueRefills } from '#shared/auto-refill/sweep.ts';
-import { logger } from '#shared/observability/powertools.ts';
+import { flushMetrics, logger } from '#shared/observability/powertools.ts';
 
 export const handler = async () => {
   const report = await sweepDueRefills();
   logger.info('auto-refill sweep', { ...report });
+  flushMetrics();
   return report;
 };

@@ -1,9 +1,10 @@
 // Scheduled every minute: releases holds whose invocation never settled them.
 import { expireDueHolds } from '#shared/ledger/expiry.ts';
-import { logger } from '#shared/observability/powertools.ts';
+import { flushMetrics, logger } from '#shared/observability/powertools.ts';
 
 export const handler = async () => {
   const report = await expireDueHolds();
   logger.info('expired holds', { ...report });
+  flushMetrics();
   return report;
 };

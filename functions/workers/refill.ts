@@ -1,7 +1,7 @@
 // The prompt trigger's worker: one SQS message per account a debit just took below its threshold.
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { runRefill } from '#shared/auto-refill/refill.ts';
-import { logger } from '#shared/observability/powertools.ts';
+import { flushMetrics, logger } from '#shared/observability/powertools.ts';
 
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
@@ -15,5 +15,6 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       batchItemFailures.push({ itemIdentifier: record.messageId });
     }
   }
+  flushMetrics();
   return { batchItemFailures };
 };

@@ -4,7 +4,7 @@
 import type { MiddlewareObj, Request } from '@middy/core';
 import { errorResponse } from '../errors.ts';
 import { requestIdFor } from '../ids.ts';
-import { logger } from '../observability/powertools.ts';
+import { flushMetrics, logger } from '../observability/powertools.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json } from './api.ts';
 
 export type ApiRequest = Request<ApiEvent, ApiResult, Error, ApiContext>;
@@ -29,12 +29,16 @@ export function apiRequest(): ApiMiddleware {
       logger.resetKeys();
       logger.appendKeys({ request_id: requestId, route: request.event.routeKey });
     },
-    after: stamp,
+    after: (request) => {
+      stamp(request);
+      flushMetrics();
+    },
     onError: (request) => {
       const { status, body } = errorResponse(request.error);
       if (status >= 500) logger.error('request failed', { error: request.error });
       request.response = json(status, body);
       stamp(request);
+      flushMetrics();
       return request.response;
     },
   };

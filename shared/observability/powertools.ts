@@ -14,3 +14,8 @@ export const tracer = new Tracer({
   serviceName,
   enabled: process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined,
 });
+
+/** Emits the buffered metrics (EMF) at the end of an invocation; nothing when none were recorded. */
+export function flushMetrics(): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}
