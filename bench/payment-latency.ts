@@ -1,14 +1,13 @@
 // How fast a payment becomes credit locally: `npm start`'s stack with its Stripe emulator, 20 card
 // purchases paid on the hosted checkout page, timed from the form POST until GET /v1/credits shows the
 // money (the webhook's trip through the emulator, the signature check, Stripe re-reads and the ledger write).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalStack } from '../local/server.ts';
+import { mergeResults } from './results.ts';
 
 const ROUNDS = 20;
-const root = fileURLToPath(new URL('..', import.meta.url));
+const _root = fileURLToPath(new URL('..', import.meta.url));
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -66,16 +65,4 @@ const figures = {
 };
 console.table(figures);
 
-const resultsDir = join(root, 'bench', 'results');
-mkdirSync(resultsDir, { recursive: true });
-const latestPath = join(resultsDir, 'latest.json');
-let latest: Record<string, unknown> = {};
-try {
-  latest = JSON.parse(readFileSync(latestPath, 'utf8')) as Record<string, unknown>;
-} catch {
-  // no earlier figures: start a new file
-}
-writeFileSync(
-  latestPath,
-  `${JSON.stringify({ ...latest, payments: { ...figures, measured_at: new Date().toISOString(), cpus: cpus().length } }, null, 2)}\n`,
-);
+mergeResults('payments', { ...figures, measured_at: new Date().toISOString(), cpus: cpus().length });

@@ -1,10 +1,10 @@
 // Accounts in the table: the account item holds the money fields that only the ledger writes.
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { AutoRefill } from '../auto-refill/types.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { isConditionFailure, type TransactItem } from '../dynamo/transact.ts';
+import { type TransactItem, updateIf } from '../dynamo/transact.ts';
 import type { Micros } from '../money.ts';
 
 export type BillingMode = 'prepaid' | 'postpaid' | 'marketplace';
@@ -64,22 +64,14 @@ export async function markDepletedNotified(
   at: string,
   quietSinceIso: string,
 ): Promise<boolean> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: config.tableName,
-        Key: keys.account(accountId),
-        UpdateExpression: 'SET depleted_notified_at = :at',
-        ConditionExpression:
-          'attribute_exists(PK) AND (attribute_not_exists(depleted_notified_at) OR depleted_notified_at < :quiet)',
-        ExpressionAttributeValues: { ':at': at, ':quiet': quietSinceIso },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    TableName: config.tableName,
+    Key: keys.account(accountId),
+    UpdateExpression: 'SET depleted_notified_at = :at',
+    ConditionExpression:
+      'attribute_exists(PK) AND (attribute_not_exists(depleted_notified_at) OR depleted_notified_at < :quiet)',
+    ExpressionAttributeValues: { ':at': at, ':quiet': quietSinceIso },
+  });
 }
 
 export function stripKeys(item: Record<string, unknown>): Record<string, unknown> {

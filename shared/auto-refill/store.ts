@@ -5,7 +5,7 @@ import type { Account } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { isConditionFailure } from '../dynamo/transact.ts';
+import { isConditionFailure, updateIf } from '../dynamo/transact.ts';
 import type { AutoRefill, RefillAttempt } from './types.ts';
 
 export const REFILL_DUE_SHARDS = 4;
@@ -49,27 +49,19 @@ export async function saveSettings(
 /** Marks the account due (keeping an earlier due time), if auto-refill is on and active. */
 export async function markRefillDue(accountId: string, atIso: string): Promise<boolean> {
   const due = dueIndexKey(accountId, atIso);
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: config.tableName,
-        Key: keys.account(accountId),
-        UpdateExpression: 'SET GSI1PK = :duePk, GSI1SK = if_not_exists(GSI1SK, :dueSk)',
-        ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :active',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':duePk': due.GSI1PK,
-          ':dueSk': due.GSI1SK,
-          ':true': true,
-          ':active': 'active',
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    TableName: config.tableName,
+    Key: keys.account(accountId),
+    UpdateExpression: 'SET GSI1PK = :duePk, GSI1SK = if_not_exists(GSI1SK, :dueSk)',
+    ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :active',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':duePk': due.GSI1PK,
+      ':dueSk': due.GSI1SK,
+      ':true': true,
+      ':active': 'active',
+    },
+  });
 }
 
 /**
@@ -120,21 +112,13 @@ export async function finishRefill(
   next: AutoRefill,
   options: { stillDue: boolean },
 ): Promise<boolean> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: config.tableName,
-        Key: keys.account(accountId),
-        UpdateExpression: `SET auto_refill = :next${options.stillDue ? '' : ' REMOVE GSI1PK, GSI1SK'}`,
-        ConditionExpression: 'auto_refill.refill_id = :refill',
-        ExpressionAttributeValues: { ':next': next, ':refill': refillId },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    TableName: config.tableName,
+    Key: keys.account(accountId),
+    UpdateExpression: `SET auto_refill = :next${options.stillDue ? '' : ' REMOVE GSI1PK, GSI1SK'}`,
+    ConditionExpression: 'auto_refill.refill_id = :refill',
+    ExpressionAttributeValues: { ':next': next, ':refill': refillId },
+  });
 }
 
 /** Every attempt is also kept as its own record under the account: time, amount, outcome, reason. */
@@ -155,52 +139,36 @@ export async function logAttempt(accountId: string, attempt: RefillAttempt): Pro
 
 /** A newly saved payment method ends a suspension: the customer changed (or re-confirmed) the method. */
 export async function reactivate(accountId: string): Promise<boolean> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: config.tableName,
-        Key: keys.account(accountId),
-        UpdateExpression:
-          'SET auto_refill.#status = :active, auto_refill.consecutive_failures = :zero REMOVE auto_refill.suspended_reason',
-        ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :suspended',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':active': 'active',
-          ':zero': 0,
-          ':true': true,
-          ':suspended': 'suspended',
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    TableName: config.tableName,
+    Key: keys.account(accountId),
+    UpdateExpression:
+      'SET auto_refill.#status = :active, auto_refill.consecutive_failures = :zero REMOVE auto_refill.suspended_reason',
+    ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :suspended',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':active': 'active',
+      ':zero': 0,
+      ':true': true,
+      ':suspended': 'suspended',
+    },
+  });
 }
 
 /** Suspends auto-refill with a reason (a detached or expired method, SCA, repeated failures). */
 export async function suspend(accountId: string, reason: string): Promise<boolean> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: config.tableName,
-        Key: keys.account(accountId),
-        UpdateExpression:
-          'SET auto_refill.#status = :suspended, auto_refill.suspended_reason = :reason REMOVE GSI1PK, GSI1SK',
-        ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :active',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':suspended': 'suspended',
-          ':reason': reason,
-          ':true': true,
-          ':active': 'active',
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    TableName: config.tableName,
+    Key: keys.account(accountId),
+    UpdateExpression:
+      'SET auto_refill.#status = :suspended, auto_refill.suspended_reason = :reason REMOVE GSI1PK, GSI1SK',
+    ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :active',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':suspended': 'suspended',
+      ':reason': reason,
+      ':true': true,
+      ':active': 'active',
+    },
+  });
 }

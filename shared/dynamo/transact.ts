@@ -1,7 +1,12 @@
 // Transactions with their outcomes translated: conflicts and throttles are retried here, condition failures
 // come back as per-item reasons (with the current item, at no read cost) for the repository to interpret.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ddb } from './client.ts';
 
@@ -64,6 +69,17 @@ export async function transactWrite(items: TransactItem[]): Promise<TransactOutc
 /** A single-item write whose condition did not hold (DynamoDB answers this instead of writing). */
 export function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/** A conditional UpdateItem: true when it wrote, false when its condition did not hold. */
+export async function updateIf(input: UpdateCommandInput): Promise<boolean> {
+  try {
+    await ddb().send(new UpdateCommand(input));
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }
 
 export function reasonAt(outcome: TransactOutcome, index: number): CancellationReason | undefined {

@@ -7,7 +7,7 @@ import type { PaymentMethodOnFile } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { isConditionFailure } from '../dynamo/transact.ts';
+import { isConditionFailure, updateIf } from '../dynamo/transact.ts';
 
 export function describeMethod(method: Stripe.PaymentMethod, version: number): PaymentMethodOnFile {
   return {
@@ -76,21 +76,13 @@ export async function accountOfPaymentMethod(paymentMethodId: string): Promise<s
 
 /** Updates card details Stripe refreshed (new expiry or number) if this is still the method on file. */
 export async function refreshPaymentMethod(accountId: string, method: PaymentMethodOnFile): Promise<boolean> {
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: config.tableName,
-        Key: keys.account(accountId),
-        UpdateExpression: 'SET payment_method = :method',
-        ConditionExpression: 'payment_method.id = :id AND payment_method.version <= :version',
-        ExpressionAttributeValues: { ':method': method, ':id': method.id, ':version': method.version },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (refused(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    TableName: config.tableName,
+    Key: keys.account(accountId),
+    UpdateExpression: 'SET payment_method = :method',
+    ConditionExpression: 'payment_method.id = :id AND payment_method.version <= :version',
+    ExpressionAttributeValues: { ':method': method, ':id': method.id, ':version': method.version },
+  });
 }
 
 /** Forgets a detached method if it is the one on file (a newer method saved since is left alone). */

@@ -6,7 +6,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { isConditionFailure } from '../dynamo/transact.ts';
+import { updateIf } from '../dynamo/transact.ts';
 import { type Micros, toWire } from '../money.ts';
 
 export type PurchaseStatus = 'pending' | 'paid' | 'failed' | 'expired';
@@ -92,22 +92,14 @@ export async function advancePurchase(
     sets.push(`${name} = :${name}`);
     values[`:${name}`] = value;
   }
-  try {
-    await ddb().send(
-      new UpdateCommand({
-        TableName: config.tableName,
-        Key: keys.purchase(accountId, purchaseId),
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: 'attribute_exists(PK) AND status_rank < :rank',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: values,
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf({
+    TableName: config.tableName,
+    Key: keys.purchase(accountId, purchaseId),
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    ConditionExpression: 'attribute_exists(PK) AND status_rank < :rank',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: values,
+  });
 }
 
 /** The account's purchases, newest first (ids are time-ordered). */

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { eventually } from '../support/eventually.ts';
 
 let stack: LocalStack;
 
@@ -45,19 +46,6 @@ async function submit(checkoutUrl: string, fields: Record<string, string>) {
   });
   await response.text();
   return response.status;
-}
-
-async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('buying credits on npm start', () => {
