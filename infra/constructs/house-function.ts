@@ -22,6 +22,8 @@ export const HOUSE_DEFAULTS = {
   memoryMb: 512,
   timeoutSeconds: 10,
   logRetention: RetentionDays.ONE_MONTH,
+  /** Messages per invocation of a `refillWorker` function (failures are reported per item). */
+  refillBatchSize: 10,
 } as const;
 
 /** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
@@ -63,6 +65,8 @@ export class HouseFunction extends Construct {
     const { spec, table, bus } = props;
     this.spec = spec;
     const stripe = spec.stripe ? stripeGrantFor(spec, props.stripe) : undefined;
+    const refillQueue =
+      spec.refillQueue || spec.refillWorker ? refillQueueOf(spec, props.refillQueue) : undefined;
 
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? HOUSE_DEFAULTS.logRetention,
@@ -74,32 +78,7 @@ export class HouseFunction extends Construct {
       description: `Execution role: ${spec.description}`,
       inlinePolicies: {
         'least-privilege': new PolicyDocument({
-          statements: [
-            ...statementsFor(spec, table, bus, this.logGroup, stripe),
-            ...(spec.refillWorker
-              ? [
-                  new PolicyStatement({
-                    sid: 'RefillQueueConsume',
-                    actions: [
-                      'sqs:ReceiveMessage',
-                      'sqs:DeleteMessage',
-                      'sqs:ChangeMessageVisibility',
-                      'sqs:GetQueueAttributes',
-                    ],
-                    resources: [refillQueueOf(spec, props.refillQueue).queueArn],
-                  }),
-                ]
-              : []),
-            ...(spec.refillQueue
-              ? [
-                  new PolicyStatement({
-                    sid: 'RefillQueue',
-                    actions: ['sqs:SendMessage'],
-                    resources: [refillQueueOf(spec, props.refillQueue).queueArn],
-                  }),
-                ]
-              : []),
-          ],
+          statements: statementsFor(spec, table, bus, this.logGroup, stripe, refillQueue),
         }),
       },
     });
@@ -124,7 +103,7 @@ export class HouseFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',
         ...(stripe ? { STRIPE_SECRET_ARN: stripe.secretArn, PUBLIC_BASE_URL: stripe.publicBaseUrl } : {}),
-        ...(spec.refillQueue ? { REFILL_QUEUE_URL: refillQueueOf(spec, props.refillQueue).queueUrl } : {}),
+        ...(spec.refillQueue && refillQueue ? { REFILL_QUEUE_URL: refillQueue.queueUrl } : {}),
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -139,12 +118,13 @@ export class HouseFunction extends Construct {
       },
     });
 
-    if (spec.refillWorker) {
-      // Mapped by hand (not SqsEventSource) so the consume grant stays in the inline policy above.
+    if (spec.refillWorker && refillQueue) {
+      // Mapped by hand (not SqsEventSource, whose grant adds sqs:GetQueueUrl and lands in the default policy)
+      // so the consume grant stays the exact RefillQueueConsume statement of the inline policy above.
       new EventSourceMapping(this, 'RefillQueueSource', {
         target: this.function,
-        eventSourceArn: refillQueueOf(spec, props.refillQueue).queueArn,
-        batchSize: 10,
+        eventSourceArn: refillQueue.queueArn,
+        batchSize: HOUSE_DEFAULTS.refillBatchSize,
         reportBatchItemFailures: true,
       });
     }
@@ -181,7 +161,8 @@ function stripeGrantFor(spec: FunctionSpec, access: StripeAccess | undefined): S
 /**
  * The function's whole permission set: its log group, exactly the spec's DynamoDB actions on the table,
  * Query on the table's named indexes when `tableIndexes`, PutEvents on the bus when `publishesEvents`,
- * and GetSecretValue on the Stripe secret when `stripe`.
+ * GetSecretValue on the Stripe secret when `stripe`, SendMessage on the refill queue when `refillQueue`, and
+ * what an SQS event source needs to consume the refill queue when `refillWorker`.
  */
 function statementsFor(
   spec: FunctionSpec,
@@ -189,6 +170,7 @@ function statementsFor(
   bus: IEventBus,
   logGroup: LogGroup,
   stripe: StripeGrant | undefined,
+  refillQueue: IQueue | undefined,
 ): PolicyStatement[] {
   const statements = [
     new PolicyStatement({
@@ -225,6 +207,29 @@ function statementsFor(
         sid: 'StripeSecret',
         actions: ['secretsmanager:GetSecretValue'],
         resources: [stripe.secretArn],
+      }),
+    );
+  }
+  if (spec.refillQueue && refillQueue) {
+    statements.push(
+      new PolicyStatement({
+        sid: 'RefillQueue',
+        actions: ['sqs:SendMessage'],
+        resources: [refillQueue.queueArn],
+      }),
+    );
+  }
+  if (spec.refillWorker && refillQueue) {
+    statements.push(
+      new PolicyStatement({
+        sid: 'RefillQueueConsume',
+        actions: [
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueAttributes',
+        ],
+        resources: [refillQueue.queueArn],
       }),
     );
   }

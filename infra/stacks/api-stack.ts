@@ -24,7 +24,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { HouseFunction } from '../constructs/house-function.ts';
+import { HOUSE_DEFAULTS, HouseFunction } from '../constructs/house-function.ts';
 import { type FunctionName, type FunctionSpec, functions } from '../definitions/functions.ts';
 import { jobs } from '../definitions/jobs.ts';
 import { type Route, routeKey, routes } from '../definitions/routes.ts';
@@ -51,7 +51,7 @@ export type ApiStackProps = StackProps & {
 export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
 
 /**
- * Every route declared auth 'none' that may act on something (table, bus, Stripe), each with its reviewed reason.
+ * Every route declared auth 'none' that may act on something (table, bus, Stripe, refill queue), each with its reviewed reason.
  * A new public route fails synthesis until it is reviewed here.
  */
 const reviewedPublicRoutes: Partial<Record<string, string>> = {
@@ -69,7 +69,7 @@ function unauthorizedRouteReason(route: Route): string {
   const reviewed = reviewedPublicRoutes[routeKey(route)];
   if (reviewed) return reviewed;
   const spec: FunctionSpec = functions[route.function];
-  if (spec.table.length > 0 || spec.publishesEvents || spec.stripe) {
+  if (spec.table.length > 0 || spec.publishesEvents || spec.stripe || spec.refillQueue || spec.refillWorker) {
     throw new Error(
       `${routeKey(route)} is public (auth 'none') and its function has permissions: review it in reviewedPublicRoutes`,
     );
@@ -94,6 +94,7 @@ export class ApiStack extends Stack {
   readonly alarmTopic: Topic;
   readonly jobsDeadLetterQueue: Queue;
   readonly refillQueue: Queue;
+  readonly refillDeadLetterQueue: Queue;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -116,8 +117,16 @@ export class ApiStack extends Stack {
         givenPublicBaseUrl(props.publicBaseUrl ?? this.node.tryGetContext(PUBLIC_BASE_URL_CONTEXT)) ??
         this.api.apiEndpoint,
     };
-    // Auto-refill's prompt trigger: debits send account ids here; the refill worker consumes them.
-    const refillDeadLetters = new Queue(this, 'RefillDeadLetterQueue', {
+    // Auto-refill's prompt trigger: debits send account ids here; the refill worker consumes them. A message
+    // stays invisible for 6 worker timeouts (AWS's advice for SQS event sources), then after 5 receives it
+    // goes to the dead-letter queue (which cdk-nag recognizes as one through the redrive policy: no SQS3).
+    const workerTimeoutSeconds = Math.max(
+      ...Object.values(functions as Record<string, FunctionSpec>)
+        .filter((spec) => spec.refillWorker)
+        .map((spec) => spec.timeoutSeconds ?? HOUSE_DEFAULTS.timeoutSeconds),
+    );
+    if (!Number.isFinite(workerTimeoutSeconds)) throw new Error('no function spec says refillWorker');
+    this.refillDeadLetterQueue = new Queue(this, 'RefillDeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
@@ -125,8 +134,8 @@ export class ApiStack extends Stack {
     this.refillQueue = new Queue(this, 'RefillQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      visibilityTimeout: Duration.seconds(6 * (functions.refillWorker.timeoutSeconds ?? 30)),
-      deadLetterQueue: { queue: refillDeadLetters, maxReceiveCount: 5 },
+      visibilityTimeout: Duration.seconds(6 * workerTimeoutSeconds),
+      deadLetterQueue: { queue: this.refillDeadLetterQueue, maxReceiveCount: 5 },
     });
     const built: Partial<Record<FunctionName, HouseFunction>> = {};
     for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
@@ -268,7 +277,7 @@ export class ApiStack extends Stack {
 
     alarm(
       'RefillDeadLetterAlarm',
-      refillDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      this.refillDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       'A refill request failed 5 times (see the refill dead-letter queue)',
     );
     new Alarm(this, 'RefillQueueAgeAlarm', {

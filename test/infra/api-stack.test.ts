@@ -170,10 +170,11 @@ describe('api stack: Stripe', () => {
   })();
   const stripeSpecs = specs.filter(([, spec]) => spec.stripe);
 
-  it('has the functions that call Stripe', () => {
-    expect(stripeSpecs.map(([name]) => name).sort()).toEqual(
-      ['billingPurchases', 'billingReturn', 'stripeWebhook', 'refillWorker', 'autoRefillSweep'].sort(),
-    );
+  it('has the functions that call Stripe: exactly the specs that say stripe', () => {
+    // Derived from the definitions (no hand-kept list): the functions given the Stripe secret in the template.
+    const withSecret = specs.filter(([name]) => 'STRIPE_SECRET_ARN' in environmentOf(name)).map(([n]) => n);
+    expect(stripeSpecs.length).toBeGreaterThan(0);
+    expect(withSecret.sort()).toEqual(stripeSpecs.map(([name]) => name).sort());
     expect(secretArn['Fn::ImportValue']).toEqual(expect.stringContaining('StripeSecret'));
   });
 
@@ -259,6 +260,7 @@ describe('api stack: HTTP API routes', () => {
       'GET /v1/billing/purchases': 'token',
       'GET /v1/billing/purchases/{id}': 'token',
       'GET /v1/billing/auto-refill': 'token',
+      'PUT /v1/billing/auto-refill': 'token',
       'POST /webhooks/stripe': 'none',
       'GET /billing/return': 'none',
     };
@@ -414,53 +416,157 @@ describe('api stack: outputs and annotations', () => {
 });
 
 describe('api stack: auto-refill queue', () => {
-  const queues = ofType('AWS::SQS::Queue');
-  const queueId = (name: string) => queues.find(([id]) => id.startsWith(name))?.[0];
-  const refillQueue = queueId('RefillQueue')!;
-  const deadLetters = queueId('RefillDeadLetterQueue')!;
+  const refillQueue = logicalId(api, api.refillQueue);
+  const deadLetters = logicalId(api, api.refillDeadLetterQueue);
+  const queueArn = { 'Fn::GetAtt': [refillQueue, 'Arn'] };
+  const senders = specs.filter(([, spec]) => spec.refillQueue);
+  const workers = specs.filter(([, spec]) => spec.refillWorker);
+  const topicId = logicalId(api, api.alarmTopic);
+  const alarmProps = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
 
-  it('has an encrypted refill queue with a dead-letter queue after 5 receives', () => {
-    expect(props(refillQueue).SqsManagedSseEnabled).toBe(true);
-    expect(props(deadLetters).SqsManagedSseEnabled).toBe(true);
+  it('is used by some senders and by exactly one worker, which sends nothing to it', () => {
+    expect(senders.length).toBeGreaterThan(0);
+    expect(workers.every(([, spec]) => !spec.refillQueue)).toBe(true);
+    expect(workers).toHaveLength(1);
+  });
+
+  it.each([
+    ['refill queue', refillQueue],
+    ['refill dead-letter queue', deadLetters],
+  ])('the %s is encrypted (SQS-managed SSE) and denies requests without TLS', (_, id) => {
+    expect(all[id]?.Type).toBe('AWS::SQS::Queue');
+    expect(props(id).SqsManagedSseEnabled).toBe(true);
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: id }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('redrives to the dead-letter queue after 5 receives, which has no redrive of its own', () => {
     expect(props(refillQueue).RedrivePolicy).toEqual({
       deadLetterTargetArn: { 'Fn::GetAtt': [deadLetters, 'Arn'] },
       maxReceiveCount: 5,
     });
-    expect(props(refillQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * 30);
+    expect(props(deadLetters).RedrivePolicy).toBeUndefined();
+    expect(props(deadLetters).MessageRetentionPeriod).toBe(14 * 24 * 3600);
+  });
+
+  it('keeps messages invisible for at least 6 times the worker timeout', () => {
+    for (const [, spec] of workers) {
+      expect(props(refillQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * (spec.timeoutSeconds ?? 10));
+    }
   });
 
   it.each(specs)('%s may send to the refill queue exactly when its spec says refillQueue', (name, spec) => {
-    const sends = statementsOf(name).filter((s) => asArray(s.Action).includes('sqs:SendMessage'));
+    const sends = statementsOf(name).filter((s) => asArray(s.Action).some((a) => a.startsWith('sqs:Send')));
+    expect(environmentOf(name).REFILL_QUEUE_URL).toEqual(spec.refillQueue ? { Ref: refillQueue } : undefined);
     if (!spec.refillQueue) {
       expect(sends).toEqual([]);
       return;
     }
     expect(sends).toEqual([
+      { Sid: 'RefillQueue', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn },
+    ]);
+  });
+
+  it.each(specs)('%s may consume the refill queue exactly when its spec says refillWorker', (name, spec) => {
+    const consumes = statementsOf(name).filter((s) =>
+      asArray(s.Action).some((a) => a.startsWith('sqs:') && a !== 'sqs:SendMessage'),
+    );
+    if (!spec.refillWorker) {
+      expect(consumes).toEqual([]);
+      return;
+    }
+    expect(consumes).toEqual([
       {
-        Sid: 'RefillQueue',
+        Sid: 'RefillQueueConsume',
         Effect: 'Allow',
-        Action: 'sqs:SendMessage',
-        Resource: { 'Fn::GetAtt': [refillQueue, 'Arn'] },
+        Action: [
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueAttributes',
+        ],
+        Resource: queueArn,
       },
     ]);
   });
 
-  it('feeds the refill worker from the queue, reporting partial batch failures', () => {
-    const mappings = ofType('AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(1);
-    const [, mapping] = mappings[0]!;
-    expect(mapping.Properties?.EventSourceArn).toEqual({ 'Fn::GetAtt': [refillQueue, 'Arn'] });
-    expect(mapping.Properties?.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
-    expect(JSON.stringify(mapping.Properties?.FunctionName)).toContain('refillWorker');
+  it('grants SQS in no other role or policy of the stack', () => {
+    const granting = Object.entries(all)
+      .filter(([, r]) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
+      .filter(([, r]) => JSON.stringify(r.Properties).includes('"sqs:'))
+      .map(([id]) => id);
+    const expected = specs
+      .filter(([, spec]) => spec.refillQueue || spec.refillWorker)
+      .map(([name]) => roleId(name));
+    expect(granting.sort()).toEqual(expected.sort());
   });
 
-  it('alarms on dead letters and on old messages', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => JSON.stringify(alarm.Properties));
-    expect(
-      alarms.some((a) => a.includes(deadLetters) && a.includes('ApproximateNumberOfMessagesVisible')),
-    ).toBe(true);
-    expect(alarms.some((a) => a.includes(refillQueue) && a.includes('ApproximateAgeOfOldestMessage'))).toBe(
-      true,
+  it('feeds the worker from the queue in batches, reporting partial batch failures', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(workers.length);
+    for (const [name] of workers) {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: queueArn,
+        FunctionName: { Ref: functionId(name) },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: 10,
+      });
+    }
+  });
+
+  it('alarms to the alarm topic on any dead letter', () => {
+    const matching = alarmProps.filter(
+      (alarm) =>
+        alarm.Namespace === 'AWS/SQS' &&
+        alarm.MetricName === 'ApproximateNumberOfMessagesVisible' &&
+        JSON.stringify(alarm.Dimensions).includes(
+          JSON.stringify({ 'Fn::GetAtt': [deadLetters, 'QueueName'] }),
+        ),
     );
+    expect(matching).toHaveLength(1);
+    expect(matching[0]).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: topicId }],
+    });
+  });
+
+  it('alarms to the alarm topic when the oldest refill request is over 5 minutes old', () => {
+    const matching = alarmProps.filter(
+      (alarm) =>
+        alarm.Namespace === 'AWS/SQS' &&
+        alarm.MetricName === 'ApproximateAgeOfOldestMessage' &&
+        JSON.stringify(alarm.Dimensions).includes(
+          JSON.stringify({ 'Fn::GetAtt': [refillQueue, 'QueueName'] }),
+        ),
+    );
+    expect(matching).toHaveLength(1);
+    expect(matching[0]).toMatchObject({
+      Threshold: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: topicId }],
+    });
+  });
+
+  it('runs the auto-refill sweep every minute', () => {
+    const job = jobs.find((candidate) => candidate.name === 'auto-refill');
+    expect(job).toMatchObject({ function: 'autoRefillSweep', schedule: 'rate(1 minute)' });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Description: 'Scheduled job auto-refill',
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionId('autoRefillSweep'), 'Arn'] } })],
+    });
   });
 });

@@ -35,6 +35,24 @@ describe('house function', () => {
     ).toThrow(/tableIndexes but does not declare dynamodb:Query/);
   });
 
+  it.each([
+    ['refillQueue', { refillQueue: true }],
+    ['refillWorker', { refillWorker: true }],
+  ] as const)('refuses %s without the refill queue', (_, flag) => {
+    const stack = new Stack(new App(), 'HouseFunctionRefillTest');
+    const table = new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } });
+    const bus = new EventBus(stack, 'Bus');
+    const spec: FunctionSpec = {
+      entry: 'functions/not-found.ts',
+      description: 'refills',
+      table: [],
+      ...flag,
+    };
+    expect(
+      () => new HouseFunction(stack, 'Fn', { spec, table, bus, serviceName: 's', metricsNamespace: 'n' }),
+    ).toThrow(/uses the refill queue but was given none/);
+  });
+
   describe('a spec that says stripe', () => {
     const stack = new Stack(new App(), 'HouseFunctionStripeTest');
     const table = new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } });

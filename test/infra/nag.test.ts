@@ -98,6 +98,13 @@ describe('cdk-nag AwsSolutions', () => {
     expect(acks.map((ack) => `${ack.id}@${ack.path}`).sort()).toEqual(expected.sort());
   });
 
+  it('needs no acknowledgment for the refill queues (SQS2/SQS3/SQS4 are met; the DLQ is one by redrive)', () => {
+    const onRefillQueues = rawFindings().filter((finding) =>
+      /@CreditsApi\/Refill(DeadLetter)?Queue(\/|$)/.test(finding),
+    );
+    expect(onRefillQueues).toEqual([]);
+  });
+
   it('gives the reviewed reasons for the public Stripe routes and the unrotated Stripe secret', () => {
     const reasonAt = (id: string, at: string) =>
       acknowledgments().find((ack) => ack.id === id && ack.path === at)?.reason;
