@@ -1,0 +1,292 @@
+// Local AWS Marketplace emulator: a node:http server speaking the Metering Service's awsJson1_1 protocol
+// (`POST /`, `x-amz-target: AWSMPMeteringService.<Operation>`), so the real
+// `@aws-sdk/client-marketplace-metering` client talks to it with `endpoint` set to `emulator.endpoint`,
+// plus the local-mode routes under `/__marketplace/*` that stand in for buyers. In-memory state; time from
+// the shared clock. Local mode and tests only; the cloud talks to AWS.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MeteringError } from './errors.ts';
+import type { LifecycleEvent } from './events.ts';
+import { DEFAULT_PRODUCT_CODE, requestId } from './ids.ts';
+import {
+  batchMeterUsage,
+  describeCustomer,
+  type MintedCustomer,
+  type MintOptions,
+  mintCustomer,
+  resolveCustomer,
+  unsubscribe,
+} from './metering.ts';
+import { createStore, type StoredRecord } from './store.ts';
+
+export type { LifecycleEvent } from './events.ts';
+export type { MintedCustomer, MintOptions } from './metering.ts';
+export type { ReceivedUsageRecord, RecordStatus, StoredRecord } from './store.ts';
+
+export type MarketplaceEmulatorOptions = {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Called with each subscription lifecycle event (EventBridge `aws.agreement-marketplace` shape). */
+  onLifecycleEvent?: (event: LifecycleEvent) => void;
+  /** The next this-many Metering calls fail with `ThrottlingException`. */
+  throttleNext?: number;
+  /** Product code of minted buyers when none is given; default `DEFAULT_PRODUCT_CODE`. */
+  defaultProductCode?: string;
+  /** Where internal errors and failing event handlers are reported; default: nowhere. */
+  log?: (message: string) => void;
+};
+
+export type MarketplaceEmulatorControl = {
+  /** A new buyer landing from AWS Marketplace (the same as `POST /__marketplace/customers`). */
+  mintCustomer(options?: MintOptions): MintedCustomer;
+  /** Cancels the buyer's subscription and emits the lifecycle events; `false` for an unknown account. */
+  unsubscribe(customerAwsAccountId: string): boolean;
+  /** Every usage record received, in order, with the status answered. */
+  records(): StoredRecord[];
+  customers(): ReturnType<typeof describeCustomer>[];
+  /** The next `n` Metering calls (any operation) fail with `ThrottlingException`. */
+  throttle(n: number): void;
+  /** The next `n` records that pass validation come back in `UnprocessedRecords` (not billed). */
+  leaveUnprocessed(n: number): void;
+};
+
+export type MarketplaceEmulator = {
+  /** `http://host:port`. */
+  url: string;
+  port: number;
+  /** For the SDK: `new MarketplaceMeteringClient({ endpoint, region, credentials })`. */
+  endpoint: string;
+  /** A ready client config: endpoint, a region and dummy credentials. */
+  clientConfig: {
+    endpoint: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+  };
+  control: MarketplaceEmulatorControl;
+  stop(): Promise<void>;
+};
+
+const TARGET_PREFIX = 'AWSMPMeteringService.';
+const MAX_BODY_BYTES = 1024 * 1024;
+const AMZ_JSON = 'application/x-amz-json-1.1';
+
+type Answer = { status: number; headers: Record<string, string>; body: string };
+
+const json = (status: number, body: unknown): Answer => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+const amz = (status: number, body: unknown, extra: Record<string, string> = {}): Answer => ({
+  status,
+  headers: { 'content-type': AMZ_JSON, 'x-amzn-requestid': requestId(), ...extra },
+  body: JSON.stringify(body),
+});
+
+const amzError = (error: MeteringError): Answer =>
+  amz(error.status, { __type: error.type, message: error.message }, { 'x-amzn-errortype': error.type });
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size <= MAX_BODY_BYTES + 1) chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startMarketplaceEmulator(
+  options: MarketplaceEmulatorOptions = {},
+): Promise<MarketplaceEmulator> {
+  const log = options.log ?? (() => {});
+  const defaultProductCode = options.defaultProductCode ?? DEFAULT_PRODUCT_CODE;
+  const store = createStore(defaultProductCode);
+  store.throttleRemaining = Math.max(0, Math.floor(options.throttleNext ?? 0));
+
+  const emit = (events: LifecycleEvent[]) => {
+    for (const event of events) {
+      try {
+        options.onLifecycleEvent?.(event);
+      } catch (error) {
+        log(`marketplace emulator: lifecycle handler failed: ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
+  };
+
+  const control: MarketplaceEmulatorControl = {
+    mintCustomer: (mint) => mintCustomer(store, defaultProductCode, mint),
+    unsubscribe(accountId) {
+      const done = unsubscribe(store, accountId);
+      if (!done) return false;
+      emit(done.events);
+      return true;
+    },
+    records: () => store.records.map((record) => structuredClone(record)),
+    customers: () => store.customers.map(describeCustomer),
+    throttle(n) {
+      store.throttleRemaining = Math.max(0, Math.floor(n));
+    },
+    leaveUnprocessed(n) {
+      store.unprocessedRemaining = Math.max(0, Math.floor(n));
+    },
+  };
+
+  const meteringCall = (request: IncomingMessage, body: string): Answer => {
+    const target = String(request.headers['x-amz-target'] ?? '');
+    if (!target.startsWith(TARGET_PREFIX)) {
+      throw new MeteringError(
+        'UnknownOperationException',
+        `Unknown operation ${target || '(no x-amz-target)'}.`,
+      );
+    }
+    if (store.throttleRemaining > 0) {
+      store.throttleRemaining--;
+      throw new MeteringError('ThrottlingException', 'Rate exceeded');
+    }
+    if (Buffer.byteLength(body) > MAX_BODY_BYTES) {
+      throw new MeteringError('ValidationException', 'The request must be smaller than 1 MB.');
+    }
+    let input: unknown;
+    try {
+      input = body === '' ? {} : JSON.parse(body);
+    } catch {
+      throw new MeteringError('SerializationException', 'The request body is not valid JSON.');
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new MeteringError('SerializationException', 'The request body must be a JSON object.');
+    }
+    const params = input as Record<string, unknown>;
+    switch (target.slice(TARGET_PREFIX.length)) {
+      case 'ResolveCustomer':
+        return amz(200, resolveCustomer(store, params));
+      case 'BatchMeterUsage':
+        return amz(200, batchMeterUsage(store, params));
+      case 'MeterUsage':
+        throw new MeteringError(
+          'InvalidProductCodeException',
+          'MeterUsage is for AMI and container products; SaaS products report usage with BatchMeterUsage.',
+        );
+      case 'RegisterUsage':
+        throw new MeteringError(
+          'PlatformNotSupportedException',
+          'RegisterUsage is for container products only.',
+        );
+      default:
+        throw new MeteringError('UnknownOperationException', `Unknown operation ${target}.`);
+    }
+  };
+
+  const localRoute = (request: IncomingMessage, url: URL, body: string): Answer => {
+    const path = url.pathname;
+    if (path === '/__marketplace/customers' && request.method === 'POST') {
+      let mint: MintOptions = {};
+      if (body.trim() !== '') {
+        try {
+          mint = JSON.parse(body) as MintOptions;
+        } catch {
+          return json(400, { error: { code: 'invalid_json', message: 'The body is not valid JSON.' } });
+        }
+        if (typeof mint !== 'object' || mint === null || Array.isArray(mint)) {
+          return json(400, { error: { code: 'invalid_body', message: 'The body must be a JSON object.' } });
+        }
+      }
+      try {
+        return json(201, control.mintCustomer(mint));
+      } catch (error) {
+        if (error instanceof MeteringError) {
+          return json(400, { error: { code: 'invalid_request', message: error.message } });
+        }
+        throw error;
+      }
+    }
+    if (path === '/__marketplace/customers' && request.method === 'GET') {
+      return json(200, { data: control.customers() });
+    }
+    const cancel = /^\/__marketplace\/customers\/([^/]+)\/unsubscribe$/.exec(path);
+    if (cancel && request.method === 'POST') {
+      const accountId = decodeURIComponent(cancel[1] ?? '');
+      if (!control.unsubscribe(accountId)) {
+        return json(404, { error: { code: 'not_found', message: `No customer with account ${accountId}.` } });
+      }
+      const customer = store.byAccount.get(accountId);
+      return json(200, customer ? describeCustomer(customer) : {});
+    }
+    if (path === '/__marketplace/usage-records' && request.method === 'GET') {
+      return json(200, { data: control.records() });
+    }
+    return json(404, { error: { code: 'not_found', message: `Nothing at ${request.method} ${path}` } });
+  };
+
+  const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? '/', 'http://emulator');
+    let answer: Answer;
+    try {
+      const body = await readBody(request);
+      if (url.pathname.startsWith('/__marketplace/')) {
+        answer = localRoute(request, url, body);
+      } else if (request.method === 'POST' && url.pathname === '/') {
+        try {
+          answer = meteringCall(request, body);
+        } catch (error) {
+          if (!(error instanceof MeteringError)) throw error;
+          answer = amzError(error);
+        }
+      } else {
+        answer = json(404, {
+          error: { code: 'not_found', message: `Nothing at ${request.method} ${url.pathname}` },
+        });
+      }
+    } catch (error) {
+      log(
+        `marketplace emulator: ${request.method} ${url.pathname} failed: ${(error as Error)?.stack ?? String(error)}`,
+      );
+      answer = amzError(
+        new MeteringError(
+          'InternalServiceErrorException',
+          'Internal error in the Marketplace emulator.',
+          500,
+        ),
+      );
+    }
+    response.writeHead(answer.status, {
+      ...answer.headers,
+      'content-length': Buffer.byteLength(answer.body),
+    });
+    response.end(answer.body);
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
+  const endpoint = `http://${reachableHost}:${port}`;
+
+  return {
+    url,
+    port,
+    endpoint,
+    clientConfig: {
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDEMULATOR', secretAccessKey: 'emulator-secret' },
+    },
+    control,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,93 @@
+// The emulator's in-memory state: buyers (one per mint) and every usage record it was sent.
+
+export type Customer = {
+  registrationToken: string;
+  tokenExpiresAtMs: number;
+  /** Empty for Concurrent Agreements products: such buyers are metered by account id + license ARN. */
+  customerIdentifier: string;
+  awsAccountId: string;
+  licenseArn: string;
+  productCode: string;
+  concurrentAgreements: boolean;
+  agreementId: string;
+  offerId: string;
+  subscribedAtMs: number;
+  /** Set by unsubscribe; final usage is accepted for `UNSUBSCRIBE_GRACE_MS` after it. */
+  unsubscribedAtMs?: number;
+};
+
+export type RecordStatus =
+  | 'Success'
+  | 'DuplicateRecord'
+  | 'CustomerNotSubscribed'
+  | 'Unprocessed'
+  /** The whole call was refused with this exception (e.g. `TimestampOutOfBoundsException`). */
+  | `${string}Exception`;
+
+/** A usage record exactly as BatchMeterUsage received it (`Timestamp` as ISO text). */
+export type ReceivedUsageRecord = {
+  Timestamp: string;
+  CustomerIdentifier?: string;
+  CustomerAWSAccountId?: string;
+  LicenseArn?: string;
+  Dimension: string;
+  Quantity?: number;
+  UsageAllocations?: unknown[];
+};
+
+export type StoredRecord = {
+  received_at: string;
+  /** `ProductCode` of the call (absent for license-based calls). */
+  product_code?: string;
+  usage_record: ReceivedUsageRecord;
+  status: RecordStatus;
+  metering_record_id?: string;
+  /** The buyer the record was matched to, when it was. */
+  customer_aws_account_id?: string;
+  /** True when this answered an identical earlier record again (not billed twice). */
+  replayed?: boolean;
+  /** Why a record was not billed: `unknown_customer`, `unsubscribed`, `quantity_changed`, `mixed_identity_styles`, … */
+  reason?: string;
+};
+
+/** A billed record, kept for duplicate detection. */
+export type BilledRecord = {
+  meteringRecordId: string;
+  quantity: number;
+  allocations: string;
+  style: IdentityStyle;
+};
+
+export type IdentityStyle = 'customer_identifier' | 'license';
+
+export type MarketplaceStore = {
+  customers: Customer[];
+  byToken: Map<string, Customer>;
+  byAccount: Map<string, Customer>;
+  byIdentifier: Map<string, Customer>;
+  byLicense: Map<string, Customer>;
+  products: Set<string>;
+  /** `accountId|dimension|timestampMs` → the billed record. */
+  billed: Map<string, BilledRecord>;
+  /** `accountId|hourStartMs` → the identity style first billed for that buyer and hour. */
+  hourStyles: Map<string, IdentityStyle>;
+  records: StoredRecord[];
+  throttleRemaining: number;
+  unprocessedRemaining: number;
+};
+
+export function createStore(defaultProductCode: string): MarketplaceStore {
+  return {
+    customers: [],
+    byToken: new Map(),
+    byAccount: new Map(),
+    byIdentifier: new Map(),
+    byLicense: new Map(),
+    products: new Set([defaultProductCode]),
+    billed: new Map(),
+    hourStyles: new Map(),
+    records: [],
+    throttleRemaining: 0,
+    unprocessedRemaining: 0,
+  };
+}
