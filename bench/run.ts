@@ -271,6 +271,39 @@ async function main(): Promise<number> {
       charge_non_ddb_p99_ms: round(percentile(chargeOther, 99)),
     };
 
+    // ---- postpaid: the same call on a postpaid account under a spend limit (4-item transaction) ----
+    {
+      const { setBillingMode, setSpendLimit } = await import('#shared/accounts/billing-mode.ts');
+      const { fromWire } = await import('#shared/money.ts');
+      const postpaid = await fundedAccount(0, 'Bench postpaid');
+      await setBillingMode(postpaid.accountId, 'postpaid');
+      await setSpendLimit(postpaid.accountId, fromWire(1_000));
+      const postpaidOnce = async (): Promise<number> => {
+        const event = apiEvent('POST', '/v1/demo/echo', { token: postpaid.token, body: { text: 'hello' } });
+        const start = performance.now();
+        const result = await echo(event, lambdaContext());
+        const elapsed = performance.now() - start;
+        if (result.statusCode !== 200)
+          throw new Error(`postpaid charge returned ${result.statusCode} ${result.body}`);
+        return elapsed;
+      };
+      for (let i = 0; i < WARMUP; i++) await postpaidOnce();
+      const before = snapshot(counter);
+      const samples: number[] = [];
+      for (let i = 0; i < N / 2; i++) samples.push(await postpaidOnce());
+      const seen = delta(counter, before);
+      const usage = (await accountMoney(postpaid.accountId)).period_usage;
+      if (usage !== (WARMUP + N / 2) * ECHO_COST_MICROS)
+        throw new Error(`postpaid usage ${usage} is not exact`);
+      results.postpaid = {
+        charge_p50_ms: round(percentile(samples, 50)),
+        charge_p99_ms: round(percentile(samples, 99)),
+        ratio_p50_vs_floor: round(percentile(samples, 50) / percentile(floor, 50)),
+        ddb_writes_per_charge: round((seen.byCommand.TransactWriteItemsCommand ?? 0) / (N / 2)),
+        ddb_requests_per_charge: round(seen.total / (N / 2)),
+      };
+    }
+
     // ---- contention: 64 callers, one account funded for exactly K calls ----
     console.log(
       `contention: ${CONTENTION_CALLERS} concurrent callers, account funded for ${CONTENTION_CALLS} calls`,

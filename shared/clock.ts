@@ -2,9 +2,10 @@
 // stack can move time for all of them at once (`POST /__local/clock`).
 
 let offsetMs = 0;
+let frozenAtMs: number | undefined;
 
 export function nowMs(): number {
-  return Date.now() + offsetMs;
+  return frozenAtMs ?? Date.now() + offsetMs;
 }
 
 export function now(): Date {
@@ -17,14 +18,22 @@ export function nowIso(): string {
 
 /** Moves this process's clock so that `nowMs()` reads `at`. Local mode and tests only. */
 export function setClock(at: Date): void {
+  frozenAtMs = undefined;
   offsetMs = at.getTime() - Date.now();
+}
+
+/** Stops this process's clock at `at` (boundaries to the millisecond, such as 23:59:59.999). Tests only. */
+export function freezeClock(at: Date): void {
+  frozenAtMs = at.getTime();
 }
 
 export function resetClock(): void {
   offsetMs = 0;
+  frozenAtMs = undefined;
 }
 
 /** Advances this process's clock by `ms`. Tests only. */
 export function advanceClock(ms: number): void {
-  offsetMs += ms;
+  if (frozenAtMs !== undefined) frozenAtMs += ms;
+  else offsetMs += ms;
 }

@@ -109,6 +109,36 @@ export class InsufficientCreditsError extends DomainError {
   }
 }
 
+/** A postpaid account's monthly spend limit would be passed: blocked until the next period. */
+export class SpendLimitReachedError extends DomainError {
+  override readonly name = 'SpendLimitReachedError';
+  readonly status = 402;
+  readonly code = 'spend_limit_reached';
+  constructor() {
+    super('Monthly spend limit reached');
+  }
+}
+
+/** A postpaid account with an invoice unpaid past its due date and grace period (when the operator blocks them). */
+export class InvoiceOverdueError extends DomainError {
+  override readonly name = 'InvoiceOverdueError';
+  readonly status = 402;
+  readonly code = 'invoice_overdue';
+  constructor() {
+    super('Payment of an overdue invoice is required');
+  }
+}
+
+/** A marketplace buyer whose subscription is not active. */
+export class SubscriptionInactiveError extends DomainError {
+  override readonly name = 'SubscriptionInactiveError';
+  readonly status = 403;
+  readonly code = 'subscription_inactive';
+  constructor() {
+    super('The AWS Marketplace subscription of this account is not active');
+  }
+}
+
 /** A prepaid correction or debit that would take the balance below zero. */
 export class BalanceWouldGoNegativeError extends ConflictError {
   constructor() {

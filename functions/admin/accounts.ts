@@ -1,12 +1,7 @@
 // Operator API: open accounts, read them, grant or correct credits, set the billing mode.
 import * as z from 'zod/mini';
-import {
-  adjustCredits,
-  createAccount,
-  operatorView,
-  requireAccount,
-  setBillingMode,
-} from '#shared/accounts/service.ts';
+import { setBillingMode } from '#shared/accounts/billing-mode.ts';
+import { adjustCredits, createAccount, operatorView, requireAccount } from '#shared/accounts/service.ts';
 import { type ApiContext, json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf } from '#shared/http/middleware.ts';
@@ -28,10 +23,17 @@ const accountPath = z.object({
   id: z.string().check(z.regex(/^acct_[0-9A-Z]{26}$/, 'is not an account id')),
 });
 
-const billingMode = z.strictObject({
-  mode: z.enum(['prepaid', 'postpaid']),
-  payment_terms_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(365))),
-});
+const billingMode = z
+  .strictObject({
+    mode: z.enum(['prepaid', 'postpaid']),
+    payment_terms_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(365))),
+  })
+  .check(
+    z.refine((body) => body.mode === 'postpaid' || body.payment_terms_days === undefined, {
+      message: 'applies to postpaid accounts only',
+      path: ['payment_terms_days'],
+    }),
+  );
 
 const accountIdOf = (context: ApiContext) => pathOf<z.infer<typeof accountPath>>(context).id;
 
@@ -73,8 +75,8 @@ export const handler = byRoute({
   'PUT /admin/accounts/{id}/billing': apiRoute(
     { auth: 'admin', path: accountPath, body: billingMode },
     async (_event, context) => {
-      const { mode } = bodyOf<z.infer<typeof billingMode>>(context);
-      return json(200, operatorView(await setBillingMode(accountIdOf(context), mode)));
+      const { mode, payment_terms_days } = bodyOf<z.infer<typeof billingMode>>(context);
+      return json(200, operatorView(await setBillingMode(accountIdOf(context), mode, payment_terms_days)));
     },
   ),
 });

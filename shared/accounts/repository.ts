@@ -24,6 +24,14 @@ export type Account = {
   stripe_customer_id?: string;
   payment_method?: PaymentMethodOnFile;
   auto_refill?: AutoRefill;
+  /** Postpaid: invoice terms, the latest period written (`YYYY-MM`), its usage and the headroom left under the limit. */
+  payment_terms_days?: number;
+  period?: string;
+  period_usage?: Micros;
+  period_headroom?: Micros;
+  spend_limit?: Micros;
+  /** Marketplace: the subscription's state (calls are served while `active` or `cancel_pending`). */
+  subscription_status?: string;
 };
 
 /** The saved payment method that auto-refill charges off-session. */
@@ -71,6 +79,25 @@ export async function markDepletedNotified(
     ConditionExpression:
       'attribute_exists(PK) AND (attribute_not_exists(depleted_notified_at) OR depleted_notified_at < :quiet)',
     ExpressionAttributeValues: { ':at': at, ':quiet': quietSinceIso },
+  });
+}
+
+/**
+ * Marks a postpaid spend-limit notice (`spend_limit_warned_period` or `spend_limit_reached_period`) as sent
+ * for `period`; true for the one caller that should publish it.
+ */
+export async function markSpendLimitNotified(
+  accountId: string,
+  attribute: 'spend_limit_warned_period' | 'spend_limit_reached_period',
+  period: string,
+): Promise<boolean> {
+  return updateIf({
+    TableName: config.tableName,
+    Key: keys.account(accountId),
+    UpdateExpression: 'SET #mark = :p',
+    ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(#mark) OR #mark < :p)',
+    ExpressionAttributeNames: { '#mark': attribute },
+    ExpressionAttributeValues: { ':p': period },
   });
 }
 

@@ -2,14 +2,15 @@
 // the billing mode, and the view of an account that the APIs answer with.
 import { nowIso } from '../clock.ts';
 import { transactWrite } from '../dynamo/transact.ts';
-import { BalanceWouldGoNegativeError, ConflictError, NotFoundError } from '../errors.ts';
+import { BalanceWouldGoNegativeError, NotFoundError } from '../errors.ts';
 import { publish } from '../events/bus.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit, type Guard } from '../ledger/ledger.ts';
 import type { LedgerEntry } from '../ledger/types.ts';
 import { fromWire, type Micros, toWire, ZERO } from '../money.ts';
 import { prepareToken } from '../tokens/repository.ts';
-import { type Account, type BillingMode, getAccount, newAccountPut } from './repository.ts';
+import { postpaidView } from './billing-mode.ts';
+import { type Account, getAccount, newAccountPut } from './repository.ts';
 
 export function newAccountId(): string {
   return `acct_${newUlid()}`;
@@ -114,18 +115,6 @@ export async function grantCredits(input: {
   });
 }
 
-/** Only prepaid exists so far; postpaid and marketplace arrive with their own issues. */
-export async function setBillingMode(accountId: string, mode: BillingMode): Promise<Account> {
-  const account = await requireAccount(accountId);
-  if (mode !== account.billing_mode) {
-    throw new ConflictError(
-      'billing_mode_unavailable',
-      `Billing mode "${mode}" is not available in this deployment yet`,
-    );
-  }
-  return account;
-}
-
 /** The account as the operator API shows it. */
 export function operatorView(account: Account) {
   return {
@@ -137,6 +126,8 @@ export function operatorView(account: Account) {
     held: toWire(account.held),
     available: toWire(account.available),
     currency: 'USD',
+    ...(account.billing_mode === 'postpaid' ? postpaidView(account) : {}),
+    ...(account.subscription_status ? { subscription_status: account.subscription_status } : {}),
     created_at: account.created_at,
   };
 }
@@ -149,5 +140,7 @@ export function creditsView(account: Account) {
     held: toWire(account.held),
     currency: 'USD',
     billing_mode: account.billing_mode,
+    ...(account.billing_mode === 'postpaid' ? postpaidView(account) : {}),
+    ...(account.subscription_status ? { subscription_status: account.subscription_status } : {}),
   };
 }

@@ -6,10 +6,23 @@
 import { nowMs } from '../clock.ts';
 import { optionalNumber } from '../config.ts';
 import type { Micros } from '../money.ts';
-import { type Account, getAccount } from './repository.ts';
+import { type Account, type BillingMode, getAccount } from './repository.ts';
 
-/** `refillBelow`: the auto-refill threshold while auto-refill is on and active, as last read. */
-type View = { available: Micros; readAt: number; refillBelow?: Micros; markedDueAt?: number };
+/**
+ * `refillBelow`: the auto-refill threshold while auto-refill is on and active, as last read. `mode` decides
+ * which write a charge makes; for postpaid accounts `period` and `periodUsage` are the latest period the
+ * account holds and its usage, `spendLimit` its limit (for the 80 % warning).
+ */
+type View = {
+  available: Micros;
+  readAt: number;
+  refillBelow?: Micros;
+  markedDueAt?: number;
+  mode?: BillingMode;
+  period?: string;
+  periodUsage?: Micros;
+  spendLimit?: Micros;
+};
 
 const views = new Map<string, View>();
 const MAX_VIEWS = 10_000;
@@ -31,12 +44,63 @@ export function setView(accountId: string, available: Micros, account?: Account)
       : refill?.enabled && refill.status === 'active'
         ? refill.threshold
         : undefined;
+  const billing = account
+    ? {
+        mode: account.billing_mode,
+        period: account.period,
+        periodUsage: account.period_usage,
+        spendLimit: account.spend_limit,
+      }
+    : {
+        mode: previous?.mode,
+        period: previous?.period,
+        periodUsage: previous?.periodUsage,
+        spendLimit: previous?.spendLimit,
+      };
   views.set(accountId, {
     available,
     readAt: nowMs(),
     ...(refillBelow === undefined ? {} : { refillBelow }),
     ...(previous?.markedDueAt ? { markedDueAt: previous.markedDueAt } : {}),
+    ...(Object.fromEntries(
+      Object.entries(billing).filter(([, value]) => value !== undefined),
+    ) as Partial<View>),
   });
+}
+
+/** The billing mode this instance last saw (prepaid until it has read the account). */
+export function modeOf(accountId: string): BillingMode {
+  return views.get(accountId)?.mode ?? 'prepaid';
+}
+
+/** The latest postpaid period this instance saw the account hold. */
+export function periodOfView(accountId: string): string | undefined {
+  return views.get(accountId)?.period;
+}
+
+/** Learns the period the account holds (from a refused write or a committed one). */
+export function setPeriodOfView(accountId: string, period: string | undefined): void {
+  const view = views.get(accountId);
+  if (!view || period === undefined || (view.period !== undefined && view.period >= period)) return;
+  view.period = period;
+  view.periodUsage = 0 as Micros;
+}
+
+/**
+ * Records a committed postpaid charge of `cost` in `period`; returns the usage before and after it as this
+ * instance knows them, with the limit, for the spend-limit warning.
+ */
+export function applyAccrualToView(
+  accountId: string,
+  period: string,
+  cost: Micros,
+): { before: number; after: number; limit: Micros | undefined } | undefined {
+  const view = views.get(accountId);
+  if (!view) return undefined;
+  const before = view.period === period ? (view.periodUsage ?? 0) : 0;
+  view.period = period;
+  view.periodUsage = (before + cost) as Micros;
+  return { before, after: view.periodUsage, limit: view.spendLimit };
 }
 
 /** How often one instance sends a prompt refill request for one account; the sweep covers the rest. */

@@ -83,7 +83,8 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
     ...extra,
   });
 
-  if (!resumed && account.available >= state.threshold) {
+  // Only prepaid accounts are refilled: a postpaid or marketplace account's usage never takes its balance.
+  if (!resumed && (account.available >= state.threshold || account.billing_mode !== 'prepaid')) {
     await conclude(account, state, refillId, undefined, { stillDue: false, month, month_total: monthTotal });
     return { account_id: accountId, outcome: 'not_needed' };
   }

@@ -39,7 +39,72 @@ export const keys = {
     SK: 'PAYMENT_METHOD',
   }),
   idempotency: (scope: string, keyHash: string) => ({ PK: `IDEMPOTENCY#${scope}`, SK: `KEY#${keyHash}` }),
+  /**
+   * A postpaid account's billing period (UTC month `YYYY-MM`): its usage summed per feature by the charging
+   * transaction, and the period's invoice claim and state (written by the invoicing job).
+   */
+  period: (accountId: string, period: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `PERIOD#${period}` }),
+  periodPrefix: 'PERIOD#',
+  /** Periods with usage not yet invoiced sit in sparse index shards, one partition set per period. */
+  invoiceDueIndex: (period: string, shard: number, accountId: string) => ({
+    GSI1PK: `INVOICE_DUE#${period}#${shard}`,
+    GSI1SK: accountId,
+  }),
+  invoiceDueShard: (period: string, shard: number) => `INVOICE_DUE#${period}#${shard}`,
+  /**
+   * A marketplace buyer's usage in one UTC hour and dimension (`hour` = the hour's start, ISO without
+   * milliseconds, e.g. 2026-12-01T13:00:00Z): summed by the charging transaction, then reported by the
+   * metering job (state pending → claimed → reported | rejected).
+   */
+  marketplaceHour: (accountId: string, hour: string, dimension: string) => ({
+    PK: `ACCOUNT#${accountId}`,
+    SK: `MKT_HOUR#${hour}#${dimension}`,
+  }),
+  marketplaceHourPrefix: 'MKT_HOUR#',
+  /** Hours not yet reported, in sparse index shards ordered by hour, so the job reads only pending work. */
+  marketplacePendingIndex: (shard: number, hour: string, accountId: string, dimension: string) => ({
+    GSI1PK: `MKT_PENDING#${shard}`,
+    GSI1SK: `${hour}#${accountId}#${dimension}`,
+  }),
+  marketplacePendingShard: (shard: number) => `MKT_PENDING#${shard}`,
+  /** Which account an AWS Marketplace buyer (its AWS account id) has: written once, with the account. */
+  marketplaceCustomer: (customerAwsAccountId: string) => ({
+    PK: `MKT_CUSTOMER#${customerAwsAccountId}`,
+    SK: 'MKT_CUSTOMER',
+  }),
+  /** Every buyer ever registered, in index shards (reconciliation reads them). */
+  marketplaceCustomersIndex: (shard: number, accountId: string) => ({
+    GSI1PK: `MKT_CUSTOMERS#${shard}`,
+    GSI1SK: accountId,
+  }),
+  marketplaceCustomersShard: (shard: number) => `MKT_CUSTOMERS#${shard}`,
+  /** The buyer's metering registration: identity, zero-hour cursor, end of subscription. */
+  marketplaceBuyer: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'MKT_BUYER' }),
+  /** Buyers that need an hourly record (subscribed, or cancelled less than a window ago), in index shards. */
+  marketplaceBuyersIndex: (shard: number, accountId: string) => ({
+    GSI1PK: `MKT_BUYERS#${shard}`,
+    GSI1SK: accountId,
+  }),
+  marketplaceBuyersShard: (shard: number) => `MKT_BUYERS#${shard}`,
+  /** The buyer's fraction of a unit not yet reported in `dimension`, carried from hour to hour. */
+  marketplaceCarry: (accountId: string, dimension: string) => ({
+    PK: `ACCOUNT#${accountId}`,
+    SK: `MKT_CARRY#${dimension}`,
+  }),
 };
+
+export const INVOICE_DUE_SHARDS = 8;
+export const MARKETPLACE_PENDING_SHARDS = 4;
+
+/** A stable shard for an account id (FNV-1a), so an account's index entries always land in one shard. */
+export function shardOfAccount(accountId: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < accountId.length; i++) {
+    hash ^= accountId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shards;
+}
 
 export const OPEN_HOLD_SHARDS = 8;
 

@@ -20,7 +20,12 @@ export type BillingEventType =
   | 'credits.balance.low'
   | 'credits.auto_refill.succeeded'
   | 'credits.auto_refill.failed'
-  | 'credits.auto_refill.suspended';
+  | 'credits.auto_refill.suspended'
+  | 'credits.spend_limit.warning'
+  | 'credits.spend_limit.reached'
+  | 'credits.invoice.paid'
+  | 'credits.invoice.payment_failed'
+  | 'credits.invoice.overdue';
 
 export type BillingEvent = {
   type: BillingEventType;

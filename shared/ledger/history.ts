@@ -91,6 +91,8 @@ export async function listTransactions(accountId: string, limit: number, cursorT
       ...(entry.quantity !== undefined ? { quantity: entry.quantity } : {}),
       ...(entry.reference && !entry.reference.startsWith('idem:') ? { reference: entry.reference } : {}),
       ...(entry.reason ? { reason: entry.reason } : {}),
+      // Postpaid and marketplace usage: billed later, so `amount` is 0 and this is the cost it accrued.
+      ...(entry.accrued !== undefined ? { accrued: toWire(entry.accrued) } : {}),
     };
     balance -= entry.amount;
     return row;

@@ -8,15 +8,35 @@ import { failedCondition, reasonAt, type TransactItem, transactWrite } from '../
 import type { Micros } from '../money.ts';
 import { negate } from '../money.ts';
 import { usageUpdate } from '../usage/aggregates.ts';
+import {
+  type AccrualBilling,
+  type AccrualRefusal,
+  accrualRefusal,
+  marketplaceAccountCharge,
+  marketplaceHourAccrual,
+  type PostpaidBilling,
+  periodAccrual,
+  postpaidAccountCharge,
+  postpaidAccountRelease,
+  postpaidAccountReserve,
+} from './accrual.ts';
 import type { AccountMoney, EntryType, Hold, LedgerEntry, UsageTag } from './types.ts';
 
 export type Guard = { reference: string };
 
+/** Refusals of a charge that the caller may answer by retrying differently. */
+export type ChargeRetry =
+  /** The account is billed in another mode than the charge assumed: retry in that mode. */
+  | { status: 'wrong_mode'; account: AccountMoney; item: Record<string, unknown> }
+  /** The period or marketplace hour was already closed by its job: re-stamp the charge at the current time. */
+  | { status: 'bucket_closed' };
+
 export type ChargeOutcome =
   | { status: 'charged'; entry: LedgerEntry }
-  | { status: 'already_applied'; entryId: string; amount: Micros }
+  | { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros }
   | { status: 'insufficient'; account: AccountMoney | undefined }
-  | { status: 'wrong_mode'; account: AccountMoney };
+  | AccrualRefusal
+  | ChargeRetry;
 
 const PREPAID = 'prepaid';
 
@@ -99,24 +119,33 @@ function accountDebit(
   };
 }
 
-/** Interprets a cancelled charge: an existing record means it was applied before; otherwise the account said no. */
+/**
+ * Interprets a cancelled charge: an existing record means it was applied before; a closed period or hour
+ * means it must be re-stamped; otherwise the account said no, for a reason its billing mode decides.
+ */
 function chargeRefusal(
   outcome: Awaited<ReturnType<typeof transactWrite>>,
-  accountIndex: number,
-  recordIndexes: number[],
+  charge: UsageCharge,
+  indexes: { account: number; records: number[]; bucket?: number },
 ): ChargeOutcome {
-  for (const index of recordIndexes) {
+  for (const index of indexes.records) {
     if (failedCondition(outcome, index)) {
       const old = reasonAt(outcome, index)!.item ?? {};
       return {
         status: 'already_applied',
         entryId: String(old.entry_id ?? ''),
         amount: (old.amount ?? 0) as Micros,
+        ...(old.accrued === undefined ? {} : { accrued: old.accrued as Micros }),
       };
     }
   }
-  const account = toMoney(reasonAt(outcome, accountIndex)?.item);
-  if (account && account.billing_mode !== PREPAID) return { status: 'wrong_mode', account };
+  if (indexes.bucket !== undefined && failedCondition(outcome, indexes.bucket))
+    return { status: 'bucket_closed' };
+  const item = reasonAt(outcome, indexes.account)?.item;
+  const account = toMoney(item);
+  const mode = charge.billing?.mode ?? PREPAID;
+  if (item && account && account.billing_mode !== mode) return { status: 'wrong_mode', account, item };
+  if (charge.billing && item) return accrualRefusal(charge.billing, item, charge.at);
   return { status: 'insufficient', account };
 }
 
@@ -133,6 +162,8 @@ export type UsageCharge = {
   guard?: Guard;
   /** The account's due mark for auto-refill, when this charge takes it below the threshold. */
   refillDue?: { GSI1PK: string; GSI1SK: string };
+  /** Postpaid or marketplace usage, billed later; absent for prepaid usage, which is debited. */
+  billing?: AccrualBilling;
 };
 
 function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): LedgerEntry {
@@ -140,7 +171,8 @@ function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): Ledge
     entry_id: charge.entryId,
     account_id: charge.accountId,
     type: 'usage',
-    amount: negate(amount),
+    amount: charge.billing ? (0 as Micros) : negate(amount),
+    ...(charge.billing ? { accrued: amount } : {}),
     created_at: charge.at,
     request_id: charge.requestId,
     feature: charge.feature,
@@ -151,26 +183,73 @@ function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): Ledge
   };
 }
 
-/** A fixed-cost call's charge: one round trip, one transaction (account, entry, usage day [, guard]). */
+/** The account write of a charge in the charge's billing mode; `heldRelease`/`headroomBack` come from a hold. */
+function accountCharge(charge: UsageCharge, heldRelease: Micros, headroomBack = 0): TransactItem {
+  const billing = charge.billing;
+  if (!billing) return accountDebit(charge.accountId, charge.cost, heldRelease, charge.at, charge.refillDue);
+  if (billing.mode === 'postpaid')
+    return postpaidAccountCharge(charge.accountId, billing, charge.cost, charge.at, headroomBack);
+  return marketplaceAccountCharge(charge.accountId, charge.at);
+}
+
+/** Where postpaid and marketplace usage is summed for billing: the period item or the hour record. */
+function accrualBucket(charge: UsageCharge): TransactItem | undefined {
+  const billing = charge.billing;
+  if (!billing) return undefined;
+  if (billing.mode === 'postpaid')
+    return periodAccrual(charge.accountId, billing.period, charge.feature, charge.quantity, charge.cost);
+  return marketplaceHourAccrual(charge.accountId, billing, charge.cost);
+}
+
+/**
+ * One charging transaction: the account write, the ledger entry, the usage day, and for accrued usage its
+ * period item or hour record, with the request's guard when it has one. `extra` rides along (a hold's close).
+ */
+async function commitCharge(
+  charge: UsageCharge,
+  entry: LedgerEntry,
+  account: TransactItem,
+  extra?: TransactItem,
+): Promise<{
+  outcome: Awaited<ReturnType<typeof transactWrite>>;
+  indexes: { account: number; records: number[]; bucket?: number; extra?: number };
+}> {
+  const tag: UsageTag = { feature: charge.feature, tokenId: charge.tokenId };
+  const items: TransactItem[] = [account];
+  const extraIndex = extra ? items.push(extra) - 1 : undefined;
+  const ledgerIndex = items.push(ledgerPut(entry)) - 1;
+  items.push(usageUpdate(charge.accountId, tag, charge.cost, charge.at));
+  const bucket = accrualBucket(charge);
+  const bucketIndex = bucket ? items.push(bucket) - 1 : undefined;
+  const guardIndex = charge.guard
+    ? items.push(guardPut(charge.accountId, charge.guard, entry)) - 1
+    : undefined;
+  const outcome = await transactWrite(items);
+  return {
+    outcome,
+    indexes: {
+      account: 0,
+      records: guardIndex === undefined ? [ledgerIndex] : [guardIndex, ledgerIndex],
+      ...(bucketIndex === undefined ? {} : { bucket: bucketIndex }),
+      ...(extraIndex === undefined ? {} : { extra: extraIndex }),
+    },
+  };
+}
+
+/** A call's charge without a hold: one round trip, one transaction. */
 export async function chargeUsage(charge: UsageCharge): Promise<ChargeOutcome> {
   const entry = usageEntry(charge, charge.cost);
-  const tag: UsageTag = { feature: charge.feature, tokenId: charge.tokenId };
-  const items: TransactItem[] = [
-    accountDebit(charge.accountId, charge.cost, 0 as Micros, charge.at, charge.refillDue),
-    ledgerPut(entry),
-    usageUpdate(charge.accountId, tag, charge.cost, charge.at),
-  ];
-  if (charge.guard) items.push(guardPut(charge.accountId, charge.guard, entry));
-  const outcome = await transactWrite(items);
+  const { outcome, indexes } = await commitCharge(charge, entry, accountCharge(charge, 0 as Micros));
   if (outcome.committed) return { status: 'charged', entry };
-  return chargeRefusal(outcome, 0, charge.guard ? [3, 1] : [1]);
+  return chargeRefusal(outcome, charge, indexes);
 }
 
 export type ReserveOutcome =
   | { status: 'reserved'; hold: Hold }
   | { status: 'exists'; hold: Hold }
   | { status: 'insufficient'; account: AccountMoney | undefined }
-  | { status: 'wrong_mode'; account: AccountMoney };
+  | AccrualRefusal
+  | { status: 'wrong_mode'; account: AccountMoney; item: Record<string, unknown> };
 
 function shardOf(holdId: string): number {
   let h = 0;
@@ -188,6 +267,8 @@ export async function reserveHold(input: {
   feature: string;
   at: Date;
   ttlMs?: number;
+  /** A postpaid account reserves against its period's spend-limit headroom instead of its balance. */
+  billing?: PostpaidBilling;
 }): Promise<ReserveOutcome> {
   const createdAt = input.at.toISOString();
   const expiresAt = new Date(input.at.getTime() + (input.ttlMs ?? config.holdTtlMs)).toISOString();
@@ -201,18 +282,22 @@ export async function reserveHold(input: {
     request_id: input.requestId,
     feature: input.feature,
     ...(input.tokenId ? { token_id: input.tokenId } : {}),
+    ...(input.billing ? { mode: 'postpaid' as const, period: input.billing.period } : {}),
   };
+  const account: TransactItem = input.billing
+    ? postpaidAccountReserve(input.accountId, input.billing, input.amount, createdAt)
+    : {
+        Update: {
+          TableName: config.tableName,
+          Key: keys.account(input.accountId),
+          UpdateExpression: 'SET held = held + :amount, available = available - :amount, updated_at = :at',
+          ConditionExpression: 'billing_mode = :prepaid AND available >= :amount',
+          ExpressionAttributeValues: { ':amount': input.amount, ':at': createdAt, ':prepaid': PREPAID },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
   const outcome = await transactWrite([
-    {
-      Update: {
-        TableName: config.tableName,
-        Key: keys.account(input.accountId),
-        UpdateExpression: 'SET held = held + :amount, available = available - :amount, updated_at = :at',
-        ConditionExpression: 'billing_mode = :prepaid AND available >= :amount',
-        ExpressionAttributeValues: { ':amount': input.amount, ':at': createdAt, ':prepaid': PREPAID },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    },
+    account,
     {
       Put: {
         TableName: config.tableName,
@@ -229,9 +314,12 @@ export async function reserveHold(input: {
   ]);
   if (outcome.committed) return { status: 'reserved', hold };
   if (failedCondition(outcome, 1)) return { status: 'exists', hold: reasonAt(outcome, 1)!.item as Hold };
-  const account = toMoney(reasonAt(outcome, 0)?.item);
-  if (account && account.billing_mode !== PREPAID) return { status: 'wrong_mode', account };
-  return { status: 'insufficient', account };
+  const item = reasonAt(outcome, 0)?.item;
+  const money = toMoney(item);
+  const mode = input.billing?.mode ?? PREPAID;
+  if (item && money && money.billing_mode !== mode) return { status: 'wrong_mode', account: money, item };
+  if (input.billing && item) return accrualRefusal(input.billing, item, createdAt);
+  return { status: 'insufficient', account: money };
 }
 
 function closeHold(
@@ -260,35 +348,64 @@ function closeHold(
 
 export type SettleOutcome =
   | { status: 'charged'; entry: LedgerEntry }
-  | { status: 'already_applied'; entryId: string; amount: Micros }
+  | { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros }
   | { status: 'hold_not_open'; hold: Hold | undefined }
-  | { status: 'insufficient'; account: AccountMoney | undefined };
+  | { status: 'insufficient'; account: AccountMoney | undefined }
+  /** The hold was made in another billing mode than the account's now: release it and charge anew. */
+  | { status: 'mode_changed' }
+  | AccrualRefusal
+  | ChargeRetry;
 
 /**
  * Settles a hold at the actual cost: charges it, releases the rest, closes the hold, records the entry and
- * the usage, all in one transaction. A cost above the hold needs the difference to be available.
+ * the usage, all in one transaction. A cost above the hold needs the difference to be available (prepaid)
+ * or within the spend limit (postpaid). A postpaid hold settled in a later period than it was made in is
+ * charged to the new period as already admitted.
  */
 export async function settleHold(hold: Hold, charge: UsageCharge): Promise<SettleOutcome> {
+  const holdMode = hold.mode ?? PREPAID;
+  const chargeMode = charge.billing?.mode ?? PREPAID;
+  if (holdMode !== chargeMode) return { status: 'mode_changed' };
+  let account: TransactItem;
+  if (charge.billing?.mode === 'postpaid') {
+    const samePeriod = hold.period === charge.billing.period && !charge.billing.rollover;
+    account = postpaidAccountCharge(
+      charge.accountId,
+      { ...charge.billing, admitted: true },
+      charge.cost,
+      charge.at,
+      samePeriod ? hold.amount : 0,
+    );
+  } else {
+    account = accountCharge(charge, hold.amount);
+  }
   const entry = usageEntry(charge, charge.cost, hold.hold_id);
-  const tag: UsageTag = { feature: charge.feature, tokenId: charge.tokenId };
-  const items: TransactItem[] = [
-    accountDebit(charge.accountId, charge.cost, hold.amount, charge.at, charge.refillDue),
+  const { outcome, indexes } = await commitCharge(
+    charge,
+    entry,
+    account,
     closeHold(hold, 'settled', charge.at, charge.cost),
-    ledgerPut(entry),
-    usageUpdate(charge.accountId, tag, charge.cost, charge.at),
-  ];
-  if (charge.guard) items.push(guardPut(charge.accountId, charge.guard, entry));
-  const outcome = await transactWrite(items);
+  );
   if (outcome.committed) return { status: 'charged', entry };
-  const refusal = chargeRefusal(outcome, 0, charge.guard ? [4, 2] : [2]);
-  if (refusal.status === 'already_applied') return refusal;
-  if (failedCondition(outcome, 1))
-    return { status: 'hold_not_open', hold: reasonAt(outcome, 1)?.item as Hold };
-  return { status: 'insufficient', account: refusal.status === 'insufficient' ? refusal.account : undefined };
+  const refusal = chargeRefusal(outcome, charge, indexes);
+  if (refusal.status === 'already_applied' || refusal.status === 'bucket_closed') return refusal;
+  if (indexes.extra !== undefined && failedCondition(outcome, indexes.extra))
+    return { status: 'hold_not_open', hold: reasonAt(outcome, indexes.extra)?.item as Hold };
+  return refusal;
 }
 
 /** Gives a hold's whole amount back to `available`: the call failed (`released`) or never settled (`expired`). */
 export async function releaseHold(hold: Hold, status: 'released' | 'expired', at: string): Promise<boolean> {
+  if (hold.mode === 'postpaid') {
+    // The estimate goes back to the headroom of the period it was taken from, if that period is still the
+    // account's; a later period has its own headroom, and then only the hold is closed.
+    const restored = await transactWrite([
+      postpaidAccountRelease(hold.account_id, hold.period ?? '', hold.amount, at),
+      closeHold(hold, status, at),
+    ]);
+    if (restored.committed || failedCondition(restored, 1)) return restored.committed;
+    return (await transactWrite([closeHold(hold, status, at)])).committed;
+  }
   const outcome = await transactWrite([
     {
       Update: {
@@ -306,7 +423,7 @@ export async function releaseHold(hold: Hold, status: 'released' | 'expired', at
 
 export type CreditOutcome =
   | { status: 'applied'; entry: LedgerEntry }
-  | { status: 'already_applied'; entryId: string; amount: Micros }
+  | { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros }
   | { status: 'insufficient'; account: AccountMoney | undefined };
 
 /**

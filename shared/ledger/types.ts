@@ -17,6 +17,11 @@ export type LedgerEntry = {
   reference?: string;
   reason?: string;
   hold_id?: string;
+  /**
+   * Postpaid and marketplace usage: the cost billed later (by invoice, or reported to AWS). The entry's
+   * `amount` is then 0: the balance does not change.
+   */
+  accrued?: Micros;
 };
 
 export type HoldStatus = 'open' | 'settled' | 'released' | 'expired';
@@ -33,6 +38,9 @@ export type Hold = {
   feature?: string;
   settled_amount?: Micros;
   closed_at?: string;
+  /** A postpaid hold reserves the estimate against `period`'s spend-limit headroom, not the balance. */
+  mode?: 'postpaid';
+  period?: string;
 };
 
 /** What a charging write needs to keep the usage aggregates current in the same transaction. */

@@ -9,27 +9,46 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type * as z from 'zod/mini';
-import { markDepletedNotified } from '../accounts/repository.ts';
+import { type Account, markDepletedNotified, markSpendLimitNotified } from '../accounts/repository.ts';
 import {
+  applyAccrualToView,
   applyToView,
   isViewFresh,
+  modeOf,
   noteMarkedDue,
+  periodOfView,
   recentlyMarkedDue,
   refillDueAfter,
   refreshView,
+  setPeriodOfView,
   setView,
   viewOf,
 } from '../accounts/view.ts';
 import { dueIndexKey, markRefillDue } from '../auto-refill/store.ts';
 import { requestRefill } from '../auto-refill/trigger.ts';
 import { nowIso, nowMs } from '../clock.ts';
-import { ConflictError, InsufficientCreditsError } from '../errors.ts';
+import { config } from '../config.ts';
+import {
+  InsufficientCreditsError,
+  InvoiceOverdueError,
+  SpendLimitReachedError,
+  SubscriptionInactiveError,
+} from '../errors.ts';
 import { publish } from '../events/bus.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json } from '../http/api.ts';
 import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
 import { idempotent } from '../idempotency/middleware.ts';
-import { chargeUsage, releaseHold, reserveHold, settleHold, type UsageCharge } from '../ledger/ledger.ts';
+import { type AccrualBilling, hourOf, periodOf } from '../ledger/accrual.ts';
+import {
+  type ChargeOutcome,
+  chargeUsage,
+  releaseHold,
+  reserveHold,
+  type SettleOutcome,
+  settleHold,
+  type UsageCharge,
+} from '../ledger/ledger.ts';
 import type { AccountMoney, Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { logger, metrics } from '../observability/powertools.ts';
@@ -47,6 +66,8 @@ type MeterState = {
 
 const states = new WeakMap<object, MeterState>();
 const DEPLETED_QUIET_MS = 60 * 60_000;
+/** `credits.spend_limit.warning` fires once a period when usage passes this share of the limit. */
+const SPEND_WARNING_PERCENT = 80;
 
 function refreshQuietly(accountId: string): Promise<void> {
   return refreshView(accountId).catch((error) => logger.warn('credits view refresh failed', { error }));
@@ -72,8 +93,213 @@ async function refuseForCredits(accountId: string, account: AccountMoney | undef
   throw new InsufficientCreditsError();
 }
 
-function wrongMode(): never {
-  throw new ConflictError('wrong_billing_mode', 'This account is not billed in a mode this feature supports');
+/** Records a committed postpaid charge; the first charge to take usage past 80 % of the limit warns once. */
+async function noteAccrual(charge: UsageCharge): Promise<void> {
+  if (charge.billing?.mode !== 'postpaid') return;
+  const seen = applyAccrualToView(charge.accountId, charge.billing.period, charge.cost);
+  if (!seen?.limit) return;
+  const warnAt = (seen.limit * SPEND_WARNING_PERCENT) / 100;
+  if (seen.before >= warnAt || seen.after < warnAt) return;
+  if (await markSpendLimitNotified(charge.accountId, 'spend_limit_warned_period', charge.billing.period)) {
+    await publish('credits.spend_limit.warning', charge.accountId, {
+      period: charge.billing.period,
+      period_usage: toWire(seen.after as Micros),
+      monthly_spend_limit: toWire(seen.limit),
+      percent: SPEND_WARNING_PERCENT,
+    });
+  }
+}
+
+async function refuseForSpendLimit(accountId: string, period: string): Promise<never> {
+  metrics.addMetric('SpendLimitReached', MetricUnit.Count, 1);
+  if (await markSpendLimitNotified(accountId, 'spend_limit_reached_period', period)) {
+    await publish('credits.spend_limit.reached', accountId, { period });
+  }
+  throw new SpendLimitReachedError();
+}
+
+/** The refusals that end a charge, whatever its mode. */
+function refuse(
+  charge: UsageCharge,
+  outcome: { status: string; account?: AccountMoney | undefined },
+): Promise<never> {
+  switch (outcome.status) {
+    case 'insufficient':
+      return refuseForCredits(charge.accountId, outcome.account);
+    case 'spend_limit':
+      return refuseForSpendLimit(
+        charge.accountId,
+        charge.billing?.mode === 'postpaid' ? charge.billing.period : '',
+      );
+    case 'invoice_overdue':
+      throw new InvoiceOverdueError();
+    case 'subscription_inactive':
+      throw new SubscriptionInactiveError();
+  }
+  throw new Error(`unexpected charge refusal ${outcome.status}`);
+}
+
+/** Builds a request's charge at a time; rebuilt when the account's mode or period turns out to differ. */
+type ChargeBuilder = (at: string) => UsageCharge;
+
+/**
+ * What to do about a retryable refusal: learn the account's mode or period, and the time to charge at (a
+ * charge whose period or hour was closed is re-stamped now; it never lands before the account's period).
+ */
+function retryAt(charge: UsageCharge, outcome: ChargeOutcome | SettleOutcome): string | undefined {
+  switch (outcome.status) {
+    case 'wrong_mode':
+      setView(charge.accountId, outcome.account.available, outcome.item as unknown as Account);
+      return charge.at;
+    case 'period_moved': {
+      const accountPeriod = outcome.accountPeriod;
+      setPeriodOfView(charge.accountId, accountPeriod);
+      if (
+        accountPeriod === undefined ||
+        charge.billing?.mode !== 'postpaid' ||
+        accountPeriod < charge.billing.period
+      )
+        return charge.at;
+      return latest(nowIso(), `${accountPeriod}-01T00:00:00.000Z`);
+    }
+    case 'bucket_closed':
+      // The period or hour ended for its job already (this instance's clock may lag): the next one takes it.
+      return latest(nowIso(), charge.billing ? nextBucketStart(charge.billing) : charge.at);
+  }
+  return undefined;
+}
+
+/** The first moment after the charge's period (postpaid) or hour (marketplace). */
+function nextBucketStart(billing: AccrualBilling): string {
+  if (billing.mode === 'marketplace') return new Date(Date.parse(billing.hour) + 60 * 60_000).toISOString();
+  const [year, month] = billing.period.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(year, month, 1)).toISOString();
+}
+
+function latest(a: string, b: string): string {
+  return a > b ? a : b;
+}
+
+const MAX_CHARGE_ATTEMPTS = 4;
+
+/** Charges without a hold; the cost reported is the one recorded, also when the request was charged before. */
+async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<Micros> {
+  let charge = build(at);
+  for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
+    const outcome = await chargeUsage(charge);
+    if (outcome.status === 'charged') {
+      if (!charge.billing) applyToView(charge.accountId, -charge.cost);
+      await noteAccrual(charge);
+      await startRefillIfMarked(charge);
+      return charge.cost;
+    }
+    if (outcome.status === 'already_applied') return (outcome.accrued ?? -outcome.amount) as Micros;
+    const next = retryAt(charge, outcome);
+    if (next === undefined) return refuse(charge, outcome);
+    charge = build(next);
+  }
+  throw new Error(
+    `charge of ${charge.entryId} did not settle on a billing mode after ${MAX_CHARGE_ATTEMPTS} attempts`,
+  );
+}
+
+async function settle(hold: Hold, build: ChargeBuilder, at: string = nowIso(), attempt = 0): Promise<Micros> {
+  const charge = build(at);
+  const outcome = await settleHold(hold, charge);
+  switch (outcome.status) {
+    case 'charged':
+      if (!charge.billing) applyToView(charge.accountId, hold.amount - charge.cost);
+      await noteAccrual(charge);
+      await startRefillIfMarked(charge);
+      return charge.cost;
+    case 'already_applied':
+      return (outcome.accrued ?? -outcome.amount) as Micros;
+    case 'hold_not_open':
+      // Expired by the job while the feature ran (far beyond any API timeout): charge without it.
+      return chargeOnce(build, charge.at);
+    case 'insufficient':
+    case 'spend_limit': {
+      // The actual cost exceeded the hold and the difference is not available (or not within the limit):
+      // charge what was held, which was reserved for this call.
+      metrics.addMetric('SettleCappedAtHold', MetricUnit.Count, 1);
+      logger.warn('actual cost above hold and what is left; charging the held amount', {
+        hold: hold.hold_id,
+      });
+      return settle(hold, (time) => ({ ...build(time), cost: hold.amount }), charge.at, attempt + 1);
+    }
+    case 'mode_changed':
+    case 'wrong_mode': {
+      // The account changed billing mode while the feature ran: the hold belongs to the old mode. Give it
+      // back, then charge the call in the account's mode now.
+      if (outcome.status === 'wrong_mode') retryAt(charge, outcome);
+      else await refreshView(charge.accountId);
+      if (await releaseHold(hold, 'released', nowIso())) applyToView(hold.account_id, hold.amount);
+      return chargeOnce(build, charge.at);
+    }
+  }
+  const next = retryAt(charge, outcome);
+  if (next === undefined || attempt >= MAX_CHARGE_ATTEMPTS) return refuse(charge, outcome);
+  return settle(hold, build, next, attempt + 1);
+}
+
+/** The billing of a charge at `at` in the mode this instance knows the account to be in. */
+function billingAt(accountId: string, at: string): AccrualBilling | undefined {
+  switch (modeOf(accountId)) {
+    case 'postpaid': {
+      const period = periodOf(at);
+      const held = periodOfView(accountId);
+      return { mode: 'postpaid', period, rollover: held === undefined || held < period };
+    }
+    case 'marketplace':
+      return { mode: 'marketplace', hour: hourOf(at), dimension: config.marketplaceDimension };
+    default:
+      return undefined;
+  }
+}
+
+/** Reserves a per-unit call's estimate in the account's mode (marketplace buyers have no limit: no hold). */
+async function reserveFor(
+  request: ApiRequest,
+  feature: string,
+  amount: Micros,
+  state: MeterState,
+): Promise<void> {
+  const { accountId, tokenId } = principalOf(request.context);
+  let at = nowIso();
+  for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
+    const billing = billingAt(accountId, at);
+    if (billing?.mode === 'marketplace') return;
+    const outcome = await reserveHold({
+      accountId,
+      holdId: request.context.api.entryId,
+      amount,
+      requestId: request.context.api.requestId,
+      tokenId,
+      feature,
+      at: new Date(at),
+      ...(billing ? { billing } : {}),
+    });
+    switch (outcome.status) {
+      case 'reserved':
+        if (!billing) applyToView(accountId, -amount);
+        else setPeriodOfView(accountId, billing.period);
+        state.hold = outcome.hold;
+        return;
+      case 'exists':
+        if (outcome.hold.status === 'open') state.hold = outcome.hold;
+        if (outcome.hold.status === 'settled') state.settledBefore = outcome.hold.settled_amount;
+        return;
+    }
+    const probe: UsageCharge = {
+      ...chargeFor(request, feature, 0, amount),
+      at,
+      ...(billing ? { billing } : {}),
+    };
+    const next = retryAt(probe, outcome);
+    if (next === undefined) return refuse(probe, outcome);
+    at = next;
+  }
+  throw new Error(`hold for ${request.context.api.entryId} did not settle on a billing mode`);
 }
 
 /** `availableDrop`: how much this write takes from `available` (the cost, less any hold it releases). */
@@ -83,10 +309,11 @@ function chargeFor(
   quantity: number,
   cost: Micros,
   availableDrop: number = cost,
+  at: string = nowIso(),
 ): UsageCharge {
   const { api } = request.context;
   const principal = principalOf(request.context);
-  const at = nowIso();
+  const billing = billingAt(principal.accountId, at);
   return {
     accountId: principal.accountId,
     entryId: api.entryId,
@@ -97,7 +324,8 @@ function chargeFor(
     cost,
     at,
     ...(api.idempotencyReference ? { guard: { reference: api.idempotencyReference } } : {}),
-    ...(refillDueAfter(principal.accountId, availableDrop)
+    ...(billing ? { billing } : {}),
+    ...(!billing && refillDueAfter(principal.accountId, availableDrop)
       ? { refillDue: dueIndexKey(principal.accountId, at) }
       : {}),
   };
@@ -110,52 +338,12 @@ async function startRefillIfMarked(charge: UsageCharge): Promise<void> {
   await requestRefill(charge.accountId);
 }
 
-/** Charges without a hold; the cost reported is the one recorded, also when the request was charged before. */
-async function chargeOnce(charge: UsageCharge): Promise<Micros> {
-  const outcome = await chargeUsage(charge);
-  switch (outcome.status) {
-    case 'charged':
-      applyToView(charge.accountId, -charge.cost);
-      await startRefillIfMarked(charge);
-      return charge.cost;
-    case 'already_applied':
-      return -outcome.amount as Micros;
-    case 'insufficient':
-      return refuseForCredits(charge.accountId, outcome.account);
-    case 'wrong_mode':
-      return wrongMode();
-  }
-  return outcome satisfies never;
-}
-
-async function settle(hold: Hold, charge: UsageCharge): Promise<Micros> {
-  const outcome = await settleHold(hold, charge);
-  switch (outcome.status) {
-    case 'charged':
-      applyToView(charge.accountId, hold.amount - charge.cost);
-      await startRefillIfMarked(charge);
-      return charge.cost;
-    case 'already_applied':
-      return -outcome.amount as Micros;
-    case 'hold_not_open':
-      // Expired by the job while the feature ran (far beyond any API timeout): charge without it.
-      return chargeOnce(charge);
-    case 'insufficient': {
-      // The actual cost exceeded the hold and the difference is not available: charge what was held.
-      metrics.addMetric('SettleCappedAtHold', MetricUnit.Count, 1);
-      logger.warn('actual cost above hold and balance; charging the held amount', { hold: hold.hold_id });
-      return settle(hold, { ...charge, cost: hold.amount });
-    }
-  }
-  return outcome satisfies never;
-}
-
 /** The metering middleware for one catalog feature; `estimate` gives a per-unit feature's hold quantity. */
 export function metered(feature: string, estimate?: (body: unknown) => number): ApiMiddleware {
   return {
     before: async (request) => {
       const price = priceOf(feature);
-      const { accountId, tokenId } = principalOf(request.context);
+      const { accountId } = principalOf(request.context);
       const state: MeterState = { price };
       states.set(request.context, state);
       if (price.pricing === 'fixed') {
@@ -165,30 +353,7 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
       }
       if (!estimate) throw new Error(`feature "${feature}" is priced per unit and needs an estimate`);
       if (!isViewFresh(accountId)) await refreshQuietly(accountId);
-      const amount = costOf(estimate(request.context.api.body), price.unitPrice);
-      const outcome = await reserveHold({
-        accountId,
-        holdId: request.context.api.entryId,
-        amount,
-        requestId: request.context.api.requestId,
-        tokenId,
-        feature,
-        at: new Date(nowMs()),
-      });
-      switch (outcome.status) {
-        case 'reserved':
-          applyToView(accountId, -amount);
-          state.hold = outcome.hold;
-          return;
-        case 'exists':
-          if (outcome.hold.status === 'open') state.hold = outcome.hold;
-          if (outcome.hold.status === 'settled') state.settledBefore = outcome.hold.settled_amount;
-          return;
-        case 'insufficient':
-          return refuseForCredits(accountId, outcome.account);
-        case 'wrong_mode':
-          return wrongMode();
-      }
+      await reserveFor(request, feature, costOf(estimate(request.context.api.body), price.unitPrice), state);
     },
     after: async (request) => {
       const state = states.get(request.context)!;
@@ -197,18 +362,21 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
       let cost: Micros;
       if (state.price.pricing === 'fixed') {
         await state.refresh;
-        cost = await chargeOnce(chargeFor(request, feature, 1, state.price.price));
+        const price = state.price.price;
+        cost = await chargeOnce((at) => chargeFor(request, feature, 1, price, price, at));
       } else {
         const quantity = result.quantity ?? 0;
         const actual = costOf(quantity, state.price.unitPrice);
-        const charge = chargeFor(request, feature, quantity, actual, actual - (state.hold?.amount ?? 0));
+        const hold = state.hold;
+        const build: ChargeBuilder = (at) =>
+          chargeFor(request, feature, quantity, actual, actual - (hold?.amount ?? 0), at);
         if (state.settledBefore !== undefined) cost = state.settledBefore;
-        else if (state.hold) cost = await settle(state.hold, charge);
-        else cost = await chargeOnce(charge);
+        else if (hold) cost = await settle(hold, build);
+        else cost = await chargeOnce(build);
       }
       state.hold = undefined;
       metrics.addMetric('ChargedMicros', MetricUnit.Count, cost);
-      const remaining = viewOf(accountId);
+      const remaining = modeOf(accountId) === 'prepaid' ? viewOf(accountId) : undefined;
       request.response = json(
         200,
         { results: result.results, cost: toWire(cost) },
@@ -221,7 +389,8 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
       // The feature failed (or the settle could not run): give the whole hold back. If this write fails
       // too, the expire-holds job releases the hold when it expires.
       try {
-        if (await releaseHold(hold, 'released', nowIso())) applyToView(hold.account_id, hold.amount);
+        if ((await releaseHold(hold, 'released', nowIso())) && hold.mode === undefined)
+          applyToView(hold.account_id, hold.amount);
       } catch (error) {
         logger.error('hold release failed; the expiry job will release it', { error, hold: hold.hold_id });
       }

@@ -1,0 +1,124 @@
+// Billing modes and the spend limit: the operator moves an account between prepaid and postpaid, and a
+// postpaid customer sets or removes a monthly spend limit. Both are conditional writes on the account item
+// that race safely with charges (a charge names the mode it assumed in its own condition).
+//
+// Prepaid → postpaid: the remaining prepaid balance stays on the account untouched (postpaid usage never
+// draws on it); it is usable again after a switch back, and an operator can refund or correct it. Open
+// holds made in the old mode are released when their calls finish, and the calls are charged in the new mode.
+// Postpaid → prepaid: the open period keeps the usage accrued so far and is invoiced with the month as
+// usual (its period item stays in the invoicing index); later calls draw on the balance again. Switching
+// back to postpaid within the same month continues that period, so its usage still counts toward the limit.
+
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { nowIso } from '../clock.ts';
+import { config } from '../config.ts';
+import { ddb } from '../dynamo/client.ts';
+import { keys } from '../dynamo/keys.ts';
+import { isConditionFailure } from '../dynamo/transact.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { periodOf } from '../ledger/accrual.ts';
+import { type Micros, toWire } from '../money.ts';
+import { type Account, stripKeys } from './repository.ts';
+
+export const DEFAULT_PAYMENT_TERMS_DAYS = 30;
+
+export class WrongBillingModeError extends ConflictError {
+  constructor(message: string) {
+    super('wrong_billing_mode', message);
+  }
+}
+
+async function conditionalUpdate(
+  accountId: string,
+  input: {
+    UpdateExpression: string;
+    ConditionExpression: string;
+    ExpressionAttributeValues: Record<string, unknown>;
+    ExpressionAttributeNames?: Record<string, string>;
+  },
+): Promise<{ account: Account } | { refused: Account | undefined }> {
+  try {
+    const result = await ddb().send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: keys.account(accountId),
+        ...input,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return { account: stripKeys(result.Attributes ?? {}) as Account };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const old = (error as { Item?: Record<string, AttributeValue> }).Item;
+    return { refused: old ? (stripKeys(unmarshall(old)) as Account) : undefined };
+  }
+}
+
+/** `PUT /admin/accounts/{id}/billing`: prepaid ⇄ postpaid. Marketplace accounts are billed through AWS. */
+export async function setBillingMode(
+  accountId: string,
+  mode: 'prepaid' | 'postpaid',
+  paymentTermsDays?: number,
+): Promise<Account> {
+  const postpaid = mode === 'postpaid';
+  const result = await conditionalUpdate(accountId, {
+    UpdateExpression: postpaid
+      ? 'SET billing_mode = :mode, payment_terms_days = :terms, updated_at = :at'
+      : 'SET billing_mode = :mode, updated_at = :at',
+    ConditionExpression: 'billing_mode IN (:prepaid, :postpaid)',
+    ExpressionAttributeValues: {
+      ':mode': mode,
+      ':prepaid': 'prepaid',
+      ':postpaid': 'postpaid',
+      ':at': nowIso(),
+      ...(postpaid ? { ':terms': paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS } : {}),
+    },
+  });
+  if ('account' in result) return result.account;
+  if (!result.refused) throw new NotFoundError('Account not found');
+  throw new WrongBillingModeError(
+    `This account is billed in "${result.refused.billing_mode}" mode, which the operator cannot change`,
+  );
+}
+
+/**
+ * `PUT /v1/billing/spend-limit`: sets (or with `null` removes) a postpaid account's monthly limit. The
+ * headroom is recomputed from the period's usage in the same write, so a limit below the usage blocks the
+ * very next call; a stale period's headroom is recomputed by the first charge of the new period.
+ */
+export async function setSpendLimit(accountId: string, limit: Micros | null): Promise<Account> {
+  const at = nowIso();
+  const result = await conditionalUpdate(
+    accountId,
+    limit === null
+      ? {
+          UpdateExpression: 'REMOVE spend_limit SET updated_at = :at',
+          ConditionExpression: 'billing_mode = :postpaid',
+          ExpressionAttributeValues: { ':postpaid': 'postpaid', ':at': at },
+        }
+      : {
+          UpdateExpression:
+            'SET spend_limit = :limit, period_headroom = :limit - if_not_exists(period_usage, :zero), updated_at = :at',
+          ConditionExpression: 'billing_mode = :postpaid',
+          ExpressionAttributeValues: { ':postpaid': 'postpaid', ':limit': limit, ':zero': 0, ':at': at },
+        },
+  );
+  if ('account' in result) return result.account;
+  if (!result.refused) throw new NotFoundError('Account not found');
+  throw new WrongBillingModeError('A spend limit applies to postpaid accounts only');
+}
+
+/** The postpaid part of `GET /v1/credits` and of the spend-limit answer, for the current period. */
+export function postpaidView(account: Account, at = nowIso()) {
+  const period = periodOf(at);
+  const usage = account.period === period ? (account.period_usage ?? (0 as Micros)) : (0 as Micros);
+  return {
+    period,
+    period_usage: toWire(usage),
+    monthly_spend_limit: account.spend_limit === undefined ? null : toWire(account.spend_limit),
+    payment_terms_days: account.payment_terms_days ?? DEFAULT_PAYMENT_TERMS_DAYS,
+  };
+}
