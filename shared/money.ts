@@ -151,3 +151,34 @@ export function costOf(quantity: number, unitPrice: UnitPrice): Micros {
   if (rounded > BigInt(MAX_MICROS)) throw new InvalidMoneyError('cost out of range');
   return checked(Number(rounded));
 }
+
+/**
+ * Invoice rounding, the one rule for money that leaves the system in cents: an exact amount is rounded down
+ * to whole cents once, at invoice time, and the sub-cent remainder (0..9,999 micros) carries into the next
+ * invoice, so a year of invoices adds up to the exact usage.
+ */
+export function splitCents(amount: Micros): { cents: number; remainder: Micros } {
+  if (amount < 0) throw new InvalidMoneyError(`negative amount to invoice: ${amount}`);
+  const cents = Math.floor(amount / MICROS_PER_CENT);
+  return { cents, remainder: checked(amount - cents * MICROS_PER_CENT) };
+}
+
+/**
+ * Splits `totalCents` over exact parts (largest remainder): each part gets its cents rounded down, and the
+ * cents left over go one each to the parts with the largest sub-cent remainders (ties: the earlier part).
+ * The result always sums to exactly `totalCents`, which must lie between the parts' floored and ceiled sums
+ * plus one cent of carry.
+ */
+export function allocateCents(totalCents: number, parts: readonly Micros[]): number[] {
+  const floors = parts.map((part) => Math.floor(part / MICROS_PER_CENT));
+  let left = totalCents - floors.reduce((a, b) => a + b, 0);
+  if (left < 0 || left > parts.length + 1 || (parts.length === 0 && totalCents !== 0)) {
+    throw new InvalidMoneyError(`cannot allocate ${totalCents} cents over ${parts.length} parts`);
+  }
+  const order = parts
+    .map((part, index) => ({ index, remainder: part % MICROS_PER_CENT }))
+    .sort((a, b) => b.remainder - a.remainder || a.index - b.index);
+  const cents = [...floors];
+  for (let i = 0; left > 0; i = (i + 1) % order.length, left--) cents[order[i]!.index]! += 1;
+  return cents;
+}

@@ -162,6 +162,9 @@ export const routes: Route[] = [
     paginate(params, path, listInvoices(ctx, params), ['customer', 'status']),
   ),
   route('GET', '/v1/invoices/:id', retrieve(requireInvoice)),
+  route('GET', '/v1/invoices/:id/lines', (ctx, { params, path, id }) =>
+    paginate(params, path, requireInvoice(ctx, id).lines.data),
+  ),
   route('POST', '/v1/invoices/:id/finalize', (ctx, { params, id }) => finalizeInvoice(ctx, id, params)),
   route('POST', '/v1/invoices/:id/send', noParams(sendInvoice)),
   route('POST', '/v1/invoices/:id/pay', (ctx, { params, id }) => payInvoice(ctx, id, params)),

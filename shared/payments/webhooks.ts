@@ -7,6 +7,7 @@ import { nowMs } from '../clock.ts';
 import { DomainError } from '../errors.ts';
 import { publish } from '../events/bus.ts';
 import { logger } from '../observability/powertools.ts';
+import { handleInvoiceEvent, invoiceEventTypes } from '../postpaid/lifecycle.ts';
 import {
   applyDispute,
   applyRefunds,
@@ -81,6 +82,13 @@ const handlers: Record<string, Handler> = {
     const current = await (await stripe()).paymentMethods.retrieve(method.id);
     await refreshPaymentMethod(accountId, describeMethod(current, event.created));
   },
+  // Postpaid invoices: each event re-reads the invoice and records its current state (shared/postpaid).
+  ...Object.fromEntries(
+    invoiceEventTypes.map((type): [string, Handler] => [
+      type,
+      (invoice, event) => handleInvoiceEvent(invoice.id, event),
+    ]),
+  ),
 };
 
 export async function handleEvent(event: Stripe.Event): Promise<'handled' | 'ignored'> {

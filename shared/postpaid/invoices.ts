@@ -1,0 +1,39 @@
+// The customer's view of its postpaid invoices (`GET /v1/billing/invoices`), from the period items.
+import { nowIso } from '../clock.ts';
+import { fromCents, toWire } from '../money.ts';
+import { listInvoicedPeriods, type PeriodItem } from './store.ts';
+
+export type InvoiceView = {
+  id: string;
+  number?: string;
+  period: string;
+  amount: number;
+  currency: 'USD';
+  status: string;
+  due_date: string | null;
+  hosted_invoice_url?: string;
+  /** Open past its due date (Stripe has no such status: the invoice stays `open`). */
+  overdue: boolean;
+  paid_at?: string;
+};
+
+export function invoiceView(item: PeriodItem): InvoiceView {
+  return {
+    id: String(item.stripe_invoice_id),
+    ...(item.invoice_number ? { number: item.invoice_number } : {}),
+    period: item.period,
+    amount: toWire(fromCents(Number(item.invoice_total_cents ?? item.invoice?.cents ?? 0))),
+    currency: 'USD',
+    status: String(item.invoice_status),
+    due_date: item.due_date ?? null,
+    ...(item.hosted_invoice_url ? { hosted_invoice_url: item.hosted_invoice_url } : {}),
+    overdue:
+      item.invoice_status === 'open' &&
+      (item.overdue_at !== undefined || (item.due_date !== undefined && item.due_date <= nowIso())),
+    ...(item.paid_at ? { paid_at: item.paid_at } : {}),
+  };
+}
+
+export async function listInvoices(accountId: string): Promise<InvoiceView[]> {
+  return (await listInvoicedPeriods(accountId)).map(invoiceView);
+}
