@@ -1,4 +1,5 @@
 // Configuration read from the environment once, failing fast with a named error when something is missing.
+import { fromDecimalString } from './money.ts';
 
 export class MissingConfigurationError extends Error {
   override readonly name = 'MissingConfigurationError';
@@ -51,5 +52,41 @@ export const config = {
   /** How long an unsettled hold lives before the expiry job releases it. */
   get holdTtlMs(): number {
     return optionalNumber('HOLD_TTL_MS', 5 * 60_000);
+  },
+  /** The AWS Marketplace dimension that marketplace usage is reported in. */
+  get marketplaceDimension(): string {
+    return optional('MARKETPLACE_DIMENSION') ?? 'usage';
+  },
+  /** USD per reported Marketplace unit (MARKETPLACE_UNIT_PRICE, default 0.001), in micro-USD. */
+  get marketplaceUnitPriceMicros(): number {
+    const text = optional('MARKETPLACE_UNIT_PRICE') ?? '0.001';
+    const parsed: number = fromDecimalString(text);
+    if (!(parsed > 0)) {
+      throw new MissingConfigurationError('MARKETPLACE_UNIT_PRICE must be a positive amount');
+    }
+    return parsed;
+  },
+  /**
+   * How buyers are identified in usage records: `license` (CustomerAWSAccountId + LicenseArn, no ProductCode:
+   * products under Concurrent Agreements) or `product_code` (CustomerIdentifier + MARKETPLACE_PRODUCT_CODE).
+   */
+  get marketplaceIdentity(): 'license' | 'product_code' {
+    const mode =
+      optional('MARKETPLACE_IDENTITY') ?? (optional('MARKETPLACE_PRODUCT_CODE') ? 'product_code' : 'license');
+    if (mode !== 'license' && mode !== 'product_code') {
+      throw new MissingConfigurationError('MARKETPLACE_IDENTITY must be license or product_code');
+    }
+    return mode;
+  },
+  get marketplaceProductCode(): string | undefined {
+    return optional('MARKETPLACE_PRODUCT_CODE');
+  },
+  /** Local mode and tests only: the Marketplace emulator's endpoint for the metering client. */
+  get marketplaceMeteringEndpoint(): string | undefined {
+    return optional('MARKETPLACE_METERING_ENDPOINT');
+  },
+  /** The metering job computes and reports what it would send, without claiming or sending anything. */
+  get marketplaceDryRun(): boolean {
+    return optional('MARKETPLACE_METERING_DRY_RUN') === 'true';
   },
 };

@@ -1,0 +1,49 @@
+// POST /marketplace/register: AWS Marketplace's form POST (x-amzn-marketplace-token). Answers an HTML page
+// with the billing token shown once, or `{account_id, token}` for `accept: application/json`.
+import { errorResponse } from '#shared/errors.ts';
+import { header, json } from '#shared/http/api.ts';
+import { apiRoute } from '#shared/http/handler.ts';
+import { registeredPage, registrationErrorPage } from '#shared/marketplace/page.ts';
+import { RegistrationTokenError, registerBuyer } from '#shared/marketplace/registration.ts';
+
+const TOKEN_FIELD = 'x-amzn-marketplace-token';
+
+function registrationToken(body: string, contentType: string): string | undefined {
+  if (contentType.includes('application/json')) {
+    try {
+      const value = (JSON.parse(body) as Record<string, unknown>)[TOKEN_FIELD];
+      return typeof value === 'string' ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return new URLSearchParams(body).get(TOKEN_FIELD) ?? undefined;
+}
+
+export const handler = apiRoute({ auth: 'none' }, async (event) => {
+  const wantsJson = (header(event, 'accept') ?? '').includes('application/json');
+  const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8');
+  try {
+    const token = registrationToken(body, header(event, 'content-type') ?? '')?.trim();
+    if (!token || token.length > 4096) {
+      throw new RegistrationTokenError(
+        `The form has no ${TOKEN_FIELD}: open the product from AWS Marketplace`,
+      );
+    }
+    const registration = await registerBuyer(token);
+    if (wantsJson) {
+      return json(registration.created ? 201 : 200, {
+        account_id: registration.account_id,
+        token: registration.token,
+        created: registration.created,
+        subscription_status: registration.subscription_status,
+      });
+    }
+    return registeredPage(registration);
+  } catch (error) {
+    if (wantsJson) throw error;
+    const { status, body: answer } = errorResponse(error);
+    if (status >= 500) throw error;
+    return registrationErrorPage(answer.error, status);
+  }
+});

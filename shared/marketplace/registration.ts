@@ -1,0 +1,261 @@
+// Registration of a buyer landing from AWS Marketplace: resolve the registration token, then open the
+// buyer's account in marketplace mode, or link the one it already has, and issue a billing token.
+// One account per buyer, however often and however concurrently the form is posted: the lookup item keyed
+// by the buyer's AWS account id is written with attribute_not_exists in the account's own transaction.
+import {
+  ResolveCustomerCommand,
+  type ResolveCustomerCommandOutput,
+} from '@aws-sdk/client-marketplace-metering';
+import { type Account, getAccount, newAccountPut } from '../accounts/repository.ts';
+import { newAccountId, newTokenId } from '../accounts/service.ts';
+import { nowIso } from '../clock.ts';
+import { config } from '../config.ts';
+import { keys } from '../dynamo/keys.ts';
+import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
+import { DomainError } from '../errors.ts';
+import { ZERO } from '../money.ts';
+import { prepareToken } from '../tokens/repository.ts';
+import { createToken } from '../tokens/service.ts';
+import {
+  type BuyerIdentity,
+  buyersIndex,
+  customerIdentifierKey,
+  customersIndex,
+  findCustomer,
+  type SubscriptionStatus,
+  subscriptionVersion,
+} from './buyers.ts';
+import { meteringClient } from './client.ts';
+
+/** The registration token is unknown, expired or for another product. */
+export class RegistrationTokenError extends DomainError {
+  override readonly name = 'RegistrationTokenError';
+  readonly status = 400;
+  readonly code = 'invalid_registration_token';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** AWS Marketplace did not answer: the buyer can post the form again. */
+export class MarketplaceUnavailableError extends DomainError {
+  override readonly name = 'MarketplaceUnavailableError';
+  readonly status = 503;
+  readonly code = 'marketplace_unavailable';
+  constructor(options?: ErrorOptions) {
+    super('AWS Marketplace could not be reached; please try again in a moment', options);
+  }
+}
+
+export type Registration = {
+  account_id: string;
+  /** A new `billing` token, shown once. */
+  token: string;
+  /** False when the buyer already had an account (it was linked; the new token joins the earlier ones). */
+  created: boolean;
+  subscription_status: SubscriptionStatus;
+};
+
+type MarketplaceAccount = Account & {
+  subscription_status: SubscriptionStatus;
+  subscription_version: string;
+  marketplace: BuyerIdentity;
+};
+
+const TOKEN_ERRORS = new Set(['InvalidTokenException', 'ExpiredTokenException', 'ValidationException']);
+
+async function resolve(registrationToken: string): Promise<BuyerIdentity> {
+  let result: ResolveCustomerCommandOutput;
+  try {
+    result = await meteringClient().send(
+      new ResolveCustomerCommand({ RegistrationToken: registrationToken }),
+    );
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? '';
+    if (TOKEN_ERRORS.has(name)) {
+      throw new RegistrationTokenError(
+        name === 'ExpiredTokenException'
+          ? 'This AWS Marketplace registration link has expired; open the product from your AWS Marketplace subscriptions again'
+          : 'This AWS Marketplace registration token is not valid',
+        { cause: error },
+      );
+    }
+    throw new MarketplaceUnavailableError({ cause: error });
+  }
+  const accountId = result.CustomerAWSAccountId;
+  const licenseArn = result.LicenseArn;
+  if (!accountId || !licenseArn) {
+    throw new RegistrationTokenError('AWS Marketplace did not identify a buyer for this token');
+  }
+  const productCode = config.marketplaceProductCode;
+  if (productCode && result.ProductCode && result.ProductCode !== productCode) {
+    throw new RegistrationTokenError('This registration token is for another AWS Marketplace product');
+  }
+  return {
+    customer_aws_account_id: accountId,
+    license_arn: licenseArn,
+    ...(result.ProductCode ? { product_code: result.ProductCode } : {}),
+    ...(result.CustomerIdentifier ? { customer_identifier: result.CustomerIdentifier } : {}),
+  };
+}
+
+function newBuyerItems(identity: BuyerIdentity, at: string) {
+  const accountId = newAccountId();
+  const account: MarketplaceAccount = {
+    account_id: accountId,
+    name: `AWS Marketplace buyer ${identity.customer_aws_account_id}`,
+    billing_mode: 'marketplace',
+    balance: ZERO,
+    held: ZERO,
+    available: ZERO,
+    entry_count: 0,
+    created_at: at,
+    updated_at: at,
+    subscription_status: 'active',
+    subscription_version: subscriptionVersion(at, 'active'),
+    marketplace: identity,
+  };
+  const token = prepareToken({
+    accountId,
+    tokenId: newTokenId(),
+    name: 'AWS Marketplace registration',
+    scopes: ['api', 'billing'],
+    at,
+  });
+  const lookup = {
+    account_id: accountId,
+    customer_aws_account_id: identity.customer_aws_account_id,
+    license_arn: identity.license_arn,
+    ...(identity.customer_identifier ? { customer_identifier: identity.customer_identifier } : {}),
+  };
+  const items: TransactItem[] = [
+    {
+      Put: {
+        TableName: config.tableName,
+        Item: {
+          ...keys.marketplaceCustomer(identity.customer_aws_account_id),
+          ...customersIndex(accountId),
+          kind: 'marketplace_customer',
+          ...lookup,
+          created_at: at,
+        },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    },
+    newAccountPut(account),
+    ...token.items,
+    {
+      Put: {
+        TableName: config.tableName,
+        Item: {
+          ...keys.marketplaceBuyer(accountId),
+          ...buyersIndex(accountId),
+          kind: 'marketplace_buyer',
+          account_id: accountId,
+          marketplace: identity,
+          registered_at: at,
+        },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    },
+  ];
+  if (identity.customer_identifier) {
+    items.push({
+      Put: {
+        TableName: config.tableName,
+        Item: {
+          ...customerIdentifierKey(identity.customer_identifier),
+          kind: 'marketplace_customer_id',
+          ...lookup,
+        },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    });
+  }
+  return { accountId, token: token.token, items };
+}
+
+/**
+ * A buyer who registers again with another license has subscribed again: the account takes the new
+ * identity and is active from now (unless a later event already said otherwise).
+ */
+async function resubscribe(accountId: string, identity: BuyerIdentity, at: string): Promise<void> {
+  const version = subscriptionVersion(at, 'active');
+  await transactWrite([
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.account(accountId),
+        UpdateExpression:
+          'SET marketplace = :identity, subscription_status = :active, subscription_version = :v, updated_at = :at REMOVE cancelled_at',
+        ConditionExpression: 'billing_mode = :mode AND subscription_version < :v',
+        ExpressionAttributeValues: {
+          ':identity': identity,
+          ':active': 'active',
+          ':v': version,
+          ':at': at,
+          ':mode': 'marketplace',
+        },
+      },
+    },
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.marketplaceCustomer(identity.customer_aws_account_id),
+        UpdateExpression: 'SET license_arn = :license',
+        ConditionExpression: 'account_id = :account',
+        ExpressionAttributeValues: { ':license': identity.license_arn, ':account': accountId },
+      },
+    },
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.marketplaceBuyer(accountId),
+        // Hourly records restart from now: the hours between the subscriptions belong to no licence.
+        UpdateExpression:
+          'SET marketplace = :identity, registered_at = :at, GSI1PK = :gpk, GSI1SK = :gsk REMOVE ends_at',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeValues: {
+          ':identity': identity,
+          ':at': at,
+          ':gpk': buyersIndex(accountId).GSI1PK,
+          ':gsk': buyersIndex(accountId).GSI1SK,
+        },
+      },
+    },
+  ]);
+}
+
+export async function registerBuyer(registrationToken: string): Promise<Registration> {
+  const identity = await resolve(registrationToken);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const at = nowIso();
+    const existing = await findCustomer(identity.customer_aws_account_id);
+    if (existing) {
+      if (existing.license_arn !== identity.license_arn) await resubscribe(existing.account_id, identity, at);
+      const created = await createToken(existing.account_id, 'AWS Marketplace registration', [
+        'api',
+        'billing',
+      ]);
+      const account = (await getAccount(existing.account_id)) as MarketplaceAccount | undefined;
+      return {
+        account_id: existing.account_id,
+        token: created.token,
+        created: false,
+        subscription_status: account?.subscription_status ?? 'active',
+      };
+    }
+    const fresh = newBuyerItems(identity, at);
+    const outcome = await transactWrite(fresh.items);
+    if (outcome.committed) {
+      return {
+        account_id: fresh.accountId,
+        token: fresh.token,
+        created: true,
+        subscription_status: 'active',
+      };
+    }
+    // Another registration of the same buyer won the lookup item: link to its account on the next pass.
+  }
+  throw new Error('marketplace registration kept conflicting');
+}
