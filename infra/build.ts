@@ -3,11 +3,12 @@
 import { type App, type Environment, Validations } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
 import { ApiStack } from './stacks/api-stack.ts';
+import { DashboardStack } from './stacks/dashboard-stack.ts';
 import { DataStack } from './stacks/data-stack.ts';
 
 const { AwsSolutionsChecks } = cdkNag;
 
-export type CreditsApp = { data: DataStack; api: ApiStack };
+export type CreditsApp = { data: DataStack; api: ApiStack; dashboard: DashboardStack };
 
 export type BuildOptions = {
   /** @default environment-agnostic stacks */
@@ -35,6 +36,11 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
     bus: data.bus,
     stripeSecret: data.stripeSecret,
   });
+  const dashboard = new DashboardStack(app, 'CreditsDashboard', {
+    env: options.env,
+    description: 'Credits billing: the billing dashboard (S3, CloudFront) with the API on the same origin',
+    api: api.api,
+  });
   if (options.nag ?? true) {
     // cdk-nag v3 is a CDK validation plugin: unacknowledged errors fail synthesis, and every violation
     // (warnings too) lands in the assembly's validation-report.json. Acknowledgments are also written to
@@ -43,5 +49,5 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
       new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
     );
   }
-  return { data, api };
+  return { data, api, dashboard };
 }

@@ -1,40 +1,39 @@
-// Local stack: the page at `GET /`. A placeholder until the billing dashboard replaces this one module.
-import { readFile } from 'node:fs/promises';
+// Local stack: the billing dashboard at `GET /` and its assets under `/assets/`, built from dashboard/src on
+// the first request (esbuild, in memory) and served as CloudFront serves the deployed copy.
 import type { IncomingMessage } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import { buildDashboard, CONTENT_SECURITY_POLICY, type DashboardFile } from '../dashboard/build.ts';
 import type { HttpAnswer } from './api-gateway.ts';
 
-const README = fileURLToPath(new URL('../README.md', import.meta.url));
+let built: Map<string, DashboardFile> | undefined;
 
-const html = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Credits billing (local)</title></head>
-<body>
-<h1>Credits billing API, local mode</h1>
-<p>The API is served here; <a href="/health">/health</a> reports when it is ready.</p>
-<p>The <a href="/README.md">README</a> lists the endpoints and example calls.</p>
-</body>
-</html>
-`;
+function dashboardFiles(): Map<string, DashboardFile> {
+  built ??= new Map(buildDashboard().map((file) => [file.path, file]));
+  return built;
+}
 
-/** Answers the GET requests this page owns, `undefined` for any other path. */
+function acceptsGzip(request: IncomingMessage): boolean {
+  return /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+}
+
+/** Answers the GET requests the dashboard owns (`/`, `/index.html`, `/assets/*`), `undefined` for any other. */
 export async function servePage(request: IncomingMessage, path: string): Promise<HttpAnswer | undefined> {
   if (request.method !== 'GET') return undefined;
-  if (path === '/')
-    return {
-      status: 200,
-      headers: { 'content-type': 'text/html; charset=utf-8' },
-      cookies: [],
-      body: Buffer.from(html),
-    };
-  if (path === '/README.md') {
-    const text = await readFile(README).catch(() => Buffer.from('The README has not been written yet.\n'));
-    return {
-      status: 200,
-      headers: { 'content-type': 'text/markdown; charset=utf-8' },
-      cookies: [],
-      body: text,
-    };
-  }
-  return undefined;
+  if (path !== '/' && path !== '/index.html' && !path.startsWith('/assets/')) return undefined;
+  const file = dashboardFiles().get(path === '/' ? '/index.html' : path);
+  if (!file) return undefined;
+  const gzip = acceptsGzip(request);
+  return {
+    status: 200,
+    headers: {
+      'content-type': file.contentType,
+      'cache-control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'content-security-policy': CONTENT_SECURITY_POLICY,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      vary: 'accept-encoding',
+      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+    },
+    cookies: [],
+    body: gzip ? file.gzip : file.body,
+  };
 }

@@ -16,11 +16,17 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
       : `  Stripe:                   test mode (STRIPE_SECRET_KEY); forward webhooks with\n` +
         `                            stripe listen --forward-to localhost:${stack.port}/webhooks/stripe`,
   ];
+  if (stack.marketplace) {
+    lines.push(
+      `  AWS Marketplace emulator: ${url}/__marketplace/customers   (POST mints a buyer; register with its token at /marketplace/register)`,
+    );
+  }
   if (stack.demo) {
     const { accountId, token } = stack.demo;
     lines.push(
       `  Demo account:             ${accountId}`,
       `  Demo billing token:       ${token}`,
+      `  Billing dashboard:        ${url}/   (sign in with the demo billing token)`,
       '',
       'Try:',
       `  curl -s -X POST ${url}/admin/accounts/${accountId}/credits \\`,

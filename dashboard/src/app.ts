@@ -1,0 +1,188 @@
+// Dashboard entry: sign-in with a billing token, the navigation, and the hash router that renders one view
+// at a time (#overview, #buy, …), so the page is static files and needs no server-side routes.
+import { ApiError, api, type Credits, session, whenUnauthorized } from './api.ts';
+import { h } from './dom.ts';
+import { money } from './format.ts';
+import { announce, errorBox, type View, type ViewContext } from './ui.ts';
+import { autoRefill } from './views/auto-refill.ts';
+import { buy, takeCheckoutReturn } from './views/buy.ts';
+import { overview } from './views/overview.ts';
+import { postpaid } from './views/postpaid.ts';
+import { tokens } from './views/tokens.ts';
+import { transactions } from './views/transactions.ts';
+import { usage } from './views/usage.ts';
+
+const views: View[] = [overview, buy, autoRefill, postpaid, usage, transactions, tokens];
+
+const main = document.getElementById('main')!;
+const nav = document.getElementById('nav')!;
+const chip = document.getElementById('balance-chip')!;
+const signOutButton = document.getElementById('sign-out') as HTMLButtonElement;
+
+let credits: Credits | undefined;
+let renderCount = 0;
+
+function showChip(current: Credits): void {
+  chip.hidden = false;
+  chip.textContent =
+    current.billing_mode === 'prepaid'
+      ? `Balance ${money(current.balance)}`
+      : current.billing_mode === 'postpaid'
+        ? `This month ${money(current.period_usage ?? 0)}`
+        : 'Billed through AWS';
+}
+
+async function refreshCredits(): Promise<Credits> {
+  credits = await api<Credits>('GET', '/v1/credits');
+  showChip(credits);
+  drawNav(currentView());
+  return credits;
+}
+
+function currentView(): View {
+  const id = location.hash.replace(/^#/, '');
+  const visible = views.filter((view) => !credits || view.shows(credits));
+  return visible.find((view) => view.id === id) ?? overview;
+}
+
+function drawNav(active: View): void {
+  nav.hidden = false;
+  nav.replaceChildren(
+    h(
+      'ul',
+      {},
+      ...views
+        .filter((view) => !credits || view.shows(credits))
+        .map((view) =>
+          h(
+            'li',
+            {},
+            h('a', { href: `#${view.id}`, 'aria-current': view === active ? 'page' : undefined }, view.title),
+          ),
+        ),
+    ),
+  );
+}
+
+async function route(moveFocus: boolean): Promise<void> {
+  if (!session.token() || !credits) return;
+  const view = currentView();
+  const count = ++renderCount;
+  const context: ViewContext = {
+    main,
+    credits,
+    refreshCredits,
+    isCurrent: () => count === renderCount,
+  };
+  drawNav(view);
+  // A message from the previous view ("saved", "revoked") would read as news about this one.
+  if (moveFocus) document.getElementById('status')!.textContent = '';
+  document.title = `${view.title} · Billing dashboard`;
+  main.setAttribute('aria-busy', 'true');
+  try {
+    await view.render(context);
+  } catch (error) {
+    if (!context.isCurrent()) return;
+    main.replaceChildren(
+      h('h1', { tabindex: '-1' }, view.title),
+      errorBox(error, () => void route(true)),
+    );
+  } finally {
+    if (context.isCurrent()) main.removeAttribute('aria-busy');
+  }
+  if (moveFocus && context.isCurrent()) main.querySelector<HTMLElement>('h1')?.focus();
+}
+
+function signInForm(message?: string): void {
+  credits = undefined;
+  nav.hidden = true;
+  chip.hidden = true;
+  signOutButton.hidden = true;
+  document.title = 'Sign in · Billing dashboard';
+  const input = h('input', {
+    id: 'token',
+    type: 'password',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required: true,
+    'aria-describedby': 'token-help',
+  });
+  const submit = h('button', { type: 'submit' }, 'Sign in');
+  const problem = h('div', {});
+  const form = h(
+    'form',
+    { class: 'stack sign-in', novalidate: true },
+    h('div', { class: 'field' }, h('label', { for: 'token' }, 'Billing token'), input),
+    h(
+      'p',
+      { class: 'help', id: 'token-help' },
+      'A token with the billing scope, starting with crd_. It is kept in this tab only and forgotten when you close it.',
+    ),
+    submit,
+    problem,
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const token = input.value.trim();
+    if (!token) {
+      problem.replaceChildren(h('p', { class: 'error', role: 'alert' }, 'Paste your billing token.'));
+      input.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      credits = await api<Credits>('GET', '/v1/credits', { token });
+      session.signIn(token);
+      await start(true);
+      announce('Signed in.');
+    } catch (error) {
+      problem.replaceChildren(errorBox(error));
+      input.focus();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  main.replaceChildren(
+    h('h1', { tabindex: '-1' }, 'Sign in'),
+    ...(message ? [h('p', { class: 'error', role: 'alert' }, message)] : []),
+    h('section', { class: 'card' }, form),
+  );
+  input.focus();
+}
+
+async function start(moveFocus: boolean): Promise<void> {
+  signOutButton.hidden = false;
+  if (!credits) {
+    try {
+      await refreshCredits();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return; // whenUnauthorized shows the form
+      main.replaceChildren(
+        h('h1', { tabindex: '-1' }, 'Billing dashboard'),
+        errorBox(error, () => void start(true)),
+      );
+      return;
+    }
+  } else {
+    showChip(credits);
+  }
+  await route(moveFocus);
+}
+
+whenUnauthorized((error) => {
+  session.signOut();
+  signInForm(error.message);
+});
+
+signOutButton.addEventListener('click', () => {
+  session.signOut();
+  renderCount++;
+  signInForm();
+  announce('Signed out.');
+});
+
+window.addEventListener('hashchange', () => void route(true));
+
+takeCheckoutReturn();
+if (session.token()) void start(false);
+else signInForm();

@@ -1,0 +1,73 @@
+// Dashboard: a tiny element builder. Text always goes in as text nodes, so nothing from the API is ever
+// parsed as HTML.
+
+type Child = Node | string | number | false | null | undefined;
+type Attributes = Record<string, string | number | boolean | undefined | EventListener>;
+
+function apply(element: Element, attributes: Attributes): void {
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue;
+    if (typeof value === 'function') element.addEventListener(name.slice(2).toLowerCase(), value);
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+}
+
+function append(element: Element, children: Child[]): void {
+  for (const child of children) {
+    if (child === false || child === null || child === undefined) continue;
+    element.append(typeof child === 'object' ? child : String(child));
+  }
+}
+
+/** `h('button', { type: 'button', onClick }, 'Save')`; `on…` attributes become listeners. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  apply(element, attributes);
+  append(element, children);
+  return element;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+export function s<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: Child[]
+): SVGElementTagNameMap[K] {
+  const element = document.createElementNS(SVG_NS, tag);
+  apply(element, attributes);
+  append(element, children);
+  return element;
+}
+
+/** A labelled form field: the label's `for` and the control's `id` always agree. */
+export function field(
+  label: string,
+  control: HTMLInputElement | HTMLSelectElement,
+  help?: string,
+): HTMLDivElement {
+  const helpId = help ? `${control.id}-help` : undefined;
+  if (helpId) control.setAttribute('aria-describedby', helpId);
+  return h(
+    'div',
+    { class: 'field' },
+    h('label', { for: control.id }, label),
+    control,
+    help ? h('p', { class: 'help', id: helpId }, help) : null,
+  );
+}
+
+/** A table with a caption, header row and one row per item. */
+export function table(caption: string, headers: string[], rows: Child[][]): HTMLTableElement {
+  return h(
+    'table',
+    {},
+    h('caption', {}, caption),
+    h('thead', {}, h('tr', {}, ...headers.map((header) => h('th', { scope: 'col' }, header)))),
+    h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((cell) => h('td', {}, cell))))),
+  );
+}

@@ -1,0 +1,117 @@
+// Dashboard › Usage: spend and requests by day, week or month, for every feature or one, every token or one.
+import { api, type Token, type Usage } from '../api.ts';
+import { spendChart } from '../chart.ts';
+import { field, h } from '../dom.ts';
+import { day, daysAgo, money } from '../format.ts';
+import { busy, errorBox, page, section, type View, type ViewContext } from '../ui.ts';
+
+type Step = 'day' | 'week' | 'month';
+
+/** The default range per step: about a month of days, a quarter of weeks, a year of months. */
+const defaultDays: Record<Step, number> = { day: 29, week: 7 * 12 - 1, month: 364 };
+
+function periodLabel(step: Step): (start: string) => string {
+  if (step === 'week') return (start) => `Week of ${day(start)}`;
+  if (step === 'month')
+    return (start) =>
+      new Date(`${start}T00:00:00Z`).toLocaleDateString('en-US', {
+        month: 'short',
+        year: 'numeric',
+        timeZone: 'UTC',
+      });
+  return day;
+}
+
+async function tokenChoices(): Promise<Token[] | undefined> {
+  try {
+    return (await api<{ data: Token[] }>('GET', '/v1/tokens')).data;
+  } catch {
+    // An api-scoped token cannot list tokens; the filter then takes a typed token id.
+    return undefined;
+  }
+}
+
+async function render(context: ViewContext): Promise<void> {
+  const tokens = await tokenChoices();
+  if (!context.isCurrent()) return;
+  const step = h(
+    'select',
+    { id: 'usage-step' },
+    h('option', { value: 'day' }, 'Day'),
+    h('option', { value: 'week' }, 'Week'),
+    h('option', { value: 'month' }, 'Month'),
+  );
+  const begin = h('input', { type: 'date', id: 'usage-begin', value: daysAgo(defaultDays.day) });
+  const end = h('input', { type: 'date', id: 'usage-end', value: daysAgo(0) });
+  const feature = h('input', {
+    id: 'usage-feature',
+    list: 'usage-features',
+    autocomplete: 'off',
+    placeholder: 'All features',
+  });
+  const features = h('datalist', { id: 'usage-features' });
+  const token = tokens
+    ? h(
+        'select',
+        { id: 'usage-token' },
+        h('option', { value: '' }, 'All tokens'),
+        ...tokens.map((t) => h('option', { value: t.id }, `${t.name} (${t.prefix})`)),
+      )
+    : h('input', { id: 'usage-token', autocomplete: 'off', placeholder: 'All tokens' });
+  step.addEventListener('change', () => {
+    begin.value = daysAgo(defaultDays[step.value as Step]);
+    end.value = daysAgo(0);
+  });
+  const submit = h('button', { type: 'submit' }, 'Show usage');
+  const results = h('div', { 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    { class: 'filters' },
+    field('Group by', step),
+    field('From', begin),
+    field('To', end),
+    field('Feature', feature),
+    features,
+    field('Token', token),
+    h('div', { class: 'field' }, submit),
+  );
+  const knownFeatures = new Set<string>();
+  const load = async () => {
+    const query = new URLSearchParams({ step: step.value, begin: begin.value, end: end.value });
+    if (feature.value.trim()) query.set('feature', feature.value.trim());
+    if (token.value.trim()) query.set('token_id', token.value.trim());
+    try {
+      const usage = await api<Usage>('GET', `/v1/usage?${query}`);
+      if (!context.isCurrent()) return;
+      for (const bucket of usage.data)
+        for (const name of Object.keys(bucket.by_feature)) knownFeatures.add(name);
+      features.replaceChildren(...[...knownFeatures].sort().map((name) => h('option', { value: name })));
+      const requests = usage.data.reduce((sum, bucket) => sum + bucket.requests, 0);
+      const cost = usage.data.reduce((sum, bucket) => sum + bucket.cost, 0);
+      const chart = spendChart(usage.data, {
+        title: `Spend by ${step.value}${feature.value.trim() ? `, feature ${feature.value.trim()}` : ''}`,
+        id: 'usage-chart',
+        label: periodLabel(step.value as Step),
+      });
+      chart.querySelector('details')?.setAttribute('open', '');
+      results.replaceChildren(
+        h(
+          'p',
+          { id: 'usage-total' },
+          `${requests} requests, ${money(cost)} from ${day(begin.value)} to ${day(end.value)} (UTC).`,
+        ),
+        chart,
+      );
+    } catch (error) {
+      if (context.isCurrent()) results.replaceChildren(errorBox(error, () => void load()));
+    }
+  };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void busy(submit, load);
+  });
+  page(context, 'Usage', section('Filters', form), section('Spend and requests', results));
+  await load();
+}
+
+export const usage: View = { id: 'usage', title: 'Usage', shows: () => true, render };

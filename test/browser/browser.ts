@@ -1,0 +1,82 @@
+// Browser tests: Debian's Chromium driven by playwright-core (no browser download), console-error capture
+// and screenshots under test-output/screenshots/.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const SCREENSHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
+
+/** Fails (never skips) without Chromium, saying how to install it. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM}. The browser tests need it: install it with ` +
+        '`sudo apt-get install -y chromium` (Debian/Ubuntu; .ci/run does this), or set CHROMIUM_PATH.',
+    );
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+export type ConsoleProblem = { text: string; url: string };
+
+/**
+ * Every console error and uncaught exception while the page is on `origin` (the dashboard). Other origins
+ * visited on the way (the Stripe emulator's checkout page, which has no favicon) are not the dashboard's.
+ */
+export function watchConsole(page: Page, origin: string): ConsoleProblem[] {
+  const problems: ConsoleProblem[] = [];
+  const ours = (url: string) => url === '' || url.startsWith(origin);
+  page.on('console', (message) => {
+    const url = message.location().url;
+    if (message.type() === 'error' && ours(url) && ours(page.url()))
+      problems.push({ text: message.text(), url });
+  });
+  page.on('pageerror', (error) => {
+    if (ours(page.url())) problems.push({ text: `uncaught: ${error.message}`, url: page.url() });
+  });
+  return problems;
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+type InPageElement = {
+  textContent: string | null;
+  tagName: string;
+  outerHTML: string;
+  labels?: ArrayLike<{ textContent: string | null }> | null;
+  getAttribute(name: string): string | null;
+};
+type ResourceTiming = {
+  name: string;
+  transferSize: number;
+  encodedBodySize: number;
+  decodedBodySize: number;
+  domContentLoadedEventEnd: number;
+};
+
+/**
+ * The browser globals the tests read inside `page.evaluate`: the tests compile without the DOM library, so
+ * callbacks start with `const w = globalThis as unknown as InPage` (a cast, erased before it runs).
+ */
+export type InPage = {
+  document: {
+    activeElement: InPageElement | null;
+    documentElement: { scrollWidth: number };
+    cookie: string;
+    querySelectorAll(selector: string): Iterable<InPageElement>;
+  };
+  sessionStorage: Storage;
+  localStorage: Storage;
+  performance: { getEntriesByType(type: 'navigation' | 'resource'): ResourceTiming[] };
+};
