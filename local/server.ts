@@ -20,9 +20,16 @@ import { requestIdFor } from '#shared/ids.ts';
 import { buildEvent, type HttpAnswer, lambdaContext, MAX_BODY_BYTES, toHttpAnswer } from './api-gateway.ts';
 import { createTable, startDynamoLocal } from './dynamo-local.ts';
 import { createJobRunner, type JobRunner } from './jobs.ts';
+import type { MarketplaceEmulator } from './marketplace/emulator.ts';
+import {
+  type LocalMarketplaceOptions,
+  proxyToMarketplace,
+  startLocalMarketplace,
+} from './marketplace/local.ts';
 import { servePage } from './page.ts';
 import { matchRoute } from './router.ts';
 import { type StripeEmulator, startStripeEmulator } from './stripe/emulator.ts';
+import { workPool } from './work-pool.ts';
 
 export { matchRoute } from './router.ts';
 
@@ -44,6 +51,8 @@ export type LocalStackOptions = {
    * `false` turns it off; an object always starts it (tests), with these settings.
    */
   stripe?: false | LocalStripeOptions;
+  /** The local AWS Marketplace emulator: runs unless `false` (the cloud talks to AWS). */
+  marketplace?: false | LocalMarketplaceOptions;
 };
 
 export type LocalStripeOptions = {
@@ -63,6 +72,8 @@ export type LocalStack = {
   dynamoEndpoint: string;
   /** The Stripe emulator the handlers talk to, when it runs. */
   stripe?: StripeEmulator;
+  /** The AWS Marketplace emulator the metering client talks to, when it runs. */
+  marketplace?: MarketplaceEmulator;
   stop(): Promise<void>;
 };
 
@@ -70,6 +81,14 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 /** The queue `shared/auto-refill/trigger.ts` sends to in local mode. */
 type LocalRefillQueue = { __localRefillQueue?: (accountId: string) => void };
+
+/** The queue `shared/postpaid/queue.ts` sends invoicing work to in local mode. */
+type LocalInvoiceQueue = {
+  __localInvoiceQueue?: (batch: { account_id: string; period: string }[]) => Promise<unknown[]>;
+};
+
+/** Invoice worker invocations at once locally (the cloud bounds it with the event source's maxConcurrency). */
+const LOCAL_INVOICE_WORKERS = 5;
 
 /** The sink `shared/events/bus.ts` pushes to in local mode. */
 type LocalEventSink = { __localEvents?: unknown[] };
@@ -180,6 +199,7 @@ type Dispatch = {
   requestId: string;
   adminApiKey: string;
   jobs: JobRunner;
+  marketplace?: MarketplaceEmulator | undefined;
 };
 
 /** `/__local/*`: the local stack's own controls, never part of the cloud API. */
@@ -230,6 +250,9 @@ async function dispatch(ctx: Dispatch): Promise<HttpAnswer> {
   const { request, path, requestId } = ctx;
   if (path === '/health' && request.method === 'GET') return json(200, { status: 'ok' }, requestId);
   if (path.startsWith('/__local/')) return localEndpoint(ctx);
+  if (path.startsWith('/__marketplace/') && ctx.marketplace) {
+    return proxyToMarketplace(ctx.marketplace, request, ctx.body, requestId);
+  }
   const page = await servePage(request, path);
   if (page) return page;
 
@@ -346,6 +369,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const host = options.host ?? '127.0.0.1';
     const stripe = await startLocalStripe(options.stripe, host, log);
     if (stripe) cleanups.push(() => stripe.stop());
+    const marketplace = await startLocalMarketplace(options.marketplace, host, log, (event) =>
+      invoke('marketplaceLifecycle', event),
+    );
+    if (marketplace) cleanups.push(() => marketplace.stop());
 
     cleanups.push(
       applyEnvironment({
@@ -367,6 +394,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               STRIPE_API_PROTOCOL: stripe.stripeClientOptions.protocol,
             }
           : {}),
+        ...(marketplace ? { MARKETPLACE_METERING_ENDPOINT: marketplace.endpoint } : {}),
       }),
     );
     // A document client created earlier in this process may point at another endpoint.
@@ -375,6 +403,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Likewise a Stripe client made for another stack's emulator (or key).
     const { resetStripeClient } = await import('#shared/payments/stripe-client.ts');
     resetStripeClient();
+    const { resetMeteringClient } = await import('#shared/marketplace/client.ts');
+    resetMeteringClient();
     // The refill queue (SQS in the cloud): each request runs the worker on its own, after the answer.
     const queue = globalThis as LocalRefillQueue;
     const previousQueue = queue.__localRefillQueue;
@@ -388,6 +418,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     cleanups.push(() => {
       queue.__localRefillQueue = previousQueue;
+    });
+    // The invoice queue (SQS in the cloud): batches run the worker, at most LOCAL_INVOICE_WORKERS at once,
+    // and the job waits for them so its answer reports what was invoiced.
+    const invoiceQueue = globalThis as LocalInvoiceQueue;
+    const previousInvoiceQueue = invoiceQueue.__localInvoiceQueue;
+    invoiceQueue.__localInvoiceQueue = workPool(async (batch) => {
+      const Records = batch.map((work) => ({ messageId: randomUUID(), body: JSON.stringify(work) }));
+      const result = (await invoke('invoiceWorker', { Records })) as { reports?: unknown[] };
+      return result.reports ?? [];
+    }, LOCAL_INVOICE_WORKERS);
+    cleanups.push(() => {
+      invoiceQueue.__localInvoiceQueue = previousInvoiceQueue;
     });
     const sink = globalThis as LocalEventSink;
     const previousEvents = sink.__localEvents;
@@ -414,7 +456,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         const body = await readBody(request);
         tooLarge = body === undefined;
         answer = body
-          ? await dispatch({ request, path, body, gatewayRequestId, timeEpoch, requestId, adminApiKey, jobs })
+          ? await dispatch({
+              request,
+              path,
+              body,
+              gatewayRequestId,
+              timeEpoch,
+              requestId,
+              adminApiKey,
+              jobs,
+              marketplace,
+            })
           : errorAnswer(new PayloadTooLargeError(MAX_BODY_BYTES), requestId);
       } catch (error) {
         if (errorResponse(error).status === 500) console.error(`${request.method} ${path} failed:`, error);
@@ -450,6 +502,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(demo ? { demo } : {}),
       dynamoEndpoint,
       ...(stripe ? { stripe } : {}),
+      ...(marketplace ? { marketplace } : {}),
       stop,
     };
   } catch (error) {

@@ -24,6 +24,13 @@ export const HOUSE_DEFAULTS = {
   logRetention: RetentionDays.ONE_MONTH,
   /** Messages per invocation of a `refillWorker` function (failures are reported per item). */
   refillBatchSize: 10,
+  /** Messages per invocation of an `invoiceWorker` function. */
+  invoiceBatchSize: 10,
+  /**
+   * Concurrent `invoiceWorker` invocations: each makes about five Stripe calls per invoice, one after another,
+   * which keeps the fan-out within Stripe's rate limits (100 operations/s live, 25 in test mode).
+   */
+  invoiceMaxConcurrency: 5,
 } as const;
 
 /** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
@@ -46,6 +53,10 @@ export type HouseFunctionProps = {
   stripe?: StripeAccess;
   /** Required when the spec says `refillQueue` or `refillWorker`: the auto-refill queue. */
   refillQueue?: IQueue;
+  /** Required when the spec says `invoiceQueue` or `invoiceWorker`: the postpaid invoicing queue. */
+  invoiceQueue?: IQueue;
+  /** AWS Marketplace settings (MARKETPLACE_* variables); only what the operator set. */
+  marketplace?: MarketplaceSettings;
   /** POWERTOOLS_SERVICE_NAME. */
   serviceName: string;
   /** POWERTOOLS_METRICS_NAMESPACE. */
@@ -67,6 +78,8 @@ export class HouseFunction extends Construct {
     const stripe = spec.stripe ? stripeGrantFor(spec, props.stripe) : undefined;
     const refillQueue =
       spec.refillQueue || spec.refillWorker ? refillQueueOf(spec, props.refillQueue) : undefined;
+    const invoiceQueue =
+      spec.invoiceQueue || spec.invoiceWorker ? invoiceQueueOf(spec, props.invoiceQueue) : undefined;
 
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? HOUSE_DEFAULTS.logRetention,
@@ -78,7 +91,11 @@ export class HouseFunction extends Construct {
       description: `Execution role: ${spec.description}`,
       inlinePolicies: {
         'least-privilege': new PolicyDocument({
-          statements: statementsFor(spec, table, bus, this.logGroup, stripe, refillQueue),
+          statements: [
+            ...statementsFor(spec, table, bus, this.logGroup, stripe, refillQueue),
+            ...invoiceQueueStatements(spec, invoiceQueue),
+            ...marketplaceStatements(spec),
+          ],
         }),
       },
     });
@@ -104,6 +121,8 @@ export class HouseFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...(stripe ? { STRIPE_SECRET_ARN: stripe.secretArn, PUBLIC_BASE_URL: stripe.publicBaseUrl } : {}),
         ...(spec.refillQueue && refillQueue ? { REFILL_QUEUE_URL: refillQueue.queueUrl } : {}),
+        ...(spec.invoiceQueue && invoiceQueue ? { INVOICE_QUEUE_URL: invoiceQueue.queueUrl } : {}),
+        ...marketplaceEnvironment(spec, props.marketplace),
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -129,6 +148,25 @@ export class HouseFunction extends Construct {
       });
     }
 
+    if (spec.invoiceWorker && invoiceQueue) {
+      // By hand for the same reason as the refill queue's; maxConcurrency bounds the calls to Stripe.
+      new EventSourceMapping(this, 'InvoiceQueueSource', {
+        target: this.function,
+        eventSourceArn: invoiceQueue.queueArn,
+        batchSize: HOUSE_DEFAULTS.invoiceBatchSize,
+        maxConcurrency: HOUSE_DEFAULTS.invoiceMaxConcurrency,
+        reportBatchItemFailures: true,
+      });
+    }
+
+    if (spec.marketplace?.length) {
+      Validations.of(this.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'AWS Marketplace Metering actions (ResolveCustomer, BatchMeterUsage) support no resource-level permissions; only the actions the spec names are granted',
+      });
+    }
+
     // tracing: ACTIVE puts xray:PutTraceSegments/PutTelemetryRecords on '*' in the role's default policy,
     // which holds nothing else (every grant of ours is in the inline policy above).
     const xrayPolicy = this.role.node.tryFindChild('DefaultPolicy');
@@ -139,6 +177,71 @@ export class HouseFunction extends Construct {
         'X-Ray PutTraceSegments/PutTelemetryRecords (tracing: ACTIVE) do not support resource-level permissions',
     });
   }
+}
+
+/** The operator's AWS Marketplace settings (CDK context); unset ones keep the code's defaults. */
+export type MarketplaceSettings = {
+  /** MARKETPLACE_DIMENSION: every function gets it (the charging functions book usage in it). */
+  dimension?: string;
+  /** MARKETPLACE_UNIT_PRICE (USD per unit). */
+  unitPrice?: string;
+  /** MARKETPLACE_PRODUCT_CODE: report by CustomerIdentifier + ProductCode instead of the licence. */
+  productCode?: string;
+};
+
+function marketplaceEnvironment(spec: FunctionSpec, settings: MarketplaceSettings | undefined) {
+  if (!settings) return {};
+  const metering = Boolean(spec.marketplace?.length);
+  return {
+    ...(settings.dimension ? { MARKETPLACE_DIMENSION: settings.dimension } : {}),
+    ...(metering && settings.unitPrice ? { MARKETPLACE_UNIT_PRICE: settings.unitPrice } : {}),
+    ...(metering && settings.productCode
+      ? { MARKETPLACE_PRODUCT_CODE: settings.productCode, MARKETPLACE_IDENTITY: 'product_code' }
+      : {}),
+  };
+}
+
+/** Exactly the Metering actions the spec names; they take no resource ARN (acknowledged for cdk-nag). */
+function marketplaceStatements(spec: FunctionSpec): PolicyStatement[] {
+  if (!spec.marketplace?.length) return [];
+  return [
+    new PolicyStatement({ sid: 'MarketplaceMetering', actions: [...spec.marketplace], resources: ['*'] }),
+  ];
+}
+
+function invoiceQueueOf(spec: FunctionSpec, queue: IQueue | undefined): IQueue {
+  if (!queue) throw new Error(`function ${spec.entry} uses the invoice queue but was given none`);
+  return queue;
+}
+
+/** SendMessage on the invoice queue when `invoiceQueue`; what an SQS event source needs when `invoiceWorker`. */
+function invoiceQueueStatements(spec: FunctionSpec, queue: IQueue | undefined): PolicyStatement[] {
+  if (!queue) return [];
+  return [
+    ...(spec.invoiceQueue
+      ? [
+          new PolicyStatement({
+            sid: 'InvoiceQueue',
+            actions: ['sqs:SendMessage'],
+            resources: [queue.queueArn],
+          }),
+        ]
+      : []),
+    ...(spec.invoiceWorker
+      ? [
+          new PolicyStatement({
+            sid: 'InvoiceQueueConsume',
+            actions: [
+              'sqs:ReceiveMessage',
+              'sqs:DeleteMessage',
+              'sqs:ChangeMessageVisibility',
+              'sqs:GetQueueAttributes',
+            ],
+            resources: [queue.queueArn],
+          }),
+        ]
+      : []),
+  ];
 }
 
 function refillQueueOf(spec: FunctionSpec, queue: IQueue | undefined): IQueue {

@@ -13,6 +13,9 @@ export type TableAction =
   /** Only the reconciliation job: it checks every account, off any request path. */
   | 'dynamodb:Scan';
 
+/** AWS Marketplace Metering actions: they take no resource ARN, so each function gets only those it calls. */
+export type MarketplaceAction = 'aws-marketplace:ResolveCustomer' | 'aws-marketplace:BatchMeterUsage';
+
 export type FunctionSpec = {
   /** Path of the module exporting `handler`, relative to the repository root. */
   entry: string;
@@ -28,6 +31,12 @@ export type FunctionSpec = {
   refillQueue?: boolean;
   /** Consumes the refill queue (an SQS event source). */
   refillWorker?: boolean;
+  /** Fans out postpaid invoicing: sqs:SendMessage on the invoice queue (INVOICE_QUEUE_URL). */
+  invoiceQueue?: boolean;
+  /** Consumes the invoice queue (an SQS event source with bounded concurrency: Stripe's rate limits). */
+  invoiceWorker?: boolean;
+  /** Calls the AWS Marketplace Metering Service with exactly these actions (and gets the MARKETPLACE_* settings). */
+  marketplace?: MarketplaceAction[];
   memoryMb?: number;
   timeoutSeconds?: number;
 };
@@ -109,10 +118,16 @@ export const functions = {
     table: unique([...tokenAuth]),
     refillQueue: true,
   },
+  billingSpendLimit: {
+    entry: 'functions/billing/spend-limit.ts',
+    description: "PUT /v1/billing/spend-limit: a postpaid account's monthly spend limit",
+    table: unique([...tokenAuth]),
+  },
   stripeWebhook: {
     entry: 'functions/webhooks/stripe.ts',
     description: 'POST /webhooks/stripe: signed Stripe events',
-    table: unique([...charging, 'dynamodb:DeleteItem']),
+    // ConditionCheckItem: an invoice's unpaid mark on the account is checked against its period item.
+    table: unique([...charging, 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem']),
     publishesEvents: true,
     stripe: true,
     timeoutSeconds: 20,
@@ -135,6 +150,61 @@ export const functions = {
     publishesEvents: true,
     stripe: true,
     timeoutSeconds: 300,
+  },
+  billingInvoices: {
+    entry: 'functions/billing/invoices.ts',
+    description: 'GET /v1/billing/invoices: postpaid invoices, newest first',
+    table: unique([...tokenAuth, 'dynamodb:Query']),
+  },
+  postpaidInvoices: {
+    entry: 'functions/jobs/postpaid-invoices.ts',
+    description: 'Scheduled: queues every closed postpaid period still due for an invoice (the fan-out)',
+    table: ['dynamodb:Query'],
+    tableIndexes: true,
+    invoiceQueue: true,
+    timeoutSeconds: 900,
+  },
+  invoiceWorker: {
+    entry: 'functions/workers/invoice.ts',
+    description:
+      "Postpaid invoicing: one account's closed period, claimed and invoiced on Stripe exactly once",
+    // Claim transaction (period and account updates, carry), checkpoints, the unpaid-invoice check.
+    table: unique([...charging, 'dynamodb:ConditionCheckItem']),
+    stripe: true,
+    invoiceWorker: true,
+    timeoutSeconds: 60,
+  },
+  marketplaceRegister: {
+    entry: 'functions/marketplace/register.ts',
+    description: 'POST /marketplace/register: AWS Marketplace buyers land here (account, token)',
+    // Lookup, account, buyer and token puts; token count on a repeated registration; re-subscription.
+    table: unique(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']),
+    marketplace: ['aws-marketplace:ResolveCustomer'],
+    timeoutSeconds: 15,
+  },
+  marketplaceLifecycle: {
+    entry: 'functions/marketplace/lifecycle.ts',
+    description: 'AWS Marketplace subscription events: the status, then the final usage of an ended one',
+    // Status change (account + buyer); the flush: hour records, claims, carry, marks.
+    table: unique(['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query']),
+    marketplace: ['aws-marketplace:BatchMeterUsage'],
+    timeoutSeconds: 60,
+  },
+  marketplaceMetering: {
+    entry: 'functions/jobs/marketplace-metering.ts',
+    description: 'Scheduled hourly: reports every buyer-hour to AWS Marketplace, with backfill',
+    table: unique(['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query']),
+    tableIndexes: true,
+    marketplace: ['aws-marketplace:BatchMeterUsage'],
+    timeoutSeconds: 300,
+    memoryMb: 1024,
+  },
+  adminMarketplace: {
+    entry: 'functions/admin/marketplace.ts',
+    description: 'Operator API: AWS Marketplace reconciliation (units reported against the ledger)',
+    table: ['dynamodb:Query'],
+    tableIndexes: true,
+    timeoutSeconds: 60,
   },
   notFound: {
     entry: 'functions/not-found.ts',

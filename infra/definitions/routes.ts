@@ -23,12 +23,16 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/billing/purchases/{id}', function: 'billingPurchases', auth: 'token' },
   { method: 'GET', path: '/v1/billing/auto-refill', function: 'billingAutoRefill', auth: 'token' },
   { method: 'PUT', path: '/v1/billing/auto-refill', function: 'billingAutoRefill', auth: 'token' },
+  { method: 'PUT', path: '/v1/billing/spend-limit', function: 'billingSpendLimit', auth: 'token' },
+  { method: 'GET', path: '/v1/billing/invoices', function: 'billingInvoices', auth: 'token' },
   { method: 'POST', path: '/webhooks/stripe', function: 'stripeWebhook', auth: 'none' },
   { method: 'GET', path: '/billing/return', function: 'billingReturn', auth: 'none' },
+  { method: 'POST', path: '/marketplace/register', function: 'marketplaceRegister', auth: 'none' },
   { method: 'POST', path: '/admin/accounts', function: 'adminAccounts', auth: 'iam' },
   { method: 'GET', path: '/admin/accounts/{id}', function: 'adminAccounts', auth: 'iam' },
   { method: 'POST', path: '/admin/accounts/{id}/credits', function: 'adminAccounts', auth: 'iam' },
   { method: 'PUT', path: '/admin/accounts/{id}/billing', function: 'adminAccounts', auth: 'iam' },
+  { method: 'GET', path: '/admin/marketplace/reconciliation', function: 'adminMarketplace', auth: 'iam' },
   // Catch-all, matched only when no route above does: unknown routes answer the contract's 404 body.
   { method: 'ANY', path: '/{proxy+}', function: 'notFound', auth: 'none' },
 ];

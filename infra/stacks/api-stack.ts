@@ -13,7 +13,13 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -22,9 +28,10 @@ import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { HOUSE_DEFAULTS, HouseFunction } from '../constructs/house-function.ts';
+import { HOUSE_DEFAULTS, HouseFunction, type MarketplaceSettings } from '../constructs/house-function.ts';
 import { type FunctionName, type FunctionSpec, functions } from '../definitions/functions.ts';
 import { jobs } from '../definitions/jobs.ts';
 import { type Route, routeKey, routes } from '../definitions/routes.ts';
@@ -39,16 +46,31 @@ export type ApiStackProps = StackProps & {
    * @default CDK context `publicBaseUrl` (`cdk deploy -c publicBaseUrl=https://...`), else the HTTP API's endpoint
    */
   publicBaseUrl?: string;
+  /**
+   * AWS Marketplace: the product code (reports by CustomerIdentifier + ProductCode; without it, by licence:
+   * CustomerAWSAccountId + LicenseArn), dimension, unit price, and the legacy SNS topics to subscribe to.
+   * @default CDK context `marketplaceProductCode`, `marketplaceDimension`, `marketplaceUnitPrice`,
+   * `marketplaceSnsTopicArns` (comma-separated); else licence mode, `usage`, 0.001 USD, no SNS
+   */
+  marketplace?: MarketplaceSettings & { snsTopicArns?: string[] };
   /** @default 'credits-billing' */
   serviceName?: string;
   /** @default 'CreditsBilling' */
   metricsNamespace?: string;
   /** Default route throttling on the stage. @default 100 rps steady, 200 burst */
   throttle?: ThrottleSettings;
+  /**
+   * Block a postpaid account's calls this many days after an unpaid invoice's due date
+   * (POSTPAID_OVERDUE_BLOCK_GRACE_DAYS). @default CDK context `postpaidOverdueBlockGraceDays`, else off
+   */
+  postpaidOverdueBlockGraceDays?: number;
 };
 
 /** CDK context giving the public base URL of the deployment. */
 export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
+
+/** CDK context switching the postpaid overdue block on, with its grace in days. */
+export const OVERDUE_BLOCK_CONTEXT = 'postpaidOverdueBlockGraceDays';
 
 /**
  * Every route declared auth 'none' that may act on something (table, bus, Stripe, refill queue), each with its reviewed reason.
@@ -57,6 +79,8 @@ export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
 const reviewedPublicRoutes: Partial<Record<string, string>> = {
   'POST /webhooks/stripe':
     'Stripe webhooks are authenticated by their signature, verified on the raw body in the function',
+  'POST /marketplace/register':
+    "AWS Marketplace's buyer landing form POST: the registration token is resolved with AWS (ResolveCustomer) before anything is written",
   'GET /billing/return':
     "Stripe's browser redirect after payment; it only re-reads the payment from Stripe and reveals nothing",
 };
@@ -77,6 +101,41 @@ function unauthorizedRouteReason(route: Route): string {
   return "Public by design: declared auth 'none' in infra/definitions/routes.ts; its function has no table or event bus permissions";
 }
 
+/** The AWS Marketplace settings given as CDK context (`cdk deploy -c marketplaceProductCode=...`). */
+function marketplaceFromContext(scope: Construct): MarketplaceSettings & { snsTopicArns?: string[] } {
+  const text = (key: string): string | undefined => {
+    const value: unknown = scope.node.tryGetContext(key);
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string') throw new Error(`${key} must be a string, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const productCode = text('marketplaceProductCode');
+  if (productCode && !/^[A-Za-z0-9]{1,255}$/.test(productCode)) {
+    throw new Error(`marketplaceProductCode must be letters and digits, got ${JSON.stringify(productCode)}`);
+  }
+  const unitPrice = text('marketplaceUnitPrice');
+  if (unitPrice && !(/^\d+(\.\d{1,6})?$/.test(unitPrice) && Number(unitPrice) > 0)) {
+    throw new Error(`marketplaceUnitPrice must be a positive USD amount, got ${JSON.stringify(unitPrice)}`);
+  }
+  const dimension = text('marketplaceDimension');
+  const topics = text('marketplaceSnsTopicArns');
+  const snsTopicArns = topics
+    ?.split(',')
+    .map((arn) => arn.trim())
+    .filter(Boolean);
+  for (const arn of snsTopicArns ?? []) {
+    if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/.test(arn)) {
+      throw new Error(`marketplaceSnsTopicArns: not an SNS topic ARN: ${arn}`);
+    }
+  }
+  return {
+    ...(productCode ? { productCode } : {}),
+    ...(unitPrice ? { unitPrice } : {}),
+    ...(dimension ? { dimension } : {}),
+    ...(snsTopicArns?.length ? { snsTopicArns } : {}),
+  };
+}
+
 /** The operator's public base URL, when given: an http(s) URL without query or fragment, trailing slash removed. */
 function givenPublicBaseUrl(value: unknown): string | undefined {
   if (value === undefined || value === '') return undefined;
@@ -95,6 +154,8 @@ export class ApiStack extends Stack {
   readonly jobsDeadLetterQueue: Queue;
   readonly refillQueue: Queue;
   readonly refillDeadLetterQueue: Queue;
+  readonly invoiceQueue: Queue;
+  readonly invoiceDeadLetterQueue: Queue;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -137,6 +198,26 @@ export class ApiStack extends Stack {
       visibilityTimeout: Duration.seconds(6 * workerTimeoutSeconds),
       deadLetterQueue: { queue: this.refillDeadLetterQueue, maxReceiveCount: 5 },
     });
+    // Postpaid invoicing's fan-out: the job queues one message per account-period; the invoice worker
+    // consumes them. Same visibility and dead-letter rules as the refill queue.
+    const invoiceWorkerTimeoutSeconds = Math.max(
+      ...Object.values(functions as Record<string, FunctionSpec>)
+        .filter((spec) => spec.invoiceWorker)
+        .map((spec) => spec.timeoutSeconds ?? HOUSE_DEFAULTS.timeoutSeconds),
+    );
+    if (!Number.isFinite(invoiceWorkerTimeoutSeconds)) throw new Error('no function spec says invoiceWorker');
+    this.invoiceDeadLetterQueue = new Queue(this, 'InvoiceDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.invoiceQueue = new Queue(this, 'InvoiceQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(6 * invoiceWorkerTimeoutSeconds),
+      deadLetterQueue: { queue: this.invoiceDeadLetterQueue, maxReceiveCount: 5 },
+    });
+    const marketplace = props.marketplace ?? marketplaceFromContext(this);
     const built: Partial<Record<FunctionName, HouseFunction>> = {};
     for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
       built[name] = new HouseFunction(this, name, {
@@ -145,11 +226,24 @@ export class ApiStack extends Stack {
         bus,
         stripe,
         refillQueue: this.refillQueue,
+        invoiceQueue: this.invoiceQueue,
+        marketplace,
         serviceName,
         metricsNamespace,
       });
     }
     this.functions = built as Record<FunctionName, HouseFunction>;
+    // The overdue block is decided where invoice states are recorded: the functions that talk to Stripe.
+    const graceDays = props.postpaidOverdueBlockGraceDays ?? this.node.tryGetContext(OVERDUE_BLOCK_CONTEXT);
+    if (graceDays !== undefined && graceDays !== '') {
+      if (!Number.isInteger(Number(graceDays)) || Number(graceDays) < 0) {
+        throw new Error(`${OVERDUE_BLOCK_CONTEXT} must be a whole number of days ≥ 0, got ${graceDays}`);
+      }
+      for (const fn of Object.values(this.functions)) {
+        if (fn.spec.stripe)
+          fn.function.addEnvironment('POSTPAID_OVERDUE_BLOCK_GRACE_DAYS', String(Number(graceDays)));
+      }
+    }
 
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: RetentionDays.ONE_MONTH,
@@ -275,6 +369,63 @@ export class ApiStack extends Stack {
       'A scheduled job invocation could not be delivered (see the jobs dead-letter queue)',
     );
 
+    // AWS Marketplace: subscription events from the default bus (and the legacy SNS topics when given).
+    const lifecycle = this.functions.marketplaceLifecycle.function;
+    new Rule(this, 'MarketplaceLifecycle', {
+      description: 'AWS Marketplace agreement and license events drive the subscription status',
+      eventPattern: { source: ['aws.agreement-marketplace'] },
+      targets: [
+        new LambdaFunction(lifecycle, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+          deadLetterQueue: this.jobsDeadLetterQueue,
+        }),
+      ],
+    });
+    for (const [index, arn] of (marketplace.snsTopicArns ?? []).entries()) {
+      Topic.fromTopicArn(this, `MarketplaceSnsTopic${index}`, arn).addSubscription(
+        new LambdaSubscription(lifecycle),
+      );
+    }
+    const marketplaceMetric = (metricName: string, statistic: string, period: Duration) =>
+      new Metric({
+        namespace: metricsNamespace,
+        metricName,
+        dimensionsMap: { service: serviceName },
+        statistic,
+        period,
+      });
+    alarm(
+      'MarketplaceRejectedRecordsAlarm',
+      marketplaceMetric('MarketplaceRecordsRejected', 'Sum', Duration.hours(1)),
+      'AWS Marketplace refused usage records (CustomerNotSubscribed, DuplicateRecord, or past the window): not billed',
+    );
+    alarm(
+      'MarketplaceRefusedBatchesAlarm',
+      marketplaceMetric('MarketplaceBatchesRefused', 'Sum', Duration.hours(1)),
+      'BatchMeterUsage refused a whole batch; its hours stay claimed and are retried by the next run',
+    );
+    new Alarm(this, 'MarketplaceOldestUnreportedHourAlarm', {
+      metric: marketplaceMetric('MarketplaceOldestUnreportedHourAge', 'Maximum', Duration.hours(1)),
+      threshold: 3 * 3600,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.BREACHING,
+      alarmDescription:
+        'A Marketplace hour closed more than 3 hours ago is still unreported (or the metering job did not run)',
+    }).addAlarmAction(alarmAction);
+    // Tighter near month end: last month's hours are accepted only until 06:00 UTC on the 1st, so the margin
+    // left to an unreported hour shrinks from 24 hours to as little as 6.
+    new Alarm(this, 'MarketplaceWindowMarginAlarm', {
+      metric: marketplaceMetric('MarketplaceUnreportedWindowMargin', 'Minimum', Duration.hours(1)),
+      threshold: 3 * 3600,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        "An unreported Marketplace hour leaves AWS's accepted window within 3 hours (24 h, or 06:00 UTC on the 1st)",
+    }).addAlarmAction(alarmAction);
+
     alarm(
       'RefillDeadLetterAlarm',
       this.refillDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
@@ -287,6 +438,20 @@ export class ApiStack extends Stack {
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
       alarmDescription: 'Refill requests have waited more than 5 minutes',
+    }).addAlarmAction(alarmAction);
+
+    alarm(
+      'InvoiceDeadLetterAlarm',
+      this.invoiceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A postpaid invoice failed 5 times (see the invoice dead-letter queue; rerun the postpaid-invoices job)',
+    );
+    new Alarm(this, 'InvoiceQueueAgeAlarm', {
+      metric: this.invoiceQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
+      threshold: 3 * 3600,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: 'Postpaid invoices have waited more than 3 hours to be made',
     }).addAlarmAction(alarmAction);
 
     for (const [name, fn] of Object.entries(this.functions)) {

@@ -65,6 +65,7 @@ describe('api stack: functions', () => {
           'TABLE_NAME',
           ...(spec.stripe ? ['STRIPE_SECRET_ARN', 'PUBLIC_BASE_URL'] : []),
           ...(spec.refillQueue ? ['REFILL_QUEUE_URL'] : []),
+          ...(spec.invoiceQueue ? ['INVOICE_QUEUE_URL'] : []),
         ].sort(),
       );
       expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
@@ -150,12 +151,17 @@ describe('api stack: least-privilege roles', () => {
       'events',
       'xray',
       ...(spec.stripe ? ['secretsmanager'] : []),
-      ...(spec.refillQueue || spec.refillWorker ? ['sqs'] : []),
+      ...(spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker ? ['sqs'] : []),
+      ...(spec.marketplace ? ['aws-marketplace'] : []),
     ];
     for (const service of services) expect(allowed).toContain(service);
     for (const statement of statementsOf(name)) {
       if (statement.Resource === '*')
-        expect(asArray(statement.Action).every((a) => a.startsWith('xray:'))).toBe(true);
+        expect(
+          asArray(statement.Action).every(
+            (a) => a.startsWith('xray:') || (spec.marketplace ?? []).some((m) => m === a),
+          ),
+        ).toBe(true);
     }
   });
 });
@@ -324,7 +330,9 @@ describe('api stack: HTTP API routes', () => {
 });
 
 describe('api stack: scheduled jobs', () => {
-  const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties ?? {});
+  const rules = ofType('AWS::Events::Rule')
+    .map(([, rule]) => rule.Properties ?? {})
+    .filter((rule) => rule.ScheduleExpression !== undefined);
 
   it('has one schedule rule per job', () => {
     expect(rules).toHaveLength(jobs.length);
@@ -423,6 +431,8 @@ describe('api stack: auto-refill queue', () => {
   const workers = specs.filter(([, spec]) => spec.refillWorker);
   const topicId = logicalId(api, api.alarmTopic);
   const alarmProps = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
+  const onRefillQueue = (statement: { Resource: unknown }) =>
+    JSON.stringify(statement.Resource) === JSON.stringify(queueArn);
 
   it('is used by some senders and by exactly one worker, which sends nothing to it', () => {
     expect(senders.length).toBeGreaterThan(0);
@@ -467,7 +477,9 @@ describe('api stack: auto-refill queue', () => {
   });
 
   it.each(specs)('%s may send to the refill queue exactly when its spec says refillQueue', (name, spec) => {
-    const sends = statementsOf(name).filter((s) => asArray(s.Action).some((a) => a.startsWith('sqs:Send')));
+    const sends = statementsOf(name).filter(
+      (s) => asArray(s.Action).some((a) => a.startsWith('sqs:Send')) && onRefillQueue(s),
+    );
     expect(environmentOf(name).REFILL_QUEUE_URL).toEqual(spec.refillQueue ? { Ref: refillQueue } : undefined);
     if (!spec.refillQueue) {
       expect(sends).toEqual([]);
@@ -479,8 +491,9 @@ describe('api stack: auto-refill queue', () => {
   });
 
   it.each(specs)('%s may consume the refill queue exactly when its spec says refillWorker', (name, spec) => {
-    const consumes = statementsOf(name).filter((s) =>
-      asArray(s.Action).some((a) => a.startsWith('sqs:') && a !== 'sqs:SendMessage'),
+    const consumes = statementsOf(name).filter(
+      (s) =>
+        asArray(s.Action).some((a) => a.startsWith('sqs:') && a !== 'sqs:SendMessage') && onRefillQueue(s),
     );
     if (!spec.refillWorker) {
       expect(consumes).toEqual([]);
@@ -506,14 +519,17 @@ describe('api stack: auto-refill queue', () => {
       .filter(([, r]) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
       .filter(([, r]) => JSON.stringify(r.Properties).includes('"sqs:'))
       .map(([id]) => id);
+    // The invoice queue's senders and worker are checked in invoicing-stack.test.ts.
     const expected = specs
-      .filter(([, spec]) => spec.refillQueue || spec.refillWorker)
+      .filter(([, spec]) => spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker)
       .map(([name]) => roleId(name));
     expect(granting.sort()).toEqual(expected.sort());
   });
 
   it('feeds the worker from the queue in batches, reporting partial batch failures', () => {
-    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(
+      ([, mapping]) => JSON.stringify(mapping.Properties?.EventSourceArn) === JSON.stringify(queueArn),
+    );
     expect(mappings).toHaveLength(workers.length);
     for (const [name] of workers) {
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {

@@ -8,13 +8,14 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import cdkNag from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { functions } from '#infra/definitions/functions.ts';
+import { type FunctionSpec, functions } from '#infra/definitions/functions.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
+import { DASHBOARD_ACKNOWLEDGMENTS } from './dashboard-acknowledgments.ts';
 import { removeAssembly, synthesizeApp } from './synth.ts';
 
 const { AwsSolutionsChecks } = cdkNag;
 const synthesized = synthesizeApp();
-const { app, api, data } = synthesized;
+const { app, api, data, dashboard } = synthesized;
 afterAll(() => removeAssembly(synthesized));
 
 type Report = {
@@ -72,7 +73,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   it('leaves no AwsSolutions errors or warnings in the annotations of either stack', () => {
-    for (const stack of [data, api]) {
+    for (const stack of [data, api, dashboard]) {
       const annotations = Annotations.fromStack(stack);
       expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
       expect(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
@@ -92,15 +93,19 @@ describe('cdk-nag AwsSolutions', () => {
           (route) =>
             `AwsSolutions-APIG4@CreditsApi/HttpApi/${routeKey(route).replace(/\//g, '--').replace(' ', '')}`,
         ),
+      ...Object.entries(functions)
+        .filter(([, spec]) => (spec as FunctionSpec).marketplace?.length)
+        .map(([name]) => `AwsSolutions-IAM5[Resource::*]@CreditsApi/${name}/Role`),
       'AwsSolutions-SQS3@CreditsApi/JobsDeadLetterQueue',
       'AwsSolutions-SMG4@CreditsData/StripeSecret',
+      ...DASHBOARD_ACKNOWLEDGMENTS,
     ];
     expect(acks.map((ack) => `${ack.id}@${ack.path}`).sort()).toEqual(expected.sort());
   });
 
-  it('needs no acknowledgment for the refill queues (SQS2/SQS3/SQS4 are met; the DLQ is one by redrive)', () => {
+  it('needs no acknowledgment for the refill and invoice queues (SQS2/SQS3/SQS4 are met; the DLQs are by redrive)', () => {
     const onRefillQueues = rawFindings().filter((finding) =>
-      /@CreditsApi\/Refill(DeadLetter)?Queue(\/|$)/.test(finding),
+      /@CreditsApi\/(Refill|Invoice)(DeadLetter)?Queue(\/|$)/.test(finding),
     );
     expect(onRefillQueues).toEqual([]);
   });
