@@ -464,6 +464,9 @@ async function main(): Promise<number> {
     ['ddb_requests_per_charge', requests.toFixed(3), '= 1.000', verdict(requests.toFixed(3) === '1.000')],
     ['ddb_writes_per_charge', (results.ddb_writes_per_charge as number).toFixed(3), '', ''],
     ['contention_calls_per_s', String(results.contention_calls_per_s), '', ''],
+    ...Object.entries(results.postpaid as Record<string, number>).map(
+      ([name, value]): [string, string, string, string] => [`postpaid.${name}`, String(value), '', ''],
+    ),
     ['contention_conservation_errors', String(conservation), '= 0', verdict(conservation === 0)],
   ];
   for (const [name, value] of Object.entries(functionResults)) {
