@@ -111,7 +111,10 @@ async function drawInvoices(context: ViewContext, holder: HTMLElement): Promise<
                 ? h(
                     'a',
                     { href: invoice.hosted_invoice_url, rel: 'noopener' },
-                    `View or pay the ${invoice.period} invoice`,
+                    // A settled invoice has nothing left to pay: offering to pay it would read as still due.
+                    invoice.status === 'paid' || invoice.status === 'void'
+                      ? `View the ${invoice.period} invoice`
+                      : `View or pay the ${invoice.period} invoice`,
                   )
                 : '',
             ]),

@@ -79,7 +79,10 @@ async function render(context: ViewContext): Promise<void> {
   const load = async () => {
     const query = new URLSearchParams({ step: step.value, begin: begin.value, end: end.value });
     if (feature.value.trim()) query.set('feature', feature.value.trim());
-    if (token.value.trim()) query.set('token_id', token.value.trim());
+    const tokenId = token.value.trim();
+    if (tokenId) query.set('token_id', tokenId);
+    // Say which token the figures are for, so a filtered total is never read as the account's.
+    const tokenName = tokenId ? (tokens?.find((t) => t.id === tokenId)?.name ?? tokenId) : '';
     try {
       const usage = await api<Usage>('GET', `/v1/usage?${query}`);
       if (!context.isCurrent()) return;
@@ -89,7 +92,7 @@ async function render(context: ViewContext): Promise<void> {
       const requests = usage.data.reduce((sum, bucket) => sum + bucket.requests, 0);
       const cost = usage.data.reduce((sum, bucket) => sum + bucket.cost, 0);
       const chart = spendChart(usage.data, {
-        title: `Spend by ${step.value}${feature.value.trim() ? `, feature ${feature.value.trim()}` : ''}`,
+        title: `Spend by ${step.value}${feature.value.trim() ? `, feature ${feature.value.trim()}` : ''}${tokenName ? `, token ${tokenName}` : ''}`,
         id: 'usage-chart',
         label: periodLabel(step.value as Step),
       });
@@ -98,7 +101,7 @@ async function render(context: ViewContext): Promise<void> {
         h(
           'p',
           { id: 'usage-total' },
-          `${requests} requests, ${money(cost)} from ${day(begin.value)} to ${day(end.value)} (UTC).`,
+          `${requests} requests, ${money(cost)} from ${day(begin.value)} to ${day(end.value)} (UTC)${tokenName ? ` for the token ${tokenName}` : ''}.`,
         ),
         chart,
       );
