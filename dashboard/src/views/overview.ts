@@ -56,10 +56,20 @@ function standing(credits: Credits): HTMLElement {
         }),
       );
     }
+    // Calls are refused once the next one would pass the limit; at the limit itself, say so plainly.
+    const reached =
+      limit !== null && used >= limit
+        ? h(
+            'p',
+            { class: 'error', role: 'status' },
+            'Your monthly spend limit is reached: API calls are refused (402, spend_limit_reached) until next month or until you raise the limit.',
+          )
+        : null;
     return section(
       'This month',
       figures,
       meter,
+      reached,
       h(
         'p',
         { class: 'muted' },

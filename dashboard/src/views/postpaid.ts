@@ -25,6 +25,14 @@ const invoiceStates: Record<string, string> = {
   overdue: 'Overdue',
 };
 
+/** An open invoice whose due date has passed reads as overdue, not merely due. */
+function invoiceBadge(invoice: { status: string; due_date?: string | null }): HTMLElement {
+  const overdue =
+    invoice.status === 'open' && invoice.due_date != null && Date.parse(invoice.due_date) < Date.now();
+  const status = overdue ? 'overdue' : invoice.status;
+  return h('span', { class: `badge badge-${status}` }, invoiceStates[status] ?? status);
+}
+
 function limitForm(context: ViewContext): HTMLElement {
   const current = context.credits.monthly_spend_limit ?? null;
   const input = h('input', { id: 'spend-limit', inputmode: 'decimal', value: current ?? '' });
@@ -101,11 +109,7 @@ async function drawInvoices(context: ViewContext, holder: HTMLElement): Promise<
             data.map((invoice) => [
               invoice.period,
               money(invoice.amount),
-              h(
-                'span',
-                { class: `badge badge-${invoice.status}` },
-                invoiceStates[invoice.status] ?? invoice.status,
-              ),
+              invoiceBadge(invoice),
               invoice.due_date ? day(invoice.due_date) : '—',
               invoice.hosted_invoice_url
                 ? h(
