@@ -177,16 +177,30 @@ export const functions = {
   marketplaceRegister: {
     entry: 'functions/marketplace/register.ts',
     description: 'POST /marketplace/register: AWS Marketplace buyers land here (account, token)',
-    // Lookup, account, buyer and token puts; token count on a repeated registration; re-subscription.
-    table: unique(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']),
+    // Lookup, account, buyer and token puts; token count on a repeated registration; re-subscription;
+    // the check that the lifecycle facts remembered before the registration are unchanged.
+    table: unique([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+    ]),
     marketplace: ['aws-marketplace:ResolveCustomer'],
     timeoutSeconds: 15,
   },
   marketplaceLifecycle: {
     entry: 'functions/marketplace/lifecycle.ts',
     description: 'AWS Marketplace subscription events: the status, then the final usage of an ended one',
-    // Status change (account + buyer); the flush: hour records, claims, carry, marks.
-    table: unique(['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query']),
+    // Status change (account + buyer); a fact about a buyer not registered yet (put, with a check that it
+    // has no account); the flush: hour records, claims, carry, marks.
+    table: unique([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+    ]),
     marketplace: ['aws-marketplace:BatchMeterUsage'],
     timeoutSeconds: 60,
   },

@@ -86,6 +86,15 @@ export const keys = {
     GSI1SK: accountId,
   }),
   marketplaceBuyersShard: (shard: number) => `MKT_BUYERS#${shard}`,
+  /**
+   * A lifecycle fact about a buyer who has not registered yet (`buyer` = `ACCT#<aws account id>` or
+   * `CID#<customer identifier>`), per licence (`*` when the fact names none): applied by the registration,
+   * removed by TTL.
+   */
+  marketplaceEarlyFact: (buyer: string, licenseArn: string | undefined) => ({
+    PK: `MKT_EARLY#${buyer}`,
+    SK: `LICENSE#${licenseArn ?? '*'}`,
+  }),
   /** The buyer's fraction of a unit not yet reported in `dimension`, carried from hour to hour. */
   marketplaceCarry: (accountId: string, dimension: string) => ({
     PK: `ACCOUNT#${accountId}`,

@@ -25,6 +25,13 @@ export function subscriptionVersion(atIso: string, status: SubscriptionStatus): 
   return `${new Date(atIso).toISOString().slice(0, 19)}Z#${RANK[status]}`;
 }
 
+/**
+ * The version of a state no lifecycle fact has dated: a first registration with nothing remembered. Any fact
+ * about the subscription is newer, so a cancellation that happened before the registration but is delivered
+ * after it still ends the subscription.
+ */
+export const UNDATED_VERSION = '0000-00-00T00:00:00Z#0';
+
 /** What ResolveCustomer told us about the buyer; stored on the account as `marketplace`. */
 export type BuyerIdentity = {
   customer_aws_account_id: string;

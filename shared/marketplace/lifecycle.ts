@@ -2,7 +2,8 @@
 // SNS messages, turned into the account's subscription status. Each fact carries its time; the account keeps
 // the version (time, then rank) of the fact it shows and takes a fact only when it is newer, so the same
 // event twice, or events out of order, always end in the same state. An ended subscription gets its final
-// usage reported at once (AWS accepts it for about an hour after the cancellation).
+// usage reported at once (AWS accepts it for about an hour after the cancellation). A fact about a buyer who
+// has not registered yet is remembered (early-facts.ts) and applied by its registration.
 import { getAccount } from '../accounts/repository.ts';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
@@ -18,6 +19,7 @@ import {
   type SubscriptionStatus,
   subscriptionVersion,
 } from './buyers.ts';
+import { rememberFact } from './early-facts.ts';
 import { type MeteringSummary, runMetering } from './metering.ts';
 
 export type SubscriptionFact = {
@@ -34,6 +36,8 @@ export type SubscriptionFact = {
 export type LifecycleOutcome =
   | { outcome: 'applied'; account_id: string; status: SubscriptionStatus }
   | { outcome: 'already_applied_or_older'; account_id: string }
+  /** No account for this buyer yet: the fact waits for the registration. */
+  | { outcome: 'remembered' | 'already_remembered_or_older'; reason: string }
   | { outcome: 'unknown_buyer' | 'ignored'; reason: string };
 
 type EventBridgeEvent = {
@@ -124,13 +128,35 @@ async function lookupBuyer(fact: SubscriptionFact): Promise<CustomerLookup | und
   return undefined;
 }
 
-/** Applies the fact when it is newer than what the account shows; a replay or an older fact changes nothing. */
+/**
+ * Applies the fact when it is newer than what the account shows; a replay or an older fact changes nothing.
+ * A buyer with no account yet (normal for "agreement created": AWS announces the purchase before the buyer
+ * lands on registration, and a cancellation may come before it too) gets the fact remembered instead.
+ */
 export async function applySubscriptionFact(fact: SubscriptionFact): Promise<LifecycleOutcome> {
-  const buyer = await lookupBuyer(fact);
-  if (!buyer) {
-    // Normal for "agreement created": AWS announces the purchase before the buyer lands on registration.
-    return { outcome: 'unknown_buyer', reason: 'no account registered for this buyer yet' };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const buyer = await lookupBuyer(fact);
+    if (buyer) return applyToAccount(fact, buyer);
+    const remembered = await rememberFact(fact);
+    switch (remembered) {
+      case 'registered_meanwhile':
+        continue;
+      case 'unidentified':
+        return { outcome: 'unknown_buyer', reason: 'the event names no buyer' };
+      case 'remembered':
+        logger.info('marketplace subscription fact remembered for registration', {
+          status: fact.status,
+          source: fact.source,
+        });
+        return { outcome: 'remembered', reason: 'no account registered for this buyer yet' };
+      default:
+        return { outcome: 'already_remembered_or_older', reason: 'no account registered for this buyer yet' };
+    }
   }
+  throw new Error('subscription change not applied: the buyer kept registering meanwhile');
+}
+
+async function applyToAccount(fact: SubscriptionFact, buyer: CustomerLookup): Promise<LifecycleOutcome> {
   if (fact.licenseArn && fact.licenseArn !== buyer.license_arn) {
     return { outcome: 'ignored', reason: 'the event is about an earlier license of this buyer' };
   }

@@ -33,7 +33,7 @@ export function registeredPage(registration: Registration): ApiResult {
   const inactive =
     registration.subscription_status === 'active' || registration.subscription_status === 'cancel_pending'
       ? ''
-      : `<p role="alert">Your subscription is ${escapeHtml(registration.subscription_status)}: API calls are refused until you subscribe again.</p>`;
+      : `<p role="alert">Your AWS Marketplace subscription is not active (${escapeHtml(registration.subscription_status.replaceAll('_', ' '))}): API calls are refused until you subscribe again.</p>`;
   return page(
     'AWS Marketplace registration complete',
     `${intro}${inactive}<p>Account: <strong>${escapeHtml(registration.account_id)}</strong></p>

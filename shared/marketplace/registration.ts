@@ -2,6 +2,8 @@
 // buyer's account in marketplace mode, or link the one it already has, and issue a billing token.
 // One account per buyer, however often and however concurrently the form is posted: the lookup item keyed
 // by the buyer's AWS account id is written with attribute_not_exists in the account's own transaction.
+// Lifecycle facts that arrived before the registration (early-facts.ts) set the new account's state in that
+// same transaction: a buyer whose subscription has already ended gets a cancelled account.
 import {
   ResolveCustomerCommand,
   type ResolveCustomerCommandOutput,
@@ -14,6 +16,7 @@ import { keys } from '../dynamo/keys.ts';
 import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { DomainError } from '../errors.ts';
 import { ZERO } from '../money.ts';
+import { logger } from '../observability/powertools.ts';
 import { prepareToken } from '../tokens/repository.ts';
 import { createToken } from '../tokens/service.ts';
 import {
@@ -21,11 +24,14 @@ import {
   buyersIndex,
   customerIdentifierKey,
   customersIndex,
+  ENDED_STATES,
   findCustomer,
   type SubscriptionStatus,
   subscriptionVersion,
+  UNDATED_VERSION,
 } from './buyers.ts';
 import { meteringClient } from './client.ts';
+import { type RememberedState, rememberedFor } from './early-facts.ts';
 
 /** The registration token is unknown, expired or for another product. */
 export class RegistrationTokenError extends DomainError {
@@ -59,6 +65,7 @@ export type Registration = {
 type MarketplaceAccount = Account & {
   subscription_status: SubscriptionStatus;
   subscription_version: string;
+  cancelled_at?: string;
   marketplace: BuyerIdentity;
 };
 
@@ -99,8 +106,13 @@ async function resolve(registrationToken: string): Promise<BuyerIdentity> {
   };
 }
 
-function newBuyerItems(identity: BuyerIdentity, at: string) {
+function newBuyerItems(identity: BuyerIdentity, at: string, remembered: RememberedState) {
   const accountId = newAccountId();
+  // The newest remembered fact is the subscription's state (the registration itself dates none: a token
+  // resolves for a while after the subscription ended); without one, active until any fact says otherwise.
+  const fact = remembered.fact;
+  const status = fact?.status ?? 'active';
+  const ended = ENDED_STATES.includes(status);
   const account: MarketplaceAccount = {
     account_id: accountId,
     name: `AWS Marketplace buyer ${identity.customer_aws_account_id}`,
@@ -111,8 +123,9 @@ function newBuyerItems(identity: BuyerIdentity, at: string) {
     entry_count: 0,
     created_at: at,
     updated_at: at,
-    subscription_status: 'active',
-    subscription_version: subscriptionVersion(at, 'active'),
+    subscription_status: status,
+    subscription_version: fact?.version ?? UNDATED_VERSION,
+    ...(ended && fact ? { cancelled_at: fact.at } : {}),
     marketplace: identity,
   };
   const token = prepareToken({
@@ -149,11 +162,13 @@ function newBuyerItems(identity: BuyerIdentity, at: string) {
         TableName: config.tableName,
         Item: {
           ...keys.marketplaceBuyer(accountId),
-          ...buyersIndex(accountId),
+          // Ended before it registered: no hour to report, so not in the index of buyers to meter.
+          ...(ended ? {} : buyersIndex(accountId)),
           kind: 'marketplace_buyer',
           account_id: accountId,
           marketplace: identity,
           registered_at: at,
+          ...(ended && fact ? { ends_at: fact.at } : {}),
         },
         ConditionExpression: 'attribute_not_exists(PK)',
       },
@@ -172,7 +187,8 @@ function newBuyerItems(identity: BuyerIdentity, at: string) {
       },
     });
   }
-  return { accountId, token: token.token, items };
+  items.push(...remembered.checks);
+  return { accountId, token: token.token, items, status };
 }
 
 /**
@@ -228,7 +244,7 @@ async function resubscribe(accountId: string, identity: BuyerIdentity, at: strin
 
 export async function registerBuyer(registrationToken: string): Promise<Registration> {
   const identity = await resolve(registrationToken);
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     const at = nowIso();
     const existing = await findCustomer(identity.customer_aws_account_id);
     if (existing) {
@@ -245,17 +261,26 @@ export async function registerBuyer(registrationToken: string): Promise<Registra
         subscription_status: account?.subscription_status ?? 'active',
       };
     }
-    const fresh = newBuyerItems(identity, at);
+    const remembered = await rememberedFor(identity);
+    const fresh = newBuyerItems(identity, at, remembered);
     const outcome = await transactWrite(fresh.items);
     if (outcome.committed) {
+      if (remembered.fact) {
+        logger.info('marketplace registration took the remembered subscription state', {
+          accountId: fresh.accountId,
+          status: fresh.status,
+          source: remembered.fact.source,
+        });
+      }
       return {
         account_id: fresh.accountId,
         token: fresh.token,
         created: true,
-        subscription_status: 'active',
+        subscription_status: fresh.status,
       };
     }
-    // Another registration of the same buyer won the lookup item: link to its account on the next pass.
+    // Another registration of the same buyer won the lookup item (link to its account on the next pass), or
+    // a lifecycle fact was remembered meanwhile (read it on the next pass).
   }
   throw new Error('marketplace registration kept conflicting');
 }

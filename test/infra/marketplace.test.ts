@@ -57,6 +57,19 @@ describe('AWS Marketplace: grants', () => {
       ['marketplaceLifecycle', 'marketplaceMetering'].sort(),
     );
   });
+
+  it('lets the lifecycle remember facts for buyers not registered yet, and the registration check them', () => {
+    const tableActions = (name: FunctionName) =>
+      stack
+        .statements(name)
+        .flatMap((s) => asArray(s.Action))
+        .filter((a) => a.startsWith('dynamodb:'));
+    for (const name of ['marketplaceLifecycle', 'marketplaceRegister'] as const) {
+      expect(tableActions(name), name).toEqual(
+        expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:ConditionCheckItem']),
+      );
+    }
+  });
 });
 
 describe('AWS Marketplace: events and schedule', () => {
