@@ -86,7 +86,7 @@ export async function setBillingMode(
 
 /**
  * `PUT /v1/billing/spend-limit`: sets (or with `null` removes) a postpaid account's monthly limit. The
- * headroom is recomputed from the period's usage in the same write, so a limit below the usage blocks the
+ * headroom is recomputed from the period's usage and open holds (`period_committed`) in the same write, so a limit below the usage blocks the
  * very next call; a stale period's headroom is recomputed by the first charge of the new period.
  */
 export async function setSpendLimit(accountId: string, limit: Micros | null): Promise<Account> {
@@ -101,7 +101,7 @@ export async function setSpendLimit(accountId: string, limit: Micros | null): Pr
         }
       : {
           UpdateExpression:
-            'SET spend_limit = :limit, period_headroom = :limit - if_not_exists(period_usage, :zero), updated_at = :at',
+            'SET spend_limit = :limit, period_headroom = :limit - if_not_exists(period_committed, :zero), updated_at = :at',
           ConditionExpression: 'billing_mode = :postpaid',
           ExpressionAttributeValues: { ':postpaid': 'postpaid', ':limit': limit, ':zero': 0, ':at': at },
         },

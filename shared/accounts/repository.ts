@@ -29,6 +29,8 @@ export type Account = {
   period?: string;
   period_usage?: Micros;
   period_headroom?: Micros;
+  /** The period's usage plus the estimates of its open per-unit holds. */
+  period_committed?: Micros;
   spend_limit?: Micros;
   /** Marketplace: the subscription's state (calls are served while `active` or `cancel_pending`). */
   subscription_status?: string;

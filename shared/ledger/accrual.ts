@@ -2,8 +2,9 @@
 // account's current period (UTC month) under its spend limit, marketplace usage to the buyer's hour record
 // for AWS. Each builds the items that ride in the one charging transaction next to the ledger entry.
 //
-// Postpaid: the account item holds `period` (YYYY-MM), `period_usage` and `period_headroom`
-// (= spend_limit - period_usage while a limit is set). DynamoDB conditions cannot add, so the headroom is
+// Postpaid: the account item holds `period` (YYYY-MM), `period_usage`, `period_committed` (usage plus the
+// estimates of open per-unit holds) and `period_headroom` (= spend_limit - period_committed while a limit is
+// set, so a limit changed while holds are open still counts them). DynamoDB conditions cannot add, so the headroom is
 // kept as its own attribute and the condition compares it with the cost: concurrent calls can never
 // overshoot the limit. A charge names its period; when the account still holds an older one, the charge
 // opens the new period itself (the "rollover" variant), so a new month unblocks with no job.
@@ -66,7 +67,8 @@ export function postpaidAccountCharge(
   if (billing.rollover) {
     conditions.push('(attribute_not_exists(#period) OR #period < :p)');
     if (!billing.admitted) conditions.push('(attribute_not_exists(spend_limit) OR spend_limit >= :cost)');
-    set = '#period = :p, period_usage = :cost, period_headroom = if_not_exists(spend_limit, :zero) - :cost';
+    set =
+      '#period = :p, period_usage = :cost, period_committed = :cost, period_headroom = if_not_exists(spend_limit, :zero) - :cost';
     values[':cost'] = cost;
     values[':zero'] = 0;
   } else {
@@ -74,9 +76,11 @@ export function postpaidAccountCharge(
     const extra = cost - headroomBack;
     if (!billing.admitted) conditions.push(withinLimit);
     else if (extra > 0) conditions.push('(attribute_not_exists(spend_limit) OR period_headroom >= :extra)');
-    set = 'period_usage = period_usage + :cost, period_headroom = period_headroom - :extra';
+    set =
+      'period_usage = period_usage + :cost, period_committed = if_not_exists(period_committed, :zero) + :extra, period_headroom = period_headroom - :extra';
     values[':cost'] = cost;
     values[':extra'] = extra;
+    values[':zero'] = 0;
   }
   if (!billing.admitted) {
     conditions.push(overdueClear);
@@ -114,12 +118,14 @@ export function postpaidAccountReserve(
   if (billing.rollover) {
     conditions.push('(attribute_not_exists(#period) OR #period < :p)');
     conditions.push('(attribute_not_exists(spend_limit) OR spend_limit >= :cost)');
-    set = '#period = :p, period_usage = :zero, period_headroom = if_not_exists(spend_limit, :zero) - :cost';
-    values[':zero'] = 0;
+    set =
+      '#period = :p, period_usage = :zero, period_committed = :cost, period_headroom = if_not_exists(spend_limit, :zero) - :cost';
   } else {
     conditions.push('#period = :p', withinLimit);
-    set = 'period_headroom = period_headroom - :cost';
+    set =
+      'period_committed = if_not_exists(period_committed, :zero) + :cost, period_headroom = period_headroom - :cost';
   }
+  values[':zero'] = 0;
   conditions.push(overdueClear);
   return {
     Update: {
@@ -145,7 +151,8 @@ export function postpaidAccountRelease(
     Update: {
       TableName: config.tableName,
       Key: keys.account(accountId),
-      UpdateExpression: 'SET period_headroom = period_headroom + :amount, updated_at = :at',
+      UpdateExpression:
+        'SET period_headroom = period_headroom + :amount, period_committed = period_committed - :amount, updated_at = :at',
       ConditionExpression: '#period = :p',
       ExpressionAttributeNames: { '#period': 'period' },
       ExpressionAttributeValues: { ':amount': estimate, ':p': period, ':at': at },

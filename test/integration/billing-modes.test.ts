@@ -4,7 +4,7 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
-import { setBillingMode } from '#shared/accounts/billing-mode.ts';
+import { setBillingMode, setSpendLimit } from '#shared/accounts/billing-mode.ts';
 import { clearViews } from '#shared/accounts/view.ts';
 import { advanceClock, freezeClock, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
@@ -13,6 +13,7 @@ import type { ApiContext } from '#shared/http/api.ts';
 import { hourOf } from '#shared/ledger/accrual.ts';
 import { expireDueHolds } from '#shared/ledger/expiry.ts';
 import { paidFeature } from '#shared/metering/metered.ts';
+import { fromWire } from '#shared/money.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
 import { apiEvent, call, lambdaContext } from '../support/api.ts';
 
@@ -76,6 +77,33 @@ describe('a billing mode change during a call', () => {
     // The estimate went back to the period's headroom.
     expect(account.period_headroom).toBe(1_000_000);
     expect(ledgerSum(await ledgerEntries(accountId))).toBe(999_600);
+  });
+});
+
+describe('a spend limit changed while a per-unit call holds its estimate', () => {
+  it('keeps counting the open hold, so the headroom is exactly limit − usage once it settles', async () => {
+    const { accountId, token } = await fundedAccount(0);
+    await setBillingMode(accountId, 'postpaid');
+    await setSpendLimit(accountId, fromWire(0.001));
+    // Holds 10 words (0.001); while it runs the customer raises the limit to 0.002; it uses 2 words.
+    const feature = paidFeature({
+      feature: 'words',
+      body: z.object({ text: z.string() }),
+      estimate: () => 10,
+      run: async () => {
+        await setSpendLimit(accountId, fromWire(0.002));
+        return { results: { words: 2 }, quantity: 2 };
+      },
+    });
+
+    const result = await feature(
+      apiEvent('POST', '/v1/demo/words', { token, body: { text: 'a b' } }),
+      lambdaContext() as ApiContext,
+    );
+
+    expect(result.statusCode).toBe(200);
+    const account = await accountMoney(accountId);
+    expect(account).toMatchObject({ period_usage: 200, period_committed: 200, period_headroom: 1_800 });
   });
 });
 
