@@ -9,14 +9,11 @@
 // usual (its period item stays in the invoicing index); later calls draw on the balance again. Switching
 // back to postpaid within the same month continues that period, so its usage still counts toward the limit.
 
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
-import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { isConditionFailure } from '../dynamo/transact.ts';
+import { updateOrCurrent } from '../dynamo/transact.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { periodOf } from '../ledger/accrual.ts';
 import { type Micros, toWire } from '../money.ts';
@@ -32,29 +29,15 @@ export class WrongBillingModeError extends ConflictError {
 
 async function conditionalUpdate(
   accountId: string,
-  input: {
-    UpdateExpression: string;
-    ConditionExpression: string;
-    ExpressionAttributeValues: Record<string, unknown>;
-    ExpressionAttributeNames?: Record<string, string>;
-  },
+  input: Omit<UpdateCommandInput, 'TableName' | 'Key'>,
 ): Promise<{ account: Account } | { refused: Account | undefined }> {
-  try {
-    const result = await ddb().send(
-      new UpdateCommand({
-        TableName: config.tableName,
-        Key: keys.account(accountId),
-        ...input,
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    return { account: stripKeys(result.Attributes ?? {}) as Account };
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-    const old = (error as { Item?: Record<string, AttributeValue> }).Item;
-    return { refused: old ? (stripKeys(unmarshall(old)) as Account) : undefined };
-  }
+  const result = await updateOrCurrent({
+    TableName: config.tableName,
+    Key: keys.account(accountId),
+    ...input,
+  });
+  if (result.written) return { account: stripKeys(result.item) as Account };
+  return { refused: result.item ? (stripKeys(result.item) as Account) : undefined };
 }
 
 /** `PUT /admin/accounts/{id}/billing`: prepaid ⇄ postpaid. Marketplace accounts are billed through AWS. */

@@ -71,6 +71,42 @@ export function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
+/**
+ * The item a failed condition returned (`ReturnValuesOnConditionCheckFailure: 'ALL_OLD'`): the document
+ * client leaves it marshalled. `null` when `error` is not a condition failure.
+ */
+export function conditionFailedItem(error: unknown): Record<string, unknown> | undefined | null {
+  if (!isConditionFailure(error)) return null;
+  const item = (error as Error & { Item?: Record<string, AttributeValue> }).Item;
+  return item ? unmarshall(item) : undefined;
+}
+
+/**
+ * A conditional UpdateItem that answers the item either way: as written (`ALL_NEW`) when its condition held,
+ * as it is (`ALL_OLD`, at no read cost) when it did not, or `undefined` when there is no item.
+ */
+export async function updateOrCurrent(
+  input: UpdateCommandInput,
+): Promise<
+  | { written: true; item: Record<string, unknown> }
+  | { written: false; item: Record<string, unknown> | undefined }
+> {
+  try {
+    const result = await ddb().send(
+      new UpdateCommand({
+        ...input,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return { written: true, item: result.Attributes ?? {} };
+  } catch (error) {
+    const current = conditionFailedItem(error);
+    if (current === null) throw error;
+    return { written: false, item: current };
+  }
+}
+
 /** A conditional UpdateItem: true when it wrote, false when its condition did not hold. */
 export async function updateIf(input: UpdateCommandInput): Promise<boolean> {
   try {

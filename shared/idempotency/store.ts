@@ -2,12 +2,11 @@
 // that every attempt reuses, a lease for the attempt in progress, and the first final response.
 // The records expire after IDEMPOTENCY_TTL_DAYS; the money effect does not, because each key's money
 // movement is guarded by a permanent reference item written in the same transaction as the movement.
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { config, optionalNumber } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
+import { conditionFailedItem } from '../dynamo/transact.ts';
 
 export type StoredResponse = { statusCode: number; headers: Record<string, string>; body: string };
 
@@ -29,15 +28,6 @@ export type ClaimOutcome =
 
 const ttlDays = () => optionalNumber('IDEMPOTENCY_TTL_DAYS', 7);
 export const LEASE_MS = 30_000;
-
-function conditionFailedItem(error: unknown): Record<string, unknown> | undefined | null {
-  if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
-    // The document client does not unmarshall the item carried by the exception.
-    const item = (error as Error & { Item?: Record<string, AttributeValue> }).Item;
-    return item ? unmarshall(item) : undefined;
-  }
-  return null;
-}
 
 /**
  * Claims the key for this attempt. A new key takes `requestId`; a key whose earlier attempt was released
