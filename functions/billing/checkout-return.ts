@@ -3,6 +3,7 @@
 import * as z from 'zod/mini';
 import type { ApiResult } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
+import { escapeHtml, htmlPage } from '#shared/http/html.ts';
 import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 
 const query = z.object({
@@ -11,11 +12,7 @@ const query = z.object({
 });
 
 function page(title: string, message: string, status = 200): ApiResult {
-  return {
-    statusCode: status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
-    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${message}</p></main></body></html>`,
-  };
+  return htmlPage(title, `<p>${escapeHtml(message)}</p>`, status);
 }
 
 export const handler = apiRoute({ auth: 'none' }, async (event) => {

@@ -1,13 +1,8 @@
 // Stripe emulator: the small, accessible HTML the hosted pages share (no scripts, no external assets).
 
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
+import { escapeHtml } from '#shared/http/html.ts';
+
+export { escapeHtml };
 
 const zeroDecimal = new Set(['jpy', 'krw', 'vnd', 'clp', 'pyg', 'xaf', 'xof', 'ugx', 'rwf']);
 

@@ -1,30 +1,7 @@
 // The pages a buyer sees after the registration form POST: the billing token shown once, or what went wrong.
 import type { ApiResult } from '../http/api.ts';
+import { escapeHtml, htmlPage } from '../http/html.ts';
 import type { Registration } from './registration.ts';
-
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
-
-function page(title: string, body: string, status: number): ApiResult {
-  return {
-    statusCode: status,
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      // The page carries a secret shown once: never cached, never framed, never leaked in a referrer.
-      'cache-control': 'no-store',
-      'referrer-policy': 'no-referrer',
-      'x-frame-options': 'DENY',
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
-    },
-    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;line-height:1.5}code{display:block;padding:.75rem;background:#f4f4f4;word-break:break-all}</style></head><body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`,
-  };
-}
 
 export function registeredPage(registration: Registration): ApiResult {
   const intro = registration.created
@@ -34,7 +11,7 @@ export function registeredPage(registration: Registration): ApiResult {
     registration.subscription_status === 'active' || registration.subscription_status === 'cancel_pending'
       ? ''
       : `<p role="alert">Your AWS Marketplace subscription is not active (${escapeHtml(registration.subscription_status.replaceAll('_', ' '))}): API calls are refused until you subscribe again.</p>`;
-  return page(
+  return htmlPage(
     'AWS Marketplace registration complete',
     `${intro}${inactive}<p>Account: <strong>${escapeHtml(registration.account_id)}</strong></p>
 <p>Your billing token (shown only this once; store it now):</p><code>${escapeHtml(registration.token)}</code>
@@ -44,7 +21,7 @@ export function registeredPage(registration: Registration): ApiResult {
 }
 
 export function registrationErrorPage(message: string, status: number): ApiResult {
-  return page(
+  return htmlPage(
     status < 500 ? 'Registration failed' : 'Registration unavailable',
     `<p role="alert">${escapeHtml(message)}</p><p>Open the product again from your AWS Marketplace subscriptions to get a new registration link.</p>`,
     status,
