@@ -97,36 +97,29 @@ export async function getBuyer(accountId: string): Promise<Buyer | undefined> {
   return result.Item as Buyer | undefined;
 }
 
-/** Buyers that need hourly records: subscribed, or ended less than a window ago. */
-export async function buyersToMeter(): Promise<Buyer[]> {
-  const shards = Array.from({ length: BUYER_SHARDS }, (_, shard) => shard);
+/** Every item of one sparse GSI1 partition set, all shards read at once. */
+async function allInShards(shardKey: (shard: number) => string): Promise<Record<string, unknown>[]> {
   const pages = await Promise.all(
-    shards.map((shard) =>
+    Array.from({ length: BUYER_SHARDS }, (_, shard) =>
       queryAll({
         TableName: T(),
         IndexName: 'GSI1',
         KeyConditionExpression: 'GSI1PK = :pk',
-        ExpressionAttributeValues: { ':pk': keys.marketplaceBuyersShard(shard) },
+        ExpressionAttributeValues: { ':pk': shardKey(shard) },
       }),
     ),
   );
-  return pages.flat() as Buyer[];
+  return pages.flat();
+}
+
+/** Buyers that need hourly records: subscribed, or ended less than a window ago. */
+export async function buyersToMeter(): Promise<Buyer[]> {
+  return (await allInShards(keys.marketplaceBuyersShard)) as Buyer[];
 }
 
 /** Every buyer ever registered (reconciliation). */
 export async function allCustomers(): Promise<CustomerLookup[]> {
-  const shards = Array.from({ length: BUYER_SHARDS }, (_, shard) => shard);
-  const pages = await Promise.all(
-    shards.map((shard) =>
-      queryAll({
-        TableName: T(),
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :pk',
-        ExpressionAttributeValues: { ':pk': keys.marketplaceCustomersShard(shard) },
-      }),
-    ),
-  );
-  return pages.flat() as CustomerLookup[];
+  return (await allInShards(keys.marketplaceCustomersShard)) as CustomerLookup[];
 }
 
 /** Moves the zero-hour cursor forward (never back). */
