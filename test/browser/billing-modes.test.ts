@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resetClock } from '#shared/clock.ts';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { stackClient } from '../support/http.ts';
 import { type ConsoleProblem, launchChromium, screenshot, watchConsole } from './browser.ts';
 
 const ADMIN = 'billing-modes-admin';
@@ -57,24 +58,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function http(
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; admin?: boolean } = {},
-) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.admin) headers['x-admin-key'] = ADMIN;
-  const response = await fetch(`${stack.url}${path}`, {
-    method,
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await response.text();
-  const isJson = response.headers.get('content-type')?.includes('json');
-  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies field by field
-  return { status: response.status, body: (isJson && text ? JSON.parse(text) : text) as any };
-}
+const http = stackClient(() => stack.url, ADMIN);
 
 const clock = async (now: string) =>
   expect((await http('POST', '/__local/clock', { admin: true, body: { now } })).status).toBe(200);

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
 import { eventually } from '../support/eventually.ts';
+import { stackClient } from '../support/http.ts';
 
 const ADMIN = 'e2e-refill-admin';
 let stack: LocalStack;
@@ -25,22 +26,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function http(
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; admin?: boolean } = {},
-) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.admin) headers['x-admin-key'] = ADMIN;
-  const response = await fetch(`${stack.url}${path}`, {
-    method,
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const http = stackClient(() => stack.url, ADMIN);
 
 /** A new account that bought $5 on the hosted page with `card`. */
 async function accountThatBought(card: string) {

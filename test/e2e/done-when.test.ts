@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { stackClient } from '../support/http.ts';
 
 const ADMIN_KEY = 'e2e-admin-key';
 let stack: LocalStack;
@@ -22,22 +23,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function api(
-  method: string,
-  path: string,
-  options: { token?: string; admin?: boolean; body?: unknown } = {},
-) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.admin) headers['x-admin-key'] = ADMIN_KEY;
-  const response = await fetch(`${stack.url}${path}`, {
-    method,
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
-}
+const api = stackClient(() => stack.url, ADMIN_KEY);
 
 async function newAccountWithDollar() {
   const created = await api('POST', '/admin/accounts', { admin: true, body: { name: 'Acme' } });

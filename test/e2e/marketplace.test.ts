@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetClock } from '#shared/clock.ts';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
 import { eventually } from '../support/eventually.ts';
+import { stackClient } from '../support/http.ts';
 
 const ADMIN_KEY = 'e2e-marketplace-admin-key';
 let stack: LocalStack;
@@ -28,35 +29,7 @@ afterAll(async () => {
   resetClock();
 });
 
-async function http(
-  method: string,
-  path: string,
-  options: {
-    token?: string;
-    admin?: boolean;
-    body?: unknown;
-    form?: Record<string, string>;
-    accept?: string;
-  } = {},
-) {
-  const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.admin) headers['x-admin-key'] = ADMIN_KEY;
-  if (options.accept) headers.accept = options.accept;
-  let body: string | undefined;
-  if (options.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(options.form).toString();
-  } else if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.body);
-  }
-  const response = await fetch(`${stack.url}${path}`, { method, headers, ...(body ? { body } : {}) });
-  const text = await response.text();
-  const isJson = response.headers.get('content-type')?.includes('json');
-  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies field by field
-  return { status: response.status, body: (isJson && text ? JSON.parse(text) : text) as any };
-}
+const http = stackClient(() => stack.url, ADMIN_KEY);
 
 describe('an AWS Marketplace buyer on the local stack', () => {
   it('registers, calls with no credits, is reported exactly once an hour later, and is refused after unsubscribing', async () => {

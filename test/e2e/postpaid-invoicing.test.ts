@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetClock } from '#shared/clock.ts';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
 import { eventually } from '../support/eventually.ts';
+import { stackClient } from '../support/http.ts';
 
 const ADMIN = 'e2e-invoicing-admin';
 let stack: LocalStack;
@@ -30,22 +31,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function http(
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; admin?: boolean } = {},
-) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.admin) headers['x-admin-key'] = ADMIN;
-  const response = await fetch(`${stack.url}${path}`, {
-    method,
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const http = stackClient(() => stack.url, ADMIN);
 
 const clock = (now: string) => http('POST', '/__local/clock', { admin: true, body: { now } });
 const echo = (token: string) => http('POST', '/v1/demo/echo', { token, body: { text: 'hi' } });
