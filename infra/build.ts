@@ -17,6 +17,18 @@ export type BuildOptions = {
   nag?: boolean;
 };
 
+/**
+ * The environment `cdk synth` asks for. The CLI always sets CDK_DEFAULT_REGION (its configured region, or
+ * us-east-1) and CDK_DEFAULT_ACCOUNT when it found credentials; stacks then resolve account and region into
+ * names and ARNs, which is what a deployment gets. Nothing set (a plain `node infra/app.ts`): agnostic.
+ */
+export function cliEnvironment(variables: NodeJS.ProcessEnv): Environment | undefined {
+  const account = variables.CDK_DEFAULT_ACCOUNT || undefined;
+  const region = variables.CDK_DEFAULT_REGION || undefined;
+  if (!account && !region) return undefined;
+  return { ...(account ? { account } : {}), ...(region ? { region } : {}) };
+}
+
 /** CDK's feature flag for cross-stack references; the API stack imports the table and bus from the data stack. */
 const CROSS_STACK_REFERENCES = '@aws-cdk/core:defaultCrossStackReferences';
 

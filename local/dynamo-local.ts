@@ -16,7 +16,7 @@ export class JavaMissingError extends Error {
   }
 }
 
-function assertJava(): void {
+export function assertJava(): void {
   try {
     execFileSync('java', ['-version'], { stdio: 'ignore' });
   } catch {

@@ -1,7 +1,17 @@
 // The billing dashboard in the cloud: its static files in a private S3 bucket served by CloudFront (origin
 // access control), with the API's public paths behind the same distribution, so the page calls the API on
 // its own origin and no CORS is needed. BucketDeployment uploads the esbuild output of dashboard/.
-import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  CfnOutput,
+  DefaultStackSynthesizer,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   AllowedMethods,
@@ -30,6 +40,9 @@ import {
 import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import type { Construct } from 'constructs';
 import { CONTENT_SECURITY_POLICY, writeDashboard } from '../../dashboard/build.ts';
+
+/** CDK context naming the bootstrap qualifier (`cdk bootstrap --qualifier`), part of the assets bucket's name. */
+const BOOTSTRAP_QUALIFIER_CONTEXT = '@aws-cdk/core:bootstrapQualifier';
 
 /** The API's paths a browser (or Stripe, or AWS Marketplace) reaches through the dashboard's domain. */
 export const API_PATH_PATTERNS = ['/v1/*', '/billing/*', '/webhooks/*', '/marketplace/*'] as const;
@@ -181,6 +194,19 @@ export class DashboardStack extends Stack {
   }
 
   /**
+   * The bootstrap assets bucket's objects as cdk-nag names them: `cdk synth` always passes a concrete account
+   * and region (the CLI defaults the region), which CDK writes into the bucket name, while an
+   * environment-agnostic stack keeps the pseudo parameters. Both must match, or the real command fails.
+   */
+  private bootstrapAssetsObjects(): string {
+    const qualifier: unknown =
+      this.node.tryGetContext(BOOTSTRAP_QUALIFIER_CONTEXT) ?? DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+    const account = Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account;
+    const region = Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region;
+    return `arn:<AWS::Partition>:s3:::cdk-${String(qualifier)}-assets-${account}-${region}/*`;
+  }
+
+  /**
    * BucketDeployment's handler is a CDK-managed singleton Lambda whose role and runtime CDK writes; these
    * are its reviewed findings. It runs only during deployments.
    */
@@ -208,10 +234,7 @@ export class DashboardStack extends Stack {
         reason: `${assetRead}; and the site bucket (this stack)`,
       },
       { id: 'AwsSolutions-IAM5[Action::s3:List*]', reason: `${assetRead}; and the site bucket (this stack)` },
-      {
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
-        reason: assetRead,
-      },
+      { id: `AwsSolutions-IAM5[Resource::${this.bootstrapAssetsObjects()}]`, reason: assetRead },
       { id: 'AwsSolutions-IAM5[Action::s3:DeleteObject*]', reason: siteWrite },
       { id: 'AwsSolutions-IAM5[Action::s3:Abort*]', reason: siteWrite },
       {

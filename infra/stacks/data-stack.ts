@@ -3,7 +3,7 @@
 // and the Secrets Manager secret holding the Stripe keys.
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus } from 'aws-cdk-lib/aws-events';
+import { type CfnArchive, EventBus } from 'aws-cdk-lib/aws-events';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { tableSchema } from '../definitions/table.ts';
@@ -63,11 +63,14 @@ export class DataStack extends Stack {
     }
 
     this.bus = new EventBus(this, 'Bus', { eventBusName: `${namePrefix}-events` });
-    this.bus.archive('Archive', {
+    const archive = this.bus.archive('Archive', {
       description: 'Every billing event published on the bus, for replay',
       eventPattern: { account: [this.account] },
       retention: props.archiveRetention ?? Duration.days(365),
     });
+    // CDK writes an empty KmsKeyIdentifier when no key is given, which CloudFormation refuses in some regions
+    // (aws/aws-cdk#37847): leaving the property out means the AWS-owned key, as intended.
+    (archive.node.defaultChild as CfnArchive).addPropertyDeletionOverride('KmsKeyIdentifier');
 
     this.stripeSecret = this.stripeSecretFrom(props.stripeSecretArn ?? this.contextStripeSecretArn());
 

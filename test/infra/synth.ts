@@ -3,19 +3,45 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, type Environment, type Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { buildApp, type CreditsApp } from '#infra/build.ts';
 
 export type SynthesizedApp = CreditsApp & { app: App; assemblyDirectory: string; seconds: number };
 
+/** The environments `cdk synth` builds for: the CLI always passes a region (us-east-1 unless configured). */
+export const SYNTH_ENVIRONMENTS: Record<string, Environment | undefined> = {
+  agnostic: undefined,
+  'us-east-1': { account: '123456789012', region: 'us-east-1' },
+  'eu-west-1': { account: '123456789012', region: 'eu-west-1' },
+  // No credentials at all: the CLI still passes its default region, but no account.
+  'us-east-1 without an account': { region: 'us-east-1' },
+};
+
+/**
+ * CDK prints "Bundling asset …" for every function straight to stderr; in a test run that is noise on every
+ * synthesis. Errors still come through: only those lines are dropped, and only while synthesizing.
+ */
+export function withQuietBundling<T>(synthesize: () => T): T {
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) =>
+    String(chunk).startsWith('Bundling asset ')
+      ? true
+      : write.call(process.stderr, chunk, ...rest)) as typeof process.stderr.write;
+  try {
+    return synthesize();
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
 /** `nag: false` keeps template assertions independent of cdk-nag (nag.test.ts runs it on the same app). */
-export function synthesizeApp(options: { nag?: boolean } = {}): SynthesizedApp {
+export function synthesizeApp(options: { nag?: boolean; env?: Environment } = {}): SynthesizedApp {
   const started = performance.now();
   const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'credits-cdk-')) });
-  const stacks = buildApp(app, { nag: options.nag ?? true });
-  const assembly = app.synth();
+  const stacks = buildApp(app, { nag: options.nag ?? true, ...(options.env ? { env: options.env } : {}) });
+  const assembly = withQuietBundling(() => app.synth());
   return {
     ...stacks,
     app,
@@ -28,12 +54,18 @@ export function synthesizeApp(options: { nag?: boolean } = {}): SynthesizedApp {
  * Builds the app under the given CDK context (as `cdk synth -c key=value` does) without bundling the functions:
  * asset hashes are dummies, the templates are otherwise the same. For variations that need no bundles.
  */
-export function buildUnbundled(context: Record<string, unknown>): CreditsApp & { app: App } {
+export function buildUnbundled(
+  context: Record<string, unknown>,
+  options: { env?: Environment; nag?: boolean } = {},
+): CreditsApp & { app: App } {
   const app = new App({
     outdir: mkdtempSync(path.join(tmpdir(), 'credits-cdk-')),
     context: { ...context, 'aws:cdk:bundling-stacks': [] },
   });
-  return { ...buildApp(app, { nag: false }), app };
+  return {
+    ...buildApp(app, { nag: options.nag ?? false, ...(options.env ? { env: options.env } : {}) }),
+    app,
+  };
 }
 
 /** Deletes a synthesized assembly (about 10 MB of bundles); call it from afterAll. */
