@@ -3,7 +3,9 @@
 // account and region, so everything keyed on them (cdk-nag acknowledgments above all) must hold for each
 // environment, not only for the agnostic one. Built without bundles: the templates are otherwise the same,
 // and nag.test.ts checks the bundled agnostic app.
-import { readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
@@ -65,5 +67,30 @@ describe('the environment the cdk entry point builds for', () => {
     expect(cliEnvironment({ CDK_DEFAULT_REGION: 'us-east-1' })).toEqual({ region: 'us-east-1' });
     expect(cliEnvironment({ CDK_DEFAULT_ACCOUNT: '', CDK_DEFAULT_REGION: '' })).toBeUndefined();
     expect(cliEnvironment({})).toBeUndefined();
+  });
+});
+
+describe('the cdk entry point given a wrong context value', () => {
+  it('stops with one line naming the value, not a stack trace', () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), 'credits-cdk-'));
+    try {
+      const run = spawnSync('node', ['infra/app.ts'], {
+        cwd: path.resolve(import.meta.dirname, '..', '..'),
+        // How the CLI hands `-c publicBaseUrl=...` and the output directory to the app.
+        env: {
+          ...process.env,
+          CDK_CONTEXT_JSON: JSON.stringify({ publicBaseUrl: 'ftp://billing' }),
+          CDK_OUTDIR: outdir,
+        },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr.trim().split('\n')).toEqual([
+        'cdk synth: publicBaseUrl must be an http(s) URL, got "ftp://billing"',
+      ]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });
