@@ -215,6 +215,10 @@ function debitsBalance(mode: BillingMode): boolean {
   return mode === 'prepaid' || mode === 'marketplace_contract';
 }
 
+function requests(count: number): string {
+  return `${count} request${count === 1 ? '' : 's'}`;
+}
+
 function utcDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
@@ -274,7 +278,7 @@ function scenario(settings: Settings): Step[] {
         usageBefore = await usageTotals(settings, usageSince, usageSince);
         const postpaid =
           before.period_usage === undefined ? '' : `, ${usd(before.period_usage)} used in ${before.period}`;
-        return `GET /v1/credits: ${before.billing_mode}, balance ${usd(before.balance)}, available ${usd(before.available)}${postpaid}; ${usageBefore.requests} requests today`;
+        return `GET /v1/credits: ${before.billing_mode}, balance ${usd(before.balance)}, available ${usd(before.available)}${postpaid}; ${requests(usageBefore.requests)} today`;
       },
     },
     {
@@ -377,11 +381,11 @@ function scenario(settings: Settings): Step[] {
           const today = utcDate(Date.now());
           const now = await usageTotals(settings, usageSince, today);
           if (now.requests >= was.requests + 1 && subtract(now.echo, was.echo) >= cost) {
-            return `GET /v1/usage: ${was.requests} → ${now.requests} requests, echo ${usd(was.echo)} → ${usd(now.echo)} (UTC ${today})`;
+            return `GET /v1/usage: ${was.requests} → ${requests(now.requests)}, echo ${usd(was.echo)} → ${usd(now.echo)} (UTC ${today})`;
           }
           if (Date.now() >= until) {
             throw new StepFailedError(
-              `GET /v1/usage still shows ${now.requests} requests and ${usd(now.echo)} of echo since ${usageSince} (UTC) after ${USAGE_WAIT_MS / 1000} s; the call is not counted`,
+              `GET /v1/usage still shows ${requests(now.requests)} and ${usd(now.echo)} of echo since ${usageSince} (UTC) after ${USAGE_WAIT_MS / 1000} s; the call is not counted`,
             );
           }
           await sleep(USAGE_POLL_MS);
