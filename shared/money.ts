@@ -142,6 +142,31 @@ export function unitPriceFromDecimalString(text: string): UnitPrice {
   return nanos as UnitPrice;
 }
 
+declare const rawJsonBrand: unique symbol;
+/** A number's exact JSON text, which `JSON.stringify` writes as it is (`JSON.rawJSON`). */
+export type RawJsonNumber = { readonly [rawJsonBrand]: true };
+
+declare global {
+  interface JSON {
+    // ES2025, in Node since 21; TypeScript's ES2024 library does not declare it.
+    rawJSON(text: string): RawJsonNumber;
+  }
+}
+
+/**
+ * A unit price on the wire (the price list's `unit_price`). Unit prices may have up to nine decimals, finer
+ * than the six of money amounts, so the price is written as its exact decimal text ("0.000000015"), never
+ * through a double: `String(1.5e-8)` prints exponent form, and a double holds only 15-17 significant digits.
+ * It is still a JSON number; a client's parser reads it as the number nearest that decimal, like any other.
+ */
+export function unitPriceToWire(price: UnitPrice): RawJsonNumber {
+  const whole = price / 1_000_000_000n;
+  const fraction = String(price % 1_000_000_000n)
+    .padStart(9, '0')
+    .replace(/0+$/, '');
+  return JSON.rawJSON(fraction ? `${whole}.${fraction}` : String(whole));
+}
+
 /** quantity x unit price, rounded half-up to the micro-dollar: the only rounding in the system. */
 export function costOf(quantity: number, unitPrice: UnitPrice): Micros {
   if (!Number.isSafeInteger(quantity) || quantity < 0)

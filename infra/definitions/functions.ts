@@ -87,6 +87,13 @@ export const functions = {
     description: 'GET /v1/transactions',
     table: unique([...tokenAuth, 'dynamodb:Query']),
   },
+  prices: {
+    entry: 'functions/prices.ts',
+    description: 'GET /v1/prices: the public price list, from the price catalog',
+    // Public, and reads only the catalog (bundled, or PRICE_CATALOG): no table, no events.
+    table: [],
+    memoryMb: 256,
+  },
   tokens: {
     entry: 'functions/account/tokens.ts',
     description: 'Create, list and revoke API tokens',

@@ -47,14 +47,23 @@ export function parseCatalog(raw: unknown): Map<string, FeaturePrice> {
 
 let catalog: Map<string, FeaturePrice> | undefined;
 
-export function priceOf(feature: string): FeaturePrice {
+function loadedCatalog(): Map<string, FeaturePrice> {
   if (!catalog) {
     const override = optional('PRICE_CATALOG');
     catalog = parseCatalog(override ? JSON.parse(override) : defaults);
   }
-  const price = catalog.get(feature);
+  return catalog;
+}
+
+export function priceOf(feature: string): FeaturePrice {
+  const price = loadedCatalog().get(feature);
   if (!price) throw new UnknownFeatureError(`feature "${feature}" is not in the price catalog`);
   return price;
+}
+
+/** Every priced feature, in the catalog's order. */
+export function priceList(): FeaturePrice[] {
+  return [...loadedCatalog().values()];
 }
 
 /** Tests only. */
