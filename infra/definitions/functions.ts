@@ -108,7 +108,7 @@ export const functions = {
     table: unique([...tokenAuth, ...idempotency, ...charging, 'dynamodb:Query']),
     publishesEvents: true,
     stripe: true,
-    timeoutSeconds: 25,
+    timeoutSeconds: 26,
   },
   billingReturn: {
     entry: 'functions/billing/checkout-return.ts',
@@ -116,7 +116,7 @@ export const functions = {
     table: unique([...charging]),
     publishesEvents: true,
     stripe: true,
-    timeoutSeconds: 25,
+    timeoutSeconds: 26,
   },
   billingAutoRefill: {
     entry: 'functions/billing/auto-refill.ts',
@@ -136,7 +136,7 @@ export const functions = {
     table: unique([...charging, 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem']),
     publishesEvents: true,
     stripe: true,
-    timeoutSeconds: 25,
+    timeoutSeconds: 26,
   },
   refillWorker: {
     entry: 'functions/workers/refill.ts',

@@ -28,7 +28,7 @@ export type AwsCallBudget = {
 };
 
 export const awsCalls = {
-  dynamodb: { connectionTimeoutMs: 1_000, requestTimeoutMs: 1_500, maxAttempts: 3 },
+  dynamodb: { connectionTimeoutMs: 1_000, requestTimeoutMs: 1_000, maxAttempts: 3 },
   eventBridge: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxAttempts: 2 },
   sqs: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxAttempts: 2 },
   secretsManager: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxAttempts: 3 },
@@ -42,7 +42,7 @@ export type StripeCallBudget = { timeoutMs: number; maxNetworkRetries: number };
 export const stripeCalls = { timeoutMs: 8_000, maxNetworkRetries: 1 } as const satisfies StripeCallBudget;
 
 /** How long a request waits for an earlier attempt holding its Idempotency-Key to finish, and how often it looks. */
-export const idempotencyWait = { waitMs: 3_000, pollMs: 100 } as const;
+export const idempotencyWait = { waitMs: 5_000, pollMs: 100 } as const;
 
 /**
  * How long an attempt holds an Idempotency-Key before another may take it over: longer than any API function
