@@ -9,6 +9,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import type { FunctionSpec } from '#infra/definitions/functions.ts';
+import { timeoutSecondsOf } from '#infra/definitions/timeouts.ts';
 import type { RouteMatch } from './router.ts';
 
 /** API Gateway's payload limit. */
@@ -153,10 +154,11 @@ export function buildEvent({
   return event;
 }
 
-/** A Lambda context good enough for handlers and Powertools; the deadline counts real time, not the clock. */
-export function lambdaContext(functionName: string, spec: FunctionSpec): Context {
-  const timeoutMs = (spec.timeoutSeconds ?? 30) * 1000;
-  const deadline = Date.now() + timeoutMs;
+/**
+ * A Lambda context good enough for handlers and Powertools. `deadline` (epoch ms, real time, not the settable
+ * clock) is the one `invokeWithTimeout` enforces.
+ */
+export function lambdaContext(functionName: string, spec: FunctionSpec, deadline: number): Context {
   const name = `credits-local-${functionName}`;
   const unsupported = () => {
     throw new Error('Callback-style context methods are not supported locally; return a value instead');
@@ -177,7 +179,58 @@ export function lambdaContext(functionName: string, spec: FunctionSpec): Context
   };
 }
 
+export type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** The invocation ran past its function's timeout (Lambda logs "Task timed out after … seconds"). */
+export class FunctionTimeoutError extends Error {
+  override readonly name = 'FunctionTimeoutError';
+}
+
+/**
+ * Invokes a handler as Lambda does, within its function's configured timeout: past it the invocation fails
+ * with FunctionTimeoutError and whatever the handler answers later is discarded. (Lambda also stops the
+ * handler; in this process its work runs on in the background, its result unread.)
+ */
+export async function invokeWithTimeout(
+  functionName: string,
+  spec: FunctionSpec,
+  handler: Handler,
+  event: unknown,
+): Promise<unknown> {
+  const timeoutMs = timeoutSecondsOf(spec) * 1000;
+  const running = Promise.resolve().then(() =>
+    handler(event, lambdaContext(functionName, spec, Date.now() + timeoutMs)),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new FunctionTimeoutError(`${functionName} timed out after ${timeoutMs / 1000} seconds`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([running, expired]);
+  } finally {
+    clearTimeout(timer);
+    // A late failure is as discarded as a late answer.
+    running.catch(() => {});
+  }
+}
+
 export type HttpAnswer = { status: number; headers: Record<string, string>; cookies: string[]; body: Buffer };
+
+/**
+ * HTTP API's own answer when a Lambda integration fails, a timeout included (documented in "Troubleshooting
+ * issues with HTTP API Lambda integrations"); it carries the gateway's request id, not the function's.
+ */
+export function functionErrorAnswer(gatewayRequestId: string): HttpAnswer {
+  return {
+    status: 500,
+    headers: { 'content-type': 'application/json', 'apigw-requestid': gatewayRequestId },
+    cookies: [],
+    body: Buffer.from(JSON.stringify({ message: 'Internal Server Error' })),
+  };
+}
 
 /**
  * API Gateway's reading of a handler result: a structured result when it has `statusCode`, otherwise the whole

@@ -5,7 +5,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Context } from 'aws-lambda';
 import { type FunctionName, functions } from '#infra/definitions/functions.ts';
 import { nowIso, nowMs, resetClock, setClock } from '#shared/clock.ts';
 import {
@@ -17,7 +16,16 @@ import {
   ValidationError,
 } from '#shared/errors.ts';
 import { requestIdFor } from '#shared/ids.ts';
-import { buildEvent, type HttpAnswer, lambdaContext, MAX_BODY_BYTES, toHttpAnswer } from './api-gateway.ts';
+import {
+  buildEvent,
+  FunctionTimeoutError,
+  functionErrorAnswer,
+  type Handler,
+  type HttpAnswer,
+  invokeWithTimeout,
+  MAX_BODY_BYTES,
+  toHttpAnswer,
+} from './api-gateway.ts';
 import { createTable, startDynamoLocal } from './dynamo-local.ts';
 import { createJobRunner, type JobRunner } from './jobs.ts';
 import type { MarketplaceEmulator } from './marketplace/emulator.ts';
@@ -77,8 +85,6 @@ export type LocalStack = {
   stop(): Promise<void>;
 };
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-
 /** The queue `shared/auto-refill/trigger.ts` sends to in local mode. */
 type LocalRefillQueue = { __localRefillQueue?: (accountId: string) => void };
 
@@ -115,7 +121,7 @@ function loadHandler(name: FunctionName): Promise<Handler> {
 
 async function invoke(name: FunctionName, event: unknown): Promise<unknown> {
   const handler = await loadHandler(name);
-  return handler(event, lambdaContext(name, functions[name]));
+  return invokeWithTimeout(name, functions[name], handler, event);
 }
 
 function json(status: number, body: unknown, requestId: string): HttpAnswer {
@@ -275,6 +281,10 @@ async function dispatch(ctx: Dispatch): Promise<HttpAnswer> {
   try {
     result = await invoke(match.route.function, event);
   } catch (error) {
+    if (error instanceof FunctionTimeoutError) {
+      console.error(`${match.routeKey}: ${error.message}; answered 500 as HTTP API does`);
+      return functionErrorAnswer(ctx.gatewayRequestId);
+    }
     // A handler that throws is a 500 in the cloud whatever it threw; domain errors are the handler's to map.
     console.error(`${match.routeKey} (${match.route.function}) threw:`, error);
     return json(500, { error: 'Internal error', code: 'internal_error' }, requestId);

@@ -14,13 +14,14 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FunctionSpec } from '../definitions/functions.ts';
 import { tableSchema } from '../definitions/table.ts';
+import { DEFAULT_TIMEOUT_SECONDS } from '../definitions/timeouts.ts';
 
 /** The repository root: entry paths in the function specs are relative to it. */
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
 export const HOUSE_DEFAULTS = {
   memoryMb: 512,
-  timeoutSeconds: 10,
+  timeoutSeconds: DEFAULT_TIMEOUT_SECONDS,
   logRetention: RetentionDays.ONE_MONTH,
   /** Messages per invocation of a `refillWorker` function (failures are reported per item). */
   refillBatchSize: 10,

@@ -38,6 +38,10 @@ export type FunctionSpec = {
   /** Calls the AWS Marketplace Metering Service with exactly these actions (and gets the MARKETPLACE_* settings). */
   marketplace?: MarketplaceAction[];
   memoryMb?: number;
+  /**
+   * Default DEFAULT_TIMEOUT_SECONDS. Every inner wait must fit inside it, and a function a route names must end
+   * within 29 s (infra/definitions/timeouts.ts; test/infra/timeouts.test.ts checks both).
+   */
   timeoutSeconds?: number;
 };
 
@@ -111,6 +115,7 @@ export const functions = {
     table: unique([...tokenAuth, ...idempotency, ...charging, 'dynamodb:Query']),
     publishesEvents: true,
     stripe: true,
+    timeoutSeconds: 26,
   },
   billingReturn: {
     entry: 'functions/billing/checkout-return.ts',
@@ -118,6 +123,7 @@ export const functions = {
     table: unique([...charging]),
     publishesEvents: true,
     stripe: true,
+    timeoutSeconds: 26,
   },
   billingAutoRefill: {
     entry: 'functions/billing/auto-refill.ts',
@@ -137,7 +143,7 @@ export const functions = {
     table: unique([...charging, 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem']),
     publishesEvents: true,
     stripe: true,
-    timeoutSeconds: 20,
+    timeoutSeconds: 26,
   },
   refillWorker: {
     entry: 'functions/workers/refill.ts',
@@ -225,7 +231,8 @@ export const functions = {
     description: 'Operator API: AWS Marketplace reconciliation (units reported against the ledger)',
     table: ['dynamodb:Query'],
     tableIndexes: true,
-    timeoutSeconds: 60,
+    // The most an API function may have: HTTP API waits 30 s. Long ranges of many buyers need a narrower query.
+    timeoutSeconds: 29,
   },
   notFound: {
     entry: 'functions/not-found.ts',

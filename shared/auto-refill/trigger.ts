@@ -2,6 +2,7 @@
 // (REFILL_QUEUE_URL); in local mode the local stack's in-process queue. The every-minute sweep catches
 // anything a lost message missed, since the due mark is written with the debit itself.
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { awsCalls, awsClientConfig } from '#infra/definitions/timeouts.ts';
 import { config, optional } from '../config.ts';
 import { logger } from '../observability/powertools.ts';
 
@@ -16,7 +17,7 @@ export async function requestRefill(accountId: string): Promise<void> {
   }
   const queueUrl = optional('REFILL_QUEUE_URL');
   if (!queueUrl) return;
-  sqs ??= new SQSClient({});
+  sqs ??= new SQSClient(awsClientConfig(awsCalls.sqs));
   try {
     await sqs.send(
       new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ account_id: accountId }) }),

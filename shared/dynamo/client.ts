@@ -1,15 +1,23 @@
 // The DynamoDB document client, created once per process.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { awsCalls, awsClientConfig } from '#infra/definitions/timeouts.ts';
 import { config } from '../config.ts';
 
 let documentClient: DynamoDBDocumentClient | undefined;
 
 export function createDocumentClient(endpoint = config.dynamoEndpoint): DynamoDBDocumentClient {
+  // DynamoDB Local is a JVM sharing the machine with the tests: its pauses are not the cloud's latency, and a
+  // write that committed after its request timed out would only be retried into a condition failure.
   const client = new DynamoDBClient(
     endpoint
-      ? { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-      : {},
+      ? {
+          endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          maxAttempts: awsCalls.dynamodb.maxAttempts,
+        }
+      : awsClientConfig(awsCalls.dynamodb),
   );
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },

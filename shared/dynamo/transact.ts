@@ -8,6 +8,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { transactionRetries } from '#infra/definitions/timeouts.ts';
 import { ddb } from './client.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -21,7 +22,7 @@ const RETRYABLE_REASONS = new Set([
   'ThrottlingError',
   'ProvisionedThroughputExceeded',
 ]);
-export const MAX_TRANSACTION_ATTEMPTS = 8;
+export const MAX_TRANSACTION_ATTEMPTS = transactionRetries.maxAttempts;
 
 type RawReason = { Code?: string; Item?: Record<string, AttributeValue> };
 
@@ -57,7 +58,8 @@ export async function transactWrite(items: TransactItem[]): Promise<TransactOutc
         (reasons && isRetryable(reasons)) ||
         (error instanceof Error && error.name === 'TransactionInProgressException');
       if (conflict && attempt < MAX_TRANSACTION_ATTEMPTS) {
-        await sleep(Math.random() * Math.min(400, 10 * 2 ** attempt));
+        const { baseMs, capMs } = transactionRetries;
+        await sleep(Math.random() * Math.min(capMs, baseMs * 2 ** attempt));
         continue;
       }
       if (reasons && !isRetryable(reasons)) return { committed: false, reasons };

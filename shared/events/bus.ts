@@ -4,6 +4,7 @@
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { awsCalls, awsClientConfig } from '#infra/definitions/timeouts.ts';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { logger, metrics } from '../observability/powertools.ts';
@@ -50,7 +51,7 @@ export async function publish(
   }
   const busName = config.eventBusName;
   if (!busName) return;
-  client ??= new EventBridgeClient({});
+  client ??= new EventBridgeClient(awsClientConfig(awsCalls.eventBridge));
   try {
     const result = await client.send(
       new PutEventsCommand({

@@ -2,6 +2,7 @@
 // Same key + same request → the first final response is replayed; same key + different request → 409.
 // Attempts of one key share one request id, and the key is the permanent guard of the money it moves.
 import { randomUUID } from 'node:crypto';
+import { idempotencyWait } from '#infra/definitions/timeouts.ts';
 import { nowMs } from '../clock.ts';
 import { sleep } from '../dynamo/transact.ts';
 import {
@@ -16,8 +17,6 @@ import { sha256Hex } from '../ids.ts';
 import { claimKey, completeKey, forgetKey, readKey, releaseKey } from './store.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-const WAIT_FOR_FIRST_ATTEMPT_MS = 10_000;
-const POLL_MS = 100;
 
 type Claim = { scope: string; keyHash: string; owner: string };
 const claims = new WeakMap<object, Claim>();
@@ -58,7 +57,9 @@ export function idempotent(
       const keyHash = sha256Hex(key);
       const fingerprint = fingerprintOf(request);
       const owner = randomUUID();
-      const deadline = nowMs() + WAIT_FOR_FIRST_ATTEMPT_MS;
+      // Real elapsed time, not the settable clock: this bounds how long the function runs (a frozen test clock
+      // would otherwise wait until the Lambda timeout).
+      const deadline = performance.now() + idempotencyWait.waitMs;
       for (;;) {
         const claim = await claimKey({
           scope,
@@ -79,8 +80,8 @@ export function idempotent(
           return;
         }
         // Another attempt holds the key: wait for its answer rather than running twice.
-        if (nowMs() > deadline) throw new IdempotencyInProgressError();
-        await sleep(POLL_MS);
+        if (performance.now() > deadline) throw new IdempotencyInProgressError();
+        await sleep(idempotencyWait.pollMs);
         const current = await readKey(scope, keyHash);
         if (current?.status === 'completed' && current.fingerprint === fingerprint) return current.response;
       }

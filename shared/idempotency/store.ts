@@ -3,6 +3,7 @@
 // The records expire after IDEMPOTENCY_TTL_DAYS; the money effect does not, because each key's money
 // movement is guarded by a permanent reference item written in the same transaction as the movement.
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { IDEMPOTENCY_LEASE_MS } from '#infra/definitions/timeouts.ts';
 import { config, optionalNumber } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -27,7 +28,6 @@ export type ClaimOutcome =
   | { outcome: 'mismatch' };
 
 const ttlDays = () => optionalNumber('IDEMPOTENCY_TTL_DAYS', 7);
-export const LEASE_MS = 30_000;
 
 /**
  * Claims the key for this attempt. A new key takes `requestId`; a key whose earlier attempt was released
@@ -61,7 +61,7 @@ export async function claimKey(input: {
           ':in_progress': 'in_progress',
           ':released': 'released',
           ':owner': owner,
-          ':lease': nowMs + LEASE_MS,
+          ':lease': nowMs + IDEMPOTENCY_LEASE_MS,
           ':now': nowMs,
           ':now_iso': new Date(nowMs).toISOString(),
           ':expires': Math.floor(nowMs / 1000) + ttlDays() * 86_400,

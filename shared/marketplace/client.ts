@@ -1,6 +1,7 @@
 // The AWS Marketplace Metering client, created once per process. In local mode and tests it talks to the
 // emulator (MARKETPLACE_METERING_ENDPOINT) with dummy credentials; in the cloud to AWS with the role's.
 import { MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
+import { awsCalls, awsClientConfig } from '#infra/definitions/timeouts.ts';
 import { config } from '../config.ts';
 
 let client: MarketplaceMeteringClient | undefined;
@@ -8,16 +9,17 @@ let client: MarketplaceMeteringClient | undefined;
 export function meteringClient(): MarketplaceMeteringClient {
   if (!client) {
     const endpoint = config.marketplaceMeteringEndpoint;
-    // Retries are the metering job's own (it backs off and re-sends UnprocessedRecords itself).
+    // One attempt (awsCalls.marketplaceMetering): the metering job backs off and re-sends UnprocessedRecords itself.
+    const budget = awsClientConfig(awsCalls.marketplaceMetering);
     client = new MarketplaceMeteringClient(
       endpoint
         ? {
+            ...budget,
             endpoint,
             region: process.env.AWS_REGION ?? 'us-east-1',
             credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-            maxAttempts: 1,
           }
-        : { maxAttempts: 1 },
+        : budget,
     );
   }
   return client;

@@ -4,6 +4,7 @@
 // minutes so a rotated key is picked up without a deploy.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import Stripe from 'stripe';
+import { awsCalls, awsClientConfig, stripeCalls } from '#infra/definitions/timeouts.ts';
 import { MissingConfigurationError, optional } from '../config.ts';
 
 type StripeSecrets = { secretKey: string; webhookSecret: string };
@@ -21,7 +22,7 @@ async function readSecrets(): Promise<StripeSecrets> {
   }
   const arn = optional('STRIPE_SECRET_ARN');
   if (!arn) throw new MissingConfigurationError('neither STRIPE_SECRET_KEY nor STRIPE_SECRET_ARN is set');
-  secretsManager ??= new SecretsManagerClient({});
+  secretsManager ??= new SecretsManagerClient(awsClientConfig(awsCalls.secretsManager));
   const result = await secretsManager.send(new GetSecretValueCommand({ SecretId: arn }));
   const parsed = JSON.parse(result.SecretString ?? '{}') as { secret_key?: string; webhook_secret?: string };
   if (!parsed.secret_key || !parsed.webhook_secret) {
@@ -35,8 +36,8 @@ function clientFor(secretKey: string): Stripe {
   const port = optional('STRIPE_API_PORT');
   const protocol = optional('STRIPE_API_PROTOCOL');
   return new Stripe(secretKey, {
-    maxNetworkRetries: 2,
-    timeout: 10_000,
+    maxNetworkRetries: stripeCalls.maxNetworkRetries,
+    timeout: stripeCalls.timeoutMs,
     telemetry: false,
     ...(host ? { host } : {}),
     ...(port ? { port: Number(port) } : {}),

@@ -2,6 +2,7 @@
 // (INVOICE_QUEUE_URL), sent in batches of ten; in local mode the local stack's in-process queue, which runs
 // the worker and hands back its reports, so a local run of the job can say what it did.
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { awsCalls, awsClientConfig } from '#infra/definitions/timeouts.ts';
 import { config, required } from '../config.ts';
 import { type InvoiceRunReport, invoicePeriod } from './invoicing.ts';
 
@@ -30,7 +31,7 @@ export async function enqueueInvoiceWork(batch: InvoiceWork[]): Promise<InvoiceR
     }
     return local(batch);
   }
-  sqs ??= new SQSClient({});
+  sqs ??= new SQSClient(awsClientConfig(awsCalls.sqs));
   let entries = batch.map((work, i) => ({ Id: String(i), MessageBody: JSON.stringify(work) }));
   for (let attempt = 0; entries.length > 0; attempt++) {
     const result = await sqs.send(

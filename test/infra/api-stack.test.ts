@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type FunctionName, type FunctionSpec, functions } from '#infra/definitions/functions.ts';
 import { jobs } from '#infra/definitions/jobs.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
+import { timeoutSecondsOf } from '#infra/definitions/timeouts.ts';
 import {
   asArray,
   logicalId,
@@ -47,7 +48,7 @@ describe('api stack: functions', () => {
       Handler: 'index.handler',
       TracingConfig: { Mode: 'Active' },
       MemorySize: spec.memoryMb ?? 512,
-      Timeout: spec.timeoutSeconds ?? 10,
+      Timeout: timeoutSecondsOf(spec),
       Description: spec.description,
     });
   });
@@ -472,7 +473,7 @@ describe('api stack: auto-refill queue', () => {
 
   it('keeps messages invisible for at least 6 times the worker timeout', () => {
     for (const [, spec] of workers) {
-      expect(props(refillQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * (spec.timeoutSeconds ?? 10));
+      expect(props(refillQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeoutSecondsOf(spec));
     }
   });
 

@@ -7,6 +7,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import { HOUSE_DEFAULTS, HouseFunction, repoRoot } from '#infra/constructs/house-function.ts';
 import { type FunctionSpec, functions } from '#infra/definitions/functions.ts';
+import { DEFAULT_TIMEOUT_SECONDS } from '#infra/definitions/timeouts.ts';
 
 describe('house function', () => {
   it('resolves entries from the repository root', () => {
@@ -16,8 +17,8 @@ describe('house function', () => {
     }
   });
 
-  it('defaults to 512 MB and 10 s', () => {
-    expect(HOUSE_DEFAULTS).toMatchObject({ memoryMb: 512, timeoutSeconds: 10 });
+  it('defaults to 512 MB and the timeout the local stack enforces too', () => {
+    expect(HOUSE_DEFAULTS).toMatchObject({ memoryMb: 512, timeoutSeconds: DEFAULT_TIMEOUT_SECONDS });
   });
 
   it('refuses tableIndexes without dynamodb:Query (the index grant is Query only)', () => {
