@@ -1,14 +1,22 @@
 // Builds the whole CDK app; app.ts (the `cdk` entry point) and the infra tests both call this, so the tests
 // check exactly what `cdk synth` produces, cdk-nag included.
-import { type App, type Environment, Validations } from 'aws-cdk-lib';
+import { type App, type Environment, Token, Validations } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
+import { MARKETPLACE_EVENTS_REGION } from './constructs/marketplace-events.ts';
 import { ApiStack } from './stacks/api-stack.ts';
 import { DashboardStack } from './stacks/dashboard-stack.ts';
 import { DataStack } from './stacks/data-stack.ts';
+import { MarketplaceForwarderStack } from './stacks/marketplace-forwarder-stack.ts';
 
 const { AwsSolutionsChecks } = cdkNag;
 
-export type CreditsApp = { data: DataStack; api: ApiStack; dashboard: DashboardStack };
+export type CreditsApp = {
+  data: DataStack;
+  api: ApiStack;
+  dashboard: DashboardStack;
+  /** In us-east-1, when the app's region is another concrete one: forwards the Marketplace events. */
+  marketplaceEvents?: MarketplaceForwarderStack;
+};
 
 export type BuildOptions = {
   /** @default environment-agnostic stacks */
@@ -53,6 +61,20 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
     description: 'Credits billing: the billing dashboard (S3, CloudFront) with the API on the same origin',
     api: api.api,
   });
+  // AWS Marketplace's agreement and licence events reach only us-east-1's default bus. An environment-agnostic
+  // app cannot know its region at synth time: it keeps the lifecycle rule alone (right in us-east-1 only).
+  const region = options.env?.region;
+  const marketplaceEvents =
+    region && !Token.isUnresolved(region) && region !== MARKETPLACE_EVENTS_REGION
+      ? new MarketplaceForwarderStack(app, 'CreditsMarketplaceEvents', {
+          env: { ...options.env, region: MARKETPLACE_EVENTS_REGION },
+          // One per deployment region: two deployments of one account must not share a stack name.
+          stackName: `CreditsMarketplaceEvents-${region}`,
+          description: `Credits billing: forwards AWS Marketplace agreement and licence events to ${region}`,
+          targetRegion: region,
+          eventPattern: api.marketplaceEventPattern,
+        })
+      : undefined;
   if (options.nag ?? true) {
     // cdk-nag v3 is a CDK validation plugin: unacknowledged errors fail synthesis, and every violation
     // (warnings too) lands in the assembly's validation-report.json. Acknowledgments are also written to
@@ -61,5 +83,5 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
       new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
     );
   }
-  return { data, api, dashboard };
+  return { data, api, dashboard, ...(marketplaceEvents ? { marketplaceEvents } : {}) };
 }

@@ -27,6 +27,10 @@ export function optionalNumber(name: string, fallback: number): number {
   return parsed;
 }
 
+export const DEFAULT_MARKETPLACE_WINDOW_HOURS = 6;
+export const MIN_MARKETPLACE_WINDOW_HOURS = 2;
+export const MAX_MARKETPLACE_WINDOW_HOURS = 24;
+
 export const config = {
   get tableName(): string {
     return required('TABLE_NAME');
@@ -77,6 +81,24 @@ export const config = {
       throw new MissingConfigurationError('MARKETPLACE_IDENTITY must be license or product_code');
     }
     return mode;
+  },
+  /**
+   * Hours after a usage record's timestamp (its hour's start) that BatchMeterUsage still accepts it
+   * (MARKETPLACE_WINDOW_HOURS, default 6 as the API reference says). At least 2: an hour is sent after it
+   * closes, so with 1 no closed hour would ever be inside the window.
+   */
+  get marketplaceWindowHours(): number {
+    const hours = optionalNumber('MARKETPLACE_WINDOW_HOURS', DEFAULT_MARKETPLACE_WINDOW_HOURS);
+    if (
+      !Number.isInteger(hours) ||
+      hours < MIN_MARKETPLACE_WINDOW_HOURS ||
+      hours > MAX_MARKETPLACE_WINDOW_HOURS
+    ) {
+      throw new MissingConfigurationError(
+        `MARKETPLACE_WINDOW_HOURS must be a whole number of hours from ${MIN_MARKETPLACE_WINDOW_HOURS} to ${MAX_MARKETPLACE_WINDOW_HOURS}`,
+      );
+    }
+    return hours;
   },
   get marketplaceProductCode(): string | undefined {
     return optional('MARKETPLACE_PRODUCT_CODE');

@@ -190,6 +190,8 @@ export type MarketplaceSettings = {
   unitPrice?: string;
   /** MARKETPLACE_PRODUCT_CODE: report by CustomerIdentifier + ProductCode instead of the licence. */
   productCode?: string;
+  /** MARKETPLACE_WINDOW_HOURS: how long after its hour BatchMeterUsage accepts a record. */
+  windowHours?: number;
 };
 
 function marketplaceEnvironment(spec: FunctionSpec, settings: MarketplaceSettings | undefined) {
@@ -198,6 +200,7 @@ function marketplaceEnvironment(spec: FunctionSpec, settings: MarketplaceSetting
   return {
     ...(settings.dimension ? { MARKETPLACE_DIMENSION: settings.dimension } : {}),
     ...(metering && settings.unitPrice ? { MARKETPLACE_UNIT_PRICE: settings.unitPrice } : {}),
+    ...(metering && settings.windowHours ? { MARKETPLACE_WINDOW_HOURS: String(settings.windowHours) } : {}),
     ...(metering && settings.productCode
       ? { MARKETPLACE_PRODUCT_CODE: settings.productCode, MARKETPLACE_IDENTITY: 'product_code' }
       : {}),

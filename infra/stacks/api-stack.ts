@@ -1,6 +1,14 @@
 // The stateless half: one house function per function spec, the HTTP API built from the route table,
 // the scheduled jobs, and the alarms. Everything is driven by the definitions in infra/definitions.
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -22,7 +30,7 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { type EventPattern, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -31,7 +39,13 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import {
+  DEFAULT_MARKETPLACE_WINDOW_HOURS,
+  MAX_MARKETPLACE_WINDOW_HOURS,
+  MIN_MARKETPLACE_WINDOW_HOURS,
+} from '#shared/config.ts';
 import { HOUSE_DEFAULTS, HouseFunction, type MarketplaceSettings } from '../constructs/house-function.ts';
+import { lifecycleEventPattern } from '../constructs/marketplace-events.ts';
 import { type FunctionName, type FunctionSpec, functions } from '../definitions/functions.ts';
 import { jobs } from '../definitions/jobs.ts';
 import { type Route, routeKey, routes } from '../definitions/routes.ts';
@@ -48,11 +62,13 @@ export type ApiStackProps = StackProps & {
   publicBaseUrl?: string;
   /**
    * AWS Marketplace: the product code (reports by CustomerIdentifier + ProductCode; without it, by licence:
-   * CustomerAWSAccountId + LicenseArn), dimension, unit price, and the legacy SNS topics to subscribe to.
+   * CustomerAWSAccountId + LicenseArn), dimension, unit price, metering window, the product id (with the code,
+   * what the lifecycle rule filters on) and the legacy SNS topics to subscribe to.
    * @default CDK context `marketplaceProductCode`, `marketplaceDimension`, `marketplaceUnitPrice`,
-   * `marketplaceSnsTopicArns` (comma-separated); else licence mode, `usage`, 0.001 USD, no SNS
+   * `marketplaceWindowHours`, `marketplaceProductId`, `marketplaceSnsTopicArns` (comma-separated); else
+   * licence mode, `usage`, 0.001 USD, 6 hours, every product's events, no SNS
    */
-  marketplace?: MarketplaceSettings & { snsTopicArns?: string[] };
+  marketplace?: MarketplaceContext;
   /** @default 'credits-billing' */
   serviceName?: string;
   /** @default 'CreditsBilling' */
@@ -101,8 +117,10 @@ function unauthorizedRouteReason(route: Route): string {
   return "Public by design: declared auth 'none' in infra/definitions/routes.ts; its function has no table or event bus permissions";
 }
 
+export type MarketplaceContext = MarketplaceSettings & { snsTopicArns?: string[]; productId?: string };
+
 /** The AWS Marketplace settings given as CDK context (`cdk deploy -c marketplaceProductCode=...`). */
-function marketplaceFromContext(scope: Construct): MarketplaceSettings & { snsTopicArns?: string[] } {
+function marketplaceFromContext(scope: Construct): MarketplaceContext {
   const text = (key: string): string | undefined => {
     const value: unknown = scope.node.tryGetContext(key);
     if (value === undefined || value === '') return undefined;
@@ -112,6 +130,26 @@ function marketplaceFromContext(scope: Construct): MarketplaceSettings & { snsTo
   const productCode = text('marketplaceProductCode');
   if (productCode && !/^[A-Za-z0-9]{1,255}$/.test(productCode)) {
     throw new Error(`marketplaceProductCode must be letters and digits, got ${JSON.stringify(productCode)}`);
+  }
+  const productId = text('marketplaceProductId');
+  if (productId && !/^prod-[A-Za-z0-9]{1,64}$/.test(productId)) {
+    throw new Error(
+      `marketplaceProductId must be a product id like prod-abc123, got ${JSON.stringify(productId)}`,
+    );
+  }
+  const windowText: unknown = scope.node.tryGetContext('marketplaceWindowHours');
+  const windowHours = windowText === undefined || windowText === '' ? undefined : Number(windowText);
+  if (
+    windowHours !== undefined &&
+    !(
+      Number.isInteger(windowHours) &&
+      windowHours >= MIN_MARKETPLACE_WINDOW_HOURS &&
+      windowHours <= MAX_MARKETPLACE_WINDOW_HOURS
+    )
+  ) {
+    throw new Error(
+      `marketplaceWindowHours must be a whole number of hours from ${MIN_MARKETPLACE_WINDOW_HOURS} to ${MAX_MARKETPLACE_WINDOW_HOURS}, got ${JSON.stringify(windowText)}`,
+    );
   }
   const unitPrice = text('marketplaceUnitPrice');
   if (unitPrice && !(/^\d+(\.\d{1,6})?$/.test(unitPrice) && Number(unitPrice) > 0)) {
@@ -130,6 +168,8 @@ function marketplaceFromContext(scope: Construct): MarketplaceSettings & { snsTo
   }
   return {
     ...(productCode ? { productCode } : {}),
+    ...(productId ? { productId } : {}),
+    ...(windowHours ? { windowHours } : {}),
     ...(unitPrice ? { unitPrice } : {}),
     ...(dimension ? { dimension } : {}),
     ...(snsTopicArns?.length ? { snsTopicArns } : {}),
@@ -156,6 +196,8 @@ export class ApiStack extends Stack {
   readonly refillDeadLetterQueue: Queue;
   readonly invoiceQueue: Queue;
   readonly invoiceDeadLetterQueue: Queue;
+  /** The lifecycle rule's pattern: this product's agreement and licence events (the forwarder reuses it). */
+  readonly marketplaceEventPattern: EventPattern;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -369,11 +411,13 @@ export class ApiStack extends Stack {
       'A scheduled job invocation could not be delivered (see the jobs dead-letter queue)',
     );
 
-    // AWS Marketplace: subscription events from the default bus (and the legacy SNS topics when given).
+    // AWS Marketplace: subscription events from the default bus (and the legacy SNS topics when given). AWS
+    // sends them to us-east-1's default bus; buildApp forwards them to this region's when it is another one.
     const lifecycle = this.functions.marketplaceLifecycle.function;
-    new Rule(this, 'MarketplaceLifecycle', {
+    this.marketplaceEventPattern = lifecycleEventPattern(marketplace);
+    const lifecycleRule = new Rule(this, 'MarketplaceLifecycle', {
       description: 'AWS Marketplace agreement and license events drive the subscription status',
-      eventPattern: { source: ['aws.agreement-marketplace'] },
+      eventPattern: this.marketplaceEventPattern,
       targets: [
         new LambdaFunction(lifecycle, {
           retryAttempts: 8,
@@ -382,6 +426,12 @@ export class ApiStack extends Stack {
         }),
       ],
     });
+    if (!marketplace.productId && !marketplace.productCode) {
+      Annotations.of(lifecycleRule).addWarningV2(
+        'credits:marketplaceProductFilter',
+        "No marketplaceProductId (or marketplaceProductCode) in the CDK context: every product's Marketplace events of this seller account reach the lifecycle function",
+      );
+    }
     for (const [index, arn] of (marketplace.snsTopicArns ?? []).entries()) {
       Topic.fromTopicArn(this, `MarketplaceSnsTopic${index}`, arn).addSubscription(
         new LambdaSubscription(lifecycle),
@@ -405,25 +455,28 @@ export class ApiStack extends Stack {
       marketplaceMetric('MarketplaceBatchesRefused', 'Sum', Duration.hours(1)),
       'BatchMeterUsage refused a whole batch; its hours stay claimed and are retried by the next run',
     );
+    // Both alarms fire once an unreported hour has used half of AWS's window (a record is stamped at its
+    // hour's start, which closes an hour later): hourly runs still have half the window to send it.
+    const windowHours = marketplace.windowHours ?? DEFAULT_MARKETPLACE_WINDOW_HOURS;
+    const marginSeconds = (windowHours * 3600) / 2;
+    const ageSeconds = marginSeconds - 3600;
     new Alarm(this, 'MarketplaceOldestUnreportedHourAlarm', {
       metric: marketplaceMetric('MarketplaceOldestUnreportedHourAge', 'Maximum', Duration.hours(1)),
-      threshold: 3 * 3600,
+      threshold: ageSeconds,
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: TreatMissingData.BREACHING,
-      alarmDescription:
-        'A Marketplace hour closed more than 3 hours ago is still unreported (or the metering job did not run)',
+      alarmDescription: `A Marketplace hour closed more than ${ageSeconds / 3600} hours ago is still unreported (half of the ${windowHours}-hour window used), or the metering job did not run`,
     }).addAlarmAction(alarmAction);
-    // Tighter near month end: last month's hours are accepted only until 06:00 UTC on the 1st, so the margin
-    // left to an unreported hour shrinks from 24 hours to as little as 6.
+    // Tighter near month end: last month's hours are accepted only until 06:00 UTC on the 1st, which can
+    // come before the window's end (windows over 7 hours).
     new Alarm(this, 'MarketplaceWindowMarginAlarm', {
       metric: marketplaceMetric('MarketplaceUnreportedWindowMargin', 'Minimum', Duration.hours(1)),
-      threshold: 3 * 3600,
+      threshold: marginSeconds,
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        "An unreported Marketplace hour leaves AWS's accepted window within 3 hours (24 h, or 06:00 UTC on the 1st)",
+      alarmDescription: `An unreported Marketplace hour leaves AWS's accepted window within ${marginSeconds / 3600} hours (${windowHours} h after the hour's start, or 06:00 UTC on the 1st)`,
     }).addAlarmAction(alarmAction);
 
     alarm(

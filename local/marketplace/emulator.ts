@@ -5,12 +5,14 @@
 // the shared clock. Local mode and tests only; the cloud talks to AWS.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { config } from '#shared/config.ts';
 import { MeteringError } from './errors.ts';
 import type { LifecycleEvent } from './events.ts';
 import { DEFAULT_PRODUCT_CODE, requestId } from './ids.ts';
 import {
   batchMeterUsage,
   describeCustomer,
+  HOUR_MS,
   type MintedCustomer,
   type MintOptions,
   mintCustomer,
@@ -32,6 +34,11 @@ export type MarketplaceEmulatorOptions = {
   onLifecycleEvent?: (event: LifecycleEvent) => void;
   /** The next this-many Metering calls fail with `ThrottlingException`. */
   throttleNext?: number;
+  /**
+   * Hours after its timestamp that BatchMeterUsage accepts a record. Default: the metering job's own setting
+   * (MARKETPLACE_WINDOW_HOURS, 6), read at each call, so the emulator refuses what AWS would.
+   */
+  windowHours?: number;
   /** Product code of minted buyers when none is given; default `DEFAULT_PRODUCT_CODE`. */
   defaultProductCode?: string;
   /** Where internal errors and failing event handlers are reported; default: nowhere. */
@@ -105,6 +112,7 @@ export async function startMarketplaceEmulator(
   const log = options.log ?? (() => {});
   const defaultProductCode = options.defaultProductCode ?? DEFAULT_PRODUCT_CODE;
   const store = createStore(defaultProductCode);
+  const windowHours = () => options.windowHours ?? config.marketplaceWindowHours;
   store.throttleRemaining = Math.max(0, Math.floor(options.throttleNext ?? 0));
 
   const emit = (events: LifecycleEvent[]) => {
@@ -164,7 +172,7 @@ export async function startMarketplaceEmulator(
       case 'ResolveCustomer':
         return amz(200, resolveCustomer(store, params));
       case 'BatchMeterUsage':
-        return amz(200, batchMeterUsage(store, params));
+        return amz(200, batchMeterUsage(store, params, windowHours() * HOUR_MS));
       case 'MeterUsage':
         throw new MeteringError(
           'InvalidProductCodeException',

@@ -26,8 +26,6 @@ import type {
 export const HOUR_MS = 3_600_000;
 /** Registration tokens resolve for this long after the buyer lands. */
 export const TOKEN_TTL_MS = HOUR_MS;
-/** Records are accepted while younger than this. */
-export const MAX_RECORD_AGE_MS = 24 * HOUR_MS;
 /** How far in the future a record's timestamp may be (clock skew). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 /** Last month's usage is accepted until this long after 00:00 UTC on the 1st. */
@@ -227,10 +225,13 @@ function parseRecord(value: unknown, index: number, productCode: string | undefi
   return { raw: value, received, timestampMs, dimension, quantity, allocations, style };
 }
 
-/** Whether a record stamped `timestampMs` is accepted at `atMs` (24 h back, 5 min ahead, month-end cutoff). */
-export function withinWindow(timestampMs: number, atMs: number): boolean {
+/**
+ * Whether a record stamped `timestampMs` is accepted at `atMs`: younger than `windowMs` (the configured
+ * MARKETPLACE_WINDOW_HOURS), at most 5 minutes ahead, and not last month's once it is 06:00 UTC on the 1st.
+ */
+export function withinWindow(timestampMs: number, atMs: number, windowMs: number): boolean {
   if (timestampMs > atMs + MAX_FUTURE_SKEW_MS) return false;
-  if (atMs - timestampMs >= MAX_RECORD_AGE_MS) return false;
+  if (atMs - timestampMs >= windowMs) return false;
   const now = new Date(atMs);
   const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
   if (timestampMs < monthStart && atMs >= monthStart + MONTH_END_GRACE_MS) return false;
@@ -247,7 +248,8 @@ function asReceived(value: unknown): ReceivedUsageRecord {
   };
 }
 
-export function batchMeterUsage(store: MarketplaceStore, input: Record<string, unknown>) {
+/** `windowMs`: how long after its timestamp a record is still accepted. */
+export function batchMeterUsage(store: MarketplaceStore, input: Record<string, unknown>, windowMs: number) {
   const receivedAt = new Date(nowMs()).toISOString();
   const productCodeValue = input.ProductCode;
   const productCode =
@@ -277,7 +279,7 @@ export function batchMeterUsage(store: MarketplaceStore, input: Record<string, u
     }
     parsed = list.map((record, index) => parseRecord(record, index, productCode));
     const at = nowMs();
-    const stale = parsed.find((record) => !withinWindow(record.timestampMs, at));
+    const stale = parsed.find((record) => !withinWindow(record.timestampMs, at, windowMs));
     if (stale) {
       throw new MeteringError(
         'TimestampOutOfBoundsException',

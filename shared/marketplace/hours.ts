@@ -1,13 +1,17 @@
 // UTC hours and the Metering Service's time window: which hour a time falls in, and until when an hour's
 // record (stamped at the hour's start) is still accepted.
+import { config } from '../config.ts';
 
 export const HOUR_MS = 3_600_000;
-/** Records are accepted while younger than 24 hours. */
-export const WINDOW_MS = 24 * HOUR_MS;
 /** Last month's usage is accepted until 06:00 UTC on the 1st. */
 export const MONTH_END_GRACE_MS = 6 * HOUR_MS;
 /** Stop sending an hour this long before its window closes: a call in flight must not land outside it. */
 export const WINDOW_SAFETY_MS = 10 * 60_000;
+
+/** How long after its timestamp a record is accepted (MARKETPLACE_WINDOW_HOURS, default 6 hours). */
+export function windowMs(): number {
+  return config.marketplaceWindowHours * HOUR_MS;
+}
 
 /** The hour's start as the hour records key it: ISO without milliseconds, e.g. 2026-12-01T13:00:00Z. */
 export function hourKey(ms: number): string {
@@ -18,12 +22,12 @@ export function hourMs(hour: string): number {
   return Date.parse(hour);
 }
 
-/** When AWS stops accepting a record stamped at `hour`: 24 hours later, or 06:00 UTC on the next month's 1st. */
+/** When AWS stops accepting a record stamped at `hour`: a window later, or 06:00 UTC on the next month's 1st. */
 export function windowClosesAt(hour: string): number {
   const start = hourMs(hour);
   const date = new Date(start);
   const nextMonthCutoff = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) + MONTH_END_GRACE_MS;
-  return Math.min(start + WINDOW_MS, nextMonthCutoff);
+  return Math.min(start + windowMs(), nextMonthCutoff);
 }
 
 /** Whether the hour can still be sent at `nowMs`, keeping the safety margin. */

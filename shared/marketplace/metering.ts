@@ -29,7 +29,7 @@ import {
   takeOverHour,
   unreportedHours,
 } from './hour-store.ts';
-import { HOUR_MS, hourKey, hourMs, hoursBetween, sendable, windowClosesAt } from './hours.ts';
+import { HOUR_MS, hourKey, hourMs, hoursBetween, sendable, windowClosesAt, windowMs } from './hours.ts';
 import { toUnits } from './units.ts';
 
 export const MAX_BATCH_RECORDS = 25;
@@ -126,7 +126,7 @@ const recordKey = (r: UsageRecord) =>
 
 /** The earliest hour that can still be sent at `atMs`. */
 function oldestSendableHour(atMs: number): string {
-  for (let at = atMs - 24 * HOUR_MS; ; at += HOUR_MS) {
+  for (let at = atMs - windowMs(); ; at += HOUR_MS) {
     const hour = hourKey(at);
     if (sendable(hour, atMs)) return hour;
   }
@@ -359,7 +359,10 @@ export async function runMetering(options: MeteringOptions = {}): Promise<Meteri
     });
   }
 
-  // 4. Send: one product (or the licence style) per call, 25 records a call.
+  // 4. Send: one product (or the licence style) per call, 25 records a call. The hours that leave the
+  // window soonest go first, so a run cut short by throttling or its timeout loses the least.
+  const closesAt = (item: Sendable) => windowClosesAt(item.record.hour);
+  toSend.sort((a, b) => closesAt(a) - closesAt(b) || a.record.hour.localeCompare(b.record.hour));
   const calls = new Map<string, Sendable[]>();
   for (const item of toSend) {
     const key = item.identity.style === 'license' ? 'license' : `product:${item.identity.product_code}`;
@@ -367,12 +370,16 @@ export async function runMetering(options: MeteringOptions = {}): Promise<Meteri
     call.push(item);
     calls.set(key, call);
   }
+  const batches: { items: Sendable[]; productCode: string | undefined }[] = [];
   for (const [key, items] of calls) {
     const productCode = key.startsWith('product:') ? key.slice('product:'.length) : undefined;
     for (let i = 0; i < items.length; i += MAX_BATCH_RECORDS) {
-      summary.unsent += await sendBatch(items.slice(i, i + MAX_BATCH_RECORDS), productCode);
+      batches.push({ items: items.slice(i, i + MAX_BATCH_RECORDS), productCode });
     }
   }
+  // Each batch is in window order; across products, the batch holding the most urgent hour goes first.
+  batches.sort((a, b) => closesAt(a.items[0]!) - closesAt(b.items[0]!));
+  for (const batch of batches) summary.unsent += await sendBatch(batch.items, batch.productCode);
 
   async function sendBatch(batch: Sendable[], productCode: string | undefined): Promise<number> {
     let remaining = batch;

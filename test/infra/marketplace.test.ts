@@ -1,12 +1,21 @@
-// AWS Marketplace in the API stack: Metering grants only where a spec asks, the lifecycle rule, the hourly
-// job, the alarms, and the operator's context (product code or licence mode, dimension, legacy SNS topics).
-// Built without bundling: only the templates matter here.
-import { rmSync } from 'node:fs';
-import { Template } from 'aws-cdk-lib/assertions';
+// AWS Marketplace in the API stack: Metering grants only where a spec asks, the lifecycle rule (this
+// product's agreement and licence events, forwarded from us-east-1 when the stack is elsewhere), the hourly
+// job, the alarms (derived from the metering window), and the operator's context (product code or licence
+// mode, product id, window, dimension, legacy SNS topics). Built without bundling: only the templates matter.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, type Environment } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import cdkNag from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { buildApp } from '#infra/build.ts';
+import { LIFECYCLE_DETAIL_TYPES } from '#infra/constructs/marketplace-events.ts';
 import { type FunctionName, type FunctionSpec, functions } from '#infra/definitions/functions.ts';
 import { jobs } from '#infra/definitions/jobs.ts';
 import { asArray, buildUnbundled, logicalId, resources, roleStatements } from './synth.ts';
+
+const { AwsSolutionsChecks } = cdkNag;
 
 const specs = Object.entries(functions) as [FunctionName, FunctionSpec][];
 
@@ -73,11 +82,23 @@ describe('AWS Marketplace: grants', () => {
 });
 
 describe('AWS Marketplace: events and schedule', () => {
-  it('routes aws.agreement-marketplace events of the default bus to the lifecycle function, with a DLQ', () => {
+  it('routes the agreement and licence events of the default bus to the lifecycle function, with a DLQ', () => {
     const rules = stack.ofType('AWS::Events::Rule').filter((rule) => rule.Properties?.EventPattern);
     expect(rules).toHaveLength(1);
     const rule = rules[0]!.Properties!;
-    expect(rule.EventPattern).toEqual({ source: ['aws.agreement-marketplace'] });
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.agreement-marketplace'],
+      'detail-type': [
+        'Purchase Agreement Created - Proposer',
+        'Purchase Agreement Created - Manufacturer',
+        'Purchase Agreement Amended - Proposer',
+        'Purchase Agreement Amended - Manufacturer',
+        'Purchase Agreement Ended - Proposer',
+        'Purchase Agreement Ended - Manufacturer',
+        'License Updated - Manufacturer',
+        'License Deprovisioned - Manufacturer',
+      ],
+    });
     expect(rule.EventBusName).toBeUndefined();
     expect(rule.Targets).toEqual([
       expect.objectContaining({
@@ -122,20 +143,33 @@ describe('AWS Marketplace: alarms', () => {
     }
   });
 
-  it('alarms on the oldest unreported hour, and when the job stops reporting at all', () => {
+  it('alarms on the oldest unreported hour (half of the 6-hour window used), and when the job stops reporting', () => {
     expect(alarmOn('MarketplaceOldestUnreportedHourAge')).toMatchObject({
-      Threshold: 3 * 3600,
+      Threshold: 2 * 3600,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'breaching',
     });
   });
 
-  it("alarms when an unreported hour nears the end of AWS's window (tighter at month end)", () => {
+  it("alarms when an unreported hour has less than half of AWS's window left (tighter at month end)", () => {
     expect(alarmOn('MarketplaceUnreportedWindowMargin')).toMatchObject({
       Threshold: 3 * 3600,
       ComparisonOperator: 'LessThanThreshold',
       Statistic: 'Minimum',
     });
+  });
+
+  it('derives both thresholds from marketplaceWindowHours, and gives the metering functions the window', () => {
+    const configured = build({ marketplaceWindowHours: '24' });
+    const configuredAlarms = configured.ofType('AWS::CloudWatch::Alarm').map((a) => a.Properties ?? {});
+    const on = (metric: string) => configuredAlarms.find((a) => a.MetricName === metric);
+    expect(on('MarketplaceUnreportedWindowMargin')?.Threshold).toBe(12 * 3600);
+    expect(on('MarketplaceOldestUnreportedHourAge')?.Threshold).toBe(11 * 3600);
+    for (const [name, spec] of specs) {
+      expect(configured.variables(name).MARKETPLACE_WINDOW_HOURS, name).toBe(
+        spec.marketplace ? '24' : undefined,
+      );
+    }
   });
 });
 
@@ -184,9 +218,141 @@ describe('AWS Marketplace: configuration by context', () => {
     }
   });
 
+  it('refuses a metering window outside 2..24 whole hours, naming the context key', () => {
+    for (const bad of ['1', '25', '6.5', 'six']) {
+      expect(() => buildUnbundled({ marketplaceWindowHours: bad }), bad).toThrow(
+        /^marketplaceWindowHours must be a whole number of hours from 2 to 24, got/,
+      );
+    }
+  });
+
+  it('refuses a product id that is not prod-…, naming the context key', () => {
+    expect(() => buildUnbundled({ marketplaceProductId: 'abc123' })).toThrow(/^marketplaceProductId must be/);
+  });
+
   it('refuses a malformed product code, unit price or topic ARN', () => {
     expect(() => buildUnbundled({ marketplaceProductCode: 'not a code!' })).toThrow(/marketplaceProductCode/);
     expect(() => buildUnbundled({ marketplaceUnitPrice: '-1' })).toThrow(/marketplaceUnitPrice/);
     expect(() => buildUnbundled({ marketplaceSnsTopicArns: 'topic' })).toThrow(/marketplaceSnsTopicArns/);
+  });
+});
+
+const lifecycleTypes = [...LIFECYCLE_DETAIL_TYPES];
+
+describe('AWS Marketplace: only this product changes accounts', () => {
+  const patternOf = (context: Record<string, unknown>) => {
+    const rules = build(context)
+      .ofType('AWS::Events::Rule')
+      .filter((rule) => rule.Properties?.EventPattern);
+    expect(rules).toHaveLength(1);
+    return rules[0]!.Properties!.EventPattern;
+  };
+
+  it('keeps events that name another product out by marketplaceProductId; events that name none pass', () => {
+    expect(patternOf({ marketplaceProductId: 'prod-abc123', marketplaceProductCode: 'code123' })).toEqual({
+      source: ['aws.agreement-marketplace'],
+      'detail-type': lifecycleTypes,
+      detail: {
+        $or: [{ product: { id: ['prod-abc123'] } }, { product: { id: [{ exists: false }] } }],
+      },
+    });
+  });
+
+  it('filters the licence events by marketplaceProductCode when no product id is given', () => {
+    expect(patternOf({ marketplaceProductCode: 'code123' })).toEqual({
+      source: ['aws.agreement-marketplace'],
+      'detail-type': lifecycleTypes,
+      detail: { $or: [{ product: { code: ['code123'] } }, { product: { code: [{ exists: false }] } }] },
+    });
+  });
+
+  it('warns at synth when no product is configured, and only then', () => {
+    const warningsOf = (context: Record<string, unknown>) =>
+      Annotations.fromStack(buildUnbundled(context).api).findWarning(
+        '*',
+        Match.stringLikeRegexp('marketplaceProductId'),
+      );
+    expect(warningsOf({})).toHaveLength(1);
+    expect(warningsOf({ marketplaceProductId: 'prod-abc123' })).toEqual([]);
+    expect(warningsOf({ marketplaceProductCode: 'code123' })).toEqual([]);
+  });
+});
+
+/** The app as `cdk synth` builds it for a concrete environment, without bundling. */
+function buildIn(env: Environment | undefined, context: Record<string, unknown> = {}) {
+  const app = new App({
+    outdir: mkdtempSync(path.join(tmpdir(), 'credits-cdk-')),
+    context: { ...context, 'aws:cdk:bundling-stacks': [] },
+  });
+  const built = buildApp(app, { ...(env ? { env } : {}), nag: false });
+  return { ...built, app };
+}
+
+describe('AWS Marketplace: events reach a stack outside us-east-1', () => {
+  const account = '123456789012';
+  const context = { marketplaceProductId: 'prod-abc123' };
+
+  it("forwards, from us-east-1, exactly the lifecycle rule's events to the default bus of eu-west-1", () => {
+    const built = buildIn({ account, region: 'eu-west-1' }, context);
+    try {
+      const forwarder = built.marketplaceEvents;
+      expect(forwarder?.region).toBe('us-east-1');
+      expect(forwarder?.account).toBe(account);
+      expect(forwarder?.stackName).toBe('CreditsMarketplaceEvents-eu-west-1');
+      const template = Template.fromStack(forwarder!);
+      const rules = Object.values(resources(template)).filter((r) => r.Type === 'AWS::Events::Rule');
+      expect(rules).toHaveLength(1);
+      const rule = rules[0]!.Properties!;
+      const lifecycle = Object.values(resources(Template.fromStack(built.api))).find(
+        (r) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern,
+      );
+      expect(rule.EventPattern).toEqual(lifecycle?.Properties?.EventPattern);
+      expect(rule.EventBusName).toBeUndefined();
+      expect(lifecycle?.Properties?.EventBusName).toBeUndefined();
+      const targets = rule.Targets as { Arn: unknown; RoleArn?: { 'Fn::GetAtt': [string, string] } }[];
+      expect(targets).toHaveLength(1);
+      expect(targets[0]!.Arn).toEqual({
+        'Fn::Join': [
+          '',
+          ['arn:', { Ref: 'AWS::Partition' }, `:events:eu-west-1:${account}:event-bus/default`],
+        ],
+      });
+      const roleId = targets[0]!.RoleArn?.['Fn::GetAtt'][0] ?? '';
+      const putEvents = roleStatements(template, roleId).filter((st) =>
+        asArray(st.Action).includes('events:PutEvents'),
+      );
+      expect(putEvents.map((st) => st.Resource)).toEqual([targets[0]!.Arn]);
+    } finally {
+      rmSync(built.app.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('needs no forwarding in us-east-1, nor when the region is unknown at synth (environment-agnostic)', () => {
+    for (const env of [{ account, region: 'us-east-1' }, undefined]) {
+      const built = buildIn(env, context);
+      try {
+        expect(built.marketplaceEvents, JSON.stringify(env)).toBeUndefined();
+        expect(built.app.node.children.map((c) => c.node.id).sort()).toEqual([
+          'CreditsApi',
+          'CreditsDashboard',
+          'CreditsData',
+        ]);
+      } finally {
+        rmSync(built.app.outdir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('passes the cdk-nag AwsSolutions checks with no finding', () => {
+    const built = buildIn({ account, region: 'ap-southeast-2' }, context);
+    try {
+      built.app.synth();
+      const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(
+        built.marketplaceEvents!,
+      );
+      expect(report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.description}`)).toEqual([]);
+    } finally {
+      rmSync(built.app.outdir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 // Marketplace emulator: BatchMeterUsage through the real SDK: 25 records a call, the time window
-// (24 h, month-end cutoff), idempotent replays, DuplicateRecord, identity styles, throttling and
+// (MARKETPLACE_WINDOW_HOURS, default 6 h; month-end cutoff), idempotent replays, DuplicateRecord, identity styles, throttling and
 // UnprocessedRecords, and the usage-records listing.
 import {
   BatchMeterUsageCommand,
@@ -11,7 +11,11 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resetClock, setClock } from '#shared/clock.ts';
-import type { MintedCustomer, StoredRecord } from '../../local/marketplace/emulator.ts';
+import {
+  type MintedCustomer,
+  type StoredRecord,
+  startMarketplaceEmulator,
+} from '../../local/marketplace/emulator.ts';
 import { type Harness, hourStart, startHarness } from './harness.ts';
 
 let h: Harness;
@@ -26,11 +30,14 @@ afterAll(async () => {
 
 afterEach(() => {
   resetClock();
+  delete process.env.MARKETPLACE_WINDOW_HOURS;
   h.emulator.control.throttle(0);
   h.emulator.control.leaveUnprocessed(0);
 });
 
 const NOW = new Date('2026-03-10T12:30:00Z');
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
 
 function record(buyer: MintedCustomer, timestamp: Date, quantity: number, dimension = 'usage'): UsageRecord {
   return {
@@ -51,7 +58,7 @@ describe('batch size', () => {
   it('accepts 25 records and refuses 26 with ValidationException', async () => {
     setClock(NOW);
     const buyer = h.emulator.control.mintCustomer();
-    const hours = Array.from({ length: 26 }, (_, i) => record(buyer, hourStart(NOW, i % 23), 1, `d${i}`));
+    const hours = Array.from({ length: 26 }, (_, i) => record(buyer, hourStart(NOW, i % 5), 1, `d${i}`));
     const ok = await meter(buyer, hours.slice(0, 25));
     expect(ok.Results).toHaveLength(25);
     expect(ok.Results?.every((r) => r.Status === 'Success' && r.MeteringRecordId)).toBe(true);
@@ -65,15 +72,15 @@ describe('batch size', () => {
 });
 
 describe('time window', () => {
-  it('fails the whole batch when one record is 24 h old', async () => {
+  it('fails the whole batch when one record is as old as the window (6 hours by default)', async () => {
     setClock(NOW);
     const buyer = h.emulator.control.mintCustomer();
     const fresh = record(buyer, hourStart(NOW, 1), 5);
-    const stale = record(buyer, new Date(NOW.getTime() - 24 * 3_600_000), 5, 'other');
+    const stale = record(buyer, new Date(NOW.getTime() - 6 * HOUR), 5, 'other');
     await expect(meter(buyer, [fresh, stale])).rejects.toBeInstanceOf(TimestampOutOfBoundsException);
-    await expect(
-      meter(buyer, [record(buyer, new Date(NOW.getTime() + 3_600_000), 1)]),
-    ).rejects.toBeInstanceOf(TimestampOutOfBoundsException);
+    await expect(meter(buyer, [record(buyer, new Date(NOW.getTime() + HOUR), 1)])).rejects.toBeInstanceOf(
+      TimestampOutOfBoundsException,
+    );
     const listed = h.emulator.control
       .records()
       .filter((r) => r.usage_record.CustomerIdentifier === buyer.customer_identifier);
@@ -87,7 +94,55 @@ describe('time window', () => {
     expect(retry.Results?.[0]?.Status).toBe('Success');
   });
 
+  it('accepts a record one minute inside the default 6-hour window', async () => {
+    setClock(NOW);
+    const buyer = h.emulator.control.mintCustomer();
+    const inside = await meter(buyer, [record(buyer, new Date(NOW.getTime() - 6 * HOUR + MINUTE), 5)]);
+    expect(inside.Results?.[0]?.Status).toBe('Success');
+  });
+
+  it('enforces the configured MARKETPLACE_WINDOW_HOURS, the setting the metering job uses', async () => {
+    process.env.MARKETPLACE_WINDOW_HOURS = '3';
+    setClock(NOW);
+    const buyer = h.emulator.control.mintCustomer();
+    await expect(
+      meter(buyer, [record(buyer, new Date(NOW.getTime() - 3 * HOUR), 1, 'outside')]),
+    ).rejects.toBeInstanceOf(TimestampOutOfBoundsException);
+    const inside = await meter(buyer, [record(buyer, new Date(NOW.getTime() - 3 * HOUR + MINUTE), 1)]);
+    expect(inside.Results?.[0]?.Status).toBe('Success');
+
+    process.env.MARKETPLACE_WINDOW_HOURS = '24';
+    const dayOld = await meter(buyer, [record(buyer, new Date(NOW.getTime() - 23 * HOUR), 1, 'day')]);
+    expect(dayOld.Results?.[0]?.Status).toBe('Success');
+  });
+
+  it('takes a window of its own when started with windowHours', async () => {
+    const own = await startMarketplaceEmulator({ windowHours: 12 });
+    const client = new MarketplaceMeteringClient({ ...own.clientConfig, maxAttempts: 1 });
+    try {
+      setClock(NOW);
+      const buyer = own.control.mintCustomer();
+      const send = (at: Date, dimension: string) =>
+        client.send(
+          new BatchMeterUsageCommand({
+            ProductCode: buyer.product_code,
+            UsageRecords: [record(buyer, at, 1, dimension)],
+          }),
+        );
+      const elevenHours = await send(new Date(NOW.getTime() - 11 * HOUR), 'inside');
+      expect(elevenHours.Results?.[0]?.Status).toBe('Success');
+      await expect(send(new Date(NOW.getTime() - 12 * HOUR), 'outside')).rejects.toBeInstanceOf(
+        TimestampOutOfBoundsException,
+      );
+    } finally {
+      client.destroy();
+      await own.stop();
+    }
+  });
+
   it("accepts last month's usage until 06:00 UTC on the 1st", async () => {
+    // The cut-off only binds with a window longer than 7 hours (last month's last hour starts at 23:00).
+    process.env.MARKETPLACE_WINDOW_HOURS = '24';
     setClock(new Date('2026-03-01T05:00:00Z'));
     const buyer = h.emulator.control.mintCustomer();
     const lastHourOfFebruary = new Date('2026-02-28T23:00:00Z');

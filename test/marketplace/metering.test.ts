@@ -29,6 +29,7 @@ afterEach(async () => {
   resetClock();
   delete process.env.MARKETPLACE_PRODUCT_CODE;
   delete process.env.MARKETPLACE_IDENTITY;
+  delete process.env.MARKETPLACE_WINDOW_HOURS;
 });
 
 describe('marketplace metering', () => {
@@ -216,11 +217,12 @@ describe('marketplace metering', () => {
     setClock(new Date('2026-12-10T10:20:00Z'));
     const late = await registeredBuyer(emulator);
     await accrue(late.accountId, '2026-12-10T10:00:00Z', 1500);
-    // 23 h 55 min later the 10:00 record is inside AWS's 24 h, but not with the job's safety margin.
-    setClock(new Date('2026-12-11T09:55:00Z'));
+    // 5 h 55 min later the 10:00 record is inside the default 6-hour window, but not with the job's
+    // safety margin.
+    setClock(new Date('2026-12-10T15:55:00Z'));
     const fresh = await registeredBuyer(emulator);
-    await accrue(fresh.accountId, '2026-12-11T08:00:00Z', 2000);
-    setClock(new Date('2026-12-11T10:00:00Z'));
+    await accrue(fresh.accountId, '2026-12-10T14:00:00Z', 2000);
+    setClock(new Date('2026-12-10T16:00:00Z'));
 
     const summary = await runMetering(fast);
 
@@ -241,6 +243,8 @@ describe('marketplace metering', () => {
   });
 
   it("sends last month's last hour until 06:00 UTC on the 1st", async () => {
+    // The cut-off only binds with a window longer than 7 hours.
+    process.env.MARKETPLACE_WINDOW_HOURS = '24';
     setClock(new Date('2026-11-30T23:10:00Z'));
     const buyer = await registeredBuyer(emulator);
     await accrue(buyer.accountId, '2026-11-30T23:00:00Z', 2500);
@@ -255,6 +259,7 @@ describe('marketplace metering', () => {
   });
 
   it("books last month's unreported hour into this month after the 06:00 UTC cut-off", async () => {
+    process.env.MARKETPLACE_WINDOW_HOURS = '24';
     setClock(new Date('2026-11-30T23:10:00Z'));
     const buyer = await registeredBuyer(emulator);
     await accrue(buyer.accountId, '2026-11-30T23:00:00Z', 2500);
@@ -279,6 +284,8 @@ describe('marketplace metering', () => {
       return state / 2 ** 31;
     };
     const start = Date.parse('2026-06-01T00:00:00Z');
+    // A run every 20 hours needs a window that long: every hour is sent, none rolled over.
+    process.env.MARKETPLACE_WINDOW_HOURS = '24';
     setClock(new Date(start + 5 * 60_000));
     const buyer = await registeredBuyer(emulator);
     let total = 0;
@@ -297,6 +304,41 @@ describe('marketplace metering', () => {
     expect(billedUnits(emulator), `seed ${seed}`).toBe(Math.floor(total / 1000));
     expect(await getCarry(buyer.accountId, 'usage')).toMatchObject({ carry: total % 1000, seq: 1000 });
   }, 240_000);
+
+  it('sends the hours that leave the window soonest first, across buyers and batches', async () => {
+    // 12 idle buyers, 5 hours each: 60 records in 3 calls. Claims go 8 buyers at a time, each buyer's hours
+    // in order, so without the ordering the last 4 buyers' 10:00 hours would be sent after 11:00 to 14:00.
+    setClock(new Date('2026-12-10T10:20:00Z'));
+    for (let i = 0; i < 12; i++) await registeredBuyer(emulator);
+    setClock(new Date('2026-12-10T15:05:00Z'));
+
+    const summary = await runMetering(fast);
+
+    expect(summary.reported.records).toBe(60);
+    const sent = emulator.control.records().map((r) => r.usage_record.Timestamp);
+    expect(sent).toHaveLength(60);
+    expect(sent).toEqual([...sent].sort());
+    expect(sent.slice(0, 12)).toEqual(Array(12).fill('2026-12-10T10:00:00.000Z'));
+  });
+
+  it('by default sends nothing stamped 6 hours or more before the run (the BatchMeterUsage window)', async () => {
+    setClock(new Date('2026-12-10T08:20:00Z'));
+    const buyer = await registeredBuyer(emulator);
+    await accrue(buyer.accountId, '2026-12-10T08:00:00Z', 3000);
+    setClock(new Date('2026-12-10T14:05:00Z'));
+
+    const summary = await runMetering(fast);
+
+    expect(summary.rolled_over).toEqual({ hours: 1, micros: 3000 });
+    const records = billed(emulator, buyer.customer.customer_aws_account_id);
+    expect(records.map((r) => [r.usage_record.Timestamp, r.usage_record.Quantity])).toEqual([
+      ['2026-12-10T09:00:00.000Z', 3],
+      ['2026-12-10T10:00:00.000Z', 0],
+      ['2026-12-10T11:00:00.000Z', 0],
+      ['2026-12-10T12:00:00.000Z', 0],
+      ['2026-12-10T13:00:00.000Z', 0],
+    ]);
+  });
 
   it('dry run: answers the records it would send and changes nothing', async () => {
     setClock(new Date('2026-12-10T13:20:00Z'));

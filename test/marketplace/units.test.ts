@@ -1,7 +1,9 @@
 // The pure rules: cost to units with the carried remainder (exact over any sequence of hours), and the
-// Metering Service's window (24 hours, or 06:00 UTC on the 1st for last month's hours).
+// Metering Service's window (MARKETPLACE_WINDOW_HOURS, 6 by default, or 06:00 UTC on the 1st for last
+// month's hours).
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MissingConfigurationError } from '#shared/config.ts';
 import { hourKey, hoursBetween, sendable, windowClosesAt } from '#shared/marketplace/hours.ts';
 import { MAX_QUANTITY, toUnits } from '#shared/marketplace/units.ts';
 
@@ -53,6 +55,17 @@ describe('toUnits', () => {
 });
 
 describe('hours and the window', () => {
+  afterEach(() => {
+    delete process.env.MARKETPLACE_WINDOW_HOURS;
+  });
+
+  it('refuses a window that is not a whole number of hours from 2 to 24', () => {
+    for (const bad of ['1', '25', '6.5', 'six', '0']) {
+      process.env.MARKETPLACE_WINDOW_HOURS = bad;
+      expect(() => windowClosesAt('2026-12-10T13:00:00Z'), bad).toThrow(MissingConfigurationError);
+    }
+  });
+
   it('keys an hour by its start, without milliseconds', () => {
     expect(hourKey(Date.parse('2026-12-01T13:59:59.999Z'))).toBe('2026-12-01T13:00:00Z');
     expect(hoursBetween('2026-12-01T22:00:00Z', '2026-12-02T01:00:00Z')).toEqual([
@@ -63,7 +76,15 @@ describe('hours and the window', () => {
     ]);
   });
 
-  it('closes an hour 24 hours after it starts, or at 06:00 UTC on the next 1st', () => {
+  it('closes an hour 6 hours after it starts by default', () => {
+    expect(new Date(windowClosesAt('2026-12-10T13:00:00Z')).toISOString()).toBe('2026-12-10T19:00:00.000Z');
+    expect(new Date(windowClosesAt('2026-11-30T23:00:00Z')).toISOString()).toBe('2026-12-01T05:00:00.000Z');
+    expect(sendable('2026-12-10T13:00:00Z', Date.parse('2026-12-10T18:49:59Z'))).toBe(true);
+    expect(sendable('2026-12-10T13:00:00Z', Date.parse('2026-12-10T18:50:00Z'))).toBe(false);
+  });
+
+  it('closes an hour MARKETPLACE_WINDOW_HOURS after it starts, or at 06:00 UTC on the next 1st', () => {
+    process.env.MARKETPLACE_WINDOW_HOURS = '24';
     expect(new Date(windowClosesAt('2026-12-10T13:00:00Z')).toISOString()).toBe('2026-12-11T13:00:00.000Z');
     expect(new Date(windowClosesAt('2026-11-30T23:00:00Z')).toISOString()).toBe('2026-12-01T06:00:00.000Z');
     expect(new Date(windowClosesAt('2026-11-30T05:00:00Z')).toISOString()).toBe('2026-12-01T05:00:00.000Z');
@@ -71,6 +92,7 @@ describe('hours and the window', () => {
   });
 
   it('stops sending an hour ten minutes before its window closes', () => {
+    process.env.MARKETPLACE_WINDOW_HOURS = '24';
     expect(sendable('2026-11-30T23:00:00Z', Date.parse('2026-12-01T05:49:59Z'))).toBe(true);
     expect(sendable('2026-11-30T23:00:00Z', Date.parse('2026-12-01T05:50:00Z'))).toBe(false);
     expect(sendable('2026-12-10T13:00:00Z', Date.parse('2026-12-11T12:49:00Z'))).toBe(true);
