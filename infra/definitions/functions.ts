@@ -48,7 +48,7 @@ export type FunctionSpec = {
 /** What every token-authenticated function needs: token lookup and its throttled last-use write. */
 const tokenAuth: TableAction[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
 /** Idempotency records: claim, complete, release, and forget after a refused (invalid) request. */
-const idempotency: TableAction[] = [
+export const idempotency: TableAction[] = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
@@ -101,7 +101,7 @@ export const functions = {
   tokens: {
     entry: 'functions/account/tokens.ts',
     description: 'Create, list and revoke API tokens',
-    table: unique([...tokenAuth, 'dynamodb:PutItem', 'dynamodb:Query']),
+    table: unique([...tokenAuth, ...idempotency, 'dynamodb:PutItem', 'dynamodb:Query']),
   },
   adminAccounts: {
     entry: 'functions/admin/accounts.ts',
