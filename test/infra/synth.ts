@@ -40,8 +40,11 @@ export function withQuietBundling<T>(synthesize: () => T): T {
 export function synthesizeApp(options: { nag?: boolean; env?: Environment } = {}): SynthesizedApp {
   const started = performance.now();
   const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'credits-cdk-')) });
-  const stacks = buildApp(app, { nag: options.nag ?? true, ...(options.env ? { env: options.env } : {}) });
-  const assembly = withQuietBundling(() => app.synth());
+  // Functions are bundled as they are constructed, so the quiet covers building as well as synthesizing.
+  const { stacks, assembly } = withQuietBundling(() => {
+    const built = buildApp(app, { nag: options.nag ?? true, ...(options.env ? { env: options.env } : {}) });
+    return { stacks: built, assembly: app.synth() };
+  });
   return {
     ...stacks,
     app,
