@@ -19,3 +19,19 @@ export const tracer = new Tracer({
 export function flushMetrics(): void {
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }
+
+/**
+ * Wraps a Lambda handler so its metrics are published when it returns and when it throws: a metric left in
+ * the buffer would be lost, or counted in the next invocation of a warm instance.
+ */
+export function flushingMetrics<A extends unknown[], R>(
+  handler: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await handler(...args);
+    } finally {
+      flushMetrics();
+    }
+  };
+}
