@@ -1,7 +1,7 @@
 // The invoicing fan-out's worker: one SQS message per account and closed period, invoiced exactly once.
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { flushMetrics, logger } from '#shared/observability/powertools.ts';
+import { flushingMetrics, logger } from '#shared/observability/powertools.ts';
 import { type InvoiceRunReport, invoicePeriod } from '#shared/postpaid/invoicing.ts';
 import { isPeriod } from '#shared/postpaid/periods.ts';
 
@@ -11,22 +11,24 @@ const work = z.object({
 });
 
 /** SQS reads only `batchItemFailures`; `reports` is for the local stack, which reports what a job run did. */
-export const handler = async (
-  event: SQSEvent,
-): Promise<SQSBatchResponse & { reports: InvoiceRunReport[] }> => {
-  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-  const reports: InvoiceRunReport[] = [];
-  for (const record of event.Records) {
-    try {
-      const { account_id, period } = work.parse(JSON.parse(record.body));
-      const report = await invoicePeriod(account_id, period);
-      logger.info('postpaid invoice', { ...report });
-      reports.push(report);
-    } catch (error) {
-      logger.error('postpaid invoice failed; the message is retried', { error, messageId: record.messageId });
-      batchItemFailures.push({ itemIdentifier: record.messageId });
+export const handler = flushingMetrics(
+  async (event: SQSEvent): Promise<SQSBatchResponse & { reports: InvoiceRunReport[] }> => {
+    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+    const reports: InvoiceRunReport[] = [];
+    for (const record of event.Records) {
+      try {
+        const { account_id, period } = work.parse(JSON.parse(record.body));
+        const report = await invoicePeriod(account_id, period);
+        logger.info('postpaid invoice', { ...report });
+        reports.push(report);
+      } catch (error) {
+        logger.error('postpaid invoice failed; the message is retried', {
+          error,
+          messageId: record.messageId,
+        });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
     }
-  }
-  flushMetrics();
-  return { batchItemFailures, reports };
-};
+    return { batchItemFailures, reports };
+  },
+);

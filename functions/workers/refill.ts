@@ -1,9 +1,9 @@
 // The prompt trigger's worker: one SQS message per account a debit just took below its threshold.
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { runRefill } from '#shared/auto-refill/refill.ts';
-import { flushMetrics, logger } from '#shared/observability/powertools.ts';
+import { flushingMetrics, logger } from '#shared/observability/powertools.ts';
 
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+export const handler = flushingMetrics(async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
   for (const record of event.Records) {
     try {
@@ -15,6 +15,5 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       batchItemFailures.push({ itemIdentifier: record.messageId });
     }
   }
-  flushMetrics();
   return { batchItemFailures };
-};
+});

@@ -250,7 +250,7 @@ export const functions = {
   reconcile: {
     entry: 'functions/jobs/reconcile.ts',
     description: 'Scheduled: recomputes every balance from the ledger and reports drift',
-    table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'],
+    table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
     timeoutSeconds: 900,
     memoryMb: 1024,
   },

@@ -25,6 +25,7 @@ import {
   Alarm,
   ComparisonOperator,
   type IMetric,
+  MathExpression,
   Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -33,6 +34,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IDestination } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -49,6 +51,7 @@ import { lifecycleEventPattern } from '../constructs/marketplace-events.ts';
 import { type FunctionName, type FunctionSpec, functions } from '../definitions/functions.ts';
 import { jobs } from '../definitions/jobs.ts';
 import { type Route, routeKey, routes } from '../definitions/routes.ts';
+import { tableSchema } from '../definitions/table.ts';
 
 export type ApiStackProps = StackProps & {
   table: ITable;
@@ -81,6 +84,9 @@ export type ApiStackProps = StackProps & {
    */
   postpaidOverdueBlockGraceDays?: number;
 };
+
+/** A function whose slowest invocation reaches this share of its timeout raises its duration alarm. */
+const NEAR_TIMEOUT = 0.85;
 
 /** CDK context giving the public base URL of the deployment. */
 export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
@@ -192,6 +198,7 @@ export class ApiStack extends Stack {
   readonly functions: Record<FunctionName, HouseFunction>;
   readonly alarmTopic: Topic;
   readonly jobsDeadLetterQueue: Queue;
+  readonly jobFailureQueue: Queue;
   readonly refillQueue: Queue;
   readonly refillDeadLetterQueue: Queue;
   readonly invoiceQueue: Queue;
@@ -392,6 +399,33 @@ export class ApiStack extends Stack {
       reason:
         'This queue is itself the dead-letter queue of the scheduled job targets; it has an alarm instead',
     });
+    // That queue only receives events EventBridge could not deliver. A job that was invoked and failed (after
+    // Lambda's own retries of an asynchronous invocation) goes to this one, through the function's
+    // on-failure destination: the message holds the event and the error.
+    this.jobFailureQueue = new Queue(this, 'JobFailureQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.jobFailureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the on-failure destination of the scheduled jobs; it has an alarm instead',
+    });
+    // Not SqsDestination: its grant adds sqs:GetQueueAttributes and sqs:GetQueueUrl, and Lambda needs only
+    // sqs:SendMessage, granted below to each job's role.
+    const jobFailed: IDestination = { bind: () => ({ destination: this.jobFailureQueue.queueArn }) };
+    for (const name of new Set(jobs.map((job) => job.function))) {
+      const job = this.functions[name];
+      job.function.configureAsyncInvoke({ onFailure: jobFailed, retryAttempts: 2 });
+      job.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'JobFailureQueue',
+          actions: ['sqs:SendMessage'],
+          resources: [this.jobFailureQueue.queueArn],
+        }),
+      );
+    }
     for (const job of jobs) {
       new Rule(this, `Job-${job.name}`, {
         description: `Scheduled job ${job.name}`,
@@ -409,6 +443,11 @@ export class ApiStack extends Stack {
       'JobsDeadLetterAlarm',
       this.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       'A scheduled job invocation could not be delivered (see the jobs dead-letter queue)',
+    );
+    alarm(
+      'JobFailureAlarm',
+      this.jobFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A scheduled job failed after 2 retries (the job failure queue holds its event and error; fix, then rerun the job)',
     );
 
     // AWS Marketplace: subscription events from the default bus (and the legacy SNS topics when given). AWS
@@ -518,7 +557,64 @@ export class ApiStack extends Stack {
         fn.function.metricThrottles({ period: Duration.minutes(1) }),
         `${name}: throttled`,
       );
+      // Warns before invocations start timing out: the threshold follows the function's configured timeout.
+      const timeout = fn.function.timeout;
+      if (!timeout) throw new Error(`${name}: the house function has no timeout`);
+      new Alarm(this, `${name}-DurationNearTimeout`, {
+        metric: fn.function.metricDuration({ statistic: 'Maximum', period: Duration.minutes(5) }),
+        threshold: Math.round(NEAR_TIMEOUT * timeout.toMilliseconds()),
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${name}: an invocation ran ≥ ${NEAR_TIMEOUT * 100} % of its ${timeout.toSeconds()} s timeout`,
+      }).addAlarmAction(alarmAction);
     }
+
+    // The application's own metrics (Powertools EMF: this namespace, dimension service).
+    const appMetric = (metricName: string, statistic: string, period: Duration) =>
+      new Metric({
+        namespace: metricsNamespace,
+        metricName,
+        dimensionsMap: { service: serviceName },
+        statistic,
+        period,
+      });
+    alarm(
+      'LedgerDriftAlarm',
+      appMetric('LedgerDriftAccounts', 'Maximum', Duration.hours(1)),
+      "Reconciliation found accounts whose balance is not the sum of their ledger, or whose held is not their open holds (the job's log lists them)",
+    );
+    alarm(
+      'EventPublishFailedAlarm',
+      appMetric('EventPublishFailed', 'Sum', Duration.minutes(5)),
+      'Billing events could not be put on the event bus after retries (the functions log each one); subscribers missed them',
+    );
+    // Throttled reads and writes on the table and on each index: requests over a partition's limits.
+    const throttleEvents = [undefined, ...tableSchema.indexes.map((index) => index.name)].flatMap((index) =>
+      ['ReadThrottleEvents', 'WriteThrottleEvents'].map(
+        (metricName) =>
+          new Metric({
+            namespace: 'AWS/DynamoDB',
+            metricName,
+            dimensionsMap: {
+              TableName: table.tableName,
+              ...(index ? { GlobalSecondaryIndexName: index } : {}),
+            },
+            statistic: 'Sum',
+            period: Duration.minutes(5),
+          }),
+      ),
+    );
+    alarm(
+      'TableThrottleAlarm',
+      new MathExpression({
+        expression: throttleEvents.map((_, i) => `m${i}`).join(' + '),
+        usingMetrics: Object.fromEntries(throttleEvents.map((metric, i) => [`m${i}`, metric])),
+        period: Duration.minutes(5),
+        label: 'Throttled table and index requests',
+      }),
+      'DynamoDB throttled reads or writes on the table or an index (a hot partition: see the README)',
+    );
     alarm(
       'Api-5xx',
       this.api.metricServerError({ period: Duration.minutes(1) }),

@@ -16,6 +16,11 @@ export const keys = {
   }),
   ledgerPrefix: 'LEDGER#',
   hold: (accountId: string, holdId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `HOLD#${holdId}` }),
+  holdPrefix: 'HOLD#',
+  /** How far reconciliation has summed the account's ledger, and where its possibly open holds begin. */
+  reconcileCheckpoint: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'RECONCILE' }),
+  /** Where an unfinished reconciliation pass stopped, per scan segment. */
+  reconcileRun: { PK: 'RECONCILE', SK: 'RUN' },
   /** Open holds sit in sparse index shards ordered by expiry, so the expiry job reads only what is due. */
   openHoldIndex: (shard: number, expiresAtIso: string, accountId: string, holdId: string) => ({
     GSI1PK: `OPEN_HOLDS#${shard}`,

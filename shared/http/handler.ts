@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import type * as z from 'zod/mini';
 import { ForbiddenError } from '../errors.ts';
 import { idempotent } from '../idempotency/middleware.ts';
+import { flushingMetrics } from '../observability/powertools.ts';
 import type { Scope } from '../tokens/repository.ts';
 import type { ApiContext, ApiEvent, ApiResult, RouteHandler } from './api.ts';
 import { authenticated, jsonBody, pathParameters, principalOf } from './middleware.ts';
@@ -51,7 +52,7 @@ export function apiRoute(
       options.auth === 'admin' ? 'admin' : principalOf(request.context).accountId;
     chain.use(idempotent(scopeOf, { redact }));
   }
-  return chain.handler(run) as unknown as RouteHandler;
+  return flushingMetrics(chain.handler(run) as unknown as RouteHandler);
 }
 
 /** One Lambda serving several routes of the route table, dispatched on `routeKey`. */

@@ -1,10 +1,12 @@
 // The outermost middleware of every HTTP function: request ids, error mapping, the x-request-id header.
+// Metrics are not flushed here but around the whole chain (flushingMetrics), which also covers an early
+// response and an onError middleware that throws.
 // Kept apart from token auth and body parsing so a function that needs neither (the catch-all 404) bundles
 // no DynamoDB client and no zod.
 import type { MiddlewareObj, Request } from '@middy/core';
 import { errorResponse } from '../errors.ts';
 import { requestIdFor } from '../ids.ts';
-import { flushMetrics, logger } from '../observability/powertools.ts';
+import { logger } from '../observability/powertools.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json } from './api.ts';
 
 export type ApiRequest = Request<ApiEvent, ApiResult, Error, ApiContext>;
@@ -31,14 +33,12 @@ export function apiRequest(): ApiMiddleware {
     },
     after: (request) => {
       stamp(request);
-      flushMetrics();
     },
     onError: (request) => {
       const { status, body } = errorResponse(request.error);
       if (status >= 500) logger.error('request failed', { error: request.error });
       request.response = json(status, body);
       stamp(request);
-      flushMetrics();
       return request.response;
     },
   };

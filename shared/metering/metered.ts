@@ -35,7 +35,7 @@ import {
   SubscriptionInactiveError,
 } from '../errors.ts';
 import { publish } from '../events/bus.ts';
-import { type ApiContext, type ApiEvent, type ApiResult, json } from '../http/api.ts';
+import { type ApiContext, type ApiEvent, type ApiResult, json, type RouteHandler } from '../http/api.ts';
 import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
 import { idempotent } from '../idempotency/middleware.ts';
@@ -51,7 +51,7 @@ import {
 } from '../ledger/ledger.ts';
 import type { AccountMoney, Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
-import { logger, metrics } from '../observability/powertools.ts';
+import { flushingMetrics, logger, metrics } from '../observability/powertools.ts';
 import { type FeaturePrice, priceOf } from './catalog.ts';
 
 export type FeatureResult<R> = { results: R; quantity?: number };
@@ -409,8 +409,8 @@ export type PaidFeature<B, R> = {
 };
 
 /** A complete Lambda handler for a paid feature behind API Gateway. */
-export function paidFeature<B, R>(definition: PaidFeature<B, R>) {
-  return middy<ApiEvent, ApiResult, Error, ApiContext>()
+export function paidFeature<B, R>(definition: PaidFeature<B, R>): RouteHandler {
+  const chain = middy<ApiEvent, ApiResult, Error, ApiContext>()
     .use(apiRequest())
     .use(authenticated('api'))
     .use(jsonBody(definition.body, definition.maxBodyBytes))
@@ -420,4 +420,5 @@ export function paidFeature<B, R>(definition: PaidFeature<B, R>) {
       const result = await definition.run(context.api.body as B, context);
       return result as unknown as ApiResult;
     });
+  return flushingMetrics(chain as unknown as RouteHandler);
 }

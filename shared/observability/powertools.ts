@@ -1,7 +1,7 @@
-// Logger, metrics and tracer: created once per process and shared by every handler.
+// Logger and metrics: created once per process and shared by every handler. No tracer: active tracing is
+// off (README, "Alarms and reconciliation").
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'credits-billing';
 
@@ -10,12 +10,24 @@ export const metrics = new Metrics({
   serviceName,
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'CreditsBilling',
 });
-export const tracer = new Tracer({
-  serviceName,
-  enabled: process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined,
-});
 
 /** Emits the buffered metrics (EMF) at the end of an invocation; nothing when none were recorded. */
 export function flushMetrics(): void {
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}
+
+/**
+ * Wraps a Lambda handler so its metrics are published when it returns and when it throws: a metric left in
+ * the buffer would be lost, or counted in the next invocation of a warm instance.
+ */
+export function flushingMetrics<A extends unknown[], R>(
+  handler: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await handler(...args);
+    } finally {
+      flushMetrics();
+    }
+  };
 }

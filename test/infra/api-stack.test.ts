@@ -41,12 +41,11 @@ describe('api stack: functions', () => {
     for (const [name] of specs) expect(all[functionId(name)]?.Type).toBe('AWS::Lambda::Function');
   });
 
-  it.each(specs)('%s runs Node 24 on arm64 with active tracing and the house sizes', (name, spec) => {
+  it.each(specs)('%s runs Node 24 on arm64 with the house sizes', (name, spec) => {
     expect(props(functionId(name))).toMatchObject({
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
-      TracingConfig: { Mode: 'Active' },
       MemorySize: spec.memoryMb ?? 512,
       Timeout: timeoutSecondsOf(spec),
       Description: spec.description,
@@ -144,25 +143,25 @@ describe('api stack: least-privilege roles', () => {
     expect(events[0]?.Resource).toEqual({ 'Fn::ImportValue': expect.stringContaining('Bus') });
   });
 
-  it.each(specs)('%s has nothing beyond logs, its table/bus/Stripe/queue grants and X-Ray', (name, spec) => {
+  it.each(specs)('%s has nothing beyond logs and its table/bus/Stripe/queue grants', (name, spec) => {
     const services = new Set(actionsOf(name).map((action) => action.split(':')[0]));
+    const isJob = jobs.some((job) => job.function === name);
     const allowed = [
       'logs',
       'dynamodb',
       'events',
-      'xray',
       ...(spec.stripe ? ['secretsmanager'] : []),
-      ...(spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker ? ['sqs'] : []),
+      ...(spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker || isJob
+        ? ['sqs']
+        : []),
       ...(spec.marketplace ? ['aws-marketplace'] : []),
     ];
     for (const service of services) expect(allowed).toContain(service);
     for (const statement of statementsOf(name)) {
       if (statement.Resource === '*')
-        expect(
-          asArray(statement.Action).every(
-            (a) => a.startsWith('xray:') || (spec.marketplace ?? []).some((m) => m === a),
-          ),
-        ).toBe(true);
+        expect(asArray(statement.Action).every((a) => (spec.marketplace ?? []).some((m) => m === a))).toBe(
+          true,
+        );
     }
   });
 });
@@ -524,10 +523,14 @@ describe('api stack: auto-refill queue', () => {
       .filter(([, r]) => JSON.stringify(r.Properties).includes('"sqs:'))
       .map(([id]) => id);
     // The invoice queue's senders and worker are checked in invoicing-stack.test.ts.
+    // The job functions' default policies hold their on-failure destination grant (observability.test.ts).
     const expected = specs
       .filter(([, spec]) => spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker)
       .map(([name]) => roleId(name));
-    expect(granting.sort()).toEqual(expected.sort());
+    const jobPolicies = [...new Set(jobs.map((job) => job.function))].map((name) =>
+      logicalId(api, api.functions[name].role.node.findChild('DefaultPolicy')),
+    );
+    expect(granting.sort()).toEqual([...expected, ...jobPolicies].sort());
   });
 
   it('feeds the worker from the queue in batches, reporting partial batch failures', () => {
