@@ -103,7 +103,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     webhookUrl: () => webhookUrl,
     ...(restored ? { restored: restored.events } : {}),
   });
-  // Events the last run had not delivered yet go out once the receiver is known (setWebhookUrl).
+  // Events the last run had not delivered yet go out once the receiver is known.
   const undelivered = (restored?.events ?? []).filter(({ event }) => event.pending_webhooks > 0);
 
   const guarded = (what: string, work: () => void) => {
@@ -199,6 +199,12 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   ctx.baseUrl = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
 
+  const resendUndelivered = () => {
+    if (!webhookUrl) return;
+    for (const { event, payload } of undelivered.splice(0)) dispatcher.deliver(event.id, payload);
+  };
+  resendUndelivered();
+
   const sweep = setInterval(runDue, SWEEP_INTERVAL_MS);
   sweep.unref();
 
@@ -210,8 +216,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     stripeClientOptions: { host: reachableHost, port, protocol: 'http' },
     setWebhookUrl(url) {
       webhookUrl = url;
-      if (!url) return;
-      for (const { event, payload } of undelivered.splice(0)) dispatcher.deliver(event.id, payload);
+      resendUndelivered();
     },
     control,
     async stop() {
