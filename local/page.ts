@@ -15,13 +15,17 @@ function acceptsGzip(request: IncomingMessage): boolean {
   return /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
 }
 
-/** Answers the GET requests the dashboard owns (`/`, `/index.html`, `/assets/*`), `undefined` for any other. */
+/**
+ * Answers the GET and HEAD requests the dashboard owns (`/`, `/index.html`, `/assets/*`), `undefined` for any
+ * other. HEAD gets GET's status and headers; node sends no body for it.
+ */
 export async function servePage(request: IncomingMessage, path: string): Promise<HttpAnswer | undefined> {
-  if (request.method !== 'GET') return undefined;
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
   if (path !== '/' && path !== '/index.html' && !path.startsWith('/assets/')) return undefined;
   const file = dashboardFiles().get(path === '/' ? '/index.html' : path);
   if (!file) return undefined;
   const gzip = acceptsGzip(request);
+  const body = gzip ? file.gzip : file.body;
   return {
     status: 200,
     headers: {
@@ -32,8 +36,10 @@ export async function servePage(request: IncomingMessage, path: string): Promise
       'referrer-policy': 'no-referrer',
       vary: 'accept-encoding',
       ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+      // Set here rather than by node, which leaves it out of a HEAD answer.
+      'content-length': String(body.length),
     },
     cookies: [],
-    body: gzip ? file.gzip : file.body,
+    body,
   };
 }

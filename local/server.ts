@@ -26,6 +26,7 @@ import {
   MAX_BODY_BYTES,
   toHttpAnswer,
 } from './api-gateway.ts';
+import { readStackState, type StackState, writeStackState } from './data-dir.ts';
 import { createTable, startDynamoLocal } from './dynamo-local.ts';
 import { createJobRunner, type JobRunner } from './jobs.ts';
 import type { MarketplaceEmulator } from './marketplace/emulator.ts';
@@ -61,6 +62,12 @@ export type LocalStackOptions = {
   stripe?: false | LocalStripeOptions;
   /** The local AWS Marketplace emulator: runs unless `false` (the cloud talks to AWS). */
   marketplace?: false | LocalMarketplaceOptions;
+  /**
+   * Keep everything here across restarts (`npm start`; the caller holds the directory's lock): DynamoDB
+   * Local's files, the emulators' state, a generated admin key and webhook secret, the demo account (seeded
+   * on the first start only). Default: nothing outlives the stack (tests, the benchmark).
+   */
+  dataDirectory?: string;
 };
 
 export type LocalStripeOptions = {
@@ -77,6 +84,8 @@ export type LocalStack = {
   port: number;
   adminApiKey: string;
   demo?: { accountId: string; token: string };
+  /** Where the data lives when it outlives the stack. */
+  dataDirectory?: string;
   dynamoEndpoint: string;
   /** The Stripe emulator the handlers talk to, when it runs. */
   stripe?: StripeEmulator;
@@ -330,34 +339,85 @@ function realStripeKeyConfigured(): boolean {
   return Boolean(key) && !key?.startsWith('sk_test_emulator_');
 }
 
+/** What a stack with a data directory keeps of the Stripe emulator, and in which file. */
+type KeptStripe = { state: StackState; stateFile: string };
+
 async function startLocalStripe(
   option: LocalStackOptions['stripe'],
   host: string,
   log: (message: string) => void,
+  kept: KeptStripe | undefined,
 ): Promise<StripeEmulator | undefined> {
   if (option === false || (option === undefined && realStripeKeyConfigured())) return undefined;
   const settings = option ?? {};
-  const port = settings.port ?? Number(process.env.STRIPE_EMULATOR_PORT ?? 0);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  const configuredPort =
+    settings.port ??
+    (process.env.STRIPE_EMULATOR_PORT ? Number(process.env.STRIPE_EMULATOR_PORT) : undefined);
+  if (
+    configuredPort !== undefined &&
+    (!Number.isInteger(configuredPort) || configuredPort < 0 || configuredPort > 65_535)
+  ) {
     throw new Error(`STRIPE_EMULATOR_PORT must be a port number, got ${process.env.STRIPE_EMULATOR_PORT}`);
   }
-  return startStripeEmulator({
-    port,
-    host,
-    webhookSecret:
-      settings.webhookSecret ??
-      process.env.STRIPE_WEBHOOK_SECRET ??
-      `whsec_${randomBytes(24).toString('base64url')}`,
-    ...(settings.fundingDelayMs === undefined ? {} : { fundingDelayMs: settings.fundingDelayMs }),
-    ...(settings.webhookRetryBaseMs === undefined ? {} : { webhookRetryBaseMs: settings.webhookRetryBaseMs }),
-    log,
-  });
+  // A kept secret and port: webhooks the last run had not delivered are signed with the first, and the
+  // checkout and invoice URLs stored in the table name the second.
+  const webhookSecret =
+    settings.webhookSecret ??
+    process.env.STRIPE_WEBHOOK_SECRET ??
+    kept?.state.stripeWebhookSecret ??
+    `whsec_${randomBytes(24).toString('base64url')}`;
+  const start = (port: number) =>
+    startStripeEmulator({
+      port,
+      host,
+      webhookSecret,
+      ...(settings.fundingDelayMs === undefined ? {} : { fundingDelayMs: settings.fundingDelayMs }),
+      ...(settings.webhookRetryBaseMs === undefined
+        ? {}
+        : { webhookRetryBaseMs: settings.webhookRetryBaseMs }),
+      ...(kept ? { stateFile: kept.stateFile } : {}),
+      log,
+    });
+  const keptPort = configuredPort === undefined ? kept?.state.stripePort : undefined;
+  let emulator: StripeEmulator;
+  try {
+    emulator = await start(configuredPort ?? keptPort ?? 0);
+  } catch (error) {
+    if (keptPort === undefined || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    log(`Port ${keptPort} of the last Stripe emulator is taken; earlier checkout links will not open`);
+    emulator = await start(0);
+  }
+  if (kept) {
+    kept.state.stripePort = emulator.port;
+    if (!settings.webhookSecret && !process.env.STRIPE_WEBHOOK_SECRET)
+      kept.state.stripeWebhookSecret = webhookSecret;
+  }
+  return emulator;
+}
+
+/** The demo account: the one an earlier start of this data directory seeded, else a new one. */
+async function demoAccount(
+  state: StackState | undefined,
+  log: (message: string) => void,
+): Promise<{ accountId: string; token: string }> {
+  if (state?.demo) {
+    log(`Demo account ${state.demo.accountId} kept from an earlier start`);
+    return state.demo;
+  }
+  log('Seeding the demo account…');
+  const demo = await seedDemoAccount();
+  if (state) state.demo = demo;
+  return demo;
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const quiet = options.quiet ?? false;
   const log = quiet ? () => {} : (message: string) => console.log(message);
-  const adminApiKey = options.adminApiKey ?? randomBytes(24).toString('base64url');
+  const dataDirectory = options.dataDirectory;
+  const state = dataDirectory ? readStackState(dataDirectory) : undefined;
+  // A generated key is kept with the data, so scripts written against the last start keep working.
+  const adminApiKey = options.adminApiKey ?? state?.adminApiKey ?? randomBytes(24).toString('base64url');
+  if (state && !options.adminApiKey) state.adminApiKey = adminApiKey;
   const tableName = options.tableName ?? 'credits-local';
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
@@ -367,9 +427,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     let dynamoEndpoint = options.dynamoEndpoint;
     if (!dynamoEndpoint) {
-      const dynamo = await startDynamoLocal();
+      const dynamoData = dataDirectory ? join(dataDirectory, 'dynamodb') : undefined;
+      log(`Starting DynamoDB Local (${dynamoData ? `data in ${dynamoData}` : 'in memory'})…`);
+      const started = performance.now();
+      const dynamo = await startDynamoLocal(dynamoData ? { dataDirectory: dynamoData } : {});
       cleanups.push(dynamo.stop);
       dynamoEndpoint = dynamo.endpoint;
+      log(`DynamoDB Local ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
     await createTable(dynamoEndpoint, tableName).catch((error: unknown) => {
       // A shared DynamoDB Local may already hold the table from an earlier run.
@@ -377,12 +441,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
 
     const host = options.host ?? '127.0.0.1';
-    const stripe = await startLocalStripe(options.stripe, host, log);
-    if (stripe) cleanups.push(() => stripe.stop());
-    const marketplace = await startLocalMarketplace(options.marketplace, host, log, (event) =>
+    const stripe = await startLocalStripe(
+      options.stripe,
+      host,
+      log,
+      state && dataDirectory ? { state, stateFile: join(dataDirectory, 'stripe.json') } : undefined,
+    );
+    if (stripe) {
+      cleanups.push(() => stripe.stop());
+      log(`Stripe emulator on ${stripe.url}`);
+    }
+    const marketplaceOption =
+      options.marketplace === false || !dataDirectory
+        ? options.marketplace
+        : { ...options.marketplace, stateFile: join(dataDirectory, 'marketplace.json') };
+    const marketplace = await startLocalMarketplace(marketplaceOption, host, log, (event) =>
       invoke('marketplaceLifecycle', event),
     );
-    if (marketplace) cleanups.push(() => marketplace.stop());
+    if (marketplace) {
+      cleanups.push(() => marketplace.stop());
+      log(`AWS Marketplace emulator on ${marketplace.url}`);
+    }
 
     cleanups.push(
       applyEnvironment({
@@ -448,7 +527,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sink.__localEvents = previousEvents;
     });
 
-    const demo = (options.seedDemo ?? true) ? await seedDemoAccount() : undefined;
+    const demo = (options.seedDemo ?? true) ? await demoAccount(state, log) : undefined;
+    if (state && dataDirectory) writeStackState(dataDirectory, state);
 
     const jobs = createJobRunner({ invoke, log });
     cleanups.push(() => jobs.stop());
@@ -510,6 +590,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       adminApiKey,
       ...(demo ? { demo } : {}),
+      ...(dataDirectory ? { dataDirectory } : {}),
       dynamoEndpoint,
       ...(stripe ? { stripe } : {}),
       ...(marketplace ? { marketplace } : {}),

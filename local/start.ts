@@ -1,7 +1,15 @@
-// `npm start`: the whole stack on this machine, seeded with a demo account, until Ctrl-C.
-import { randomBytes } from 'node:crypto';
+// `npm start`: the whole stack on this machine, seeded with a demo account, until Ctrl-C. Its data lives in
+// a directory (`.local-data/` or LOCAL_DATA_DIR) that one running stack holds at a time.
+import {
+  DataDirectoryInUseError,
+  type DataDirectoryLock,
+  dataDirectoryFromEnvironment,
+  emptyDataDirectory,
+  lockDataDirectory,
+} from './data-dir.ts';
 import { JavaMissingError } from './dynamo-local.ts';
 import { type LocalStack, startLocalStack } from './server.ts';
+import { StateFileUnreadableError } from './state-file.ts';
 
 function banner(stack: LocalStack, generatedKey: boolean): string {
   const url = `http://localhost:${stack.port}`;
@@ -10,7 +18,8 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
     '',
     `Credits billing, local mode: ${url}`,
     '',
-    `  Admin key (x-admin-key):  ${key}${generatedKey ? '   (generated; set ADMIN_API_KEY to choose one)' : ''}`,
+    `  Data:                     ${stack.dataDirectory}   (kept across restarts; npm start -- --fresh starts empty)`,
+    `  Admin key (x-admin-key):  ${key}${generatedKey ? '   (generated, kept with the data; set ADMIN_API_KEY to choose one)' : ''}`,
     stack.stripe
       ? `  Stripe emulator:          ${stack.stripe.url}   (checkout pages; test cards 4242…, 9995, 3184, 0341)`
       : `  Stripe:                   test mode (STRIPE_SECRET_KEY); forward webhooks with\n` +
@@ -42,26 +51,46 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
   return lines.join('\n');
 }
 
+/** npm forwards the terminal's Ctrl-C to this process as well: two signals this close are one. */
+const SAME_SIGNAL_MS = 1_000;
+
+/** How often to check that whoever started this process still runs. */
+const PARENT_CHECK_MS = 1_000;
+
+function takeDataDirectory(directory: string, fresh: boolean): DataDirectoryLock {
+  try {
+    const lock = lockDataDirectory(directory);
+    if (fresh) emptyDataDirectory(directory);
+    return lock;
+  } catch (error) {
+    if (!(error instanceof DataDirectoryInUseError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     console.error(`PORT must be a port number, got ${process.env.PORT}`);
     process.exit(1);
   }
-  const generatedKey = !process.env.ADMIN_API_KEY;
-  const adminApiKey = process.env.ADMIN_API_KEY || randomBytes(24).toString('base64url');
+  const dataDirectory = dataDirectoryFromEnvironment();
+  const lock = takeDataDirectory(dataDirectory, process.argv.includes('--fresh'));
 
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
       port,
       host: process.env.HOST || '127.0.0.1',
-      adminApiKey,
+      ...(process.env.ADMIN_API_KEY ? { adminApiKey: process.env.ADMIN_API_KEY } : {}),
+      dataDirectory,
       seedDemo: true,
       runJobs: true,
     });
   } catch (error) {
-    if (error instanceof JavaMissingError) {
+    lock.release();
+    if (error instanceof JavaMissingError || error instanceof StateFileUnreadableError) {
       console.error(error.message);
     } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       console.error(`Port ${port} is already in use; set PORT to another one, e.g. PORT=3001 npm start`);
@@ -70,16 +99,20 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
-  console.log(banner(stack, generatedKey));
+  console.log(banner(stack, !process.env.ADMIN_API_KEY));
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    // A second Ctrl-C while stopping means "now".
-    if (stopping) process.exit(1);
-    stopping = true;
-    console.log(`\n${signal}: stopping…`);
+  let stoppingSince: number | undefined;
+  const shutdown = async (reason: string) => {
+    if (stoppingSince !== undefined) {
+      // A second Ctrl-C while stopping means "now" (Java still stops: see dynamo-local.ts).
+      if (performance.now() - stoppingSince > SAME_SIGNAL_MS) process.exit(1);
+      return;
+    }
+    stoppingSince = performance.now();
+    console.log(`\n${reason}: stopping…`);
     try {
       await stack.stop();
+      lock.release();
       process.exit(0);
     } catch (error) {
       console.error('Stopping failed:', error);
@@ -88,6 +121,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // The terminal closed.
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+  // Whoever started us (npm, a test, a supervisor) was killed without passing a signal on: we were
+  // handed to another parent.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown('parent process gone');
+  }, PARENT_CHECK_MS).unref();
 }
 
 await main();

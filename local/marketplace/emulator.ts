@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { config } from '#shared/config.ts';
+import { debouncedStateWriter, readStateFile, StateFileUnreadableError } from '../state-file.ts';
 import { MeteringError } from './errors.ts';
 import type { LifecycleEvent } from './events.ts';
 import { DEFAULT_PRODUCT_CODE, requestId } from './ids.ts';
@@ -19,7 +20,8 @@ import {
   resolveCustomer,
   unsubscribe,
 } from './metering.ts';
-import { createStore, type StoredRecord } from './store.ts';
+import { restoreMarketplaceState, saveMarketplaceState } from './persistence.ts';
+import { createStore, type MarketplaceStore, type StoredRecord } from './store.ts';
 
 export type { LifecycleEvent } from './events.ts';
 export type { MintedCustomer, MintOptions } from './metering.ts';
@@ -43,6 +45,11 @@ export type MarketplaceEmulatorOptions = {
   defaultProductCode?: string;
   /** Where internal errors and failing event handlers are reported; default: nowhere. */
   log?: (message: string) => void;
+  /**
+   * Keep the buyers and records in this JSON file across restarts (`npm start`): read on start, written
+   * `STATE_WRITE_DELAY_MS` after a change and on stop. Default: in memory only.
+   */
+  stateFile?: string;
 };
 
 export type MarketplaceEmulatorControl = {
@@ -79,6 +86,17 @@ const TARGET_PREFIX = 'AWSMPMeteringService.';
 const MAX_BODY_BYTES = 1024 * 1024;
 const AMZ_JSON = 'application/x-amz-json-1.1';
 
+/** A crash loses at most this much of the emulator's changes; a burst of calls costs one write. */
+export const STATE_WRITE_DELAY_MS = 200;
+
+function restore(stateFile: string | undefined, defaultProductCode: string): MarketplaceStore | undefined {
+  const saved = stateFile ? readStateFile(stateFile) : undefined;
+  if (saved === undefined) return undefined;
+  const store = restoreMarketplaceState(saved, defaultProductCode);
+  if (!store) throw new StateFileUnreadableError(stateFile ?? '', 'not a saved Marketplace emulator state');
+  return store;
+}
+
 type Answer = { status: number; headers: Record<string, string>; body: string };
 
 const json = (status: number, body: unknown): Answer => ({
@@ -111,8 +129,17 @@ export async function startMarketplaceEmulator(
 ): Promise<MarketplaceEmulator> {
   const log = options.log ?? (() => {});
   const defaultProductCode = options.defaultProductCode ?? DEFAULT_PRODUCT_CODE;
-  const store = createStore(defaultProductCode);
   const windowHours = () => options.windowHours ?? config.marketplaceWindowHours;
+  const store = restore(options.stateFile, defaultProductCode) ?? createStore(defaultProductCode);
+  const stateFile = options.stateFile;
+  const state = stateFile
+    ? debouncedStateWriter(
+        stateFile,
+        () => saveMarketplaceState(store),
+        STATE_WRITE_DELAY_MS,
+        (error) => log(`marketplace emulator: saving ${stateFile} failed: ${(error as Error)?.message}`),
+      )
+    : undefined;
   store.throttleRemaining = Math.max(0, Math.floor(options.throttleNext ?? 0));
 
   const emit = (events: LifecycleEvent[]) => {
@@ -231,6 +258,8 @@ export async function startMarketplaceEmulator(
 
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://emulator');
+    // Every change the emulator makes comes with a call to it.
+    state?.changed();
     let answer: Answer;
     try {
       const body = await readBody(request);
@@ -295,6 +324,7 @@ export async function startMarketplaceEmulator(
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      state?.flush();
     },
   };
 }

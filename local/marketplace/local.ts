@@ -9,6 +9,8 @@ export type LocalMarketplaceOptions = {
   port?: number;
   /** Product code of minted buyers. */
   defaultProductCode?: string;
+  /** Keep the buyers and records in this file across restarts (`npm start`). */
+  stateFile?: string;
 };
 
 export async function startLocalMarketplace(
@@ -29,6 +31,7 @@ export async function startLocalMarketplace(
     port,
     host,
     ...(settings.defaultProductCode ? { defaultProductCode: settings.defaultProductCode } : {}),
+    ...(settings.stateFile ? { stateFile: settings.stateFile } : {}),
     log,
     // EventBridge delivers asynchronously, after the unsubscribe call has answered, and retries failures.
     onLifecycleEvent: (event) => {

@@ -14,13 +14,14 @@ import {
   offerId,
   registrationToken,
 } from './ids.ts';
-import type {
-  Customer,
-  IdentityStyle,
-  MarketplaceStore,
-  ReceivedUsageRecord,
-  RecordStatus,
-  StoredRecord,
+import {
+  addCustomer,
+  type Customer,
+  type IdentityStyle,
+  type MarketplaceStore,
+  type ReceivedUsageRecord,
+  type RecordStatus,
+  type StoredRecord,
 } from './store.ts';
 
 export const HOUR_MS = 3_600_000;
@@ -85,12 +86,7 @@ export function mintCustomer(store: MarketplaceStore, defaultProductCode: string
     offerId: offerId(),
     subscribedAtMs: at,
   };
-  store.customers.push(customer);
-  store.byToken.set(customer.registrationToken, customer);
-  store.byAccount.set(customer.awsAccountId, customer);
-  if (customer.customerIdentifier) store.byIdentifier.set(customer.customerIdentifier, customer);
-  store.byLicense.set(customer.licenseArn, customer);
-  store.products.add(productCode);
+  addCustomer(store, customer);
   return describeCustomer(customer);
 }
 

@@ -91,3 +91,13 @@ export function createStore(defaultProductCode: string): MarketplaceStore {
     unprocessedRemaining: 0,
   };
 }
+
+/** Adds a buyer to the list and to every index a call looks buyers up by. */
+export function addCustomer(store: MarketplaceStore, customer: Customer): void {
+  store.customers.push(customer);
+  store.byToken.set(customer.registrationToken, customer);
+  store.byAccount.set(customer.awsAccountId, customer);
+  if (customer.customerIdentifier) store.byIdentifier.set(customer.customerIdentifier, customer);
+  store.byLicense.set(customer.licenseArn, customer);
+  store.products.add(customer.productCode);
+}

@@ -3,6 +3,7 @@
 // pages, signed webhooks and test controls. Local mode and tests only; the cloud talks to Stripe.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { debouncedStateWriter, readStateFile, StateFileUnreadableError } from '../state-file.ts';
 import { handleApi } from './api.ts';
 import { serveCheckoutPage } from './checkout-page.ts';
 import type { EmulatorContext } from './context.ts';
@@ -13,6 +14,7 @@ import { type Answer, json, readBody, send } from './http.ts';
 import { createIdempotencyCache } from './idempotency.ts';
 import { randomToken } from './ids.ts';
 import { serveInvoicePage } from './invoice-page.ts';
+import { restoreStripeState, saveStripeState } from './persistence.ts';
 import { fundDueTransfers, fundPaymentIntent } from './resources/bank-transfers.ts';
 import { expireDueSessions } from './resources/checkout-sessions.ts';
 import { notifyOverdueInvoices } from './resources/invoices.ts';
@@ -40,6 +42,11 @@ export type StripeEmulatorOptions = {
   webhookMaxAttempts?: number;
   /** Where delivery failures and internal errors are reported; default: nowhere. */
   log?: (message: string) => void;
+  /**
+   * Keep the state in this JSON file across restarts (`npm start`): read on start, written
+   * `STATE_WRITE_DELAY_MS` after a change and on stop. Default: in memory only.
+   */
+  stateFile?: string;
 };
 
 export type StripeEmulator = {
@@ -60,9 +67,21 @@ export type StripeEmulator = {
 
 const SWEEP_INTERVAL_MS = 1000;
 
+/** A crash loses at most this much of the emulator's changes; a burst of requests costs one write. */
+export const STATE_WRITE_DELAY_MS = 200;
+
+function restore(stateFile: string | undefined) {
+  const saved = stateFile ? readStateFile(stateFile) : undefined;
+  if (saved === undefined) return undefined;
+  const restored = restoreStripeState(saved);
+  if (!restored) throw new StateFileUnreadableError(stateFile ?? '', 'not a saved Stripe emulator state');
+  return restored;
+}
+
 export async function startStripeEmulator(options: StripeEmulatorOptions): Promise<StripeEmulator> {
   const log = options.log ?? (() => {});
-  const store = createStore();
+  const restored = restore(options.stateFile);
+  const store = restored?.store ?? createStore();
   let webhookUrl = options.webhookUrl;
   const secretKey = `sk_test_emulator_${randomToken(24)}`;
   const fundingTimers = new Set<NodeJS.Timeout>();
@@ -72,10 +91,20 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     url: () => webhookUrl,
     retryBaseMs: options.webhookRetryBaseMs ?? 1000,
     maxAttempts: options.webhookMaxAttempts ?? 8,
-    onDelivered: (eventId) => markDelivered(events, eventId),
+    onDelivered: (eventId) => {
+      markDelivered(events, eventId);
+      state?.changed();
+    },
     log,
   });
-  const events = createEventLog({ store, dispatcher, webhookUrl: () => webhookUrl });
+  const events = createEventLog({
+    store,
+    dispatcher,
+    webhookUrl: () => webhookUrl,
+    ...(restored ? { restored: restored.events } : {}),
+  });
+  // Events the last run had not delivered yet go out once the receiver is known.
+  const undelivered = (restored?.events ?? []).filter(({ event }) => event.pending_webhooks > 0);
 
   const guarded = (what: string, work: () => void) => {
     try {
@@ -107,7 +136,19 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     guarded('reporting overdue invoices', () => notifyOverdueInvoices(ctx));
   };
 
-  const idempotency = createIdempotencyCache();
+  const idempotency = createIdempotencyCache(restored?.idempotency);
+  const stateFile = options.stateFile;
+  const state = stateFile
+    ? debouncedStateWriter(
+        stateFile,
+        () => saveStripeState(store, events.saved(), idempotency.saved()),
+        STATE_WRITE_DELAY_MS,
+        (error) => log(`stripe emulator: saving ${stateFile} failed: ${(error as Error)?.message}`),
+      )
+    : undefined;
+  // Every state change emits an event; the few that do not (a session's offer, a card's behaviour) come
+  // with a request, so both mark the state changed.
+  if (state) events.subscribe(() => state.changed());
   const control = createControl(ctx, dispatcher, runDue);
 
   const route = (request: IncomingMessage, url: URL, body: string): Answer => {
@@ -124,6 +165,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
 
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://emulator');
+    state?.changed();
     try {
       send(response, route(request, url, await readBody(request)));
     } catch (error) {
@@ -157,6 +199,12 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   ctx.baseUrl = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
 
+  const resendUndelivered = () => {
+    if (!webhookUrl) return;
+    for (const { event, payload } of undelivered.splice(0)) dispatcher.deliver(event.id, payload);
+  };
+  resendUndelivered();
+
   const sweep = setInterval(runDue, SWEEP_INTERVAL_MS);
   sweep.unref();
 
@@ -168,6 +216,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     stripeClientOptions: { host: reachableHost, port, protocol: 'http' },
     setWebhookUrl(url) {
       webhookUrl = url;
+      resendUndelivered();
     },
     control,
     async stop() {
@@ -179,6 +228,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      state?.flush();
     },
   };
 }

@@ -18,7 +18,11 @@ export type EventLog = {
   resend(id: string): boolean;
   /** Calls `listener` for each event from now on; returns how to stop. */
   subscribe(listener: (event: Stripe.Event) => void): () => void;
+  /** Every event with the body it was sent with, oldest first: what a restart needs to resend and replay. */
+  saved(): SavedEvent[];
 };
+
+export type SavedEvent = { event: Stripe.Event; payload: string };
 
 /** The wire form of an object: what a response or an event snapshot holds (Decimals become strings). */
 export function snapshot<T>(object: T): T {
@@ -29,8 +33,10 @@ export function createEventLog(deps: {
   store: Store;
   dispatcher: WebhookDispatcher;
   webhookUrl: () => string | undefined;
+  /** Events of an earlier run (`npm start` keeps them across restarts). */
+  restored?: SavedEvent[];
 }): EventLog {
-  const events = new Map<string, { event: Stripe.Event; payload: string }>();
+  const events = new Map<string, SavedEvent>((deps.restored ?? []).map((saved) => [saved.event.id, saved]));
   const listeners = new Set<(event: Stripe.Event) => void>();
 
   return {
@@ -72,6 +78,7 @@ export function createEventLog(deps: {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    saved: () => [...events.values()],
   };
 }
 

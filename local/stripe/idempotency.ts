@@ -9,7 +9,7 @@ const KEEP_MS = 24 * 60 * 60 * 1000;
 
 export type SavedAnswer = { status: number; body: string; requestId: string };
 
-type Entry = { fingerprint: string; answer: SavedAnswer; expiresAt: number };
+export type IdempotencyEntry = { key: string; fingerprint: string; answer: SavedAnswer; expiresAt: number };
 
 function canonical(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
@@ -30,10 +30,12 @@ export type IdempotencyCache = {
   /** The saved answer, `'mismatch'` when the key was used for another request, or `undefined`. */
   lookup(key: string, fingerprint: string): SavedAnswer | 'mismatch' | undefined;
   save(key: string, fingerprint: string, answer: SavedAnswer): void;
+  /** The keys still kept, for a restart: a retry after it must still replay, not charge again. */
+  saved(): IdempotencyEntry[];
 };
 
-export function createIdempotencyCache(): IdempotencyCache {
-  const entries = new Map<string, Entry>();
+export function createIdempotencyCache(restored: IdempotencyEntry[] = []): IdempotencyCache {
+  const entries = new Map<string, IdempotencyEntry>(restored.map((entry) => [entry.key, entry]));
   const prune = () => {
     const now = nowMs();
     for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key);
@@ -46,7 +48,11 @@ export function createIdempotencyCache(): IdempotencyCache {
       return entry.fingerprint === print ? entry.answer : 'mismatch';
     },
     save(key, print, answer) {
-      entries.set(key, { fingerprint: print, answer, expiresAt: nowMs() + KEEP_MS });
+      entries.set(key, { key, fingerprint: print, answer, expiresAt: nowMs() + KEEP_MS });
+    },
+    saved() {
+      prune();
+      return [...entries.values()];
     },
   };
 }

@@ -53,6 +53,31 @@ describe('local stack', () => {
     expect(response.headers.get('content-type')).toContain('text/html');
   });
 
+  it('answers HEAD / with the status and headers of GET /, and no body', async () => {
+    const get = await call('/');
+    expect((await get.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    const head = await call('/', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    // Hop-by-hop and time headers describe the connection and the moment, not the answer.
+    const perConnection = new Set(['date', 'connection', 'keep-alive']);
+    const headers = (response: Response) =>
+      Object.fromEntries([...response.headers].filter(([name]) => !perConnection.has(name)));
+    expect(headers(head)).toEqual(headers(get));
+    expect(head.headers.get('content-length')).toMatch(/^[1-9]\d*$/);
+    expect(await head.text()).toBe('');
+  });
+
+  it('gives the dashboard a favicon its content security policy lets the browser load', async () => {
+    const response = await call('/');
+    const html = await response.text();
+    const href = /<link rel="icon" href="([^"]+)">/.exec(html)?.[1];
+    // An inline icon: no request for it, so nothing to 404 locally or behind CloudFront.
+    expect(href).toMatch(/^data:image\/svg\+xml,<svg xmlns='http:\/\/www\.w3\.org\/2000\/svg'.*<\/svg>$/);
+    expect(decodeURIComponent(href!.slice('data:image/svg+xml,'.length))).toContain("fill='#533afd'");
+    const policy = response.headers.get('content-security-policy') ?? '';
+    expect(policy.split('; ')).toContainEqual(expect.stringMatching(/^img-src .*\bdata:/));
+  });
+
   it('answers unknown routes with the contract 404 through the catch-all function', async () => {
     for (const [method, path] of [
       ['GET', '/no/such/route'],
