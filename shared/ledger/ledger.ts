@@ -1,6 +1,7 @@
 // The ledger: every change to an account's balance or holds is one transaction that writes the change and
 // its record together, with conditions that make it exactly-once per request id, idempotency key or
-// external reference, forever. Nothing else writes `balance`, `held` or `available`.
+// external reference, forever. Nothing else writes `balance`, `held` or `available`, except `reversal.ts`,
+// which gives a failed fixed-price call's charge back with the same guarantees.
 
 import { config } from '../config.ts';
 import { keys, OPEN_HOLD_SHARDS } from '../dynamo/keys.ts';

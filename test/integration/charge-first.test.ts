@@ -170,6 +170,7 @@ describe('a failing feature is not charged, net', () => {
     expect(charge).toMatchObject({ type: 'usage', amount: -0.002, balance_after: 0.998 });
     expect(grant).toMatchObject({ type: 'grant', amount: 1, balance_after: 1 });
     expect(reversal.request_id).toBe(charge.request_id);
+    expect(reversal.reverses).toBe(charge.id);
     expect(usage.body.data[0]).toMatchObject({ cost: 0, requests: 0 });
     const report = await reconcileAll();
     expect(report.drifted.filter((d) => d.account_id === accountId)).toEqual([]);
