@@ -146,6 +146,21 @@ export class BalanceWouldGoNegativeError extends ConflictError {
   }
 }
 
+/**
+ * DynamoDB refused a charge for a reason that is not a failed balance or limit condition (a
+ * `ValidationError`, e.g. an item over 400 KB): a 500 with its reasons in the log, never a 402.
+ */
+export class ChargeRejectedError extends Error {
+  override readonly name = 'ChargeRejectedError';
+  readonly reasons: string[];
+  constructor(entryId: string, reasons: string[]) {
+    super(
+      `charge ${entryId} refused by DynamoDB for a reason that is not money: ${reasons.join('; ') || 'none given'}`,
+    );
+    this.reasons = reasons;
+  }
+}
+
 export type ErrorBody = { error: string; code: string; [key: string]: unknown };
 
 /** The contract's error body for any error. Only errors below 500 expose their message. */

@@ -34,6 +34,24 @@ export function ulidTime(ulid: string): number {
   return t;
 }
 
+/**
+ * The ULID `steps` after `ulid` in the same millisecond: the ids of a charge's reversal (+1) and of the
+ * request's next charge after a reversal (+2), so they are derived, not stored, and list next to the charge.
+ * Another request lands on one of them with probability 2^-80.
+ */
+export function ulidAfter(ulid: string, steps: number): string {
+  let random = 0n;
+  for (const ch of ulid.slice(10)) random = random * 32n + BigInt(CROCKFORD.indexOf(ch));
+  random += BigInt(steps);
+  if (random >= 1n << 80n) throw new Error(`no ULID ${steps} after ${ulid} in its millisecond`);
+  const entropy = new Uint8Array(10);
+  for (let i = 9; i >= 0; i--) {
+    entropy[i] = Number(random & 255n);
+    random >>= 8n;
+  }
+  return ulidFrom(ulidTime(ulid), entropy);
+}
+
 const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 export function isUlid(value: string): boolean {
   return ULID_PATTERN.test(value);

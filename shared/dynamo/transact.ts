@@ -13,7 +13,11 @@ import { ddb } from './client.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-export type CancellationReason = { code: string; item: Record<string, unknown> | undefined };
+export type CancellationReason = {
+  code: string;
+  item: Record<string, unknown> | undefined;
+  message?: string;
+};
 
 export type TransactOutcome = { committed: true } | { committed: false; reasons: CancellationReason[] };
 
@@ -24,7 +28,7 @@ const RETRYABLE_REASONS = new Set([
 ]);
 export const MAX_TRANSACTION_ATTEMPTS = transactionRetries.maxAttempts;
 
-type RawReason = { Code?: string; Item?: Record<string, AttributeValue> };
+type RawReason = { Code?: string; Message?: string; Item?: Record<string, AttributeValue> };
 
 function cancellationReasons(error: unknown): CancellationReason[] | undefined {
   if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return undefined;
@@ -32,6 +36,7 @@ function cancellationReasons(error: unknown): CancellationReason[] | undefined {
   return raw.map((reason) => ({
     code: reason.Code ?? 'None',
     item: reason.Item ? unmarshall(reason.Item) : undefined,
+    ...(reason.Message ? { message: reason.Message } : {}),
   }));
 }
 
@@ -126,4 +131,15 @@ export function reasonAt(outcome: TransactOutcome, index: number): CancellationR
 
 export function failedCondition(outcome: TransactOutcome, index: number): boolean {
   return reasonAt(outcome, index)?.code === 'ConditionalCheckFailed';
+}
+
+/**
+ * Reasons that are neither a failed condition nor "not the cause" (`None`): DynamoDB refused the write
+ * itself (a `ValidationError`, e.g. an item over 400 KB). Such a cancellation says nothing about money.
+ */
+export function unexpectedReasons(outcome: TransactOutcome): string[] {
+  if (outcome.committed) return [];
+  return outcome.reasons
+    .filter((reason) => reason.code !== 'None' && reason.code !== 'ConditionalCheckFailed')
+    .map((reason) => (reason.message ? `${reason.code}: ${reason.message}` : reason.code));
 }

@@ -163,7 +163,8 @@ export function postpaidAccountRelease(
 /**
  * The period item's share of a postpaid charge: per-feature sums for the invoice, and the account-period in
  * the invoicing index. Once the invoicing job has claimed the period (`invoice_state`), a late charge is
- * refused here and books itself into the current period instead.
+ * refused here and books itself into the current period instead. A reversal passes `requests` -1 with the
+ * cost and quantity negated.
  */
 export function periodAccrual(
   accountId: string,
@@ -171,6 +172,7 @@ export function periodAccrual(
   feature: string,
   quantity: number,
   cost: Micros,
+  requests: 1 | -1 = 1,
 ): TransactItem {
   return {
     Update: {
@@ -194,7 +196,7 @@ export function periodAccrual(
         ':gpk': keys.invoiceDueIndex(period, shardOfAccount(accountId, INVOICE_DUE_SHARDS), accountId).GSI1PK,
         ':gsk': accountId,
         ':cost': cost,
-        ':one': 1,
+        ':one': requests,
         ':quantity': quantity,
       },
     },
@@ -223,12 +225,14 @@ export function marketplaceAccountCharge(accountId: string, at: string): Transac
 
 /**
  * The buyer's hour record: the exact cost summed per hour and dimension for the metering job. An hour the
- * job has already claimed refuses the charge, which then books itself into the current hour.
+ * job has already claimed refuses the charge, which then books itself into the current hour. A reversal
+ * passes `requests` -1 with the cost negated.
  */
 export function marketplaceHourAccrual(
   accountId: string,
   billing: MarketplaceBilling,
   cost: Micros,
+  requests: 1 | -1 = 1,
 ): TransactItem {
   const index = keys.marketplacePendingIndex(
     shardOfAccount(accountId, MARKETPLACE_PENDING_SHARDS),
@@ -258,7 +262,7 @@ export function marketplaceHourAccrual(
         ':gpk': index.GSI1PK,
         ':gsk': index.GSI1SK,
         ':cost': cost,
-        ':one': 1,
+        ':one': requests,
       },
     },
   };

@@ -93,6 +93,8 @@ export async function listTransactions(accountId: string, limit: number, cursorT
       ...(entry.reason ? { reason: entry.reason } : {}),
       // Postpaid and marketplace usage: billed later, so `amount` is 0 and this is the cost it accrued.
       ...(entry.accrued !== undefined ? { accrued: toWire(entry.accrued) } : {}),
+      // A reversal names the charge it gives back (a fixed-price call whose feature failed).
+      ...(entry.reverses ? { reverses: entry.reverses } : {}),
     };
     balance -= entry.amount;
     return row;

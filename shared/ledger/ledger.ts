@@ -1,10 +1,18 @@
 // The ledger: every change to an account's balance or holds is one transaction that writes the change and
 // its record together, with conditions that make it exactly-once per request id, idempotency key or
-// external reference, forever. Nothing else writes `balance`, `held` or `available`.
+// external reference, forever. Nothing else writes `balance`, `held` or `available`, except `reversal.ts`,
+// which gives a failed fixed-price call's charge back with the same guarantees.
 
 import { config } from '../config.ts';
 import { keys, OPEN_HOLD_SHARDS } from '../dynamo/keys.ts';
-import { failedCondition, reasonAt, type TransactItem, transactWrite } from '../dynamo/transact.ts';
+import {
+  failedCondition,
+  reasonAt,
+  type TransactItem,
+  type TransactOutcome,
+  transactWrite,
+  unexpectedReasons,
+} from '../dynamo/transact.ts';
 import type { Micros } from '../money.ts';
 import { negate } from '../money.ts';
 import { usageUpdate } from '../usage/aggregates.ts';
@@ -31,12 +39,19 @@ export type ChargeRetry =
   /** The period or marketplace hour was already closed by its job: re-stamp the charge at the current time. */
   | { status: 'bucket_closed' };
 
+/**
+ * DynamoDB refused the write for a reason that is not a failed condition (e.g. a `ValidationError`: an item
+ * over 400 KB). Nothing was written and nothing is known about the account's money: never a 402.
+ */
+export type ChargeRejected = { status: 'rejected'; reasons: string[] };
+
 export type ChargeOutcome =
   | { status: 'charged'; entry: LedgerEntry }
   | { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros }
   | { status: 'insufficient'; account: AccountMoney | undefined }
   | AccrualRefusal
-  | ChargeRetry;
+  | ChargeRetry
+  | ChargeRejected;
 
 const PREPAID = 'prepaid';
 
@@ -53,7 +68,7 @@ function toMoney(item: Record<string, unknown> | undefined): AccountMoney | unde
   };
 }
 
-function ledgerPut(entry: LedgerEntry): TransactItem {
+export function ledgerPut(entry: LedgerEntry): TransactItem {
   return {
     Put: {
       TableName: config.tableName,
@@ -64,7 +79,11 @@ function ledgerPut(entry: LedgerEntry): TransactItem {
   };
 }
 
-function guardPut(accountId: string, guard: Guard, entry: LedgerEntry): TransactItem {
+/**
+ * The permanent guard of an Idempotency-Key or external reference. `replaces`: the request's earlier charge,
+ * reversed (its reversal marked the guard), which this charge may take the guard over from.
+ */
+function guardPut(accountId: string, guard: Guard, entry: LedgerEntry, replaces?: string): TransactItem {
   return {
     Put: {
       TableName: config.tableName,
@@ -74,12 +93,40 @@ function guardPut(accountId: string, guard: Guard, entry: LedgerEntry): Transact
         reference: guard.reference,
         entry_id: entry.entry_id,
         amount: entry.amount,
+        ...(entry.accrued === undefined ? {} : { accrued: entry.accrued }),
         created_at: entry.created_at,
       },
-      ConditionExpression: 'attribute_not_exists(PK)',
+      ConditionExpression: replaces
+        ? 'attribute_not_exists(PK) OR (entry_id = :replaces AND attribute_exists(reversed_by))'
+        : 'attribute_not_exists(PK)',
+      ...(replaces ? { ExpressionAttributeValues: { ':replaces': replaces } } : {}),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };
+}
+
+/** An item of the charge's own records (its guard or ledger entry) exists: it was applied before. */
+function appliedBefore(
+  outcome: TransactOutcome,
+  records: number[],
+): { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros } | undefined {
+  for (const index of records) {
+    if (failedCondition(outcome, index)) {
+      const old = reasonAt(outcome, index)!.item ?? {};
+      return {
+        status: 'already_applied',
+        entryId: String(old.entry_id ?? ''),
+        amount: (old.amount ?? 0) as Micros,
+        ...(old.accrued === undefined ? {} : { accrued: old.accrued as Micros }),
+      };
+    }
+  }
+  return undefined;
+}
+
+function rejected(outcome: TransactOutcome): ChargeRejected | undefined {
+  const reasons = unexpectedReasons(outcome);
+  return reasons.length ? { status: 'rejected', reasons } : undefined;
 }
 
 /**
@@ -124,23 +171,18 @@ function accountDebit(
  * means it must be re-stamped; otherwise the account said no, for a reason its billing mode decides.
  */
 function chargeRefusal(
-  outcome: Awaited<ReturnType<typeof transactWrite>>,
+  outcome: TransactOutcome,
   charge: UsageCharge,
   indexes: { account: number; records: number[]; bucket?: number },
 ): ChargeOutcome {
-  for (const index of indexes.records) {
-    if (failedCondition(outcome, index)) {
-      const old = reasonAt(outcome, index)!.item ?? {};
-      return {
-        status: 'already_applied',
-        entryId: String(old.entry_id ?? ''),
-        amount: (old.amount ?? 0) as Micros,
-        ...(old.accrued === undefined ? {} : { accrued: old.accrued as Micros }),
-      };
-    }
-  }
+  const unexpected = rejected(outcome);
+  if (unexpected) return unexpected;
+  const before = appliedBefore(outcome, indexes.records);
+  if (before) return before;
   if (indexes.bucket !== undefined && failedCondition(outcome, indexes.bucket))
     return { status: 'bucket_closed' };
+  // Only the account's own condition failing is a refusal about money.
+  if (!failedCondition(outcome, indexes.account)) return { status: 'rejected', reasons: [] };
   const item = reasonAt(outcome, indexes.account)?.item;
   const account = toMoney(item);
   const mode = charge.billing?.mode ?? PREPAID;
@@ -164,6 +206,8 @@ export type UsageCharge = {
   refillDue?: { GSI1PK: string; GSI1SK: string };
   /** Postpaid or marketplace usage, billed later; absent for prepaid usage, which is debited. */
   billing?: AccrualBilling;
+  /** The request's earlier charge, reversed: this one charges the request again (a retry after a failure). */
+  replaces?: string;
 };
 
 function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): LedgerEntry {
@@ -222,7 +266,7 @@ async function commitCharge(
   const bucket = accrualBucket(charge);
   const bucketIndex = bucket ? items.push(bucket) - 1 : undefined;
   const guardIndex = charge.guard
-    ? items.push(guardPut(charge.accountId, charge.guard, entry)) - 1
+    ? items.push(guardPut(charge.accountId, charge.guard, entry, charge.replaces)) - 1
     : undefined;
   const outcome = await transactWrite(items);
   return {
@@ -249,7 +293,8 @@ export type ReserveOutcome =
   | { status: 'exists'; hold: Hold }
   | { status: 'insufficient'; account: AccountMoney | undefined }
   | AccrualRefusal
-  | { status: 'wrong_mode'; account: AccountMoney; item: Record<string, unknown> };
+  | { status: 'wrong_mode'; account: AccountMoney; item: Record<string, unknown> }
+  | ChargeRejected;
 
 function shardOf(holdId: string): number {
   let h = 0;
@@ -313,7 +358,10 @@ export async function reserveHold(input: {
     },
   ]);
   if (outcome.committed) return { status: 'reserved', hold };
+  const unexpected = rejected(outcome);
+  if (unexpected) return unexpected;
   if (failedCondition(outcome, 1)) return { status: 'exists', hold: reasonAt(outcome, 1)!.item as Hold };
+  if (!failedCondition(outcome, 0)) return { status: 'rejected', reasons: [] };
   const item = reasonAt(outcome, 0)?.item;
   const money = toMoney(item);
   const mode = input.billing?.mode ?? PREPAID;
@@ -354,7 +402,8 @@ export type SettleOutcome =
   /** The hold was made in another billing mode than the account's now: release it and charge anew. */
   | { status: 'mode_changed' }
   | AccrualRefusal
-  | ChargeRetry;
+  | ChargeRetry
+  | ChargeRejected;
 
 /**
  * Settles a hold at the actual cost: charges it, releases the rest, closes the hold, records the entry and
@@ -387,11 +436,14 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
     closeHold(hold, 'settled', charge.at, charge.cost),
   );
   if (outcome.committed) return { status: 'charged', entry };
-  const refusal = chargeRefusal(outcome, charge, indexes);
-  if (refusal.status === 'already_applied' || refusal.status === 'bucket_closed') return refusal;
-  if (indexes.extra !== undefined && failedCondition(outcome, indexes.extra))
-    return { status: 'hold_not_open', hold: reasonAt(outcome, indexes.extra)?.item as Hold };
-  return refusal;
+  const closedBefore =
+    indexes.extra !== undefined &&
+    failedCondition(outcome, indexes.extra) &&
+    !rejected(outcome) &&
+    !appliedBefore(outcome, indexes.records) &&
+    !(indexes.bucket !== undefined && failedCondition(outcome, indexes.bucket));
+  if (closedBefore) return { status: 'hold_not_open', hold: reasonAt(outcome, indexes.extra!)?.item as Hold };
+  return chargeRefusal(outcome, charge, indexes);
 }
 
 /** Gives a hold's whole amount back to `available`: the call failed (`released`) or never settled (`expired`). */

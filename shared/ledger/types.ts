@@ -1,7 +1,15 @@
 // The ledger's vocabulary: immutable entries that change a balance, and holds that reserve part of it.
 import type { Micros } from '../money.ts';
 
-export type EntryType = 'grant' | 'correction' | 'usage' | 'purchase' | 'refund' | 'dispute' | 'auto_refill';
+export type EntryType =
+  | 'grant'
+  | 'correction'
+  | 'usage'
+  | 'reversal'
+  | 'purchase'
+  | 'refund'
+  | 'dispute'
+  | 'auto_refill';
 
 export type LedgerEntry = {
   entry_id: string;
@@ -22,6 +30,8 @@ export type LedgerEntry = {
    * `amount` is then 0: the balance does not change.
    */
   accrued?: Micros;
+  /** A reversal: the id of the usage entry it gives back (a fixed-price call whose feature failed). */
+  reverses?: string;
 };
 
 export type HoldStatus = 'open' | 'settled' | 'released' | 'expired';

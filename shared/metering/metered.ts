@@ -1,14 +1,16 @@
 // Charging metered calls: the middleware every paid feature uses, and `paidFeature`, which composes the
 // whole chain (request id, token auth, body, Idempotency-Key, metering) around a feature's own function.
 //
-// Fixed price: the feature runs, then one transaction charges it (one DynamoDB round trip); a feature that
-// fails is never charged. Per-unit price: an estimate is held before the feature runs, the actual cost is
-// settled after and the rest released; a failed feature releases the whole hold; a hold never settled
-// (crashed invocation) is released by the `expire-holds` job.
+// Fixed price: one transaction charges the call before the feature runs (one DynamoDB round trip), so an
+// account that cannot pay is refused before any work is done; a feature that fails has its charge reversed,
+// once (shared/ledger/reversal.ts). Per-unit price: an estimate is held before the feature runs, the actual
+// cost is settled after and the rest released; a failed feature releases the whole hold; a hold never
+// settled (crashed invocation) is released by the `expire-holds` job. Rules: CHARGING.md.
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type * as z from 'zod/mini';
+import { ANSWER_MARGIN_MS } from '#infra/definitions/timeouts.ts';
 import { type Account, markDepletedNotified, markSpendLimitNotified } from '../accounts/repository.ts';
 import {
   applyAccrualToView,
@@ -29,6 +31,7 @@ import { requestRefill } from '../auto-refill/trigger.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import {
+  ChargeRejectedError,
   InsufficientCreditsError,
   InvoiceOverdueError,
   SpendLimitReachedError,
@@ -49,6 +52,7 @@ import {
   settleHold,
   type UsageCharge,
 } from '../ledger/ledger.ts';
+import { nextChargeIdOf, readEarlierCharge, reverseCharge } from '../ledger/reversal.ts';
 import type { AccountMoney, Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { flushingMetrics, logger, metrics } from '../observability/powertools.ts';
@@ -58,7 +62,8 @@ export type FeatureResult<R> = { results: R; quantity?: number };
 
 type MeterState = {
   price: FeaturePrice;
-  refresh?: Promise<void>;
+  /** Fixed price: the charge made before the feature ran (or sent: its reply may have been lost). */
+  charge?: UsageCharge;
   hold?: Hold;
   /** A redelivered request whose hold was already settled: report that cost, charge nothing. */
   settledBefore?: Micros;
@@ -116,6 +121,12 @@ async function refuseForSpendLimit(accountId: string, period: string): Promise<n
     await publish('credits.spend_limit.reached', accountId, { period });
   }
   throw new SpendLimitReachedError();
+}
+
+/** DynamoDB refused the write for a reason that is not money: a 500, never a 402 or a depletion event. */
+function rejectCharge(charge: UsageCharge, reasons: string[]): never {
+  metrics.addMetric('ChargeRefusedUnexpectedly', MetricUnit.Count, 1);
+  throw new ChargeRejectedError(charge.entryId, reasons);
 }
 
 /** The refusals that end a charge, whatever its mode. */
@@ -181,6 +192,63 @@ function latest(a: string, b: string): string {
 }
 
 const MAX_CHARGE_ATTEMPTS = 4;
+/** A settle that keeps being refused gives up (the hold is then released) rather than retry until it expires. */
+const MAX_SETTLE_ATTEMPTS = 3;
+
+/** After a committed charge: the instance's view of the account, the spend warning, a prompt refill. */
+async function afterCharged(charge: UsageCharge, availableDrop: number): Promise<void> {
+  if (!charge.billing) applyToView(charge.accountId, -availableDrop);
+  await noteAccrual(charge);
+  await startRefillIfMarked(charge);
+}
+
+/**
+ * Charges a fixed-price call before its feature runs; `state.charge` is what a failure must reverse. A
+ * retry of the request (same Idempotency-Key, or a redelivered event) finds its earlier charge: one that
+ * stands pays for this run and nothing more is charged; one that was reversed is followed by the request's
+ * next charge (a derived id), so the feature never runs unpaid and each charge is reversed at most once.
+ */
+async function chargeFirst(build: ChargeBuilder, state: MeterState): Promise<void> {
+  let again: Pick<UsageCharge, 'entryId' | 'replaces'> | undefined;
+  const stamp = (at: string): UsageCharge => ({ ...build(at), ...again });
+  let charge = stamp(nowIso());
+  for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
+    state.charge = charge;
+    const outcome = await chargeUsage(charge);
+    if (outcome.status === 'charged') return afterCharged(charge, charge.cost);
+    state.charge = undefined;
+    if (outcome.status === 'already_applied') {
+      const earlier = await readEarlierCharge(charge.accountId, outcome.entryId);
+      if (!earlier)
+        throw new Error(`guard of ${charge.entryId} names ${outcome.entryId}, which has no entry`);
+      if (!earlier.reversed) {
+        state.charge = earlier.charge;
+        return;
+      }
+      again = { entryId: nextChargeIdOf(earlier.charge.entryId), replaces: earlier.charge.entryId };
+      charge = stamp(nowIso());
+      continue;
+    }
+    if (outcome.status === 'rejected') return rejectCharge(charge, outcome.reasons);
+    const next = retryAt(charge, outcome);
+    if (next === undefined) return refuse(charge, outcome);
+    charge = stamp(next);
+  }
+  throw new Error(`charge of ${charge.entryId} did not settle after ${MAX_CHARGE_ATTEMPTS} attempts`);
+}
+
+/** The feature failed after its charge: give the charge back, or leave the request for its retry to. */
+async function reverseAfterFailure(request: ApiRequest, charge: UsageCharge): Promise<void> {
+  try {
+    const outcome = await reverseCharge(charge, nowIso());
+    if (outcome === 'reversed' && !charge.billing) applyToView(charge.accountId, charge.cost);
+  } catch (error) {
+    // The answer becomes a 500, which releases the Idempotency-Key: the retry finds the charge standing,
+    // runs the feature under it and reverses it if it fails again.
+    metrics.addMetric('ChargeReversalFailed', MetricUnit.Count, 1);
+    request.error = new Error(`reversal of charge ${charge.entryId} failed`, { cause: error });
+  }
+}
 
 /** Charges without a hold; the cost reported is the one recorded, also when the request was charged before. */
 async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<Micros> {
@@ -188,12 +256,11 @@ async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
     const outcome = await chargeUsage(charge);
     if (outcome.status === 'charged') {
-      if (!charge.billing) applyToView(charge.accountId, -charge.cost);
-      await noteAccrual(charge);
-      await startRefillIfMarked(charge);
+      await afterCharged(charge, charge.cost);
       return charge.cost;
     }
     if (outcome.status === 'already_applied') return (outcome.accrued ?? -outcome.amount) as Micros;
+    if (outcome.status === 'rejected') return rejectCharge(charge, outcome.reasons);
     const next = retryAt(charge, outcome);
     if (next === undefined) return refuse(charge, outcome);
     charge = build(next);
@@ -203,22 +270,24 @@ async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<
   );
 }
 
-async function settle(hold: Hold, build: ChargeBuilder, at: string = nowIso(), attempt = 0): Promise<Micros> {
+async function settle(hold: Hold, build: ChargeBuilder, at: string = nowIso(), attempt = 1): Promise<Micros> {
   const charge = build(at);
   const outcome = await settleHold(hold, charge);
   switch (outcome.status) {
     case 'charged':
-      if (!charge.billing) applyToView(charge.accountId, hold.amount - charge.cost);
-      await noteAccrual(charge);
-      await startRefillIfMarked(charge);
+      await afterCharged(charge, charge.cost - hold.amount);
       return charge.cost;
     case 'already_applied':
       return (outcome.accrued ?? -outcome.amount) as Micros;
+    case 'rejected':
+      return rejectCharge(charge, outcome.reasons);
     case 'hold_not_open':
       // Expired by the job while the feature ran (far beyond any API timeout): charge without it.
       return chargeOnce(build, charge.at);
     case 'insufficient':
     case 'spend_limit': {
+      // Even the held amount is refused (a dispute took the balance below zero meanwhile): give up.
+      if (attempt >= MAX_SETTLE_ATTEMPTS || charge.cost === hold.amount) return refuse(charge, outcome);
       // The actual cost exceeded the hold and the difference is not available (or not within the limit):
       // charge what was held, which was reserved for this call.
       metrics.addMetric('SettleCappedAtHold', MetricUnit.Count, 1);
@@ -238,7 +307,7 @@ async function settle(hold: Hold, build: ChargeBuilder, at: string = nowIso(), a
     }
   }
   const next = retryAt(charge, outcome);
-  if (next === undefined || attempt >= MAX_CHARGE_ATTEMPTS) return refuse(charge, outcome);
+  if (next === undefined || attempt >= MAX_SETTLE_ATTEMPTS) return refuse(charge, outcome);
   return settle(hold, build, next, attempt + 1);
 }
 
@@ -280,6 +349,8 @@ async function reserveFor(
       ...(billing ? { billing } : {}),
     });
     switch (outcome.status) {
+      case 'rejected':
+        return rejectCharge(chargeFor(request, feature, 0, amount), outcome.reasons);
       case 'reserved':
         if (!billing) applyToView(accountId, -amount);
         else setPeriodOfView(accountId, billing.period);
@@ -347,8 +418,10 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
       const state: MeterState = { price };
       states.set(request.context, state);
       if (price.pricing === 'fixed') {
-        // Overlaps the feature's own work; awaited before the charge so the header's base predates it.
-        if (!isViewFresh(accountId)) state.refresh = refreshQuietly(accountId);
+        // Read before the charge, so the header's base predates it (at most every CREDITS_VIEW_TTL_MS).
+        if (!isViewFresh(accountId)) await refreshQuietly(accountId);
+        const cost = price.price;
+        await chargeFirst((at) => chargeFor(request, feature, 1, cost, cost, at), state);
         return;
       }
       if (!estimate) throw new Error(`feature "${feature}" is priced per unit and needs an estimate`);
@@ -361,9 +434,10 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
       const { accountId } = principalOf(request.context);
       let cost: Micros;
       if (state.price.pricing === 'fixed') {
-        await state.refresh;
-        const price = state.price.price;
-        cost = await chargeOnce((at) => chargeFor(request, feature, 1, price, price, at));
+        if (!state.charge) throw new Error(`fixed-price call to ${feature} ran without a charge`);
+        cost = state.charge.cost;
+        // Answered: from here on an error (storing the Idempotency-Key's response) is not the feature's.
+        state.charge = undefined;
       } else {
         const quantity = result.quantity ?? 0;
         const actual = costOf(quantity, state.price.unitPrice);
@@ -384,7 +458,13 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
       );
     },
     onError: async (request) => {
-      const hold = states.get(request.context)?.hold;
+      const state = states.get(request.context);
+      if (state?.charge) {
+        const charge = state.charge;
+        state.charge = undefined;
+        await reverseAfterFailure(request, charge);
+      }
+      const hold = state?.hold;
       if (!hold) return;
       // The feature failed (or the settle could not run): give the whole hold back. If this write fails
       // too, the expire-holds job releases the hold when it expires.
@@ -408,9 +488,18 @@ export type PaidFeature<B, R> = {
   run: (body: B, context: ApiContext) => Promise<FeatureResult<R>> | FeatureResult<R>;
 };
 
+/**
+ * How long before the Lambda timeout a feature still running is abandoned as failed, so its charge is
+ * reversed (or its hold released) by this invocation rather than left to a retry or the expiry job: the
+ * margin every function keeps to answer (infra/definitions/timeouts.ts).
+ */
+const FEATURE_DEADLINE_MARGIN_MS = ANSWER_MARGIN_MS;
+
 /** A complete Lambda handler for a paid feature behind API Gateway. */
 export function paidFeature<B, R>(definition: PaidFeature<B, R>): RouteHandler {
-  const chain = middy<ApiEvent, ApiResult, Error, ApiContext>()
+  const chain = middy<ApiEvent, ApiResult, Error, ApiContext>({
+    timeoutEarlyInMillis: FEATURE_DEADLINE_MARGIN_MS,
+  })
     .use(apiRequest())
     .use(authenticated('api'))
     .use(jsonBody(definition.body, definition.maxBodyBytes))

@@ -23,7 +23,14 @@ export function usageDayOf(atIso: string): string {
   return atIso.slice(0, 10);
 }
 
-export function usageUpdate(accountId: string, tag: UsageTag, cost: Micros, atIso: string): TransactItem {
+/** `requests`: 1 for a charge, -1 for its reversal (with the cost negated), so a reversed call nets to zero. */
+export function usageUpdate(
+  accountId: string,
+  tag: UsageTag,
+  cost: Micros,
+  atIso: string,
+  requests: 1 | -1 = 1,
+): TransactItem {
   const names: Record<string, string> = {
     '#cost': usageAttr.cost,
     '#requests': usageAttr.requests,
@@ -45,7 +52,7 @@ export function usageUpdate(accountId: string, tag: UsageTag, cost: Micros, atIs
       Key: keys.usageDay(accountId, day),
       UpdateExpression: `SET kind = :kind, #day = :day ADD ${adds.join(', ')}`,
       ExpressionAttributeNames: { ...names, '#day': 'day' },
-      ExpressionAttributeValues: { ':cost': cost, ':one': 1, ':kind': 'usage_day', ':day': day },
+      ExpressionAttributeValues: { ':cost': cost, ':one': requests, ':kind': 'usage_day', ':day': day },
     },
   };
 }

@@ -36,3 +36,43 @@ export function loseRepliesOf(
 export function restoreClient(): void {
   setDocumentClient(undefined);
 }
+
+/**
+ * Installs a client on which the `command` calls after the first `skip` fail before reaching DynamoDB,
+ * `times` times, as a crash of the invocation there would leave it: nothing written.
+ */
+export function failBeforeSending(command: string, times = 1, skip = 0): FaultPlan {
+  const client = createDocumentClient(process.env.DYNAMODB_ENDPOINT);
+  const plan: FaultPlan = { command, remaining: times, skip };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === plan.command) {
+        if (plan.skip > 0) plan.skip--;
+        else if (plan.remaining > 0) {
+          plan.remaining--;
+          throw Object.assign(new Error('invocation crashed before the write'), { name: 'CrashError' });
+        }
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'failBeforeSending' },
+  );
+  setDocumentClient(client);
+  return plan;
+}
+
+/** Installs a client that counts the calls of each command it sends. */
+export function countCommands(): Map<string, number> {
+  const client = createDocumentClient(process.env.DYNAMODB_ENDPOINT);
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName);
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCommands' },
+  );
+  setDocumentClient(client);
+  return counts;
+}

@@ -5,6 +5,7 @@ import {
   looksLikeApiToken,
   newApiToken,
   requestIdFor,
+  ulidAfter,
   ulidFrom,
   ulidTime,
 } from '#shared/ids.ts';
@@ -35,5 +36,14 @@ describe('ids', () => {
     expect(a.hash).not.toContain(a.token.slice(4));
     expect(a.displayPrefix).toBe(a.token.slice(0, 10));
     expect(looksLikeApiToken('crd_short')).toBe(false);
+  });
+
+  it('steps a ULID forward within its millisecond, carrying across characters, and sorts after it', () => {
+    const base = '01JZ000000000000000000000Z';
+    expect(ulidAfter(base, 1)).toBe('01JZ0000000000000000000010');
+    expect(ulidAfter(base, 2)).toBe('01JZ0000000000000000000011');
+    expect(ulidAfter(base, 1) > base).toBe(true);
+    expect(ulidTime(ulidAfter(base, 2))).toBe(ulidTime(base));
+    expect(() => ulidAfter('01JZ00000ZZZZZZZZZZZZZZZZZ', 1)).toThrow();
   });
 });

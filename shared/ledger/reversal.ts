@@ -1,0 +1,252 @@
+// Giving back a fixed-price call's charge when its feature failed. The charge is made before the feature
+// runs (an account that cannot pay gets its 402 before any work is done), so a failure must undo it: one
+// transaction writes a `reversal` ledger entry keyed by the charge's id (so it happens once, however many
+// reversers race) and undoes every effect of the charge: the balance (prepaid), the period's usage and
+// headroom (postpaid), the usage day, and the period item or hour record that bills it. Rules: REVERSAL.md.
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { TransactGetCommand } from '@aws-sdk/lib-dynamodb';
+import { config } from '../config.ts';
+import { ddb } from '../dynamo/client.ts';
+import { keys } from '../dynamo/keys.ts';
+import { failedCondition, type TransactItem, transactWrite, unexpectedReasons } from '../dynamo/transact.ts';
+import { ulidAfter } from '../ids.ts';
+import { type Micros, negate } from '../money.ts';
+import { logger, metrics } from '../observability/powertools.ts';
+import { usageUpdate } from '../usage/aggregates.ts';
+import { hourOf, marketplaceHourAccrual, periodAccrual, periodOf } from './accrual.ts';
+import { ledgerPut, type UsageCharge } from './ledger.ts';
+import type { LedgerEntry } from './types.ts';
+
+/** The id of a charge's reversal: derived, so every reverser writes the same item and only one succeeds. */
+export function reversalIdOf(chargeId: string): string {
+  return ulidAfter(chargeId, 1);
+}
+
+/** The id of the request's next charge once `chargeId` was reversed (a retry that runs the feature again). */
+export function nextChargeIdOf(chargeId: string): string {
+  return ulidAfter(chargeId, 2);
+}
+
+/** Which parts of an accrued charge can still be undone where they were booked. */
+export type ReversalScope = {
+  /** Postpaid: the account still holds the charge's period, so its usage and headroom come back. */
+  periodOpen: boolean;
+  /** The period item or hour record has not been claimed by its invoicing or metering job yet. */
+  bucketOpen: boolean;
+};
+
+export type ReversalPlan = {
+  entry: LedgerEntry;
+  items: TransactItem[];
+  indexes: { account: number; reversal: number; charge: number; bucket?: number };
+};
+
+function accountReversal(charge: UsageCharge, at: string, scope: ReversalScope): TransactItem {
+  const key = keys.account(charge.accountId);
+  if (!charge.billing) {
+    return {
+      Update: {
+        TableName: config.tableName,
+        Key: key,
+        UpdateExpression:
+          'SET balance = balance + :cost, available = available + :cost, updated_at = :at ADD entry_count :one',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeValues: { ':cost': charge.cost, ':at': at, ':one': 1 },
+      },
+    };
+  }
+  if (charge.billing.mode === 'postpaid' && scope.periodOpen) {
+    return {
+      Update: {
+        TableName: config.tableName,
+        Key: key,
+        UpdateExpression:
+          'SET period_usage = period_usage - :cost, period_committed = period_committed - :cost, period_headroom = period_headroom + :cost, updated_at = :at ADD entry_count :one',
+        ConditionExpression: '#period = :p',
+        ExpressionAttributeNames: { '#period': 'period' },
+        ExpressionAttributeValues: {
+          ':cost': charge.cost,
+          ':p': charge.billing.period,
+          ':at': at,
+          ':one': 1,
+        },
+      },
+    };
+  }
+  // Marketplace usage moves nothing on the account; a postpaid period already left keeps its own totals.
+  return {
+    Update: {
+      TableName: config.tableName,
+      Key: key,
+      UpdateExpression: 'SET updated_at = :at ADD entry_count :one',
+      ConditionExpression: 'attribute_exists(PK)',
+      ExpressionAttributeValues: { ':at': at, ':one': 1 },
+    },
+  };
+}
+
+/**
+ * Proof that the charge committed, in the same transaction: a charge whose reply was lost may not exist.
+ * With an Idempotency-Key the guard points at the charge and is marked reversed, so the request's next
+ * attempt may charge again; without one, the charge's own ledger entry must exist.
+ */
+function chargeProof(charge: UsageCharge, reversalId: string): TransactItem {
+  if (charge.guard) {
+    return {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.reference(charge.accountId, charge.guard.reference),
+        UpdateExpression: 'SET reversed_by = :reversal',
+        ConditionExpression: 'entry_id = :charge',
+        ExpressionAttributeValues: { ':reversal': reversalId, ':charge': charge.entryId },
+      },
+    };
+  }
+  return {
+    ConditionCheck: {
+      TableName: config.tableName,
+      Key: keys.ledgerEntry(charge.accountId, charge.entryId),
+      ConditionExpression: 'attribute_exists(PK)',
+    },
+  };
+}
+
+function bucketReversal(charge: UsageCharge): TransactItem | undefined {
+  const billing = charge.billing;
+  if (!billing) return undefined;
+  const cost = negate(charge.cost);
+  if (billing.mode === 'postpaid')
+    return periodAccrual(charge.accountId, billing.period, charge.feature, -charge.quantity, cost, -1);
+  return marketplaceHourAccrual(charge.accountId, billing, cost, -1);
+}
+
+/** The reversal transaction of `charge` at `at`, given which of its bookings can still be undone. */
+export function planReversal(charge: UsageCharge, at: string, scope: ReversalScope): ReversalPlan {
+  const entry: LedgerEntry = {
+    entry_id: reversalIdOf(charge.entryId),
+    account_id: charge.accountId,
+    type: 'reversal',
+    amount: charge.billing ? (0 as Micros) : charge.cost,
+    ...(charge.billing ? { accrued: negate(charge.cost) } : {}),
+    created_at: at,
+    request_id: charge.requestId,
+    feature: charge.feature,
+    quantity: charge.quantity,
+    ...(charge.tokenId ? { token_id: charge.tokenId } : {}),
+    reverses: charge.entryId,
+  };
+  const items: TransactItem[] = [
+    accountReversal(charge, at, scope),
+    ledgerPut(entry),
+    chargeProof(charge, entry.entry_id),
+    usageUpdate(
+      charge.accountId,
+      { feature: charge.feature, tokenId: charge.tokenId },
+      negate(charge.cost),
+      charge.at,
+      -1,
+    ),
+  ];
+  const bucket = scope.bucketOpen ? bucketReversal(charge) : undefined;
+  const bucketIndex = bucket ? items.push(bucket) - 1 : undefined;
+  return {
+    entry,
+    items,
+    indexes: {
+      account: 0,
+      reversal: 1,
+      charge: 2,
+      ...(bucketIndex === undefined ? {} : { bucket: bucketIndex }),
+    },
+  };
+}
+
+export type ReversalOutcome = 'reversed' | 'already_reversed' | 'not_charged';
+
+const MAX_REVERSAL_ATTEMPTS = 3;
+
+/**
+ * Reverses `charge` once. A period or hour already claimed by its job (the call ran across the boundary)
+ * keeps that booking: it is logged and counted (`ReversalAfterBucketClosed`), and everything else is undone.
+ */
+export async function reverseCharge(charge: UsageCharge, at: string): Promise<ReversalOutcome> {
+  let scope: ReversalScope = { periodOpen: true, bucketOpen: true };
+  for (let attempt = 0; attempt < MAX_REVERSAL_ATTEMPTS; attempt++) {
+    const plan = planReversal(charge, at, scope);
+    const outcome = await transactWrite(plan.items);
+    if (outcome.committed) {
+      metrics.addMetric('ChargeReversed', MetricUnit.Count, 1);
+      return 'reversed';
+    }
+    const unexpected = unexpectedReasons(outcome);
+    if (unexpected.length)
+      throw new Error(`reversal of ${charge.entryId} refused by DynamoDB: ${unexpected.join('; ')}`);
+    if (failedCondition(outcome, plan.indexes.reversal)) return 'already_reversed';
+    if (failedCondition(outcome, plan.indexes.charge)) return 'not_charged';
+    const bucketClosed = plan.indexes.bucket !== undefined && failedCondition(outcome, plan.indexes.bucket);
+    const periodMoved = charge.billing?.mode === 'postpaid' && failedCondition(outcome, plan.indexes.account);
+    if (!bucketClosed && !periodMoved) throw new Error(`reversal of ${charge.entryId} refused`);
+    if (bucketClosed) {
+      metrics.addMetric('ReversalAfterBucketClosed', MetricUnit.Count, 1);
+      logger.warn('reversed call stays in a period or hour already billed', { entry: charge.entryId });
+    }
+    scope = { periodOpen: scope.periodOpen && !periodMoved, bucketOpen: scope.bucketOpen && !bucketClosed };
+  }
+  throw new Error(`reversal of ${charge.entryId} did not settle after ${MAX_REVERSAL_ATTEMPTS} attempts`);
+}
+
+/** A request's earlier charge as found by a retry: the charge (as it was made) and whether it was reversed. */
+export type EarlierCharge = { charge: UsageCharge; reversed: boolean };
+
+/**
+ * Reads a charge found by a retry (its entry, its reversal and the account's mode, in one consistent round
+ * trip) and rebuilds it as it was made, so a failure of the retry reverses exactly what it booked.
+ */
+export async function readEarlierCharge(
+  accountId: string,
+  chargeId: string,
+): Promise<EarlierCharge | undefined> {
+  const result = await ddb().send(
+    new TransactGetCommand({
+      TransactItems: [
+        { Get: { TableName: config.tableName, Key: keys.ledgerEntry(accountId, chargeId) } },
+        { Get: { TableName: config.tableName, Key: keys.ledgerEntry(accountId, reversalIdOf(chargeId)) } },
+        {
+          Get: {
+            TableName: config.tableName,
+            Key: keys.account(accountId),
+            ProjectionExpression: 'billing_mode',
+          },
+        },
+      ],
+    }),
+  );
+  const [entryItem, reversalItem, accountItem] = (result.Responses ?? []).map((response) => response.Item);
+  const entry = entryItem as LedgerEntry | undefined;
+  if (!entry) return undefined;
+  const accrued = entry.accrued !== undefined;
+  const charge: UsageCharge = {
+    accountId,
+    entryId: entry.entry_id,
+    requestId: entry.request_id ?? '',
+    tokenId: entry.token_id,
+    feature: entry.feature ?? '',
+    quantity: entry.quantity ?? 1,
+    cost: (accrued ? entry.accrued : negate(entry.amount)) as Micros,
+    at: entry.created_at,
+    ...(entry.reference ? { guard: { reference: entry.reference } } : {}),
+    ...(!accrued
+      ? {}
+      : accountItem?.billing_mode === 'marketplace'
+        ? {
+            billing: {
+              mode: 'marketplace' as const,
+              hour: hourOf(entry.created_at),
+              dimension: config.marketplaceDimension,
+            },
+          }
+        : { billing: { mode: 'postpaid' as const, period: periodOf(entry.created_at), rollover: false } }),
+  };
+  return { charge, reversed: reversalItem !== undefined };
+}
