@@ -37,7 +37,7 @@ export const keys = {
    * Which purchase a Stripe Checkout Session was opened for: the unauthenticated return page finds its
    * purchase with one read, and an id this deployment never made costs no Stripe call.
    */
-  checkoutSession: (sessionId: string) => ({ PK: `CHECKOUT_SESSION#${sessionId}`, SK: 'CHECKOUT_SESSION' }),
+  checkoutSession: (sessionId: string) => ({ PK: `CHECKOUT#${sessionId}`, SK: 'CHECKOUT' }),
   /** Which account a saved Stripe payment method belongs to (detach events carry no customer). */
   paymentMethod: (paymentMethodId: string) => ({
     PK: `PAYMENT_METHOD#${paymentMethodId}`,
