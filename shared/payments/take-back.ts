@@ -15,7 +15,7 @@ import type { TransactItem } from '../dynamo/transact.ts';
 import { publish } from '../events/bus.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit, BoundChangedError } from '../ledger/ledger.ts';
-import { type Micros, max, min, negate, subtract, toWire, ZERO } from '../money.ts';
+import { add, type Micros, max, min, negate, subtract, toWire, ZERO } from '../money.ts';
 import { ignoreUnknown, reportCapped } from './refusals.ts';
 
 export type TakeBackPlan = { take: Micros; capped: boolean };
@@ -113,7 +113,7 @@ export async function takeBack(input: TakeBack): Promise<TakeBackOutcome> {
         reason: plan.capped ? `${input.reason}; capped at what the payment credited` : input.reason,
         guard: { reference: ownReference },
         allowNegative: true,
-        bound: takenBackUpdate(input.accountId, creditReference, taken, subtract(taken, amount)),
+        bound: takenBackUpdate(input.accountId, creditReference, taken, add(taken, plan.take)),
       });
     } catch (error) {
       // Another refund or dispute of the same payment committed since the read: plan again.
