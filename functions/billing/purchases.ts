@@ -3,14 +3,18 @@ import * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf, principalOf } from '#shared/http/middleware.ts';
-import { openCheckout, requirePurchase } from '#shared/payments/checkout.ts';
+import { isOwnOrigin, openCheckout, requirePurchase } from '#shared/payments/checkout.ts';
 import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 import { purchaseAmount } from '#shared/payments/limits.ts';
 import { listPurchases, purchaseView } from '#shared/payments/purchases.ts';
 
 const checkout = z.strictObject({
   amount: purchaseAmount,
-  return_url: z.optional(z.url({ protocol: /^https?$/ }).check(z.maxLength(2000))),
+  return_url: z.optional(
+    z
+      .url({ protocol: /^https?$/ })
+      .check(z.maxLength(2000), z.refine(isOwnOrigin, "must be on this deployment's own origin")),
+  ),
 });
 
 const purchasePath = z.object({
@@ -40,10 +44,11 @@ export const handler = byRoute({
       const accountId = principalOf(context).accountId;
       const { id } = pathOf<z.infer<typeof purchasePath>>(context);
       let purchase = await requirePurchase(accountId, id);
-      // A pending purchase is followed up with Stripe here too, so a lost or late webhook never leaves a paid
-      // purchase uncredited; it races the webhook safely (both credit through the same exactly-once path).
+      // A pending purchase (found above: an unknown id is a 404 before any Stripe call) is followed up with
+      // Stripe here too, so a lost or late webhook never leaves a paid purchase uncredited; it races the
+      // webhook safely (both credit through the same exactly-once path).
       if (purchase.status === 'pending' && purchase.checkout_session_id) {
-        await fulfilCheckoutSession(purchase.checkout_session_id);
+        await fulfilCheckoutSession(purchase, purchase.checkout_session_id);
         purchase = await requirePurchase(accountId, id);
       }
       return json(200, purchaseView(purchase));

@@ -76,6 +76,7 @@ function keepsIdempotentResult(status: number): boolean {
 export function handleApi(deps: ApiDeps, request: IncomingMessage, url: URL, body: string): Answer {
   const requestId = `req_${randomToken(14)}`;
   const method = request.method ?? 'GET';
+  deps.ctx.store.apiRequests.push({ method, path: url.pathname });
   const idempotencyKey = method === 'POST' ? request.headers['idempotency-key'] : undefined;
   const key = typeof idempotencyKey === 'string' ? idempotencyKey : undefined;
   const headers: Record<string, string> = {

@@ -17,6 +17,7 @@ import {
 import { decideDispute, openDispute } from './resources/disputes.ts';
 import { settleInvoiceOnPage } from './resources/invoices.ts';
 import { updateCardDetails } from './resources/payment-methods.ts';
+import type { ApiRequestRecord } from './store.ts';
 import type { DeliveryAttempt, WebhookDispatcher } from './webhooks.ts';
 
 export type CheckoutCompletion = {
@@ -54,6 +55,8 @@ export type StripeEmulatorControl = {
   ): Promise<Stripe.Event>;
   /** Every webhook delivery attempt so far (optionally for one event). */
   deliveries(eventId?: string): DeliveryAttempt[];
+  /** Every API request received so far (`/v1/*`, any answer), oldest first. */
+  apiRequests(): ApiRequestRecord[];
   /** Resolves once no webhook delivery is in flight or waiting for a retry. */
   idle(): Promise<void>;
   /** Does time-driven work now: expire due sessions, fund due transfers, report overdue invoices. */
@@ -104,6 +107,7 @@ export function createControl(
     },
     deliveries: (eventId) =>
       dispatcher.attempts().filter((attempt) => !eventId || attempt.event_id === eventId),
+    apiRequests: () => ctx.store.apiRequests.map((request) => ({ ...request })),
     idle: () => dispatcher.idle(),
     runDue,
   };
@@ -127,6 +131,9 @@ export function serveControls(
     };
     if (method === 'GET' && path === '/events') {
       return json(200, { object: 'list', data: control.events(url.searchParams.get('type') ?? undefined) });
+    }
+    if (method === 'GET' && path === '/api_requests') {
+      return json(200, { object: 'list', data: control.apiRequests() });
     }
     if (method === 'GET' && path === '/deliveries') {
       return json(200, {

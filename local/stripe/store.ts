@@ -44,7 +44,11 @@ export type Store = {
   overdueNotified: Set<string>;
   /** The API request being handled (handlers run synchronously), recorded on the events it causes. */
   currentRequest: Stripe.Event.Request | null;
+  /** Every `/v1` request received, oldest first, whatever its answer: tests count the calls a flow makes. */
+  apiRequests: ApiRequestRecord[];
 };
+
+export type ApiRequestRecord = { method: string; path: string };
 
 export function createStore(): Store {
   return {
@@ -62,6 +66,7 @@ export function createStore(): Store {
     pendingTransfers: new Map(),
     overdueNotified: new Set(),
     currentRequest: null,
+    apiRequests: [],
   };
 }
 

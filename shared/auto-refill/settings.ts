@@ -1,4 +1,5 @@
 // Auto-refill settings (`GET`/`PUT /v1/billing/auto-refill`) and the view the API answers with.
+import { WrongBillingModeError } from '../accounts/billing-mode.ts';
 import { type Account, getAccount } from '../accounts/repository.ts';
 import { setView } from '../accounts/view.ts';
 import { nowIso } from '../clock.ts';
@@ -61,6 +62,12 @@ export function autoRefillView(account: Account) {
 export async function updateSettings(accountId: string, input: SettingsInput) {
   const account = await getAccount(accountId);
   if (!account) throw new NotFoundError('Account not found');
+  // Refills buy credits, which only a prepaid account ever spends; switching auto-refill off is always allowed.
+  if (input.enabled && account.billing_mode !== 'prepaid') {
+    throw new WrongBillingModeError(
+      `Auto-refill is for prepaid accounts only; this account is billed in "${account.billing_mode}" mode`,
+    );
+  }
   if (input.enabled && !account.payment_method) {
     throw new ConflictError(
       'no_payment_method',

@@ -38,6 +38,11 @@ export const keys = {
     PK: `ACCOUNT#${accountId}`,
     SK: `PURCHASE#${purchaseId}`,
   }),
+  /**
+   * Which purchase a Stripe Checkout Session was opened for: the unauthenticated return page finds its
+   * purchase with one read, and an id this deployment never made costs no Stripe call.
+   */
+  checkoutSession: (sessionId: string) => ({ PK: `CHECKOUT#${sessionId}`, SK: 'CHECKOUT' }),
   /** Which account a saved Stripe payment method belongs to (detach events carry no customer). */
   paymentMethod: (paymentMethodId: string) => ({
     PK: `PAYMENT_METHOD#${paymentMethodId}`,

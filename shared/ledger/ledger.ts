@@ -478,6 +478,11 @@ export type CreditOutcome =
   | { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros }
   | { status: 'insufficient'; account: AccountMoney | undefined };
 
+/** The `bound` write of `applyCredit` found the state it was planned on changed: re-read and plan again. */
+export class BoundChangedError extends Error {
+  override readonly name = 'BoundChangedError';
+}
+
 /**
  * A grant (positive) or correction (negative) by an operator, or a credit from a payment. A negative amount
  * never takes the available balance below zero. `guard` makes it exactly-once per external reference.
@@ -496,6 +501,11 @@ export async function applyCredit(input: {
    * zero (and usage is refused until it is repaid). Nothing else may.
    */
   allowNegative?: boolean;
+  /**
+   * One more conditional write in the same transaction (a refund's or dispute's running total on the credit
+   * it takes back). When only its condition fails, nothing is written and `BoundChangedError` is thrown.
+   */
+  bound?: TransactItem;
 }): Promise<CreditOutcome> {
   const entry: LedgerEntry = {
     entry_id: input.entryId,
@@ -528,6 +538,8 @@ export async function applyCredit(input: {
     ledgerPut(entry),
   ];
   if (input.guard) items.push(guardPut(input.accountId, input.guard, entry));
+  const boundIndex = items.length;
+  if (input.bound) items.push(input.bound);
   const outcome = await transactWrite(items);
   if (outcome.committed) return { status: 'applied', entry };
   for (const index of input.guard ? [2, 1] : [1]) {
@@ -536,5 +548,6 @@ export async function applyCredit(input: {
       return { status: 'already_applied', entryId: String(old.entry_id), amount: old.amount as Micros };
     }
   }
+  if (input.bound && failedCondition(outcome, boundIndex)) throw new BoundChangedError();
   return { status: 'insufficient', account: toMoney(reasonAt(outcome, 0)?.item) };
 }

@@ -1,7 +1,9 @@
 // Buying credits: a purchase record, then a Stripe Checkout Session for it (card with Apple Pay / Google Pay,
-// PayPal and bank transfer; card and PayPal saved for off-session auto-refill).
+// PayPal and bank transfer; card and PayPal saved for off-session auto-refill). Prepaid accounts only.
+import { WrongBillingModeError } from '../accounts/billing-mode.ts';
+import { getAccount } from '../accounts/repository.ts';
 import { nowIso } from '../clock.ts';
-import { MissingConfigurationError, optional } from '../config.ts';
+import { config, MissingConfigurationError, optional } from '../config.ts';
 import { NotFoundError } from '../errors.ts';
 import { type Micros, toCents } from '../money.ts';
 import { ensureCustomer } from './customers.ts';
@@ -21,6 +23,21 @@ function publicBaseUrl(): string {
   return url.replace(/\/$/, '');
 }
 
+/**
+ * A caller's `return_url` must be on this deployment's own origin: Stripe sends the payer there straight
+ * after paying, so any other origin would make the checkout an open redirect.
+ */
+export function isOwnOrigin(url: string): boolean {
+  const own = new URL(publicBaseUrl());
+  const origins = [own.origin];
+  // Locally the stack answers on localhost and 127.0.0.1 alike: both are its own origin.
+  if (config.localMode && own.hostname === 'localhost') {
+    own.hostname = '127.0.0.1';
+    origins.push(own.origin);
+  }
+  return origins.includes(new URL(url).origin);
+}
+
 export type CheckoutAnswer = { purchase_id: string; checkout_url: string; status: 'pending' };
 
 /**
@@ -33,6 +50,14 @@ export async function openCheckout(input: {
   amount: Micros;
   returnUrl: string | undefined;
 }): Promise<CheckoutAnswer> {
+  const account = await getAccount(input.accountId);
+  if (!account) throw new NotFoundError('Account not found');
+  // Postpaid and marketplace usage never draws on the balance: credits bought there could never be spent.
+  if (account.billing_mode !== 'prepaid') {
+    throw new WrongBillingModeError(
+      `Credits are bought by prepaid accounts only; this account is billed in "${account.billing_mode}" mode`,
+    );
+  }
   const customer = await ensureCustomer(input.accountId);
   const existing = await getPurchase(input.accountId, input.purchaseId);
   if (!existing) {

@@ -1,18 +1,21 @@
 // Turning Stripe's payment facts into credits, exactly once per PaymentIntent (and once per refund and per
 // dispute), whatever arrives first (webhook, redirect, poll), how often, and in which order. Every path
-// re-reads the object from Stripe and acts on its current state; the ledger's permanent reference guard
-// (`stripe:pi:…`) makes the credit itself exactly-once.
+// re-reads the object from Stripe and acts on its current state, never on an event body; the ledger's
+// permanent reference guard (`stripe:pi:…`) makes the credit itself exactly-once. Money not in USD, objects
+// Stripe does not know and objects this deployment never created change nothing (shared/payments/refusals).
 import type Stripe from 'stripe';
 import { reactivate } from '../auto-refill/store.ts';
 import { nowIso } from '../clock.ts';
 import { publish } from '../events/bus.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit } from '../ledger/ledger.ts';
-import { fromCents, negate, toWire } from '../money.ts';
+import { fromCents, toWire } from '../money.ts';
 import { logger } from '../observability/powertools.ts';
 import { describeMethod, rememberPaymentMethod } from './payment-methods.ts';
-import { advancePurchase } from './purchases.ts';
+import { advancePurchase, type Purchase } from './purchases.ts';
+import { ignoreUnknown, refusedCurrency, reread } from './refusals.ts';
 import { stripe } from './stripe-client.ts';
+import { type TakeBackOutcome, takeBack } from './take-back.ts';
 
 function idOf(value: string | { id: string } | null | undefined): string | undefined {
   if (!value) return undefined;
@@ -25,16 +28,18 @@ function paymentMethodType(intent: Stripe.PaymentIntent): string | undefined {
   return intent.payment_method_types?.[0];
 }
 
-export type FulfilOutcome = 'credited' | 'already_credited' | 'not_paid' | 'not_ours';
+export type FulfilOutcome = 'credited' | 'already_credited' | 'not_paid' | 'not_ours' | 'refused';
 
 /** Credits a succeeded PaymentIntent once; records the purchase as paid and the saved method on file. */
 export async function fulfilPaymentIntent(paymentIntentId: string): Promise<FulfilOutcome> {
-  const intent = await (await stripe()).paymentIntents.retrieve(paymentIntentId, {
-    expand: ['payment_method'],
-  });
+  const intent = await reread('payment_intent', paymentIntentId, async () =>
+    (await stripe()).paymentIntents.retrieve(paymentIntentId, { expand: ['payment_method'] }),
+  );
+  if (!intent) return 'not_ours';
   const accountId = intent.metadata?.account_id;
-  if (!accountId) return 'not_ours';
+  if (!accountId) return ignoreUnknown('payment_intent', intent.id, 'no account in its metadata');
   if (intent.status !== 'succeeded') return 'not_paid';
+  if (refusedCurrency('payment_intent', intent, accountId)) return 'refused';
   const amount = fromCents(intent.amount_received);
   const at = nowIso();
   const outcome = await applyCredit({
@@ -46,6 +51,10 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
     reason: intent.metadata.purchase_id ? 'Credit purchase' : 'Automatic refill',
     guard: { reference: `stripe:pi:${intent.id}` },
   });
+  // A credit is refused only when its account does not exist: a payment made for another deployment.
+  if (outcome.status === 'insufficient') {
+    return ignoreUnknown('payment_intent', intent.id, 'its account is not in this deployment');
+  }
   const methodType = paymentMethodType(intent);
   const purchaseId = intent.metadata.purchase_id;
   if (purchaseId) {
@@ -74,12 +83,30 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
   return 'already_credited';
 }
 
-/** Follows a Checkout Session to its current outcome: credit when paid, record expiry or async failure. */
-export async function fulfilCheckoutSession(sessionId: string): Promise<FulfilOutcome> {
-  const session = await (await stripe()).checkout.sessions.retrieve(sessionId);
-  const accountId = session.metadata?.account_id;
-  const purchaseId = session.metadata?.purchase_id;
-  if (!accountId || !purchaseId) return 'not_ours';
+/**
+ * The Checkout Session of a stored purchase, re-read from Stripe; undefined (counted) when Stripe does not
+ * know it or it names another purchase. Callers find the purchase first, so an unknown id costs no Stripe call.
+ */
+async function sessionOf(purchase: Purchase, sessionId: string) {
+  const session = await reread('checkout_session', sessionId, async () =>
+    (await stripe()).checkout.sessions.retrieve(sessionId),
+  );
+  if (!session) return undefined;
+  if (
+    session.metadata?.account_id !== purchase.account_id ||
+    session.metadata?.purchase_id !== purchase.purchase_id
+  ) {
+    ignoreUnknown('checkout_session', sessionId, 'it names another purchase');
+    return undefined;
+  }
+  return session;
+}
+
+/** Follows a purchase's Checkout Session to its current outcome: credit when paid, record expiry or failure. */
+export async function fulfilCheckoutSession(purchase: Purchase, sessionId: string): Promise<FulfilOutcome> {
+  const session = await sessionOf(purchase, sessionId);
+  if (!session) return 'not_ours';
+  const { account_id: accountId, purchase_id: purchaseId } = purchase;
   const intentId = idOf(session.payment_intent);
   if (session.payment_status === 'paid' && intentId) return fulfilPaymentIntent(intentId);
   if (session.status === 'expired') {
@@ -87,11 +114,14 @@ export async function fulfilCheckoutSession(sessionId: string): Promise<FulfilOu
     return 'not_paid';
   }
   if (intentId) {
-    const intent = await (await stripe()).paymentIntents.retrieve(intentId);
+    const intent = await reread('payment_intent', intentId, async () =>
+      (await stripe()).paymentIntents.retrieve(intentId),
+    );
     // A delayed method (bank transfer) that can no longer succeed: the purchase failed.
     if (
-      intent.status === 'canceled' ||
-      (session.status === 'complete' && intent.status === 'requires_payment_method')
+      intent &&
+      (intent.status === 'canceled' ||
+        (session.status === 'complete' && intent.status === 'requires_payment_method'))
     ) {
       await markFailed(accountId, purchaseId, intent.last_payment_error?.message ?? 'payment failed');
     }
@@ -106,84 +136,97 @@ async function markFailed(accountId: string, purchaseId: string, reason: string)
 }
 
 /** Records an async payment failure reported by Stripe, after re-reading the session. */
-export async function failCheckoutSession(sessionId: string): Promise<void> {
-  const session = await (await stripe()).checkout.sessions.retrieve(sessionId);
-  const accountId = session.metadata?.account_id;
-  const purchaseId = session.metadata?.purchase_id;
-  if (!accountId || !purchaseId || session.payment_status === 'paid') return;
-  await markFailed(accountId, purchaseId, 'the payment failed');
+export async function failCheckoutSession(purchase: Purchase, sessionId: string): Promise<FulfilOutcome> {
+  const session = await sessionOf(purchase, sessionId);
+  if (!session) return 'not_ours';
+  if (session.payment_status === 'paid') return 'not_paid';
+  await markFailed(purchase.account_id, purchase.purchase_id, 'the payment failed');
+  return 'not_paid';
 }
 
-async function accountOfCharge(charge: Stripe.Charge): Promise<string | undefined> {
-  if (charge.metadata?.account_id) return charge.metadata.account_id;
-  const intentId = idOf(charge.payment_intent);
-  if (!intentId) return undefined;
-  const intent = await (await stripe()).paymentIntents.retrieve(intentId);
-  return intent.metadata?.account_id;
+type ChargeCredit = { accountId: string; paymentIntentId: string };
+
+/** The account and PaymentIntent a charge credited, from the charge or its PaymentIntent's metadata. */
+async function creditOfCharge(charge: Stripe.Charge): Promise<ChargeCredit | undefined> {
+  const paymentIntentId = idOf(charge.payment_intent);
+  if (!paymentIntentId) return undefined;
+  if (charge.metadata?.account_id) return { accountId: charge.metadata.account_id, paymentIntentId };
+  const intent = await reread('payment_intent', paymentIntentId, async () =>
+    (await stripe()).paymentIntents.retrieve(paymentIntentId),
+  );
+  const accountId = intent?.metadata?.account_id;
+  return accountId ? { accountId, paymentIntentId } : undefined;
+}
+
+async function chargeToTakeBackFrom(
+  chargeId: string,
+): Promise<{ charge: Stripe.Charge; credit: ChargeCredit } | 'not_ours' | 'refused'> {
+  const charge = await reread('charge', chargeId, async () => (await stripe()).charges.retrieve(chargeId));
+  if (!charge) return 'not_ours';
+  const credit = await creditOfCharge(charge);
+  if (!credit) return ignoreUnknown('charge', chargeId, 'no account in its metadata');
+  if (refusedCurrency('charge', charge, credit.accountId)) return 'refused';
+  return { charge, credit };
+}
+
+export type TakeBackSummary = { applied: number; outcome: TakeBackOutcome | 'refused' | 'none' };
+
+/**
+ * Takes back the credits of every succeeded refund of a charge, once per refund, re-read from Stripe and
+ * bounded by what the payment credited (shared/payments/take-back.ts).
+ */
+export async function applyRefunds(chargeId: string): Promise<TakeBackSummary> {
+  const found = await chargeToTakeBackFrom(chargeId);
+  if (typeof found === 'string') return { applied: 0, outcome: found };
+  const { credit } = found;
+  let applied = 0;
+  let last: TakeBackSummary['outcome'] = 'none';
+  for await (const refund of (await stripe()).refunds.list({ charge: chargeId, limit: 100 })) {
+    if (refund.status !== 'succeeded') continue;
+    if (refusedCurrency('refund', refund, credit.accountId)) {
+      last = 'refused';
+      continue;
+    }
+    last = await takeBack({
+      ...credit,
+      chargeId,
+      kind: 'refund',
+      objectId: refund.id,
+      requested: fromCents(refund.amount),
+      reason: 'Payment refunded',
+    });
+    if (last === 'applied') applied++;
+  }
+  return { applied, outcome: last };
 }
 
 /**
- * Takes back the credits of every succeeded refund of a charge, once per refund. Credits already spent
- * make the balance negative, which blocks usage until it is repaid.
+ * Takes back a disputed payment once per dispute (the money is withheld while it is disputed). The dispute
+ * is re-read from Stripe: its amount in an event body is never used.
  */
-export async function applyRefunds(chargeId: string): Promise<number> {
-  const client = await stripe();
-  const charge = await client.charges.retrieve(chargeId);
-  const accountId = await accountOfCharge(charge);
-  if (!accountId) return 0;
-  let applied = 0;
-  for await (const refund of client.refunds.list({ charge: chargeId, limit: 100 })) {
-    if (refund.status !== 'succeeded') continue;
-    const amount = negate(fromCents(refund.amount));
-    const outcome = await applyCredit({
-      accountId,
-      entryId: newUlid(),
-      type: 'refund',
-      amount,
-      at: nowIso(),
-      reason: 'Payment refunded',
-      guard: { reference: `stripe:re:${refund.id}` },
-      allowNegative: true,
-    });
-    if (outcome.status === 'applied') {
-      applied++;
-      await publish('credits.refund.applied', accountId, {
-        amount: toWire(amount),
-        refund: refund.id,
-        charge: chargeId,
-        kind: 'refund',
-      });
-    }
-  }
-  return applied;
-}
-
-/** Takes back a disputed charge's amount once per dispute (the money is withheld while it is disputed). */
-export async function applyDispute(dispute: Stripe.Dispute): Promise<boolean> {
-  const client = await stripe();
+export async function applyDispute(disputeId: string): Promise<TakeBackOutcome | 'refused'> {
+  const dispute = await reread('dispute', disputeId, async () =>
+    (await stripe()).disputes.retrieve(disputeId),
+  );
+  if (!dispute) return 'not_ours';
   const chargeId = idOf(dispute.charge);
-  if (!chargeId) return false;
-  const charge = await client.charges.retrieve(chargeId);
-  const accountId = await accountOfCharge(charge);
-  if (!accountId) return false;
-  const amount = negate(fromCents(dispute.amount));
-  const outcome = await applyCredit({
-    accountId,
-    entryId: newUlid(),
-    type: 'dispute',
-    amount,
-    at: nowIso(),
-    reason: `Payment disputed (${dispute.reason})`,
-    guard: { reference: `stripe:dp:${dispute.id}` },
-    allowNegative: true,
-  });
-  if (outcome.status !== 'applied') return false;
-  logger.warn('dispute opened; credits taken back', { accountId, dispute: dispute.id });
-  await publish('credits.refund.applied', accountId, {
-    amount: toWire(amount),
-    dispute: dispute.id,
-    charge: chargeId,
+  if (!chargeId) return ignoreUnknown('dispute', disputeId, 'it names no charge');
+  const found = await chargeToTakeBackFrom(chargeId);
+  if (typeof found === 'string') return found;
+  if (refusedCurrency('dispute', dispute, found.credit.accountId)) return 'refused';
+  const outcome = await takeBack({
+    ...found.credit,
+    chargeId,
     kind: 'dispute',
+    objectId: dispute.id,
+    requested: fromCents(dispute.amount),
+    reason: `Payment disputed (${dispute.reason})`,
   });
-  return true;
+  if (outcome === 'applied') {
+    logger.warn('dispute opened; credits taken back', {
+      accountId: found.credit.accountId,
+      dispute: dispute.id,
+    });
+  }
+  return outcome;
 }

@@ -2,11 +2,11 @@
 // (pending → paid | failed | expired, and failed/expired → paid when a later payment succeeds), so an older
 // event or a slower reader never overwrites a newer state.
 
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { updateIf } from '../dynamo/transact.ts';
+import { transactWrite, updateIf } from '../dynamo/transact.ts';
 import { type Micros, toWire } from '../money.ts';
 
 export type PurchaseStatus = 'pending' | 'paid' | 'failed' | 'expired';
@@ -59,20 +59,66 @@ export async function getPurchase(accountId: string, purchaseId: string): Promis
   return result.Item as Purchase | undefined;
 }
 
+/** Records the purchase's session, and the session's purchase (a replay writes the same again). */
 export async function attachCheckoutSession(
   accountId: string,
   purchaseId: string,
   sessionId: string,
 ): Promise<void> {
-  await ddb().send(
-    new UpdateCommand({
+  const outcome = await transactWrite([
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.purchase(accountId, purchaseId),
+        UpdateExpression: 'SET checkout_session_id = :session',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeValues: { ':session': sessionId },
+      },
+    },
+    {
+      Put: {
+        TableName: config.tableName,
+        Item: {
+          ...keys.checkoutSession(sessionId),
+          kind: 'checkout_session',
+          account_id: accountId,
+          purchase_id: purchaseId,
+        },
+      },
+    },
+  ]);
+  if (!outcome.committed) throw new Error(`purchase ${purchaseId} vanished before its session was attached`);
+}
+
+/** The stored purchase whose Checkout Session this is (one read, no Stripe call), or undefined. */
+export async function purchaseOfSession(sessionId: string): Promise<Purchase | undefined> {
+  const pointer = await ddb().send(
+    new GetCommand({
       TableName: config.tableName,
-      Key: keys.purchase(accountId, purchaseId),
-      UpdateExpression: 'SET checkout_session_id = :session',
-      ConditionExpression: 'attribute_exists(PK)',
-      ExpressionAttributeValues: { ':session': sessionId },
+      Key: keys.checkoutSession(sessionId),
+      ConsistentRead: true,
     }),
   );
+  const item = pointer.Item as { account_id: string; purchase_id: string } | undefined;
+  if (!item) return undefined;
+  const purchase = await getPurchase(item.account_id, item.purchase_id);
+  return purchase?.checkout_session_id === sessionId ? purchase : undefined;
+}
+
+/**
+ * The stored purchase a Checkout Session names in its metadata, if that purchase was opened with this very
+ * session: how a webhook tells this deployment's sessions from any other's before asking Stripe. (Sessions
+ * opened before the session pointer existed are found this way too.)
+ */
+export async function purchaseNamedBySession(session: {
+  id: string;
+  metadata?: Record<string, string> | null;
+}): Promise<Purchase | undefined> {
+  const accountId = session.metadata?.account_id;
+  const purchaseId = session.metadata?.purchase_id;
+  if (!accountId || !purchaseId) return undefined;
+  const purchase = await getPurchase(accountId, purchaseId);
+  return purchase?.checkout_session_id === session.id ? purchase : undefined;
 }
 
 /** Moves the purchase to `status` if that is a step forward; false when it already is there or beyond. */

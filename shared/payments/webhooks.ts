@@ -11,6 +11,7 @@ import { handleInvoiceEvent, invoiceEventTypes } from '../postpaid/lifecycle.ts'
 import {
   applyDispute,
   applyRefunds,
+  type FulfilOutcome,
   failCheckoutSession,
   fulfilCheckoutSession,
   fulfilPaymentIntent,
@@ -21,6 +22,8 @@ import {
   forgetPaymentMethod,
   refreshPaymentMethod,
 } from './payment-methods.ts';
+import { type Purchase, purchaseNamedBySession } from './purchases.ts';
+import { ignoreUnknown, reread } from './refusals.ts';
 import { stripe, webhookSecret } from './stripe-client.ts';
 
 export class InvalidSignatureError extends DomainError {
@@ -52,23 +55,39 @@ export async function verifiedEvent(rawBody: Buffer, signature: string | undefin
   }
 }
 
+/** A handler's word for an object that is not ours ('not_ours') or money it refused ('refused'). */
 type Handler = (object: { id: string }, event: Stripe.Event) => Promise<unknown>;
 
+/**
+ * Session events are matched against a stored purchase before any Stripe call: a session this deployment
+ * never opened (another deployment on the same Stripe account, a test) is acknowledged and ignored.
+ */
+function forPurchase(follow: (purchase: Purchase, sessionId: string) => Promise<FulfilOutcome>): Handler {
+  return async (session) => {
+    const purchase = await purchaseNamedBySession(session as Stripe.Checkout.Session);
+    if (!purchase)
+      return ignoreUnknown('checkout_session', session.id, 'no stored purchase has this session');
+    return follow(purchase, session.id);
+  };
+}
+
 const handlers: Record<string, Handler> = {
-  'checkout.session.completed': (session) => fulfilCheckoutSession(session.id),
-  'checkout.session.async_payment_succeeded': (session) => fulfilCheckoutSession(session.id),
-  'checkout.session.async_payment_failed': (session) => failCheckoutSession(session.id),
-  'checkout.session.expired': (session) => fulfilCheckoutSession(session.id),
+  'checkout.session.completed': forPurchase(fulfilCheckoutSession),
+  'checkout.session.async_payment_succeeded': forPurchase(fulfilCheckoutSession),
+  'checkout.session.async_payment_failed': forPurchase(failCheckoutSession),
+  'checkout.session.expired': forPurchase(fulfilCheckoutSession),
   'payment_intent.succeeded': (intent) => fulfilPaymentIntent(intent.id),
   'payment_intent.partially_funded': async (intent) => {
     // Not paid yet: the purchase stays pending until the transfer is complete (payment_intent.succeeded).
     logger.info('bank transfer partially funded', { payment_intent: intent.id });
   },
-  'charge.refunded': (charge) => applyRefunds(charge.id),
-  'charge.dispute.created': (dispute) => applyDispute(dispute as Stripe.Dispute),
+  // Only the ids are read from these bodies: the refunds and the dispute are re-read from Stripe.
+  'charge.refunded': async (charge) => (await applyRefunds(charge.id)).outcome,
+  'charge.dispute.created': (dispute) => applyDispute(dispute.id),
   'payment_method.detached': async (method) => {
     const accountId = await accountOfPaymentMethod(method.id);
-    if (!accountId || !(await forgetPaymentMethod(accountId, method.id))) return;
+    if (!accountId) return ignoreUnknown('payment_method', method.id, 'no account saved it');
+    if (!(await forgetPaymentMethod(accountId, method.id))) return;
     // Auto-refill cannot charge a method that is gone: suspend it until a new one is saved.
     if (await suspend(accountId, 'the payment method on file was removed')) {
       await publish('credits.auto_refill.suspended', accountId, {
@@ -78,8 +97,11 @@ const handlers: Record<string, Handler> = {
   },
   'payment_method.automatically_updated': async (method, event) => {
     const accountId = await accountOfPaymentMethod(method.id);
-    if (!accountId) return;
-    const current = await (await stripe()).paymentMethods.retrieve(method.id);
+    if (!accountId) return ignoreUnknown('payment_method', method.id, 'no account saved it');
+    const current = await reread('payment_method', method.id, async () =>
+      (await stripe()).paymentMethods.retrieve(method.id),
+    );
+    if (!current) return 'not_ours';
     await refreshPaymentMethod(accountId, describeMethod(current, event.created));
   },
   // Postpaid invoices: each event re-reads the invoice and records its current state (shared/postpaid).
@@ -91,10 +113,16 @@ const handlers: Record<string, Handler> = {
   ),
 };
 
-export async function handleEvent(event: Stripe.Event): Promise<'handled' | 'ignored'> {
+/**
+ * `ignored`: a type we do not act on, or an object this deployment never created or Stripe does not know;
+ * `refused`: money not in USD. Both change nothing and are acknowledged (2xx), so Stripe stops retrying.
+ */
+export async function handleEvent(event: Stripe.Event): Promise<'handled' | 'ignored' | 'refused'> {
   const handler = handlers[event.type];
   if (!handler) return 'ignored';
-  await handler(event.data.object as { id: string }, event);
+  const result = await handler(event.data.object as { id: string }, event);
+  if (result === 'not_ours') return 'ignored';
+  if (result === 'refused') return 'refused';
   return 'handled';
 }
 

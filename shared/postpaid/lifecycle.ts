@@ -10,7 +10,7 @@ import { keys } from '../dynamo/keys.ts';
 import { failedCondition, type TransactItem, transactWrite, updateIf } from '../dynamo/transact.ts';
 import { type BillingEventType, publish } from '../events/bus.ts';
 import { fromCents, toWire } from '../money.ts';
-import { logger } from '../observability/powertools.ts';
+import { ignoreUnknown, refusedCurrency, reread } from '../payments/refusals.ts';
 import { stripe } from '../payments/stripe-client.ts';
 import { getAccountForInvoicing, type InvoiceStatus, STATUS_RANK } from './store.ts';
 
@@ -198,16 +198,18 @@ export const invoiceEventTypes = [
  * One Stripe invoice event: re-read the invoice, record its current state, and publish our event once for
  * a payment, a failed payment (once per failure) or the invoice becoming overdue.
  */
-export async function handleInvoiceEvent(invoiceId: string, event: Stripe.Event): Promise<void> {
-  const invoice = await (await stripe()).invoices.retrieve(invoiceId);
+export async function handleInvoiceEvent(
+  invoiceId: string,
+  event: Stripe.Event,
+): Promise<'not_ours' | 'refused' | undefined> {
+  const invoice = await reread('invoice', invoiceId, async () =>
+    (await stripe()).invoices.retrieve(invoiceId),
+  );
+  if (!invoice) return 'not_ours';
   const ref = invoiceRefOf(invoice);
-  if (!ref) {
-    logger.info('invoice event for an invoice not made by postpaid invoicing', {
-      invoiceId,
-      type: event.type,
-    });
-    return;
-  }
+  if (!ref) return ignoreUnknown('invoice', invoiceId, 'not made by postpaid invoicing');
+  // Postpaid usage is invoiced in USD: an invoice in another currency is not one of ours to record as paid.
+  if (refusedCurrency('invoice', invoice, ref.accountId)) return 'refused';
   const changed = await recordInvoiceStatus(invoice);
   let published: BillingEventType | undefined;
   if (changed && invoice.status === 'paid') published = 'credits.invoice.paid';
@@ -222,6 +224,7 @@ export async function handleInvoiceEvent(invoiceId: string, event: Stripe.Event)
     await publish('credits.invoice.overdue', ref.accountId, eventDetail(invoice, ref));
   }
   if (published) await publish(published, ref.accountId, eventDetail(invoice, ref));
+  return undefined;
 }
 
 function isOverdue(invoice: Stripe.Invoice): boolean {

@@ -7,6 +7,8 @@ import { newId, unixNow } from '../ids.ts';
 import { idOf, requireCharge, requireDispute } from './lookup.ts';
 
 const DAY = 86_400;
+/** Stripe's largest amount in the smallest currency unit. */
+const MAX_AMOUNT = 99_999_999;
 
 const evidence: Stripe.Dispute.Evidence = {
   access_activity_log: null,
@@ -61,10 +63,11 @@ export function openDispute(
   if (charge.payment_method_details?.type === 'customer_balance') {
     throw invalidRequest('Bank transfers cannot be disputed.');
   }
-  const disputable = charge.amount - charge.amount_refunded;
-  const amount = options.amount ?? disputable;
-  if (!Number.isSafeInteger(amount) || amount < 1 || amount > disputable) {
-    throw invalidRequest(`amount must be between 1 and ${disputable}.`, { param: 'amount' });
+  // The bank names the amount. Usually what is left after refunds, but Stripe's docs say it can differ
+  // (currency fluctuation, part of an order): a given amount may exceed the charge, as on Stripe.
+  const amount = options.amount ?? charge.amount - charge.amount_refunded;
+  if (!Number.isSafeInteger(amount) || amount < 1 || amount > MAX_AMOUNT) {
+    throw invalidRequest(`amount must be between 1 and ${MAX_AMOUNT}.`, { param: 'amount' });
   }
   const created = unixNow();
   const dispute: Stripe.Dispute = {
