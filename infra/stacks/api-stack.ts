@@ -415,7 +415,12 @@ export class ApiStack extends Stack {
     // Not SqsDestination: its grant adds sqs:GetQueueAttributes and sqs:GetQueueUrl, and Lambda needs only
     // sqs:SendMessage, granted below to each job's role.
     const jobFailed: IDestination = { bind: () => ({ destination: this.jobFailureQueue.queueArn }) };
-    for (const name of new Set(jobs.map((job) => job.function))) {
+    // EventBridge invokes the jobs and the Marketplace lifecycle function asynchronously (so does SNS).
+    const asynchronouslyInvoked = new Set<FunctionName>([
+      ...jobs.map((job) => job.function),
+      'marketplaceLifecycle',
+    ]);
+    for (const name of asynchronouslyInvoked) {
       const job = this.functions[name];
       job.function.configureAsyncInvoke({ onFailure: jobFailed, retryAttempts: 2 });
       job.role.addToPrincipalPolicy(
@@ -588,6 +593,16 @@ export class ApiStack extends Stack {
       'EventPublishFailedAlarm',
       appMetric('EventPublishFailed', 'Sum', Duration.minutes(5)),
       'Billing events could not be put on the event bus after retries (the functions log each one); subscribers missed them',
+    );
+    alarm(
+      'ChargeRefusedUnexpectedlyAlarm',
+      appMetric('ChargeRefusedUnexpectedly', 'Sum', Duration.minutes(5)),
+      'DynamoDB refused a charge for a reason that is not money (e.g. an item over 400 KB): the calls answered 500; the log names the reason',
+    );
+    alarm(
+      'StripeCurrencyRefusedAlarm',
+      appMetric('StripeCurrencyRefused', 'Sum', Duration.hours(1)),
+      'A Stripe payment, refund, dispute or invoice not in USD was refused: the customer paid and got no credits; refund on Stripe or grant by hand',
     );
     // Throttled reads and writes on the table and on each index: requests over a partition's limits.
     const throttleEvents = [undefined, ...tableSchema.indexes.map((index) => index.name)].flatMap((index) =>

@@ -60,6 +60,20 @@ describe('alarms on what the application reports', () => {
     });
   });
 
+  it.each([
+    ['ChargeRefusedUnexpectedly', 'not money'],
+    ['StripeCurrencyRefused', 'not in USD'],
+  ])('alarms on any %s', (metricName, description) => {
+    expect(alarmOn(metricName)).toMatchObject({
+      ...application,
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: topic,
+      AlarmDescription: expect.stringContaining(description),
+    });
+  });
+
   it('alarms on any failed event publish', () => {
     expect(alarmOn('EventPublishFailed')).toMatchObject({
       ...application,
@@ -122,9 +136,12 @@ describe('alarm on a duration near the timeout', () => {
 describe('scheduled jobs: on-failure destination', () => {
   const queueArn = { 'Fn::GetAtt': [logicalId(api, api.jobFailureQueue), 'Arn'] };
   const invokeConfigs = Object.values(all).filter((r) => r.Type === 'AWS::Lambda::EventInvokeConfig');
-  const jobFunctions = [...new Set(jobs.map((job) => job.function))];
+  // The jobs, and the Marketplace lifecycle function that EventBridge (and SNS) invoke the same way.
+  const jobFunctions: FunctionName[] = [
+    ...new Set([...jobs.map((job) => job.function), 'marketplaceLifecycle' as const]),
+  ];
 
-  it('sends each job function that fails after 2 retries to the job failure queue', () => {
+  it('sends each job function (and the Marketplace lifecycle) that fails after 2 retries to the job failure queue', () => {
     expect(invokeConfigs).toHaveLength(jobFunctions.length);
     for (const name of jobFunctions) {
       const config = invokeConfigs.find(
