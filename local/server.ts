@@ -16,6 +16,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '#shared/errors.ts';
+import { SECURITY_HEADERS } from '#shared/http/api.ts';
 import { requestIdFor } from '#shared/ids.ts';
 import { buildEvent, type HttpAnswer, lambdaContext, MAX_BODY_BYTES, toHttpAnswer } from './api-gateway.ts';
 import { createTable, startDynamoLocal } from './dynamo-local.ts';
@@ -121,7 +122,7 @@ async function invoke(name: FunctionName, event: unknown): Promise<unknown> {
 function json(status: number, body: unknown, requestId: string): HttpAnswer {
   return {
     status,
-    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    headers: { 'content-type': 'application/json', ...SECURITY_HEADERS, 'x-request-id': requestId },
     cookies: [],
     body: Buffer.from(JSON.stringify(body)),
   };
