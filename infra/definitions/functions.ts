@@ -90,7 +90,9 @@ export const functions = {
   tokens: {
     entry: 'functions/account/tokens.ts',
     description: 'Create, list and revoke API tokens',
-    table: unique([...tokenAuth, 'dynamodb:PutItem', 'dynamodb:Query']),
+    // ConditionCheckItem: starting the active-token counter of an account opened before it (each counted
+    // token checked still active), and a revocation on such an account (checked to have no counter yet).
+    table: unique([...tokenAuth, 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem']),
   },
   adminAccounts: {
     entry: 'functions/admin/accounts.ts',
