@@ -382,6 +382,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         LOCAL_MODE: 'true',
         ADMIN_API_KEY: adminApiKey,
         EVENT_BUS_NAME: 'credits-local',
+        // Signs pagination cursors: CURSOR_KEY when given, else a new key per start (older cursors are then
+        // refused with a 400, as after a key rotation in the cloud).
+        CURSOR_KEY: process.env.CURSOR_KEY || randomBytes(32).toString('base64url'),
         AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
         // No CloudWatch here: EMF lines on every request would only bury the useful output.
         POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',

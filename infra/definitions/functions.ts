@@ -27,6 +27,8 @@ export type FunctionSpec = {
   publishesEvents?: boolean;
   /** Calls Stripe: reads the Stripe secret (STRIPE_SECRET_ARN) from Secrets Manager. */
   stripe?: boolean;
+  /** Signs and verifies pagination cursors: reads the cursor signing key (CURSOR_SECRET_ARN). */
+  cursors?: boolean;
   /** Starts refills: sqs:SendMessage on the refill queue (REFILL_QUEUE_URL). */
   refillQueue?: boolean;
   /** Consumes the refill queue (an SQS event source). */
@@ -86,6 +88,7 @@ export const functions = {
     entry: 'functions/account/transactions.ts',
     description: 'GET /v1/transactions',
     table: unique([...tokenAuth, 'dynamodb:Query']),
+    cursors: true,
   },
   tokens: {
     entry: 'functions/account/tokens.ts',

@@ -98,6 +98,7 @@ describe('cdk-nag AwsSolutions', () => {
         .map(([name]) => `AwsSolutions-IAM5[Resource::*]@CreditsApi/${name}/Role`),
       'AwsSolutions-SQS3@CreditsApi/JobsDeadLetterQueue',
       'AwsSolutions-SMG4@CreditsData/StripeSecret',
+      'AwsSolutions-SMG4@CreditsData/CursorSigningKey',
       ...DASHBOARD_ACKNOWLEDGMENTS,
     ];
     expect(acks.map((ack) => `${ack.id}@${ack.path}`).sort()).toEqual(expected.sort());
