@@ -309,7 +309,7 @@ async function main(): Promise<number> {
       `contention: ${CONTENTION_CALLERS} concurrent callers, account funded for ${CONTENTION_CALLS} calls`,
     );
     const hot = await fundedAccount((CONTENTION_CALLS * ECHO_COST_MICROS) / 1_000_000, 'Bench hot account');
-    const second = await createToken(hot.accountId, 'bench second token', ['api']);
+    const second = await createToken(hot.accountId, { name: 'bench second token', scopes: ['api'] });
     const tokens = [hot.token, second.token];
     // Warm both tokens in the shared token cache without spending (GET /v1/credits authenticates the same way).
     for (const token of tokens) {

@@ -55,6 +55,7 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
     table: data.table,
     bus: data.bus,
     stripeSecret: data.stripeSecret,
+    cursorSecret: data.cursorSecret,
   });
   const dashboard = new DashboardStack(app, 'CreditsDashboard', {
     env: options.env,

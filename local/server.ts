@@ -15,6 +15,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '#shared/errors.ts';
+import { SECURITY_HEADERS } from '#shared/http/api.ts';
 import { requestIdFor } from '#shared/ids.ts';
 import {
   buildEvent,
@@ -136,7 +137,7 @@ async function invoke(name: FunctionName, event: unknown): Promise<unknown> {
 function json(status: number, body: unknown, requestId: string): HttpAnswer {
   return {
     status,
-    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    headers: { 'content-type': 'application/json', ...SECURITY_HEADERS, 'x-request-id': requestId },
     cookies: [],
     body: Buffer.from(JSON.stringify(body)),
   };
@@ -470,6 +471,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         LOCAL_MODE: 'true',
         ADMIN_API_KEY: adminApiKey,
         EVENT_BUS_NAME: 'credits-local',
+        // Signs pagination cursors: CURSOR_KEY when given, else a new key per start (older cursors are then
+        // refused with a 400, as after a key rotation in the cloud).
+        CURSOR_KEY: process.env.CURSOR_KEY || randomBytes(32).toString('base64url'),
         AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
         // No CloudWatch here: EMF lines on every request would only bury the useful output.
         POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',

@@ -48,6 +48,16 @@ export class UnauthorizedError extends DomainError {
   }
 }
 
+/** A token past its `expires_at`: refused like a revoked one, but saying why (the contract's 401). */
+export class TokenExpiredError extends DomainError {
+  override readonly name = 'TokenExpiredError';
+  readonly status = 401;
+  readonly code = 'token_expired';
+  constructor() {
+    super('This token has expired');
+  }
+}
+
 export class ForbiddenError extends DomainError {
   override readonly name = 'ForbiddenError';
   readonly status = 403;
@@ -82,6 +92,13 @@ export class ConflictError extends DomainError {
   constructor(code: string, message: string) {
     super(message);
     this.code = code;
+  }
+}
+
+/** The account already has its cap of active tokens: one must be revoked before another is created. */
+export class TooManyTokensError extends ConflictError {
+  constructor(cap: number) {
+    super('too_many_tokens', `An account can have at most ${cap} active tokens; revoke one first`);
   }
 }
 

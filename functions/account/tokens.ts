@@ -1,13 +1,28 @@
 // /v1/tokens: create (the secret is shown once), list and revoke the account's API tokens (billing scope).
 import * as z from 'zod/mini';
+import { nowMs } from '#shared/clock.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, principalOf } from '#shared/http/middleware.ts';
 import { createToken, listTokens, revokeAccountToken } from '#shared/tokens/service.ts';
 
+/** A token may be made to expire at most this far ahead (five years of 365.25 days). */
+const MAX_TOKEN_LIFETIME_MS = 5 * 365.25 * 86_400_000;
+
+const expiresAt = z
+  .pipe(
+    z.iso.datetime({ offset: true }),
+    z.transform((text) => new Date(text).toISOString()),
+  )
+  .check(
+    z.refine((iso) => Date.parse(iso) > nowMs(), 'must be in the future'),
+    z.refine((iso) => Date.parse(iso) <= nowMs() + MAX_TOKEN_LIFETIME_MS, 'must be at most 5 years ahead'),
+  );
+
 const newToken = z.strictObject({
   name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
   scopes: z._default(z.array(z.enum(['api', 'billing'])).check(z.minLength(1)), ['api']),
+  expires_at: z.optional(expiresAt),
 });
 
 export const handler = byRoute({
@@ -16,8 +31,13 @@ export const handler = byRoute({
   'POST /v1/tokens': apiRoute(
     { auth: 'billing', body: newToken, idempotent: { redact: ['token'] } },
     async (_event, context) => {
-      const { name, scopes } = bodyOf<z.infer<typeof newToken>>(context);
-      return json(201, await createToken(principalOf(context).accountId, name, scopes));
+      const { name, scopes, expires_at } = bodyOf<z.infer<typeof newToken>>(context);
+      const created = await createToken(principalOf(context).accountId, {
+        name,
+        scopes,
+        ...(expires_at ? { expiresAt: expires_at } : {}),
+      });
+      return json(201, created);
     },
   ),
   'GET /v1/tokens': apiRoute({ auth: 'billing' }, async (_event, context) =>

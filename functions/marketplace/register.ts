@@ -1,9 +1,10 @@
 // POST /marketplace/register: AWS Marketplace's form POST (x-amzn-marketplace-token). Answers an HTML page
-// with the billing token shown once, or `{account_id, token}` for `accept: application/json`.
+// with the billing token shown once, or `{account_id, token}` for `accept: application/json`; a registration
+// token used before answers 200 with no token (`token: null` and a `message` saying how to get one).
 import { errorResponse } from '#shared/errors.ts';
 import { header, json } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
-import { registeredPage, registrationErrorPage } from '#shared/marketplace/page.ts';
+import { ALREADY_USED_MESSAGE, registeredPage, registrationErrorPage } from '#shared/marketplace/page.ts';
 import { RegistrationTokenError, registerBuyer } from '#shared/marketplace/registration.ts';
 
 const TOKEN_FIELD = 'x-amzn-marketplace-token';
@@ -37,6 +38,7 @@ export const handler = apiRoute({ auth: 'none' }, async (event) => {
         token: registration.token,
         created: registration.created,
         subscription_status: registration.subscription_status,
+        ...(registration.token === null ? { message: ALREADY_USED_MESSAGE } : {}),
       });
     }
     return registeredPage(registration);

@@ -52,6 +52,8 @@ export type HouseFunctionProps = {
   bus: IEventBus;
   /** Required when the spec says `stripe`, ignored otherwise (like table and bus, the spec decides). */
   stripe?: StripeAccess;
+  /** Required when the spec says `cursors`: the key that signs pagination cursors (by its complete ARN). */
+  cursorSecret?: ISecret;
   /** Required when the spec says `refillQueue` or `refillWorker`: the auto-refill queue. */
   refillQueue?: IQueue;
   /** Required when the spec says `invoiceQueue` or `invoiceWorker`: the postpaid invoicing queue. */
@@ -77,6 +79,7 @@ export class HouseFunction extends Construct {
     const { spec, table, bus } = props;
     this.spec = spec;
     const stripe = spec.stripe ? stripeGrantFor(spec, props.stripe) : undefined;
+    const cursorSecretArn = spec.cursors ? cursorSecretArnFor(spec, props.cursorSecret) : undefined;
     const refillQueue =
       spec.refillQueue || spec.refillWorker ? refillQueueOf(spec, props.refillQueue) : undefined;
     const invoiceQueue =
@@ -96,6 +99,7 @@ export class HouseFunction extends Construct {
             ...statementsFor(spec, table, bus, this.logGroup, stripe, refillQueue),
             ...invoiceQueueStatements(spec, invoiceQueue),
             ...marketplaceStatements(spec),
+            ...cursorSecretStatements(cursorSecretArn),
           ],
         }),
       },
@@ -122,6 +126,7 @@ export class HouseFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',
         ...(stripe ? { STRIPE_SECRET_ARN: stripe.secretArn, PUBLIC_BASE_URL: stripe.publicBaseUrl } : {}),
+        ...(cursorSecretArn ? { CURSOR_SECRET_ARN: cursorSecretArn } : {}),
         ...(spec.refillQueue && refillQueue ? { REFILL_QUEUE_URL: refillQueue.queueUrl } : {}),
         ...(spec.invoiceQueue && invoiceQueue ? { INVOICE_QUEUE_URL: invoiceQueue.queueUrl } : {}),
         ...marketplaceEnvironment(spec, props.marketplace),
@@ -244,6 +249,25 @@ function invoiceQueueStatements(spec: FunctionSpec, queue: IQueue | undefined): 
 function refillQueueOf(spec: FunctionSpec, queue: IQueue | undefined): IQueue {
   if (!queue) throw new Error(`function ${spec.entry} uses the refill queue but was given none`);
   return queue;
+}
+
+/** A `cursors` function reads the cursor key, known by its complete ARN like the Stripe secret. */
+function cursorSecretArnFor(spec: FunctionSpec, secret: ISecret | undefined): string {
+  if (!secret) throw new Error(`function ${spec.entry} sets cursors but was given no cursor secret`);
+  const arn = secret.secretFullArn;
+  if (!arn) throw new Error(`function ${spec.entry}: the cursor secret must be known by its complete ARN`);
+  return arn;
+}
+
+function cursorSecretStatements(arn: string | undefined): PolicyStatement[] {
+  if (!arn) return [];
+  return [
+    new PolicyStatement({
+      sid: 'CursorSecret',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [arn],
+    }),
+  ];
 }
 
 type StripeGrant = { secretArn: string; publicBaseUrl: string };

@@ -27,6 +27,8 @@ export type FunctionSpec = {
   publishesEvents?: boolean;
   /** Calls Stripe: reads the Stripe secret (STRIPE_SECRET_ARN) from Secrets Manager. */
   stripe?: boolean;
+  /** Signs and verifies pagination cursors: reads the cursor signing key (CURSOR_SECRET_ARN). */
+  cursors?: boolean;
   /** Starts refills: sqs:SendMessage on the refill queue (REFILL_QUEUE_URL). */
   refillQueue?: boolean;
   /** Consumes the refill queue (an SQS event source). */
@@ -90,6 +92,7 @@ export const functions = {
     entry: 'functions/account/transactions.ts',
     description: 'GET /v1/transactions',
     table: unique([...tokenAuth, 'dynamodb:Query']),
+    cursors: true,
   },
   prices: {
     entry: 'functions/prices.ts',
@@ -101,7 +104,15 @@ export const functions = {
   tokens: {
     entry: 'functions/account/tokens.ts',
     description: 'Create, list and revoke API tokens',
-    table: unique([...tokenAuth, ...idempotency, 'dynamodb:PutItem', 'dynamodb:Query']),
+    // ConditionCheckItem: starting the active-token counter of an account opened before it (each counted
+    // token checked still active), and a revocation on such an account (checked to have no counter yet).
+    table: unique([
+      ...tokenAuth,
+      ...idempotency,
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+    ]),
   },
   adminAccounts: {
     entry: 'functions/admin/accounts.ts',

@@ -58,6 +58,8 @@ export type ApiStackProps = StackProps & {
   bus: IEventBus;
   /** The Stripe keys, read by the functions whose spec says `stripe` (known by its complete ARN). */
   stripeSecret: ISecret;
+  /** The key that signs pagination cursors, read by the functions whose spec says `cursors`. */
+  cursorSecret: ISecret;
   /**
    * PUBLIC_BASE_URL of the `stripe` functions, where Stripe sends the customer back (e.g. a custom domain).
    * @default CDK context `publicBaseUrl` (`cdk deploy -c publicBaseUrl=https://...`), else the HTTP API's endpoint
@@ -274,6 +276,7 @@ export class ApiStack extends Stack {
         table,
         bus,
         stripe,
+        cursorSecret: props.cursorSecret,
         refillQueue: this.refillQueue,
         invoiceQueue: this.invoiceQueue,
         marketplace,

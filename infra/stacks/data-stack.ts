@@ -1,6 +1,6 @@
 // Stateful resources, kept apart from the API so that redeploying code never touches them:
 // the single table (built from tableSchema), the project's own EventBridge bus with an archive,
-// and the Secrets Manager secret holding the Stripe keys.
+// the Secrets Manager secret holding the Stripe keys, and the generated key that signs pagination cursors.
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { type CfnArchive, EventBus } from 'aws-cdk-lib/aws-events';
@@ -38,6 +38,8 @@ export class DataStack extends Stack {
   readonly bus: EventBus;
   /** JSON `{"secret_key": "sk_...", "webhook_secret": "whsec_..."}`, read by the functions that call Stripe. */
   readonly stripeSecret: ISecret;
+  /** A random string generated at deploy time, read by the functions that sign pagination cursors. */
+  readonly cursorSecret: Secret;
 
   constructor(scope: Construct, id: string, props: DataStackProps = {}) {
     super(scope, id, props);
@@ -73,6 +75,18 @@ export class DataStack extends Stack {
     (archive.node.defaultChild as CfnArchive).addPropertyDeletionOverride('KmsKeyIdentifier');
 
     this.stripeSecret = this.stripeSecretFrom(props.stripeSecretArn ?? this.contextStripeSecretArn());
+
+    this.cursorSecret = new Secret(this, 'CursorSigningKey', {
+      description:
+        'HMAC key that signs the API pagination cursors (generated; never shown to anyone). Replacing its ' +
+        'value only makes cursors issued before it answer 400: clients start again from the first page.',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    Validations.of(this.cursorSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The cursor key protects only short-lived pagination cursors; rotating it by hand (put-secret-value) is enough',
+    });
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });

@@ -14,6 +14,7 @@ import {
   batchMeterUsage,
   describeCustomer,
   HOUR_MS,
+  landAgain,
   type MintedCustomer,
   type MintOptions,
   mintCustomer,
@@ -55,6 +56,8 @@ export type MarketplaceEmulatorOptions = {
 export type MarketplaceEmulatorControl = {
   /** A new buyer landing from AWS Marketplace (the same as `POST /__marketplace/customers`). */
   mintCustomer(options?: MintOptions): MintedCustomer;
+  /** A new registration token for a buyer already minted (it landed again); `undefined` for an unknown one. */
+  landAgain(customerAwsAccountId: string): string | undefined;
   /** Cancels the buyer's subscription and emits the lifecycle events; `false` for an unknown account. */
   unsubscribe(customerAwsAccountId: string): boolean;
   /** Every usage record received, in order, with the status answered. */
@@ -154,6 +157,7 @@ export async function startMarketplaceEmulator(
 
   const control: MarketplaceEmulatorControl = {
     mintCustomer: (mint) => mintCustomer(store, defaultProductCode, mint),
+    landAgain: (accountId) => landAgain(store, accountId),
     unsubscribe(accountId) {
       const done = unsubscribe(store, accountId);
       if (!done) return false;

@@ -90,6 +90,19 @@ export function mintCustomer(store: MarketplaceStore, defaultProductCode: string
   return describeCustomer(customer);
 }
 
+/**
+ * The buyer lands from AWS Marketplace again ("Set up your account" once more): a new registration token for
+ * the same buyer, as AWS issues on every landing; `undefined` for an unknown account.
+ */
+export function landAgain(store: MarketplaceStore, accountId: string): string | undefined {
+  const customer = store.byAccount.get(accountId);
+  if (!customer) return undefined;
+  customer.registrationToken = registrationToken();
+  customer.tokenExpiresAtMs = nowMs() + TOKEN_TTL_MS;
+  store.byToken.set(customer.registrationToken, customer);
+  return customer.registrationToken;
+}
+
 /** Marks the buyer cancelled and answers the events AWS would send; `undefined` for an unknown account. */
 export function unsubscribe(store: MarketplaceStore, accountId: string) {
   const customer = store.byAccount.get(accountId);

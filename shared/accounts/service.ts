@@ -8,7 +8,7 @@ import { newUlid } from '../ids.ts';
 import { applyCredit, type Guard } from '../ledger/ledger.ts';
 import type { LedgerEntry } from '../ledger/types.ts';
 import { fromWire, type Micros, toWire, ZERO } from '../money.ts';
-import { prepareToken } from '../tokens/repository.ts';
+import { newTokenCounterPut, prepareToken } from '../tokens/repository.ts';
 import { postpaidView } from './billing-mode.ts';
 import { type Account, getAccount, newAccountPut } from './repository.ts';
 
@@ -45,7 +45,11 @@ export async function createAccount(input: {
     scopes: ['api', 'billing'],
     at,
   });
-  const outcome = await transactWrite([newAccountPut(account), ...token.items]);
+  const outcome = await transactWrite([
+    newAccountPut(account),
+    ...token.items,
+    newTokenCounterPut(account.account_id, 1),
+  ]);
   if (!outcome.committed) throw new Error('account id collision');
   return { account, token: token.token };
 }

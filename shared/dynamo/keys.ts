@@ -10,6 +10,11 @@ export const keys = {
     SK: `TOKEN#${tokenId}`,
   }),
   accountTokensPrefix: 'TOKEN#',
+  /**
+   * How many of the account's tokens are active: changed only in the transactions that create (below the cap)
+   * and revoke tokens. Its own item, not the account's, so token changes never contend with charges.
+   */
+  tokenCounter: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'TOKEN_COUNT' }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,
@@ -81,6 +86,14 @@ export const keys = {
   marketplaceCustomer: (customerAwsAccountId: string) => ({
     PK: `MKT_CUSTOMER#${customerAwsAccountId}`,
     SK: 'MKT_CUSTOMER',
+  }),
+  /**
+   * One AWS Marketplace registration token (by its SHA-256) used: written with the billing token it minted,
+   * so a replayed registration form mints nothing.
+   */
+  marketplaceRegistration: (registrationTokenHash: string) => ({
+    PK: `MKT_REGISTRATION#${registrationTokenHash}`,
+    SK: 'MKT_REGISTRATION',
   }),
   /** Every buyer ever registered, in index shards (reconciliation reads them). */
   marketplaceCustomersIndex: (shard: number, accountId: string) => ({

@@ -28,6 +28,16 @@ export type ApiContext = Context & { api: ApiState };
 /** A complete HTTP Lambda handler as API Gateway invokes it. */
 export type RouteHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 
+/**
+ * On every answer of the API (set by apiRequest(), so no route can forget them): nothing it answers is
+ * cached anywhere (a token shown once, an account's balance), and no browser guesses a type other than the
+ * one declared.
+ */
+export const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+} as const;
+
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
   return {
     statusCode,

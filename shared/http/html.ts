@@ -1,6 +1,6 @@
 // The few server-rendered pages (registration, checkout return, the emulators' pages): escaping and one
 // small, script-free page shape with headers that keep it out of caches, frames and referrers.
-import type { ApiResult } from './api.ts';
+import { type ApiResult, SECURITY_HEADERS } from './api.ts';
 
 export function escapeHtml(text: string): string {
   return text
@@ -17,8 +17,9 @@ export function htmlPage(title: string, bodyHtml: string, status = 200): ApiResu
     statusCode: status,
     headers: {
       'content-type': 'text/html; charset=utf-8',
-      // Pages may carry a secret shown once: never cached, never framed, never leaked in a referrer.
-      'cache-control': 'no-store',
+      // Pages may carry a secret shown once: never cached, never framed, never leaked in a referrer. (Also set
+      // here, not only by apiRequest(), for the emulators' pages, which no API middleware serves.)
+      ...SECURITY_HEADERS,
       'referrer-policy': 'no-referrer',
       'x-frame-options': 'DENY',
       'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",

@@ -3,39 +3,29 @@
 // A charge does not read the balance it changes (one write round trip), so `balance_after` is derived here:
 // the account's balance, read together with its entry count, is the balance after the newest entry; each
 // older entry's is the newer one's minus the newer entry's amount. The cursor carries that running balance
-// to the next page. If an entry commits between the two reads (the count moved), the page is read again.
+// to the next page, which is why it is signed and bound to the account (shared/http/cursor.ts): a client
+// cannot make the API answer balances it invented. If an entry commits between the two reads (the count
+// moved), the page is read again.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { getAccount } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { ValidationError } from '../errors.ts';
+import { invalidCursor, openCursor, signCursor } from '../http/cursor.ts';
 import { isUlid } from '../ids.ts';
 import { type Micros, toWire } from '../money.ts';
 import type { LedgerEntry } from './types.ts';
 
-/** Bound to the account it was issued for: its running balance only ever describes the caller's own ledger. */
-type Cursor = { account: string; after: string; balance: number };
+/** Where the next page starts, and the balance after the entry before it (micro-USD). */
+type Cursor = { after: string; balance: number };
 
-function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
-
-function decodeCursor(text: string, accountId: string): Cursor {
-  try {
-    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (
-      value.account === accountId &&
-      typeof value.after === 'string' &&
-      isUlid(value.after) &&
-      Number.isSafeInteger(value.balance)
-    ) {
-      return value as Cursor;
-    }
-  } catch {
-    // fall through to the validation error
+async function decodeCursor(text: string, accountId: string): Promise<Cursor> {
+  // Signed by us for this account, so the shape holds; checked anyway, as any input is.
+  const value = (await openCursor(accountId, text)) as Partial<Cursor> | null;
+  if (typeof value?.after === 'string' && isUlid(value.after) && Number.isSafeInteger(value.balance)) {
+    return value as Cursor;
   }
-  throw new ValidationError([{ field: 'cursor', problem: 'is not a cursor this API returned' }]);
+  throw invalidCursor();
 }
 
 async function readPage(accountId: string, limit: number, after: string | undefined) {
@@ -63,7 +53,7 @@ async function readPage(accountId: string, limit: number, after: string | undefi
 const SNAPSHOT_ATTEMPTS = 5;
 
 export async function listTransactions(accountId: string, limit: number, cursorText: string | undefined) {
-  const cursor = cursorText ? decodeCursor(cursorText, accountId) : undefined;
+  const cursor = cursorText ? await decodeCursor(cursorText, accountId) : undefined;
   let entries: LedgerEntry[] = [];
   let balance = cursor?.balance ?? 0;
   if (cursor) {
@@ -102,7 +92,7 @@ export async function listTransactions(accountId: string, limit: number, cursorT
   const last = page.at(-1);
   const next_cursor =
     entries.length > limit && last
-      ? encodeCursor({ account: accountId, after: last.entry_id, balance })
+      ? await signCursor(accountId, { after: last.entry_id, balance } satisfies Cursor)
       : null;
   return { data, next_cursor };
 }

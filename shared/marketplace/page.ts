@@ -3,7 +3,19 @@ import type { ApiResult } from '../http/api.ts';
 import { escapeHtml, htmlPage } from '../http/html.ts';
 import type { Registration } from './registration.ts';
 
+/** What a replayed registration form is told: the token was shown once, and how to get another. */
+export const ALREADY_USED_MESSAGE =
+  'This AWS Marketplace registration link was already used, and the billing token it issued was shown then, only once. ' +
+  'Use that token; create more with POST /v1/tokens (or in the dashboard) using any billing token of the account; ' +
+  'if none is left, open the product again from your AWS Marketplace subscriptions for a new registration link, or ask the operator.';
+
 export function registeredPage(registration: Registration): ApiResult {
+  if (registration.token === null) {
+    return htmlPage(
+      'Registration link already used',
+      `<p role="status">${escapeHtml(ALREADY_USED_MESSAGE)}</p><p>Account: <strong>${escapeHtml(registration.account_id)}</strong></p>`,
+    );
+  }
   const intro = registration.created
     ? '<p>Your account is ready. Usage is billed through your AWS Marketplace subscription.</p>'
     : '<p>Welcome back: this AWS account already has an account with us, so it was linked and a new billing token was issued. Your earlier tokens keep working; revoke any you no longer use with <code>DELETE /v1/tokens/{id}</code>.</p>';

@@ -4,21 +4,28 @@
 // by the buyer's AWS account id is written with attribute_not_exists in the account's own transaction.
 // Lifecycle facts that arrived before the registration (early-facts.ts) set the new account's state in that
 // same transaction: a buyer whose subscription has already ended gets a cancelled account.
+// One registration token mints at most one billing token: an item keyed by the registration token's hash is
+// written with attribute_not_exists in the transaction that stores the token, so a replayed (or re-posted,
+// or concurrently posted) form finds it and answers without a token.
+
 import {
   ResolveCustomerCommand,
   type ResolveCustomerCommandOutput,
 } from '@aws-sdk/client-marketplace-metering';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type Account, getAccount, newAccountPut } from '../accounts/repository.ts';
 import { newAccountId, newTokenId } from '../accounts/service.ts';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
+import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { DomainError } from '../errors.ts';
+import { sha256Hex } from '../ids.ts';
 import { ZERO } from '../money.ts';
 import { logger } from '../observability/powertools.ts';
-import { prepareToken } from '../tokens/repository.ts';
-import { createToken } from '../tokens/service.ts';
+import { newTokenCounterPut, prepareToken } from '../tokens/repository.ts';
+import { issueToken } from '../tokens/service.ts';
 import {
   type BuyerIdentity,
   buyersIndex,
@@ -55,8 +62,8 @@ export class MarketplaceUnavailableError extends DomainError {
 
 export type Registration = {
   account_id: string;
-  /** A new `billing` token, shown once. */
-  token: string;
+  /** A new `billing` token, shown once; null when this registration token was used before (a replay). */
+  token: string | null;
   /** False when the buyer already had an account (it was linked; the new token joins the earlier ones). */
   created: boolean;
   subscription_status: SubscriptionStatus;
@@ -106,7 +113,50 @@ async function resolve(registrationToken: string): Promise<BuyerIdentity> {
   };
 }
 
-function newBuyerItems(identity: BuyerIdentity, at: string, remembered: RememberedState) {
+/** Marks `registrationToken` used by `accountId`: joins the transaction that stores the token it minted. */
+function registrationGuard(registrationToken: string, accountId: string, at: string): TransactItem {
+  return {
+    Put: {
+      TableName: config.tableName,
+      Item: {
+        ...keys.marketplaceRegistration(sha256Hex(registrationToken)),
+        kind: 'marketplace_registration',
+        account_id: accountId,
+        used_at: at,
+      },
+      ConditionExpression: 'attribute_not_exists(PK)',
+    },
+  };
+}
+
+async function accountOfUsedRegistration(registrationToken: string): Promise<string | undefined> {
+  const result = await ddb().send(
+    new GetCommand({
+      TableName: config.tableName,
+      Key: keys.marketplaceRegistration(sha256Hex(registrationToken)),
+      ConsistentRead: true,
+    }),
+  );
+  return result.Item?.account_id as string | undefined;
+}
+
+/** The answer to a registration token used before: the account, no new token. */
+async function replayed(accountId: string): Promise<Registration> {
+  const account = (await getAccount(accountId)) as MarketplaceAccount | undefined;
+  return {
+    account_id: accountId,
+    token: null,
+    created: false,
+    subscription_status: account?.subscription_status ?? 'active',
+  };
+}
+
+function newBuyerItems(
+  identity: BuyerIdentity,
+  at: string,
+  remembered: RememberedState,
+  registrationToken: string,
+) {
   const accountId = newAccountId();
   // The newest remembered fact is the subscription's state (the registration itself dates none: a token
   // resolves for a while after the subscription ended); without one, active until any fact says otherwise.
@@ -157,6 +207,8 @@ function newBuyerItems(identity: BuyerIdentity, at: string, remembered: Remember
     },
     newAccountPut(account),
     ...token.items,
+    newTokenCounterPut(accountId, 1),
+    registrationGuard(registrationToken, accountId, at),
     {
       Put: {
         TableName: config.tableName,
@@ -243,26 +295,32 @@ async function resubscribe(accountId: string, identity: BuyerIdentity, at: strin
 }
 
 export async function registerBuyer(registrationToken: string): Promise<Registration> {
+  // A replay is answered from the table: no ResolveCustomer call, no token.
+  const usedBy = await accountOfUsedRegistration(registrationToken);
+  if (usedBy) return replayed(usedBy);
   const identity = await resolve(registrationToken);
   for (let attempt = 0; attempt < 5; attempt++) {
     const at = nowIso();
     const existing = await findCustomer(identity.customer_aws_account_id);
     if (existing) {
       if (existing.license_arn !== identity.license_arn) await resubscribe(existing.account_id, identity, at);
-      const created = await createToken(existing.account_id, 'AWS Marketplace registration', [
-        'api',
-        'billing',
-      ]);
+      const issued = await issueToken(
+        existing.account_id,
+        { name: 'AWS Marketplace registration', scopes: ['api', 'billing'] },
+        registrationGuard(registrationToken, existing.account_id, at),
+      );
+      // A concurrent post of this same form minted the token first.
+      if (!issued) return replayed(existing.account_id);
       const account = (await getAccount(existing.account_id)) as MarketplaceAccount | undefined;
       return {
         account_id: existing.account_id,
-        token: created.token,
+        token: issued.token,
         created: false,
         subscription_status: account?.subscription_status ?? 'active',
       };
     }
     const remembered = await rememberedFor(identity);
-    const fresh = newBuyerItems(identity, at, remembered);
+    const fresh = newBuyerItems(identity, at, remembered, registrationToken);
     const outcome = await transactWrite(fresh.items);
     if (outcome.committed) {
       if (remembered.fact) {
@@ -279,8 +337,9 @@ export async function registerBuyer(registrationToken: string): Promise<Registra
         subscription_status: fresh.status,
       };
     }
-    // Another registration of the same buyer won the lookup item (link to its account on the next pass), or
-    // a lifecycle fact was remembered meanwhile (read it on the next pass).
+    // Another registration of the same buyer won the lookup item (link to its account on the next pass, where
+    // a post of this same form finds its guard taken), or a lifecycle fact was remembered meanwhile (read it
+    // on the next pass).
   }
   throw new Error('marketplace registration kept conflicting');
 }

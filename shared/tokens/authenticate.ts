@@ -1,14 +1,21 @@
 // Bearer-token authentication with a per-instance cache: a warm call costs no DynamoDB request; each cached
 // token is re-read (and its last use recorded) at most once per TOKEN_CACHE_TTL_MS, so a revocation made
-// elsewhere reaches this instance within that time, and one made here applies at once.
+// elsewhere reaches this instance within that time, and one made here applies at once. Expiry needs no
+// re-read: it is checked against the clock on every request, cached or not.
 
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
-import { ForbiddenError, UnauthorizedError } from '../errors.ts';
+import { ForbiddenError, TokenExpiredError, UnauthorizedError } from '../errors.ts';
 import { hashToken, looksLikeApiToken } from '../ids.ts';
 import { findTokenByHash, type Scope, touchToken } from './repository.ts';
 
-export type Principal = { accountId: string; tokenId: string; scopes: Scope[] };
+export type Principal = {
+  accountId: string;
+  tokenId: string;
+  scopes: Scope[];
+  /** When the token stops being valid (ms since the epoch), if it was created with `expires_at`. */
+  expiresAtMs?: number;
+};
 
 type CacheEntry = { principal: Principal | undefined; checkedAt: number };
 
@@ -26,6 +33,11 @@ function bearerToken(authorization: string | undefined): string {
   return match[1]!;
 }
 
+function withExpiry(principal: Principal, validUntil: string | undefined): Principal {
+  const { expiresAtMs: _previous, ...rest } = principal;
+  return validUntil ? { ...rest, expiresAtMs: Date.parse(validUntil) } : rest;
+}
+
 async function loadPrincipal(hash: string, known: Principal | undefined): Promise<Principal | undefined> {
   let principal = known;
   if (!principal) {
@@ -34,7 +46,8 @@ async function loadPrincipal(hash: string, known: Principal | undefined): Promis
     principal = { accountId: lookup.account_id, tokenId: lookup.token_id, scopes: lookup.scopes };
   }
   const record = await touchToken(principal.accountId, principal.tokenId, nowIso());
-  return record && !record.revoked_at ? principal : undefined;
+  // Expiry is read from the account's own record (the lookup item does not carry it), at every re-read.
+  return record && !record.revoked_at ? withExpiry(principal, record.valid_until) : undefined;
 }
 
 export async function authenticate(authorization: string | undefined): Promise<Principal> {
@@ -44,6 +57,7 @@ export async function authenticate(authorization: string | undefined): Promise<P
   const principal = fresh ? cached.principal : await loadPrincipal(hash, cached?.principal);
   if (!fresh) remember(hash, { principal, checkedAt: nowMs() });
   if (!principal) throw new UnauthorizedError();
+  if (principal.expiresAtMs !== undefined && nowMs() >= principal.expiresAtMs) throw new TokenExpiredError();
   return principal;
 }
 

@@ -1,12 +1,23 @@
 // API tokens in the table: a lookup item keyed by the token's hash, and the account's own record of it
 // (listing, last use, revocation). Both are written together; the secret itself is never stored.
+//
+// The cap on active tokens is a counter item (keys.tokenCounter) in the same transactions: a creation
+// increments it on condition that it is below the cap, a revocation decrements it on condition that the
+// token was active, so racing creations can never pass the cap and a double revocation frees one slot.
+// Accounts opened before the counter existed get it on their first token creation (startCounting).
 
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
-import { isConditionFailure, type TransactItem, transactWrite } from '../dynamo/transact.ts';
+import {
+  failedCondition,
+  isConditionFailure,
+  reasonAt,
+  type TransactItem,
+  transactWrite,
+} from '../dynamo/transact.ts';
 import { newApiToken } from '../ids.ts';
 
 export type Scope = 'api' | 'billing';
@@ -21,6 +32,11 @@ export type TokenRecord = {
   created_at: string;
   last_used_at?: string;
   revoked_at?: string;
+  /**
+   * Optional end of validity (ISO), `expires_at` on the wire. Not stored as `expires_at`: that is the table's
+   * TTL attribute, and TTL deleting a token's items would lose its slot in the counter.
+   */
+  valid_until?: string;
 };
 
 export type NewToken = { record: TokenRecord; token: string; items: TransactItem[] };
@@ -32,6 +48,7 @@ export function prepareToken(input: {
   name: string;
   scopes: Scope[];
   at: string;
+  expiresAt?: string;
 }): NewToken {
   const { token, hash, displayPrefix } = newApiToken();
   const record: TokenRecord = {
@@ -42,6 +59,7 @@ export function prepareToken(input: {
     prefix: displayPrefix,
     token_hash: hash,
     created_at: input.at,
+    ...(input.expiresAt ? { valid_until: input.expiresAt } : {}),
   };
   const items: TransactItem[] = [
     {
@@ -69,7 +87,82 @@ export function prepareToken(input: {
   return { record, token, items };
 }
 
-export type TokenLookup = { token_id: string; account_id: string; scopes: Scope[]; revoked_at?: string };
+export type TokenLookup = {
+  token_id: string;
+  account_id: string;
+  scopes: Scope[];
+  revoked_at?: string;
+};
+
+/** The counter of a new account that is opened with `active` tokens in the same transaction. */
+export function newTokenCounterPut(accountId: string, active: number): TransactItem {
+  return {
+    Put: {
+      TableName: config.tableName,
+      Item: { ...keys.tokenCounter(accountId), kind: 'token_counter', active_tokens: active },
+      ConditionExpression: 'attribute_not_exists(PK)',
+    },
+  };
+}
+
+export type InsertOutcome = 'created' | 'cap_reached' | 'uncounted' | 'guard_taken';
+
+/**
+ * Stores a prepared token and takes one slot under `cap`, in one transaction; `guard` (a put with its own
+ * condition) joins it, so the token exists exactly when the guard does.
+ */
+export async function insertToken(
+  prepared: NewToken,
+  cap: number,
+  guard?: TransactItem,
+): Promise<InsertOutcome> {
+  const outcome = await transactWrite([
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.tokenCounter(prepared.record.account_id),
+        UpdateExpression: 'SET active_tokens = active_tokens + :one',
+        ConditionExpression: 'active_tokens < :cap',
+        ExpressionAttributeValues: { ':one': 1, ':cap': cap },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+    ...prepared.items,
+    ...(guard ? [guard] : []),
+  ]);
+  if (outcome.committed) return 'created';
+  const counter = reasonAt(outcome, 0);
+  if (counter?.code === 'ConditionalCheckFailed') return counter.item ? 'cap_reached' : 'uncounted';
+  if (guard && failedCondition(outcome, 1 + prepared.items.length)) return 'guard_taken';
+  throw new Error('token id collision');
+}
+
+/**
+ * Gives an account opened before the counter existed its counter, set to its active tokens; false when they
+ * already reach `cap` (nothing is written: the counter starts once one is revoked). Each counted token is
+ * checked still active in the same transaction, so a revocation racing the count cancels it (and the caller
+ * counts again) instead of being missed. Below the cap that is at most cap - 1 checks and one put, within
+ * the 100 actions of a transaction.
+ */
+export async function startCounting(accountId: string, cap: number): Promise<boolean> {
+  const active = (await listAccountTokens(accountId)).filter((t) => !t.revoked_at);
+  if (active.length >= cap) return false;
+  await transactWrite([
+    newTokenCounterPut(accountId, active.length),
+    ...active.map(
+      (token): TransactItem => ({
+        ConditionCheck: {
+          TableName: config.tableName,
+          Key: keys.accountToken(accountId, token.token_id),
+          ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(revoked_at)',
+        },
+      }),
+    ),
+  ]);
+  // Not committed: another creation started the counter first, or a token was revoked meanwhile; either way
+  // the caller's next attempt sees the current state.
+  return true;
+}
 
 export async function findTokenByHash(hash: string): Promise<TokenLookup | undefined> {
   const result = await ddb().send(
@@ -124,9 +217,43 @@ export async function listAccountTokens(accountId: string): Promise<TokenRecord[
   return records as TokenRecord[];
 }
 
-/** Marks both items revoked in one transaction; false when the token was already revoked. */
+/**
+ * Marks both items revoked and frees the token's slot, in one transaction; false when the token was already
+ * revoked (so a second revocation frees nothing). An account without a counter yet is checked to have none,
+ * so that its first creation, counting tokens, either sees this revocation or cancels it.
+ */
 export async function revokeToken(record: TokenRecord, at: string): Promise<boolean> {
-  const outcome = await transactWrite([
+  const counterKey = keys.tokenCounter(record.account_id);
+  const decrement: TransactItem = {
+    Update: {
+      TableName: config.tableName,
+      Key: counterKey,
+      UpdateExpression: 'SET active_tokens = active_tokens - :one',
+      ConditionExpression: 'attribute_exists(PK)',
+      ExpressionAttributeValues: { ':one': 1 },
+    },
+  };
+  const noCounter: TransactItem = {
+    ConditionCheck: {
+      TableName: config.tableName,
+      Key: counterKey,
+      ConditionExpression: 'attribute_not_exists(PK)',
+    },
+  };
+  for (const counter of [decrement, noCounter, decrement]) {
+    const outcome = await revokeWith(record, at, counter);
+    if (outcome.committed) return true;
+    if (failedCondition(outcome, 0)) return false;
+    if (!failedCondition(outcome, 2)) {
+      throw new Error(`token revocation cancelled: ${outcome.reasons.map((r) => r.code).join(', ')}`);
+    }
+    // No counter yet (an account from before it), or one started meanwhile: try the other shape.
+  }
+  throw new Error('token revocation kept conflicting with the start of its counter');
+}
+
+function revokeWith(record: TokenRecord, at: string, counter: TransactItem) {
+  return transactWrite([
     {
       Update: {
         TableName: config.tableName,
@@ -145,6 +272,6 @@ export async function revokeToken(record: TokenRecord, at: string): Promise<bool
         ExpressionAttributeValues: { ':at': at },
       },
     },
+    counter,
   ]);
-  return outcome.committed;
 }

@@ -1,20 +1,26 @@
 // Token management for `/v1/tokens`: create (secret shown once), list (never the secret), revoke.
+// At most MAX_ACTIVE_TOKENS active tokens per account, enforced by the counter the repository keeps in the
+// same transaction as each token (racing creations cannot pass it; see repository.ts).
 
 import { newTokenId } from '../accounts/service.ts';
 import { nowIso } from '../clock.ts';
-import { transactWrite } from '../dynamo/transact.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import type { TransactItem } from '../dynamo/transact.ts';
+import { NotFoundError, TooManyTokensError } from '../errors.ts';
 import { forgetRevokedToken } from './authenticate.ts';
 import {
   getAccountToken,
+  insertToken,
   listAccountTokens,
   prepareToken,
   revokeToken,
   type Scope,
+  startCounting,
   type TokenRecord,
 } from './repository.ts';
 
 export const MAX_ACTIVE_TOKENS = 100;
+
+export type TokenRequest = { name: string; scopes: Scope[]; expiresAt?: string };
 
 function publicView(record: TokenRecord) {
   return {
@@ -24,28 +30,64 @@ function publicView(record: TokenRecord) {
     prefix: record.prefix,
     created_at: record.created_at,
     last_used_at: record.last_used_at ?? null,
+    expires_at: record.valid_until ?? null,
   };
 }
 
-export async function createToken(accountId: string, name: string, scopes: Scope[]) {
-  const active = (await listAccountTokens(accountId)).filter((t) => !t.revoked_at);
-  if (active.length >= MAX_ACTIVE_TOKENS) {
-    throw new ConflictError(
-      'token_limit_reached',
-      `An account can have at most ${MAX_ACTIVE_TOKENS} active tokens`,
-    );
+export type IssuedToken = {
+  id: string;
+  token: string;
+  name: string;
+  scopes: Scope[];
+  created_at: string;
+  expires_at: string | null;
+};
+
+/**
+ * Creates a token if the account is below its cap (else TooManyTokensError); `guard` is written in the same
+ * transaction, and `undefined` is answered when its condition failed (nothing was created).
+ */
+export async function issueToken(
+  accountId: string,
+  request: TokenRequest,
+  guard?: TransactItem,
+): Promise<IssuedToken | undefined> {
+  // Three passes at most: start the counter of an account from before it, then create.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const prepared = prepareToken({
+      accountId,
+      tokenId: newTokenId(),
+      name: request.name,
+      scopes: [...new Set(request.scopes)],
+      at: nowIso(),
+      ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+    });
+    const outcome = await insertToken(prepared, MAX_ACTIVE_TOKENS, guard);
+    if (outcome === 'guard_taken') return undefined;
+    if (outcome === 'cap_reached') throw new TooManyTokensError(MAX_ACTIVE_TOKENS);
+    if (outcome === 'uncounted') {
+      if (!(await startCounting(accountId, MAX_ACTIVE_TOKENS)))
+        throw new TooManyTokensError(MAX_ACTIVE_TOKENS);
+      continue;
+    }
+    const view = publicView(prepared.record);
+    return {
+      id: view.id,
+      token: prepared.token,
+      name: view.name,
+      scopes: view.scopes,
+      created_at: view.created_at,
+      expires_at: view.expires_at,
+    };
   }
-  const prepared = prepareToken({
-    accountId,
-    tokenId: newTokenId(),
-    name,
-    scopes: [...new Set(scopes)],
-    at: nowIso(),
-  });
-  const outcome = await transactWrite(prepared.items);
-  if (!outcome.committed) throw new Error('token id collision');
-  const { id, name: tokenName, scopes: tokenScopes, created_at } = publicView(prepared.record);
-  return { id, token: prepared.token, name: tokenName, scopes: tokenScopes, created_at };
+  throw new Error('token creation kept finding no counter');
+}
+
+/** `POST /v1/tokens`. */
+export async function createToken(accountId: string, request: TokenRequest): Promise<IssuedToken> {
+  const issued = await issueToken(accountId, request);
+  if (!issued) throw new Error('a token without a guard cannot lose one');
+  return issued;
 }
 
 export async function listTokens(accountId: string) {
@@ -57,6 +99,7 @@ export async function listTokens(accountId: string) {
 export async function revokeAccountToken(accountId: string, tokenId: string): Promise<void> {
   const record = await getAccountToken(accountId, tokenId);
   if (!record || record.revoked_at) throw new NotFoundError('Token not found');
-  await revokeToken(record, nowIso());
+  // A racing revocation of the same token won: this one freed nothing and answers as if it came second.
+  if (!(await revokeToken(record, nowIso()))) throw new NotFoundError('Token not found');
   forgetRevokedToken(tokenId);
 }

@@ -64,6 +64,7 @@ describe('api stack: functions', () => {
           'POWERTOOLS_SERVICE_NAME',
           'TABLE_NAME',
           ...(spec.stripe ? ['STRIPE_SECRET_ARN', 'PUBLIC_BASE_URL'] : []),
+          ...(spec.cursors ? ['CURSOR_SECRET_ARN'] : []),
           ...(spec.refillQueue ? ['REFILL_QUEUE_URL'] : []),
           ...(spec.invoiceQueue ? ['INVOICE_QUEUE_URL'] : []),
         ].sort(),
@@ -143,27 +144,31 @@ describe('api stack: least-privilege roles', () => {
     expect(events[0]?.Resource).toEqual({ 'Fn::ImportValue': expect.stringContaining('Bus') });
   });
 
-  it.each(specs)('%s has nothing beyond logs and its table/bus/Stripe/queue grants', (name, spec) => {
-    const services = new Set(actionsOf(name).map((action) => action.split(':')[0]));
-    const isJob = jobs.some((job) => job.function === name);
-    const allowed = [
-      'logs',
-      'dynamodb',
-      'events',
-      ...(spec.stripe ? ['secretsmanager'] : []),
-      ...(spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker || isJob
-        ? ['sqs']
-        : []),
-      ...(spec.marketplace ? ['aws-marketplace'] : []),
-    ];
-    for (const service of services) expect(allowed).toContain(service);
-    for (const statement of statementsOf(name)) {
-      if (statement.Resource === '*')
-        expect(asArray(statement.Action).every((a) => (spec.marketplace ?? []).some((m) => m === a))).toBe(
-          true,
-        );
-    }
-  });
+  it.each(specs)(
+    '%s has nothing beyond logs and its table/bus/Stripe/cursor-key/queue grants',
+    (name, spec) => {
+      const services = new Set(actionsOf(name).map((action) => action.split(':')[0]));
+      // Asynchronously invoked functions send their failures to the job failure queue.
+      const isJob = jobs.some((job) => job.function === name) || name === 'marketplaceLifecycle';
+      const allowed = [
+        'logs',
+        'dynamodb',
+        'events',
+        ...(spec.stripe || spec.cursors ? ['secretsmanager'] : []),
+        ...(spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker || isJob
+          ? ['sqs']
+          : []),
+        ...(spec.marketplace ? ['aws-marketplace'] : []),
+      ];
+      for (const service of services) expect(allowed).toContain(service);
+      for (const statement of statementsOf(name)) {
+        if (statement.Resource === '*')
+          expect(asArray(statement.Action).every((a) => (spec.marketplace ?? []).some((m) => m === a))).toBe(
+            true,
+          );
+      }
+    },
+  );
 });
 
 describe('api stack: Stripe', () => {
@@ -187,8 +192,8 @@ describe('api stack: Stripe', () => {
   it.each(specs)(
     '%s may GetSecretValue on the Stripe secret, exactly, only when its spec says stripe',
     (name, spec) => {
-      const onSecrets = statementsOf(name).filter((s) =>
-        asArray(s.Action).some((a) => a.startsWith('secretsmanager:')),
+      const onSecrets = statementsOf(name).filter(
+        (s) => asArray(s.Action).some((a) => a.startsWith('secretsmanager:')) && s.Sid !== 'CursorSecret',
       );
       if (!spec.stripe) {
         expect(onSecrets).toEqual([]);
@@ -205,8 +210,42 @@ describe('api stack: Stripe', () => {
     },
   );
 
+  // The cursor key's ARN, imported from the data stack like the Stripe secret's.
+  const cursorSecretArn = (() => {
+    const [exported] = Object.values(
+      Template.fromStack(data).findOutputs('*', { Value: { Ref: logicalId(data, data.cursorSecret) } }),
+    ).filter((output) => output.Export);
+    return { 'Fn::ImportValue': exported?.Export.Name };
+  })();
+  const cursorSpecs = specs.filter(([, spec]) => spec.cursors);
+
+  it('signs cursors in exactly the functions that serve a cursor: GET /v1/transactions', () => {
+    expect(cursorSpecs.map(([name]) => name)).toEqual(['transactions']);
+    expect(cursorSecretArn['Fn::ImportValue']).toEqual(expect.stringContaining('CursorSigningKey'));
+  });
+
+  it.each(specs)(
+    '%s may GetSecretValue on the cursor key, exactly, and has CURSOR_SECRET_ARN, only when its spec says cursors',
+    (name, spec) => {
+      const onKey = statementsOf(name).filter((s) => s.Sid === 'CursorSecret');
+      expect(onKey).toEqual(
+        spec.cursors
+          ? [
+              {
+                Sid: 'CursorSecret',
+                Effect: 'Allow',
+                Action: 'secretsmanager:GetSecretValue',
+                Resource: cursorSecretArn,
+              },
+            ]
+          : [],
+      );
+      expect(environmentOf(name).CURSOR_SECRET_ARN).toEqual(spec.cursors ? cursorSecretArn : undefined);
+    },
+  );
+
   it('grants Secrets Manager to no other role or policy in the stack', () => {
-    const stripeRoles = stripeSpecs.map(([name]) => roleId(name));
+    const stripeRoles = [...stripeSpecs, ...cursorSpecs].map(([name]) => roleId(name));
     const granting = Object.entries(all)
       .filter(([, r]) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
       .filter(([, r]) => JSON.stringify(r.Properties).includes('secretsmanager'))

@@ -100,8 +100,8 @@ describe('data stack: the Stripe secret', () => {
   const secretId = logicalId(stack, stack.stripeSecret);
   const secret = resources(template)[secretId] as { Properties: Record<string, unknown> } | undefined;
 
-  it('is one secret, exposed as stripeSecret', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+  it('is one secret, exposed as stripeSecret (the other is the cursor key)', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
     expect(secret).toMatchObject({ Type: 'AWS::SecretsManager::Secret' });
     expect(stack.stripeSecret.secretFullArn).toBeDefined();
   });
@@ -141,13 +141,25 @@ describe('data stack: the Stripe secret', () => {
   });
 });
 
+describe('data stack: the cursor signing key', () => {
+  const key = resources(template)[logicalId(stack, stack.cursorSecret)] as
+    | { Properties: Record<string, unknown> }
+    | undefined;
+
+  it('is generated at deploy time (64 characters), never written in the template', () => {
+    expect(key?.Properties.SecretString).toBeUndefined();
+    expect(key?.Properties.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true });
+    expect(stack.cursorSecret.secretFullArn).toBeDefined();
+  });
+});
+
 describe('data stack: an existing Stripe secret (context stripeSecretArn)', () => {
   const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:credits/stripe-AbC123';
   const withExisting = new DataStack(new App({ context: { stripeSecretArn: arn } }), 'CreditsData');
   const existingTemplate = Template.fromStack(withExisting);
 
-  it('creates no secret and refers to the given one by its complete ARN', () => {
-    existingTemplate.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  it('creates no Stripe secret (only the cursor key) and refers to the given one by its complete ARN', () => {
+    existingTemplate.resourceCountIs('AWS::SecretsManager::Secret', 1);
     expect(withExisting.stripeSecret.secretArn).toBe(arn);
     expect(withExisting.stripeSecret.secretFullArn).toBe(arn);
     existingTemplate.hasOutput('StripeSecretArn', { Value: arn });

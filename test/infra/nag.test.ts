@@ -96,6 +96,7 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-SQS3@CreditsApi/JobsDeadLetterQueue',
       'AwsSolutions-SQS3@CreditsApi/JobFailureQueue',
       'AwsSolutions-SMG4@CreditsData/StripeSecret',
+      'AwsSolutions-SMG4@CreditsData/CursorSigningKey',
       ...DASHBOARD_ACKNOWLEDGMENTS,
     ];
     expect(acks.map((ack) => `${ack.id}@${ack.path}`).sort()).toEqual(expected.sort());

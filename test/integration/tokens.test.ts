@@ -18,6 +18,7 @@ type TokenView = {
   prefix: string;
   created_at: string;
   last_used_at: string | null;
+  expires_at: string | null;
 };
 
 async function newToken(billingToken: string, name: string, scopes: string[] = ['api']) {
@@ -51,7 +52,14 @@ describe('tokens', () => {
     // Assess
     expect(created.status).toBe(201);
     expect(created.headers['x-request-id']).toMatch(REQUEST_ID);
-    expect(Object.keys(created.body).sort()).toEqual(['created_at', 'id', 'name', 'scopes', 'token']);
+    expect(Object.keys(created.body).sort()).toEqual([
+      'created_at',
+      'expires_at',
+      'id',
+      'name',
+      'scopes',
+      'token',
+    ]);
     expect(created.body.token).toMatch(TOKEN);
     expect(created.body.id).toMatch(/^tok_[0-9A-Z]{26}$/);
     expect(created.body.name).toBe('CI deploys');
@@ -65,10 +73,12 @@ describe('tokens', () => {
       prefix: secret.slice(0, 10),
       created_at: created.body.created_at,
       last_used_at: null,
+      expires_at: null,
     });
     for (const item of list.data) {
       expect(Object.keys(item).sort()).toEqual([
         'created_at',
+        'expires_at',
         'id',
         'last_used_at',
         'name',

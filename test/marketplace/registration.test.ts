@@ -86,25 +86,61 @@ describe('POST /marketplace/register', () => {
     expect((account as { marketplace?: unknown }).marketplace).not.toHaveProperty('customer_identifier');
   });
 
-  it('links a repeated registration to the same account and issues a new token (the earlier ones keep working)', async () => {
+  it('links a new registration link of the same buyer to its account and issues a new token (the earlier ones keep working)', async () => {
     const customer = emulator.control.mintCustomer();
     const first = await register(customer.registration_token, 'application/json');
+    const secondLink = emulator.control.landAgain(customer.customer_aws_account_id)!;
+    const thirdLink = emulator.control.landAgain(customer.customer_aws_account_id)!;
 
-    const second = await register(customer.registration_token, 'application/json');
-    const page = await register(customer.registration_token);
+    const second = await register(secondLink, 'application/json');
+    const page = await register(thirdLink);
 
     expect(second.status).toBe(200);
     expect(second.body).toMatchObject({ account_id: first.body.account_id, created: false });
+    expect(second.body.token).toMatch(/^crd_/);
     expect(second.body.token).not.toBe(first.body.token);
     expect(page.status).toBe(200);
     expect(page.body).toMatch(/already has an account/);
+    expect(page.body).toMatch(/crd_[A-Za-z0-9_-]{43}/);
     for (const token of [first.body.token, second.body.token]) {
       expect((await call('GET', '/v1/credits', { token })).status).toBe(200);
     }
     expect(await tokensOf(first.body.account_id)).toHaveLength(3);
   });
 
-  it('opens exactly one account when the same buyer registers 10 times at once', async () => {
+  it('one registration token replayed 12 times mints 1 billing token (HTML and JSON answers say how to get another)', async () => {
+    const customer = emulator.control.mintCustomer();
+    const first = await register(customer.registration_token, 'application/json');
+
+    const replays = [];
+    for (let i = 0; i < 12; i++) {
+      replays.push(await register(customer.registration_token, i % 2 ? 'application/json' : 'text/html'));
+    }
+
+    expect(first.status).toBe(201);
+    expect(await tokensOf(first.body.account_id)).toHaveLength(1);
+    for (const [i, replay] of replays.entries()) {
+      expect(replay.status).toBe(200);
+      expect(replay.headers['cache-control']).toBe('no-store');
+      if (i % 2) {
+        expect(replay.body).toEqual({
+          account_id: first.body.account_id,
+          token: null,
+          created: false,
+          subscription_status: 'active',
+          message: expect.stringMatching(/already used.*POST \/v1\/tokens.*new registration link.*operator/),
+        });
+      } else {
+        expect(replay.headers['content-type']).toMatch(/text\/html/);
+        expect(replay.body).toMatch(/Registration link already used/);
+        expect(replay.body).toMatch(/shown then, only once/);
+        expect(replay.body).toContain(first.body.account_id);
+        expect(replay.body).not.toMatch(/crd_/);
+      }
+    }
+  });
+
+  it('opens exactly one account and mints one token when the same registration form is posted 10 times at once', async () => {
     const customer = emulator.control.mintCustomer();
 
     const answers = await Promise.all(
@@ -115,7 +151,8 @@ describe('POST /marketplace/register', () => {
     const accountIds = new Set(answers.map((a) => a.body.account_id));
     expect(accountIds.size).toBe(1);
     const [accountId] = [...accountIds];
-    expect(await tokensOf(accountId)).toHaveLength(10);
+    expect(answers.filter((a) => a.body.token !== null)).toHaveLength(1);
+    expect(await tokensOf(accountId)).toHaveLength(1);
     const accounts = await queryAll({
       TableName: process.env.TABLE_NAME,
       IndexName: 'GSI1',

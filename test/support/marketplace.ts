@@ -49,7 +49,9 @@ export async function stopTestEmulator(emulator: MarketplaceEmulator | undefined
 export async function registeredBuyer(emulator: MarketplaceEmulator, mint: MintOptions = {}) {
   const customer = emulator.control.mintCustomer(mint);
   const registration = await registerBuyer(customer.registration_token);
-  return { ...registration, accountId: registration.account_id, customer };
+  const { token } = registration;
+  if (token === null) throw new Error('a freshly minted registration token was taken for a replay');
+  return { ...registration, token, accountId: registration.account_id, customer };
 }
 
 /** Usage of `cost` micro-USD at `hour`: the very update the charging transaction makes to the hour record. */

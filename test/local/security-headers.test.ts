@@ -1,0 +1,313 @@
+// Every route of the route table, called over HTTP on the local stack, answers with `cache-control: no-store`
+// and `x-content-type-options: nosniff`, on success and on error: the headers are stamped in one place, so a
+// route cannot forget them. A route added to the table without a case here fails the first test.
+import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routeKey, routes } from '#infra/definitions/routes.ts';
+import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { type HttpAnswer, type HttpOptions, stackClient } from '../support/http.ts';
+
+const ADMIN_KEY = 'security-headers-admin-key';
+
+let stack: LocalStack;
+const http = stackClient(() => stack.url, ADMIN_KEY);
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    port: 0,
+    adminApiKey: ADMIN_KEY,
+    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
+    tableName: `headers-${randomUUID().slice(0, 8)}`,
+    seedDemo: true,
+    runJobs: false,
+    quiet: true,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+type Request = { method: string; path: string; options?: HttpOptions };
+type Case = { success?: () => Promise<Request>; error: () => Promise<Request> };
+
+const demoToken = () => stack.demo!.token;
+const demoAccount = () => stack.demo!.accountId;
+
+async function newTokenId(): Promise<string> {
+  const created = await http('POST', '/v1/tokens', { token: demoToken(), body: { name: 'to revoke' } });
+  return created.body.id as string;
+}
+
+async function checkout() {
+  const opened = await http('POST', '/v1/billing/checkout', { token: demoToken(), body: { amount: 10 } });
+  expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+  const sessionId = /cs_[A-Za-z0-9_]+/.exec(opened.body.checkout_url as string)?.[0];
+  expect(sessionId).toBeDefined();
+  return { purchaseId: opened.body.purchase_id as string, sessionId: sessionId! };
+}
+
+async function postpaidAccount(): Promise<string> {
+  const opened = await http('POST', '/admin/accounts', { admin: true, body: { name: 'Postpaid headers' } });
+  const id = opened.body.account_id as string;
+  const mode = await http('PUT', `/admin/accounts/${id}/billing`, {
+    admin: true,
+    body: { mode: 'postpaid' },
+  });
+  expect(mode.status).toBe(200);
+  return opened.body.token as string;
+}
+
+function signedWebhook(): HttpOptions {
+  const payload = JSON.stringify({
+    id: `evt_${randomUUID().replaceAll('-', '')}`,
+    object: 'event',
+    type: 'customer.created',
+    created: Math.floor(Date.now() / 1000),
+    data: { object: { id: 'cus_headers', object: 'customer' } },
+  });
+  const signature = Stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret: stack.stripe!.webhookSecret,
+  });
+  return {
+    headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
+    body: JSON.parse(payload),
+  };
+}
+
+/** The routes that need a bearer token: no token is the error case. */
+const unauthenticated = (method: string, path: string) => async (): Promise<Request> => ({ method, path });
+
+const cases: Record<string, Case> = {
+  'POST /v1/demo/echo': {
+    success: async () => ({
+      method: 'POST',
+      path: '/v1/demo/echo',
+      options: { token: demoToken(), body: { text: 'hi' } },
+    }),
+    error: unauthenticated('POST', '/v1/demo/echo'),
+  },
+  'POST /v1/demo/words': {
+    success: async () => ({
+      method: 'POST',
+      path: '/v1/demo/words',
+      options: { token: demoToken(), body: { text: 'two words' } },
+    }),
+    error: unauthenticated('POST', '/v1/demo/words'),
+  },
+  'GET /v1/credits': {
+    success: async () => ({ method: 'GET', path: '/v1/credits', options: { token: demoToken() } }),
+    error: unauthenticated('GET', '/v1/credits'),
+  },
+  'GET /v1/usage': {
+    success: async () => ({ method: 'GET', path: '/v1/usage', options: { token: demoToken() } }),
+    error: unauthenticated('GET', '/v1/usage'),
+  },
+  'GET /v1/transactions': {
+    success: async () => ({ method: 'GET', path: '/v1/transactions', options: { token: demoToken() } }),
+    error: async () => ({
+      method: 'GET',
+      path: '/v1/transactions?cursor=forged',
+      options: { token: demoToken() },
+    }),
+  },
+  'POST /v1/tokens': {
+    success: async () => ({
+      method: 'POST',
+      path: '/v1/tokens',
+      options: { token: demoToken(), body: { name: 'shown once' } },
+    }),
+    error: async () => ({
+      method: 'POST',
+      path: '/v1/tokens',
+      options: { token: demoToken(), body: { name: '' } },
+    }),
+  },
+  'GET /v1/tokens': {
+    success: async () => ({ method: 'GET', path: '/v1/tokens', options: { token: demoToken() } }),
+    error: unauthenticated('GET', '/v1/tokens'),
+  },
+  'DELETE /v1/tokens/{id}': {
+    success: async () => ({
+      method: 'DELETE',
+      path: `/v1/tokens/${await newTokenId()}`,
+      options: { token: demoToken() },
+    }),
+    error: async () => ({
+      method: 'DELETE',
+      path: '/v1/tokens/tok_unknown',
+      options: { token: demoToken() },
+    }),
+  },
+  'POST /v1/billing/checkout': {
+    success: async () => ({
+      method: 'POST',
+      path: '/v1/billing/checkout',
+      options: { token: demoToken(), body: { amount: 10 } },
+    }),
+    error: unauthenticated('POST', '/v1/billing/checkout'),
+  },
+  'GET /v1/billing/purchases': {
+    success: async () => ({ method: 'GET', path: '/v1/billing/purchases', options: { token: demoToken() } }),
+    error: unauthenticated('GET', '/v1/billing/purchases'),
+  },
+  'GET /v1/billing/purchases/{id}': {
+    success: async () => ({
+      method: 'GET',
+      path: `/v1/billing/purchases/${(await checkout()).purchaseId}`,
+      options: { token: demoToken() },
+    }),
+    error: async () => ({
+      method: 'GET',
+      path: '/v1/billing/purchases/nope',
+      options: { token: demoToken() },
+    }),
+  },
+  'GET /v1/billing/auto-refill': {
+    success: async () => ({
+      method: 'GET',
+      path: '/v1/billing/auto-refill',
+      options: { token: demoToken() },
+    }),
+    error: unauthenticated('GET', '/v1/billing/auto-refill'),
+  },
+  'PUT /v1/billing/auto-refill': {
+    success: async () => ({
+      method: 'PUT',
+      path: '/v1/billing/auto-refill',
+      options: { token: demoToken(), body: { enabled: false, threshold: 5, amount: 10 } },
+    }),
+    error: async () => ({
+      method: 'PUT',
+      path: '/v1/billing/auto-refill',
+      options: { token: demoToken(), body: { enabled: 'yes' } },
+    }),
+  },
+  'PUT /v1/billing/spend-limit': {
+    success: async () => ({
+      method: 'PUT',
+      path: '/v1/billing/spend-limit',
+      options: { token: await postpaidAccount(), body: { monthly_spend_limit: 50 } },
+    }),
+    error: async () => ({
+      method: 'PUT',
+      path: '/v1/billing/spend-limit',
+      options: { token: demoToken(), body: { monthly_spend_limit: 50 } },
+    }),
+  },
+  'GET /v1/billing/invoices': {
+    success: async () => ({ method: 'GET', path: '/v1/billing/invoices', options: { token: demoToken() } }),
+    error: unauthenticated('GET', '/v1/billing/invoices'),
+  },
+  'POST /webhooks/stripe': {
+    success: async () => ({ method: 'POST', path: '/webhooks/stripe', options: signedWebhook() }),
+    error: async () => ({
+      method: 'POST',
+      path: '/webhooks/stripe',
+      options: { headers: { 'stripe-signature': 't=1,v1=00' }, body: { id: 'evt_forged' } },
+    }),
+  },
+  'GET /billing/return': {
+    success: async () => {
+      const { purchaseId, sessionId } = await checkout();
+      return { method: 'GET', path: `/billing/return?purchase_id=${purchaseId}&session_id=${sessionId}` };
+    },
+    error: async () => ({ method: 'GET', path: '/billing/return' }),
+  },
+  'POST /marketplace/register': {
+    success: async () => {
+      const minted = await http('POST', '/__marketplace/customers', { body: {} });
+      return {
+        method: 'POST',
+        path: '/marketplace/register',
+        options: { form: { 'x-amzn-marketplace-token': minted.body.registration_token as string } },
+      };
+    },
+    error: async () => ({ method: 'POST', path: '/marketplace/register', options: { form: { other: 'x' } } }),
+  },
+  'POST /admin/accounts': {
+    success: async () => ({
+      method: 'POST',
+      path: '/admin/accounts',
+      options: { admin: true, body: { name: 'Headers' } },
+    }),
+    error: async () => ({ method: 'POST', path: '/admin/accounts', options: { body: { name: 'No key' } } }),
+  },
+  'GET /admin/accounts/{id}': {
+    success: async () => ({
+      method: 'GET',
+      path: `/admin/accounts/${demoAccount()}`,
+      options: { admin: true },
+    }),
+    error: async () => ({ method: 'GET', path: '/admin/accounts/acct_unknown', options: { admin: true } }),
+  },
+  'POST /admin/accounts/{id}/credits': {
+    success: async () => ({
+      method: 'POST',
+      path: `/admin/accounts/${demoAccount()}/credits`,
+      options: { admin: true, body: { amount: 1, reason: 'headers' } },
+    }),
+    error: async () => ({
+      method: 'POST',
+      path: `/admin/accounts/${demoAccount()}/credits`,
+      options: { admin: true, body: { amount: 'lots' } },
+    }),
+  },
+  'PUT /admin/accounts/{id}/billing': {
+    success: async () => ({
+      method: 'PUT',
+      path: `/admin/accounts/${demoAccount()}/billing`,
+      options: { admin: true, body: { mode: 'prepaid' } },
+    }),
+    error: async () => ({
+      method: 'PUT',
+      path: `/admin/accounts/${demoAccount()}/billing`,
+      options: { admin: true, body: { mode: 'free' } },
+    }),
+  },
+  'GET /admin/marketplace/reconciliation': {
+    success: async () => ({
+      method: 'GET',
+      path: '/admin/marketplace/reconciliation?begin=2026-01-01T00:00:00Z&end=2026-01-02T00:00:00Z',
+      options: { admin: true },
+    }),
+    error: async () => ({
+      method: 'GET',
+      path: '/admin/marketplace/reconciliation',
+      options: { admin: true },
+    }),
+  },
+  // The catch-all only ever answers 404.
+  'ANY /{proxy+}': { error: async () => ({ method: 'GET', path: '/v1/nothing-here' }) },
+};
+
+function expectSecurityHeaders(answer: HttpAnswer, label: string): void {
+  expect(answer.headers.get('cache-control'), label).toBe('no-store');
+  expect(answer.headers.get('x-content-type-options'), label).toBe('nosniff');
+}
+
+describe('security headers on every route', () => {
+  it('has a success and an error case for every route of the route table', () => {
+    expect(Object.keys(cases).sort()).toEqual(routes.map(routeKey).sort());
+  });
+
+  it.each(routes.map(routeKey))(
+    '%s: cache-control no-store and nosniff on success and on error',
+    async (key) => {
+      const routeCase = cases[key]!;
+      if (routeCase.success) {
+        const { method, path, options } = await routeCase.success();
+        const answer = await http(method, path, options);
+        expect(answer.status, `${key} success: ${JSON.stringify(answer.body)}`).toBeLessThan(300);
+        expectSecurityHeaders(answer, `${key} success`);
+      }
+      const { method, path, options } = await routeCase.error();
+      const answer = await http(method, path, options);
+      expect(answer.status, `${key} error`).toBeGreaterThanOrEqual(400);
+      expect(answer.status, `${key} error`).toBeLessThan(500);
+      expectSecurityHeaders(answer, `${key} error`);
+    },
+  );
+});
