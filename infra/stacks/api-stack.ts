@@ -90,6 +90,14 @@ export type ApiStackProps = StackProps & {
 /** A function whose slowest invocation reaches this share of its timeout raises its duration alarm. */
 const NEAR_TIMEOUT = 0.85;
 
+/**
+ * Functions that EventBridge (or SNS) invokes asynchronously: the scheduled jobs and the Marketplace lifecycle
+ * function. A failure after Lambda's retries goes to the job failure queue (their on-failure destination).
+ */
+export const ASYNCHRONOUSLY_INVOKED: readonly FunctionName[] = [
+  ...new Set<FunctionName>([...jobs.map((job) => job.function), 'marketplaceLifecycle']),
+];
+
 /** CDK context giving the public base URL of the deployment. */
 export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
 
@@ -418,12 +426,8 @@ export class ApiStack extends Stack {
     // Not SqsDestination: its grant adds sqs:GetQueueAttributes and sqs:GetQueueUrl, and Lambda needs only
     // sqs:SendMessage, granted below to each job's role.
     const jobFailed: IDestination = { bind: () => ({ destination: this.jobFailureQueue.queueArn }) };
-    // EventBridge invokes the jobs and the Marketplace lifecycle function asynchronously (so does SNS).
-    const asynchronouslyInvoked = new Set<FunctionName>([
-      ...jobs.map((job) => job.function),
-      'marketplaceLifecycle',
-    ]);
-    for (const name of asynchronouslyInvoked) {
+
+    for (const name of ASYNCHRONOUSLY_INVOKED) {
       const job = this.functions[name];
       job.function.configureAsyncInvoke({ onFailure: jobFailed, retryAttempts: 2 });
       job.role.addToPrincipalPolicy(

@@ -4,6 +4,7 @@ import { type FunctionName, type FunctionSpec, functions } from '#infra/definiti
 import { jobs } from '#infra/definitions/jobs.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
 import { timeoutSecondsOf } from '#infra/definitions/timeouts.ts';
+import { ASYNCHRONOUSLY_INVOKED } from '#infra/stacks/api-stack.ts';
 import {
   asArray,
   logicalId,
@@ -149,7 +150,7 @@ describe('api stack: least-privilege roles', () => {
     (name, spec) => {
       const services = new Set(actionsOf(name).map((action) => action.split(':')[0]));
       // Asynchronously invoked functions send their failures to the job failure queue.
-      const isJob = jobs.some((job) => job.function === name) || name === 'marketplaceLifecycle';
+      const isJob = ASYNCHRONOUSLY_INVOKED.includes(name);
       const allowed = [
         'logs',
         'dynamodb',
@@ -566,7 +567,7 @@ describe('api stack: auto-refill queue', () => {
     const expected = specs
       .filter(([, spec]) => spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker)
       .map(([name]) => roleId(name));
-    const jobPolicies = [...new Set(jobs.map((job) => job.function))].map((name) =>
+    const jobPolicies = ASYNCHRONOUSLY_INVOKED.map((name) =>
       logicalId(api, api.functions[name].role.node.findChild('DefaultPolicy')),
     );
     expect(granting.sort()).toEqual([...expected, ...jobPolicies].sort());

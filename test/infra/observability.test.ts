@@ -4,8 +4,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { HOUSE_DEFAULTS } from '#infra/constructs/house-function.ts';
 import { type FunctionName, type FunctionSpec, functions } from '#infra/definitions/functions.ts';
-import { jobs } from '#infra/definitions/jobs.ts';
 import { tableSchema } from '#infra/definitions/table.ts';
+import { ASYNCHRONOUSLY_INVOKED } from '#infra/stacks/api-stack.ts';
 import { asArray, buildUnbundled, logicalId, resources, roleStatements } from './synth.ts';
 
 const { api, data } = buildUnbundled({});
@@ -137,9 +137,7 @@ describe('scheduled jobs: on-failure destination', () => {
   const queueArn = { 'Fn::GetAtt': [logicalId(api, api.jobFailureQueue), 'Arn'] };
   const invokeConfigs = Object.values(all).filter((r) => r.Type === 'AWS::Lambda::EventInvokeConfig');
   // The jobs, and the Marketplace lifecycle function that EventBridge (and SNS) invoke the same way.
-  const jobFunctions: FunctionName[] = [
-    ...new Set([...jobs.map((job) => job.function), 'marketplaceLifecycle' as const]),
-  ];
+  const jobFunctions = ASYNCHRONOUSLY_INVOKED;
 
   it('sends each job function (and the Marketplace lifecycle) that fails after 2 retries to the job failure queue', () => {
     expect(invokeConfigs).toHaveLength(jobFunctions.length);
