@@ -8,11 +8,6 @@ import { priceListView } from '#shared/metering/prices.ts';
 
 export const handler = middy<ApiEvent, ApiResult, Error, ApiContext>()
   .use(apiRequest())
-  .handler(async () =>
-    // The contract: every JSON response is `no-store`. Prices change only with a deploy (or PRICE_CATALOG),
-    // and a client that cached them past a price change would show the wrong cost.
-    json(200, priceListView(priceList()), {
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    }),
-  ) as unknown as RouteHandler;
+  // `no-store` like every JSON answer (apiRequest stamps it): prices change only with a deploy or
+  // PRICE_CATALOG, and a client that cached them past a price change would show the wrong cost.
+  .handler(async () => json(200, priceListView(priceList()))) as unknown as RouteHandler;

@@ -11,10 +11,10 @@ import {
   IdempotencyKeyReusedError,
   ValidationError,
 } from '../errors.ts';
-import { header } from '../http/api.ts';
+import { type ApiResult, header, SECURITY_HEADERS } from '../http/api.ts';
 import type { ApiMiddleware, ApiRequest } from '../http/request.ts';
 import { sha256Hex } from '../ids.ts';
-import { claimKey, completeKey, forgetKey, readKey, releaseKey } from './store.ts';
+import { claimKey, completeKey, forgetKey, readKey, releaseKey, type StoredResponse } from './store.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -26,6 +26,14 @@ function fingerprintOf(request: ApiRequest): string {
   const text =
     body === undefined ? '' : isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
   return sha256Hex(`${routeKey}\n${JSON.stringify(pathParameters ?? {})}\n${text}`);
+}
+
+/**
+ * A replay is an early response: the outer middlewares' `after` does not run, so it gets the security headers
+ * here (records stored before they existed included).
+ */
+function asReplay(response: StoredResponse | undefined): ApiResult | undefined {
+  return response && { ...response, headers: { ...response.headers, ...SECURITY_HEADERS } };
 }
 
 function redacted(body: string, fields: string[]): string {
@@ -70,7 +78,7 @@ export function idempotent(
           nowMs: nowMs(),
         });
         if (claim.outcome === 'mismatch') throw new IdempotencyKeyReusedError();
-        if (claim.outcome === 'completed') return claim.record.response;
+        if (claim.outcome === 'completed') return asReplay(claim.record.response);
         if (claim.outcome === 'claimed') {
           const requestId = claim.record.request_id;
           request.context.api.requestId = requestId;
@@ -83,7 +91,8 @@ export function idempotent(
         if (performance.now() > deadline) throw new IdempotencyInProgressError();
         await sleep(idempotencyWait.pollMs);
         const current = await readKey(scope, keyHash);
-        if (current?.status === 'completed' && current.fingerprint === fingerprint) return current.response;
+        if (current?.status === 'completed' && current.fingerprint === fingerprint)
+          return asReplay(current.response);
       }
     },
     after: async (request) => {

@@ -97,6 +97,11 @@ const cases: Record<string, Case> = {
     }),
     error: unauthenticated('POST', '/v1/demo/words'),
   },
+  'GET /v1/prices': {
+    success: async () => ({ method: 'GET', path: '/v1/prices' }),
+    // Public and without input: its only refusal is another method, which the catch-all answers.
+    error: async () => ({ method: 'DELETE', path: '/v1/prices' }),
+  },
   'GET /v1/credits': {
     success: async () => ({ method: 'GET', path: '/v1/credits', options: { token: demoToken() } }),
     error: unauthenticated('GET', '/v1/credits'),
