@@ -5,7 +5,7 @@ import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, principalOf } from '#shared/http/middleware.ts';
 import { createToken, listTokens, revokeAccountToken } from '#shared/tokens/service.ts';
 
-const newToken = z.strictObject({
+export const newToken = z.strictObject({
   name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
   scopes: z._default(z.array(z.enum(['api', 'billing'])).check(z.minLength(1)), ['api']),
 });

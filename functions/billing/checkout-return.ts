@@ -6,7 +6,7 @@ import { apiRoute } from '#shared/http/handler.ts';
 import { escapeHtml, htmlPage } from '#shared/http/html.ts';
 import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 
-const query = z.object({
+export const returnQuery = z.object({
   purchase_id: z.string().check(z.regex(/^pur_[0-9A-Z]{26}$/)),
   session_id: z.string().check(z.regex(/^cs_[A-Za-z0-9_]{1,200}$/)),
 });
@@ -16,7 +16,7 @@ function page(title: string, message: string, status = 200): ApiResult {
 }
 
 export const handler = apiRoute({ auth: 'none' }, async (event) => {
-  const parsed = query.safeParse(event.queryStringParameters ?? {});
+  const parsed = returnQuery.safeParse(event.queryStringParameters ?? {});
   if (!parsed.success) return page('Unknown payment', 'This link does not name a payment.', 400);
   const outcome = await fulfilCheckoutSession(parsed.data.session_id);
   return outcome === 'credited' || outcome === 'already_credited'

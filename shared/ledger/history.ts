@@ -5,14 +5,39 @@
 // older entry's is the newer one's minus the newer entry's amount. The cursor carries that running balance
 // to the next page. If an entry commits between the two reads (the count moved), the page is read again.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import { getAccount } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { ValidationError } from '../errors.ts';
+import { isoTime, usd } from '../http/validation.ts';
 import { isUlid } from '../ids.ts';
 import { type Micros, toWire } from '../money.ts';
 import type { LedgerEntry } from './types.ts';
+
+export const transactionPageSchema = z.object({
+  data: z.array(
+    z.object({
+      id: z.string(),
+      type: z.enum(['grant', 'correction', 'usage', 'purchase', 'refund', 'dispute', 'auto_refill']),
+      /** Signed: + adds to the balance, - takes from it. */
+      amount: usd,
+      balance_after: usd,
+      created_at: isoTime,
+      request_id: z.optional(z.string()),
+      token_id: z.optional(z.string()),
+      feature: z.optional(z.string()),
+      quantity: z.optional(z.number()),
+      reference: z.optional(z.string()),
+      reason: z.optional(z.string()),
+      /** Postpaid and marketplace usage: billed later, so `amount` is 0 and this is the cost it accrued. */
+      accrued: z.optional(usd),
+    }),
+  ),
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  next_cursor: z.nullable(z.string()),
+});
 
 /** Bound to the account it was issued for: its running balance only ever describes the caller's own ledger. */
 type Cursor = { account: string; after: string; balance: number };
@@ -62,7 +87,11 @@ async function readPage(accountId: string, limit: number, after: string | undefi
 
 const SNAPSHOT_ATTEMPTS = 5;
 
-export async function listTransactions(accountId: string, limit: number, cursorText: string | undefined) {
+export async function listTransactions(
+  accountId: string,
+  limit: number,
+  cursorText: string | undefined,
+): Promise<z.output<typeof transactionPageSchema>> {
   const cursor = cursorText ? decodeCursor(cursorText, accountId) : undefined;
   let entries: LedgerEntry[] = [];
   let balance = cursor?.balance ?? 0;

@@ -1,5 +1,6 @@
 // Buying credits: a purchase record, then a Stripe Checkout Session for it (card with Apple Pay / Google Pay,
 // PayPal and bank transfer; card and PayPal saved for off-session auto-refill).
+import * as z from 'zod/mini';
 import { nowIso } from '../clock.ts';
 import { MissingConfigurationError, optional } from '../config.ts';
 import { NotFoundError } from '../errors.ts';
@@ -21,7 +22,13 @@ function publicBaseUrl(): string {
   return url.replace(/\/$/, '');
 }
 
-export type CheckoutAnswer = { purchase_id: string; checkout_url: string; status: 'pending' };
+export const checkoutSchema = z.object({
+  purchase_id: z.string(),
+  checkout_url: z.string().check(z.describe("Stripe Checkout's hosted page: send the customer there")),
+  status: z.literal('pending'),
+});
+
+export type CheckoutAnswer = z.output<typeof checkoutSchema>;
 
 /**
  * Opens a checkout for `amount`. The purchase id comes from the request id, so an Idempotency-Key replay

@@ -1,9 +1,11 @@
 // Token management for `/v1/tokens`: create (secret shown once), list (never the secret), revoke.
 
+import * as z from 'zod/mini';
 import { newTokenId } from '../accounts/service.ts';
 import { nowIso } from '../clock.ts';
 import { transactWrite } from '../dynamo/transact.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { isoTime } from '../http/validation.ts';
 import { forgetRevokedToken } from './authenticate.ts';
 import {
   getAccountToken,
@@ -16,7 +18,28 @@ import {
 
 export const MAX_ACTIVE_TOKENS = 100;
 
-function publicView(record: TokenRecord) {
+const scopes = z.array(z.enum(['api', 'billing']));
+
+/** A token as listed: never the secret. */
+export const tokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes,
+  prefix: z.string().check(z.describe('The first characters of the secret, to recognise it')),
+  created_at: isoTime,
+  last_used_at: z.nullable(isoTime),
+});
+
+/** A new token: the secret is shown here once (null when an Idempotency-Key replays the answer). */
+export const createdTokenSchema = z.object({
+  id: z.string(),
+  token: z.nullable(z.string()),
+  name: z.string(),
+  scopes,
+  created_at: isoTime,
+});
+
+function publicView(record: TokenRecord): z.output<typeof tokenSchema> {
   return {
     id: record.token_id,
     name: record.name,
@@ -27,7 +50,11 @@ function publicView(record: TokenRecord) {
   };
 }
 
-export async function createToken(accountId: string, name: string, scopes: Scope[]) {
+export async function createToken(
+  accountId: string,
+  name: string,
+  scopes: Scope[],
+): Promise<z.output<typeof createdTokenSchema> & { token: string }> {
   const active = (await listAccountTokens(accountId)).filter((t) => !t.revoked_at);
   if (active.length >= MAX_ACTIVE_TOKENS) {
     throw new ConflictError(
