@@ -216,7 +216,7 @@ const description = `Prepaid-credit billing for pay-per-use APIs.
 
 Money is USD: a JSON number with at most 6 decimal places. Times are ISO 8601 UTC. Every response carries
 \`x-request-id\`; ledger entries a request creates record it. Refusals have the shape
-\`{"error": "<sentence>", "code": "<machine_code>"}\` (400 adds \`details\`: the field problems). A path this
+\`{"error": "<sentence>", "code": "<machine_code>"}\` (\`invalid_request\` adds \`details\`: the field problems). A path this
 document does not list answers 404 \`not_found\` in that shape.
 
 Customer routes take \`Authorization: Bearer <token>\` with the scope each names (\`billing\` can do all

@@ -121,11 +121,17 @@ export function renderReference(document: Json): string {
           lines.push(`Request body (\`${type}\`):`, '', ...fieldTable(media.schema));
         }
         lines.push('| status | meaning |', '|---|---|');
-        const responses = operation.responses as Record<string, { description: string; content?: Json }>;
+        const responses = operation.responses as Record<
+          string,
+          { description: string; content?: Json; headers?: Json }
+        >;
         for (const [status, response] of Object.entries(responses)) {
           const types = Object.keys(response.content ?? {}).join(', ');
+          // x-request-id is on every answer (the introduction says so); name only the others.
+          const headers = Object.keys(response.headers ?? {}).filter((name) => name !== 'x-request-id');
+          const extra = headers.length ? `; headers ${headers.map((name) => `\`${name}\``).join(', ')}` : '';
           lines.push(
-            `| ${status} | ${response.description.replaceAll('|', '\\|')}${types ? ` (${types})` : ''} |`,
+            `| ${status} | ${response.description.replaceAll('|', '\\|')}${types ? ` (${types}${extra})` : ''} |`,
           );
         }
         lines.push('');
