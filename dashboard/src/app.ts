@@ -1,6 +1,6 @@
 // Dashboard entry: sign-in with a billing token, the navigation, and the hash router that renders one view
 // at a time (#overview, #buy, …), so the page is static files and needs no server-side routes.
-import { ApiError, api, type Credits, session, whenUnauthorized } from './api.ts';
+import { ApiError, answer, type Credits, client, session, whenUnauthorized, withToken } from './api.ts';
 import { h } from './dom.ts';
 import { money } from './format.ts';
 import { announce, errorBox, type View, type ViewContext } from './ui.ts';
@@ -33,7 +33,7 @@ function showChip(current: Credits): void {
 }
 
 async function refreshCredits(): Promise<Credits> {
-  credits = await api<Credits>('GET', '/v1/credits');
+  credits = await answer(client.GET('/v1/credits'));
   showChip(credits);
   drawNav(currentView());
   return credits;
@@ -131,7 +131,7 @@ function signInForm(message?: string): void {
     }
     submit.disabled = true;
     try {
-      credits = await api<Credits>('GET', '/v1/credits', { token });
+      credits = await answer(client.GET('/v1/credits', withToken(token)), { signingIn: true });
       session.signIn(token);
       await start(true);
       announce('Signed in.');

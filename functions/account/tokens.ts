@@ -19,7 +19,7 @@ const expiresAt = z
     z.refine((iso) => Date.parse(iso) <= nowMs() + MAX_TOKEN_LIFETIME_MS, 'must be at most 5 years ahead'),
   );
 
-const newToken = z.strictObject({
+export const newToken = z.strictObject({
   name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
   scopes: z._default(z.array(z.enum(['api', 'billing'])).check(z.minLength(1)), ['api']),
   expires_at: z.optional(expiresAt),

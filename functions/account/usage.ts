@@ -19,7 +19,7 @@ const date = z.string().check(
   }, 'is not a calendar date'),
 );
 
-const params = z.strictObject({
+export const usageQuery = z.strictObject({
   begin: z.optional(date),
   end: z.optional(date),
   step: z._default(z.enum(['day', 'week', 'month', 'year']), 'day'),
@@ -28,7 +28,7 @@ const params = z.strictObject({
 });
 
 export const handler = apiRoute({ auth: 'api' }, async (event, context) => {
-  const parsed = params.safeParse(event.queryStringParameters ?? {});
+  const parsed = usageQuery.safeParse(event.queryStringParameters ?? {});
   if (!parsed.success) throw new ValidationError(zodProblems(parsed.error));
   const { step, feature, token_id } = parsed.data;
   const today = nowIso().slice(0, 10);

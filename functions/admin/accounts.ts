@@ -5,25 +5,25 @@ import { adjustCredits, createAccount, operatorView, requireAccount } from '#sha
 import { type ApiContext, json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf } from '#shared/http/middleware.ts';
-import { usdAmount } from '#shared/http/validation.ts';
+import { isoTime, usd, usdAmount } from '#shared/http/validation.ts';
 import { toWire } from '#shared/money.ts';
 
-const newAccount = z.strictObject({
+export const newAccount = z.strictObject({
   name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
   email: z.optional(z.email().check(z.maxLength(320))),
 });
 
-const creditChange = z.strictObject({
+export const creditChange = z.strictObject({
   amount: usdAmount.check(z.refine((amount) => amount !== 0, 'must not be zero')),
   reason: z.string().check(z.trim(), z.minLength(1), z.maxLength(500)),
 });
 
 /** Checked before the Idempotency-Key is claimed, so a malformed id does not use the key up. */
-const accountPath = z.object({
+export const accountPath = z.object({
   id: z.string().check(z.regex(/^acct_[0-9A-Z]{26}$/, 'is not an account id')),
 });
 
-const billingMode = z
+export const billingMode = z
   .strictObject({
     mode: z.enum(['prepaid', 'postpaid']),
     payment_terms_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(365))),
@@ -35,6 +35,19 @@ const billingMode = z
     }),
   );
 
+/** The `billing` token is shown once: an Idempotency-Key replay answers it as null. */
+export const createdAccount = z.object({ account_id: z.string(), token: z.nullable(z.string()) });
+
+/** The ledger entry a grant or correction made. */
+export const creditEntry = z.object({
+  id: z.string(),
+  type: z.enum(['grant', 'correction']),
+  amount: usd,
+  reason: z.optional(z.string()),
+  created_at: isoTime,
+  request_id: z.string(),
+});
+
 const accountIdOf = (context: ApiContext) => pathOf<z.infer<typeof accountPath>>(context).id;
 
 export const handler = byRoute({
@@ -43,7 +56,8 @@ export const handler = byRoute({
     { auth: 'admin', body: newAccount, idempotent: { redact: ['token'] } },
     async (_event, context) => {
       const { account, token } = await createAccount(bodyOf<z.infer<typeof newAccount>>(context));
-      return json(201, { account_id: account.account_id, token });
+      const answer: z.output<typeof createdAccount> = { account_id: account.account_id, token };
+      return json(201, answer);
     },
   ),
   'GET /admin/accounts/{id}': apiRoute({ auth: 'admin', path: accountPath }, async (_event, context) =>
@@ -62,14 +76,15 @@ export const handler = byRoute({
         requestId: api.requestId,
         ...(api.idempotencyReference ? { guard: { reference: api.idempotencyReference } } : {}),
       });
-      return json(201, {
+      const answer: z.output<typeof creditEntry> = {
         id: entry.entry_id,
-        type: entry.type,
+        type: entry.type === 'grant' ? 'grant' : 'correction',
         amount: toWire(entry.amount),
         reason: entry.reason,
         created_at: entry.created_at,
         request_id: api.requestId,
-      });
+      };
+      return json(201, answer);
     },
   ),
   'PUT /admin/accounts/{id}/billing': apiRoute(

@@ -16,7 +16,7 @@ const instant = z.pipe(
   z.transform((text) => new Date(text.length === 10 ? `${text}T00:00:00Z` : text)),
 );
 
-const query = z
+export const reconciliationQuery = z
   .object({
     begin: instant,
     end: instant,
@@ -30,7 +30,7 @@ const query = z
   );
 
 export const handler = apiRoute({ auth: 'admin' }, async (event) => {
-  const parsed = query.safeParse(event.queryStringParameters ?? {});
+  const parsed = reconciliationQuery.safeParse(event.queryStringParameters ?? {});
   if (!parsed.success) throw new ValidationError(zodProblems(parsed.error));
   const { begin, end, account_id: accountId } = parsed.data;
   return json(200, await reconcileMarketplace({ begin, end, ...(accountId ? { accountId } : {}) }));

@@ -9,7 +9,7 @@ import { bodyOf, principalOf } from '#shared/http/middleware.ts';
 import { usdAmount } from '#shared/http/validation.ts';
 import { purchaseAmount } from '#shared/payments/limits.ts';
 
-const settings = z
+export const settings = z
   .strictObject({
     enabled: z.boolean(),
     threshold: usdAmount.check(z.refine((amount) => amount >= 0, 'must not be negative')),

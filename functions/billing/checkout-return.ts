@@ -10,7 +10,7 @@ import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 import { purchaseOfSession } from '#shared/payments/purchases.ts';
 import { reportUnknownReturn } from '#shared/payments/refusals.ts';
 
-const query = z.object({
+export const returnQuery = z.object({
   purchase_id: z.string().check(z.regex(/^pur_[0-9A-Z]{26}$/)),
   session_id: z.string().check(z.regex(/^cs_[A-Za-z0-9_]{1,200}$/)),
 });
@@ -22,7 +22,7 @@ function page(title: string, message: string, status = 200): ApiResult {
 const received = () => page('Payment received', 'Your credits are on your account. You can close this page.');
 
 export const handler = apiRoute({ auth: 'none' }, async (event) => {
-  const parsed = query.safeParse(event.queryStringParameters ?? {});
+  const parsed = returnQuery.safeParse(event.queryStringParameters ?? {});
   if (!parsed.success) return page('Unknown payment', 'This link does not name a payment.', 400);
   const { purchase_id, session_id } = parsed.data;
   const purchase = await purchaseOfSession(session_id);

@@ -8,7 +8,7 @@ import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 import { purchaseAmount } from '#shared/payments/limits.ts';
 import { listPurchases, purchaseView } from '#shared/payments/purchases.ts';
 
-const checkout = z.strictObject({
+export const checkout = z.strictObject({
   amount: purchaseAmount,
   return_url: z.optional(
     z
@@ -17,7 +17,7 @@ const checkout = z.strictObject({
   ),
 });
 
-const purchasePath = z.object({
+export const purchasePath = z.object({
   id: z.string().check(z.regex(/^pur_[0-9A-Z]{26}$/, 'is not a purchase id')),
 });
 

@@ -6,7 +6,7 @@ import { apiRoute } from '#shared/http/handler.ts';
 import { bodyOf, principalOf } from '#shared/http/middleware.ts';
 import { usdAmount } from '#shared/http/validation.ts';
 
-const spendLimit = z.strictObject({
+export const spendLimit = z.strictObject({
   monthly_spend_limit: z.nullable(usdAmount.check(z.refine((amount) => amount >= 0, 'must not be negative'))),
 });
 

@@ -2,8 +2,12 @@
 import * as z from 'zod/mini';
 import { paidFeature } from '#shared/metering/metered.ts';
 
+export const echoBody = z.strictObject({ text: z.string().check(z.maxLength(10_000)) });
+export const echoResults = z.object({ echo: z.string() });
+
 export const handler = paidFeature({
   feature: 'echo',
-  body: z.strictObject({ text: z.string().check(z.maxLength(10_000)) }),
+  body: echoBody,
+  results: echoResults,
   run: ({ text }) => ({ results: { echo: text } }),
 });

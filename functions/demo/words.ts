@@ -3,9 +3,13 @@ import * as z from 'zod/mini';
 import { countWords, estimateWords } from '#shared/demo/words.ts';
 import { paidFeature } from '#shared/metering/metered.ts';
 
+export const wordsBody = z.strictObject({ text: z.string().check(z.maxLength(50_000)) });
+export const wordsResults = z.object({ words: z.number().check(z.int(), z.gte(0)) });
+
 export const handler = paidFeature({
   feature: 'words',
-  body: z.strictObject({ text: z.string().check(z.maxLength(50_000)) }),
+  body: wordsBody,
+  results: wordsResults,
   estimate: ({ text }) => estimateWords(text),
   run: ({ text }) => {
     const words = countWords(text);

@@ -1,6 +1,7 @@
 // POST /marketplace/register: AWS Marketplace's form POST (x-amzn-marketplace-token). Answers an HTML page
 // with the billing token shown once, or `{account_id, token}` for `accept: application/json`; a registration
 // token used before answers 200 with no token (`token: null` and a `message` saying how to get one).
+import * as z from 'zod/mini';
 import { errorResponse } from '#shared/errors.ts';
 import { header, json } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
@@ -8,6 +9,21 @@ import { ALREADY_USED_MESSAGE, registeredPage, registrationErrorPage } from '#sh
 import { RegistrationTokenError, registerBuyer } from '#shared/marketplace/registration.ts';
 
 const TOKEN_FIELD = 'x-amzn-marketplace-token';
+
+/** The form POST AWS Marketplace sends (a JSON body with the same field is accepted too). */
+export const registrationForm = z.object({ [TOKEN_FIELD]: z.string().check(z.maxLength(4096)) });
+
+/** The `accept: application/json` answer; the page shows the same. */
+export const registeredAnswer = z.object({
+  account_id: z.string(),
+  /** A new `billing` token, shown once; null when this registration token was used before. */
+  token: z.nullable(z.string()),
+  /** Only when `token` is null: how to get a token instead. */
+  message: z.optional(z.string()),
+  /** False when the buyer already had an account: it was linked, and the token joins the earlier ones. */
+  created: z.boolean(),
+  subscription_status: z.enum(['active', 'cancel_pending', 'cancelled', 'failed']),
+});
 
 function registrationToken(body: string, contentType: string): string | undefined {
   if (contentType.includes('application/json')) {
@@ -33,13 +49,14 @@ export const handler = apiRoute({ auth: 'none' }, async (event) => {
     }
     const registration = await registerBuyer(token);
     if (wantsJson) {
-      return json(registration.created ? 201 : 200, {
+      const answer: z.output<typeof registeredAnswer> = {
         account_id: registration.account_id,
         token: registration.token,
         created: registration.created,
         subscription_status: registration.subscription_status,
         ...(registration.token === null ? { message: ALREADY_USED_MESSAGE } : {}),
-      });
+      };
+      return json(registration.created ? 201 : 200, answer);
     }
     return registeredPage(registration);
   } catch (error) {

@@ -245,6 +245,12 @@ export const functions = {
     // The most an API function may have: HTTP API waits 30 s. Long ranges of many buyers need a narrower query.
     timeoutSeconds: 29,
   },
+  openapi: {
+    entry: 'functions/openapi.ts',
+    description: 'GET /openapi.json: the OpenAPI document of the API (docs/openapi.json, bundled)',
+    table: [],
+    memoryMb: 256,
+  },
   notFound: {
     entry: 'functions/not-found.ts',
     description: 'Answers unknown routes with the contract 404 body',

@@ -34,6 +34,7 @@ export const routes: Route[] = [
   { method: 'POST', path: '/admin/accounts/{id}/credits', function: 'adminAccounts', auth: 'iam' },
   { method: 'PUT', path: '/admin/accounts/{id}/billing', function: 'adminAccounts', auth: 'iam' },
   { method: 'GET', path: '/admin/marketplace/reconciliation', function: 'adminMarketplace', auth: 'iam' },
+  { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
   // Catch-all, matched only when no route above does: unknown routes answer the contract's 404 body.
   { method: 'ANY', path: '/{proxy+}', function: 'notFound', auth: 'none' },
 ];

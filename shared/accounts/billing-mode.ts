@@ -10,11 +10,13 @@
 // back to postpaid within the same month continues that period, so its usage still counts toward the limit.
 
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
 import { updateOrCurrent } from '../dynamo/transact.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { usd } from '../http/validation.ts';
 import { periodOf } from '../ledger/accrual.ts';
 import { type Micros, toWire } from '../money.ts';
 import { type Account, stripKeys } from './repository.ts';
@@ -95,7 +97,15 @@ export async function setSpendLimit(accountId: string, limit: Micros | null): Pr
 }
 
 /** The postpaid part of `GET /v1/credits` and of the spend-limit answer, for the current period. */
-export function postpaidView(account: Account, at = nowIso()) {
+/** A postpaid account's period figures: `PUT /v1/billing/spend-limit`, and part of the account views. */
+export const postpaidSchema = z.object({
+  period: z.string().check(z.describe('The current UTC month, YYYY-MM')),
+  period_usage: usd,
+  monthly_spend_limit: z.nullable(usd),
+  payment_terms_days: z.number().check(z.int()),
+});
+
+export function postpaidView(account: Account, at = nowIso()): z.output<typeof postpaidSchema> {
   const period = periodOf(at);
   const usage = account.period === period ? (account.period_usage ?? (0 as Micros)) : (0 as Micros);
   return {

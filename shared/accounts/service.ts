@@ -1,15 +1,17 @@
 // Account operations: opening an account with its first billing token, operator grants and corrections,
 // the billing mode, and the view of an account that the APIs answer with.
+import * as z from 'zod/mini';
 import { nowIso } from '../clock.ts';
 import { transactWrite } from '../dynamo/transact.ts';
 import { BalanceWouldGoNegativeError, NotFoundError } from '../errors.ts';
 import { publish } from '../events/bus.ts';
+import { isoTime, usd } from '../http/validation.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit, type Guard } from '../ledger/ledger.ts';
 import type { LedgerEntry } from '../ledger/types.ts';
 import { fromWire, type Micros, toWire, ZERO } from '../money.ts';
 import { newTokenCounterPut, prepareToken } from '../tokens/repository.ts';
-import { postpaidView } from './billing-mode.ts';
+import { postpaidSchema, postpaidView } from './billing-mode.ts';
 import { type Account, getAccount, newAccountPut } from './repository.ts';
 
 export function newAccountId(): string {
@@ -119,8 +121,30 @@ export async function grantCredits(input: {
   });
 }
 
+const billingMode = z.enum(['prepaid', 'postpaid', 'marketplace']);
+/** Postpaid accounts only. */
+const postpaidFields = z.partial(postpaidSchema).shape;
+/** Marketplace buyers only. */
+const subscriptionStatus = z.optional(
+  z.string().check(z.describe('active, cancel_pending, cancelled or failed')),
+);
+
 /** The account as the operator API shows it. */
-export function operatorView(account: Account) {
+export const operatorAccountSchema = z.object({
+  account_id: z.string(),
+  name: z.string(),
+  email: z.nullable(z.string()),
+  billing_mode: billingMode,
+  balance: usd,
+  held: usd,
+  available: usd,
+  currency: z.literal('USD'),
+  ...postpaidFields,
+  subscription_status: subscriptionStatus,
+  created_at: isoTime,
+});
+
+export function operatorView(account: Account): z.output<typeof operatorAccountSchema> {
   return {
     account_id: account.account_id,
     name: account.name,
@@ -137,7 +161,17 @@ export function operatorView(account: Account) {
 }
 
 /** `GET /v1/credits`. */
-export function creditsView(account: Account) {
+export const creditsSchema = z.object({
+  balance: usd,
+  available: usd,
+  held: usd,
+  currency: z.literal('USD'),
+  billing_mode: billingMode,
+  ...postpaidFields,
+  subscription_status: subscriptionStatus,
+});
+
+export function creditsView(account: Account): z.output<typeof creditsSchema> {
   return {
     balance: toWire(account.balance),
     available: toWire(account.available),

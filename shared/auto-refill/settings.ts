@@ -1,11 +1,13 @@
 // Auto-refill settings (`GET`/`PUT /v1/billing/auto-refill`) and the view the API answers with.
+import * as z from 'zod/mini';
 import { WrongBillingModeError } from '../accounts/billing-mode.ts';
 import { type Account, getAccount } from '../accounts/repository.ts';
 import { setView } from '../accounts/view.ts';
 import { nowIso } from '../clock.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { isoTime, usd } from '../http/validation.ts';
 import { type Micros, toWire, ZERO } from '../money.ts';
-import { paymentMethodView } from '../payments/payment-methods.ts';
+import { paymentMethodSchema, paymentMethodView } from '../payments/payment-methods.ts';
 import { saveSettings } from './store.ts';
 import { requestRefill } from './trigger.ts';
 import type { AutoRefill } from './types.ts';
@@ -17,7 +19,42 @@ export type SettingsInput = {
   monthly_cap: Micros | null;
 };
 
-export function autoRefillView(account: Account) {
+export const autoRefillSchema = z.object({
+  enabled: z.boolean(),
+  /** null until auto-refill was first set up. */
+  threshold: z.nullable(usd),
+  amount: z.nullable(usd),
+  monthly_cap: z.nullable(usd),
+  status: z.enum(['active', 'suspended', 'off']),
+  suspended_reason: z.optional(z.string()),
+  payment_method: z.nullable(paymentMethodSchema),
+  safeguards: z.optional(
+    z.object({
+      consecutive_failures: z.number().check(z.int()),
+      attempts_last_10_minutes: z.number().check(z.int()),
+      refilled_this_month: usd,
+    }),
+  ),
+  last_attempt: z.optional(
+    z.object({
+      at: isoTime,
+      amount: usd,
+      outcome: z.enum([
+        'succeeded',
+        'failed',
+        'authentication_required',
+        'cap_reached',
+        'rate_limited',
+        'not_needed',
+        'no_payment_method',
+      ]),
+      reason: z.optional(z.string()),
+      top_up_url: z.optional(z.string()),
+    }),
+  ),
+});
+
+export function autoRefillView(account: Account): z.output<typeof autoRefillSchema> {
   const state = account.auto_refill;
   const attempt = state?.last_attempt;
   return {
@@ -59,7 +96,10 @@ export function autoRefillView(account: Account) {
  * Saves the settings. Enabling needs a saved payment method; enabling (or re-enabling after a suspension)
  * starts afresh; enabling while already below the threshold marks the account due and starts a refill now.
  */
-export async function updateSettings(accountId: string, input: SettingsInput) {
+export async function updateSettings(
+  accountId: string,
+  input: SettingsInput,
+): Promise<z.output<typeof autoRefillSchema>> {
   const account = await getAccount(accountId);
   if (!account) throw new NotFoundError('Account not found');
   // Refills buy credits, which only a prepaid account ever spends; switching auto-refill off is always allowed.

@@ -14,9 +14,12 @@ export function zodProblems(error: z.core.$ZodError): FieldProblem[] {
   }));
 }
 
+const USD_DESCRIPTION = 'USD, a JSON number with at most 6 decimal places';
+
 /** A USD amount on the wire: a finite JSON number with at most six decimals, converted to exact micros. */
 export const usdAmount = z.pipe(
-  z.unknown(),
+  // Any input reaches `fromWire`, whose messages name the problem; the document still says "number".
+  z.unknown().check(z.meta({ type: 'number', description: USD_DESCRIPTION })),
   z.transform((value, ctx): Micros => {
     try {
       return fromWire(value);
@@ -30,6 +33,12 @@ export const usdAmount = z.pipe(
     }
   }),
 );
+
+/** A USD amount in a response (`toWire` output). */
+export const usd = z.number().check(z.describe(USD_DESCRIPTION));
+
+/** An ISO 8601 UTC time in a response. */
+export const isoTime = z.string().check(z.describe('ISO 8601 UTC time'));
 
 /** Names of things we key attributes by: letters, digits, `_` and `-`. */
 export const identifier = z

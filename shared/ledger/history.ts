@@ -7,14 +7,50 @@
 // cannot make the API answer balances it invented. If an entry commits between the two reads (the count
 // moved), the page is read again.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import { getAccount } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { invalidCursor, openCursor, signCursor } from '../http/cursor.ts';
+import { isoTime, usd } from '../http/validation.ts';
 import { isUlid } from '../ids.ts';
 import { type Micros, toWire } from '../money.ts';
 import type { LedgerEntry } from './types.ts';
+
+export const transactionPageSchema = z.object({
+  data: z.array(
+    z.object({
+      id: z.string(),
+      type: z.enum([
+        'grant',
+        'correction',
+        'usage',
+        'reversal',
+        'purchase',
+        'refund',
+        'dispute',
+        'auto_refill',
+      ]),
+      /** Signed: + adds to the balance, - takes from it. */
+      amount: usd,
+      balance_after: usd,
+      created_at: isoTime,
+      request_id: z.optional(z.string()),
+      token_id: z.optional(z.string()),
+      feature: z.optional(z.string()),
+      quantity: z.optional(z.number()),
+      reference: z.optional(z.string()),
+      reason: z.optional(z.string()),
+      /** Postpaid and marketplace usage: billed later, so `amount` is 0 and this is the cost it accrued. */
+      accrued: z.optional(usd),
+      /** A reversal names the charge it gives back (a fixed-price call whose feature failed). */
+      reverses: z.optional(z.string()),
+    }),
+  ),
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  next_cursor: z.nullable(z.string()),
+});
 
 /** Where the next page starts, and the balance after the entry before it (micro-USD). */
 type Cursor = { after: string; balance: number };
@@ -52,7 +88,11 @@ async function readPage(accountId: string, limit: number, after: string | undefi
 
 const SNAPSHOT_ATTEMPTS = 5;
 
-export async function listTransactions(accountId: string, limit: number, cursorText: string | undefined) {
+export async function listTransactions(
+  accountId: string,
+  limit: number,
+  cursorText: string | undefined,
+): Promise<z.output<typeof transactionPageSchema>> {
   const cursor = cursorText ? await decodeCursor(cursorText, accountId) : undefined;
   let entries: LedgerEntry[] = [];
   let balance = cursor?.balance ?? 0;

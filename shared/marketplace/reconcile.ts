@@ -6,6 +6,7 @@
 // price, and every one of them is reported, rejected (flagged) or still in flight. Hours are the records' own
 // UTC hours; ledger entries are taken by their request time, which can differ for a charge that arrived at
 // an hour's end and was booked into the next hour: compare whole days or months to avoid that edge.
+import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
@@ -14,39 +15,51 @@ import { allCustomers } from './buyers.ts';
 import { type HourRecord, hoursOfAccount } from './hour-store.ts';
 import { HOUR_MS, hourKey } from './hours.ts';
 
-export type BuyerReconciliation = {
-  account_id: string;
-  customer_aws_account_id?: string;
-  /** Sum of the `accrued` cost of the buyer's ledger entries made in the period (micro-USD). */
-  ledger_accrued_micros: number;
-  /** Sum of the hour records' cost (micro-USD): equals the ledger's. */
-  hours_cost_micros: number;
-  /** Cost of hours not claimed yet (not converted into units yet). */
-  pending_micros: number;
-  /** Cost of hours that missed the window and moved into the carry. */
-  rolled_over_micros: number;
-  units_expected: number;
-  units_reported: number;
-  units_rejected: number;
-  units_in_flight: number;
-  /** units reported + rejected + in flight - expected: 0 when nothing was lost or counted twice. */
-  difference_units: number;
-  carry_in_micros: number;
-  carry_out_micros: number;
-  /** Hours whose carry in is not the previous hour's carry out (should be 0). */
-  carry_breaks: number;
-  ledger_matches_hours: boolean;
-  ok: boolean;
-};
+const count = z.number().check(z.int());
+const micros = count.check(z.describe('micro-USD'));
 
-export type ReconciliationReport = {
-  begin: string;
-  end: string;
-  dimension: string;
-  accounts: BuyerReconciliation[];
-  totals: { units_expected: number; units_reported: number; units_rejected: number; units_in_flight: number };
-  ok: boolean;
-};
+const buyerReconciliation = z.object({
+  account_id: z.string(),
+  customer_aws_account_id: z.optional(z.string()),
+  /** Sum of the `accrued` cost of the buyer's ledger entries made in the period (micro-USD). */
+  ledger_accrued_micros: micros,
+  /** Sum of the hour records' cost (micro-USD): equals the ledger's. */
+  hours_cost_micros: micros,
+  /** Cost of hours not claimed yet (not converted into units yet). */
+  pending_micros: micros,
+  /** Cost of hours that missed the window and moved into the carry. */
+  rolled_over_micros: micros,
+  units_expected: count,
+  units_reported: count,
+  units_rejected: count,
+  units_in_flight: count,
+  /** units reported + rejected + in flight - expected: 0 when nothing was lost or counted twice. */
+  difference_units: count,
+  carry_in_micros: micros,
+  carry_out_micros: micros,
+  /** Hours whose carry in is not the previous hour's carry out (should be 0). */
+  carry_breaks: count,
+  ledger_matches_hours: z.boolean(),
+  ok: z.boolean(),
+});
+
+export type BuyerReconciliation = z.output<typeof buyerReconciliation>;
+
+export const reconciliationSchema = z.object({
+  begin: z.string(),
+  end: z.string(),
+  dimension: z.string(),
+  accounts: z.array(buyerReconciliation),
+  totals: z.object({
+    units_expected: count,
+    units_reported: count,
+    units_rejected: count,
+    units_in_flight: count,
+  }),
+  ok: z.boolean(),
+});
+
+export type ReconciliationReport = z.output<typeof reconciliationSchema>;
 
 const MIN_ENTROPY = new Uint8Array(10);
 const MAX_ENTROPY = new Uint8Array(10).fill(255);

@@ -9,7 +9,7 @@
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
-import type * as z from 'zod/mini';
+import * as z from 'zod/mini';
 import { ANSWER_MARGIN_MS } from '#infra/definitions/timeouts.ts';
 import { type Account, markDepletedNotified, markSpendLimitNotified } from '../accounts/repository.ts';
 import {
@@ -41,6 +41,7 @@ import { publish } from '../events/bus.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json, type RouteHandler } from '../http/api.ts';
 import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
+import { usd } from '../http/validation.ts';
 import { idempotent } from '../idempotency/middleware.ts';
 import { type AccrualBilling, hourOf, periodOf } from '../ledger/accrual.ts';
 import {
@@ -478,10 +479,17 @@ export function metered(feature: string, estimate?: (body: unknown) => number): 
   };
 }
 
+/** A paid feature's 200 answer: its `results` and the USD charged for the request. */
+export function paidAnswerSchema<R>(results: z.ZodMiniType<R>) {
+  return z.object({ results, cost: usd });
+}
+
 export type PaidFeature<B, R> = {
   /** The catalog name of the feature: its price comes from the price catalog. */
   feature: string;
   body: z.ZodMiniType<B>;
+  /** The shape of `results` in the answer: `run` must return it, and the OpenAPI document shows it. */
+  results: z.ZodMiniType<R>;
   maxBodyBytes?: number;
   /** Per-unit features: the quantity to hold before running (an upper bound of the actual quantity). */
   estimate?: (body: B) => number;

@@ -1,12 +1,31 @@
 // The public price list (GET /v1/prices): the price catalog as the contract shows it to callers.
+import * as z from 'zod/mini';
+import { usd } from '../http/validation.ts';
 import { type RawJsonNumber, toWire, unitPriceToWire } from '../money.ts';
 import type { FeaturePrice } from './catalog.ts';
 
-export type PriceListEntry =
-  | { feature: string; pricing: 'fixed'; price: number }
-  | { feature: string; pricing: 'per_unit'; unit: string; unit_price: RawJsonNumber };
+/** Written as its exact decimal (`JSON.rawJSON`), which may have more than six decimal places. */
+const unitPrice = z
+  .custom<RawJsonNumber>()
+  .check(z.meta({ type: 'number', description: 'USD per unit, exact; may have more than 6 decimals' }));
 
-export type PriceList = { currency: 'USD'; data: PriceListEntry[] };
+export const priceListSchema = z.object({
+  currency: z.literal('USD'),
+  data: z.array(
+    z.discriminatedUnion('pricing', [
+      z.object({ feature: z.string(), pricing: z.literal('fixed'), price: usd }),
+      z.object({
+        feature: z.string(),
+        pricing: z.literal('per_unit'),
+        unit: z.string(),
+        unit_price: unitPrice,
+      }),
+    ]),
+  ),
+});
+
+export type PriceList = z.output<typeof priceListSchema>;
+export type PriceListEntry = PriceList['data'][number];
 
 export function priceListView(prices: readonly FeaturePrice[]): PriceList {
   return {

@@ -1,5 +1,6 @@
 // Buying credits: a purchase record, then a Stripe Checkout Session for it (card with Apple Pay / Google Pay,
 // PayPal and bank transfer; card and PayPal saved for off-session auto-refill). Prepaid accounts only.
+import * as z from 'zod/mini';
 import { WrongBillingModeError } from '../accounts/billing-mode.ts';
 import { getAccount } from '../accounts/repository.ts';
 import { nowIso } from '../clock.ts';
@@ -38,7 +39,13 @@ export function isOwnOrigin(url: string): boolean {
   return origins.includes(new URL(url).origin);
 }
 
-export type CheckoutAnswer = { purchase_id: string; checkout_url: string; status: 'pending' };
+export const checkoutSchema = z.object({
+  purchase_id: z.string(),
+  checkout_url: z.string().check(z.describe("Stripe Checkout's hosted page: send the customer there")),
+  status: z.literal('pending'),
+});
+
+export type CheckoutAnswer = z.output<typeof checkoutSchema>;
 
 /**
  * Opens a checkout for `amount`. The purchase id comes from the request id, so an Idempotency-Key replay

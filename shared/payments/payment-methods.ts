@@ -3,6 +3,7 @@
 
 import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type Stripe from 'stripe';
+import * as z from 'zod/mini';
 import type { PaymentMethodOnFile } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
@@ -107,7 +108,16 @@ export async function forgetPaymentMethod(accountId: string, paymentMethodId: st
   }
 }
 
-export function paymentMethodView(method: PaymentMethodOnFile | undefined) {
+/** What the customer sees of the method on file (never its Stripe id). */
+export const paymentMethodSchema = z.object({
+  type: z.string().check(z.describe('card, paypal, ...')),
+  brand: z.optional(z.string()),
+  last4: z.optional(z.string()),
+});
+
+export function paymentMethodView(
+  method: PaymentMethodOnFile | undefined,
+): z.output<typeof paymentMethodSchema> | null {
   if (!method) return null;
   return {
     type: method.type,

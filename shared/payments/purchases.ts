@@ -2,11 +2,13 @@
 // (pending → paid | failed | expired, and failed/expired → paid when a later payment succeeds), so an older
 // event or a slower reader never overwrites a newer state.
 
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { transactWrite, updateIf } from '../dynamo/transact.ts';
+import { isoTime, usd } from '../http/validation.ts';
 import { type Micros, toWire } from '../money.ts';
 
 export type PurchaseStatus = 'pending' | 'paid' | 'failed' | 'expired';
@@ -162,7 +164,16 @@ export async function listPurchases(accountId: string, limit = 100): Promise<Pur
   return (page.Items ?? []) as Purchase[];
 }
 
-export function purchaseView(purchase: Purchase) {
+export const purchaseSchema = z.object({
+  purchase_id: z.string(),
+  amount: usd,
+  status: z.enum(['pending', 'paid', 'failed', 'expired']),
+  payment_method_type: z.optional(z.string()),
+  credited_at: z.optional(isoTime),
+  created_at: isoTime,
+});
+
+export function purchaseView(purchase: Purchase): z.output<typeof purchaseSchema> {
   return {
     purchase_id: purchase.purchase_id,
     amount: toWire(purchase.amount),

@@ -1,21 +1,25 @@
 // The customer's view of its postpaid invoices (`GET /v1/billing/invoices`), from the period items.
+import * as z from 'zod/mini';
 import { nowIso } from '../clock.ts';
+import { isoTime, usd } from '../http/validation.ts';
 import { fromCents, toWire } from '../money.ts';
 import { listInvoicedPeriods, type PeriodItem } from './store.ts';
 
-export type InvoiceView = {
-  id: string;
-  number?: string;
-  period: string;
-  amount: number;
-  currency: 'USD';
-  status: string;
-  due_date: string | null;
-  hosted_invoice_url?: string;
+export const invoiceSchema = z.object({
+  id: z.string(),
+  number: z.optional(z.string()),
+  period: z.string().check(z.describe('The UTC month invoiced, YYYY-MM')),
+  amount: usd,
+  currency: z.literal('USD'),
+  status: z.string().check(z.describe("Stripe's invoice status: draft, open, paid, uncollectible, void")),
+  due_date: z.nullable(isoTime),
+  hosted_invoice_url: z.optional(z.string()),
   /** Open past its due date (Stripe has no such status: the invoice stays `open`). */
-  overdue: boolean;
-  paid_at?: string;
-};
+  overdue: z.boolean(),
+  paid_at: z.optional(isoTime),
+});
+
+export type InvoiceView = z.output<typeof invoiceSchema>;
 
 export function invoiceView(item: PeriodItem): InvoiceView {
   return {

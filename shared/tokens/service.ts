@@ -2,10 +2,12 @@
 // At most MAX_ACTIVE_TOKENS active tokens per account, enforced by the counter the repository keeps in the
 // same transaction as each token (racing creations cannot pass it; see repository.ts).
 
+import * as z from 'zod/mini';
 import { newTokenId } from '../accounts/service.ts';
 import { nowIso } from '../clock.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
 import { NotFoundError, TooManyTokensError } from '../errors.ts';
+import { isoTime } from '../http/validation.ts';
 import { forgetRevokedToken } from './authenticate.ts';
 import {
   getAccountToken,
@@ -22,7 +24,31 @@ export const MAX_ACTIVE_TOKENS = 100;
 
 export type TokenRequest = { name: string; scopes: Scope[]; expiresAt?: string };
 
-function publicView(record: TokenRecord) {
+const scopes = z.array(z.enum(['api', 'billing']));
+
+/** A token as listed: never the secret. */
+export const tokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes,
+  prefix: z.string().check(z.describe('The first characters of the secret, to recognise it')),
+  created_at: isoTime,
+  last_used_at: z.nullable(isoTime),
+  /** From this instant the token is refused with 401 token_expired; null: it never expires. */
+  expires_at: z.nullable(isoTime),
+});
+
+/** A new token: the secret is shown here once (null when an Idempotency-Key replays the answer). */
+export const createdTokenSchema = z.object({
+  id: z.string(),
+  token: z.nullable(z.string()),
+  name: z.string(),
+  scopes,
+  created_at: isoTime,
+  expires_at: z.nullable(isoTime),
+});
+
+function publicView(record: TokenRecord): z.output<typeof tokenSchema> {
   return {
     id: record.token_id,
     name: record.name,
@@ -34,14 +60,7 @@ function publicView(record: TokenRecord) {
   };
 }
 
-export type IssuedToken = {
-  id: string;
-  token: string;
-  name: string;
-  scopes: Scope[];
-  created_at: string;
-  expires_at: string | null;
-};
+export type IssuedToken = z.output<typeof createdTokenSchema> & { token: string };
 
 /**
  * Creates a token if the account is below its cap (else TooManyTokensError); `guard` is written in the same

@@ -1,9 +1,11 @@
 // `GET /v1/usage`: sums the daily usage items of a date range into day, week, month or year buckets.
 // One bounded Query (one item per day of the range), never a scan.
 
+import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryPages } from '../dynamo/query.ts';
+import { usd } from '../http/validation.ts';
 import { type Micros, toWire } from '../money.ts';
 import { usageAttr } from './aggregates.ts';
 
@@ -18,7 +20,17 @@ export type UsageQuery = {
   tokenId?: string;
 };
 
-type Bucket = { period_start: string; cost: number; requests: number; by_feature: Record<string, number> };
+export const usageSchema = z.object({
+  step: z.enum(['day', 'week', 'month', 'year']),
+  data: z.array(
+    z.object({
+      period_start: z.string().check(z.describe('YYYY-MM-DD; weeks start on Monday')),
+      cost: usd,
+      requests: z.number().check(z.int()),
+      by_feature: z.record(z.string(), usd),
+    }),
+  ),
+});
 
 const DAY_MS = 86_400_000;
 
@@ -81,7 +93,7 @@ function dayFigures(item: Record<string, unknown>, query: UsageQuery) {
   return { cost, requests, byFeature };
 }
 
-export async function queryUsage(query: UsageQuery): Promise<{ step: Step; data: Bucket[] }> {
+export async function queryUsage(query: UsageQuery): Promise<z.output<typeof usageSchema>> {
   const totals = new Map<string, { cost: number; requests: number; byFeature: Map<string, number> }>();
   for (const start of bucketStarts(query.begin, query.end, query.step)) {
     totals.set(start, { cost: 0, requests: 0, byFeature: new Map() });

@@ -1,8 +1,9 @@
-// The foundation's acceptance scenario, over HTTP against the local stack that `npm start` runs.
+// The foundation's acceptance scenario, over HTTP against the local stack that `npm start` runs, through the
+// typed client an operator's backend would use.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
-import { stackClient } from '../support/http.ts';
+import { typedClient } from '../support/http.ts';
 
 const ADMIN_KEY = 'e2e-admin-key';
 let stack: LocalStack;
@@ -23,39 +24,40 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const api = stackClient(() => stack.url, ADMIN_KEY);
+const operator = () => typedClient(stack.url, { adminKey: ADMIN_KEY });
+const customer = (token: string) => typedClient(stack.url, { token });
 
-async function newAccountWithDollar() {
-  const created = await api('POST', '/admin/accounts', { admin: true, body: { name: 'Acme' } });
-  expect(created.status).toBe(201);
-  const { account_id: accountId, token } = created.body as { account_id: string; token: string };
-  const grant = await api('POST', `/admin/accounts/${accountId}/credits`, {
-    admin: true,
-    body: { amount: 1, reason: 'trial' },
+async function newAccount(name: string, dollars: number) {
+  const created = await operator().POST('/admin/accounts', { body: { name } });
+  expect(created.response.status).toBe(201);
+  const { account_id: accountId, token } = created.data!;
+  const grant = await operator().POST('/admin/accounts/{id}/credits', {
+    params: { path: { id: accountId } },
+    body: { amount: dollars, reason: 'trial' },
   });
-  expect(grant.status).toBe(201);
-  return { accountId, token };
+  expect(grant.response.status).toBe(201);
+  return { accountId, api: customer(token!) };
 }
 
 describe('a new user on the local stack', () => {
   it('spends $1 in 500 echo calls with two tokens, then gets the exact 402', async () => {
-    const { token } = await newAccountWithDollar();
-    const second = await api('POST', '/v1/tokens', { token, body: { name: 'worker', scopes: ['api'] } });
-    expect(second.status).toBe(201);
-    const tokens = [token, second.body.token as string];
+    const { api } = await newAccount('Acme', 1);
+    const second = await api.POST('/v1/tokens', { body: { name: 'worker', scopes: ['api'] } });
+    expect(second.response.status).toBe(201);
+    const clients = [api, customer(second.data!.token!)];
 
     for (let i = 0; i < 500; i++) {
-      const response = await api('POST', '/v1/demo/echo', { token: tokens[i % 2], body: { text: `n${i}` } });
-      expect(response.status).toBe(200);
-      expect(response.body.cost).toBe(0.002);
+      const response = await clients[i % 2]!.POST('/v1/demo/echo', { body: { text: `n${i}` } });
+      expect(response.response.status).toBe(200);
+      expect(response.data?.cost).toBe(0.002);
     }
-    const refused = await api('POST', '/v1/demo/echo', { token, body: { text: 'one too many' } });
+    const refused = await api.POST('/v1/demo/echo', { body: { text: 'one too many' } });
 
-    expect(refused.status).toBe(402);
-    expect(refused.body).toEqual({ error: 'Insufficient credits', code: 'insufficient_credits' });
-    expect(refused.headers.get('retry-after')).toBeNull();
-    const credits = await api('GET', '/v1/credits', { token });
-    expect(credits.body).toMatchObject({
+    expect(refused.response.status).toBe(402);
+    expect(refused.error).toEqual({ error: 'Insufficient credits', code: 'insufficient_credits' });
+    expect(refused.response.headers.get('retry-after')).toBeNull();
+    const credits = await api.GET('/v1/credits');
+    expect(credits.data).toMatchObject({
       balance: 0,
       available: 0,
       currency: 'USD',
@@ -65,39 +67,35 @@ describe('a new user on the local stack', () => {
     const entries: Array<{ amount: number }> = [];
     let cursor: string | null = null;
     do {
-      const page = await api('GET', `/v1/transactions?limit=100${cursor ? `&cursor=${cursor}` : ''}`, {
-        token,
-      });
-      expect(page.status).toBe(200);
-      entries.push(...page.body.data);
-      cursor = page.body.next_cursor;
+      const query: { limit: number; cursor?: string } = { limit: 100, ...(cursor ? { cursor } : {}) };
+      const page = await api.GET('/v1/transactions', { params: { query } });
+      expect(page.response.status).toBe(200);
+      entries.push(...page.data!.data);
+      cursor = page.data!.next_cursor;
     } while (cursor);
     expect(entries).toHaveLength(501);
     const sumMicros = entries.reduce((total, e) => total + Math.round(e.amount * 1_000_000), 0);
     expect(sumMicros).toBe(0);
 
     const today = new Date().toISOString().slice(0, 10);
-    const usage = await api('GET', `/v1/usage?begin=${today}&end=${today}&step=day`, { token });
-    expect(usage.body.data).toEqual([
+    const usage = await api.GET('/v1/usage', {
+      params: { query: { begin: today, end: today, step: 'day' } },
+    });
+    expect(usage.data?.data).toEqual([
       { period_start: today, cost: 1, requests: 500, by_feature: { echo: 1 } },
     ]);
   });
 
   it('lets exactly 30 of 60 concurrent calls through when there is money for 30', async () => {
-    const created = await api('POST', '/admin/accounts', { admin: true, body: { name: 'Race' } });
-    const { account_id: accountId, token } = created.body as { account_id: string; token: string };
-    await api('POST', `/admin/accounts/${accountId}/credits`, {
-      admin: true,
-      body: { amount: 0.06, reason: 'x' },
-    });
+    const { api } = await newAccount('Race', 0.06);
 
     const responses = await Promise.all(
-      Array.from({ length: 60 }, () => api('POST', '/v1/demo/echo', { token, body: { text: 'race' } })),
+      Array.from({ length: 60 }, () => api.POST('/v1/demo/echo', { body: { text: 'race' } })),
     );
 
-    expect(responses.filter((r) => r.status === 200)).toHaveLength(30);
-    expect(responses.filter((r) => r.status === 402)).toHaveLength(30);
-    const credits = await api('GET', '/v1/credits', { token });
-    expect(credits.body.balance).toBe(0);
+    expect(responses.filter((r) => r.response.status === 200)).toHaveLength(30);
+    expect(responses.filter((r) => r.response.status === 402)).toHaveLength(30);
+    const credits = await api.GET('/v1/credits');
+    expect(credits.data?.balance).toBe(0);
   });
 });

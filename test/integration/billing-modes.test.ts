@@ -4,6 +4,7 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
+import { wordsResults } from '#functions/demo/words.ts';
 import { setBillingMode, setSpendLimit } from '#shared/accounts/billing-mode.ts';
 import { clearViews } from '#shared/accounts/view.ts';
 import { advanceClock, freezeClock, resetClock } from '#shared/clock.ts';
@@ -27,6 +28,7 @@ function switchingFeature(accountId: string, to: 'prepaid' | 'postpaid', words: 
   return paidFeature({
     feature: 'words',
     body: z.object({ text: z.string() }),
+    results: wordsResults,
     estimate: () => 10,
     run: async () => {
       await setBillingMode(accountId, to);
@@ -89,6 +91,7 @@ describe('a spend limit changed while a per-unit call holds its estimate', () =>
     const feature = paidFeature({
       feature: 'words',
       body: z.object({ text: z.string() }),
+      results: wordsResults,
       estimate: () => 10,
       run: async () => {
         await setSpendLimit(accountId, fromWire(0.002));
@@ -115,6 +118,7 @@ describe('a postpaid hold that is never settled', () => {
     const crashing = paidFeature({
       feature: 'words',
       body: z.object({ text: z.string() }),
+      results: wordsResults,
       estimate: () => 50,
       run: () => new Promise<never>(() => {}),
     });

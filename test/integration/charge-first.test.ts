@@ -35,6 +35,7 @@ function countingFeature(initial: Behaviour = 'succeed') {
   const handler = paidFeature({
     feature: 'echo',
     body: z.object({ text: z.string() }),
+    results: z.object({ echo: z.string() }),
     run: async ({ text }) => {
       feature.runs++;
       if (feature.behaviour === 'fail_5xx') throw new Error('upstream down');
@@ -284,6 +285,7 @@ describe('a crash between the charge and the feature failure', () => {
     const handler = paidFeature({
       feature: 'echo',
       body: z.object({ text: z.string() }),
+      results: z.object({ echo: z.string() }),
       run: () => {
         throw new Error('upstream down');
       },

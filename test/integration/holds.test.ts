@@ -2,6 +2,7 @@
 // feature releases everything; a hold whose invocation crashed is released by the expiry job.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
+import { wordsResults } from '#functions/demo/words.ts';
 import { handler as expireJob } from '#functions/jobs/expire-holds.ts';
 import { advanceClock, nowMs, resetClock } from '#shared/clock.ts';
 import { ValidationError } from '#shared/errors.ts';
@@ -48,6 +49,7 @@ describe('per-unit charging', () => {
     const failing = paidFeature({
       feature: 'words',
       body: z.object({ text: z.string() }),
+      results: wordsResults,
       estimate: () => 10,
       run: () => {
         throw failure;

@@ -7,6 +7,7 @@ import type { Route } from '#infra/definitions/routes.ts';
 import { nowMs } from '#shared/clock.ts';
 import type { ApiEvent, ApiResult } from '#shared/http/api.ts';
 import { matchRoute } from '../../local/router.ts';
+import { assertDescribed } from './contract.ts';
 
 type Handler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 const loaded = new Map<string, Handler>();
@@ -105,7 +106,7 @@ export async function call(method: string, path: string, options: CallOptions = 
   const event = apiEvent(method, path, options);
   const handler = await handlerFor(matchRoute(method, path)!.route);
   const result = await handler(event, lambdaContext());
-  return {
+  const answer = {
     status: result.statusCode,
     headers: result.headers,
     body: !result.body
@@ -114,4 +115,12 @@ export async function call(method: string, path: string, options: CallOptions = 
         ? JSON.parse(result.body)
         : result.body,
   };
+  assertDescribed({
+    method,
+    path,
+    status: answer.status,
+    header: (name) => result.headers[name],
+    body: answer.body,
+  });
+  return answer;
 }

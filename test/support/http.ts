@@ -1,5 +1,34 @@
-// HTTP calls to a running local stack, as a client (or the operator) would make them: bearer token, the
-// local admin key, a JSON or form body; the answer's body parsed when it is JSON.
+// HTTP calls to a running local stack, as a client (or the operator) would make them. `typedClient` is the
+// client an operator's backend uses (openapi-fetch over the generated types); `stackClient` sends anything,
+// malformed input included. Both check every answer against the OpenAPI document (test/support/contract.ts).
+import createClient from 'openapi-fetch';
+import type { paths } from '../../client/openapi.ts';
+import { assertDescribed } from './contract.ts';
+
+/** The typed client for the stack at `baseUrl`, with a bearer token or (`adminKey`) as the local operator. */
+export function typedClient(baseUrl: string, credentials: { token?: string; adminKey?: string } = {}) {
+  const client = createClient<paths>({
+    baseUrl,
+    headers: {
+      ...(credentials.token ? { authorization: `Bearer ${credentials.token}` } : {}),
+      ...(credentials.adminKey ? { 'x-admin-key': credentials.adminKey } : {}),
+    },
+  });
+  client.use({
+    onResponse: async ({ request, response }) => {
+      const text = await response.clone().text();
+      const isJson = response.headers.get('content-type')?.includes('json');
+      assertDescribed({
+        method: request.method,
+        path: new URL(request.url).pathname,
+        status: response.status,
+        header: (name) => response.headers.get(name),
+        body: isJson && text ? JSON.parse(text) : text || undefined,
+      });
+    },
+  });
+  return client;
+}
 
 export type HttpOptions = {
   token?: string;
@@ -33,10 +62,18 @@ export function stackClient(baseUrl: () => string, adminKey: string) {
     const response = await fetch(`${baseUrl()}${path}`, { method, headers, ...(body ? { body } : {}) });
     const text = await response.text();
     const isJson = response.headers.get('content-type')?.includes('json');
-    return {
+    const answer = {
       status: response.status,
       headers: response.headers,
       body: isJson && text ? JSON.parse(text) : text || undefined,
     };
+    assertDescribed({
+      method,
+      path,
+      status: answer.status,
+      header: (name) => response.headers.get(name),
+      body: answer.body,
+    });
+    return answer;
   };
 }

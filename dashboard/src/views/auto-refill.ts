@@ -1,6 +1,6 @@
 // Dashboard › Auto-refill: the settings, the payment method on file, and what the safeguards and the last
 // attempt mean, in plain words.
-import { ApiError, type AutoRefill, api } from '../api.ts';
+import { ApiError, type AutoRefill, answer, client } from '../api.ts';
 import { field, h } from '../dom.ts';
 import { money, paymentMethod, readAmount, when } from '../format.ts';
 import { announce, busy, errorBox, fieldProblem, page, section, type View, type ViewContext } from '../ui.ts';
@@ -154,14 +154,16 @@ function settingsForm(
     }
     void busy(submit, async () => {
       try {
-        const saved = await api<AutoRefill>('PUT', '/v1/billing/auto-refill', {
-          body: {
-            enabled: enabled.checked,
-            threshold: t,
-            amount: a,
-            monthly_cap: Number.isNaN(c) ? null : c,
-          },
-        });
+        const saved = await answer(
+          client.PUT('/v1/billing/auto-refill', {
+            body: {
+              enabled: enabled.checked,
+              threshold: t,
+              amount: a,
+              monthly_cap: Number.isNaN(c) ? null : c,
+            },
+          }),
+        );
         if (!context.isCurrent()) return;
         announce(saved.enabled ? 'Auto-refill saved and on.' : 'Auto-refill saved and off.');
         onSaved(saved);
@@ -178,7 +180,7 @@ function settingsForm(
 }
 
 async function render(context: ViewContext): Promise<void> {
-  const settings = await api<AutoRefill>('GET', '/v1/billing/auto-refill');
+  const settings = await answer(client.GET('/v1/billing/auto-refill'));
   if (!context.isCurrent()) return;
   const draw = (current: AutoRefill, afterSave: boolean) => {
     const status = statusSection(current);

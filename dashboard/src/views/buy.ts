@@ -1,6 +1,6 @@
 // Dashboard › Buy credits: choose an amount, pay on the checkout page, come back to a page that follows the
 // purchase until it is paid and shows the new balance; the purchase history below.
-import { api, type Checkout, newIdempotencyKey, type Purchase } from '../api.ts';
+import { answer, client, newIdempotencyKey, type Purchase, withIdempotencyKey } from '../api.ts';
 import { h, table } from '../dom.ts';
 import { money, purchaseStates, readAmount, when } from '../format.ts';
 import {
@@ -105,13 +105,15 @@ function purchaseForm(): HTMLElement {
     const key = intent.key;
     void busy(submit, async () => {
       try {
-        const checkout = await api<Checkout>('POST', '/v1/billing/checkout', {
-          body: {
-            amount: checked.value,
-            return_url: `${location.origin}${location.pathname}?checkout=return`,
-          },
-          idempotencyKey: key,
-        });
+        const checkout = await answer(
+          client.POST('/v1/billing/checkout', {
+            params: { header: withIdempotencyKey(key) },
+            body: {
+              amount: checked.value,
+              return_url: `${location.origin}${location.pathname}?checkout=return`,
+            },
+          }),
+        );
         announce(`Opening the payment page for ${money(checked.value)}…`);
         location.assign(checkout.checkout_url);
       } catch (error) {
@@ -133,7 +135,9 @@ function follow(context: ViewContext, purchaseId: string, panel: HTMLElement): v
     if (!context.isCurrent()) return;
     let purchase: Purchase;
     try {
-      purchase = await api<Purchase>('GET', `/v1/billing/purchases/${encodeURIComponent(purchaseId)}`);
+      purchase = await answer(
+        client.GET('/v1/billing/purchases/{id}', { params: { path: { id: purchaseId } } }),
+      );
     } catch (error) {
       if (!context.isCurrent()) return;
       panel.replaceChildren(
@@ -186,7 +190,7 @@ async function drawHistory(context: ViewContext): Promise<void> {
   const holder = document.getElementById(historyId);
   if (!holder) return;
   try {
-    const { data } = await api<{ data: Purchase[] }>('GET', '/v1/billing/purchases');
+    const { data } = await answer(client.GET('/v1/billing/purchases'));
     if (!context.isCurrent()) return;
     holder.replaceChildren(
       data.length

@@ -1,6 +1,6 @@
 // Dashboard › Overview: what the account has (or has used this month), daily spend over 30 days by feature,
 // and today's requests.
-import { api, type Credits, type Usage } from '../api.ts';
+import { answer, type Credits, client } from '../api.ts';
 import { spendChart } from '../chart.ts';
 import { h } from '../dom.ts';
 import { money } from '../format.ts';
@@ -109,7 +109,7 @@ async function render(context: ViewContext): Promise<void> {
   page(context, 'Overview', standing(credits), spend, today);
   const drawUsage = async () => {
     try {
-      const usage = await api<Usage>('GET', '/v1/usage?step=day');
+      const usage = await answer(client.GET('/v1/usage', { params: { query: { step: 'day' } } }));
       if (!context.isCurrent()) return;
       spend.replaceChildren(
         spend.firstChild!,

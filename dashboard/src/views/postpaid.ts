@@ -1,6 +1,6 @@
 // Dashboard › Spend limit and invoices (postpaid accounts only): the monthly limit editor and the invoices
 // with their state and due dates.
-import { ApiError, api, type Invoice } from '../api.ts';
+import { ApiError, answer, client } from '../api.ts';
 import { field, h, table } from '../dom.ts';
 import { day, money, readAmount } from '../format.ts';
 import {
@@ -53,7 +53,7 @@ function limitForm(context: ViewContext): HTMLElement {
   const send = async (limit: number | null, button: HTMLButtonElement) =>
     busy(button, async () => {
       try {
-        await api('PUT', '/v1/billing/spend-limit', { body: { monthly_spend_limit: limit } });
+        await answer(client.PUT('/v1/billing/spend-limit', { body: { monthly_spend_limit: limit } }));
         const credits = await context.refreshCredits();
         if (!context.isCurrent()) return;
         const now = credits.monthly_spend_limit ?? null;
@@ -99,7 +99,7 @@ function limitForm(context: ViewContext): HTMLElement {
 
 async function drawInvoices(context: ViewContext, holder: HTMLElement): Promise<void> {
   try {
-    const { data } = await api<{ data: Invoice[] }>('GET', '/v1/billing/invoices');
+    const { data } = await answer(client.GET('/v1/billing/invoices'));
     if (!context.isCurrent()) return;
     holder.replaceChildren(
       data.length

@@ -1,6 +1,14 @@
 // Dashboard › Tokens: create one (its secret is shown once, with a copy button), list them, revoke one
 // after confirming.
-import { api, type CreatedToken, newIdempotencyKey, session, type Token } from '../api.ts';
+import {
+  answer,
+  type CreatedToken,
+  client,
+  newIdempotencyKey,
+  session,
+  type Token,
+  withIdempotencyKey,
+} from '../api.ts';
 import { field, h } from '../dom.ts';
 import { when } from '../format.ts';
 import { announce, busy, errorBox, loading, page, section, type View, type ViewContext } from '../ui.ts';
@@ -87,7 +95,7 @@ function confirmRevoke(token: Token): Promise<boolean> {
 
 async function drawList(context: ViewContext, holder: HTMLElement): Promise<void> {
   try {
-    const { data } = await api<{ data: Token[] }>('GET', '/v1/tokens');
+    const { data } = await answer(client.GET('/v1/tokens'));
     if (!context.isCurrent()) return;
     if (!data.length) {
       holder.replaceChildren(h('p', { class: 'muted' }, 'No active tokens.'));
@@ -107,7 +115,7 @@ async function drawList(context: ViewContext, holder: HTMLElement): Promise<void
         const own = isCurrentSession(token);
         await busy(revoke, async () => {
           try {
-            await api('DELETE', `/v1/tokens/${encodeURIComponent(token.id)}`);
+            await answer(client.DELETE('/v1/tokens/{id}', { params: { path: { id: token.id } } }));
             announce(`Token “${token.name}” revoked.`);
             if (own) {
               session.signOut();
@@ -199,8 +207,8 @@ function createForm(context: ViewContext, reveal: HTMLElement, list: HTMLElement
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     result.replaceChildren();
-    const scopes = [apiScope.checked && 'api', billingScope.checked && 'billing'].filter(
-      (scope): scope is string => Boolean(scope),
+    const scopes = (['api', 'billing'] as const).filter(
+      (scope) => (scope === 'api' ? apiScope : billingScope).checked,
     );
     if (!name.value.trim() || !scopes.length) {
       result.replaceChildren(
@@ -215,10 +223,12 @@ function createForm(context: ViewContext, reveal: HTMLElement, list: HTMLElement
     }
     void busy(submit, async () => {
       try {
-        const created = await api<CreatedToken>('POST', '/v1/tokens', {
-          body: { name: name.value.trim(), scopes },
-          idempotencyKey: newIdempotencyKey(),
-        });
+        const created = await answer(
+          client.POST('/v1/tokens', {
+            params: { header: withIdempotencyKey(newIdempotencyKey()) },
+            body: { name: name.value.trim(), scopes },
+          }),
+        );
         if (!context.isCurrent()) return;
         name.value = '';
         reveal.replaceChildren(revealed(created));

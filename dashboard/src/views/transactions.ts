@@ -1,6 +1,6 @@
 // Dashboard › Transactions: the ledger newest first, a page at a time, and all of it as CSV (built here in
 // the browser from the API's pages).
-import { api, type Page, type Transaction } from '../api.ts';
+import { answer, client, type Transaction } from '../api.ts';
 import { toCsv } from '../csv.ts';
 import { h } from '../dom.ts';
 import { money, when } from '../format.ts';
@@ -50,8 +50,8 @@ async function exportCsv(button: HTMLButtonElement, status: HTMLElement): Promis
     let pages = 0;
     try {
       do {
-        const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
-        const result = await api<Page<Transaction>>('GET', `/v1/transactions?${query}`);
+        const query = { limit: 100, ...(cursor ? { cursor } : {}) };
+        const result = await answer(client.GET('/v1/transactions', { params: { query } }));
         entries.push(...result.data);
         cursor = result.next_cursor;
         status.textContent = `Preparing the CSV: ${entries.length} entries…`;
@@ -117,8 +117,8 @@ async function render(context: ViewContext): Promise<void> {
   const loadPage = async () => {
     problems.replaceChildren();
     try {
-      const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(cursor ? { cursor } : {}) });
-      const result = await api<Page<Transaction>>('GET', `/v1/transactions?${query}`);
+      const query = { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) };
+      const result = await answer(client.GET('/v1/transactions', { params: { query } }));
       if (!context.isCurrent()) return;
       placeholder.remove();
       body.append(...result.data.map(row));

@@ -1,5 +1,5 @@
 // Dashboard › Usage: spend and requests by day, week or month, for every feature or one, every token or one.
-import { api, type Token, type Usage } from '../api.ts';
+import { answer, client, type Token } from '../api.ts';
 import { spendChart } from '../chart.ts';
 import { field, h } from '../dom.ts';
 import { day, daysAgo, money } from '../format.ts';
@@ -24,7 +24,7 @@ function periodLabel(step: Step): (start: string) => string {
 
 async function tokenChoices(): Promise<Token[] | undefined> {
   try {
-    return (await api<{ data: Token[] }>('GET', '/v1/tokens')).data;
+    return (await answer(client.GET('/v1/tokens'))).data;
   } catch {
     // An api-scoped token cannot list tokens; the filter then takes a typed token id.
     return undefined;
@@ -77,14 +77,18 @@ async function render(context: ViewContext): Promise<void> {
   );
   const knownFeatures = new Set<string>();
   const load = async () => {
-    const query = new URLSearchParams({ step: step.value, begin: begin.value, end: end.value });
-    if (feature.value.trim()) query.set('feature', feature.value.trim());
     const tokenId = token.value.trim();
-    if (tokenId) query.set('token_id', tokenId);
+    const query = {
+      step: step.value as Step,
+      begin: begin.value,
+      end: end.value,
+      ...(feature.value.trim() ? { feature: feature.value.trim() } : {}),
+      ...(tokenId ? { token_id: tokenId } : {}),
+    };
     // Say which token the figures are for, so a filtered total is never read as the account's.
     const tokenName = tokenId ? (tokens?.find((t) => t.id === tokenId)?.name ?? tokenId) : '';
     try {
-      const usage = await api<Usage>('GET', `/v1/usage?${query}`);
+      const usage = await answer(client.GET('/v1/usage', { params: { query } }));
       if (!context.isCurrent()) return;
       for (const bucket of usage.data)
         for (const name of Object.keys(bucket.by_feature)) knownFeatures.add(name);

@@ -1,0 +1,283 @@
+// The HTTP contract of every public route in the route table: what it takes and what it answers, named by
+// the zod schemas the handlers validate with and build their answers from (never written a second time).
+// infra/openapi/document.ts turns this table and the route table into the OpenAPI document; a test proves
+// both tables name the same routes.
+import * as z from 'zod/mini';
+import { newToken } from '#functions/account/tokens.ts';
+import { transactionsQuery } from '#functions/account/transactions.ts';
+import { usageQuery } from '#functions/account/usage.ts';
+import {
+  accountPath,
+  billingMode,
+  createdAccount,
+  creditChange,
+  creditEntry,
+  newAccount,
+} from '#functions/admin/accounts.ts';
+import { reconciliationQuery } from '#functions/admin/marketplace.ts';
+import { settings } from '#functions/billing/auto-refill.ts';
+import { returnQuery } from '#functions/billing/checkout-return.ts';
+import { checkout, purchasePath } from '#functions/billing/purchases.ts';
+import { spendLimit } from '#functions/billing/spend-limit.ts';
+import { echoBody, echoResults } from '#functions/demo/echo.ts';
+import { wordsBody, wordsResults } from '#functions/demo/words.ts';
+import { registeredAnswer, registrationForm } from '#functions/marketplace/register.ts';
+import { signatureRefusal, webhookAnswer } from '#functions/webhooks/stripe.ts';
+import { postpaidSchema } from '#shared/accounts/billing-mode.ts';
+import { creditsSchema, operatorAccountSchema } from '#shared/accounts/service.ts';
+import { autoRefillSchema } from '#shared/auto-refill/settings.ts';
+import { transactionPageSchema } from '#shared/ledger/history.ts';
+import { reconciliationSchema } from '#shared/marketplace/reconcile.ts';
+import { paidAnswerSchema } from '#shared/metering/metered.ts';
+import { priceListSchema } from '#shared/metering/prices.ts';
+import { checkoutSchema } from '#shared/payments/checkout.ts';
+import { purchaseSchema } from '#shared/payments/purchases.ts';
+import { invoiceSchema } from '#shared/postpaid/invoices.ts';
+import { createdTokenSchema, tokenSchema } from '#shared/tokens/service.ts';
+import { usageSchema } from '#shared/usage/query.ts';
+
+export type Schema = z.core.$ZodType;
+
+/** One answer a route gives: a JSON body, an HTML page, both (chosen by `accept`), or no body. */
+export type Answer = { description: string; json?: Schema; html?: true };
+
+export type Tag =
+  | 'Paid features'
+  | 'Account'
+  | 'Billing'
+  | 'Prices'
+  | 'Operator'
+  | 'Integrations'
+  | 'Reference';
+
+export type Operation = {
+  tag: Tag;
+  summary: string;
+  description?: string;
+  /** Token routes: the scope the bearer token needs (`billing` includes `api`). */
+  scope?: 'api' | 'billing';
+  path?: Schema;
+  query?: Schema;
+  /** A JSON request body, or (`form`) an `application/x-www-form-urlencoded` one. */
+  body?: Schema;
+  form?: Schema;
+  /** Takes `Idempotency-Key`: a replay answers the first response; 409 for another body under the same key. */
+  idempotent?: boolean;
+  /** A metered call: charged, refused with 402 when the account cannot pay, `x-credits-remaining` on 200. */
+  paid?: boolean;
+  /** Its own answers by status, success and refusals alike; they replace the error answers derived for it. */
+  answers: Record<number, Answer>;
+  /** Refusal codes beyond those every route of its kind can give (see `errorCodes` in the document builder). */
+  refusals?: Partial<Record<number, string[]>>;
+};
+
+const idParameter = z.object({ id: z.string() });
+const list = <T extends Schema>(item: T) => z.object({ data: z.array(item) });
+
+/** Keyed by the route table's route key (`routeKey()`); routes outside the document are listed there. */
+export const operations: Record<string, Operation> = {
+  'POST /v1/demo/echo': {
+    tag: 'Paid features',
+    summary: 'Echo the text back (reference fixed-price feature)',
+    description: 'Priced by the catalog feature `echo` (0.002 USD a call by default).',
+    scope: 'api',
+    body: echoBody,
+    idempotent: true,
+    paid: true,
+    answers: { 200: { description: 'The results and the USD charged', json: paidAnswerSchema(echoResults) } },
+  },
+  'POST /v1/demo/words': {
+    tag: 'Paid features',
+    summary: 'Count the words of the text (reference per-unit feature)',
+    description:
+      'Priced per word by the catalog feature `words`: an estimate (length / 2 words, at least 1) is held ' +
+      'before the call and the actual count settled after.',
+    scope: 'api',
+    body: wordsBody,
+    idempotent: true,
+    paid: true,
+    answers: {
+      200: { description: 'The results and the USD charged', json: paidAnswerSchema(wordsResults) },
+    },
+  },
+  'GET /v1/credits': {
+    tag: 'Account',
+    summary: 'Balance, available balance and billing mode',
+    description: 'Postpaid accounts add the current period, its usage and the monthly spend limit.',
+    scope: 'api',
+    answers: { 200: { description: 'The account’s credits', json: creditsSchema } },
+  },
+  'GET /v1/usage': {
+    tag: 'Account',
+    summary: 'Cost and requests per day, week, month or year',
+    description: 'Defaults: the 30 days up to today, by day.',
+    scope: 'api',
+    query: usageQuery,
+    answers: { 200: { description: 'One bucket per period in the range', json: usageSchema } },
+  },
+  'GET /v1/transactions': {
+    tag: 'Account',
+    summary: 'The ledger entries that changed the balance, newest first',
+    description: '`amount` is signed, so the entries sum to the balance. Pages follow `next_cursor`.',
+    scope: 'api',
+    query: transactionsQuery,
+    answers: { 200: { description: 'A page of entries', json: transactionPageSchema } },
+  },
+  'GET /v1/prices': {
+    tag: 'Prices',
+    summary: 'The public price list, from the price catalog',
+    answers: { 200: { description: 'Every priced feature', json: priceListSchema } },
+  },
+  'POST /v1/tokens': {
+    tag: 'Account',
+    summary: 'Create an API token (the secret is shown once)',
+    scope: 'billing',
+    body: newToken,
+    idempotent: true,
+    answers: { 201: { description: 'The new token, with its secret', json: createdTokenSchema } },
+    refusals: { 409: ['too_many_tokens'] },
+  },
+  'GET /v1/tokens': {
+    tag: 'Account',
+    summary: 'The account’s active tokens (never their secrets)',
+    scope: 'billing',
+    answers: { 200: { description: 'Active tokens', json: list(tokenSchema) } },
+  },
+  'DELETE /v1/tokens/{id}': {
+    tag: 'Account',
+    summary: 'Revoke a token',
+    description: 'Refused everywhere within 60 seconds (at once on the instance that revoked it).',
+    scope: 'billing',
+    path: idParameter,
+    answers: { 204: { description: 'Revoked' } },
+    refusals: { 404: ['not_found'] },
+  },
+  'POST /v1/billing/checkout': {
+    tag: 'Billing',
+    summary: 'Buy credits: open a Stripe Checkout',
+    description: '`return_url` must be on this deployment’s own origin.',
+    scope: 'billing',
+    body: checkout,
+    idempotent: true,
+    answers: { 201: { description: 'The purchase and where to pay', json: checkoutSchema } },
+    refusals: { 409: ['wrong_billing_mode'] },
+  },
+  'GET /v1/billing/purchases': {
+    tag: 'Billing',
+    summary: 'The account’s purchases, newest first',
+    scope: 'billing',
+    answers: { 200: { description: 'Purchases', json: list(purchaseSchema) } },
+  },
+  'GET /v1/billing/purchases/{id}': {
+    tag: 'Billing',
+    summary: 'One purchase (a pending one is followed up with Stripe first)',
+    scope: 'billing',
+    path: purchasePath,
+    answers: { 200: { description: 'The purchase', json: purchaseSchema } },
+  },
+  'GET /v1/billing/auto-refill': {
+    tag: 'Billing',
+    summary: 'Auto-refill settings, the payment method on file and the last attempt',
+    scope: 'billing',
+    answers: { 200: { description: 'The settings and their state', json: autoRefillSchema } },
+  },
+  'PUT /v1/billing/auto-refill': {
+    tag: 'Billing',
+    summary: 'Change the auto-refill settings',
+    scope: 'billing',
+    body: settings,
+    answers: { 200: { description: 'The settings saved', json: autoRefillSchema } },
+    refusals: { 409: ['no_payment_method', 'wrong_billing_mode'] },
+  },
+  'PUT /v1/billing/spend-limit': {
+    tag: 'Billing',
+    summary: 'Set or remove (null) a postpaid account’s monthly spend limit',
+    scope: 'billing',
+    body: spendLimit,
+    answers: { 200: { description: 'The period figures with the new limit', json: postpaidSchema } },
+    refusals: { 409: ['wrong_billing_mode'] },
+  },
+  'GET /v1/billing/invoices': {
+    tag: 'Billing',
+    summary: 'Postpaid invoices, newest first',
+    scope: 'billing',
+    answers: { 200: { description: 'Invoices', json: list(invoiceSchema) } },
+  },
+  'POST /webhooks/stripe': {
+    tag: 'Integrations',
+    summary: 'Stripe’s signed events',
+    description:
+      'Called by Stripe, not by customers: verified on the raw body with the `stripe-signature` header; a bad ' +
+      'or stale signature is a 400 with nothing changed.',
+    answers: {
+      200: { description: 'Processed, or processed before', json: webhookAnswer },
+      400: { description: 'The signature is missing, forged or stale', json: signatureRefusal },
+    },
+  },
+  'GET /billing/return': {
+    tag: 'Integrations',
+    summary: 'Where Stripe sends the customer after paying: a page saying whether the credits arrived',
+    query: returnQuery,
+    answers: {
+      200: { description: 'Paid (credits on the account) or still pending', html: true },
+      400: { description: 'The link does not name a payment', html: true },
+      404: { description: 'No purchase of this deployment has this checkout session', html: true },
+    },
+  },
+  'POST /marketplace/register': {
+    tag: 'Integrations',
+    summary: 'AWS Marketplace buyers land here: the account and its first billing token, shown once',
+    description:
+      'AWS Marketplace’s form POST. Answers an HTML page, or JSON with `accept: application/json`; refusals ' +
+      'below 500 are pages too unless JSON was asked for.',
+    form: registrationForm,
+    answers: {
+      200: { description: 'An existing buyer, linked', json: registeredAnswer, html: true },
+      201: { description: 'A new account', json: registeredAnswer, html: true },
+    },
+    refusals: { 400: ['invalid_registration_token'], 503: ['marketplace_unavailable'] },
+  },
+  'POST /admin/accounts': {
+    tag: 'Operator',
+    summary: 'Open a prepaid account with its first billing token (shown once)',
+    body: newAccount,
+    idempotent: true,
+    answers: { 201: { description: 'The account and its token', json: createdAccount } },
+  },
+  'GET /admin/accounts/{id}': {
+    tag: 'Operator',
+    summary: 'An account: balance, mode and settings',
+    path: accountPath,
+    answers: { 200: { description: 'The account', json: operatorAccountSchema } },
+  },
+  'POST /admin/accounts/{id}/credits': {
+    tag: 'Operator',
+    summary: 'Grant credits (positive) or correct them (negative)',
+    description: 'A prepaid balance is never corrected below zero (409 `insufficient_balance`).',
+    path: accountPath,
+    body: creditChange,
+    idempotent: true,
+    answers: { 201: { description: 'The ledger entry', json: creditEntry } },
+    refusals: { 409: ['insufficient_balance'] },
+  },
+  'PUT /admin/accounts/{id}/billing': {
+    tag: 'Operator',
+    summary: 'Move an account between prepaid and postpaid',
+    path: accountPath,
+    body: billingMode,
+    answers: { 200: { description: 'The account', json: operatorAccountSchema } },
+  },
+  'GET /admin/marketplace/reconciliation': {
+    tag: 'Operator',
+    summary: 'Units reported to AWS Marketplace against the ledger, per buyer, to the unit',
+    query: reconciliationQuery,
+    answers: { 200: { description: 'The reconciliation', json: reconciliationSchema } },
+  },
+  'GET /openapi.json': {
+    tag: 'Reference',
+    summary: 'This document',
+    answers: {
+      200: { description: 'The OpenAPI 3.1 document', json: z.looseObject({ openapi: z.string() }) },
+    },
+  },
+};

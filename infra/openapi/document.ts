@@ -1,0 +1,290 @@
+// The OpenAPI 3.1 document: the route table's public routes with their operations (infra/definitions/
+// operations.ts), the zod schemas turned into JSON Schema, and the error answers each kind of route can give.
+// scripts/openapi.ts writes it to docs/openapi.json, which GET /openapi.json serves.
+import * as z from 'zod/mini';
+import { type Operation, operations, type Schema } from '#infra/definitions/operations.ts';
+import { type Route, routeKey, routes } from '#infra/definitions/routes.ts';
+
+type Json = Record<string, unknown>;
+
+/**
+ * Paths that are not the public API and never in the document: the catch-all (any other path answers 404
+ * `not_found`), and what only `npm start` serves: its controls, the emulators, the health check and the
+ * dashboard's files. Tests skip response validation for exactly these.
+ */
+export const CATCH_ALL_PATH = '/{proxy+}';
+const LOCAL_ONLY = [
+  /^\/__local\//,
+  /^\/__marketplace\//,
+  /^\/health$/,
+  /^\/$/,
+  /^\/index\.html$/,
+  /^\/assets\//,
+];
+
+export function isOutsideContract(path: string): boolean {
+  return LOCAL_ONLY.some((pattern) => pattern.test(path));
+}
+
+/**
+ * The contract's refusal codes by status (API.md, "Errors"). Each route's answers list the codes it can give
+ * (these, narrowed by what the route does, plus its own `refusals`); a body with another code fails validation.
+ */
+export const errorCodes: Record<number, string[]> = {
+  400: ['invalid_request'],
+  401: ['unauthorized', 'token_expired'],
+  402: ['insufficient_credits', 'spend_limit_reached', 'token_limit_reached', 'invoice_overdue'],
+  403: ['forbidden', 'subscription_inactive'],
+  404: ['not_found'],
+  409: [
+    'idempotency_key_reused',
+    'idempotency_request_in_progress',
+    'no_payment_method',
+    'wrong_billing_mode',
+    'too_many_tokens',
+    'insufficient_balance',
+  ],
+  413: ['payload_too_large'],
+  500: ['internal_error'],
+};
+
+const errorMeaning: Record<number, string> = {
+  400: 'Malformed JSON, wrong types or out-of-range values; `details` names each field',
+  401: 'Missing, unknown, malformed, revoked or expired credentials',
+  402: 'Billing denial: nothing was charged and the feature did not run',
+  403: 'Not allowed',
+  404: 'Unknown route or resource, or a resource of another account',
+  409: 'State conflict',
+  413: 'The body is larger than the route accepts',
+  500: 'Internal error: safe to retry with the same Idempotency-Key',
+  503: 'A service this route depends on is unavailable: retry later',
+};
+
+function jsonSchema(schema: Schema, io: 'input' | 'output'): Json {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Json;
+  return rest;
+}
+
+/** The error body with the codes given; `invalid_request` always names the fields (`details`). */
+function errorSchema(codes: string[]): Json {
+  const validation = codes.includes('invalid_request');
+  const details = {
+    type: 'array',
+    description: 'With `invalid_request`: each field and its problem',
+    items: {
+      type: 'object',
+      properties: { field: { type: 'string' }, problem: { type: 'string' } },
+      required: ['field', 'problem'],
+      additionalProperties: false,
+    },
+  };
+  return {
+    type: 'object',
+    properties: {
+      error: { type: 'string', description: 'A sentence for people' },
+      code: { type: 'string', enum: codes },
+      ...(validation ? { details } : {}),
+    },
+    required: ['error', 'code'],
+    ...(validation
+      ? {
+          anyOf: [{ properties: { code: { not: { const: 'invalid_request' } } } }, { required: ['details'] }],
+        }
+      : {}),
+    additionalProperties: false,
+  };
+}
+
+/** API Gateway's own answers (IAM refusals in the cloud, a function that timed out or crashed). */
+const gatewayMessage = {
+  type: 'object',
+  properties: { message: { type: 'string' } },
+  required: ['message'],
+  additionalProperties: false,
+};
+
+/** Which refusals a route can give follows from what it does: authenticate, validate, charge, take keys. */
+function refusalsOf(route: Route, operation: Operation): Map<number, string[]> {
+  const refusals = new Map<number, string[]>();
+  const add = (status: number, codes: string[] = errorCodes[status] ?? []) =>
+    refusals.set(status, [...new Set([...(refusals.get(status) ?? []), ...codes])]);
+  if (route.auth === 'token') {
+    add(401, ['unauthorized', 'token_expired']);
+    add(403, ['forbidden']);
+  }
+  if (route.auth === 'iam') {
+    add(401, ['unauthorized']);
+    add(403, ['forbidden']);
+  }
+  if (operation.body || operation.form) add(413);
+  // A form is read by the route itself (its refusals name their own codes), not by the JSON body parser.
+  if (operation.body || operation.query || operation.path || operation.idempotent) add(400);
+  if (operation.path || route.auth === 'iam') add(404);
+  if (operation.idempotent) add(409, ['idempotency_key_reused', 'idempotency_request_in_progress']);
+  if (operation.paid) {
+    add(402);
+    add(403, ['subscription_inactive']);
+  }
+  for (const [status, codes] of Object.entries(operation.refusals ?? {})) add(Number(status), codes);
+  add(500);
+  return refusals;
+}
+
+const requestIdHeader = { $ref: '#/components/headers/RequestId' };
+
+function refusal(route: Route, operation: Operation, status: number, codes: string[]): Json {
+  const contract = errorSchema(codes);
+  // IAM refusals and function failures come from API Gateway itself, in its own shape.
+  const gateway = status === 500 || (status === 403 && route.auth === 'iam');
+  const schema = gateway ? { anyOf: [contract, gatewayMessage] } : contract;
+  const content: Json = { 'application/json': { schema } };
+  if (operation.answers[200]?.html && status < 500) content['text/html'] = { schema: { type: 'string' } };
+  return {
+    description: `${errorMeaning[status] ?? 'Refused'} (${codes.map((code) => `\`${code}\``).join(', ')})`,
+    headers: { 'x-request-id': requestIdHeader },
+    content,
+  };
+}
+
+function answer(operation: Operation, status: number): Json {
+  const given = operation.answers[status]!;
+  const content: Json = {};
+  if (given.json) content['application/json'] = { schema: jsonSchema(given.json, 'output') };
+  if (given.html) content['text/html'] = { schema: { type: 'string' } };
+  const headers: Json = { 'x-request-id': requestIdHeader };
+  if (operation.paid && status === 200)
+    headers['x-credits-remaining'] = { $ref: '#/components/headers/CreditsRemaining' };
+  return { description: given.description, headers, ...(Object.keys(content).length ? { content } : {}) };
+}
+
+function parameters(location: 'path' | 'query', schema: Schema | undefined): Json[] {
+  if (!schema) return [];
+  const object = jsonSchema(schema, 'input') as { properties?: Record<string, Json>; required?: string[] };
+  return Object.entries(object.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: location,
+    required: location === 'path' || (object.required ?? []).includes(name),
+    schema: property,
+  }));
+}
+
+function operationId(route: Route): string {
+  const words = route.path
+    .split('/')
+    .filter(Boolean)
+    .map((part) => (part.startsWith('{') ? `by-${part.slice(1, -1)}` : part))
+    .flatMap((part) => part.split(/[^A-Za-z0-9]+/))
+    .filter(Boolean);
+  return [route.method.toLowerCase(), ...words.map((w) => w[0]!.toUpperCase() + w.slice(1))].join('');
+}
+
+function security(route: Route, operation: Operation): Json[] {
+  if (route.auth === 'token') return [{ bearerToken: operation.scope ? [operation.scope] : [] }];
+  if (route.auth === 'iam') return [{ awsSigV4: [] }, { localAdminKey: [] }];
+  return [];
+}
+
+function describedOperation(route: Route, operation: Operation): Json {
+  const responses: Json = {};
+  for (const [status, codes] of refusalsOf(route, operation)) {
+    responses[status] = refusal(route, operation, status, codes);
+  }
+  for (const status of Object.keys(operation.answers)) responses[status] = answer(operation, Number(status));
+  const idempotencyKey = operation.idempotent ? [{ $ref: '#/components/parameters/IdempotencyKey' }] : [];
+  const body = operation.body
+    ? { 'application/json': { schema: jsonSchema(operation.body, 'input') } }
+    : operation.form
+      ? { 'application/x-www-form-urlencoded': { schema: jsonSchema(operation.form, 'input') } }
+      : undefined;
+  return {
+    operationId: operationId(route),
+    tags: [operation.tag],
+    summary: operation.summary,
+    ...(operation.description ? { description: operation.description } : {}),
+    security: security(route, operation),
+    parameters: [
+      ...parameters('path', operation.path),
+      ...parameters('query', operation.query),
+      ...idempotencyKey,
+    ],
+    ...(body ? { requestBody: { required: true, content: body } } : {}),
+    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
+  };
+}
+
+const description = `Prepaid-credit billing for pay-per-use APIs.
+
+Money is USD: a JSON number with at most 6 decimal places. Times are ISO 8601 UTC. Every response carries
+\`x-request-id\`; ledger entries a request creates record it. Refusals have the shape
+\`{"error": "<sentence>", "code": "<machine_code>"}\` (\`invalid_request\` adds \`details\`: the field problems). A path this
+document does not list answers 404 \`not_found\` in that shape.
+
+Customer routes take \`Authorization: Bearer <token>\` with the scope each names (\`billing\` can do all
+\`api\` can). Operator routes under \`/admin\` are authorised by AWS IAM (SigV4) when deployed; under
+\`npm start\` by the header \`x-admin-key: <ADMIN_API_KEY>\` instead.`;
+
+export function openApiDocument(): Json {
+  const paths: Record<string, Json> = {};
+  for (const route of routes) {
+    if (route.path === CATCH_ALL_PATH) continue;
+    const operation = operations[routeKey(route)];
+    if (!operation) throw new Error(`${routeKey(route)} has no entry in infra/definitions/operations.ts`);
+    paths[route.path] = {
+      ...paths[route.path],
+      [route.method.toLowerCase()]: describedOperation(route, operation),
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Credits billing API', version: '1', description },
+    tags: [...new Set(Object.values(operations).map((operation) => operation.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      // Any refusal of any route, and the catch-all's 404: what a client can read from every error.
+      schemas: { Error: errorSchema([...new Set(Object.values(errorCodes).flat())]) },
+      headers: {
+        RequestId: {
+          description: 'This request’s id (`req_…`); ledger entries it creates record it',
+          required: true,
+          schema: { type: 'string' },
+        },
+        CreditsRemaining: {
+          description: 'Prepaid accounts: the available balance after this call, USD',
+          schema: { type: 'string' },
+        },
+      },
+      parameters: {
+        IdempotencyKey: {
+          name: 'idempotency-key',
+          in: 'header',
+          required: false,
+          description:
+            'Same key and body: the first answer is replayed and nothing is charged twice. Same key, another ' +
+            'body: 409 `idempotency_key_reused`. 1-255 visible ASCII characters; kept at least 24 hours.',
+          schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+        },
+      },
+      securitySchemes: {
+        bearerToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API token (`api` or `billing` scope), shown once when created',
+        },
+        awsSigV4: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'authorization',
+          description:
+            'Deployed: AWS IAM. Sign the request with Signature Version 4 (service `execute-api`) as a principal ' +
+            'allowed to invoke the /admin routes.',
+        },
+        localAdminKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-admin-key',
+          description: 'Local mode (`npm start`) only: the ADMIN_API_KEY the stack printed or was given',
+        },
+      },
+    },
+  };
+}
