@@ -2,7 +2,7 @@
 // (pending → paid | failed | expired, and failed/expired → paid when a later payment succeeds), so an older
 // event or a slower reader never overwrites a newer state.
 
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';

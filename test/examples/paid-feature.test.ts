@@ -60,7 +60,7 @@ describe('examples/paid-feature', () => {
     expect(validate({ ...body, extra: 1 })).toBe(false);
   });
 
-  it('refuses input it cannot use with a 400 naming the field, and charges nothing', async () => {
+  it('refuses input it cannot use with a 400 naming the field, and charges nothing, net', async () => {
     const { accountId, token } = await fundedAccount(1);
 
     const malformed = await handler(summarizeEvent(token, { text: 42 }), lambdaContext() as ApiContext);
@@ -71,7 +71,11 @@ describe('examples/paid-feature', () => {
     expect(empty.statusCode).toBe(400);
     expect(JSON.parse(empty.body).details).toEqual([{ field: 'text', problem: 'has nothing to summarize' }]);
     expect((await accountMoney(accountId)).balance).toBe(1_000_000);
-    expect((await ledgerEntries(accountId)).map((entry) => entry.type)).toEqual(['grant']);
+    // A malformed body is refused before any charge; the feature's own refusal comes after its charge (charge
+    // first: a feature never runs unpaid), which is then reversed, once.
+    const entries = await ledgerEntries(accountId);
+    expect(entries.map((entry) => entry.type).sort()).toEqual(['grant', 'reversal', 'usage']);
+    expect(entries.reduce((sum, entry) => sum + entry.amount, 0)).toBe(1_000_000);
   });
 
   it('is quoted in the README exactly as it is in the repository', () => {

@@ -97,6 +97,11 @@ const cases: Record<string, Case> = {
     }),
     error: unauthenticated('POST', '/v1/demo/words'),
   },
+  'GET /openapi.json': {
+    success: async () => ({ method: 'GET', path: '/openapi.json' }),
+    // Public and without input: its only refusal is another method, which the catch-all answers.
+    error: async () => ({ method: 'DELETE', path: '/openapi.json' }),
+  },
   'GET /v1/prices': {
     success: async () => ({ method: 'GET', path: '/v1/prices' }),
     // Public and without input: its only refusal is another method, which the catch-all answers.
