@@ -107,7 +107,7 @@ export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
  * The SSM parameter the dashboard stack publishes its URL in. Derived from the service name alone, so each stack
  * knows it without referring to the other (the dashboard stack already depends on this one).
  */
-export function dashboardUrlParameterName(serviceName: string): string {
+function dashboardUrlParameterName(serviceName: string): string {
   return `/${serviceName}/dashboard-url`;
 }
 
