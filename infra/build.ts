@@ -61,6 +61,7 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
     env: options.env,
     description: 'Credits billing: the billing dashboard (S3, CloudFront) with the API on the same origin',
     api: api.api,
+    dashboardUrlParameterName: api.dashboardUrlParameterName,
   });
   // AWS Marketplace's agreement and licence events reach only us-east-1's default bus. An environment-agnostic
   // app cannot know its region at synth time: it keeps the lifecycle rule alone (right in us-east-1 only).

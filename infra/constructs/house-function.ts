@@ -2,7 +2,7 @@
 // what the spec declares (no CDK grant helpers, which add actions the spec did not ask for: the secret's
 // grantRead would add DescribeSecret too).
 import path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -46,12 +46,29 @@ export type StripeAccess = {
   publicBaseUrl: string;
 };
 
+/**
+ * What a function whose spec says `dashboardUrl` is given: the name of the SSM parameter the dashboard stack
+ * publishes its URL in. A name, not the parameter: the dashboard stack depends on the API stack, so a reference
+ * the other way would be a cycle. The grant is built from the name.
+ */
+export type DashboardUrlAccess = {
+  /** DASHBOARD_URL_PARAMETER, e.g. `/credits-billing/dashboard-url`. */
+  parameterName: string;
+  /**
+   * RETURN_PAGES_ON_DASHBOARD: Stripe's default success and cancel pages go to the dashboard's URL when it is
+   * known, because PUBLIC_BASE_URL is only the API's endpoint (no public base URL was given).
+   */
+  returnPagesOnDashboard: boolean;
+};
+
 export type HouseFunctionProps = {
   spec: FunctionSpec;
   table: ITable;
   bus: IEventBus;
   /** Required when the spec says `stripe`, ignored otherwise (like table and bus, the spec decides). */
   stripe?: StripeAccess;
+  /** Required when the spec says `dashboardUrl`, ignored otherwise. */
+  dashboardUrl?: DashboardUrlAccess;
   /** Required when the spec says `cursors`: the key that signs pagination cursors (by its complete ARN). */
   cursorSecret?: ISecret;
   /** Required when the spec says `refillQueue` or `refillWorker`: the auto-refill queue. */
@@ -79,6 +96,7 @@ export class HouseFunction extends Construct {
     const { spec, table, bus } = props;
     this.spec = spec;
     const stripe = spec.stripe ? stripeGrantFor(spec, props.stripe) : undefined;
+    const dashboardUrl = spec.dashboardUrl ? dashboardUrlGrantFor(this, spec, props.dashboardUrl) : undefined;
     const cursorSecretArn = spec.cursors ? cursorSecretArnFor(spec, props.cursorSecret) : undefined;
     const refillQueue =
       spec.refillQueue || spec.refillWorker ? refillQueueOf(spec, props.refillQueue) : undefined;
@@ -100,6 +118,7 @@ export class HouseFunction extends Construct {
             ...invoiceQueueStatements(spec, invoiceQueue),
             ...marketplaceStatements(spec),
             ...cursorSecretStatements(cursorSecretArn),
+            ...dashboardUrlStatements(dashboardUrl),
           ],
         }),
       },
@@ -127,6 +146,7 @@ export class HouseFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...(stripe ? { STRIPE_SECRET_ARN: stripe.secretArn, PUBLIC_BASE_URL: stripe.publicBaseUrl } : {}),
         ...(cursorSecretArn ? { CURSOR_SECRET_ARN: cursorSecretArn } : {}),
+        ...(dashboardUrl ? dashboardUrlEnvironment(dashboardUrl) : {}),
         ...(spec.refillQueue && refillQueue ? { REFILL_QUEUE_URL: refillQueue.queueUrl } : {}),
         ...(spec.invoiceQueue && invoiceQueue ? { INVOICE_QUEUE_URL: invoiceQueue.queueUrl } : {}),
         ...marketplaceEnvironment(spec, props.marketplace),
@@ -249,6 +269,44 @@ function invoiceQueueStatements(spec: FunctionSpec, queue: IQueue | undefined): 
 function refillQueueOf(spec: FunctionSpec, queue: IQueue | undefined): IQueue {
   if (!queue) throw new Error(`function ${spec.entry} uses the refill queue but was given none`);
   return queue;
+}
+
+type DashboardUrlGrant = DashboardUrlAccess & { parameterArn: string };
+
+/** The parameter's ARN in this stack's account and region, where the dashboard stack publishes it. */
+function dashboardUrlGrantFor(
+  scope: Construct,
+  spec: FunctionSpec,
+  access: DashboardUrlAccess | undefined,
+): DashboardUrlGrant {
+  if (!spec.stripe) throw new Error(`function ${spec.entry} sets dashboardUrl but not stripe`);
+  if (!access) throw new Error(`function ${spec.entry} sets dashboardUrl but was given no parameter name`);
+  const parameterArn = Stack.of(scope).formatArn({
+    service: 'ssm',
+    resource: 'parameter',
+    // A hierarchical name's leading slash is the ARN's separator: `parameter/credits-billing/dashboard-url`.
+    resourceName: access.parameterName.replace(/^\//, ''),
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
+  return { ...access, parameterArn };
+}
+
+function dashboardUrlEnvironment(grant: DashboardUrlGrant): Record<string, string> {
+  return {
+    DASHBOARD_URL_PARAMETER: grant.parameterName,
+    ...(grant.returnPagesOnDashboard ? { RETURN_PAGES_ON_DASHBOARD: 'true' } : {}),
+  };
+}
+
+function dashboardUrlStatements(grant: DashboardUrlGrant | undefined): PolicyStatement[] {
+  if (!grant) return [];
+  return [
+    new PolicyStatement({
+      sid: 'DashboardUrl',
+      actions: ['ssm:GetParameter'],
+      resources: [grant.parameterArn],
+    }),
+  ];
 }
 
 /** A `cursors` function reads the cursor key, known by its complete ARN like the Stripe secret. */

@@ -27,6 +27,11 @@ export type FunctionSpec = {
   publishesEvents?: boolean;
   /** Calls Stripe: reads the Stripe secret (STRIPE_SECRET_ARN) from Secrets Manager. */
   stripe?: boolean;
+  /**
+   * Opens Stripe Checkout sessions (with `stripe`): reads the dashboard's URL from the SSM parameter the dashboard
+   * stack publishes (DASHBOARD_URL_PARAMETER), to accept return URLs on its origin and for Stripe's default pages.
+   */
+  dashboardUrl?: boolean;
   /** Signs and verifies pagination cursors: reads the cursor signing key (CURSOR_SECRET_ARN). */
   cursors?: boolean;
   /** Starts refills: sqs:SendMessage on the refill queue (REFILL_QUEUE_URL). */
@@ -126,6 +131,7 @@ export const functions = {
     table: unique([...tokenAuth, ...idempotency, ...charging, 'dynamodb:Query']),
     publishesEvents: true,
     stripe: true,
+    dashboardUrl: true,
     timeoutSeconds: 26,
   },
   billingReturn: {
@@ -163,6 +169,7 @@ export const functions = {
     table: unique([...charging]),
     publishesEvents: true,
     stripe: true,
+    dashboardUrl: true,
     refillWorker: true,
     timeoutSeconds: 30,
   },
@@ -173,6 +180,7 @@ export const functions = {
     tableIndexes: true,
     publishesEvents: true,
     stripe: true,
+    dashboardUrl: true,
     timeoutSeconds: 300,
   },
   billingInvoices: {

@@ -32,6 +32,8 @@ export const awsCalls = {
   eventBridge: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxAttempts: 2 },
   sqs: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxAttempts: 2 },
   secretsManager: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxAttempts: 3 },
+  /** The dashboard's URL: a checkout that cannot read it in time goes on without it (PUBLIC_BASE_URL only). */
+  ssm: { connectionTimeoutMs: 1_000, requestTimeoutMs: 1_000, maxAttempts: 2 },
   /** One attempt: the metering job backs off and re-sends throttled calls and unprocessed records itself. */
   marketplaceMetering: { connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000, maxAttempts: 1 },
 } as const satisfies Record<string, AwsCallBudget>;
@@ -152,6 +154,7 @@ function dependencyWaits(spec: FunctionSpec, { aws, stripe }: Budgets): Wait[] {
     waits.push({ what: 'Stripe call', ms: stripeCallWorstMs(stripe) });
     waits.push({ what: 'Secrets Manager read', ms: awsCallWorstMs(aws.secretsManager) });
   }
+  if (spec.dashboardUrl) waits.push({ what: 'SSM parameter read', ms: awsCallWorstMs(aws.ssm) });
   if (spec.publishesEvents) waits.push({ what: 'EventBridge put', ms: awsCallWorstMs(aws.eventBridge) });
   if (spec.refillQueue || spec.invoiceQueue) waits.push({ what: 'SQS send', ms: awsCallWorstMs(aws.sqs) });
   if (spec.marketplace?.length) {

@@ -62,6 +62,8 @@ export type ApiStackProps = StackProps & {
   cursorSecret: ISecret;
   /**
    * PUBLIC_BASE_URL of the `stripe` functions, where Stripe sends the customer back (e.g. a custom domain).
+   * Return URLs are accepted on its origin and on the dashboard's (read at run time from the dashboard stack's
+   * SSM parameter); without it, Stripe's default pages use the dashboard's URL when that parameter exists.
    * @default CDK context `publicBaseUrl` (`cdk deploy -c publicBaseUrl=https://...`), else the HTTP API's endpoint
    */
   publicBaseUrl?: string;
@@ -100,6 +102,14 @@ export const ASYNCHRONOUSLY_INVOKED: readonly FunctionName[] = [
 
 /** CDK context giving the public base URL of the deployment. */
 export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
+
+/**
+ * The SSM parameter the dashboard stack publishes its URL in. Derived from the service name alone, so each stack
+ * knows it without referring to the other (the dashboard stack already depends on this one).
+ */
+function dashboardUrlParameterName(serviceName: string): string {
+  return `/${serviceName}/dashboard-url`;
+}
 
 /** CDK context switching the postpaid overdue block on, with its grace in days. */
 export const OVERDUE_BLOCK_CONTEXT = 'postpaidOverdueBlockGraceDays';
@@ -215,6 +225,8 @@ export class ApiStack extends Stack {
   readonly invoiceDeadLetterQueue: Queue;
   /** The lifecycle rule's pattern: this product's agreement and licence events (the forwarder reuses it). */
   readonly marketplaceEventPattern: EventPattern;
+  /** Where the dashboard stack publishes its URL, which the checkout functions may read. */
+  readonly dashboardUrlParameterName: string;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -231,11 +243,14 @@ export class ApiStack extends Stack {
 
     // Functions: one per spec. The default public base URL is the API's endpoint, which refers to the Api
     // resource only (not its stage, routes or integrations, which depend on the functions): no cycle.
-    const stripe = {
-      secret: props.stripeSecret,
-      publicBaseUrl:
-        givenPublicBaseUrl(props.publicBaseUrl ?? this.node.tryGetContext(PUBLIC_BASE_URL_CONTEXT)) ??
-        this.api.apiEndpoint,
+    const givenBaseUrl = givenPublicBaseUrl(
+      props.publicBaseUrl ?? this.node.tryGetContext(PUBLIC_BASE_URL_CONTEXT),
+    );
+    const stripe = { secret: props.stripeSecret, publicBaseUrl: givenBaseUrl ?? this.api.apiEndpoint };
+    this.dashboardUrlParameterName = dashboardUrlParameterName(serviceName);
+    const dashboardUrl = {
+      parameterName: this.dashboardUrlParameterName,
+      returnPagesOnDashboard: givenBaseUrl === undefined,
     };
     // Auto-refill's prompt trigger: debits send account ids here; the refill worker consumes them. A message
     // stays invisible for 6 worker timeouts (AWS's advice for SQS event sources), then after 5 receives it
@@ -284,6 +299,7 @@ export class ApiStack extends Stack {
         table,
         bus,
         stripe,
+        dashboardUrl,
         cursorSecret: props.cursorSecret,
         refillQueue: this.refillQueue,
         invoiceQueue: this.invoiceQueue,

@@ -38,6 +38,7 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deployment';
+import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { CONTENT_SECURITY_POLICY, writeDashboard } from '../../dashboard/build.ts';
 
@@ -50,12 +51,18 @@ export const API_PATH_PATTERNS = ['/v1/*', '/billing/*', '/webhooks/*', '/market
 export type DashboardStackProps = StackProps & {
   /** The HTTP API the page calls; CloudFront forwards the API paths to its default stage. */
   api: HttpApi;
+  /**
+   * The SSM parameter to publish the dashboard's URL in, which the API's checkout functions read to accept
+   * return URLs on the dashboard's origin (the API stack cannot refer to this one: it would be a cycle).
+   */
+  dashboardUrlParameterName: string;
 };
 
 export class DashboardStack extends Stack {
   readonly bucket: Bucket;
   readonly logBucket: Bucket;
   readonly distribution: Distribution;
+  readonly dashboardUrlParameter: StringParameter;
   /** The built dashboard this stack deploys. */
   readonly siteDirectory: string;
 
@@ -187,8 +194,14 @@ export class DashboardStack extends Stack {
     page.node.addDependency(assets);
     this.acknowledgeDeploymentHandler();
 
+    const dashboardUrl = `https://${this.distribution.distributionDomainName}`;
+    this.dashboardUrlParameter = new StringParameter(this, 'DashboardUrlParameter', {
+      parameterName: props.dashboardUrlParameterName,
+      stringValue: dashboardUrl,
+      description: 'The billing dashboard URL: checkout accepts return URLs on its origin',
+    });
     new CfnOutput(this, 'DashboardUrl', {
-      value: `https://${this.distribution.distributionDomainName}`,
+      value: dashboardUrl,
       description: 'The billing dashboard (and the API under /v1) on one origin',
     });
   }

@@ -5,17 +5,18 @@ import { WrongBillingModeError } from '../accounts/billing-mode.ts';
 import { getAccount } from '../accounts/repository.ts';
 import { nowIso } from '../clock.ts';
 import { config, MissingConfigurationError, optional } from '../config.ts';
-import { NotFoundError } from '../errors.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import { type Micros, toCents } from '../money.ts';
 import { ensureCustomer } from './customers.ts';
+import { dashboardUrl } from './dashboard-url.ts';
 import { attachCheckoutSession, createPurchase, getPurchase, type Purchase } from './purchases.ts';
 import { stripe } from './stripe-client.ts';
 
 /** Where Stripe sends the customer after paying: the caller's page, or this deployment's return page. */
-function successUrl(purchaseId: string, returnUrl: string | undefined): string {
-  const base = returnUrl ?? `${publicBaseUrl()}/billing/return`;
-  const separator = base.includes('?') ? '&' : '?';
-  return `${base}${separator}purchase_id=${purchaseId}&session_id={CHECKOUT_SESSION_ID}`;
+function successUrl(purchaseId: string, returnUrl: string | undefined, base: string): string {
+  const page = returnUrl ?? `${base}/billing/return`;
+  const separator = page.includes('?') ? '&' : '?';
+  return `${page}${separator}purchase_id=${purchaseId}&session_id={CHECKOUT_SESSION_ID}`;
 }
 
 function publicBaseUrl(): string {
@@ -25,10 +26,20 @@ function publicBaseUrl(): string {
 }
 
 /**
- * A caller's `return_url` must be on this deployment's own origin: Stripe sends the payer there straight
- * after paying, so any other origin would make the checkout an open redirect.
+ * The base of Stripe's default pages. Without a given public base URL, PUBLIC_BASE_URL is the API's own
+ * endpoint, whose `/` is no page at all: the dashboard's URL serves the page and forwards `/billing/return`.
  */
-export function isOwnOrigin(url: string): boolean {
+async function defaultPagesBase(): Promise<string> {
+  const dashboard = optional('RETURN_PAGES_ON_DASHBOARD') === 'true' ? await dashboardUrl() : undefined;
+  return dashboard ?? publicBaseUrl();
+}
+
+/**
+ * A caller's `return_url` must be on this deployment's own origin: Stripe sends the payer there straight
+ * after paying, so any other origin would make the checkout an open redirect. Its own origins are
+ * PUBLIC_BASE_URL's and the dashboard's (the dashboard serves the API on its domain too).
+ */
+async function isOwnOrigin(url: string): Promise<boolean> {
   const own = new URL(publicBaseUrl());
   const origins = [own.origin];
   // Locally the stack answers on localhost and 127.0.0.1 alike: both are its own origin.
@@ -36,6 +47,8 @@ export function isOwnOrigin(url: string): boolean {
     own.hostname = '127.0.0.1';
     origins.push(own.origin);
   }
+  const dashboard = await dashboardUrl();
+  if (dashboard) origins.push(dashboard);
   return origins.includes(new URL(url).origin);
 }
 
@@ -57,6 +70,10 @@ export async function openCheckout(input: {
   amount: Micros;
   returnUrl: string | undefined;
 }): Promise<CheckoutAnswer> {
+  // Before anything is read or created: a refused return URL leaves no trace, here or at Stripe.
+  if (input.returnUrl !== undefined && !(await isOwnOrigin(input.returnUrl))) {
+    throw new ValidationError([{ field: 'return_url', problem: "must be on this deployment's own origin" }]);
+  }
   const account = await getAccount(input.accountId);
   if (!account) throw new NotFoundError('Account not found');
   // Postpaid and marketplace usage never draws on the balance: credits bought there could never be spent.
@@ -75,6 +92,7 @@ export async function openCheckout(input: {
       created_at: nowIso(),
     });
   }
+  const base = await defaultPagesBase();
   const metadata = { account_id: input.accountId, purchase_id: input.purchaseId };
   const session = await (await stripe()).checkout.sessions.create(
     {
@@ -98,8 +116,8 @@ export async function openCheckout(input: {
       },
       metadata,
       payment_intent_data: { metadata },
-      success_url: successUrl(input.purchaseId, input.returnUrl),
-      cancel_url: input.returnUrl ?? `${publicBaseUrl()}/`,
+      success_url: successUrl(input.purchaseId, input.returnUrl, base),
+      cancel_url: input.returnUrl ?? `${base}/`,
     },
     { idempotencyKey: `checkout-${input.purchaseId}` },
   );

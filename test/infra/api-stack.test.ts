@@ -54,7 +54,7 @@ describe('api stack: functions', () => {
   });
 
   it.each(specs)(
-    '%s gets the house environment, plus Stripe and refill-queue variables only when its spec says so',
+    '%s gets the house environment, plus Stripe, dashboard URL and queue variables only when its spec says so',
     (name, spec) => {
       const variables = environmentOf(name);
       expect(Object.keys(variables).sort()).toEqual(
@@ -66,6 +66,8 @@ describe('api stack: functions', () => {
           'TABLE_NAME',
           ...(spec.stripe ? ['STRIPE_SECRET_ARN', 'PUBLIC_BASE_URL'] : []),
           ...(spec.cursors ? ['CURSOR_SECRET_ARN'] : []),
+          // No public base URL given: Stripe's default pages may go to the dashboard (dashboard-url.test.ts).
+          ...(spec.dashboardUrl ? ['DASHBOARD_URL_PARAMETER', 'RETURN_PAGES_ON_DASHBOARD'] : []),
           ...(spec.refillQueue ? ['REFILL_QUEUE_URL'] : []),
           ...(spec.invoiceQueue ? ['INVOICE_QUEUE_URL'] : []),
         ].sort(),
@@ -146,7 +148,7 @@ describe('api stack: least-privilege roles', () => {
   });
 
   it.each(specs)(
-    '%s has nothing beyond logs and its table/bus/Stripe/cursor-key/queue grants',
+    '%s has nothing beyond logs and its table/bus/Stripe/cursor-key/dashboard-URL/queue grants',
     (name, spec) => {
       const services = new Set(actionsOf(name).map((action) => action.split(':')[0]));
       // Asynchronously invoked functions send their failures to the job failure queue.
@@ -156,6 +158,7 @@ describe('api stack: least-privilege roles', () => {
         'dynamodb',
         'events',
         ...(spec.stripe || spec.cursors ? ['secretsmanager'] : []),
+        ...(spec.dashboardUrl ? ['ssm'] : []),
         ...(spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker || isJob
           ? ['sqs']
           : []),

@@ -1,6 +1,7 @@
 // The dashboard stack on its own (a stub HTTP API stands in for CreditsApi, so nothing is bundled): a private,
 // encrypted, SSL-only bucket behind CloudFront with origin access control, the API's paths on the same
-// distribution without caching, the page's security headers, BucketDeployment, and cdk-nag clean.
+// distribution without caching, the page's security headers, BucketDeployment, the URL published for the API's
+// checkout functions, and cdk-nag clean.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +22,10 @@ const outdir = mkdtempSync(path.join(tmpdir(), 'credits-dashboard-'));
 const app = new App({ outdir });
 const apiStack = new Stack(app, 'ApiStub');
 const api = new HttpApi(apiStack, 'HttpApi');
-const stack = new DashboardStack(app, 'CreditsDashboard', { api });
+const stack = new DashboardStack(app, 'CreditsDashboard', {
+  api,
+  dashboardUrlParameterName: '/credits-billing/dashboard-url',
+});
 const template = Template.fromStack(stack);
 const all = resources(template);
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
@@ -200,6 +204,19 @@ describe('dashboard stack', () => {
     });
     expect(page?.dependsOn).toContain(assets?.id);
     template.hasOutput('DashboardUrl', {});
+  });
+
+  it("publishes the dashboard's URL in the named SSM parameter, the same value as the DashboardUrl output", () => {
+    const url = {
+      'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [idOf(stack.distribution), 'DomainName'] }]],
+    };
+    template.resourceCountIs('AWS::SSM::Parameter', 1);
+    expect(all[idOf(stack.dashboardUrlParameter)]?.Properties).toMatchObject({
+      Name: '/credits-billing/dashboard-url',
+      Type: 'String',
+      Value: url,
+    });
+    template.hasOutput('DashboardUrl', { Value: url });
   });
 
   it('passes cdk-nag AwsSolutions with only the reviewed acknowledgments', () => {

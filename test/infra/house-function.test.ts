@@ -54,6 +54,45 @@ describe('house function', () => {
     ).toThrow(/uses the refill queue but was given none/);
   });
 
+  describe('a spec that says dashboardUrl', () => {
+    const stack = new Stack(new App(), 'HouseFunctionDashboardUrlTest');
+    const table = new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } });
+    const bus = new EventBus(stack, 'Bus');
+    const base = { table, bus, serviceName: 's', metricsNamespace: 'n' };
+    const dashboardUrl = { parameterName: '/s/dashboard-url', returnPagesOnDashboard: true };
+
+    it('refuses to build without stripe (only checkouts read the dashboard URL)', () => {
+      const spec: FunctionSpec = {
+        entry: 'functions/not-found.ts',
+        description: 'x',
+        table: [],
+        dashboardUrl: true,
+      };
+      expect(() => new HouseFunction(stack, 'NoStripe', { ...base, spec, dashboardUrl })).toThrow(
+        /sets dashboardUrl but not stripe/,
+      );
+    });
+
+    it('refuses to build without the parameter name', () => {
+      const secret = new Secret(stack, 'Secret');
+      const spec: FunctionSpec = {
+        entry: 'functions/not-found.ts',
+        description: 'x',
+        table: [],
+        stripe: true,
+        dashboardUrl: true,
+      };
+      expect(
+        () =>
+          new HouseFunction(stack, 'NoParameter', {
+            ...base,
+            spec,
+            stripe: { secret, publicBaseUrl: 'https://x' },
+          }),
+      ).toThrow(/sets dashboardUrl but was given no parameter name/);
+    });
+  });
+
   describe('a spec that says stripe', () => {
     const stack = new Stack(new App(), 'HouseFunctionStripeTest');
     const table = new Table(stack, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } });

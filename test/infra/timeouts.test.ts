@@ -75,6 +75,12 @@ describe('worst cases of one call', () => {
     });
     expect(budgetOf(functions.credits, true).slowest?.ms).toBe(awsCallWorstMs(awsCalls.dynamodb));
   });
+
+  it("counts the dashboard URL's SSM read (3 s at worst) in the checkout functions, under their Stripe call", () => {
+    expect(awsCallWorstMs(awsCalls.ssm)).toBe(3_000);
+    const onlySsm = { ...functions.billingPurchases, stripe: false, publishesEvents: false, table: [] };
+    expect(budgetOf(onlySsm, true).slowest).toEqual({ what: 'SSM parameter read', ms: 3_000 });
+  });
 });
 
 describe('the check itself', () => {

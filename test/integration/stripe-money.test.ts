@@ -22,6 +22,7 @@ import { keys } from '#shared/dynamo/keys.ts';
 import { newUlid } from '#shared/ids.ts';
 import { micros } from '#shared/money.ts';
 import { logger, metrics } from '#shared/observability/powertools.ts';
+import { useDashboardUrlReader } from '#shared/payments/dashboard-url.ts';
 import { attachCheckoutSession, createPurchase } from '#shared/payments/purchases.ts';
 import { refusalMetrics } from '#shared/payments/refusals.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
@@ -473,5 +474,95 @@ describe('return_url is on the deployment’s own origin', () => {
     const session = await payments.stripe.checkout.sessions.retrieve(sessionId);
     expect(session.success_url).toMatch(/^http:\/\/localhost:3000\/\?checkout=return&purchase_id=pur_/);
     expect(session.cancel_url).toBe('http://localhost:3000/?checkout=return');
+  });
+
+  // In the cloud the dashboard runs on its CloudFront domain, published by its stack in an SSM parameter that
+  // the function reads at run time (here through the reader seam: the SDK cannot reach AWS in tests).
+  describe("with the dashboard stack's URL published", () => {
+    const dashboard = 'https://d111.cloudfront.net';
+    let ssmReads: number;
+    let logWarn: MockInstance<typeof logger.warn>;
+
+    beforeEach(() => {
+      process.env.DASHBOARD_URL_PARAMETER = '/credits-billing/dashboard-url';
+      ssmReads = 0;
+      useDashboardUrlReader(async (name) => {
+        ssmReads++;
+        return name === '/credits-billing/dashboard-url' ? dashboard : undefined;
+      });
+      logWarn = vi.spyOn(logger, 'warn');
+    });
+
+    afterEach(() => {
+      delete process.env.DASHBOARD_URL_PARAMETER;
+      delete process.env.RETURN_PAGES_ON_DASHBOARD;
+      useDashboardUrlReader(undefined);
+    });
+
+    it("accepts a return_url on the dashboard's origin and sends the payer back there", async () => {
+      const { token } = await fundedAccount(0);
+      const { sessionId } = await checkout(token, 5, `${dashboard}/?checkout=return`);
+      const session = await payments.stripe.checkout.sessions.retrieve(sessionId);
+      expect(session.success_url).toMatch(
+        /^https:\/\/d111\.cloudfront\.net\/\?checkout=return&purchase_id=pur_/,
+      );
+      expect(session.cancel_url).toBe(`${dashboard}/?checkout=return`);
+      // Still on PUBLIC_BASE_URL's origin too; the parameter was read once for both checkouts.
+      await checkout(token, 5, 'http://localhost:3000/?checkout=return');
+      expect(ssmReads).toBe(1);
+    });
+
+    it.each([
+      'https://d222.cloudfront.net/?checkout=return',
+      'http://d111.cloudfront.net/?checkout=return',
+      'https://d111.cloudfront.net.evil.example/',
+    ])('refuses %s with 400 naming return_url, and creates nothing at Stripe', async (returnUrl) => {
+      const { accountId, token } = await fundedAccount(0);
+      const before = stripeCalls();
+
+      const response = await call('POST', '/v1/billing/checkout', {
+        token,
+        body: { amount: 5, return_url: returnUrl },
+      });
+
+      expect(response.status).toBe(400);
+      expect(response.body.details).toEqual([{ field: 'return_url', problem: expect.any(String) }]);
+      expect(stripeCalls()).toBe(before);
+      expect((await getAccount(accountId))?.stripe_customer_id).toBeUndefined();
+    });
+
+    it("sends Stripe's default pages to the dashboard when no public base URL was given", async () => {
+      process.env.RETURN_PAGES_ON_DASHBOARD = 'true';
+      const { token } = await fundedAccount(0);
+      const { sessionId } = await checkout(token, 5);
+      const session = await payments.stripe.checkout.sessions.retrieve(sessionId);
+      expect(session.success_url).toMatch(
+        /^https:\/\/d111\.cloudfront\.net\/billing\/return\?purchase_id=pur_\w+&session_id=/,
+      );
+      expect(session.cancel_url).toBe(`${dashboard}/`);
+    });
+
+    it('falls back to PUBLIC_BASE_URL alone when SSM cannot be read: logged once, purchases still open', async () => {
+      process.env.RETURN_PAGES_ON_DASHBOARD = 'true';
+      useDashboardUrlReader(async () => {
+        throw new Error('connect ETIMEDOUT ssm.eu-west-1.amazonaws.com');
+      });
+      const { token } = await fundedAccount(0);
+
+      const refused = await call('POST', '/v1/billing/checkout', {
+        token,
+        body: { amount: 5, return_url: `${dashboard}/?checkout=return` },
+      });
+      const { sessionId } = await checkout(token, 5);
+
+      expect(refused.status).toBe(400);
+      const session = await payments.stripe.checkout.sessions.retrieve(sessionId);
+      expect(session.success_url).toMatch(/^http:\/\/localhost:3000\/billing\/return\?purchase_id=pur_/);
+      expect(session.cancel_url).toBe('http://localhost:3000/');
+      expect(
+        logWarn.mock.calls.filter(([message]) => /dashboard URL parameter/.test(String(message))),
+      ).toHaveLength(1);
+      expect(logError).not.toHaveBeenCalled();
+    });
   });
 });
