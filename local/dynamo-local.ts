@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { tableSchema } from '#infra/definitions/table.ts';
+import { keyAttributes, tableSchema } from '#infra/definitions/table.ts';
 
 export class JavaMissingError extends Error {
   override readonly name = 'JavaMissingError';
@@ -134,19 +134,17 @@ export async function startDynamoLocal(options: DynamoLocalOptions = {}): Promis
   return { endpoint, stop };
 }
 
-/** Creates the table from the deployed schema (on-demand billing, its index, all attributes strings). */
+/** Creates the table from the deployed schema (on-demand billing, its indexes). */
 export async function createTable(endpoint: string, tableName: string): Promise<void> {
   const s = tableSchema;
-  const attributes = new Set<string>([s.partitionKey, s.sortKey]);
-  for (const index of s.indexes) {
-    attributes.add(index.partitionKey);
-    attributes.add(index.sortKey);
-  }
   await localClient(endpoint).send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [...attributes].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      AttributeDefinitions: keyAttributes().map(({ name, type }) => ({
+        AttributeName: name,
+        AttributeType: type,
+      })),
       KeySchema: [
         { AttributeName: s.partitionKey, KeyType: 'HASH' },
         { AttributeName: s.sortKey, KeyType: 'RANGE' },

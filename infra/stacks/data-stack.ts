@@ -59,7 +59,10 @@ export class DataStack extends Stack {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
-        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        sortKey: {
+          name: index.sortKey,
+          type: index.sortKeyType === 'N' ? AttributeType.NUMBER : AttributeType.STRING,
+        },
         projectionType: ProjectionType.ALL,
       });
     }

@@ -11,6 +11,7 @@
 
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
+import { relist } from '../auto-refill/store.ts';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -50,8 +51,10 @@ export async function setBillingMode(
 ): Promise<Account> {
   const postpaid = mode === 'postpaid';
   const result = await conditionalUpdate(accountId, {
+    // Auto-refill is for prepaid accounts: a postpaid account leaves the sweep's list; back in prepaid, its
+    // settings decide (relist, below), with the headroom computed afresh.
     UpdateExpression: postpaid
-      ? 'SET billing_mode = :mode, payment_terms_days = :terms, updated_at = :at'
+      ? 'SET billing_mode = :mode, payment_terms_days = :terms, updated_at = :at REMOVE GSI2PK'
       : 'SET billing_mode = :mode, updated_at = :at',
     ConditionExpression: 'billing_mode IN (:prepaid, :postpaid)',
     ExpressionAttributeValues: {
@@ -62,7 +65,10 @@ export async function setBillingMode(
       ...(postpaid ? { ':terms': paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS } : {}),
     },
   });
-  if ('account' in result) return result.account;
+  if ('account' in result) {
+    if (!postpaid && result.account.auto_refill?.status === 'active') await relist(accountId);
+    return result.account;
+  }
   if (!result.refused) throw new NotFoundError('Account not found');
   throw new WrongBillingModeError(
     `This account is billed in "${result.refused.billing_mode}" mode, which the operator cannot change`,

@@ -34,6 +34,8 @@ export type Account = {
   spend_limit?: Micros;
   /** Marketplace: the subscription's state (calls are served while `active` or `cancel_pending`). */
   subscription_status?: string;
+  /** Listed for the auto-refill sweep (shared/auto-refill/headroom.ts); as read by `getAccount`. */
+  refill_listed?: true;
 };
 
 /** The saved payment method that auto-refill charges off-session. */
@@ -62,7 +64,11 @@ export async function getAccount(accountId: string): Promise<Account | undefined
   const result = await ddb().send(
     new GetCommand({ TableName: config.tableName, Key: keys.account(accountId), ConsistentRead: true }),
   );
-  return result.Item ? (stripKeys(result.Item) as Account) : undefined;
+  if (!result.Item) return undefined;
+  return {
+    ...(stripKeys(result.Item) as Account),
+    ...(result.Item.GSI2PK === undefined ? {} : { refill_listed: true }),
+  };
 }
 
 /**
@@ -104,6 +110,15 @@ export async function markSpendLimitNotified(
 }
 
 export function stripKeys(item: Record<string, unknown>): Record<string, unknown> {
-  const { PK: _pk, SK: _sk, GSI1PK: _g1, GSI1SK: _g2, kind: _kind, ...rest } = item;
+  const {
+    PK: _pk,
+    SK: _sk,
+    GSI1PK: _g1,
+    GSI1SK: _g2,
+    GSI2PK: _g3,
+    refill_headroom: _h,
+    kind: _kind,
+    ...rest
+  } = item;
   return rest;
 }

@@ -3,6 +3,8 @@
 // refused write (DynamoDB returns the current item), and from a read at most every CREDITS_VIEW_TTL_MS
 // per account, so spending by other instances shows up within that time.
 
+import { isListed } from '../auto-refill/headroom.ts';
+import { relist } from '../auto-refill/store.ts';
 import { nowMs } from '../clock.ts';
 import { optionalNumber } from '../config.ts';
 import type { Micros } from '../money.ts';
@@ -107,9 +109,9 @@ export function applyAccrualToView(
 const REQUEST_AGAIN_AFTER_MS = 10_000;
 
 /**
- * Whether a debit of `cost` should mark the account due for auto-refill: it leaves the balance below the
- * threshold. The mark rides in the debit's own write, so repeating it costs nothing; the refill routine
- * re-reads the account and does nothing when a refill already landed.
+ * Whether a debit of `cost` leaves the balance below the auto-refill threshold as this instance knows them:
+ * then a refill is requested at once (the prompt path). The sweep needs no such view: the debit itself
+ * moves the account's headroom in the table (shared/auto-refill/headroom.ts).
  */
 export function refillDueAfter(accountId: string, cost: number): boolean {
   const view = views.get(accountId);
@@ -144,8 +146,11 @@ export function refreshView(accountId: string): Promise<void> {
   let pending = inFlight.get(accountId);
   if (!pending) {
     pending = getAccount(accountId)
-      .then((account) => {
-        if (account) setView(accountId, account.available, account);
+      .then(async (account) => {
+        if (!account) return;
+        setView(accountId, account.available, account);
+        // Auto-refill switched on before accounts were listed for the sweep: list it now, once.
+        if (!account.refill_listed && isListed(account, account.auto_refill)) await relist(accountId);
       })
       .finally(() => inFlight.delete(accountId));
     inFlight.set(accountId, pending);

@@ -6,7 +6,7 @@ import type { Account } from '../accounts/repository.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { publish } from '../events/bus.ts';
 import { newUlid } from '../ids.ts';
-import { add, type Micros, toCents, toWire } from '../money.ts';
+import { add, type Micros, toCents, toWire, ZERO } from '../money.ts';
 import { logger } from '../observability/powertools.ts';
 import { openCheckout } from '../payments/checkout.ts';
 import { fulfilPaymentIntent } from '../payments/fulfilment.ts';
@@ -45,14 +45,14 @@ async function conclude(
   state: AutoRefill,
   refillId: string,
   attempt: RefillAttempt | undefined,
-  changes: Partial<AutoRefill> & { stillDue: boolean; keepRefillId?: boolean },
+  changes: Partial<AutoRefill> & { keepRefillId?: boolean },
 ): Promise<void> {
-  const { stillDue, keepRefillId, ...rest } = changes;
+  const { keepRefillId, ...rest } = changes;
   const next: AutoRefill = { ...state, ...rest };
   delete next.lease_until;
   if (!keepRefillId) delete next.refill_id;
   if (attempt) next.last_attempt = attempt;
-  if (!(await finishRefill(account.account_id, refillId, next, { stillDue }))) return;
+  if (!(await finishRefill(account.account_id, refillId, next))) return;
   if (attempt) await logAttempt(account.account_id, attempt);
 }
 
@@ -85,8 +85,17 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
 
   // Only prepaid accounts are refilled: a postpaid or marketplace account's usage never takes its balance.
   if (!resumed && (account.available >= state.threshold || account.billing_mode !== 'prepaid')) {
-    await conclude(account, state, refillId, undefined, { stillDue: false, month, month_total: monthTotal });
+    await conclude(account, state, refillId, undefined, { month, month_total: monthTotal });
     return { account_id: accountId, outcome: 'not_needed' };
+  }
+  const capReached = state.monthly_cap !== null && add(monthTotal, state.amount) > state.monthly_cap;
+  // A capped account stays below its threshold, so the sweep finds it every minute: the customer is told
+  // once a month, and each later run ends here without an attempt or an event.
+  const toldCapped =
+    state.last_attempt?.outcome === 'cap_reached' && monthOf(state.last_attempt.at) === month;
+  if (!resumed && capReached && toldCapped) {
+    await conclude(account, state, refillId, undefined, { month, month_total: monthTotal });
+    return { account_id: accountId, outcome: 'cap_reached' };
   }
   await publish('credits.balance.low', accountId, {
     available: toWire(account.available),
@@ -95,15 +104,13 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
   if (!resumed && recent.length >= MAX_ATTEMPTS_PER_WINDOW) {
     // Still due: the sweep retries once the window has room. No attempt is made, so none is recorded.
     await conclude(account, state, refillId, undefined, {
-      stillDue: true,
       recent_attempts: recent,
     });
     return { account_id: accountId, outcome: 'rate_limited' };
   }
-  if (!resumed && state.monthly_cap !== null && add(monthTotal, state.amount) > state.monthly_cap) {
-    const reason = `this refill would exceed the monthly cap of ${toWire(state.monthly_cap)} USD`;
+  if (!resumed && capReached) {
+    const reason = `this refill would exceed the monthly cap of ${toWire(state.monthly_cap ?? ZERO)} USD`;
     await conclude(account, state, refillId, attempt('cap_reached', { reason }), {
-      stillDue: false,
       month,
       month_total: monthTotal,
     });
@@ -160,7 +167,6 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
   }
   await fulfilPaymentIntent(intent.id);
   await conclude(account, state, refillId, attempt('succeeded', { payment_intent: intent.id }), {
-    stillDue: false,
     consecutive_failures: 0,
     recent_attempts: [...recent, at],
     month,
@@ -187,7 +193,6 @@ async function suspendRun(
     refillId,
     { ...attempt, reason: attempt.reason ?? reason },
     {
-      stillDue: false,
       status: 'suspended',
       suspended_reason: reason,
     },
@@ -218,7 +223,7 @@ async function chargeFailed(
     // Outcome unknown (network, Stripe 5xx): keep the refill id so the retry reuses the idempotency key and
     // cannot charge twice; not counted as an attempt.
     logger.warn('refill charge outcome unknown; will retry with the same key', { error, refillId });
-    await conclude(account, state, refillId, undefined, { stillDue: true, keepRefillId: true });
+    await conclude(account, state, refillId, undefined, { keepRefillId: true });
     return { account_id: account.account_id, outcome: 'unknown' };
   }
   const reason = failure.code ?? failure.message ?? 'declined';
@@ -257,7 +262,6 @@ async function chargeFailed(
     );
   }
   await conclude(account, state, refillId, attempt, {
-    stillDue: true,
     consecutive_failures: failures,
     recent_attempts: [...recent, at],
     month,

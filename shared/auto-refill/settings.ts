@@ -1,7 +1,7 @@
 // Auto-refill settings (`GET`/`PUT /v1/billing/auto-refill`) and the view the API answers with.
 import * as z from 'zod/mini';
 import { WrongBillingModeError } from '../accounts/billing-mode.ts';
-import { type Account, getAccount } from '../accounts/repository.ts';
+import type { Account } from '../accounts/repository.ts';
 import { setView } from '../accounts/view.ts';
 import { nowIso } from '../clock.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
@@ -94,14 +94,22 @@ export function autoRefillView(account: Account): z.output<typeof autoRefillSche
 
 /**
  * Saves the settings. Enabling needs a saved payment method; enabling (or re-enabling after a suspension)
- * starts afresh; enabling while already below the threshold marks the account due and starts a refill now.
+ * starts afresh. The same write lists the account for the sweep with its headroom (store.ts); enabling while
+ * already below the threshold also starts a refill now.
  */
 export async function updateSettings(
   accountId: string,
   input: SettingsInput,
 ): Promise<z.output<typeof autoRefillSchema>> {
-  const account = await getAccount(accountId);
-  if (!account) throw new NotFoundError('Account not found');
+  const saved = await saveSettings(accountId, (account) => settingsFor(account, input));
+  if (!saved) throw new NotFoundError('Account not found');
+  // This instance now knows the threshold, so its next debit below it asks for a refill at once.
+  setView(accountId, saved.available, saved);
+  if (input.enabled && saved.available < input.threshold) await requestRefill(accountId);
+  return autoRefillView(saved);
+}
+
+function settingsFor(account: Account, input: SettingsInput): AutoRefill {
   // Refills buy credits, which only a prepaid account ever spends; switching auto-refill off is always allowed.
   if (input.enabled && account.billing_mode !== 'prepaid') {
     throw new WrongBillingModeError(
@@ -115,8 +123,7 @@ export async function updateSettings(
     );
   }
   const current = account.auto_refill;
-  const month = nowIso().slice(0, 7);
-  const next: AutoRefill = {
+  return {
     enabled: input.enabled,
     threshold: input.threshold,
     amount: input.amount,
@@ -125,16 +132,10 @@ export async function updateSettings(
     consecutive_failures:
       input.enabled && current?.status !== 'active' ? 0 : (current?.consecutive_failures ?? 0),
     recent_attempts: current?.recent_attempts ?? [],
-    month: current?.month ?? month,
+    month: current?.month ?? nowIso().slice(0, 7),
     month_total: current?.month_total ?? ZERO,
     ...(current?.last_attempt ? { last_attempt: current.last_attempt } : {}),
     ...(current?.refill_id ? { refill_id: current.refill_id } : {}),
     ...(current?.lease_until ? { lease_until: current.lease_until } : {}),
   };
-  const due = input.enabled && account.available < input.threshold;
-  const saved = await saveSettings(accountId, next, due ? nowIso() : undefined);
-  // This instance now knows the threshold, so its next debit below it marks the account due.
-  setView(accountId, saved.available, saved);
-  if (due) await requestRefill(accountId);
-  return autoRefillView(saved);
 }

@@ -1,67 +1,76 @@
-// Auto-refill's conditional writes on the account item: settings, the due mark (a sparse index entry that
-// the sweep reads), the claim with its lease, and the recording of each attempt.
+// Auto-refill's conditional writes on the account item: settings with the account's listing in the sparse
+// index the sweep reads (shared/auto-refill/headroom.ts), the claim with its lease, and each attempt's record.
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Account } from '../accounts/repository.ts';
+import { type Account, getAccount, stripKeys } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { isConditionFailure, updateIf } from '../dynamo/transact.ts';
+import { headroomOf, isListed } from './headroom.ts';
 import type { AutoRefill, RefillAttempt } from './types.ts';
 
-export const REFILL_DUE_SHARDS = 4;
+/** Charges and setting changes racing a listing write make it read again; this many times at most. */
+const MAX_LISTING_ATTEMPTS = 8;
 
-export function dueShardOf(accountId: string): number {
-  let h = 0;
-  for (const ch of accountId) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return h % REFILL_DUE_SHARDS;
+/**
+ * Writes new auto-refill settings and the listing they imply: the index key while auto-refill is on and
+ * active on a prepaid account (removed otherwise), and the headroom from the available balance and the
+ * threshold. Conditional on the balance, mode and settings read just before, so a charge or another setting
+ * change that lands in between makes it read and compute again. `change` answers the new settings from the
+ * account as read, or undefined to write nothing; `written` says whether it wrote.
+ */
+async function writeListed(
+  accountId: string,
+  change: (account: Account) => AutoRefill | undefined,
+): Promise<{ account: Account; written: boolean } | undefined> {
+  for (let attempt = 0; attempt < MAX_LISTING_ATTEMPTS; attempt++) {
+    const account = await getAccount(accountId);
+    if (!account) return undefined;
+    const next = change(account);
+    if (!next) return { account, written: false };
+    const before = account.auto_refill;
+    const listed = isListed(account, next);
+    try {
+      const result = await ddb().send(
+        new UpdateCommand({
+          TableName: config.tableName,
+          Key: keys.account(accountId),
+          UpdateExpression: `SET auto_refill = :next, refill_headroom = :headroom${listed ? ', GSI2PK = :listing' : ' REMOVE GSI2PK'}`,
+          ConditionExpression: `available = :available AND billing_mode = :mode AND ${before ? 'auto_refill = :before' : 'attribute_not_exists(auto_refill)'}`,
+          ExpressionAttributeValues: {
+            ':next': next,
+            ':headroom': headroomOf(account.available, next, listed),
+            ':available': account.available,
+            ':mode': account.billing_mode,
+            ...(before ? { ':before': before } : {}),
+            ...(listed ? { ':listing': keys.refillListing(accountId).GSI2PK } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { account: stripKeys(result.Attributes ?? {}) as Account, written: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+  throw new Error(`auto-refill settings of ${accountId} kept changing under the listing write`);
 }
 
-export function dueIndexKey(accountId: string, atIso: string) {
-  return { GSI1PK: `REFILL_DUE#${dueShardOf(accountId)}`, GSI1SK: `${atIso}#${accountId}` };
-}
-
+/** Saves the settings `decide` makes from the account as it is now (it may throw to refuse them). */
 export async function saveSettings(
   accountId: string,
-  settings: AutoRefill,
-  markDueAt?: string,
-): Promise<Account> {
-  const result = await ddb().send(
-    new UpdateCommand({
-      TableName: config.tableName,
-      Key: keys.account(accountId),
-      UpdateExpression: `SET auto_refill = :settings${markDueAt ? ', GSI1PK = :duePk, GSI1SK = :dueSk' : ''}`,
-      ConditionExpression: 'attribute_exists(PK)',
-      ExpressionAttributeValues: {
-        ':settings': settings,
-        ...(markDueAt
-          ? {
-              ':duePk': dueIndexKey(accountId, markDueAt).GSI1PK,
-              ':dueSk': dueIndexKey(accountId, markDueAt).GSI1SK,
-            }
-          : {}),
-      },
-      ReturnValues: 'ALL_NEW',
-    }),
-  );
-  return result.Attributes as Account;
+  decide: (account: Account) => AutoRefill,
+): Promise<Account | undefined> {
+  return (await writeListed(accountId, decide))?.account;
 }
 
-/** Marks the account due (keeping an earlier due time), if auto-refill is on and active. */
-export async function markRefillDue(accountId: string, atIso: string): Promise<boolean> {
-  const due = dueIndexKey(accountId, atIso);
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.account(accountId),
-    UpdateExpression: 'SET GSI1PK = :duePk, GSI1SK = if_not_exists(GSI1SK, :dueSk)',
-    ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :active',
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: {
-      ':duePk': due.GSI1PK,
-      ':dueSk': due.GSI1SK,
-      ':true': true,
-      ':active': 'active',
-    },
-  });
+/**
+ * Lists (or unlists) the account as its current settings and billing mode say, with its headroom computed
+ * afresh: after a billing-mode change, and for an account whose auto-refill was switched on before accounts
+ * were listed (no migration: the first instance that reads such an account lists it).
+ */
+export async function relist(accountId: string): Promise<void> {
+  await writeListed(accountId, (account) => account.auto_refill);
 }
 
 /**
@@ -104,18 +113,15 @@ export async function claimRefill(
 
 /**
  * Ends the claimed run: writes the new auto-refill state (attempt recorded, refill id cleared or kept,
- * lease released) and clears or keeps the due mark. Only the holder of `refillId` may.
+ * lease released). Only the holder of `refillId` may. The account stays listed while it is active: the
+ * sweep sees it again as long as its headroom is below zero.
  */
-export async function finishRefill(
-  accountId: string,
-  refillId: string,
-  next: AutoRefill,
-  options: { stillDue: boolean },
-): Promise<boolean> {
+export async function finishRefill(accountId: string, refillId: string, next: AutoRefill): Promise<boolean> {
   return updateIf({
     TableName: config.tableName,
     Key: keys.account(accountId),
-    UpdateExpression: `SET auto_refill = :next${options.stillDue ? '' : ' REMOVE GSI1PK, GSI1SK'}`,
+    // A run that suspends auto-refill takes the account off the sweep's list (resuming lists it again).
+    UpdateExpression: `SET auto_refill = :next${next.status === 'active' ? '' : ' REMOVE GSI2PK'}`,
     ConditionExpression: 'auto_refill.refill_id = :refill',
     ExpressionAttributeValues: { ':next': next, ':refill': refillId },
   });
@@ -137,22 +143,18 @@ export async function logAttempt(accountId: string, attempt: RefillAttempt): Pro
   );
 }
 
-/** A newly saved payment method ends a suspension: the customer changed (or re-confirmed) the method. */
+/**
+ * A newly saved payment method ends a suspension: the customer changed (or re-confirmed) the method. The
+ * account is listed again, with its headroom from the balance now.
+ */
 export async function reactivate(accountId: string): Promise<boolean> {
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.account(accountId),
-    UpdateExpression:
-      'SET auto_refill.#status = :active, auto_refill.consecutive_failures = :zero REMOVE auto_refill.suspended_reason',
-    ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :suspended',
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: {
-      ':active': 'active',
-      ':zero': 0,
-      ':true': true,
-      ':suspended': 'suspended',
-    },
+  const result = await writeListed(accountId, (account) => {
+    const state = account.auto_refill;
+    if (!state?.enabled || state.status !== 'suspended') return undefined;
+    const { suspended_reason: _reason, ...rest } = state;
+    return { ...rest, status: 'active', consecutive_failures: 0 };
   });
+  return result?.written ?? false;
 }
 
 /** Suspends auto-refill with a reason (a detached or expired method, SCA, repeated failures). */
@@ -161,7 +163,7 @@ export async function suspend(accountId: string, reason: string): Promise<boolea
     TableName: config.tableName,
     Key: keys.account(accountId),
     UpdateExpression:
-      'SET auto_refill.#status = :suspended, auto_refill.suspended_reason = :reason REMOVE GSI1PK, GSI1SK',
+      'SET auto_refill.#status = :suspended, auto_refill.suspended_reason = :reason REMOVE GSI2PK',
     ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :active',
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: {

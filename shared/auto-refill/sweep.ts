@@ -1,25 +1,25 @@
-// The safety net, every minute: refills every account marked due, read from the sparse due index (its cost
-// grows with the number of due accounts, never with the number of accounts). The index is eventually
-// consistent, so each refill re-reads its account before acting.
+// The safety net, every minute: refills every listed account whose headroom is below zero, read from the
+// sparse GSI2 (shared/auto-refill/headroom.ts). The headroom is kept by the writes that move the balance,
+// whatever caused them, so the sweep sees every crossing, independently of what any instance knows; its
+// cost grows with the number of accounts below their threshold, never with the number of accounts. The
+// index is eventually consistent, so each refill re-reads its account before acting.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
+import { REFILL_SHARDS, refillShard } from '../dynamo/keys.ts';
 import { type RefillReport, runRefill } from './refill.ts';
-import { REFILL_DUE_SHARDS } from './store.ts';
 
 export type SweepReport = { due: number; outcomes: Record<string, number> };
 
 export async function sweepDueRefills(maxPerShard = 500): Promise<SweepReport> {
   const report: SweepReport = { due: 0, outcomes: {} };
-  const now = nowIso();
-  for (let shard = 0; shard < REFILL_DUE_SHARDS; shard++) {
+  for (let shard = 0; shard < REFILL_SHARDS; shard++) {
     const page = await ddb().send(
       new QueryCommand({
         TableName: config.tableName,
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :shard AND GSI1SK <= :now',
-        ExpressionAttributeValues: { ':shard': `REFILL_DUE#${shard}`, ':now': `${now}~` },
+        IndexName: 'GSI2',
+        KeyConditionExpression: 'GSI2PK = :shard AND refill_headroom < :zero',
+        ExpressionAttributeValues: { ':shard': refillShard(shard), ':zero': 0 },
         ProjectionExpression: 'account_id',
         Limit: maxPerShard,
       }),

@@ -123,7 +123,23 @@ export const keys = {
     PK: `ACCOUNT#${accountId}`,
     SK: `MKT_CARRY#${dimension}`,
   }),
+  /**
+   * An account with auto-refill on, in a shard of the sparse GSI2, whose sort key is the account item's own
+   * `refill_headroom` (available − threshold): the sweep queries `refill_headroom < 0` in each shard.
+   */
+  refillListing: (accountId: string) => ({ GSI2PK: refillShard(shardOfAccount(accountId, REFILL_SHARDS)) }),
+  /**
+   * A billing event, recorded in the transaction of the change it announces and delivered from the table's
+   * stream; its own partition, so an event never adds to a hot account partition.
+   */
+  event: (eventId: string) => ({ PK: `EVENT#${eventId}`, SK: 'EVENT' }),
 };
+
+export const REFILL_SHARDS = 4;
+
+export function refillShard(shard: number): string {
+  return `REFILL#${shard}`;
+}
 
 export const INVOICE_DUE_SHARDS = 8;
 export const MARKETPLACE_PENDING_SHARDS = 4;

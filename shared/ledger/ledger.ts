@@ -1,8 +1,10 @@
 // The ledger: every change to an account's balance or holds is one transaction that writes the change and
 // its record together, with conditions that make it exactly-once per request id, idempotency key or
 // external reference, forever. Nothing else writes `balance`, `held` or `available`, except `reversal.ts`,
-// which gives a failed fixed-price call's charge back with the same guarantees.
+// which gives a failed fixed-price call's charge back with the same guarantees. Every write that moves
+// `available` moves the auto-refill headroom with it (shared/auto-refill/headroom.ts).
 
+import { headroomFollows } from '../auto-refill/headroom.ts';
 import { config } from '../config.ts';
 import { keys, OPEN_HOLD_SHARDS } from '../dynamo/keys.ts';
 import {
@@ -65,6 +67,7 @@ function toMoney(item: Record<string, unknown> | undefined): AccountMoney | unde
     auto_refill_active:
       (item.auto_refill as { enabled?: boolean; status?: string } | undefined)?.status === 'active' &&
       (item.auto_refill as { enabled?: boolean }).enabled === true,
+    refill_listed: item.GSI2PK !== undefined,
   };
 }
 
@@ -133,22 +136,14 @@ function rejected(outcome: TransactOutcome): ChargeRejected | undefined {
  * The account write of a usage charge. `heldRelease` returns a hold to `available` at the same time
  * (settling a hold releases what was reserved and not used).
  */
-function accountDebit(
-  accountId: string,
-  amount: Micros,
-  heldRelease: Micros,
-  at: string,
-  refillDue?: { GSI1PK: string; GSI1SK: string },
-): TransactItem {
+function accountDebit(accountId: string, amount: Micros, heldRelease: Micros, at: string): TransactItem {
   // available changes by (heldRelease - amount); the condition keeps it from going below zero.
   const availableDelta = heldRelease - amount;
-  // A debit that takes the balance below the auto-refill threshold marks the account due in the same write.
-  const due = refillDue ? ', GSI1PK = :duePk, GSI1SK = if_not_exists(GSI1SK, :dueSk)' : '';
   return {
     Update: {
       TableName: config.tableName,
       Key: keys.account(accountId),
-      UpdateExpression: `SET balance = balance - :amount, held = held - :release, available = available + :delta, updated_at = :at${due} ADD entry_count :one`,
+      UpdateExpression: `SET balance = balance - :amount, held = held - :release, available = available + :delta, ${headroomFollows('+', ':delta')}, updated_at = :at ADD entry_count :one`,
       // Always checked, even when nothing is taken: an account in debt (after a refund) may not use anything.
       ConditionExpression: 'billing_mode = :prepaid AND available >= :need',
       ExpressionAttributeValues: {
@@ -159,7 +154,6 @@ function accountDebit(
         ':one': 1,
         ':prepaid': PREPAID,
         ':need': Math.max(0, -availableDelta),
-        ...(refillDue ? { ':duePk': refillDue.GSI1PK, ':dueSk': refillDue.GSI1SK } : {}),
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -202,8 +196,8 @@ export type UsageCharge = {
   cost: Micros;
   at: string;
   guard?: Guard;
-  /** The account's due mark for auto-refill, when this charge takes it below the threshold. */
-  refillDue?: { GSI1PK: string; GSI1SK: string };
+  /** This instance's view says the charge takes the balance below the auto-refill threshold: ask promptly. */
+  refillDue?: boolean;
   /** Postpaid or marketplace usage, billed later; absent for prepaid usage, which is debited. */
   billing?: AccrualBilling;
   /** The request's earlier charge, reversed: this one charges the request again (a retry after a failure). */
@@ -230,7 +224,7 @@ function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): Ledge
 /** The account write of a charge in the charge's billing mode; `heldRelease`/`headroomBack` come from a hold. */
 function accountCharge(charge: UsageCharge, heldRelease: Micros, headroomBack = 0): TransactItem {
   const billing = charge.billing;
-  if (!billing) return accountDebit(charge.accountId, charge.cost, heldRelease, charge.at, charge.refillDue);
+  if (!billing) return accountDebit(charge.accountId, charge.cost, heldRelease, charge.at);
   if (billing.mode === 'postpaid')
     return postpaidAccountCharge(charge.accountId, billing, charge.cost, charge.at, headroomBack);
   return marketplaceAccountCharge(charge.accountId, charge.at);
@@ -335,7 +329,7 @@ export async function reserveHold(input: {
         Update: {
           TableName: config.tableName,
           Key: keys.account(input.accountId),
-          UpdateExpression: 'SET held = held + :amount, available = available - :amount, updated_at = :at',
+          UpdateExpression: `SET held = held + :amount, available = available - :amount, ${headroomFollows('-', ':amount')}, updated_at = :at`,
           ConditionExpression: 'billing_mode = :prepaid AND available >= :amount',
           ExpressionAttributeValues: { ':amount': input.amount, ':at': createdAt, ':prepaid': PREPAID },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -463,7 +457,7 @@ export async function releaseHold(hold: Hold, status: 'released' | 'expired', at
       Update: {
         TableName: config.tableName,
         Key: keys.account(hold.account_id),
-        UpdateExpression: 'SET held = held - :amount, available = available + :amount, updated_at = :at',
+        UpdateExpression: `SET held = held - :amount, available = available + :amount, ${headroomFollows('+', ':amount')}, updated_at = :at`,
         ConditionExpression: 'attribute_exists(PK)',
         ExpressionAttributeValues: { ':amount': hold.amount, ':at': at },
       },
@@ -523,8 +517,7 @@ export async function applyCredit(input: {
       Update: {
         TableName: config.tableName,
         Key: keys.account(input.accountId),
-        UpdateExpression:
-          'SET balance = balance + :amount, available = available + :amount, updated_at = :at ADD entry_count :one',
+        UpdateExpression: `SET balance = balance + :amount, available = available + :amount, ${headroomFollows('+', ':amount')}, updated_at = :at ADD entry_count :one`,
         ConditionExpression: taking ? 'attribute_exists(PK) AND available >= :need' : 'attribute_exists(PK)',
         ExpressionAttributeValues: {
           ':amount': input.amount,

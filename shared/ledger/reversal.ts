@@ -6,6 +6,7 @@
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { TransactGetCommand } from '@aws-sdk/lib-dynamodb';
+import { headroomFollows } from '../auto-refill/headroom.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -49,8 +50,7 @@ function accountReversal(charge: UsageCharge, at: string, scope: ReversalScope):
       Update: {
         TableName: config.tableName,
         Key: key,
-        UpdateExpression:
-          'SET balance = balance + :cost, available = available + :cost, updated_at = :at ADD entry_count :one',
+        UpdateExpression: `SET balance = balance + :cost, available = available + :cost, ${headroomFollows('+', ':cost')}, updated_at = :at ADD entry_count :one`,
         ConditionExpression: 'attribute_exists(PK)',
         ExpressionAttributeValues: { ':cost': charge.cost, ':at': at, ':one': 1 },
       },

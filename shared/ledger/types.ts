@@ -64,4 +64,6 @@ export type AccountMoney = {
   billing_mode: string;
   /** Auto-refill is on and active (a refused debit then makes sure a refill is under way). */
   auto_refill_active: boolean;
+  /** The account is in the auto-refill sweep's index (shared/auto-refill/headroom.ts). */
+  refill_listed: boolean;
 };

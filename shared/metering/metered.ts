@@ -26,7 +26,7 @@ import {
   setView,
   viewOf,
 } from '../accounts/view.ts';
-import { dueIndexKey, markRefillDue } from '../auto-refill/store.ts';
+import { relist } from '../auto-refill/store.ts';
 import { requestRefill } from '../auto-refill/trigger.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
@@ -81,11 +81,13 @@ function refreshQuietly(accountId: string): Promise<void> {
 
 async function refuseForCredits(accountId: string, account: AccountMoney | undefined): Promise<never> {
   if (account) setView(accountId, account.available);
-  // Out of credits with auto-refill on: make sure a refill is under way (the crossing debit may have been
-  // made by an instance that did not know the threshold yet).
+  // Out of credits with auto-refill on: make sure a refill is under way now rather than at the sweep (the
+  // crossing debit may have been made by an instance that did not know the threshold), and that the account
+  // is listed for the sweep (auto-refill switched on before accounts were listed).
   if (account?.auto_refill_active && !recentlyMarkedDue(accountId)) {
     noteMarkedDue(accountId);
-    if (await markRefillDue(accountId, nowIso())) await requestRefill(accountId);
+    if (!account.refill_listed) await relist(accountId);
+    await requestRefill(accountId);
   }
   metrics.addMetric('InsufficientCredits', MetricUnit.Count, 1);
   const at = nowIso();
@@ -397,13 +399,11 @@ function chargeFor(
     at,
     ...(api.idempotencyReference ? { guard: { reference: api.idempotencyReference } } : {}),
     ...(billing ? { billing } : {}),
-    ...(!billing && refillDueAfter(principal.accountId, availableDrop)
-      ? { refillDue: dueIndexKey(principal.accountId, at) }
-      : {}),
+    ...(!billing && refillDueAfter(principal.accountId, availableDrop) ? { refillDue: true } : {}),
   };
 }
 
-/** After a committed debit that marked the account due: start the refill now rather than at the sweep. */
+/** After a committed debit this instance saw cross the threshold: start the refill now, not at the sweep. */
 async function startRefillIfMarked(charge: UsageCharge): Promise<void> {
   if (!charge.refillDue || recentlyMarkedDue(charge.accountId)) return;
   noteMarkedDue(charge.accountId);

@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { tableSchema } from '#infra/definitions/table.ts';
+import { keyAttributes, tableSchema } from '#infra/definitions/table.ts';
 import { DataStack, STRIPE_SECRET_PLACEHOLDER } from '#infra/stacks/data-stack.ts';
 import { logicalId, resources } from './synth.ts';
 
@@ -62,16 +62,15 @@ describe('data stack: the table', () => {
     }
   });
 
-  it('declares every key attribute as a string', () => {
+  it('declares every key attribute with its type: strings, and the refill headroom a number', () => {
     const [table] = Object.values(template.findResources('AWS::DynamoDB::Table'));
-    const keys = [
-      tableSchema.partitionKey,
-      tableSchema.sortKey,
-      ...tableSchema.indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
-    ];
     expect(table?.Properties.AttributeDefinitions).toEqual(
-      keys.map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+      keyAttributes().map(({ name, type }) => ({ AttributeName: name, AttributeType: type })),
     );
+    expect(table?.Properties.AttributeDefinitions).toContainEqual({
+      AttributeName: 'refill_headroom',
+      AttributeType: 'N',
+    });
   });
 });
 

@@ -1,4 +1,5 @@
-// The sweep never scans: with 10,000 accounts of which 5 are due, it reads about 5 items, not 10,000.
+// The sweep never scans: with 10,000 accounts with auto-refill on of which 5 are below their threshold, it
+// reads about 5 items, not 10,000.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createTable } from '../../local/dynamo-local.ts';

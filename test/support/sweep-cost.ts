@@ -1,9 +1,8 @@
-// The auto-refill sweep's read cost: a table of `accounts` accounts of which `due` are marked due, and the
-// number of items the sweep reads (summed from every Query's ScannedCount through SDK middleware).
+// The auto-refill sweep's read cost: a table of `accounts` accounts, all with auto-refill on (listed in the
+// sweep's index), of which `due` are below their threshold, and the number of items the sweep reads (summed
+// from every Query's ScannedCount through SDK middleware).
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { dueIndexKey } from '#shared/auto-refill/store.ts';
 import { sweepDueRefills } from '#shared/auto-refill/sweep.ts';
-import { nowIso } from '#shared/clock.ts';
 import { createDocumentClient, setDocumentClient } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 
@@ -21,7 +20,6 @@ export async function measureSweepCost(tableName: string, accounts: number, due:
     },
     { step: 'initialize', name: 'countItemsRead' },
   );
-  const at = nowIso();
   const items = Array.from({ length: accounts }, (_, i) => {
     const accountId = `acct_SWEEP${String(i).padStart(21, '0')}`;
     return {
@@ -32,7 +30,8 @@ export async function measureSweepCost(tableName: string, accounts: number, due:
       held: 0,
       available: 0,
       billing_mode: 'prepaid',
-      ...(i < due ? dueIndexKey(accountId, at) : {}),
+      ...keys.refillListing(accountId),
+      refill_headroom: i < due ? -1_000_000 : 1_000_000,
     };
   });
   const batches = [];
