@@ -2,7 +2,7 @@
 // content-type and accept, the signed x-credits-* headers; nothing else, so never the customer's
 // authorization, a hop-by-hop header or host), and the upstream's answer read within the route's timeout.
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { UpstreamError, UpstreamTimeoutError } from '../errors.ts';
+import { NotFoundError, UpstreamError, UpstreamTimeoutError } from '../errors.ts';
 import type { ApiEvent } from '../http/api.ts';
 import { metrics } from '../observability/powertools.ts';
 import { signatureHeader } from './signature.ts';
@@ -38,6 +38,8 @@ export type ProxiedRequest = {
 /** The upstream URL: the base URL, the request's path below the route's prefix, the query as sent. */
 export function upstreamUrl(baseUrl: string, prefix: string, event: ApiEvent): string {
   const path = event.rawPath.startsWith(prefix) ? event.rawPath.slice(prefix.length) : event.rawPath;
+  // A dot segment would be resolved by the URL parser and could climb above the base URL's path.
+  if (path.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) throw new NotFoundError();
   const query = event.rawQueryString ? `?${event.rawQueryString}` : '';
   return `${baseUrl}${path.startsWith('/') ? path : `/${path}`}${query}`;
 }
@@ -81,10 +83,11 @@ export async function forward(request: ProxiedRequest): Promise<UpstreamAnswer> 
     // Real time, not the settable clock: the upstream checks the timestamp against its own clock.
     signatureHeader(secret, request.requestId, request.accountId, Math.floor(Date.now() / 1000)),
   );
+  const url = upstreamUrl(upstream.baseUrl, request.prefix, event);
   const body = bodyOf(event);
   const signal = AbortSignal.timeout(request.timeoutMs);
   try {
-    const response = await fetch(upstreamUrl(upstream.baseUrl, request.prefix, event), {
+    const response = await fetch(url, {
       method: event.requestContext.http.method,
       headers,
       ...(body ? { body } : {}),

@@ -102,6 +102,9 @@ function meteredProxy(targets: Map<string, ProxyTarget>): ApiMiddleware {
         // 4xx (5xx never gets here): the customer's request was refused by the upstream; not charged.
         metrics.addMetric('UpstreamRefused', MetricUnit.Count, 1);
         await refundFailedWork(request);
+        // The reversal failed: answer 500 (the charge stands, the reconciliation sees it) rather than a 4xx
+        // that says nothing was charged.
+        if (request.error) throw request.error;
       }
       request.response = passThrough(answer, withCost(answer.body, answer.contentType, cost), {
         'x-cost': String(toWire(cost)),
