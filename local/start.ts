@@ -28,7 +28,7 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
   ];
   for (const [name, upstream] of Object.entries(stack.upstreams)) {
     lines.push(
-      `  Upstream "${name}":${' '.repeat(Math.max(1, 15 - name.length))}${upstream.url}   (behind ${proxyRoutes()
+      `  Upstream "${name}":${' '.repeat(Math.max(1, 14 - name.length))}${upstream.url}   (behind ${proxyRoutes()
         .filter((route) => route.proxy.upstream === name)
         .map((route) => route.path)
         .join(', ')}; signing secret ${upstream.secret})`,
