@@ -383,6 +383,83 @@ async function main(): Promise<number> {
       ddb_requests_by_command: contentionSeen.byCommand,
       checks,
     };
+    // ---- proxy: POST /v1/sample/translate through the proxy handler vs the same call straight to the upstream ----
+    {
+      const { startSampleUpstream } = await import('../local/sample-upstream.ts');
+      const { signatureHeader } = await import('#shared/proxy/signature.ts');
+      const secret = randomUUID() + randomUUID();
+      const upstream = await startSampleUpstream(secret);
+      process.env.PROXY_UPSTREAMS = JSON.stringify({ sample: { url: upstream.url, secret } });
+      const proxy = (await import('#functions/proxy.ts')).handler as unknown as Handler;
+      const proxyPayer = await fundedAccount(Math.ceil((WARMUP + N) * 0.005) + 1, 'Bench proxy payer');
+      const body = JSON.stringify({ text: 'hello', to: 'fr' });
+      // The same request the proxy makes: Node's fetch (keep-alive), the signed headers, the body.
+      const directOnce = async (): Promise<number> => {
+        const start = performance.now();
+        const response = await fetch(`${upstream.url}/translate`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-credits-account-id': proxyPayer.accountId,
+            'x-credits-request-id': 'req_direct',
+            'x-credits-feature': 'sample_translate',
+            'x-credits-signature': signatureHeader(
+              secret,
+              'req_direct',
+              proxyPayer.accountId,
+              Math.floor(Date.now() / 1000),
+            ),
+          },
+          body,
+        });
+        await response.arrayBuffer();
+        const elapsed = performance.now() - start;
+        if (response.status !== 200) throw new Error(`direct call returned ${response.status}`);
+        return elapsed;
+      };
+      const proxiedOnce = async (): Promise<number> => {
+        const event = apiEvent('POST', '/v1/sample/translate', { token: proxyPayer.token, rawBody: body });
+        const start = performance.now();
+        const result = await proxy(event, lambdaContext());
+        const elapsed = performance.now() - start;
+        if (result.statusCode !== 200 || JSON.parse(result.body).cost !== 0.005) {
+          throw new Error(`proxied call returned ${result.statusCode} ${result.body}`);
+        }
+        return elapsed;
+      };
+      console.log(`proxy: ${WARMUP} warm-up, then ${BLOCKS} alternating blocks of direct / proxied calls`);
+      for (let i = 0; i < WARMUP; i++) {
+        await directOnce();
+        await proxiedOnce();
+      }
+      const direct: number[] = [];
+      const proxied: number[] = [];
+      for (let block = 0; block < BLOCKS; block++) {
+        const runDirect = async () => {
+          for (let i = 0; i < BLOCK; i++) direct.push(await directOnce());
+        };
+        const runProxied = async () => {
+          for (let i = 0; i < BLOCK; i++) proxied.push(await proxiedOnce());
+        };
+        if (block % 2 === 0) {
+          await runDirect();
+          await runProxied();
+        } else {
+          await runProxied();
+          await runDirect();
+        }
+      }
+      await upstream.stop();
+      results.proxy_direct_p50_ms = round(percentile(direct, 50));
+      results.proxy_proxied_p50_ms = round(percentile(proxied, 50));
+      results.proxy_overhead_p50_ms = round(percentile(proxied, 50) - percentile(direct, 50));
+      const proxyAccount = await accountMoney(proxyPayer.accountId);
+      const proxyEntries = await ledgerEntries(proxyPayer.accountId);
+      results.proxy_conservation_errors =
+        Number(ledgerSum(proxyEntries) !== proxyAccount.balance) +
+        Number(proxyEntries.filter((entry) => entry.type === 'usage').length !== WARMUP + N);
+    }
+
     client.destroy();
   } finally {
     await dynamo.stop();
@@ -432,6 +509,10 @@ async function main(): Promise<number> {
     functionResults[name] = { bundle_kb: round(size / 1024, 1), init_ms: round(percentile(runs, 50), 1) };
   }
   results.functions = functionResults;
+  // The proxy function against the metered features' bundle (the echo feature's): within 10 %.
+  results.proxy_bundle_vs_echo = round(
+    (functionResults.proxy?.bundle_kb ?? 0) / (functionResults.demoEcho?.bundle_kb ?? 1),
+  );
 
   // ---- report ----
   const cpus = os.cpus();
@@ -468,7 +549,23 @@ async function main(): Promise<number> {
       ([name, value]): [string, string, string, string] => [`postpaid.${name}`, String(value), '', ''],
     ),
     ['contention_conservation_errors', String(conservation), '= 0', verdict(conservation === 0)],
+    ['proxy_direct_p50_ms', String(results.proxy_direct_p50_ms), '', ''],
+    ['proxy_proxied_p50_ms', String(results.proxy_proxied_p50_ms), '', ''],
+    [
+      'proxy_overhead_p50_ms',
+      String(results.proxy_overhead_p50_ms),
+      `<= 1.5 × floor = ${round(1.5 * (results.floor_p50_ms as number))}`,
+      verdict((results.proxy_overhead_p50_ms as number) <= 1.5 * (results.floor_p50_ms as number)),
+    ],
+    [
+      'proxy_conservation_errors',
+      String(results.proxy_conservation_errors),
+      '= 0',
+      verdict(results.proxy_conservation_errors === 0),
+    ],
   ];
+  const bundleRatio = results.proxy_bundle_vs_echo as number;
+  rows.push(['proxy_bundle_vs_echo', bundleRatio.toFixed(3), '<= 1.1', verdict(bundleRatio <= 1.1)]);
   for (const [name, value] of Object.entries(functionResults)) {
     rows.push([`${name}.bundle_kb`, String(value.bundle_kb), '', '']);
     rows.push([`${name}.init_ms`, String(value.init_ms), '', '']);

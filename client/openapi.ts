@@ -44,6 +44,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sample/translate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Translate the text (sample metered proxy route, local stack)
+         * @description Forwarded to the sample upstream’s `POST /translate` and priced by the catalog feature `sample_translate` (0.005 USD a call by default), charged only when the upstream answers 2xx. Body `{"text", "to"}` → `{"translation", "to", "cost"}`; `"fail": 400..599` and `"delay_ms"` make the sample fail or wait. Deployed stacks serve it only when the upstream `sample` is configured.
+         */
+        post: operations["postV1SampleTranslate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sample/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete the prompt (sample metered proxy route, priced per token)
+         * @description Forwarded to the sample upstream’s `POST /complete` and priced per `token` by the catalog feature `sample_complete`: `max_quantity` × unit price is held before forwarding, and a 2xx answer is charged for the `x-usage-quantity` the upstream reports (words in `prompt` + `max_tokens`). Body `{"prompt", "max_tokens": 1..4096}` → `{"completion", "cost"}`.
+         */
+        post: operations["postV1SampleComplete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/credits": {
         parameters: {
             query?: never;
@@ -435,7 +475,7 @@ export interface components {
             /** @description A sentence for people */
             error: string;
             /** @enum {string} */
-            code: "invalid_request" | "unauthorized" | "token_expired" | "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue" | "forbidden" | "subscription_inactive" | "not_found" | "idempotency_key_reused" | "idempotency_request_in_progress" | "no_payment_method" | "wrong_billing_mode" | "too_many_tokens" | "insufficient_balance" | "payload_too_large" | "internal_error";
+            code: "invalid_request" | "unauthorized" | "token_expired" | "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue" | "forbidden" | "subscription_inactive" | "not_found" | "idempotency_key_reused" | "idempotency_request_in_progress" | "no_payment_method" | "wrong_billing_mode" | "too_many_tokens" | "insufficient_balance" | "payload_too_large" | "internal_error" | "upstream_error" | "upstream_timeout";
             /** @description With `invalid_request`: each field and its problem */
             details?: {
                 field: string;
@@ -454,6 +494,8 @@ export interface components {
     headers: {
         /** @description This request’s id (`req_…`); ledger entries it creates record it */
         RequestId: string;
+        /** @description Proxied routes: the USD charged for this call (`0` when not charged) */
+        Cost: string;
         /** @description Prepaid accounts: the available balance after this call, USD */
         CreditsRemaining: string;
     };
@@ -759,6 +801,266 @@ export interface operations {
                     } | {
                         message: string;
                     };
+                };
+            };
+        };
+    };
+    postV1SampleTranslate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`, `token_expired`) */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired";
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description Billing denial: nothing was charged and the feature did not run (`insufficient_credits`, `spend_limit_reached`, `token_limit_reached`, `invoice_overdue`) */
+            402: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue";
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description Not allowed (`forbidden`, `subscription_inactive`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden" | "subscription_inactive";
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description The upstream answered 5xx, broke the connection or reported an invalid usage quantity; not charged (`upstream_error`) */
+            502: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "upstream_error";
+                    };
+                };
+            };
+            /** @description The upstream did not answer within the route’s timeout; not charged (`upstream_timeout`) */
+            504: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "upstream_timeout";
+                    };
+                };
+            };
+            /** @description The upstream’s answer, charged; a JSON object gains a top-level `cost` (USD) unless it has one */
+            "2XX": {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "x-cost": components["headers"]["Cost"];
+                    "x-credits-remaining": components["headers"]["CreditsRemaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": unknown;
+                };
+            };
+            /** @description The upstream refused the request: its answer passed through, not charged (`x-cost: 0`) */
+            "4XX": {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "x-cost": components["headers"]["Cost"];
+                    "x-credits-remaining": components["headers"]["CreditsRemaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": unknown;
+                };
+            };
+        };
+    };
+    postV1SampleComplete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`, `token_expired`) */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired";
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description Billing denial: nothing was charged and the feature did not run (`insufficient_credits`, `spend_limit_reached`, `token_limit_reached`, `invoice_overdue`) */
+            402: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue";
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description Not allowed (`forbidden`, `subscription_inactive`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden" | "subscription_inactive";
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description The upstream answered 5xx, broke the connection or reported an invalid usage quantity; not charged (`upstream_error`) */
+            502: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "upstream_error";
+                    };
+                };
+            };
+            /** @description The upstream did not answer within the route’s timeout; not charged (`upstream_timeout`) */
+            504: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "upstream_timeout";
+                    };
+                };
+            };
+            /** @description The upstream’s answer, charged; a JSON object gains a top-level `cost` (USD) unless it has one */
+            "2XX": {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "x-cost": components["headers"]["Cost"];
+                    "x-credits-remaining": components["headers"]["CreditsRemaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": unknown;
+                };
+            };
+            /** @description The upstream refused the request: its answer passed through, not charged (`x-cost: 0`) */
+            "4XX": {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "x-cost": components["headers"]["Cost"];
+                    "x-credits-remaining": components["headers"]["CreditsRemaining"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": unknown;
                 };
             };
         };
@@ -1106,6 +1408,7 @@ export interface operations {
                             unit: string;
                             /** @description USD per unit, exact; may have more than 6 decimals */
                             unit_price: number;
+                            max_quantity?: number;
                         })[];
                     };
                 };

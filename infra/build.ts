@@ -3,6 +3,8 @@
 import { type App, type Environment, Token, Validations } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
 import { MARKETPLACE_EVENTS_REGION } from './constructs/marketplace-events.ts';
+import { PROXY_UPSTREAMS_CONTEXT, proxyUpstreamsFrom } from './constructs/proxy-upstreams.ts';
+import { routes } from './definitions/routes.ts';
 import { ApiStack } from './stacks/api-stack.ts';
 import { DashboardStack } from './stacks/dashboard-stack.ts';
 import { DataStack } from './stacks/data-stack.ts';
@@ -45,8 +47,10 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
   if (app.node.tryGetContext(CROSS_STACK_REFERENCES) === undefined) {
     app.node.setContext(CROSS_STACK_REFERENCES, 'strong');
   }
+  const upstreams = proxyUpstreamsFrom(app.node.tryGetContext(PROXY_UPSTREAMS_CONTEXT), routes);
   const data = new DataStack(app, 'CreditsData', {
     env: options.env,
+    proxyUpstreams: [...upstreams.keys()],
     description: 'Credits billing: single DynamoDB table, event bus and Stripe secret (stateful)',
   });
   const api = new ApiStack(app, 'CreditsApi', {
@@ -56,6 +60,9 @@ export function buildApp(app: App, options: BuildOptions = {}): CreditsApp {
     bus: data.bus,
     stripeSecret: data.stripeSecret,
     cursorSecret: data.cursorSecret,
+    proxyUpstreams: Object.fromEntries(
+      [...upstreams].map(([name, url]) => [name, { url, secret: data.upstreamSecrets[name]! }]),
+    ),
   });
   const dashboard = new DashboardStack(app, 'CreditsDashboard', {
     env: options.env,

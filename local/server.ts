@@ -38,6 +38,7 @@ import {
 } from './marketplace/local.ts';
 import { servePage } from './page.ts';
 import { matchRoute } from './router.ts';
+import { startSampleUpstream } from './sample-upstream.ts';
 import { type StripeEmulator, startStripeEmulator } from './stripe/emulator.ts';
 import { workPool } from './work-pool.ts';
 
@@ -69,6 +70,11 @@ export type LocalStackOptions = {
    * on the first start only). Default: nothing outlives the stack (tests, the benchmark).
    */
   dataDirectory?: string;
+  /**
+   * Where the proxy routes' upstreams are (PROXY_UPSTREAMS): by default the sample upstream, started here on
+   * a free port with a secret generated per start.
+   */
+  upstreams?: Record<string, { url: string; secret: string }>;
 };
 
 export type LocalStripeOptions = {
@@ -92,6 +98,8 @@ export type LocalStack = {
   stripe?: StripeEmulator;
   /** The AWS Marketplace emulator the metering client talks to, when it runs. */
   marketplace?: MarketplaceEmulator;
+  /** The proxy routes' upstreams, with the secret each verifies the gateway's signature with. */
+  upstreams: Record<string, { url: string; secret: string }>;
   stop(): Promise<void>;
 };
 
@@ -464,9 +472,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log(`AWS Marketplace emulator on ${marketplace.url}`);
     }
 
+    let upstreams = options.upstreams;
+    if (!upstreams) {
+      const secret = randomBytes(32).toString('base64url');
+      const sample = await startSampleUpstream(secret, host);
+      cleanups.push(() => sample.stop());
+      log(`Sample upstream on ${sample.url}`);
+      upstreams = { sample: { url: sample.url, secret } };
+    }
+
     cleanups.push(
       applyEnvironment({
         TABLE_NAME: tableName,
+        PROXY_UPSTREAMS: JSON.stringify(upstreams),
         DYNAMODB_ENDPOINT: dynamoEndpoint,
         LOCAL_MODE: 'true',
         ADMIN_API_KEY: adminApiKey,
@@ -598,6 +616,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamoEndpoint,
       ...(stripe ? { stripe } : {}),
       ...(marketplace ? { marketplace } : {}),
+      upstreams,
       stop,
     };
   } catch (error) {

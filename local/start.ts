@@ -1,5 +1,6 @@
 // `npm start`: the whole stack on this machine, seeded with a demo account, until Ctrl-C. Its data lives in
 // a directory (`.local-data/` or LOCAL_DATA_DIR) that one running stack holds at a time.
+import { proxyRoutes } from '#infra/definitions/routes.ts';
 import {
   DataDirectoryInUseError,
   type DataDirectoryLock,
@@ -25,6 +26,14 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
       : `  Stripe:                   test mode (STRIPE_SECRET_KEY); forward webhooks with\n` +
         `                            stripe listen --forward-to localhost:${stack.port}/webhooks/stripe`,
   ];
+  for (const [name, upstream] of Object.entries(stack.upstreams)) {
+    lines.push(
+      `  Upstream "${name}":${' '.repeat(Math.max(1, 14 - name.length))}${upstream.url}   (behind ${proxyRoutes()
+        .filter((route) => route.proxy.upstream === name)
+        .map((route) => route.path)
+        .join(', ')}; signing secret ${upstream.secret})`,
+    );
+  }
   if (stack.marketplace) {
     lines.push(
       `  AWS Marketplace emulator: ${url}/__marketplace/customers   (POST mints a buyer; register with its token at /marketplace/register)`,
@@ -44,6 +53,9 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
       `  curl -s -X POST ${url}/v1/demo/echo \\`,
       `    -H 'authorization: Bearer ${token}' -H 'content-type: application/json' \\`,
       `    -d '{"text": "hello"}'`,
+      `  curl -s -X POST ${url}/v1/sample/translate \\`,
+      `    -H 'authorization: Bearer ${token}' -H 'content-type: application/json' \\`,
+      `    -d '{"text": "hello", "to": "fr"}'   # a metered proxy route to the sample upstream`,
       `  curl -s ${url}/v1/credits -H 'authorization: Bearer ${token}'`,
     );
   }

@@ -156,6 +156,26 @@ export class SubscriptionInactiveError extends DomainError {
   }
 }
 
+/** A proxied route's upstream answered 5xx, broke the connection, or reported a usage it cannot have had. */
+export class UpstreamError extends DomainError {
+  override readonly name = 'UpstreamError';
+  readonly status = 502;
+  readonly code = 'upstream_error';
+  constructor(message = 'The upstream service failed', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A proxied route's upstream gave no answer within the route's timeout. */
+export class UpstreamTimeoutError extends DomainError {
+  override readonly name = 'UpstreamTimeoutError';
+  readonly status = 504;
+  readonly code = 'upstream_timeout';
+  constructor(options?: ErrorOptions) {
+    super('The upstream service did not answer in time', options);
+  }
+}
+
 /** A prepaid correction or debit that would take the balance below zero. */
 export class BalanceWouldGoNegativeError extends ConflictError {
   constructor() {

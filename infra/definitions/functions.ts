@@ -42,6 +42,11 @@ export type FunctionSpec = {
   invoiceQueue?: boolean;
   /** Consumes the invoice queue (an SQS event source with bounded concurrency: Stripe's rate limits). */
   invoiceWorker?: boolean;
+  /**
+   * Serves metered proxy routes: forwards to the routes' upstreams (PROXY_UPSTREAMS: base URL and signing
+   * secret of each) and reads each upstream's secret from Secrets Manager.
+   */
+  proxy?: boolean;
   /** Calls the AWS Marketplace Metering Service with exactly these actions (and gets the MARKETPLACE_* settings). */
   marketplace?: MarketplaceAction[];
   memoryMb?: number;
@@ -82,6 +87,16 @@ export const functions = {
     table: unique([...tokenAuth, ...idempotency, ...charging]),
     publishesEvents: true,
     refillQueue: true,
+  },
+  proxy: {
+    entry: 'functions/proxy.ts',
+    description: 'Metered proxy routes: pay first, forward signed to the upstream, charge its 2xx answers',
+    table: unique([...tokenAuth, ...charging]),
+    publishesEvents: true,
+    refillQueue: true,
+    proxy: true,
+    // Room for the longest upstream timeout a route may have (timeouts.ts checks) within HTTP API's 29 s.
+    timeoutSeconds: 29,
   },
   credits: {
     entry: 'functions/account/credits.ts',

@@ -65,6 +65,11 @@ export type Operation = {
   idempotent?: boolean;
   /** A metered call: charged, refused with 402 when the account cannot pay, `x-credits-remaining` on 200. */
   paid?: boolean;
+  /**
+   * A metered proxy route: charged like `paid`, and answering its upstream's 2xx and 4xx as they came (any
+   * content type: described loosely, the gateway cannot know the upstream's schema), 502/504 when it fails.
+   */
+  proxied?: boolean;
   /** Its own answers by status, success and refusals alike; they replace the error answers derived for it. */
   answers: Record<number, Answer>;
   /** Refusal codes beyond those every route of its kind can give (see `errorCodes` in the document builder). */
@@ -99,6 +104,30 @@ export const operations: Record<string, Operation> = {
     answers: {
       200: { description: 'The results and the USD charged', json: paidAnswerSchema(wordsResults) },
     },
+  },
+  'POST /v1/sample/translate': {
+    tag: 'Paid features',
+    summary: 'Translate the text (sample metered proxy route, local stack)',
+    description:
+      'Forwarded to the sample upstream’s `POST /translate` and priced by the catalog feature ' +
+      '`sample_translate` (0.005 USD a call by default), charged only when the upstream answers 2xx. Body ' +
+      '`{"text", "to"}` → `{"translation", "to", "cost"}`; `"fail": 400..599` and `"delay_ms"` make the ' +
+      'sample fail or wait. Deployed stacks serve it only when the upstream `sample` is configured.',
+    scope: 'api',
+    proxied: true,
+    answers: {},
+  },
+  'POST /v1/sample/complete': {
+    tag: 'Paid features',
+    summary: 'Complete the prompt (sample metered proxy route, priced per token)',
+    description:
+      'Forwarded to the sample upstream’s `POST /complete` and priced per `token` by the catalog feature ' +
+      '`sample_complete`: `max_quantity` × unit price is held before forwarding, and a 2xx answer is charged ' +
+      'for the `x-usage-quantity` the upstream reports (words in `prompt` + `max_tokens`). Body ' +
+      '`{"prompt", "max_tokens": 1..4096}` → `{"completion", "cost"}`.',
+    scope: 'api',
+    proxied: true,
+    answers: {},
   },
   'GET /v1/credits': {
     tag: 'Account',

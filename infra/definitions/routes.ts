@@ -7,11 +7,47 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'ANY';
 /** `token`: bearer token checked inside the function; `iam`: SigV4 in the cloud, x-admin-key locally. */
 export type RouteAuth = 'token' | 'iam' | 'none';
 
-export type Route = { method: HttpMethod; path: string; function: FunctionName; auth: RouteAuth };
+/**
+ * A metered proxy route: the call is paid for with the catalog `feature`, then forwarded to the upstream
+ * named `upstream` (its base URL and signing secret are deployment settings, never in code: CDK context
+ * `proxyUpstreams` in the cloud, the sample upstream locally), at the request's path below `prefix`.
+ */
+export type ProxyTarget = {
+  upstream: string;
+  prefix: string;
+  feature: string;
+  /** No answer within this → 504 upstream_timeout. Fits the function's timeout (timeouts.ts checks). */
+  timeoutMs: number;
+};
+
+export type Route = {
+  method: HttpMethod;
+  path: string;
+  function: FunctionName;
+  auth: RouteAuth;
+  proxy?: ProxyTarget;
+};
+
+/** The contract's sample upstream (`npm start` runs it): a small API billed per call and per token. */
+const sample = { upstream: 'sample', prefix: '/v1/sample', timeoutMs: 5_000 } as const;
 
 export const routes: Route[] = [
   { method: 'POST', path: '/v1/demo/echo', function: 'demoEcho', auth: 'token' },
   { method: 'POST', path: '/v1/demo/words', function: 'demoWords', auth: 'token' },
+  {
+    method: 'POST',
+    path: '/v1/sample/translate',
+    function: 'proxy',
+    auth: 'token',
+    proxy: { ...sample, feature: 'sample_translate' },
+  },
+  {
+    method: 'POST',
+    path: '/v1/sample/complete',
+    function: 'proxy',
+    auth: 'token',
+    proxy: { ...sample, feature: 'sample_complete' },
+  },
   { method: 'GET', path: '/v1/credits', function: 'credits', auth: 'token' },
   { method: 'GET', path: '/v1/usage', function: 'usage', auth: 'token' },
   { method: 'GET', path: '/v1/transactions', function: 'transactions', auth: 'token' },
@@ -42,4 +78,9 @@ export const routes: Route[] = [
 /** API Gateway's route key, e.g. `POST /v1/demo/echo`; handlers dispatch on it. */
 export function routeKey(route: Pick<Route, 'method' | 'path'>): string {
   return `${route.method} ${route.path}`;
+}
+
+/** The metered proxy routes of a route table. */
+export function proxyRoutes(table: readonly Route[] = routes): (Route & { proxy: ProxyTarget })[] {
+  return table.filter((route): route is Route & { proxy: ProxyTarget } => route.proxy !== undefined);
 }

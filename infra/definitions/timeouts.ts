@@ -146,9 +146,11 @@ export type FunctionBudget = {
 
 const WRITES = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
 
-/** The calls a function's spec lets it make, each at its worst. */
-function dependencyWaits(spec: FunctionSpec, { aws, stripe }: Budgets): Wait[] {
+/** The calls a function's spec lets it make, each at its worst; `upstreamMs`: its proxy routes' longest timeout. */
+function dependencyWaits(spec: FunctionSpec, { aws, stripe }: Budgets, upstreamMs?: number): Wait[] {
   const waits: Wait[] = [];
+  if (upstreamMs !== undefined) waits.push({ what: 'upstream call', ms: upstreamMs });
+  if (spec.proxy) waits.push({ what: 'Secrets Manager read', ms: awsCallWorstMs(aws.secretsManager) });
   if (spec.table.length > 0) waits.push({ what: 'DynamoDB call', ms: awsCallWorstMs(aws.dynamodb) });
   if (spec.stripe) {
     waits.push({ what: 'Stripe call', ms: stripeCallWorstMs(stripe) });
@@ -169,14 +171,19 @@ function dependencyWaits(spec: FunctionSpec, { aws, stripe }: Budgets): Wait[] {
  * idempotency wait whether or not their routes honour Idempotency-Key: cheaper than a second list of those
  * routes kept in step with the handlers.
  */
-export function budgetOf(spec: FunctionSpec, api: boolean, within: Budgets = budgets): FunctionBudget {
+export function budgetOf(
+  spec: FunctionSpec,
+  api: boolean,
+  within: Budgets = budgets,
+  upstreamMs?: number,
+): FunctionBudget {
   const fixed: Wait[] = [];
   if (api)
     fixed.push({ what: 'idempotency wait', ms: within.idempotency.waitMs + within.idempotency.pollMs });
   if (spec.table.some((action) => WRITES.has(action))) {
     fixed.push({ what: 'transaction retries', ms: transactionPausesWorstMs(within.transactions) });
   }
-  const slowest = dependencyWaits(spec, within).reduce<Wait | undefined>(
+  const slowest = dependencyWaits(spec, within, upstreamMs).reduce<Wait | undefined>(
     (worst, wait) => (worst && worst.ms >= wait.ms ? worst : wait),
     undefined,
   );
@@ -189,13 +196,21 @@ const seconds = (ms: number) => `${ms / 1000} s`;
 /** Every way the declared functions break the rules above; empty when all budgets fit. */
 export function timeoutProblems(
   functions: Readonly<Record<string, FunctionSpec>>,
-  routes: readonly Pick<Route, 'function'>[],
+  routes: readonly Pick<Route, 'function' | 'proxy'>[],
   within: Budgets = budgets,
 ): string[] {
   const api = apiFunctionNames(routes);
   const problems: string[] = [];
+  const upstreamMs = new Map<string, number>();
+  for (const route of routes) {
+    if (!route.proxy) continue;
+    if (!functions[route.function]?.proxy) {
+      problems.push(`${route.function} serves a proxy route but its spec does not say proxy`);
+    }
+    upstreamMs.set(route.function, Math.max(upstreamMs.get(route.function) ?? 0, route.proxy.timeoutMs));
+  }
   for (const [name, spec] of Object.entries(functions)) {
-    const budget = budgetOf(spec, api.has(name), within);
+    const budget = budgetOf(spec, api.has(name), within, upstreamMs.get(name));
     if (api.has(name) && budget.timeoutMs > API_TIMEOUT_CAP_SECONDS * 1000) {
       problems.push(
         `${name} serves HTTP routes but times out after ${seconds(budget.timeoutMs)}, over ${API_TIMEOUT_CAP_SECONDS} s`,

@@ -46,6 +46,8 @@ export const errorCodes: Record<number, string[]> = {
   ],
   413: ['payload_too_large'],
   500: ['internal_error'],
+  502: ['upstream_error'],
+  504: ['upstream_timeout'],
 };
 
 const errorMeaning: Record<number, string> = {
@@ -57,8 +59,17 @@ const errorMeaning: Record<number, string> = {
   409: 'State conflict',
   413: 'The body is larger than the route accepts',
   500: 'Internal error: safe to retry with the same Idempotency-Key',
+  502: 'The upstream answered 5xx, broke the connection or reported an invalid usage quantity; not charged',
   503: 'A service this route depends on is unavailable: retry later',
+  504: 'The upstream did not answer within the route’s timeout; not charged',
 };
+
+/**
+ * A proxied route answers whatever its upstream does (any body, any content type): described as such, since
+ * the gateway cannot know the upstream's schema. Its own refusals keep the contract's shape, but an upstream
+ * 4xx with the same status passes through too.
+ */
+const upstreamBody = { description: 'The upstream’s own answer, passed through' };
 
 function jsonSchema(schema: Schema, io: 'input' | 'output'): Json {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Json;
@@ -121,9 +132,13 @@ function refusalsOf(route: Route, operation: Operation): Map<number, string[]> {
   if (operation.body || operation.query || operation.path || operation.idempotent) add(400);
   if (operation.path || route.auth === 'iam') add(404);
   if (operation.idempotent) add(409, ['idempotency_key_reused', 'idempotency_request_in_progress']);
-  if (operation.paid) {
+  if (operation.paid || operation.proxied) {
     add(402);
     add(403, ['subscription_inactive']);
+  }
+  if (operation.proxied) {
+    add(502);
+    add(504);
   }
   for (const [status, codes] of Object.entries(operation.refusals ?? {})) add(Number(status), codes);
   add(500);
@@ -136,8 +151,14 @@ function refusal(route: Route, operation: Operation, status: number, codes: stri
   const contract = errorSchema(codes);
   // IAM refusals and function failures come from API Gateway itself, in its own shape.
   const gateway = status === 500 || (status === 403 && route.auth === 'iam');
-  const schema = gateway ? { anyOf: [contract, gatewayMessage] } : contract;
+  const passed = operation.proxied && status < 500;
+  const schema = gateway
+    ? { anyOf: [contract, gatewayMessage] }
+    : passed
+      ? { anyOf: [contract, upstreamBody] }
+      : contract;
   const content: Json = { 'application/json': { schema } };
+  if (passed) content['*/*'] = { schema: upstreamBody };
   if (operation.answers[200]?.html && status < 500) content['text/html'] = { schema: { type: 'string' } };
   return {
     description: `${errorMeaning[status] ?? 'Refused'} (${codes.map((code) => `\`${code}\``).join(', ')})`,
@@ -190,6 +211,25 @@ function describedOperation(route: Route, operation: Operation): Json {
     responses[status] = refusal(route, operation, status, codes);
   }
   for (const status of Object.keys(operation.answers)) responses[status] = answer(operation, Number(status));
+  if (operation.proxied) {
+    const headers = {
+      'x-request-id': requestIdHeader,
+      'x-cost': { $ref: '#/components/headers/Cost' },
+      'x-credits-remaining': { $ref: '#/components/headers/CreditsRemaining' },
+    };
+    const content = { '*/*': { schema: upstreamBody } };
+    responses['2XX'] = {
+      description:
+        'The upstream’s answer, charged; a JSON object gains a top-level `cost` (USD) unless it has one',
+      headers,
+      content,
+    };
+    responses['4XX'] = {
+      description: 'The upstream refused the request: its answer passed through, not charged (`x-cost: 0`)',
+      headers,
+      content,
+    };
+  }
   const idempotencyKey = operation.idempotent ? [{ $ref: '#/components/parameters/IdempotencyKey' }] : [];
   const body = operation.body
     ? { 'application/json': { schema: jsonSchema(operation.body, 'input') } }
@@ -208,7 +248,7 @@ function describedOperation(route: Route, operation: Operation): Json {
       ...idempotencyKey,
     ],
     ...(body ? { requestBody: { required: true, content: body } } : {}),
-    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
+    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b))),
   };
 }
 
@@ -245,6 +285,11 @@ export function openApiDocument(): Json {
       headers: {
         RequestId: {
           description: 'This request’s id (`req_…`); ledger entries it creates record it',
+          required: true,
+          schema: { type: 'string' },
+        },
+        Cost: {
+          description: 'Proxied routes: the USD charged for this call (`0` when not charged)',
           required: true,
           schema: { type: 'string' },
         },

@@ -76,6 +76,12 @@ export type ApiStackProps = StackProps & {
    * licence mode, `usage`, 0.001 USD, 6 hours, every product's events, no SNS
    */
   marketplace?: MarketplaceContext;
+  /**
+   * The metered proxy routes' upstreams: base URL and signing secret of each (buildApp reads them from CDK
+   * context `proxyUpstreams`). A proxy route whose upstream is missing here is not deployed.
+   * @default none
+   */
+  proxyUpstreams?: Record<string, { url: string; secret: ISecret }>;
   /** @default 'credits-billing' */
   serviceName?: string;
   /** @default 'CreditsBilling' */
@@ -321,6 +327,33 @@ export class ApiStack extends Stack {
       }
     }
 
+    // Proxy functions: where each configured upstream is, and reading exactly its signing secret.
+    const upstreams = props.proxyUpstreams ?? {};
+    const upstreamSecretArns = Object.values(upstreams).map(({ secret }) => secret.secretArn);
+    for (const fn of Object.values(this.functions)) {
+      if (!fn.spec.proxy) continue;
+      fn.function.addEnvironment(
+        'PROXY_UPSTREAMS',
+        this.toJsonString(
+          Object.fromEntries(
+            Object.entries(upstreams).map(([name, { url, secret }]) => [
+              name,
+              { url, secret_arn: secret.secretArn },
+            ]),
+          ),
+        ),
+      );
+      if (upstreamSecretArns.length > 0) {
+        fn.role.addToPrincipalPolicy(
+          new PolicyStatement({
+            sid: 'ProxyUpstreamSecrets',
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: upstreamSecretArns,
+          }),
+        );
+      }
+    }
+
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -357,6 +390,13 @@ export class ApiStack extends Stack {
     const iamAuthorizer = new HttpIamAuthorizer();
     const noAuthorizer = new HttpNoneAuthorizer();
     for (const route of routes) {
+      if (route.proxy && !upstreams[route.proxy.upstream]) {
+        Annotations.of(this).addWarningV2(
+          `credits:proxyUpstream:${route.proxy.upstream}`,
+          `${routeKey(route)} is not deployed: its upstream "${route.proxy.upstream}" is not in the CDK context proxyUpstreams`,
+        );
+        continue;
+      }
       let integration = integrations.get(route.function);
       if (!integration) {
         integration = new HttpLambdaIntegration(

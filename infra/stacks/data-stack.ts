@@ -18,6 +18,8 @@ export type DataStackProps = StackProps & {
    * @default CDK context `stripeSecretArn` (`cdk deploy -c stripeSecretArn=arn:...`), else a new secret
    */
   stripeSecretArn?: string;
+  /** The configured upstreams of the metered proxy routes: each gets its own generated signing secret. */
+  proxyUpstreams?: readonly string[];
 };
 
 /** CDK context naming an existing Stripe secret by its complete ARN. */
@@ -40,6 +42,8 @@ export class DataStack extends Stack {
   readonly stripeSecret: ISecret;
   /** A random string generated at deploy time, read by the functions that sign pagination cursors. */
   readonly cursorSecret: Secret;
+  /** Per proxy upstream: the secret its requests are signed with (x-credits-signature), shared with its operator. */
+  readonly upstreamSecrets: Record<string, Secret> = {};
 
   constructor(scope: Construct, id: string, props: DataStackProps = {}) {
     super(scope, id, props);
@@ -90,6 +94,23 @@ export class DataStack extends Stack {
       reason:
         'The cursor key protects only short-lived pagination cursors; rotating it by hand (put-secret-value) is enough',
     });
+
+    for (const name of props.proxyUpstreams ?? []) {
+      const secret = new Secret(this, `ProxyUpstreamSecret-${name}`, {
+        description: `Signs the requests the metered proxy routes send to upstream "${name}" (x-credits-signature); give its value to that upstream`,
+        generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Rotating it needs the upstream to accept the new value at the same moment: done by hand (put-secret-value), the functions re-read it within 5 minutes',
+      });
+      this.upstreamSecrets[name] = secret;
+      new CfnOutput(this, `ProxyUpstreamSecretArn${name.replace(/[^A-Za-z0-9]/g, '')}`, {
+        value: secret.secretArn,
+        description: `The signing secret of upstream "${name}": aws secretsmanager get-secret-value --secret-id <this ARN>`,
+      });
+    }
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });

@@ -11,7 +11,13 @@ const decimal = z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a decimal str
 
 const featureSchema = z.discriminatedUnion('pricing', [
   z.object({ pricing: z.literal('fixed'), price: decimal }),
-  z.object({ pricing: z.literal('per_unit'), unit: z.string(), unit_price: decimal }),
+  z.object({
+    pricing: z.literal('per_unit'),
+    unit: z.string(),
+    unit_price: decimal,
+    // Proxied per-unit features: the most one call may use, held before the upstream is called.
+    max_quantity: z.optional(z.int().check(z.positive(), z.lte(1_000_000_000))),
+  }),
 ]);
 
 const catalogSchema = z.object({
@@ -20,7 +26,7 @@ const catalogSchema = z.object({
 
 export type FeaturePrice =
   | { feature: string; pricing: 'fixed'; price: Micros }
-  | { feature: string; pricing: 'per_unit'; unit: string; unitPrice: UnitPrice };
+  | { feature: string; pricing: 'per_unit'; unit: string; unitPrice: UnitPrice; maxQuantity?: number };
 
 export class UnknownFeatureError extends Error {
   override readonly name = 'UnknownFeatureError';
@@ -39,6 +45,7 @@ export function parseCatalog(raw: unknown): Map<string, FeaturePrice> {
             pricing: 'per_unit',
             unit: spec.unit,
             unitPrice: unitPriceFromDecimalString(spec.unit_price),
+            ...(spec.max_quantity === undefined ? {} : { maxQuantity: spec.max_quantity }),
           },
     );
   }

@@ -410,72 +410,98 @@ async function startRefillIfMarked(charge: UsageCharge): Promise<void> {
   await requestRefill(charge.accountId);
 }
 
+/**
+ * Before the work: charges a fixed-price call, or holds a per-unit call's `estimate` of units. Throws the
+ * refusal (402/403) when the account cannot pay, so the work never starts.
+ */
+export async function payBeforeWork(
+  request: ApiRequest,
+  feature: string,
+  estimate?: (body: unknown) => number,
+): Promise<void> {
+  const price = priceOf(feature);
+  const { accountId } = principalOf(request.context);
+  const state: MeterState = { price };
+  states.set(request.context, state);
+  // Read before the charge, so the header's base predates it (at most every CREDITS_VIEW_TTL_MS).
+  if (!isViewFresh(accountId)) await refreshQuietly(accountId);
+  if (price.pricing === 'fixed') {
+    const cost = price.price;
+    await chargeFirst((at) => chargeFor(request, feature, 1, cost, cost, at), state);
+    return;
+  }
+  if (!estimate) throw new Error(`feature "${feature}" is priced per unit and needs an estimate`);
+  await reserveFor(request, feature, costOf(estimate(request.context.api.body), price.unitPrice), state);
+}
+
+export type PaidCall = {
+  cost: Micros /** Prepaid accounts: available credits after the call. */;
+  remaining?: Micros;
+};
+
+/**
+ * After the work succeeded: what the call cost (fixed: the charge made before; per unit: `quantity` units,
+ * settled against the hold) and, for a prepaid account, what is left.
+ */
+export async function chargeForWork(request: ApiRequest, feature: string, quantity = 0): Promise<PaidCall> {
+  const state = states.get(request.context);
+  if (!state) throw new Error(`payBeforeWork did not run for ${feature}`);
+  const { accountId } = principalOf(request.context);
+  let cost: Micros;
+  if (state.price.pricing === 'fixed') {
+    if (!state.charge) throw new Error(`fixed-price call to ${feature} ran without a charge`);
+    cost = state.charge.cost;
+    // Answered: from here on an error (storing the Idempotency-Key's response) is not the feature's.
+    state.charge = undefined;
+  } else {
+    const actual = costOf(quantity, state.price.unitPrice);
+    const hold = state.hold;
+    const build: ChargeBuilder = (at) =>
+      chargeFor(request, feature, quantity, actual, actual - (hold?.amount ?? 0), at);
+    if (state.settledBefore !== undefined) cost = state.settledBefore;
+    else if (hold) cost = await settle(hold, build);
+    else cost = await chargeOnce(build);
+  }
+  state.hold = undefined;
+  metrics.addMetric('ChargedMicros', MetricUnit.Count, cost);
+  const remaining = modeOf(accountId) === 'prepaid' ? viewOf(accountId) : undefined;
+  return remaining === undefined ? { cost } : { cost, remaining };
+}
+
+/** The work failed (or was not paid for): reverse the fixed-price charge, or release the whole hold. */
+export async function refundFailedWork(request: ApiRequest): Promise<void> {
+  const state = states.get(request.context);
+  if (state?.charge) {
+    const charge = state.charge;
+    state.charge = undefined;
+    await reverseAfterFailure(request, charge);
+  }
+  const hold = state?.hold;
+  if (!hold) return;
+  state.hold = undefined;
+  // If this write fails too, the expire-holds job releases the hold when it expires.
+  try {
+    if ((await releaseHold(hold, 'released', nowIso())) && hold.mode === undefined)
+      applyToView(hold.account_id, hold.amount);
+  } catch (error) {
+    logger.error('hold release failed; the expiry job will release it', { error, hold: hold.hold_id });
+  }
+}
+
 /** The metering middleware for one catalog feature; `estimate` gives a per-unit feature's hold quantity. */
 export function metered(feature: string, estimate?: (body: unknown) => number): ApiMiddleware {
   return {
-    before: async (request) => {
-      const price = priceOf(feature);
-      const { accountId } = principalOf(request.context);
-      const state: MeterState = { price };
-      states.set(request.context, state);
-      if (price.pricing === 'fixed') {
-        // Read before the charge, so the header's base predates it (at most every CREDITS_VIEW_TTL_MS).
-        if (!isViewFresh(accountId)) await refreshQuietly(accountId);
-        const cost = price.price;
-        await chargeFirst((at) => chargeFor(request, feature, 1, cost, cost, at), state);
-        return;
-      }
-      if (!estimate) throw new Error(`feature "${feature}" is priced per unit and needs an estimate`);
-      if (!isViewFresh(accountId)) await refreshQuietly(accountId);
-      await reserveFor(request, feature, costOf(estimate(request.context.api.body), price.unitPrice), state);
-    },
+    before: (request) => payBeforeWork(request, feature, estimate),
     after: async (request) => {
-      const state = states.get(request.context)!;
       const result = request.response as unknown as FeatureResult<unknown>;
-      const { accountId } = principalOf(request.context);
-      let cost: Micros;
-      if (state.price.pricing === 'fixed') {
-        if (!state.charge) throw new Error(`fixed-price call to ${feature} ran without a charge`);
-        cost = state.charge.cost;
-        // Answered: from here on an error (storing the Idempotency-Key's response) is not the feature's.
-        state.charge = undefined;
-      } else {
-        const quantity = result.quantity ?? 0;
-        const actual = costOf(quantity, state.price.unitPrice);
-        const hold = state.hold;
-        const build: ChargeBuilder = (at) =>
-          chargeFor(request, feature, quantity, actual, actual - (hold?.amount ?? 0), at);
-        if (state.settledBefore !== undefined) cost = state.settledBefore;
-        else if (hold) cost = await settle(hold, build);
-        else cost = await chargeOnce(build);
-      }
-      state.hold = undefined;
-      metrics.addMetric('ChargedMicros', MetricUnit.Count, cost);
-      const remaining = modeOf(accountId) === 'prepaid' ? viewOf(accountId) : undefined;
+      const { cost, remaining } = await chargeForWork(request, feature, result.quantity);
       request.response = json(
         200,
         { results: result.results, cost: toWire(cost) },
         remaining === undefined ? {} : { 'x-credits-remaining': String(toWire(remaining)) },
       );
     },
-    onError: async (request) => {
-      const state = states.get(request.context);
-      if (state?.charge) {
-        const charge = state.charge;
-        state.charge = undefined;
-        await reverseAfterFailure(request, charge);
-      }
-      const hold = state?.hold;
-      if (!hold) return;
-      // The feature failed (or the settle could not run): give the whole hold back. If this write fails
-      // too, the expire-holds job releases the hold when it expires.
-      try {
-        if ((await releaseHold(hold, 'released', nowIso())) && hold.mode === undefined)
-          applyToView(hold.account_id, hold.amount);
-      } catch (error) {
-        logger.error('hold release failed; the expiry job will release it', { error, hold: hold.hold_id });
-      }
-    },
+    onError: (request) => refundFailedWork(request),
   };
 }
 

@@ -19,6 +19,7 @@ export const priceListSchema = z.object({
         pricing: z.literal('per_unit'),
         unit: z.string(),
         unit_price: unitPrice,
+        max_quantity: z.optional(z.int()),
       }),
     ]),
   ),
@@ -39,6 +40,7 @@ export function priceListView(prices: readonly FeaturePrice[]): PriceList {
               pricing: 'per_unit',
               unit: price.unit,
               unit_price: unitPriceToWire(price.unitPrice),
+              ...(price.maxQuantity === undefined ? {} : { max_quantity: price.maxQuantity }),
             },
     ),
   };

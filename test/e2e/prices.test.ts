@@ -37,7 +37,9 @@ describe('GET /v1/prices', () => {
     expect(await response.text()).toBe(
       '{"currency":"USD","data":[' +
         '{"feature":"echo","pricing":"fixed","price":0.002},' +
-        '{"feature":"words","pricing":"per_unit","unit":"word","unit_price":0.0001}]}',
+        '{"feature":"words","pricing":"per_unit","unit":"word","unit_price":0.0001},' +
+        '{"feature":"sample_translate","pricing":"fixed","price":0.005},' +
+        '{"feature":"sample_complete","pricing":"per_unit","unit":"token","unit_price":0.00002,"max_quantity":8192}]}',
     );
   });
 

@@ -7,6 +7,7 @@ import { timeoutSecondsOf } from '#infra/definitions/timeouts.ts';
 import { ASYNCHRONOUSLY_INVOKED } from '#infra/stacks/api-stack.ts';
 import {
   asArray,
+  buildUnbundled,
   logicalId,
   referencedResources,
   removeAssembly,
@@ -70,6 +71,7 @@ describe('api stack: functions', () => {
           ...(spec.dashboardUrl ? ['DASHBOARD_URL_PARAMETER', 'RETURN_PAGES_ON_DASHBOARD'] : []),
           ...(spec.refillQueue ? ['REFILL_QUEUE_URL'] : []),
           ...(spec.invoiceQueue ? ['INVOICE_QUEUE_URL'] : []),
+          ...(spec.proxy ? ['PROXY_UPSTREAMS'] : []),
         ].sort(),
       );
       expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
@@ -157,7 +159,7 @@ describe('api stack: least-privilege roles', () => {
         'logs',
         'dynamodb',
         'events',
-        ...(spec.stripe || spec.cursors ? ['secretsmanager'] : []),
+        ...(spec.stripe || spec.cursors || spec.proxy ? ['secretsmanager'] : []),
         ...(spec.dashboardUrl ? ['ssm'] : []),
         ...(spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker || isJob
           ? ['sqs']
@@ -197,7 +199,10 @@ describe('api stack: Stripe', () => {
     '%s may GetSecretValue on the Stripe secret, exactly, only when its spec says stripe',
     (name, spec) => {
       const onSecrets = statementsOf(name).filter(
-        (s) => asArray(s.Action).some((a) => a.startsWith('secretsmanager:')) && s.Sid !== 'CursorSecret',
+        (s) =>
+          asArray(s.Action).some((a) => a.startsWith('secretsmanager:')) &&
+          s.Sid !== 'CursorSecret' &&
+          s.Sid !== 'ProxyUpstreamSecrets',
       );
       if (!spec.stripe) {
         expect(onSecrets).toEqual([]);
@@ -252,9 +257,18 @@ describe('api stack: Stripe', () => {
     const stripeRoles = [...stripeSpecs, ...cursorSpecs].map(([name]) => roleId(name));
     const granting = Object.entries(all)
       .filter(([, r]) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
-      .filter(([, r]) => JSON.stringify(r.Properties).includes('secretsmanager'))
-      .map(([id]) => id);
-    expect(granting.sort()).toEqual(stripeRoles.sort());
+      .filter(([, r]) => JSON.stringify(r.Properties).includes('secretsmanager'));
+    const upstreamGrants = granting.filter(([, r]) =>
+      JSON.stringify(r.Properties).includes('ProxyUpstreamSecrets'),
+    );
+    expect(
+      granting
+        .filter((g) => !upstreamGrants.includes(g))
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(stripeRoles.sort());
+    // The upstream secrets: one policy, attached to the proxy function's role alone.
+    expect(upstreamGrants.map(([, r]) => r.Properties?.Roles)).toEqual([[{ Ref: roleId('proxy') }]]);
   });
 
   it.each(stripeSpecs)(
@@ -466,6 +480,65 @@ describe('api stack: outputs and annotations', () => {
       .filter((w) => !String(w.entry.data).includes('credits:marketplaceProductFilter'));
     expect(warnings).toEqual([]);
     expect(Annotations.fromStack(api).findError('*', Match.anyValue())).toEqual([]);
+  });
+});
+
+describe('api stack: metered proxy routes', () => {
+  const upstreamSecret = logicalId(data, data.upstreamSecrets.sample!);
+
+  it('gives the proxy function each configured upstream: its URL and its own generated secret', () => {
+    const variables = environmentOf('proxy');
+    const value = JSON.stringify(variables.PROXY_UPSTREAMS);
+    expect(value).toContain('https://sample.example.com/api');
+    expect(value).toContain('secret_arn');
+    expect(Template.fromStack(data).toJSON().Resources[upstreamSecret].Type).toBe(
+      'AWS::SecretsManager::Secret',
+    );
+  });
+
+  it('lets only the proxy function read the upstream secrets, with GetSecretValue alone', () => {
+    for (const [name] of specs) {
+      const reads = statementsOf(name).filter((statement) =>
+        JSON.stringify(statement.Resource).includes(upstreamSecret),
+      );
+      if (name !== 'proxy') expect(reads).toEqual([]);
+      else expect(reads.map((statement) => statement.Action)).toEqual(['secretsmanager:GetSecretValue']);
+    }
+  });
+
+  it('leaves out a proxy route whose upstream is not configured, with a warning naming it', () => {
+    const bare = buildUnbundled({});
+    const keys = Template.fromStack(bare.api).findResources('AWS::ApiGatewayV2::Route').valueOf() as Record<
+      string,
+      { Properties: { RouteKey: string } }
+    >;
+    const deployed = Object.values(keys).map((route) => route.Properties.RouteKey);
+    expect(deployed).not.toContain('POST /v1/sample/translate');
+    expect(deployed).toContain('POST /v1/demo/echo');
+    const warnings = Annotations.fromStack(bare.api)
+      .findWarning('*', Match.anyValue())
+      .map((w) => String(w.entry.data))
+      .filter((text) => text.includes('proxyUpstreams'));
+    expect(warnings).toEqual([
+      expect.stringContaining('POST /v1/sample/translate is not deployed: its upstream "sample"'),
+      expect.stringContaining('POST /v1/sample/complete is not deployed: its upstream "sample"'),
+    ]);
+  });
+
+  it.each([
+    ['not JSON', '{sample', 'proxyUpstreams must be a JSON object of upstream name → https URL'],
+    [
+      'an upstream no route uses',
+      '{"other":"https://x.example"}',
+      'proxyUpstreams names "other", which no proxy route uses (they use: sample)',
+    ],
+    [
+      'a plain http URL',
+      '{"sample":"http://x.example"}',
+      'proxyUpstreams: upstream "sample" must be an https URL, got "http://x.example"',
+    ],
+  ])('fails the synth with one line for %s', (_what, value, message) => {
+    expect(() => buildUnbundled({ proxyUpstreams: value })).toThrow(message);
   });
 });
 

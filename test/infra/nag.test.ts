@@ -97,6 +97,8 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-SQS3@CreditsApi/JobFailureQueue',
       'AwsSolutions-SMG4@CreditsData/StripeSecret',
       'AwsSolutions-SMG4@CreditsData/CursorSigningKey',
+      // One signing secret per configured proxy upstream (the synthesized app configures `sample`).
+      'AwsSolutions-SMG4@CreditsData/ProxyUpstreamSecret-sample',
       ...DASHBOARD_ACKNOWLEDGMENTS,
     ];
     expect(acks.map((ack) => `${ack.id}@${ack.path}`).sort()).toEqual(expected.sort());

@@ -37,9 +37,16 @@ export function withQuietBundling<T>(synthesize: () => T): T {
 }
 
 /** `nag: false` keeps template assertions independent of cdk-nag (nag.test.ts runs it on the same app). */
+/** The upstreams of the route table's proxy routes, as an operator would give them (`-c proxyUpstreams=...`). */
+export const PROXY_UPSTREAMS = { sample: 'https://sample.example.com/api' };
+
+/** Synthesized with every proxy route's upstream configured, so every route of the table is deployed. */
 export function synthesizeApp(options: { nag?: boolean; env?: Environment } = {}): SynthesizedApp {
   const started = performance.now();
-  const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'credits-cdk-')) });
+  const app = new App({
+    outdir: mkdtempSync(path.join(tmpdir(), 'credits-cdk-')),
+    context: { proxyUpstreams: JSON.stringify(PROXY_UPSTREAMS) },
+  });
   // Functions are bundled as they are constructed, so the quiet covers building as well as synthesizing.
   const { stacks, assembly } = withQuietBundling(() => {
     const built = buildApp(app, { nag: options.nag ?? true, ...(options.env ? { env: options.env } : {}) });

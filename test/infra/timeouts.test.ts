@@ -45,6 +45,19 @@ describe('function timeouts', () => {
     expect(timeoutProblems(functions, routes)).toEqual([]);
   });
 
+  it('counts a proxy route’s upstream timeout in its function’s budget, and refuses one that does not fit', () => {
+    const proxy = routes.find((route) => route.proxy)!;
+    const within = budgetOf(functions.proxy, true, budgets, proxy.proxy!.timeoutMs);
+    expect(within.slowest?.what).toBe('Secrets Manager read');
+    const slow = { ...proxy, proxy: { ...proxy.proxy!, timeoutMs: 25_000 } };
+    expect(timeoutProblems(functions, [...routes, slow])).toEqual([
+      expect.stringMatching(/^proxy: .*upstream call 25 s.* over its timeout of 29 s$/),
+    ]);
+    expect(timeoutProblems(functions, [{ ...slow, function: 'credits' }])).toContain(
+      'credits serves a proxy route but its spec does not say proxy',
+    );
+  });
+
   it.each(apiSpecs)('%s: an idempotency lease outlives the attempt that holds it', (_name, spec) => {
     expect(IDEMPOTENCY_LEASE_MS).toBeGreaterThan(timeoutSecondsOf(spec) * 1000);
   });

@@ -97,9 +97,30 @@ const cases: Record<string, Case> = {
     }),
     error: unauthenticated('POST', '/v1/demo/words'),
   },
+  'POST /v1/sample/translate': {
+    success: async () => ({
+      method: 'POST',
+      path: '/v1/sample/translate',
+      options: { token: demoToken(), body: { text: 'hello', to: 'fr' } },
+    }),
+    error: unauthenticated('POST', '/v1/sample/translate'),
+  },
+  'POST /v1/sample/complete': {
+    success: async () => ({
+      method: 'POST',
+      path: '/v1/sample/complete',
+      options: { token: demoToken(), body: { prompt: 'hello', max_tokens: 3 } },
+    }),
+    // The upstream's own refusal, passed through: the gateway still stamps the headers.
+    error: async () => ({
+      method: 'POST',
+      path: '/v1/sample/complete',
+      options: { token: demoToken(), body: { prompt: 'hello', max_tokens: 3, fail: 429 } },
+    }),
+  },
   'GET /openapi.json': {
     success: async () => ({ method: 'GET', path: '/openapi.json' }),
-    // Public and without input: its only refusal is another method, which the catch-all answers.
+    // Public and without input, like the price list.
     error: async () => ({ method: 'DELETE', path: '/openapi.json' }),
   },
   'GET /v1/prices': {
