@@ -208,6 +208,8 @@ export type UsageCharge = {
   billing?: AccrualBilling;
   /** The request's earlier charge, reversed: this one charges the request again (a retry after a failure). */
   replaces?: string;
+  /** A settle capped at its hold: the cost that was asked (recorded on the hold, so a re-settle can say so). */
+  cappedFrom?: Micros;
 };
 
 function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): LedgerEntry {
@@ -375,12 +377,15 @@ function closeHold(
   status: 'settled' | 'released' | 'expired',
   at: string,
   settled?: Micros,
+  cappedFrom?: Micros,
 ): TransactItem {
+  const settledSet = settled === undefined ? '' : ', settled_amount = :settled';
+  const cappedSet = cappedFrom === undefined ? '' : ', capped_from = :cappedFrom';
   return {
     Update: {
       TableName: config.tableName,
       Key: keys.hold(hold.account_id, hold.hold_id),
-      UpdateExpression: `SET #status = :closed, closed_at = :at${settled === undefined ? '' : ', settled_amount = :settled'} REMOVE GSI1PK, GSI1SK`,
+      UpdateExpression: `SET #status = :closed, closed_at = :at${settledSet}${cappedSet} REMOVE GSI1PK, GSI1SK`,
       ConditionExpression: '#status = :open',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
@@ -388,6 +393,7 @@ function closeHold(
         ':open': 'open',
         ':at': at,
         ...(settled === undefined ? {} : { ':settled': settled }),
+        ...(cappedFrom === undefined ? {} : { ':cappedFrom': cappedFrom }),
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -433,7 +439,7 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
     charge,
     entry,
     account,
-    closeHold(hold, 'settled', charge.at, charge.cost),
+    closeHold(hold, 'settled', charge.at, charge.cost, charge.cappedFrom),
   );
   if (outcome.committed) return { status: 'charged', entry };
   const closedBefore =

@@ -12,6 +12,8 @@ const decimal = z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a decimal str
 const featureSchema = z.discriminatedUnion('pricing', [
   z.object({ pricing: z.literal('fixed'), price: decimal }),
   z.object({ pricing: z.literal('per_unit'), unit: z.string(), unit_price: decimal }),
+  // The caller names each charge's amount (e.g. a provider's cost plus margin), never above `max_amount`.
+  z.object({ pricing: z.literal('dynamic'), max_amount: decimal }),
 ]);
 
 const catalogSchema = z.object({
@@ -20,27 +22,34 @@ const catalogSchema = z.object({
 
 export type FeaturePrice =
   | { feature: string; pricing: 'fixed'; price: Micros }
-  | { feature: string; pricing: 'per_unit'; unit: string; unitPrice: UnitPrice };
+  | { feature: string; pricing: 'per_unit'; unit: string; unitPrice: UnitPrice }
+  | { feature: string; pricing: 'dynamic'; maxAmount: Micros };
 
 export class UnknownFeatureError extends Error {
   override readonly name = 'UnknownFeatureError';
+}
+
+function featurePrice(feature: string, spec: z.output<typeof featureSchema>): FeaturePrice {
+  switch (spec.pricing) {
+    case 'fixed':
+      return { feature, pricing: 'fixed', price: fromDecimalString(spec.price) };
+    case 'per_unit':
+      return {
+        feature,
+        pricing: 'per_unit',
+        unit: spec.unit,
+        unitPrice: unitPriceFromDecimalString(spec.unit_price),
+      };
+    case 'dynamic':
+      return { feature, pricing: 'dynamic', maxAmount: fromDecimalString(spec.max_amount) };
+  }
 }
 
 export function parseCatalog(raw: unknown): Map<string, FeaturePrice> {
   const parsed = catalogSchema.parse(raw);
   const catalog = new Map<string, FeaturePrice>();
   for (const [feature, spec] of Object.entries(parsed.features)) {
-    catalog.set(
-      feature,
-      spec.pricing === 'fixed'
-        ? { feature, pricing: 'fixed', price: fromDecimalString(spec.price) }
-        : {
-            feature,
-            pricing: 'per_unit',
-            unit: spec.unit,
-            unitPrice: unitPriceFromDecimalString(spec.unit_price),
-          },
-    );
+    catalog.set(feature, featurePrice(feature, spec));
   }
   return catalog;
 }

@@ -20,6 +20,7 @@ export const priceListSchema = z.object({
         unit: z.string(),
         unit_price: unitPrice,
       }),
+      z.object({ feature: z.string(), pricing: z.literal('dynamic'), max_amount: usd }),
     ]),
   ),
 });
@@ -27,19 +28,22 @@ export const priceListSchema = z.object({
 export type PriceList = z.output<typeof priceListSchema>;
 export type PriceListEntry = PriceList['data'][number];
 
+function entryOf(price: FeaturePrice): PriceListEntry {
+  switch (price.pricing) {
+    case 'fixed':
+      return { feature: price.feature, pricing: 'fixed', price: toWire(price.price) };
+    case 'per_unit':
+      return {
+        feature: price.feature,
+        pricing: 'per_unit',
+        unit: price.unit,
+        unit_price: unitPriceToWire(price.unitPrice),
+      };
+    case 'dynamic':
+      return { feature: price.feature, pricing: 'dynamic', max_amount: toWire(price.maxAmount) };
+  }
+}
+
 export function priceListView(prices: readonly FeaturePrice[]): PriceList {
-  return {
-    currency: 'USD',
-    data: prices.map(
-      (price): PriceListEntry =>
-        price.pricing === 'fixed'
-          ? { feature: price.feature, pricing: 'fixed', price: toWire(price.price) }
-          : {
-              feature: price.feature,
-              pricing: 'per_unit',
-              unit: price.unit,
-              unit_price: unitPriceToWire(price.unitPrice),
-            },
-    ),
-  };
+  return { currency: 'USD', data: prices.map(entryOf) };
 }

@@ -37,7 +37,8 @@ describe('GET /v1/prices', () => {
     expect(await response.text()).toBe(
       '{"currency":"USD","data":[' +
         '{"feature":"echo","pricing":"fixed","price":0.002},' +
-        '{"feature":"words","pricing":"per_unit","unit":"word","unit_price":0.0001}]}',
+        '{"feature":"words","pricing":"per_unit","unit":"word","unit_price":0.0001},' +
+        '{"feature":"completion","pricing":"dynamic","max_amount":0.5}]}',
     );
   });
 
