@@ -45,17 +45,22 @@ function redacted(body: string, fields: string[]): string {
 
 /**
  * `scopeOf` names whose keys these are: the caller's account, or the operator. `redact` lists response
- * fields never to store (secrets shown once); a replay answers them as null.
+ * fields never to store (secrets shown once); a replay answers them as null. `required`: a request without
+ * a key is refused (the metering API, whose callers retry across networks, must always be exactly-once).
  */
 export function idempotent(
   scopeOf: (request: ApiRequest) => string,
-  options: { redact?: string[] } = {},
+  options: { redact?: string[]; required?: boolean } = {},
 ): ApiMiddleware {
   const redact = options.redact ?? [];
   return {
     before: async (request) => {
       const key = header(request.event, 'idempotency-key');
-      if (key === undefined) return;
+      if (key === undefined) {
+        if (options.required)
+          throw new ValidationError([{ field: 'Idempotency-Key', problem: 'is required' }]);
+        return;
+      }
       if (!KEY_PATTERN.test(key)) {
         throw new ValidationError([
           { field: 'Idempotency-Key', problem: 'must be 1-255 visible ASCII characters' },
