@@ -4,6 +4,8 @@ import type * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf } from '#shared/http/middleware.ts';
+import { fingerprintOf, requiredIdempotencyKey, serviceScope } from '#shared/idempotency/middleware.ts';
+import { sha256Hex } from '#shared/ids.ts';
 import {
   holdPath,
   meterCallBody,
@@ -18,11 +20,19 @@ const exactlyOnce = { required: true };
 const holdIdOf = (context: Parameters<typeof pathOf>[0]) => pathOf<z.infer<typeof holdPath>>(context).id;
 
 export const handler = byRoute({
-  'POST /v1/meter/charges': apiRoute(
-    { auth: 'service', body: meterCallBody, idempotent: exactlyOnce },
-    async (_event, context) =>
-      json(201, await meterCharge(bodyOf<z.output<typeof meterCallBody>>(context), context.api)),
-  ),
+  // The key's record is written in the charge's own transaction (meterCharge), not by the middleware.
+  'POST /v1/meter/charges': apiRoute({ auth: 'service', body: meterCallBody }, async (event, context) => {
+    const keyHash = sha256Hex(requiredIdempotencyKey(event));
+    const answer = await meterCharge(bodyOf<z.output<typeof meterCallBody>>(context), context.api, {
+      scope: serviceScope(keyHash),
+      keyHash,
+      fingerprint: fingerprintOf(event),
+    });
+    if ('made' in answer) return json(201, answer.made);
+    // The replay carries the request id of the attempt that made it, as every replay does.
+    context.api.requestId = answer.requestId;
+    return { ...answer.replayed };
+  }),
   'POST /v1/meter/holds': apiRoute(
     { auth: 'service', body: meterCallBody, idempotent: exactlyOnce },
     async (_event, context) =>

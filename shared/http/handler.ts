@@ -3,7 +3,7 @@
 import middy from '@middy/core';
 import type * as z from 'zod/mini';
 import { ForbiddenError } from '../errors.ts';
-import { idempotent } from '../idempotency/middleware.ts';
+import { idempotent, serviceScope } from '../idempotency/middleware.ts';
 import { sha256Hex } from '../ids.ts';
 import { flushingMetrics } from '../observability/powertools.ts';
 import type { Scope } from '../tokens/repository.ts';
@@ -52,13 +52,11 @@ export function apiRoute(
   if (options.body) chain.use(jsonBody(options.body));
   if (options.idempotent) {
     const { redact = [], required = false } = options.idempotent === true ? {} : options.idempotent;
-    // A customer's keys are its account's; the operator's are its own. The operator's backends may charge
-    // thousands of times a second through the metering API, so their keys spread over 256 partitions by
-    // the key's hash instead of sharing one.
+    // A customer's keys are its account's; the operator's are its own.
     const scopeOf = (request: ApiRequest) => {
       if (options.auth === 'admin') return 'admin';
       if (options.auth === 'service')
-        return `service-${sha256Hex(header(request.event, 'idempotency-key') ?? '').slice(0, 2)}`;
+        return serviceScope(sha256Hex(header(request.event, 'idempotency-key') ?? ''));
       return principalOf(request.context).accountId;
     };
     chain.use(idempotent(scopeOf, { redact, required }));

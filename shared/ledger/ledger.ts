@@ -210,6 +210,11 @@ export type UsageCharge = {
   replaces?: string;
   /** A settle capped at its hold: the cost that was asked (recorded on the hold, so a re-settle can say so). */
   cappedFrom?: Micros;
+  /**
+   * One more conditional put in the charge's transaction (the Idempotency-Key's completed record of a
+   * metering API charge): when it exists already, nothing is written and the outcome is `companion_exists`.
+   */
+  companion?: TransactItem;
 };
 
 function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): LedgerEntry {
@@ -283,11 +288,30 @@ async function commitCharge(
 }
 
 /** A call's charge without a hold: one round trip, one transaction. */
-export async function chargeUsage(charge: UsageCharge): Promise<ChargeOutcome> {
+export async function chargeUsage(
+  charge: UsageCharge,
+): Promise<ChargeOutcome | { status: 'companion_exists'; item: Record<string, unknown> }> {
   const entry = usageEntry(charge, charge.cost);
-  const { outcome, indexes } = await commitCharge(charge, entry, accountCharge(charge, 0 as Micros));
+  const { outcome, indexes } = await commitCharge(
+    charge,
+    entry,
+    accountCharge(charge, 0 as Micros),
+    charge.companion,
+  );
   if (outcome.committed) return { status: 'charged', entry };
+  if (indexes.extra !== undefined && failedCondition(outcome, indexes.extra) && !rejected(outcome))
+    return { status: 'companion_exists', item: reasonAt(outcome, indexes.extra)?.item ?? {} };
   return chargeRefusal(outcome, charge, indexes);
+}
+
+/** A charge's companion put found its item already there: the charge was not made (the caller decides). */
+export class CompanionExistsError extends Error {
+  override readonly name = 'CompanionExistsError';
+  readonly item: Record<string, unknown>;
+  constructor(item: Record<string, unknown>) {
+    super('the charge transaction found its companion item already written');
+    this.item = item;
+  }
 }
 
 export type ReserveOutcome =

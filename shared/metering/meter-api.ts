@@ -5,21 +5,31 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { applyToView, isViewFresh, modeOf, refreshView, viewOf } from '../accounts/view.ts';
-import { nowIso } from '../clock.ts';
+import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import {
   ConflictError,
   CustomerUnauthorizedError,
+  DomainError,
+  errorResponse,
+  IdempotencyInProgressError,
+  IdempotencyKeyReusedError,
   NotFoundError,
   TokenExpiredError,
   UnauthorizedError,
   ValidationError,
 } from '../errors.ts';
-import type { ApiState } from '../http/api.ts';
+import { type ApiState, json } from '../http/api.ts';
 import { isoTime, usd, usdAmount } from '../http/validation.ts';
-import { releaseHold } from '../ledger/ledger.ts';
+import {
+  completedKeyPut,
+  type IdempotencyRecord,
+  putCompletedKey,
+  type StoredResponse,
+} from '../idempotency/store.ts';
+import { CompanionExistsError, releaseHold } from '../ledger/ledger.ts';
 import type { Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { authenticate } from '../tokens/authenticate.ts';
@@ -172,25 +182,77 @@ function creditsRemaining(account: string): { credits_remaining?: number } {
   return remaining === undefined ? {} : { credits_remaining: toWire(remaining) };
 }
 
-/** `POST /v1/meter/charges`: one charge, as a metered call makes it (402/403 and nothing charged otherwise). */
+/** What a charge request's Idempotency-Key gives: its record's scope and hash, and the request's fingerprint. */
+export type ChargeKey = { scope: string; keyHash: string; fingerprint: string };
+
+/** A charge's answer: made now, or replayed from the key's record (with the request id that made it). */
+export type ChargeAnswer =
+  | { made: z.output<typeof meterChargeAnswer> }
+  | { replayed: StoredResponse; requestId: string };
+
+function replayOf(record: IdempotencyRecord | undefined, key: ChargeKey): ChargeAnswer {
+  if (!record || record.fingerprint !== key.fingerprint) throw new IdempotencyKeyReusedError();
+  if (record.status !== 'completed' || !record.response) throw new IdempotencyInProgressError();
+  return { replayed: record.response, requestId: record.request_id };
+}
+
+/**
+ * `POST /v1/meter/charges`: one charge, as a metered call makes it (402/403 and nothing charged otherwise).
+ * Its Idempotency-Key costs no round trip of its own: the key's completed record, answer included, is one
+ * more put in the charge's transaction (the answer is known before the write), so a key with a record
+ * replays it and a new key is charged and recorded at once. A refusal writes the record alone. The money
+ * guard (`REF#idem:…`) is in the same transaction and permanent: a key replayed after its record expired
+ * finds the charge it made.
+ */
 export async function meterCharge(
   body: z.output<typeof meterCallBody>,
   api: ApiState,
-): Promise<z.output<typeof meterChargeAnswer>> {
+  key: ChargeKey,
+): Promise<ChargeAnswer> {
   const price = catalogPrice(body.feature);
   const asked = costFor(price, body, 1);
-  const payer = await payerFor(body, api);
-  const charged = await chargeOnce((at) =>
-    chargeFor(payer, body.feature, asked.quantity, asked.cost, asked.cost, at),
-  );
-  return {
-    charge_id: charged.entryId,
+  const payer = await payerFor(body, { ...api, idempotencyReference: `idem:${key.scope}:${key.keyHash}` });
+  const record = (response: StoredResponse) => ({
+    ...key,
+    requestId: api.requestId,
+    response: { ...response, headers: { ...response.headers, 'x-request-id': api.requestId } },
+    nowMs: nowMs(),
+  });
+  const answer = (entryId: string, cost: Micros, remaining: { credits_remaining?: number }) => ({
+    charge_id: entryId,
     account_id: payer.accountId,
     feature: body.feature,
     ...(price.pricing === 'per_unit' ? { quantity: asked.quantity } : {}),
-    cost: toWire(charged.cost),
-    ...creditsRemaining(payer.accountId),
-  };
+    cost: toWire(cost),
+    ...remaining,
+  });
+  let answered: z.output<typeof meterChargeAnswer> | undefined;
+  try {
+    const charged = await chargeOnce((at) => {
+      const charge = chargeFor(payer, body.feature, asked.quantity, asked.cost, asked.cost, at);
+      // A prepaid charge takes its cost off the instance's view as it commits (afterCharged): the answer
+      // is known now, and written with the charge.
+      const seen = charge.billing ? undefined : viewOf(payer.accountId);
+      answered = answer(
+        charge.entryId,
+        charge.cost,
+        seen === undefined ? {} : { credits_remaining: toWire((seen - charge.cost) as Micros) },
+      );
+      return { ...charge, companion: completedKeyPut(record(json(201, answered))) };
+    });
+    // Charged before under this key, whose record has expired since: answer that charge.
+    if (charged.entryId !== payer.entryId)
+      return { made: answer(charged.entryId, charged.cost, creditsRemaining(payer.accountId)) };
+    return { made: answered! };
+  } catch (error) {
+    if (error instanceof CompanionExistsError) return replayOf(error.item as IdempotencyRecord, key);
+    if (error instanceof DomainError && (error.status === 402 || error.status === 403)) {
+      const { status, body: refusal } = errorResponse(error);
+      const existing = await putCompletedKey(record(json(status, refusal)));
+      if (existing) return replayOf(existing, key);
+    }
+    throw error;
+  }
 }
 
 /**

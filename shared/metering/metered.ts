@@ -46,6 +46,7 @@ import { idempotent } from '../idempotency/middleware.ts';
 import { type AccrualBilling, hourOf, periodOf } from '../ledger/accrual.ts';
 import {
   type ChargeOutcome,
+  CompanionExistsError,
   chargeUsage,
   releaseHold,
   reserveHold,
@@ -245,6 +246,7 @@ async function chargeFirst(build: ChargeBuilder, state: MeterState): Promise<voi
     const outcome = await chargeUsage(charge);
     if (outcome.status === 'charged') return afterCharged(charge, charge.cost);
     state.charge = undefined;
+    if (outcome.status === 'companion_exists') throw new CompanionExistsError(outcome.item);
     if (outcome.status === 'already_applied') {
       const earlier = await readEarlierCharge(charge.accountId, outcome.entryId);
       if (!earlier)
@@ -288,6 +290,7 @@ export async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): P
       return { entryId: charge.entryId, cost: charge.cost };
     }
     if (outcome.status === 'already_applied') return earlier(outcome);
+    if (outcome.status === 'companion_exists') throw new CompanionExistsError(outcome.item);
     if (outcome.status === 'rejected') return rejectCharge(charge, outcome.reasons);
     const next = retryAt(charge, outcome);
     if (next === undefined) return refuse(charge, outcome);

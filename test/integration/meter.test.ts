@@ -2,18 +2,28 @@
 // releases for its customers through the same ledger flows as a metered call; everything against
 // DynamoDB Local, through the real handlers (answers checked against the OpenAPI document).
 import { randomUUID } from 'node:crypto';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setBillingMode, setSpendLimit } from '#shared/accounts/billing-mode.ts';
+import { grantCredits } from '#shared/accounts/service.ts';
 import { clearViews } from '#shared/accounts/view.ts';
 import { advanceClock, freezeClock, nowMs, resetClock } from '#shared/clock.ts';
+import { ddb } from '#shared/dynamo/client.ts';
+import { keys } from '#shared/dynamo/keys.ts';
+import { serviceScope } from '#shared/idempotency/middleware.ts';
+import { sha256Hex } from '#shared/ids.ts';
 import { expireDueHolds } from '#shared/ledger/expiry.ts';
 import { fromWire } from '#shared/money.ts';
 import { createToken } from '#shared/tokens/service.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
 import { type CallOptions, type CallResult, call } from '../support/api.ts';
 import { eventsOf, expectContractError, moneySnapshot } from '../support/assertions.ts';
+import { countCommands, loseRepliesOf, restoreClient } from '../support/faults.ts';
 
-afterEach(() => resetClock());
+afterEach(() => {
+  restoreClient();
+  resetClock();
+});
 
 async function serviceKey(name = 'backend'): Promise<{ id: string; key: string }> {
   const created = await call('POST', '/admin/service-keys', { body: { name } });
@@ -248,6 +258,78 @@ describe('POST /v1/meter/charges', () => {
     expect(refused.status).toBe(402);
     expect(refused.body).toEqual({ error: 'Monthly spend limit reached', code: 'spend_limit_reached' });
     expect((await accountMoney(accountId)).period_usage).toBe(250_000);
+  });
+});
+
+describe('the Idempotency-Key of a charge, written in the charge transaction', () => {
+  it('a warm charge is one DynamoDB request: the transaction carries the key’s record', async () => {
+    const { accountId } = await fundedAccount(1);
+    const { key } = await serviceKey();
+    await meter(key, '/v1/meter/charges', { account_id: accountId, feature: 'echo' });
+    const counts = countCommands();
+
+    await meter(key, '/v1/meter/charges', { account_id: accountId, feature: 'echo' });
+
+    expect(Object.fromEntries(counts)).toEqual({ TransactWriteItemsCommand: 1 });
+  });
+
+  it('reply lost after the commit: the retry replays the answer (and its request id), charged once', async () => {
+    const { accountId } = await fundedAccount(1);
+    const { key } = await serviceKey();
+    const body = { account_id: accountId, feature: 'echo' };
+    loseRepliesOf('TransactWriteItemsCommand');
+
+    const lost = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'lost-1' });
+    expect(lost.status).toBe(500);
+    const retried = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'lost-1' });
+    const again = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'lost-1' });
+
+    expect(retried.status).toBe(201);
+    expect(again.body).toEqual(retried.body);
+    expect(again.headers['x-request-id']).toBe(retried.headers['x-request-id']);
+    const usage = (await ledgerEntries(accountId)).filter((e) => e.type === 'usage');
+    expect(usage.map((e) => [e.entry_id, e.request_id])).toEqual([
+      [retried.body.charge_id, retried.headers['x-request-id']],
+    ]);
+    expect((await accountMoney(accountId)).balance).toBe(998_000);
+  });
+
+  it('a refusal is replayed too: the same key after a top-up is still the 402, nothing charged', async () => {
+    const { accountId } = await fundedAccount(0.001);
+    const { key } = await serviceKey();
+    const body = { account_id: accountId, feature: 'echo' };
+
+    const refused = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'poor-1' });
+    await grantCredits({ accountId, amountUsd: 1, reason: 'top-up' });
+    const replayed = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'poor-1' });
+    const fresh = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'poor-2' });
+
+    expect(refused.status).toBe(402);
+    expect(replayed.status).toBe(402);
+    expect(replayed.body).toEqual(refused.body);
+    expect(fresh.status).toBe(201);
+    expect((await ledgerEntries(accountId)).filter((e) => e.type === 'usage')).toHaveLength(1);
+  });
+
+  it('after the key’s record expired, the permanent guard still charges it once', async () => {
+    const { accountId } = await fundedAccount(1);
+    const { key } = await serviceKey();
+    const body = { account_id: accountId, feature: 'completion', amount: 0.2 };
+    const first = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'old-1' });
+    const keyHash = sha256Hex('old-1');
+    await ddb().send(
+      new DeleteCommand({
+        TableName: process.env.TABLE_NAME,
+        Key: keys.idempotency(serviceScope(keyHash), keyHash),
+      }),
+    );
+
+    const late = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'old-1' });
+
+    expect(late.status).toBe(201);
+    expect(late.body).toMatchObject({ charge_id: first.body.charge_id, cost: 0.2 });
+    expect((await ledgerEntries(accountId)).filter((e) => e.type === 'usage')).toHaveLength(1);
+    expect((await accountMoney(accountId)).balance).toBe(800_000);
   });
 });
 
