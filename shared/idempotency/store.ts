@@ -175,6 +175,7 @@ export type CompletedKey = {
  * A key's record written complete in one put, for a request whose whole effect is one transaction (a
  * metering API charge): the put joins that transaction, so the key, the charge and its answer commit
  * together, with no claim before and no completion after. Fails (ALL_OLD) when the key has a record.
+ * Such a record never expires: it is also the permanent guard of the money its key moved.
  */
 export function completedKeyPut(input: CompletedKey): TransactItem {
   return {
@@ -215,6 +216,5 @@ function completedItem(input: CompletedKey): Record<string, unknown> {
     status: 'completed',
     response: input.response,
     created_at: new Date(input.nowMs).toISOString(),
-    expires_at: Math.floor(input.nowMs / 1000) + ttlDays() * 86_400,
   };
 }

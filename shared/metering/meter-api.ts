@@ -4,7 +4,7 @@
 // named differently: by the customer's token (as the customer sent it to the operator) or by account id.
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
-import { applyToView, isViewFresh, modeOf, refreshView, viewOf } from '../accounts/view.ts';
+import { applyToView, isViewFresh, refreshView, viewOf } from '../accounts/view.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
@@ -27,6 +27,7 @@ import {
   completedKeyPut,
   type IdempotencyRecord,
   putCompletedKey,
+  readKey,
   type StoredResponse,
 } from '../idempotency/store.ts';
 import { CompanionExistsError, releaseHold } from '../ledger/ledger.ts';
@@ -177,11 +178,6 @@ function costFor(
   }
 }
 
-function creditsRemaining(account: string): { credits_remaining?: number } {
-  const remaining = modeOf(account) === 'prepaid' ? viewOf(account) : undefined;
-  return remaining === undefined ? {} : { credits_remaining: toWire(remaining) };
-}
-
 /** What a charge request's Idempotency-Key gives: its record's scope and hash, and the request's fingerprint. */
 export type ChargeKey = { scope: string; keyHash: string; fingerprint: string };
 
@@ -200,9 +196,9 @@ function replayOf(record: IdempotencyRecord | undefined, key: ChargeKey): Charge
  * `POST /v1/meter/charges`: one charge, as a metered call makes it (402/403 and nothing charged otherwise).
  * Its Idempotency-Key costs no round trip of its own: the key's completed record, answer included, is one
  * more put in the charge's transaction (the answer is known before the write), so a key with a record
- * replays it and a new key is charged and recorded at once. A refusal writes the record alone. The money
- * guard (`REF#idem:…`) is in the same transaction and permanent: a key replayed after its record expired
- * finds the charge it made.
+ * replays it and a new key is charged and recorded at once. A refusal writes the record alone. The record
+ * never expires, so it is also the key's permanent money guard (no `REF#idem:…` item: one item less in
+ * every charge).
  */
 export async function meterCharge(
   body: z.output<typeof meterCallBody>,
@@ -211,20 +207,22 @@ export async function meterCharge(
 ): Promise<ChargeAnswer> {
   const price = catalogPrice(body.feature);
   const asked = costFor(price, body, 1);
-  const payer = await payerFor(body, { ...api, idempotencyReference: `idem:${key.scope}:${key.keyHash}` });
+  let payer: Payer;
+  try {
+    // No `REF#idem:…` guard: the key's record, permanent and in the same transaction, is the guard.
+    payer = await payerFor(body, api);
+  } catch (error) {
+    // The customer's token was revoked (or expired) after this key's charge: its retry still gets the
+    // answer the key had. Only this refusal reads the record; a charge never does.
+    const record = error instanceof CustomerUnauthorizedError && (await readKey(key.scope, key.keyHash));
+    if (record) return replayOf(record, key);
+    throw error;
+  }
   const record = (response: StoredResponse) => ({
     ...key,
     requestId: api.requestId,
     response: { ...response, headers: { ...response.headers, 'x-request-id': api.requestId } },
     nowMs: nowMs(),
-  });
-  const answer = (entryId: string, cost: Micros, remaining: { credits_remaining?: number }) => ({
-    charge_id: entryId,
-    account_id: payer.accountId,
-    feature: body.feature,
-    ...(price.pricing === 'per_unit' ? { quantity: asked.quantity } : {}),
-    cost: toWire(cost),
-    ...remaining,
   });
   let answered: z.output<typeof meterChargeAnswer> | undefined;
   try {
@@ -233,16 +231,19 @@ export async function meterCharge(
       // A prepaid charge takes its cost off the instance's view as it commits (afterCharged): the answer
       // is known now, and written with the charge.
       const seen = charge.billing ? undefined : viewOf(payer.accountId);
-      answered = answer(
-        charge.entryId,
-        charge.cost,
-        seen === undefined ? {} : { credits_remaining: toWire((seen - charge.cost) as Micros) },
-      );
+      answered = {
+        charge_id: charge.entryId,
+        account_id: payer.accountId,
+        feature: body.feature,
+        ...(price.pricing === 'per_unit' ? { quantity: asked.quantity } : {}),
+        cost: toWire(charge.cost),
+        ...(seen === undefined ? {} : { credits_remaining: toWire((seen - charge.cost) as Micros) }),
+      };
       return { ...charge, companion: completedKeyPut(record(json(201, answered))) };
     });
-    // Charged before under this key, whose record has expired since: answer that charge.
+    // The entry is the request's own: one with this id commits only with this key's record, which was new.
     if (charged.entryId !== payer.entryId)
-      return { made: answer(charged.entryId, charged.cost, creditsRemaining(payer.accountId)) };
+      throw new Error(`charge ${payer.entryId} found ${charged.entryId}`);
     return { made: answered! };
   } catch (error) {
     if (error instanceof CompanionExistsError) return replayOf(error.item as IdempotencyRecord, key);

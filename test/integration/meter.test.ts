@@ -2,15 +2,13 @@
 // releases for its customers through the same ledger flows as a metered call; everything against
 // DynamoDB Local, through the real handlers (answers checked against the OpenAPI document).
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setBillingMode, setSpendLimit } from '#shared/accounts/billing-mode.ts';
 import { grantCredits } from '#shared/accounts/service.ts';
 import { clearViews } from '#shared/accounts/view.ts';
 import { advanceClock, freezeClock, nowMs, resetClock } from '#shared/clock.ts';
-import { ddb } from '#shared/dynamo/client.ts';
-import { keys } from '#shared/dynamo/keys.ts';
 import { serviceScope } from '#shared/idempotency/middleware.ts';
+import { readKey } from '#shared/idempotency/store.ts';
 import { sha256Hex } from '#shared/ids.ts';
 import { expireDueHolds } from '#shared/ledger/expiry.ts';
 import { fromWire } from '#shared/money.ts';
@@ -311,23 +309,36 @@ describe('the Idempotency-Key of a charge, written in the charge transaction', (
     expect((await ledgerEntries(accountId)).filter((e) => e.type === 'usage')).toHaveLength(1);
   });
 
-  it('after the key’s record expired, the permanent guard still charges it once', async () => {
+  it('a customer token revoked after its charge: the retry of that key still replays the charge', async () => {
+    const { accountId, token } = await fundedAccount(1);
+    const { key } = await serviceKey();
+    const customer = await createToken(accountId, { name: 'calls the operator', scopes: ['api'] });
+    const body = { customer_token: customer.token, feature: 'echo' };
+    const charged = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'revoked-1' });
+    expect((await call('DELETE', `/v1/tokens/${customer.id}`, { token })).status).toBe(204);
+
+    const retried = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'revoked-1' });
+    const fresh = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'revoked-2' });
+
+    expect(retried.body).toEqual(charged.body);
+    expectContractError(fresh, 401, 'customer_unauthorized');
+    expect((await ledgerEntries(accountId)).filter((e) => e.type === 'usage')).toHaveLength(1);
+  });
+
+  it('the key’s record never expires: it is the charge’s permanent money guard', async () => {
     const { accountId } = await fundedAccount(1);
     const { key } = await serviceKey();
     const body = { account_id: accountId, feature: 'completion', amount: 0.2 };
     const first = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'old-1' });
     const keyHash = sha256Hex('old-1');
-    await ddb().send(
-      new DeleteCommand({
-        TableName: process.env.TABLE_NAME,
-        Key: keys.idempotency(serviceScope(keyHash), keyHash),
-      }),
-    );
 
+    const record = await readKey(serviceScope(keyHash), keyHash);
+    advanceClock(400 * 86_400_000);
     const late = await meter(key, '/v1/meter/charges', body, { idempotencyKey: 'old-1' });
 
-    expect(late.status).toBe(201);
-    expect(late.body).toMatchObject({ charge_id: first.body.charge_id, cost: 0.2 });
+    expect(record).toMatchObject({ status: 'completed', request_id: first.headers['x-request-id'] });
+    expect(record).not.toHaveProperty('expires_at');
+    expect(late.body).toEqual(first.body);
     expect((await ledgerEntries(accountId)).filter((e) => e.type === 'usage')).toHaveLength(1);
     expect((await accountMoney(accountId)).balance).toBe(800_000);
   });
