@@ -30,7 +30,9 @@ export const createdServiceKeySchema = z.object({
   created_at: isoTime,
 });
 
-export async function createServiceKey(name: string): Promise<z.output<typeof createdServiceKeySchema>> {
+export async function createServiceKey(
+  name: string,
+): Promise<z.output<typeof createdServiceKeySchema> & { key: string }> {
   const { key, hash, displayPrefix } = newServiceKey();
   const record: ServiceKeyRecord = {
     key_id: `svck_${newUlid()}`,
