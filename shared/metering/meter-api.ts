@@ -209,13 +209,12 @@ export async function meterCharge(
   const asked = costFor(price, body, 1);
   let payer: Payer;
   try {
-    // No `REF#idem:…` guard: the key's record, permanent and in the same transaction, is the guard.
     payer = await payerFor(body, api);
   } catch (error) {
     // The customer's token was revoked (or expired) after this key's charge: its retry still gets the
     // answer the key had. Only this refusal reads the record; a charge never does.
-    const record = error instanceof CustomerUnauthorizedError && (await readKey(key.scope, key.keyHash));
-    if (record) return replayOf(record, key);
+    const earlier = error instanceof CustomerUnauthorizedError && (await readKey(key.scope, key.keyHash));
+    if (earlier) return replayOf(earlier, key);
     throw error;
   }
   const record = (response: StoredResponse) => ({
