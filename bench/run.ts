@@ -5,9 +5,11 @@
 //  2. charge:     a full fixed-cost charged request, POST /v1/demo/echo through the real handler stack,
 //                 in-process with a real API Gateway v2 event. Floor and charge run in alternating blocks so
 //                 machine noise hits both equally.
-//  3. requests:   DynamoDB HTTP requests per warm charge (target: exactly one, the charging transaction).
-//  4. contention: 64 concurrent callers on one account funded for exactly K calls; conservation checks.
-//  5. functions:  every Lambda entry bundled with esbuild as the CDK stack does; bundle size and module
+//  3. meter:      a service-key charge, POST /v1/meter/charges with its required Idempotency-Key, through
+//                 the real handler stack, in the same alternating blocks against the same floor.
+//  4. requests:   DynamoDB HTTP requests per warm charge (target: exactly one, the charging transaction).
+//  5. contention: 64 concurrent callers on one account funded for exactly K calls; conservation checks.
+//  6. functions:  every Lambda entry bundled with esbuild as the CDK stack does; bundle size and module
 //                 load time of the bundle in a fresh process.
 //
 // Results: a table on stdout and bench/results/latest.json. Exit 0 even when a target is missed (printed as
@@ -131,6 +133,8 @@ async function main(): Promise<number> {
     type Handler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
     const echo = (await import('#functions/demo/echo.ts')).handler as unknown as Handler;
     const credits = (await import('#functions/account/credits.ts')).handler as unknown as Handler;
+    const meter = (await import('#functions/meter/meter.ts')).handler as unknown as Handler;
+    const { createServiceKey } = await import('#shared/service-keys/service.ts');
 
     // ---- self-test of the counter's placement: every SDK attempt is counted, retries included ----
     {
@@ -206,9 +210,31 @@ async function main(): Promise<number> {
       return { total, sdk };
     };
 
-    console.log(`warm-up: ${WARMUP} floor + ${WARMUP} charge calls`);
+    // ---- meter: the same charge made by the operator's backend through the metering API ----
+    const meterPayer = await fundedAccount(Math.ceil((WARMUP + N) * ECHO_COST_USD) + 1, 'Bench meter payer');
+    const { key: serviceKey } = await createServiceKey('bench backend');
+    const meterBody = { account_id: meterPayer.accountId, feature: 'echo' };
+    const meterOnce = async (): Promise<Sample> => {
+      const event = apiEvent('POST', '/v1/meter/charges', {
+        token: serviceKey,
+        body: meterBody,
+        headers: { 'idempotency-key': randomUUID() },
+      });
+      const sdkBefore = counter.sendMs;
+      const start = performance.now();
+      const result = await meter(event, lambdaContext());
+      const total = performance.now() - start;
+      const body = result.body ? JSON.parse(result.body) : undefined;
+      if (result.statusCode !== 201 || body?.cost !== ECHO_COST_USD) {
+        throw new Error(`meter charge returned ${result.statusCode} ${result.body}`);
+      }
+      return { total, sdk: counter.sendMs - sdkBefore };
+    };
+
+    console.log(`warm-up: ${WARMUP} floor + ${WARMUP} charge + ${WARMUP} meter calls`);
     for (let i = 0; i < WARMUP; i++) await floorOnce();
     for (let i = 0; i < WARMUP; i++) await chargeOnce(); // warms the token cache and the credits view
+    for (let i = 0; i < WARMUP; i++) await meterOnce(); // warms the service-key cache and the view
 
     const floor: number[] = [];
     const floorSdk: number[] = [];
@@ -217,7 +243,13 @@ async function main(): Promise<number> {
     const chargeOther: number[] = [];
     let chargeRequests = 0;
     const chargeByCommand: Record<string, number> = {};
-    console.log(`measuring: ${BLOCKS} alternating blocks of ${BLOCK} floor / ${BLOCK} charge calls`);
+    const meterCharge: number[] = [];
+    const meterSdk: number[] = [];
+    let meterRequests = 0;
+    const meterByCommand: Record<string, number> = {};
+    console.log(
+      `measuring: ${BLOCKS} rotating blocks of ${BLOCK} floor / ${BLOCK} charge / ${BLOCK} meter calls`,
+    );
     for (let block = 0; block < BLOCKS; block++) {
       const runFloor = async () => {
         for (let i = 0; i < BLOCK; i++) {
@@ -240,14 +272,22 @@ async function main(): Promise<number> {
           chargeByCommand[name] = (chargeByCommand[name] ?? 0) + count;
         }
       };
-      // Alternate which goes first, so neither always follows the other.
-      if (block % 2 === 0) {
-        await runFloor();
-        await runCharge();
-      } else {
-        await runCharge();
-        await runFloor();
-      }
+      const runMeter = async () => {
+        const before = snapshot(counter);
+        for (let i = 0; i < BLOCK; i++) {
+          const sample = await meterOnce();
+          meterCharge.push(sample.total);
+          meterSdk.push(sample.sdk);
+        }
+        const seen = delta(counter, before);
+        meterRequests += seen.total;
+        for (const [name, count] of Object.entries(seen.byCommand)) {
+          meterByCommand[name] = (meterByCommand[name] ?? 0) + count;
+        }
+      };
+      // Rotate which goes first, so none always follows another.
+      const order = [runFloor, runCharge, runMeter];
+      for (let i = 0; i < order.length; i++) await order[(block + i) % order.length]!();
     }
 
     results.floor_p50_ms = round(percentile(floor, 50));
@@ -255,6 +295,14 @@ async function main(): Promise<number> {
     results.charge_p50_ms = round(percentile(charge, 50));
     results.charge_p99_ms = round(percentile(charge, 99));
     results.ratio_p50 = round(percentile(charge, 50) / percentile(floor, 50));
+    results.meter_charge_p50_ms = round(percentile(meterCharge, 50));
+    results.meter_charge_p99_ms = round(percentile(meterCharge, 99));
+    results.meter_ratio_p50 = round(percentile(meterCharge, 50) / percentile(floor, 50));
+    results.meter = {
+      ddb_requests_per_charge: round(meterRequests / N),
+      ddb_requests_by_command: meterByCommand,
+      sdk_p50_ms: round(percentile(meterSdk, 50)),
+    };
     results.ddb_requests_per_charge = round(chargeRequests / N);
     results.ddb_writes_per_charge = round((chargeByCommand.TransactWriteItemsCommand ?? 0) / N);
     results.ddb_requests_measured = chargeRequests;
@@ -533,6 +581,7 @@ async function main(): Promise<number> {
   await writeFile(path.join(resultsDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 
   const ratio = results.ratio_p50 as number;
+  const meterRatio = results.meter_ratio_p50 as number;
   const requests = results.ddb_requests_per_charge as number;
   const conservation = results.contention_conservation_errors as number;
   const verdict = (ok: boolean) => (ok ? 'pass' : 'FAIL');
@@ -542,6 +591,9 @@ async function main(): Promise<number> {
     ['charge_p50_ms', String(results.charge_p50_ms), '', ''],
     ['charge_p99_ms', String(results.charge_p99_ms), '', ''],
     ['ratio_p50', ratio.toFixed(3), '<= 1.5', verdict(ratio <= 1.5)],
+    ['meter_charge_p50_ms', String(results.meter_charge_p50_ms), '', ''],
+    ['meter_charge_p99_ms', String(results.meter_charge_p99_ms), '', ''],
+    ['meter_ratio_p50', meterRatio.toFixed(3), '<= 1.5', verdict(meterRatio <= 1.5)],
     ['ddb_requests_per_charge', requests.toFixed(3), '= 1.000', verdict(requests.toFixed(3) === '1.000')],
     ['ddb_writes_per_charge', (results.ddb_writes_per_charge as number).toFixed(3), '', ''],
     ['contention_calls_per_s', String(results.contention_calls_per_s), '', ''],
@@ -581,6 +633,7 @@ async function main(): Promise<number> {
   console.log();
   console.log('charge requests by command:', JSON.stringify(results.ddb_requests_by_command));
   console.log('charge breakdown (p50):', JSON.stringify(results.breakdown));
+  console.log('meter charge:', JSON.stringify(results.meter));
   console.log('contention:', JSON.stringify(results.contention));
   console.log(`written to ${path.relative(root, path.join(resultsDir, 'latest.json'))}`);
   const failed = rows.filter((row) => row[3] === 'FAIL').map((row) => row[0]);

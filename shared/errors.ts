@@ -58,6 +58,16 @@ export class TokenExpiredError extends DomainError {
   }
 }
 
+/** A metering API call named its customer by a token that is unknown, malformed, revoked or expired. */
+export class CustomerUnauthorizedError extends DomainError {
+  override readonly name = 'CustomerUnauthorizedError';
+  readonly status = 401;
+  readonly code = 'customer_unauthorized';
+  constructor(options?: ErrorOptions) {
+    super('The customer token is missing, invalid, revoked or expired', options);
+  }
+}
+
 export class ForbiddenError extends DomainError {
   override readonly name = 'ForbiddenError';
   readonly status = 403;

@@ -86,3 +86,18 @@ export function hashToken(token: string): string {
 export function looksLikeApiToken(value: string): boolean {
   return value.startsWith(TOKEN_PREFIX) && /^[A-Za-z0-9_-]{43}$/.test(value.slice(TOKEN_PREFIX.length));
 }
+
+/** The operator's backends authenticate to the metering API with these, never with a customer's token. */
+export const SERVICE_KEY_PREFIX = 'svc_';
+
+/** A new service key: like a token, 32 random bytes behind its own prefix; only its hash is stored. */
+export function newServiceKey(): { key: string; hash: string; displayPrefix: string } {
+  const key = SERVICE_KEY_PREFIX + randomBytes(32).toString('base64url');
+  return { key, hash: hashToken(key), displayPrefix: key.slice(0, SERVICE_KEY_PREFIX.length + 6) };
+}
+
+export function looksLikeServiceKey(value: string): boolean {
+  return (
+    value.startsWith(SERVICE_KEY_PREFIX) && /^[A-Za-z0-9_-]{43}$/.test(value.slice(SERVICE_KEY_PREFIX.length))
+  );
+}

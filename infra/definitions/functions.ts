@@ -98,6 +98,14 @@ export const functions = {
     // Room for the longest upstream timeout a route may have (timeouts.ts checks) within HTTP API's 29 s.
     timeoutSeconds: 29,
   },
+  meter: {
+    entry: 'functions/meter/meter.ts',
+    description: "Metering API: the operator's backends charge, hold, settle and release (service keys)",
+    // Service-key and customer-token lookups, the account read, and the charging transactions.
+    table: unique([...tokenAuth, ...idempotency, ...charging]),
+    publishesEvents: true,
+    refillQueue: true,
+  },
   credits: {
     entry: 'functions/account/credits.ts',
     description: 'GET /v1/credits',
@@ -139,6 +147,12 @@ export const functions = {
     description: 'Operator API: accounts, grants and corrections, billing mode',
     table: unique([...idempotency, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']),
     publishesEvents: true,
+  },
+  adminServiceKeys: {
+    entry: 'functions/admin/service-keys.ts',
+    description: 'Operator API: service keys for the metering API (create, list, revoke)',
+    // Lookup and record puts and revocation updates (one transaction each), listing by Query.
+    table: unique([...idempotency, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']),
   },
   billingPurchases: {
     entry: 'functions/billing/purchases.ts',

@@ -15,6 +15,7 @@ import {
   newAccount,
 } from '#functions/admin/accounts.ts';
 import { reconciliationQuery } from '#functions/admin/marketplace.ts';
+import { newServiceKey, serviceKeyPath } from '#functions/admin/service-keys.ts';
 import { settings } from '#functions/billing/auto-refill.ts';
 import { returnQuery } from '#functions/billing/checkout-return.ts';
 import { checkout, purchasePath } from '#functions/billing/purchases.ts';
@@ -28,11 +29,21 @@ import { creditsSchema, operatorAccountSchema } from '#shared/accounts/service.t
 import { autoRefillSchema } from '#shared/auto-refill/settings.ts';
 import { transactionPageSchema } from '#shared/ledger/history.ts';
 import { reconciliationSchema } from '#shared/marketplace/reconcile.ts';
+import {
+  holdPath,
+  meterCallBody,
+  meterChargeAnswer,
+  meterHoldAnswer,
+  meterReleaseAnswer,
+  meterSettleAnswer,
+  meterSettleBody,
+} from '#shared/metering/meter-api.ts';
 import { paidAnswerSchema } from '#shared/metering/metered.ts';
 import { priceListSchema } from '#shared/metering/prices.ts';
 import { checkoutSchema } from '#shared/payments/checkout.ts';
 import { purchaseSchema } from '#shared/payments/purchases.ts';
 import { invoiceSchema } from '#shared/postpaid/invoices.ts';
+import { createdServiceKeySchema, serviceKeySchema } from '#shared/service-keys/service.ts';
 import { createdTokenSchema, tokenSchema } from '#shared/tokens/service.ts';
 import { usageSchema } from '#shared/usage/query.ts';
 
@@ -43,6 +54,7 @@ export type Answer = { description: string; json?: Schema; html?: true };
 
 export type Tag =
   | 'Paid features'
+  | 'Metering API'
   | 'Account'
   | 'Billing'
   | 'Prices'
@@ -61,8 +73,11 @@ export type Operation = {
   /** A JSON request body, or (`form`) an `application/x-www-form-urlencoded` one. */
   body?: Schema;
   form?: Schema;
-  /** Takes `Idempotency-Key`: a replay answers the first response; 409 for another body under the same key. */
-  idempotent?: boolean;
+  /**
+   * Takes `Idempotency-Key`: a replay answers the first response; 409 for another body under the same key.
+   * `required`: a request without one is a 400.
+   */
+  idempotent?: boolean | 'required';
   /** A metered call: charged, refused with 402 when the account cannot pay, `x-credits-remaining` on 200. */
   paid?: boolean;
   /**
@@ -70,6 +85,8 @@ export type Operation = {
    * content type: described loosely, the gateway cannot know the upstream's schema), 502/504 when it fails.
    */
   proxied?: boolean;
+  /** Charges or holds for a customer: the 402/403 refusals of a metered call, without its header. */
+  charges?: boolean;
   /** Its own answers by status, success and refusals alike; they replace the error answers derived for it. */
   answers: Record<number, Answer>;
   /** Refusal codes beyond those every route of its kind can give (see `errorCodes` in the document builder). */
@@ -232,6 +249,54 @@ export const operations: Record<string, Operation> = {
     scope: 'billing',
     answers: { 200: { description: 'Invoices', json: list(invoiceSchema) } },
   },
+  'POST /v1/meter/charges': {
+    tag: 'Metering API',
+    summary: 'Charge a customer for a call your own backend served',
+    description:
+      'Name the customer by the token they sent you (`customer_token`) or by `account_id`. `quantity` for ' +
+      'per-unit features (default 1), `amount` for dynamically priced ones (at most the feature’s ' +
+      '`max_amount`). The same single transaction as a metered call: charged once per Idempotency-Key ' +
+      '(required), refused with 402 and nothing charged when the customer cannot pay.',
+    body: meterCallBody,
+    idempotent: 'required',
+    charges: true,
+    answers: { 201: { description: 'The charge', json: meterChargeAnswer } },
+    refusals: { 401: ['customer_unauthorized'], 404: ['not_found'] },
+  },
+  'POST /v1/meter/holds': {
+    tag: 'Metering API',
+    summary: 'Reserve an upper bound of a call’s cost before doing the work',
+    description:
+      '`quantity` (per-unit features) or `amount` (dynamic ones). The hold expires (is released) unless ' +
+      'settled or released first. Marketplace buyers have no limit to hold against: 409 `wrong_billing_mode`.',
+    body: meterCallBody,
+    idempotent: 'required',
+    charges: true,
+    answers: { 201: { description: 'The hold', json: meterHoldAnswer } },
+    refusals: { 401: ['customer_unauthorized'], 404: ['not_found'], 409: ['wrong_billing_mode'] },
+  },
+  'POST /v1/meter/holds/{id}/settle': {
+    tag: 'Metering API',
+    summary: 'Charge the actual cost of a held call and release the rest',
+    description:
+      'A cost above the hold is charged when the balance covers it, else capped at the hold (`capped`). ' +
+      'Settling again, under any key, answers the same. Naming the customer is optional; another ' +
+      'customer’s hold is not found. A hold that expired or was released is settled by charging without it.',
+    path: holdPath,
+    body: meterSettleBody,
+    idempotent: 'required',
+    charges: true,
+    answers: { 200: { description: 'The charge', json: meterSettleAnswer } },
+    refusals: { 401: ['customer_unauthorized'] },
+  },
+  'POST /v1/meter/holds/{id}/release': {
+    tag: 'Metering API',
+    summary: 'Give a hold back whole (the work was not done)',
+    description: 'A hold already closed answers what it gave back.',
+    path: holdPath,
+    idempotent: 'required',
+    answers: { 200: { description: 'USD returned to the available balance', json: meterReleaseAnswer } },
+  },
   'POST /webhooks/stripe': {
     tag: 'Integrations',
     summary: 'Stripe’s signed events',
@@ -295,6 +360,25 @@ export const operations: Record<string, Operation> = {
     path: accountPath,
     body: billingMode,
     answers: { 200: { description: 'The account', json: operatorAccountSchema } },
+  },
+  'POST /admin/service-keys': {
+    tag: 'Operator',
+    summary: 'Create a service key for the metering API (the secret is shown once)',
+    body: newServiceKey,
+    idempotent: true,
+    answers: { 201: { description: 'The key, with its secret', json: createdServiceKeySchema } },
+  },
+  'GET /admin/service-keys': {
+    tag: 'Operator',
+    summary: 'Active service keys (never their secrets)',
+    answers: { 200: { description: 'Active keys', json: list(serviceKeySchema) } },
+  },
+  'DELETE /admin/service-keys/{id}': {
+    tag: 'Operator',
+    summary: 'Revoke a service key',
+    description: 'Refused everywhere within 60 seconds (at once on the instance that revoked it).',
+    path: serviceKeyPath,
+    answers: { 204: { description: 'Revoked' } },
   },
   'GET /admin/marketplace/reconciliation': {
     tag: 'Operator',

@@ -4,8 +4,11 @@ import type { FunctionName } from './functions.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'ANY';
 
-/** `token`: bearer token checked inside the function; `iam`: SigV4 in the cloud, x-admin-key locally. */
-export type RouteAuth = 'token' | 'iam' | 'none';
+/**
+ * `token`: a customer's bearer token checked inside the function; `service`: an operator's service key
+ * (`svc_`), checked inside the function; `iam`: SigV4 in the cloud, x-admin-key locally.
+ */
+export type RouteAuth = 'token' | 'service' | 'iam' | 'none';
 
 /**
  * A metered proxy route: the call is paid for with the catalog `feature`, then forwarded to the upstream
@@ -62,6 +65,10 @@ export const routes: Route[] = [
   { method: 'PUT', path: '/v1/billing/auto-refill', function: 'billingAutoRefill', auth: 'token' },
   { method: 'PUT', path: '/v1/billing/spend-limit', function: 'billingSpendLimit', auth: 'token' },
   { method: 'GET', path: '/v1/billing/invoices', function: 'billingInvoices', auth: 'token' },
+  { method: 'POST', path: '/v1/meter/charges', function: 'meter', auth: 'service' },
+  { method: 'POST', path: '/v1/meter/holds', function: 'meter', auth: 'service' },
+  { method: 'POST', path: '/v1/meter/holds/{id}/settle', function: 'meter', auth: 'service' },
+  { method: 'POST', path: '/v1/meter/holds/{id}/release', function: 'meter', auth: 'service' },
   { method: 'POST', path: '/webhooks/stripe', function: 'stripeWebhook', auth: 'none' },
   { method: 'GET', path: '/billing/return', function: 'billingReturn', auth: 'none' },
   { method: 'POST', path: '/marketplace/register', function: 'marketplaceRegister', auth: 'none' },
@@ -69,6 +76,9 @@ export const routes: Route[] = [
   { method: 'GET', path: '/admin/accounts/{id}', function: 'adminAccounts', auth: 'iam' },
   { method: 'POST', path: '/admin/accounts/{id}/credits', function: 'adminAccounts', auth: 'iam' },
   { method: 'PUT', path: '/admin/accounts/{id}/billing', function: 'adminAccounts', auth: 'iam' },
+  { method: 'POST', path: '/admin/service-keys', function: 'adminServiceKeys', auth: 'iam' },
+  { method: 'GET', path: '/admin/service-keys', function: 'adminServiceKeys', auth: 'iam' },
+  { method: 'DELETE', path: '/admin/service-keys/{id}', function: 'adminServiceKeys', auth: 'iam' },
   { method: 'GET', path: '/admin/marketplace/reconciliation', function: 'adminMarketplace', auth: 'iam' },
   { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
   // Catch-all, matched only when no route above does: unknown routes answer the contract's 404 body.

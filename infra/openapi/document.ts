@@ -32,7 +32,7 @@ export function isOutsideContract(path: string): boolean {
  */
 export const errorCodes: Record<number, string[]> = {
   400: ['invalid_request'],
-  401: ['unauthorized', 'token_expired'],
+  401: ['unauthorized', 'token_expired', 'customer_unauthorized'],
   402: ['insufficient_credits', 'spend_limit_reached', 'token_limit_reached', 'invoice_overdue'],
   403: ['forbidden', 'subscription_inactive'],
   404: ['not_found'],
@@ -127,12 +127,13 @@ function refusalsOf(route: Route, operation: Operation): Map<number, string[]> {
     add(401, ['unauthorized']);
     add(403, ['forbidden']);
   }
+  if (route.auth === 'service') add(401, ['unauthorized']);
   if (operation.body || operation.form) add(413);
   // A form is read by the route itself (its refusals name their own codes), not by the JSON body parser.
   if (operation.body || operation.query || operation.path || operation.idempotent) add(400);
   if (operation.path || route.auth === 'iam') add(404);
   if (operation.idempotent) add(409, ['idempotency_key_reused', 'idempotency_request_in_progress']);
-  if (operation.paid || operation.proxied) {
+  if (operation.paid || operation.proxied || operation.charges) {
     add(402);
     add(403, ['subscription_inactive']);
   }
@@ -201,6 +202,7 @@ function operationId(route: Route): string {
 
 function security(route: Route, operation: Operation): Json[] {
   if (route.auth === 'token') return [{ bearerToken: operation.scope ? [operation.scope] : [] }];
+  if (route.auth === 'service') return [{ serviceKey: [] }];
   if (route.auth === 'iam') return [{ awsSigV4: [] }, { localAdminKey: [] }];
   return [];
 }
@@ -230,7 +232,16 @@ function describedOperation(route: Route, operation: Operation): Json {
       content,
     };
   }
-  const idempotencyKey = operation.idempotent ? [{ $ref: '#/components/parameters/IdempotencyKey' }] : [];
+  const idempotencyKey = operation.idempotent
+    ? [
+        {
+          $ref:
+            operation.idempotent === 'required'
+              ? '#/components/parameters/IdempotencyKeyRequired'
+              : '#/components/parameters/IdempotencyKey',
+        },
+      ]
+    : [];
   const body = operation.body
     ? { 'application/json': { schema: jsonSchema(operation.body, 'input') } }
     : operation.form
@@ -260,7 +271,8 @@ Money is USD: a JSON number with at most 6 decimal places. Times are ISO 8601 UT
 document does not list answers 404 \`not_found\` in that shape.
 
 Customer routes take \`Authorization: Bearer <token>\` with the scope each names (\`billing\` can do all
-\`api\` can). Operator routes under \`/admin\` are authorised by AWS IAM (SigV4) when deployed; under
+\`api\` can). The metering API (\`/v1/meter\`) takes the operator's service keys (\`svc_…\`) instead.
+Operator routes under \`/admin\` are authorised by AWS IAM (SigV4) when deployed; under
 \`npm start\` by the header \`x-admin-key: <ADMIN_API_KEY>\` instead.`;
 
 export function openApiDocument(): Json {
@@ -308,12 +320,29 @@ export function openApiDocument(): Json {
             'body: 409 `idempotency_key_reused`. 1-255 visible ASCII characters; kept at least 24 hours.',
           schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
         },
+        IdempotencyKeyRequired: {
+          name: 'idempotency-key',
+          in: 'header',
+          required: true,
+          description:
+            'Required (400 without): the call is charged once however often it is retried with this key. Same ' +
+            'key, another body: 409 `idempotency_key_reused`. 1-255 visible ASCII characters; kept at least 24 ' +
+            'hours, and the charge it made is permanent.',
+          schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+        },
       },
       securitySchemes: {
         bearerToken: {
           type: 'http',
           scheme: 'bearer',
           description: 'An API token (`api` or `billing` scope), shown once when created',
+        },
+        serviceKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'A service key (`svc_…`) from POST /admin/service-keys: the operator’s own backends call the metering ' +
+            'API with it. Customers’ tokens are refused there, and service keys everywhere else.',
         },
         awsSigV4: {
           type: 'apiKey',

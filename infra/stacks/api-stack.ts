@@ -138,6 +138,9 @@ function unauthorizedRouteReason(route: Route): string {
   if (route.auth === 'token') {
     return 'Bearer tokens are verified inside the function (hashed lookup with cache); /admin routes use IAM authorization';
   }
+  if (route.auth === 'service') {
+    return "Operator service keys (svc_) are verified inside the function (hashed lookup with cache); customers' tokens are refused there";
+  }
   const reviewed = reviewedPublicRoutes[routeKey(route)];
   if (reviewed) return reviewed;
   const spec: FunctionSpec = functions[route.function];

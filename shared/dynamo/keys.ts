@@ -10,6 +10,11 @@ export const keys = {
     SK: `TOKEN#${tokenId}`,
   }),
   accountTokensPrefix: 'TOKEN#',
+  /** A service key's secret lookup, like a token's: authentication is one GetItem by the key's hash. */
+  serviceKeyByHash: (hash: string) => ({ PK: `SERVICE_KEY#${hash}`, SK: 'SERVICE_KEY' }),
+  /** The operator's record of a service key. They are few (one per backend), so one partition lists them. */
+  serviceKey: (keyId: string) => ({ PK: 'SERVICE_KEYS', SK: `KEY#${keyId}` }),
+  serviceKeysPartition: 'SERVICE_KEYS',
   /**
    * How many of the account's tokens are active: changed only in the transactions that create (below the cap)
    * and revoke tokens. Its own item, not the account's, so token changes never contend with charges.

@@ -1,6 +1,7 @@
 // The shape every HTTP handler shares: API Gateway v2 events in, structured results out, and the per-request
 // state that middleware adds (request id, principal, parsed body, idempotency scope).
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { ServicePrincipal } from '../service-keys/authenticate.ts';
 import type { Principal } from '../tokens/authenticate.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2;
@@ -16,6 +17,8 @@ export type ApiState = {
   /** The request id's ULID: the id of the ledger entry (and hold) the request creates. */
   entryId: string;
   principal?: Principal;
+  /** The operator's backend calling the metering API with a service key. */
+  service?: ServicePrincipal;
   body?: unknown;
   /** Validated path parameters. */
   path?: unknown;

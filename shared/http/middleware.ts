@@ -2,6 +2,7 @@
 import type * as z from 'zod/mini';
 import { type DomainError, PayloadTooLargeError, ValidationError } from '../errors.ts';
 import { logger } from '../observability/powertools.ts';
+import { authenticateService } from '../service-keys/authenticate.ts';
 import { authenticate, requireScope } from '../tokens/authenticate.ts';
 import type { Scope } from '../tokens/repository.ts';
 import { type ApiContext, header } from './api.ts';
@@ -16,6 +17,17 @@ export function authenticated(scope: Scope): ApiMiddleware {
       requireScope(principal, scope);
       request.context.api.principal = principal;
       logger.appendKeys({ account_id: principal.accountId, token_id: principal.tokenId });
+    },
+  };
+}
+
+/** Service-key authentication: the metering API's routes, and only those, take `svc_` keys. */
+export function serviceAuthenticated(): ApiMiddleware {
+  return {
+    before: async (request) => {
+      const service = await authenticateService(header(request.event, 'authorization'));
+      request.context.api.service = service;
+      logger.appendKeys({ service_key_id: service.keyId });
     },
   };
 }

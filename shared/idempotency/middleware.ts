@@ -11,7 +11,7 @@ import {
   IdempotencyKeyReusedError,
   ValidationError,
 } from '../errors.ts';
-import { type ApiResult, header, SECURITY_HEADERS } from '../http/api.ts';
+import { type ApiEvent, type ApiResult, header, SECURITY_HEADERS } from '../http/api.ts';
 import type { ApiMiddleware, ApiRequest } from '../http/request.ts';
 import { sha256Hex } from '../ids.ts';
 import { claimKey, completeKey, forgetKey, readKey, releaseKey, type StoredResponse } from './store.ts';
@@ -21,11 +21,36 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 type Claim = { scope: string; keyHash: string; owner: string };
 const claims = new WeakMap<object, Claim>();
 
-function fingerprintOf(request: ApiRequest): string {
-  const { routeKey, pathParameters, body, isBase64Encoded } = request.event;
+/** What "the same request" means for a key: the route, its path parameters and the body as sent. */
+export function fingerprintOf(event: ApiEvent): string {
+  const { routeKey, pathParameters, body, isBase64Encoded } = event;
   const text =
     body === undefined ? '' : isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
   return sha256Hex(`${routeKey}\n${JSON.stringify(pathParameters ?? {})}\n${text}`);
+}
+
+function checkKey(key: string): void {
+  if (!KEY_PATTERN.test(key)) {
+    throw new ValidationError([
+      { field: 'Idempotency-Key', problem: 'must be 1-255 visible ASCII characters' },
+    ]);
+  }
+}
+
+/**
+ * The scope of the operator's backends' keys on the metering API. They may charge thousands of times a
+ * second, so their records spread over 256 partitions by the key's hash instead of sharing one.
+ */
+export function serviceScope(keyHash: string): string {
+  return `service-${keyHash.slice(0, 2)}`;
+}
+
+/** The request's Idempotency-Key, where one is required: a 400 without one or with a malformed one. */
+export function requiredIdempotencyKey(event: ApiEvent): string {
+  const key = header(event, 'idempotency-key');
+  if (key === undefined) throw new ValidationError([{ field: 'Idempotency-Key', problem: 'is required' }]);
+  checkKey(key);
+  return key;
 }
 
 /**
@@ -45,25 +70,24 @@ function redacted(body: string, fields: string[]): string {
 
 /**
  * `scopeOf` names whose keys these are: the caller's account, or the operator. `redact` lists response
- * fields never to store (secrets shown once); a replay answers them as null.
+ * fields never to store (secrets shown once); a replay answers them as null. `required`: a request without
+ * a key is refused (the metering API, whose callers retry across networks, must always be exactly-once).
  */
 export function idempotent(
   scopeOf: (request: ApiRequest) => string,
-  options: { redact?: string[] } = {},
+  options: { redact?: string[]; required?: boolean } = {},
 ): ApiMiddleware {
   const redact = options.redact ?? [];
   return {
     before: async (request) => {
-      const key = header(request.event, 'idempotency-key');
+      const key = options.required
+        ? requiredIdempotencyKey(request.event)
+        : header(request.event, 'idempotency-key');
       if (key === undefined) return;
-      if (!KEY_PATTERN.test(key)) {
-        throw new ValidationError([
-          { field: 'Idempotency-Key', problem: 'must be 1-255 visible ASCII characters' },
-        ]);
-      }
+      checkKey(key);
       const scope = scopeOf(request);
       const keyHash = sha256Hex(key);
-      const fingerprint = fingerprintOf(request);
+      const fingerprint = fingerprintOf(request.event);
       const owner = randomUUID();
       // Real elapsed time, not the settable clock: this bounds how long the function runs (a frozen test clock
       // would otherwise wait until the Lambda timeout).

@@ -2,12 +2,12 @@
 // that every attempt reuses, a lease for the attempt in progress, and the first final response.
 // The records expire after IDEMPOTENCY_TTL_DAYS; the money effect does not, because each key's money
 // movement is guarded by a permanent reference item written in the same transaction as the movement.
-import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { IDEMPOTENCY_LEASE_MS } from '#infra/definitions/timeouts.ts';
 import { config, optionalNumber } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { conditionFailedItem } from '../dynamo/transact.ts';
+import { conditionFailedItem, type TransactItem } from '../dynamo/transact.ts';
 
 export type StoredResponse = { statusCode: number; headers: Record<string, string>; body: string };
 
@@ -160,4 +160,61 @@ async function finish(
     // Lost the lease to a takeover: that attempt now owns the record and will finish it.
     if (conditionFailedItem(error) === null) throw error;
   }
+}
+
+export type CompletedKey = {
+  scope: string;
+  keyHash: string;
+  fingerprint: string;
+  requestId: string;
+  response: StoredResponse;
+  nowMs: number;
+};
+
+/**
+ * A key's record written complete in one put, for a request whose whole effect is one transaction (a
+ * metering API charge): the put joins that transaction, so the key, the charge and its answer commit
+ * together, with no claim before and no completion after. Fails (ALL_OLD) when the key has a record.
+ * Such a record never expires: it is also the permanent guard of the money its key moved.
+ */
+export function completedKeyPut(input: CompletedKey): TransactItem {
+  return {
+    Put: {
+      TableName: config.tableName,
+      Item: completedItem(input),
+      ConditionExpression: 'attribute_not_exists(PK)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+/** The same record put alone (a refusal, which writes nothing else): the key's existing record if it has one. */
+export async function putCompletedKey(input: CompletedKey): Promise<IdempotencyRecord | undefined> {
+  try {
+    await ddb().send(
+      new PutCommand({
+        TableName: config.tableName,
+        Item: completedItem(input),
+        ConditionExpression: 'attribute_not_exists(PK)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return undefined;
+  } catch (error) {
+    const old = conditionFailedItem(error);
+    if (old === null) throw error;
+    return old as IdempotencyRecord | undefined;
+  }
+}
+
+function completedItem(input: CompletedKey): Record<string, unknown> {
+  return {
+    ...keys.idempotency(input.scope, input.keyHash),
+    kind: 'idempotency',
+    fingerprint: input.fingerprint,
+    request_id: input.requestId,
+    status: 'completed',
+    response: input.response,
+    created_at: new Date(input.nowMs).toISOString(),
+  };
 }

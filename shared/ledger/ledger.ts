@@ -202,6 +202,13 @@ export type UsageCharge = {
   billing?: AccrualBilling;
   /** The request's earlier charge, reversed: this one charges the request again (a retry after a failure). */
   replaces?: string;
+  /** A settle capped at its hold: the cost that was asked (recorded on the hold, so a re-settle can say so). */
+  cappedFrom?: Micros;
+  /**
+   * One more conditional put in the charge's transaction (the Idempotency-Key's completed record of a
+   * metering API charge): when it exists already, nothing is written and the outcome is `companion_exists`.
+   */
+  companion?: TransactItem;
 };
 
 function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): LedgerEntry {
@@ -275,11 +282,30 @@ async function commitCharge(
 }
 
 /** A call's charge without a hold: one round trip, one transaction. */
-export async function chargeUsage(charge: UsageCharge): Promise<ChargeOutcome> {
+export async function chargeUsage(
+  charge: UsageCharge,
+): Promise<ChargeOutcome | { status: 'companion_exists'; item: Record<string, unknown> }> {
   const entry = usageEntry(charge, charge.cost);
-  const { outcome, indexes } = await commitCharge(charge, entry, accountCharge(charge, 0 as Micros));
+  const { outcome, indexes } = await commitCharge(
+    charge,
+    entry,
+    accountCharge(charge, 0 as Micros),
+    charge.companion,
+  );
   if (outcome.committed) return { status: 'charged', entry };
+  if (indexes.extra !== undefined && failedCondition(outcome, indexes.extra) && !rejected(outcome))
+    return { status: 'companion_exists', item: reasonAt(outcome, indexes.extra)?.item ?? {} };
   return chargeRefusal(outcome, charge, indexes);
+}
+
+/** A charge's companion put found its item already there: the charge was not made (the caller decides). */
+export class CompanionExistsError extends Error {
+  override readonly name = 'CompanionExistsError';
+  readonly item: Record<string, unknown>;
+  constructor(item: Record<string, unknown>) {
+    super('the charge transaction found its companion item already written');
+    this.item = item;
+  }
 }
 
 export type ReserveOutcome =
@@ -369,12 +395,15 @@ function closeHold(
   status: 'settled' | 'released' | 'expired',
   at: string,
   settled?: Micros,
+  cappedFrom?: Micros,
 ): TransactItem {
+  const settledSet = settled === undefined ? '' : ', settled_amount = :settled';
+  const cappedSet = cappedFrom === undefined ? '' : ', capped_from = :cappedFrom';
   return {
     Update: {
       TableName: config.tableName,
       Key: keys.hold(hold.account_id, hold.hold_id),
-      UpdateExpression: `SET #status = :closed, closed_at = :at${settled === undefined ? '' : ', settled_amount = :settled'} REMOVE GSI1PK, GSI1SK`,
+      UpdateExpression: `SET #status = :closed, closed_at = :at${settledSet}${cappedSet} REMOVE GSI1PK, GSI1SK`,
       ConditionExpression: '#status = :open',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
@@ -382,6 +411,7 @@ function closeHold(
         ':open': 'open',
         ':at': at,
         ...(settled === undefined ? {} : { ':settled': settled }),
+        ...(cappedFrom === undefined ? {} : { ':cappedFrom': cappedFrom }),
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -427,7 +457,7 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
     charge,
     entry,
     account,
-    closeHold(hold, 'settled', charge.at, charge.cost),
+    closeHold(hold, 'settled', charge.at, charge.cost, charge.cappedFrom),
   );
   if (outcome.committed) return { status: 'charged', entry };
   const closedBefore =

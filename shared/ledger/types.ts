@@ -47,6 +47,8 @@ export type Hold = {
   token_id?: string;
   feature?: string;
   settled_amount?: Micros;
+  /** Settled at the held amount although this higher cost was asked (the rest was not available). */
+  capped_from?: Micros;
   closed_at?: string;
   /** A postpaid hold reserves the estimate against `period`'s spend-limit headroom, not the balance. */
   mode?: 'postpaid';

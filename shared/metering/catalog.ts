@@ -18,6 +18,8 @@ const featureSchema = z.discriminatedUnion('pricing', [
     // Proxied per-unit features: the most one call may use, held before the upstream is called.
     max_quantity: z.optional(z.int().check(z.positive(), z.lte(1_000_000_000))),
   }),
+  // The caller names each charge's amount (e.g. a provider's cost plus margin), never above `max_amount`.
+  z.object({ pricing: z.literal('dynamic'), max_amount: decimal }),
 ]);
 
 const catalogSchema = z.object({
@@ -26,28 +28,35 @@ const catalogSchema = z.object({
 
 export type FeaturePrice =
   | { feature: string; pricing: 'fixed'; price: Micros }
-  | { feature: string; pricing: 'per_unit'; unit: string; unitPrice: UnitPrice; maxQuantity?: number };
+  | { feature: string; pricing: 'per_unit'; unit: string; unitPrice: UnitPrice; maxQuantity?: number }
+  | { feature: string; pricing: 'dynamic'; maxAmount: Micros };
 
 export class UnknownFeatureError extends Error {
   override readonly name = 'UnknownFeatureError';
+}
+
+function featurePrice(feature: string, spec: z.output<typeof featureSchema>): FeaturePrice {
+  switch (spec.pricing) {
+    case 'fixed':
+      return { feature, pricing: 'fixed', price: fromDecimalString(spec.price) };
+    case 'per_unit':
+      return {
+        feature,
+        pricing: 'per_unit',
+        unit: spec.unit,
+        unitPrice: unitPriceFromDecimalString(spec.unit_price),
+        ...(spec.max_quantity === undefined ? {} : { maxQuantity: spec.max_quantity }),
+      };
+    case 'dynamic':
+      return { feature, pricing: 'dynamic', maxAmount: fromDecimalString(spec.max_amount) };
+  }
 }
 
 export function parseCatalog(raw: unknown): Map<string, FeaturePrice> {
   const parsed = catalogSchema.parse(raw);
   const catalog = new Map<string, FeaturePrice>();
   for (const [feature, spec] of Object.entries(parsed.features)) {
-    catalog.set(
-      feature,
-      spec.pricing === 'fixed'
-        ? { feature, pricing: 'fixed', price: fromDecimalString(spec.price) }
-        : {
-            feature,
-            pricing: 'per_unit',
-            unit: spec.unit,
-            unitPrice: unitPriceFromDecimalString(spec.unit_price),
-            ...(spec.max_quantity === undefined ? {} : { maxQuantity: spec.max_quantity }),
-          },
-    );
+    catalog.set(feature, featurePrice(feature, spec));
   }
   return catalog;
 }

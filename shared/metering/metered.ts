@@ -46,6 +46,7 @@ import { idempotent } from '../idempotency/middleware.ts';
 import { type AccrualBilling, hourOf, periodOf } from '../ledger/accrual.ts';
 import {
   type ChargeOutcome,
+  CompanionExistsError,
   chargeUsage,
   releaseHold,
   reserveHold,
@@ -154,7 +155,34 @@ function refuse(
 }
 
 /** Builds a request's charge at a time; rebuilt when the account's mode or period turns out to differ. */
-type ChargeBuilder = (at: string) => UsageCharge;
+export type ChargeBuilder = (at: string) => UsageCharge;
+
+/** A committed (or earlier committed) charge: its ledger entry and the cost recorded. */
+export type Charged = { entryId: string; cost: Micros };
+
+/**
+ * Who pays and for which request: a metered call's token, or the customer a metering API call names. The
+ * entry id is the request's (stable across retries of one Idempotency-Key), so a retry finds its charge.
+ */
+export type Payer = {
+  accountId: string;
+  tokenId: string | undefined;
+  entryId: string;
+  requestId: string;
+  idempotencyReference?: string | undefined;
+};
+
+function payerOf(request: ApiRequest): Payer {
+  const { api } = request.context;
+  const principal = principalOf(request.context);
+  return {
+    accountId: principal.accountId,
+    tokenId: principal.tokenId,
+    entryId: api.entryId,
+    requestId: api.requestId,
+    idempotencyReference: api.idempotencyReference,
+  };
+}
 
 /**
  * What to do about a retryable refusal: learn the account's mode or period, and the time to charge at (a
@@ -220,6 +248,7 @@ async function chargeFirst(build: ChargeBuilder, state: MeterState): Promise<voi
     const outcome = await chargeUsage(charge);
     if (outcome.status === 'charged') return afterCharged(charge, charge.cost);
     state.charge = undefined;
+    if (outcome.status === 'companion_exists') throw new CompanionExistsError(outcome.item);
     if (outcome.status === 'already_applied') {
       const earlier = await readEarlierCharge(charge.accountId, outcome.entryId);
       if (!earlier)
@@ -254,15 +283,16 @@ async function reverseAfterFailure(request: ApiRequest, charge: UsageCharge): Pr
 }
 
 /** Charges without a hold; the cost reported is the one recorded, also when the request was charged before. */
-async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<Micros> {
+export async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<Charged> {
   let charge = build(at);
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
     const outcome = await chargeUsage(charge);
     if (outcome.status === 'charged') {
       await afterCharged(charge, charge.cost);
-      return charge.cost;
+      return { entryId: charge.entryId, cost: charge.cost };
     }
-    if (outcome.status === 'already_applied') return (outcome.accrued ?? -outcome.amount) as Micros;
+    if (outcome.status === 'already_applied') return earlier(outcome);
+    if (outcome.status === 'companion_exists') throw new CompanionExistsError(outcome.item);
     if (outcome.status === 'rejected') return rejectCharge(charge, outcome.reasons);
     const next = retryAt(charge, outcome);
     if (next === undefined) return refuse(charge, outcome);
@@ -273,15 +303,28 @@ async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<
   );
 }
 
-async function settle(hold: Hold, build: ChargeBuilder, at: string = nowIso(), attempt = 1): Promise<Micros> {
+function earlier(outcome: { entryId: string; amount: Micros; accrued?: Micros }): Charged {
+  return { entryId: outcome.entryId, cost: (outcome.accrued ?? -outcome.amount) as Micros };
+}
+
+/**
+ * Settles a hold at the cost `build` gives, releasing the rest; a cost above the hold that is not available
+ * is capped at the hold (the hold then records the cost asked, `capped_from`).
+ */
+export async function settle(
+  hold: Hold,
+  build: ChargeBuilder,
+  at: string = nowIso(),
+  attempt = 1,
+): Promise<Charged> {
   const charge = build(at);
   const outcome = await settleHold(hold, charge);
   switch (outcome.status) {
     case 'charged':
       await afterCharged(charge, charge.cost - hold.amount);
-      return charge.cost;
+      return { entryId: charge.entryId, cost: charge.cost };
     case 'already_applied':
-      return (outcome.accrued ?? -outcome.amount) as Micros;
+      return earlier(outcome);
     case 'rejected':
       return rejectCharge(charge, outcome.reasons);
     case 'hold_not_open':
@@ -297,7 +340,12 @@ async function settle(hold: Hold, build: ChargeBuilder, at: string = nowIso(), a
       logger.warn('actual cost above hold and what is left; charging the held amount', {
         hold: hold.hold_id,
       });
-      return settle(hold, (time) => ({ ...build(time), cost: hold.amount }), charge.at, attempt + 1);
+      return settle(
+        hold,
+        (time) => ({ ...build(time), cost: hold.amount, cappedFrom: charge.cost }),
+        charge.at,
+        attempt + 1,
+      );
     }
     case 'mode_changed':
     case 'wrong_mode': {
@@ -329,23 +377,21 @@ function billingAt(accountId: string, at: string): AccrualBilling | undefined {
   }
 }
 
-/** Reserves a per-unit call's estimate in the account's mode (marketplace buyers have no limit: no hold). */
-async function reserveFor(
-  request: ApiRequest,
-  feature: string,
-  amount: Micros,
-  state: MeterState,
-): Promise<void> {
-  const { accountId, tokenId } = principalOf(request.context);
+/**
+ * Reserves a per-unit call's estimate in the account's mode: the new hold, or the request's hold made
+ * before (a retry; it may be settled or released by now). Marketplace buyers have no limit: no hold.
+ */
+export async function reserveFor(payer: Payer, feature: string, amount: Micros): Promise<Hold | undefined> {
+  const { accountId, tokenId } = payer;
   let at = nowIso();
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
     const billing = billingAt(accountId, at);
-    if (billing?.mode === 'marketplace') return;
+    if (billing?.mode === 'marketplace') return undefined;
     const outcome = await reserveHold({
       accountId,
-      holdId: request.context.api.entryId,
+      holdId: payer.entryId,
       amount,
-      requestId: request.context.api.requestId,
+      requestId: payer.requestId,
       tokenId,
       feature,
       at: new Date(at),
@@ -353,19 +399,16 @@ async function reserveFor(
     });
     switch (outcome.status) {
       case 'rejected':
-        return rejectCharge(chargeFor(request, feature, 0, amount), outcome.reasons);
+        return rejectCharge(chargeFor(payer, feature, 0, amount), outcome.reasons);
       case 'reserved':
         if (!billing) applyToView(accountId, -amount);
         else setPeriodOfView(accountId, billing.period);
-        state.hold = outcome.hold;
-        return;
+        return outcome.hold;
       case 'exists':
-        if (outcome.hold.status === 'open') state.hold = outcome.hold;
-        if (outcome.hold.status === 'settled') state.settledBefore = outcome.hold.settled_amount;
-        return;
+        return outcome.hold;
     }
     const probe: UsageCharge = {
-      ...chargeFor(request, feature, 0, amount),
+      ...chargeFor(payer, feature, 0, amount),
       at,
       ...(billing ? { billing } : {}),
     };
@@ -373,33 +416,31 @@ async function reserveFor(
     if (next === undefined) return refuse(probe, outcome);
     at = next;
   }
-  throw new Error(`hold for ${request.context.api.entryId} did not settle on a billing mode`);
+  throw new Error(`hold for ${payer.entryId} did not settle on a billing mode`);
 }
 
 /** `availableDrop`: how much this write takes from `available` (the cost, less any hold it releases). */
-function chargeFor(
-  request: ApiRequest,
+export function chargeFor(
+  payer: Payer,
   feature: string,
   quantity: number,
   cost: Micros,
   availableDrop: number = cost,
   at: string = nowIso(),
 ): UsageCharge {
-  const { api } = request.context;
-  const principal = principalOf(request.context);
-  const billing = billingAt(principal.accountId, at);
+  const billing = billingAt(payer.accountId, at);
   return {
-    accountId: principal.accountId,
-    entryId: api.entryId,
-    requestId: api.requestId,
-    tokenId: principal.tokenId,
+    accountId: payer.accountId,
+    entryId: payer.entryId,
+    requestId: payer.requestId,
+    tokenId: payer.tokenId,
     feature,
     quantity,
     cost,
     at,
-    ...(api.idempotencyReference ? { guard: { reference: api.idempotencyReference } } : {}),
+    ...(payer.idempotencyReference ? { guard: { reference: payer.idempotencyReference } } : {}),
     ...(billing ? { billing } : {}),
-    ...(!billing && refillDueAfter(principal.accountId, availableDrop) ? { refillDue: true } : {}),
+    ...(!billing && refillDueAfter(payer.accountId, availableDrop) ? { refillDue: true } : {}),
   };
 }
 
@@ -420,18 +461,23 @@ export async function payBeforeWork(
   estimate?: (body: unknown) => number,
 ): Promise<void> {
   const price = priceOf(feature);
-  const { accountId } = principalOf(request.context);
+  if (price.pricing === 'dynamic') {
+    throw new Error(`feature "${feature}" is priced dynamically: it is charged through the metering API`);
+  }
+  const payer = payerOf(request);
   const state: MeterState = { price };
   states.set(request.context, state);
   // Read before the charge, so the header's base predates it (at most every CREDITS_VIEW_TTL_MS).
-  if (!isViewFresh(accountId)) await refreshQuietly(accountId);
+  if (!isViewFresh(payer.accountId)) await refreshQuietly(payer.accountId);
   if (price.pricing === 'fixed') {
     const cost = price.price;
-    await chargeFirst((at) => chargeFor(request, feature, 1, cost, cost, at), state);
+    await chargeFirst((at) => chargeFor(payer, feature, 1, cost, cost, at), state);
     return;
   }
   if (!estimate) throw new Error(`feature "${feature}" is priced per unit and needs an estimate`);
-  await reserveFor(request, feature, costOf(estimate(request.context.api.body), price.unitPrice), state);
+  const hold = await reserveFor(payer, feature, costOf(estimate(request.context.api.body), price.unitPrice));
+  if (hold?.status === 'open') state.hold = hold;
+  if (hold?.status === 'settled') state.settledBefore = hold.settled_amount;
 }
 
 export type PaidCall = {
@@ -453,14 +499,17 @@ export async function chargeForWork(request: ApiRequest, feature: string, quanti
     cost = state.charge.cost;
     // Answered: from here on an error (storing the Idempotency-Key's response) is not the feature's.
     state.charge = undefined;
-  } else {
+  } else if (state.price.pricing === 'per_unit') {
     const actual = costOf(quantity, state.price.unitPrice);
     const hold = state.hold;
+    const payer = payerOf(request);
     const build: ChargeBuilder = (at) =>
-      chargeFor(request, feature, quantity, actual, actual - (hold?.amount ?? 0), at);
+      chargeFor(payer, feature, quantity, actual, actual - (hold?.amount ?? 0), at);
     if (state.settledBefore !== undefined) cost = state.settledBefore;
-    else if (hold) cost = await settle(hold, build);
-    else cost = await chargeOnce(build);
+    else if (hold) cost = (await settle(hold, build)).cost;
+    else cost = (await chargeOnce(build)).cost;
+  } else {
+    throw new Error(`feature "${feature}" is priced dynamically: it is charged through the metering API`);
   }
   state.hold = undefined;
   metrics.addMetric('ChargedMicros', MetricUnit.Count, cost);

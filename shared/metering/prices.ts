@@ -21,6 +21,7 @@ export const priceListSchema = z.object({
         unit_price: unitPrice,
         max_quantity: z.optional(z.int()),
       }),
+      z.object({ feature: z.string(), pricing: z.literal('dynamic'), max_amount: usd }),
     ]),
   ),
 });
@@ -28,20 +29,23 @@ export const priceListSchema = z.object({
 export type PriceList = z.output<typeof priceListSchema>;
 export type PriceListEntry = PriceList['data'][number];
 
+function entryOf(price: FeaturePrice): PriceListEntry {
+  switch (price.pricing) {
+    case 'fixed':
+      return { feature: price.feature, pricing: 'fixed', price: toWire(price.price) };
+    case 'per_unit':
+      return {
+        feature: price.feature,
+        pricing: 'per_unit',
+        unit: price.unit,
+        unit_price: unitPriceToWire(price.unitPrice),
+        ...(price.maxQuantity === undefined ? {} : { max_quantity: price.maxQuantity }),
+      };
+    case 'dynamic':
+      return { feature: price.feature, pricing: 'dynamic', max_amount: toWire(price.maxAmount) };
+  }
+}
+
 export function priceListView(prices: readonly FeaturePrice[]): PriceList {
-  return {
-    currency: 'USD',
-    data: prices.map(
-      (price): PriceListEntry =>
-        price.pricing === 'fixed'
-          ? { feature: price.feature, pricing: 'fixed', price: toWire(price.price) }
-          : {
-              feature: price.feature,
-              pricing: 'per_unit',
-              unit: price.unit,
-              unit_price: unitPriceToWire(price.unitPrice),
-              ...(price.maxQuantity === undefined ? {} : { max_quantity: price.maxQuantity }),
-            },
-    ),
-  };
+  return { currency: 'USD', data: prices.map(entryOf) };
 }

@@ -39,7 +39,8 @@ describe('GET /v1/prices', () => {
         '{"feature":"echo","pricing":"fixed","price":0.002},' +
         '{"feature":"words","pricing":"per_unit","unit":"word","unit_price":0.0001},' +
         '{"feature":"sample_translate","pricing":"fixed","price":0.005},' +
-        '{"feature":"sample_complete","pricing":"per_unit","unit":"token","unit_price":0.00002,"max_quantity":8192}]}',
+        '{"feature":"sample_complete","pricing":"per_unit","unit":"token","unit_price":0.00002,"max_quantity":8192},' +
+        '{"feature":"completion","pricing":"dynamic","max_amount":0.5}]}',
     );
   });
 

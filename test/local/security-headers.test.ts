@@ -77,6 +77,37 @@ function signedWebhook(): HttpOptions {
   };
 }
 
+async function serviceKey(): Promise<string> {
+  const created = await http('POST', '/admin/service-keys', { admin: true, body: { name: 'headers' } });
+  expect(created.status).toBe(201);
+  return created.body.key as string;
+}
+
+async function serviceKeyId(): Promise<string> {
+  const created = await http('POST', '/admin/service-keys', { admin: true, body: { name: 'to revoke' } });
+  return created.body.id as string;
+}
+
+/** A metering API call with a new service key and a fresh Idempotency-Key. */
+async function meterCall(path: string, body?: unknown): Promise<Request> {
+  return {
+    method: 'POST',
+    path,
+    options: { token: await serviceKey(), body, headers: { 'idempotency-key': randomUUID() } },
+  };
+}
+
+async function holdId(): Promise<string> {
+  const { method, path, options } = await meterCall('/v1/meter/holds', {
+    account_id: demoAccount(),
+    feature: 'words',
+    quantity: 10,
+  });
+  const held = await http(method, path, options);
+  expect(held.status, JSON.stringify(held.body)).toBe(201);
+  return held.body.hold_id as string;
+}
+
 /** The routes that need a bearer token: no token is the error case. */
 const unauthenticated = (method: string, path: string) => async (): Promise<Request> => ({ method, path });
 
@@ -309,6 +340,51 @@ const cases: Record<string, Case> = {
       path: '/admin/marketplace/reconciliation',
       options: { admin: true },
     }),
+  },
+  'POST /admin/service-keys': {
+    success: async () => ({
+      method: 'POST',
+      path: '/admin/service-keys',
+      options: { admin: true, body: { name: 'a' } },
+    }),
+    error: async () => ({ method: 'POST', path: '/admin/service-keys', options: { admin: true, body: {} } }),
+  },
+  'GET /admin/service-keys': {
+    success: async () => ({ method: 'GET', path: '/admin/service-keys', options: { admin: true } }),
+    error: async () => ({ method: 'GET', path: '/admin/service-keys' }),
+  },
+  'DELETE /admin/service-keys/{id}': {
+    success: async () => ({
+      method: 'DELETE',
+      path: `/admin/service-keys/${await serviceKeyId()}`,
+      options: { admin: true },
+    }),
+    error: async () => ({
+      method: 'DELETE',
+      path: '/admin/service-keys/svck_unknown',
+      options: { admin: true },
+    }),
+  },
+  'POST /v1/meter/charges': {
+    success: () => meterCall('/v1/meter/charges', { account_id: demoAccount(), feature: 'echo' }),
+    // A customer's token is refused on the metering API.
+    error: async () => ({
+      method: 'POST',
+      path: '/v1/meter/charges',
+      options: { token: demoToken(), body: { account_id: demoAccount(), feature: 'echo' } },
+    }),
+  },
+  'POST /v1/meter/holds': {
+    success: () => meterCall('/v1/meter/holds', { account_id: demoAccount(), feature: 'words', quantity: 5 }),
+    error: () => meterCall('/v1/meter/holds', { account_id: demoAccount(), feature: 'echo' }),
+  },
+  'POST /v1/meter/holds/{id}/settle': {
+    success: async () => meterCall(`/v1/meter/holds/${await holdId()}/settle`, { quantity: 3 }),
+    error: () => meterCall('/v1/meter/holds/hold_unknown/settle', { quantity: 3 }),
+  },
+  'POST /v1/meter/holds/{id}/release': {
+    success: async () => meterCall(`/v1/meter/holds/${await holdId()}/release`),
+    error: () => meterCall('/v1/meter/holds/hold_unknown/release'),
   },
   // The catch-all only ever answers 404.
   'ANY /{proxy+}': { error: async () => ({ method: 'GET', path: '/v1/nothing-here' }) },

@@ -33,6 +33,7 @@ describe('priceListView', () => {
         summarize: { pricing: 'fixed', price: '0.01' },
         tokens: { pricing: 'per_unit', unit: 'token', unit_price: '0.000000015' },
         free: { pricing: 'fixed', price: '0' },
+        llm: { pricing: 'dynamic', max_amount: '2.5' },
       },
     });
 
@@ -42,7 +43,8 @@ describe('priceListView', () => {
       '{"currency":"USD","data":[' +
         '{"feature":"summarize","pricing":"fixed","price":0.01},' +
         '{"feature":"tokens","pricing":"per_unit","unit":"token","unit_price":0.000000015},' +
-        '{"feature":"free","pricing":"fixed","price":0}]}',
+        '{"feature":"free","pricing":"fixed","price":0},' +
+        '{"feature":"llm","pricing":"dynamic","max_amount":2.5}]}',
     );
   });
 });
