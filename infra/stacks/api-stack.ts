@@ -547,7 +547,8 @@ export class ApiStack extends Stack {
         new LambdaSubscription(lifecycle),
       );
     }
-    const marketplaceMetric = (metricName: string, statistic: string, period: Duration) =>
+    // The application's own metrics (Powertools EMF: this namespace, dimension service).
+    const appMetric = (metricName: string, statistic: string, period: Duration) =>
       new Metric({
         namespace: metricsNamespace,
         metricName,
@@ -557,12 +558,12 @@ export class ApiStack extends Stack {
       });
     alarm(
       'MarketplaceRejectedRecordsAlarm',
-      marketplaceMetric('MarketplaceRecordsRejected', 'Sum', Duration.hours(1)),
+      appMetric('MarketplaceRecordsRejected', 'Sum', Duration.hours(1)),
       'AWS Marketplace refused usage records (CustomerNotSubscribed, DuplicateRecord, or past the window): not billed',
     );
     alarm(
       'MarketplaceRefusedBatchesAlarm',
-      marketplaceMetric('MarketplaceBatchesRefused', 'Sum', Duration.hours(1)),
+      appMetric('MarketplaceBatchesRefused', 'Sum', Duration.hours(1)),
       'BatchMeterUsage refused a whole batch; its hours stay claimed and are retried by the next run',
     );
     // Both alarms fire once an unreported hour has used half of AWS's window (a record is stamped at its
@@ -571,7 +572,7 @@ export class ApiStack extends Stack {
     const marginSeconds = (windowHours * 3600) / 2;
     const ageSeconds = marginSeconds - 3600;
     new Alarm(this, 'MarketplaceOldestUnreportedHourAlarm', {
-      metric: marketplaceMetric('MarketplaceOldestUnreportedHourAge', 'Maximum', Duration.hours(1)),
+      metric: appMetric('MarketplaceOldestUnreportedHourAge', 'Maximum', Duration.hours(1)),
       threshold: ageSeconds,
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -581,7 +582,7 @@ export class ApiStack extends Stack {
     // Tighter near month end: last month's hours are accepted only until 06:00 UTC on the 1st, which can
     // come before the window's end (windows over 7 hours).
     new Alarm(this, 'MarketplaceWindowMarginAlarm', {
-      metric: marketplaceMetric('MarketplaceUnreportedWindowMargin', 'Minimum', Duration.hours(1)),
+      metric: appMetric('MarketplaceUnreportedWindowMargin', 'Minimum', Duration.hours(1)),
       threshold: marginSeconds,
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -641,15 +642,6 @@ export class ApiStack extends Stack {
       }).addAlarmAction(alarmAction);
     }
 
-    // The application's own metrics (Powertools EMF: this namespace, dimension service).
-    const appMetric = (metricName: string, statistic: string, period: Duration) =>
-      new Metric({
-        namespace: metricsNamespace,
-        metricName,
-        dimensionsMap: { service: serviceName },
-        statistic,
-        period,
-      });
     alarm(
       'LedgerDriftAlarm',
       appMetric('LedgerDriftAccounts', 'Maximum', Duration.hours(1)),
