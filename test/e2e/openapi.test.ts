@@ -3,32 +3,16 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { describe, expect, it } from 'vitest';
 import { typedClient } from '../support/http.ts';
+import { useLocalStack } from '../support/stack.ts';
 
 const ADMIN_KEY = 'e2e-openapi-admin-key';
-let stack: LocalStack;
-
-beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `e2e-openapi-${randomUUID().slice(0, 8)}`,
-    seedDemo: false,
-    runJobs: false,
-    quiet: true,
-  });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stackOf = useLocalStack('e2e-openapi', { adminApiKey: ADMIN_KEY });
 
 describe('GET /openapi.json', () => {
   it('serves the committed document without a token, and it is valid OpenAPI 3.1', async () => {
-    const response = await fetch(`${stack.url}/openapi.json`);
+    const response = await fetch(`${stackOf().url}/openapi.json`);
     const served = (await response.json()) as Record<string, unknown>;
 
     expect(response.status).toBe(200);
@@ -43,10 +27,10 @@ describe('GET /openapi.json', () => {
 
 describe('the typed client', () => {
   it('opens an account, charges a call once under a retried key, and reads the money back', async () => {
-    const operator = typedClient(stack.url, { adminKey: ADMIN_KEY });
+    const operator = typedClient(stackOf().url, { adminKey: ADMIN_KEY });
     const opened = await operator.POST('/admin/accounts', { body: { name: 'Typed client' } });
     const accountId = opened.data!.account_id;
-    const customer = typedClient(stack.url, { token: opened.data!.token! });
+    const customer = typedClient(stackOf().url, { token: opened.data!.token! });
     await operator.POST('/admin/accounts/{id}/credits', {
       params: { path: { id: accountId } },
       body: { amount: 1, reason: 'typed client test' },
@@ -70,7 +54,7 @@ describe('the typed client', () => {
   });
 
   it('answers refusals as the typed error body', async () => {
-    const stranger = typedClient(stack.url, { token: 'crd_unknown' });
+    const stranger = typedClient(stackOf().url, { token: 'crd_unknown' });
 
     const refused = await stranger.GET('/v1/credits');
 

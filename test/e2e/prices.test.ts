@@ -1,33 +1,15 @@
-// GET /v1/prices over HTTP against the local stack: public, straight from the default price catalog.
-import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { describe, expect, it } from 'vitest';
 import { stackClient } from '../support/http.ts';
+import { useLocalStack } from '../support/stack.ts';
 
 const ADMIN_KEY = 'e2e-prices-admin-key';
-let stack: LocalStack;
+const stackOf = useLocalStack('e2e-prices', { adminApiKey: ADMIN_KEY });
 
-beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `e2e-prices-${randomUUID().slice(0, 8)}`,
-    seedDemo: false,
-    runJobs: false,
-    quiet: true,
-  });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
-
-const api = stackClient(() => stack.url, ADMIN_KEY);
+const api = stackClient(() => stackOf().url, ADMIN_KEY);
 
 describe('GET /v1/prices', () => {
   it('answers the catalog without a token, as exact decimals', async () => {
-    const response = await fetch(`${stack.url}/v1/prices`);
+    const response = await fetch(`${stackOf().url}/v1/prices`);
 
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/json');

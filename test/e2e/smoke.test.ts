@@ -5,33 +5,17 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { describe, expect, it } from 'vitest';
 import { stackClient } from '../support/http.ts';
+import { useLocalStack } from '../support/stack.ts';
 
 const ADMIN_KEY = 'e2e-smoke-admin-key';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const STEPS = ['prices', 'credits', 'paid call', 'replay', 'charged once', 'usage', 'transactions'];
 
-let stack: LocalStack;
+const stackOf = useLocalStack('e2e-smoke', { adminApiKey: ADMIN_KEY });
 
-beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `e2e-smoke-${randomUUID().slice(0, 8)}`,
-    seedDemo: false,
-    runJobs: false,
-    quiet: true,
-  });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
-
-const api = stackClient(() => stack.url, ADMIN_KEY);
+const api = stackClient(() => stackOf().url, ADMIN_KEY);
 
 async function account(credits: number): Promise<{ accountId: string; token: string }> {
   const created = await api('POST', '/admin/accounts', { admin: true, body: { name: 'Smoke' } });
@@ -76,12 +60,12 @@ describe('npm run smoke', () => {
   it('passes against a prepaid account with credits, charging it once', async () => {
     const { token } = await account(1);
 
-    const run = await smoke(['--url', stack.url, '--token', token]);
+    const run = await smoke(['--url', stackOf().url, '--token', token]);
 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const printed = lines(run);
-    expect(printed[0]).toBe(`Smoke test of ${stack.url}`);
+    expect(printed[0]).toBe(`Smoke test of ${stackOf().url}`);
     expect(printed.slice(1, -1)).toHaveLength(STEPS.length);
     STEPS.forEach((name, index) => {
       expect(printed[index + 1]).toMatch(new RegExp(`^✓ ${index + 1}/7 ${name}: .+ \\(\\d+ ms\\)$`));
@@ -106,7 +90,7 @@ describe('npm run smoke', () => {
     });
     expect(switched.status).toBe(200);
 
-    const run = await smoke(['--url', `${stack.url}/`, '--token', token]);
+    const run = await smoke(['--url', `${stackOf().url}/`, '--token', token]);
 
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/usage \$0 → \$0\.002, up by exactly the cost/);
@@ -116,7 +100,7 @@ describe('npm run smoke', () => {
   it('says plainly that an account with $0 has no credits, and charges nothing', async () => {
     const { token } = await account(0);
 
-    const run = await smoke(['--url', stack.url], { SMOKE_TOKEN: token });
+    const run = await smoke(['--url', stackOf().url], { SMOKE_TOKEN: token });
 
     expect(run.code).toBe(1);
     const printed = lines(run);
@@ -132,7 +116,7 @@ describe('npm run smoke', () => {
   it('says the token was refused, without printing it', async () => {
     const token = `crd_${randomUUID().replaceAll('-', '')}`;
 
-    const run = await smoke(['--url', stack.url, '--token', token]);
+    const run = await smoke(['--url', stackOf().url, '--token', token]);
 
     expect(run.code).toBe(1);
     expect(lines(run)[2]).toMatch(
@@ -153,7 +137,7 @@ describe('npm run smoke', () => {
             typeof entry[1] === 'string' && entry[0] !== 'idempotency-key',
         ),
       );
-      const upstream = await fetch(`${stack.url}${request.url}`, {
+      const upstream = await fetch(`${stackOf().url}${request.url}`, {
         method: request.method ?? 'GET',
         headers,
         ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
