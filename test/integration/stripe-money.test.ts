@@ -159,9 +159,13 @@ describe('disputes and refunds are re-read from Stripe and bounded by the paymen
 
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
     expect((await accountMoney(accountId)).balance).toBe(0);
-    const takenBack = [...(await entriesOf(accountId, 'refund')), ...(await entriesOf(accountId, 'dispute'))];
-    expect(takenBack).toHaveLength(2);
-    expect(ledgerSum(takenBack)).toBe(-20_000_000);
+    const refunds = await entriesOf(accountId, 'refund');
+    const disputes = await entriesOf(accountId, 'dispute');
+    // Racing deliveries may apply either first: the refund then the dispute's remaining $5, or the whole $20
+    // dispute and a refund that finds nothing left to take (no entry). Each is applied at most once.
+    expect(refunds.length).toBeLessThanOrEqual(1);
+    expect(disputes).toHaveLength(1);
+    expect(ledgerSum([...refunds, ...disputes])).toBe(-20_000_000);
     expect(ledgerSum(await ledgerEntries(accountId))).toBe(0);
   });
 
