@@ -52,8 +52,10 @@ export function invalidCursor(options?: ErrorOptions): ValidationError {
 export async function openCursor(accountId: string, text: string): Promise<unknown> {
   const [payload, signature, extra] = text.split('.');
   if (!payload || !signature || extra !== undefined) throw invalidCursor();
-  const expected = mac(await cursorKey(), accountId, payload);
-  const given = Buffer.from(signature, 'base64url');
+  // Compared as text, not as decoded bytes: base64url decoding ignores the unused low bits of the last
+  // character, so a changed last character can decode to the same MAC; only the canonical encoding passes.
+  const expected = Buffer.from(mac(await cursorKey(), accountId, payload).toString('base64url'));
+  const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalidCursor();
   try {
     return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
