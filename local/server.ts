@@ -39,6 +39,7 @@ import {
 import { servePage } from './page.ts';
 import { matchRoute } from './router.ts';
 import { startSampleUpstream } from './sample-upstream.ts';
+import { startStreamPoller } from './stream-poller.ts';
 import { type StripeEmulator, startStripeEmulator } from './stripe/emulator.ts';
 import { workPool } from './work-pool.ts';
 
@@ -100,6 +101,8 @@ export type LocalStack = {
   marketplace?: MarketplaceEmulator;
   /** The proxy routes' upstreams, with the secret each verifies the gateway's signature with. */
   upstreams: Record<string, { url: string; secret: string }>;
+  /** Delivers every record written to the table's stream so far to its consumers (tests, scripts). */
+  drainStream(): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -113,6 +116,9 @@ type LocalInvoiceQueue = {
 
 /** Invoice worker invocations at once locally (the cloud bounds it with the event source's maxConcurrency). */
 const LOCAL_INVOICE_WORKERS = 5;
+
+/** How often the local stream poller reads the table's stream (Lambda polls each shard about 4× a second). */
+const STREAM_POLL_MS = 250;
 
 /** The sink `shared/events/bus.ts` pushes to in local mode. */
 type LocalEventSink = { __localEvents?: unknown[] };
@@ -549,6 +555,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sink.__localEvents = previousEvents;
     });
 
+    // The table's stream (Lambda event source mappings in the cloud): billing events reach the sink above
+    // within about a poll interval of their change.
+    const poller = await startStreamPoller({
+      endpoint: dynamoEndpoint,
+      tableName,
+      invoke,
+      intervalMs: STREAM_POLL_MS,
+      onError: (name, error) => console.error(`local stream consumer ${name} failed; retrying:`, error),
+    });
+    cleanups.push(() => poller.stop());
+
     const demo = (options.seedDemo ?? true) ? await demoAccount(state, log) : undefined;
     if (state && dataDirectory) writeStackState(dataDirectory, state);
 
@@ -617,6 +634,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(stripe ? { stripe } : {}),
       ...(marketplace ? { marketplace } : {}),
       upstreams,
+      drainStream: () => poller.drain(),
       stop,
     };
   } catch (error) {

@@ -23,8 +23,10 @@ export type FunctionSpec = {
   table: TableAction[];
   /** Query the table's sparse index GSI1. */
   tableIndexes?: boolean;
-  /** PutEvents on the project's event bus. */
+  /** PutEvents on the project's event bus: only the event delivery consumer (the others record events). */
   publishesEvents?: boolean;
+  /** Consumes the table's stream (infra/definitions/streams.ts): reads the stream, reports failed batches. */
+  streamConsumer?: boolean;
   /** Calls Stripe: reads the Stripe secret (STRIPE_SECRET_ARN) from Secrets Manager. */
   stripe?: boolean;
   /**
@@ -78,14 +80,12 @@ export const functions = {
     entry: 'functions/demo/echo.ts',
     description: 'Reference fixed-price feature POST /v1/demo/echo',
     table: unique([...tokenAuth, ...idempotency, ...charging]),
-    publishesEvents: true,
     refillQueue: true,
   },
   demoWords: {
     entry: 'functions/demo/words.ts',
     description: 'Reference variable-price feature POST /v1/demo/words (hold, then settle)',
     table: unique([...tokenAuth, ...idempotency, ...charging]),
-    publishesEvents: true,
     refillQueue: true,
   },
   proxy: {
@@ -146,7 +146,6 @@ export const functions = {
     entry: 'functions/admin/accounts.ts',
     description: 'Operator API: accounts, grants and corrections, billing mode',
     table: unique([...idempotency, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']),
-    publishesEvents: true,
   },
   adminServiceKeys: {
     entry: 'functions/admin/service-keys.ts',
@@ -158,7 +157,6 @@ export const functions = {
     entry: 'functions/billing/purchases.ts',
     description: 'Buy credits: POST /v1/billing/checkout, GET /v1/billing/purchases[/{id}]',
     table: unique([...tokenAuth, ...idempotency, ...charging, 'dynamodb:Query']),
-    publishesEvents: true,
     stripe: true,
     dashboardUrl: true,
     timeoutSeconds: 26,
@@ -167,7 +165,6 @@ export const functions = {
     entry: 'functions/billing/checkout-return.ts',
     description: "Stripe's success redirect: follows the checkout up and shows a page",
     table: unique([...charging]),
-    publishesEvents: true,
     stripe: true,
     timeoutSeconds: 26,
   },
@@ -187,7 +184,6 @@ export const functions = {
     description: 'POST /webhooks/stripe: signed Stripe events',
     // ConditionCheckItem: an invoice's unpaid mark on the account is checked against its period item.
     table: unique([...charging, 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem']),
-    publishesEvents: true,
     stripe: true,
     timeoutSeconds: 26,
   },
@@ -196,7 +192,6 @@ export const functions = {
     description:
       'Auto-refill: charges the saved method off-session for accounts a debit took below threshold',
     table: unique([...charging]),
-    publishesEvents: true,
     stripe: true,
     dashboardUrl: true,
     refillWorker: true,
@@ -207,7 +202,6 @@ export const functions = {
     description: 'Scheduled: refills every account marked due (the safety net of the prompt trigger)',
     table: unique([...charging, 'dynamodb:Query']),
     tableIndexes: true,
-    publishesEvents: true,
     stripe: true,
     dashboardUrl: true,
     timeoutSeconds: 300,
@@ -307,6 +301,13 @@ export const functions = {
     table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
     timeoutSeconds: 900,
     memoryMb: 1024,
+  },
+  eventDelivery: {
+    entry: 'functions/streams/events.ts',
+    description: 'Stream consumer: puts the billing events recorded in the table on the event bus',
+    table: [],
+    publishesEvents: true,
+    streamConsumer: true,
   },
 } as const satisfies Record<string, FunctionSpec>;
 

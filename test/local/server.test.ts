@@ -8,6 +8,7 @@ import { jobs } from '#infra/definitions/jobs.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
 import { nowMs } from '#shared/clock.ts';
 import { type LocalStack, matchRoute, startLocalStack } from '../../local/server.ts';
+import { eventually } from '../support/eventually.ts';
 
 const ADMIN_KEY = 'test-admin-key';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,6 +31,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
+
+type LocalEvent = { type: string; account_id: string; entry_id?: string; event_id?: string };
+
+async function localEvents(): Promise<LocalEvent[]> {
+  const response = await call('/__local/events', { admin: true });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { data: LocalEvent[] }).data;
+}
 
 function call(path: string, init: RequestInit & { admin?: boolean; token?: string } = {}): Promise<Response> {
   const headers = new Headers(init.headers);
@@ -175,12 +184,30 @@ describe('local stack', () => {
 
   it('records the events the system publishes', async () => {
     expect((await call('/__local/events')).status).toBe(401);
-    const response = await call('/__local/events', { admin: true });
-    expect(response.status).toBe(200);
-    const { data } = (await response.json()) as { data: { type: string; account_id: string }[] };
+    const data = await eventually(localEvents, (events) => events.length > 0);
     expect(data).toContainEqual(
       expect.objectContaining({ type: 'credits.granted', account_id: stack.demo!.accountId }),
     );
+  });
+
+  it("delivers a $2 grant's event from the table's stream once, with its event id", async () => {
+    const granted = await call(`/admin/accounts/${stack.demo!.accountId}/credits`, {
+      method: 'POST',
+      admin: true,
+      body: JSON.stringify({ amount: 2, reason: 'streamed' }),
+    });
+    expect(granted.status).toBe(201);
+    const entryId = ((await granted.json()) as { id: string }).id;
+    const ofGrant = (events: LocalEvent[]) => events.filter((event) => event.entry_id === entryId);
+
+    await eventually(localEvents, (events) => ofGrant(events).length > 0);
+    // Later passes of the poller deliver nothing more for it.
+    await stack.drainStream();
+
+    const delivered = ofGrant(await localEvents());
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]).toMatchObject({ type: 'credits.granted', amount: 2, reason: 'streamed' });
+    expect(delivered[0]?.event_id).toMatch(/^evt_/);
   });
 
   it('refuses bodies over 10 MB, declared or streamed', async () => {

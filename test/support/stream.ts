@@ -1,0 +1,31 @@
+// The table's stream in a test process: a poller started with the file (so it sees every record the file's
+// tests write) that delivers only when asked, through the same consumers and filters as the cloud.
+import type { DynamoDBRecord } from 'aws-lambda';
+import { type FunctionName, functions } from '#infra/definitions/functions.ts';
+import { type StreamPoller, startStreamPoller } from '../../local/stream-poller.ts';
+
+type Handler = (event: { Records: DynamoDBRecord[] }) => Promise<unknown>;
+
+const repoRoot = new URL('../../', import.meta.url);
+
+async function invoke(name: FunctionName, event: { Records: DynamoDBRecord[] }): Promise<unknown> {
+  const module = (await import(new URL(functions[name].entry, repoRoot).href)) as { handler: Handler };
+  return module.handler(event);
+}
+
+let poller: Promise<StreamPoller> | undefined;
+
+/** Starts reading the test table's stream from now (setup-env.ts does, before any test writes). */
+export function startTestStream(): Promise<StreamPoller> {
+  poller ??= startStreamPoller({
+    endpoint: process.env.DYNAMODB_ENDPOINT!,
+    tableName: process.env.TABLE_NAME!,
+    invoke,
+  });
+  return poller;
+}
+
+/** Delivers every event recorded so far (one pass); an injected failure leaves the rest for the next call. */
+export async function deliverRecordedEvents(): Promise<void> {
+  await (await startTestStream()).drain();
+}
