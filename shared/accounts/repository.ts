@@ -4,7 +4,8 @@ import type { AutoRefill } from '../auto-refill/types.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { type TransactItem, updateIf } from '../dynamo/transact.ts';
+import type { TransactItem } from '../dynamo/transact.ts';
+import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
 import type { Micros } from '../money.ts';
 
 export type BillingMode = 'prepaid' | 'postpaid' | 'marketplace';
@@ -72,41 +73,46 @@ export async function getAccount(accountId: string): Promise<Account | undefined
 }
 
 /**
- * Marks the account as told that it ran dry, at most once per `quietMs`; true when this caller won the mark
- * and should publish `credits.balance.depleted`.
+ * Marks the account as told that it ran dry, at most once per quiet period, with `credits.balance.depleted`
+ * recorded in the same write; true when this caller won the mark.
  */
 export async function markDepletedNotified(
   accountId: string,
-  at: string,
   quietSinceIso: string,
+  depleted: BillingEvent,
 ): Promise<boolean> {
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.account(accountId),
-    UpdateExpression: 'SET depleted_notified_at = :at',
-    ConditionExpression:
-      'attribute_exists(PK) AND (attribute_not_exists(depleted_notified_at) OR depleted_notified_at < :quiet)',
-    ExpressionAttributeValues: { ':at': at, ':quiet': quietSinceIso },
-  });
+  return updateWithEvents(
+    {
+      Key: keys.account(accountId),
+      UpdateExpression: 'SET depleted_notified_at = :at',
+      ConditionExpression:
+        'attribute_exists(PK) AND (attribute_not_exists(depleted_notified_at) OR depleted_notified_at < :quiet)',
+      ExpressionAttributeValues: { ':at': depleted.at, ':quiet': quietSinceIso },
+    },
+    [depleted],
+  );
 }
 
 /**
  * Marks a postpaid spend-limit notice (`spend_limit_warned_period` or `spend_limit_reached_period`) as sent
- * for `period`; true for the one caller that should publish it.
+ * for `period`, with its event recorded in the same write; true for the one caller that won the mark.
  */
 export async function markSpendLimitNotified(
   accountId: string,
   attribute: 'spend_limit_warned_period' | 'spend_limit_reached_period',
   period: string,
+  notice: BillingEvent,
 ): Promise<boolean> {
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.account(accountId),
-    UpdateExpression: 'SET #mark = :p',
-    ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(#mark) OR #mark < :p)',
-    ExpressionAttributeNames: { '#mark': attribute },
-    ExpressionAttributeValues: { ':p': period },
-  });
+  return updateWithEvents(
+    {
+      Key: keys.account(accountId),
+      UpdateExpression: 'SET #mark = :p',
+      ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(#mark) OR #mark < :p)',
+      ExpressionAttributeNames: { '#mark': attribute },
+      ExpressionAttributeValues: { ':p': period },
+    },
+    [notice],
+  );
 }
 
 export function stripKeys(item: Record<string, unknown>): Record<string, unknown> {

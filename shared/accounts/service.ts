@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { nowIso } from '../clock.ts';
 import { transactWrite } from '../dynamo/transact.ts';
 import { BalanceWouldGoNegativeError, NotFoundError } from '../errors.ts';
-import { publish } from '../events/bus.ts';
+import { billingEvent } from '../events/outbox.ts';
 import { isoTime, usd } from '../http/validation.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit, type Guard } from '../ledger/ledger.ts';
@@ -75,6 +75,15 @@ export async function adjustCredits(input: {
   guard?: Guard;
 }): Promise<LedgerEntry> {
   const type = input.amount >= 0 ? 'grant' : 'correction';
+  const announced = billingEvent(
+    type === 'grant' ? 'credits.granted' : 'credits.corrected',
+    input.accountId,
+    {
+      amount: toWire(input.amount),
+      reason: input.reason,
+      entry_id: input.entryId,
+    },
+  );
   const outcome = await applyCredit({
     accountId: input.accountId,
     entryId: input.entryId,
@@ -84,6 +93,7 @@ export async function adjustCredits(input: {
     reason: input.reason,
     ...(input.requestId ? { requestId: input.requestId } : {}),
     ...(input.guard ? { guard: input.guard } : {}),
+    events: [announced],
   });
   if (outcome.status === 'insufficient') {
     if (!outcome.account) throw new NotFoundError('Account not found');
@@ -99,11 +109,6 @@ export async function adjustCredits(input: {
       reason: input.reason,
     };
   }
-  await publish(type === 'grant' ? 'credits.granted' : 'credits.corrected', input.accountId, {
-    amount: toWire(input.amount),
-    reason: input.reason,
-    entry_id: outcome.entry.entry_id,
-  });
   return outcome.entry;
 }
 

@@ -4,7 +4,7 @@
 import type Stripe from 'stripe';
 import type { Account } from '../accounts/repository.ts';
 import { nowIso, nowMs } from '../clock.ts';
-import { publish } from '../events/bus.ts';
+import { type BillingEvent, billingEvent } from '../events/outbox.ts';
 import { newUlid } from '../ids.ts';
 import { add, type Micros, toCents, toWire, ZERO } from '../money.ts';
 import { logger } from '../observability/powertools.ts';
@@ -39,20 +39,24 @@ function isExpired(account: Account, at: Date): boolean {
   return method.exp_year < year || (method.exp_year === year && method.exp_month < month);
 }
 
-/** Writes the run's end: attempt recorded in the state and in the attempt log, events for the customer. */
+/**
+ * Writes the run's end: attempt recorded in the state and in the attempt log, and the customer's events in
+ * the same write (a run that lost its claim records neither).
+ */
 async function conclude(
   account: Account,
   state: AutoRefill,
   refillId: string,
   attempt: RefillAttempt | undefined,
   changes: Partial<AutoRefill> & { keepRefillId?: boolean },
+  events: BillingEvent[] = [],
 ): Promise<void> {
   const { keepRefillId, ...rest } = changes;
   const next: AutoRefill = { ...state, ...rest };
   delete next.lease_until;
   if (!keepRefillId) delete next.refill_id;
   if (attempt) next.last_attempt = attempt;
-  if (!(await finishRefill(account.account_id, refillId, next))) return;
+  if (!(await finishRefill(account.account_id, refillId, next, events))) return;
   if (attempt) await logAttempt(account.account_id, attempt);
 }
 
@@ -97,33 +101,44 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
     await conclude(account, state, refillId, undefined, { month, month_total: monthTotal });
     return { account_id: accountId, outcome: 'cap_reached' };
   }
-  await publish('credits.balance.low', accountId, {
+  const low = billingEvent('credits.balance.low', accountId, {
     available: toWire(account.available),
     threshold: toWire(state.threshold),
   });
   if (!resumed && recent.length >= MAX_ATTEMPTS_PER_WINDOW) {
     // Still due: the sweep retries once the window has room. No attempt is made, so none is recorded.
-    await conclude(account, state, refillId, undefined, {
-      recent_attempts: recent,
-    });
+    await conclude(account, state, refillId, undefined, { recent_attempts: recent }, [low]);
     return { account_id: accountId, outcome: 'rate_limited' };
   }
   if (!resumed && capReached) {
     const reason = `this refill would exceed the monthly cap of ${toWire(state.monthly_cap ?? ZERO)} USD`;
-    await conclude(account, state, refillId, attempt('cap_reached', { reason }), {
-      month,
-      month_total: monthTotal,
-    });
-    await publish('credits.auto_refill.failed', accountId, {
-      reason,
-      amount: toWire(state.amount),
-      outcome: 'cap_reached',
-    });
+    await conclude(
+      account,
+      state,
+      refillId,
+      attempt('cap_reached', { reason }),
+      { month, month_total: monthTotal },
+      [
+        low,
+        billingEvent('credits.auto_refill.failed', accountId, {
+          reason,
+          amount: toWire(state.amount),
+          outcome: 'cap_reached',
+        }),
+      ],
+    );
     return { account_id: accountId, outcome: 'cap_reached', reason };
   }
   const method = account.payment_method;
   if (!method || !account.stripe_customer_id) {
-    return suspendRun(account, state, refillId, attempt('no_payment_method'), 'no payment method on file');
+    return suspendRun(
+      account,
+      state,
+      refillId,
+      attempt('no_payment_method'),
+      'no payment method on file',
+      low,
+    );
   }
   if (isExpired(account, new Date(now))) {
     return suspendRun(
@@ -132,6 +147,7 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
       refillId,
       attempt('failed', { reason: 'card expired' }),
       'the card on file has expired',
+      low,
     );
   }
 
@@ -151,7 +167,7 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
       { idempotencyKey: `refill-${refillId}` },
     );
   } catch (error) {
-    return chargeFailed(account, state, refillId, recent, month, monthTotal, at, error);
+    return chargeFailed(account, state, refillId, recent, month, monthTotal, at, error, low);
   }
   if (intent.status !== 'succeeded') {
     return chargeFailed(
@@ -163,20 +179,30 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
       monthTotal,
       at,
       new Error(`payment ${intent.status}`),
+      low,
     );
   }
   await fulfilPaymentIntent(intent.id);
-  await conclude(account, state, refillId, attempt('succeeded', { payment_intent: intent.id }), {
-    consecutive_failures: 0,
-    recent_attempts: [...recent, at],
-    month,
-    month_total: add(monthTotal, state.amount),
-  });
-  await publish('credits.auto_refill.succeeded', accountId, {
-    amount: toWire(state.amount),
-    payment_intent: intent.id,
-    payment_method: { type: method.type, brand: method.brand, last4: method.last4 },
-  });
+  await conclude(
+    account,
+    state,
+    refillId,
+    attempt('succeeded', { payment_intent: intent.id }),
+    {
+      consecutive_failures: 0,
+      recent_attempts: [...recent, at],
+      month,
+      month_total: add(monthTotal, state.amount),
+    },
+    [
+      low,
+      billingEvent('credits.auto_refill.succeeded', accountId, {
+        amount: toWire(state.amount),
+        payment_intent: intent.id,
+        payment_method: { type: method.type, brand: method.brand, last4: method.last4 },
+      }),
+    ],
+  );
   return { account_id: accountId, outcome: 'succeeded' };
 }
 
@@ -186,21 +212,22 @@ async function suspendRun(
   refillId: string,
   attempt: RefillAttempt,
   reason: string,
+  low: BillingEvent,
 ): Promise<RefillReport> {
   await conclude(
     account,
     state,
     refillId,
     { ...attempt, reason: attempt.reason ?? reason },
-    {
-      status: 'suspended',
-      suspended_reason: reason,
-    },
+    { status: 'suspended', suspended_reason: reason },
+    [
+      low,
+      billingEvent('credits.auto_refill.suspended', account.account_id, {
+        reason,
+        ...(attempt.top_up_url ? { top_up_url: attempt.top_up_url } : {}),
+      }),
+    ],
   );
-  await publish('credits.auto_refill.suspended', account.account_id, {
-    reason,
-    ...(attempt.top_up_url ? { top_up_url: attempt.top_up_url } : {}),
-  });
   return { account_id: account.account_id, outcome: attempt.outcome, reason };
 }
 
@@ -215,6 +242,7 @@ async function chargeFailed(
   monthTotal: Micros,
   at: string,
   error: unknown,
+  low: BillingEvent,
 ): Promise<RefillReport> {
   const failure = error as StripeFailure;
   const declined =
@@ -223,7 +251,7 @@ async function chargeFailed(
     // Outcome unknown (network, Stripe 5xx): keep the refill id so the retry reuses the idempotency key and
     // cannot charge twice; not counted as an attempt.
     logger.warn('refill charge outcome unknown; will retry with the same key', { error, refillId });
-    await conclude(account, state, refillId, undefined, { keepRefillId: true });
+    await conclude(account, state, refillId, undefined, { keepRefillId: true }, [low]);
     return { account_id: account.account_id, outcome: 'unknown' };
   }
   const reason = failure.code ?? failure.message ?? 'declined';
@@ -248,6 +276,7 @@ async function chargeFailed(
       refillId,
       { ...base, outcome: 'authentication_required', ...(topUp ? { top_up_url: topUp.checkout_url } : {}) },
       'your bank asked you to authenticate this payment; top up once by hand to continue',
+      low,
     );
   }
   const failures = state.consecutive_failures + 1;
@@ -259,18 +288,23 @@ async function chargeFailed(
       refillId,
       attempt,
       `${failures} refills in a row failed (last: ${reason})`,
+      low,
     );
   }
-  await conclude(account, state, refillId, attempt, {
-    consecutive_failures: failures,
-    recent_attempts: [...recent, at],
-    month,
-    month_total: monthTotal,
-  });
-  await publish('credits.auto_refill.failed', account.account_id, {
-    reason,
-    amount: toWire(state.amount),
-    consecutive_failures: failures,
-  });
+  await conclude(
+    account,
+    state,
+    refillId,
+    attempt,
+    { consecutive_failures: failures, recent_attempts: [...recent, at], month, month_total: monthTotal },
+    [
+      low,
+      billingEvent('credits.auto_refill.failed', account.account_id, {
+        reason,
+        amount: toWire(state.amount),
+        consecutive_failures: failures,
+      }),
+    ],
+  );
   return { account_id: account.account_id, outcome: 'failed', reason };
 }

@@ -5,7 +5,8 @@ import { type Account, getAccount, stripKeys } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { isConditionFailure, updateIf } from '../dynamo/transact.ts';
+import { isConditionFailure } from '../dynamo/transact.ts';
+import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
 import { headroomOf, isListed } from './headroom.ts';
 import type { AutoRefill, RefillAttempt } from './types.ts';
 
@@ -116,15 +117,22 @@ export async function claimRefill(
  * lease released). Only the holder of `refillId` may. The account stays listed while it is active: the
  * sweep sees it again as long as its headroom is below zero.
  */
-export async function finishRefill(accountId: string, refillId: string, next: AutoRefill): Promise<boolean> {
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.account(accountId),
-    // A run that suspends auto-refill takes the account off the sweep's list (resuming lists it again).
-    UpdateExpression: `SET auto_refill = :next${next.status === 'active' ? '' : ' REMOVE GSI2PK'}`,
-    ConditionExpression: 'auto_refill.refill_id = :refill',
-    ExpressionAttributeValues: { ':next': next, ':refill': refillId },
-  });
+export async function finishRefill(
+  accountId: string,
+  refillId: string,
+  next: AutoRefill,
+  events: BillingEvent[],
+): Promise<boolean> {
+  return updateWithEvents(
+    {
+      Key: keys.account(accountId),
+      // A run that suspends auto-refill takes the account off the sweep's list (resuming lists it again).
+      UpdateExpression: `SET auto_refill = :next${next.status === 'active' ? '' : ' REMOVE GSI2PK'}`,
+      ConditionExpression: 'auto_refill.refill_id = :refill',
+      ExpressionAttributeValues: { ':next': next, ':refill': refillId },
+    },
+    events,
+  );
 }
 
 /** Every attempt is also kept as its own record under the account: time, amount, outcome, reason. */
@@ -157,20 +165,22 @@ export async function reactivate(accountId: string): Promise<boolean> {
   return result?.written ?? false;
 }
 
-/** Suspends auto-refill with a reason (a detached or expired method, SCA, repeated failures). */
-export async function suspend(accountId: string, reason: string): Promise<boolean> {
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.account(accountId),
-    UpdateExpression:
-      'SET auto_refill.#status = :suspended, auto_refill.suspended_reason = :reason REMOVE GSI2PK',
-    ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :active',
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: {
-      ':suspended': 'suspended',
-      ':reason': reason,
-      ':true': true,
-      ':active': 'active',
+/** Suspends auto-refill with a reason (a detached method), recording the customer's notice with it. */
+export async function suspend(accountId: string, reason: string, notice: BillingEvent): Promise<boolean> {
+  return updateWithEvents(
+    {
+      Key: keys.account(accountId),
+      UpdateExpression:
+        'SET auto_refill.#status = :suspended, auto_refill.suspended_reason = :reason REMOVE GSI2PK',
+      ConditionExpression: 'auto_refill.enabled = :true AND auto_refill.#status = :active',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':suspended': 'suspended',
+        ':reason': reason,
+        ':true': true,
+        ':active': 'active',
+      },
     },
-  });
+    [notice],
+  );
 }

@@ -15,6 +15,7 @@ import {
   transactWrite,
   unexpectedReasons,
 } from '../dynamo/transact.ts';
+import { type BillingEvent, eventPut } from '../events/outbox.ts';
 import type { Micros } from '../money.ts';
 import { negate } from '../money.ts';
 import { usageUpdate } from '../usage/aggregates.ts';
@@ -530,6 +531,8 @@ export async function applyCredit(input: {
    * it takes back). When only its condition fails, nothing is written and `BoundChangedError` is thrown.
    */
   bound?: TransactItem;
+  /** The events that announce this credit: recorded in its transaction, so they exist exactly when it does. */
+  events?: BillingEvent[];
 }): Promise<CreditOutcome> {
   const entry: LedgerEntry = {
     entry_id: input.entryId,
@@ -563,6 +566,7 @@ export async function applyCredit(input: {
   if (input.guard) items.push(guardPut(input.accountId, input.guard, entry));
   const boundIndex = items.length;
   if (input.bound) items.push(input.bound);
+  items.push(...(input.events ?? []).map(eventPut));
   const outcome = await transactWrite(items);
   if (outcome.committed) return { status: 'applied', entry };
   for (const index of input.guard ? [2, 1] : [1]) {

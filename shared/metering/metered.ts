@@ -37,7 +37,7 @@ import {
   SpendLimitReachedError,
   SubscriptionInactiveError,
 } from '../errors.ts';
-import { publish } from '../events/bus.ts';
+import { billingEvent } from '../events/outbox.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json, type RouteHandler } from '../http/api.ts';
 import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
@@ -91,14 +91,15 @@ async function refuseForCredits(accountId: string, account: AccountMoney | undef
     await requestRefill(accountId);
   }
   metrics.addMetric('InsufficientCredits', MetricUnit.Count, 1);
-  const at = nowIso();
   const quietSince = new Date(nowMs() - DEPLETED_QUIET_MS).toISOString();
-  if (await markDepletedNotified(accountId, at, quietSince)) {
-    await publish('credits.balance.depleted', accountId, {
+  await markDepletedNotified(
+    accountId,
+    quietSince,
+    billingEvent('credits.balance.depleted', accountId, {
       available: account ? toWire(account.available) : 0,
       balance: account ? toWire(account.balance) : 0,
-    });
-  }
+    }),
+  );
   throw new InsufficientCreditsError();
 }
 
@@ -109,21 +110,27 @@ async function noteAccrual(charge: UsageCharge): Promise<void> {
   if (!seen?.limit) return;
   const warnAt = (seen.limit * SPEND_WARNING_PERCENT) / 100;
   if (seen.before >= warnAt || seen.after < warnAt) return;
-  if (await markSpendLimitNotified(charge.accountId, 'spend_limit_warned_period', charge.billing.period)) {
-    await publish('credits.spend_limit.warning', charge.accountId, {
+  await markSpendLimitNotified(
+    charge.accountId,
+    'spend_limit_warned_period',
+    charge.billing.period,
+    billingEvent('credits.spend_limit.warning', charge.accountId, {
       period: charge.billing.period,
       period_usage: toWire(seen.after as Micros),
       monthly_spend_limit: toWire(seen.limit),
       percent: SPEND_WARNING_PERCENT,
-    });
-  }
+    }),
+  );
 }
 
 async function refuseForSpendLimit(accountId: string, period: string): Promise<never> {
   metrics.addMetric('SpendLimitReached', MetricUnit.Count, 1);
-  if (await markSpendLimitNotified(accountId, 'spend_limit_reached_period', period)) {
-    await publish('credits.spend_limit.reached', accountId, { period });
-  }
+  await markSpendLimitNotified(
+    accountId,
+    'spend_limit_reached_period',
+    period,
+    billingEvent('credits.spend_limit.reached', accountId, { period }),
+  );
   throw new SpendLimitReachedError();
 }
 

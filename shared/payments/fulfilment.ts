@@ -6,7 +6,7 @@
 import type Stripe from 'stripe';
 import { reactivate } from '../auto-refill/store.ts';
 import { nowIso } from '../clock.ts';
-import { publish } from '../events/bus.ts';
+import { billingEvent } from '../events/outbox.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit } from '../ledger/ledger.ts';
 import { fromCents, toWire } from '../money.ts';
@@ -42,21 +42,36 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
   if (refusedCurrency('payment_intent', intent, accountId)) return 'refused';
   const amount = fromCents(intent.amount_received);
   const at = nowIso();
+  const entryId = newUlid();
+  const methodType = paymentMethodType(intent);
+  const purchaseId = intent.metadata.purchase_id;
   const outcome = await applyCredit({
     accountId,
-    entryId: newUlid(),
+    entryId,
     type: intent.metadata.refill_id ? 'auto_refill' : 'purchase',
     amount,
     at,
     reason: intent.metadata.purchase_id ? 'Credit purchase' : 'Automatic refill',
     guard: { reference: `stripe:pi:${intent.id}` },
+    events: [
+      billingEvent(
+        'credits.purchase.succeeded',
+        accountId,
+        {
+          amount: toWire(amount),
+          payment_intent: intent.id,
+          ...(purchaseId ? { purchase_id: purchaseId } : {}),
+          ...(methodType ? { payment_method_type: methodType } : {}),
+          entry_id: entryId,
+        },
+        at,
+      ),
+    ],
   });
   // A credit is refused only when its account does not exist: a payment made for another deployment.
   if (outcome.status === 'insufficient') {
     return ignoreUnknown('payment_intent', intent.id, 'its account is not in this deployment');
   }
-  const methodType = paymentMethodType(intent);
-  const purchaseId = intent.metadata.purchase_id;
   if (purchaseId) {
     await advancePurchase(accountId, purchaseId, 'paid', at, {
       payment_intent_id: intent.id,
@@ -70,17 +85,7 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
     if (await rememberPaymentMethod(accountId, describeMethod(method, intent.created)))
       await reactivate(accountId);
   }
-  if (outcome.status === 'applied') {
-    await publish('credits.purchase.succeeded', accountId, {
-      amount: toWire(amount),
-      payment_intent: intent.id,
-      ...(purchaseId ? { purchase_id: purchaseId } : {}),
-      ...(methodType ? { payment_method_type: methodType } : {}),
-      entry_id: outcome.entry.entry_id,
-    });
-    return 'credited';
-  }
-  return 'already_credited';
+  return outcome.status === 'applied' ? 'credited' : 'already_credited';
 }
 
 /**
@@ -130,9 +135,9 @@ export async function fulfilCheckoutSession(purchase: Purchase, sessionId: strin
 }
 
 async function markFailed(accountId: string, purchaseId: string, reason: string): Promise<void> {
-  if (await advancePurchase(accountId, purchaseId, 'failed', nowIso(), { failure_reason: reason })) {
-    await publish('credits.purchase.failed', accountId, { purchase_id: purchaseId, reason });
-  }
+  await advancePurchase(accountId, purchaseId, 'failed', nowIso(), { failure_reason: reason }, [
+    billingEvent('credits.purchase.failed', accountId, { purchase_id: purchaseId, reason }),
+  ]);
 }
 
 /** Records an async payment failure reported by Stripe, after re-reading the session. */

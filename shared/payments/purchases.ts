@@ -7,7 +7,8 @@ import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { transactWrite, updateIf } from '../dynamo/transact.ts';
+import { transactWrite } from '../dynamo/transact.ts';
+import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
 import { isoTime, usd } from '../http/validation.ts';
 import { type Micros, toWire } from '../money.ts';
 
@@ -132,6 +133,8 @@ export async function advancePurchase(
   details: Partial<
     Pick<Purchase, 'payment_intent_id' | 'payment_method_type' | 'credited_at' | 'failure_reason'>
   > = {},
+  /** Recorded with the change, when it is made (the status only ever moves up, so once). */
+  events: BillingEvent[] = [],
 ): Promise<boolean> {
   const sets = ['#status = :status', 'status_rank = :rank', 'updated_at = :at'];
   const values: Record<string, unknown> = { ':status': status, ':rank': RANK[status], ':at': at };
@@ -140,14 +143,16 @@ export async function advancePurchase(
     sets.push(`${name} = :${name}`);
     values[`:${name}`] = value;
   }
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.purchase(accountId, purchaseId),
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: 'attribute_exists(PK) AND status_rank < :rank',
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: values,
-  });
+  return updateWithEvents(
+    {
+      Key: keys.purchase(accountId, purchaseId),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: 'attribute_exists(PK) AND status_rank < :rank',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: values,
+    },
+    events,
+  );
 }
 
 /** The account's purchases, newest first (ids are time-ordered). */

@@ -12,7 +12,7 @@ import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
-import { publish } from '../events/bus.ts';
+import { billingEvent } from '../events/outbox.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit, BoundChangedError } from '../ledger/ledger.ts';
 import { add, type Micros, max, min, negate, subtract, toWire, ZERO } from '../money.ts';
@@ -114,6 +114,14 @@ export async function takeBack(input: TakeBack): Promise<TakeBackOutcome> {
         guard: { reference: ownReference },
         allowNegative: true,
         bound: takenBackUpdate(input.accountId, creditReference, taken, add(taken, plan.take)),
+        events: [
+          billingEvent('credits.refund.applied', input.accountId, {
+            amount: toWire(amount),
+            [input.kind]: input.objectId,
+            charge: input.chargeId,
+            kind: input.kind,
+          }),
+        ],
       });
     } catch (error) {
       // Another refund or dispute of the same payment committed since the read: plan again.
@@ -125,12 +133,6 @@ export async function takeBack(input: TakeBack): Promise<TakeBackOutcome> {
       return ignoreUnknown(input.kind, input.objectId, 'its account is not in this deployment');
     }
     if (plan.capped) reportCapped(report);
-    await publish('credits.refund.applied', input.accountId, {
-      amount: toWire(amount),
-      [input.kind]: input.objectId,
-      charge: input.chargeId,
-      kind: input.kind,
-    });
     return 'applied';
   }
   throw new Error(`take-back of ${input.objectId} kept conflicting with others of the same payment`);

@@ -5,7 +5,7 @@ import type Stripe from 'stripe';
 import { suspend } from '../auto-refill/store.ts';
 import { nowMs } from '../clock.ts';
 import { DomainError } from '../errors.ts';
-import { publish } from '../events/bus.ts';
+import { billingEvent } from '../events/outbox.ts';
 import { logger } from '../observability/powertools.ts';
 import { handleInvoiceEvent, invoiceEventTypes } from '../postpaid/lifecycle.ts';
 import {
@@ -89,11 +89,8 @@ const handlers: Record<string, Handler> = {
     if (!accountId) return ignoreUnknown('payment_method', method.id, 'no account saved it');
     if (!(await forgetPaymentMethod(accountId, method.id))) return;
     // Auto-refill cannot charge a method that is gone: suspend it until a new one is saved.
-    if (await suspend(accountId, 'the payment method on file was removed')) {
-      await publish('credits.auto_refill.suspended', accountId, {
-        reason: 'the payment method on file was removed',
-      });
-    }
+    const reason = 'the payment method on file was removed';
+    await suspend(accountId, reason, billingEvent('credits.auto_refill.suspended', accountId, { reason }));
   },
   'payment_method.automatically_updated': async (method, event) => {
     const accountId = await accountOfPaymentMethod(method.id);

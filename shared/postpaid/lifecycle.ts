@@ -7,8 +7,8 @@ import type Stripe from 'stripe';
 import { nowMs } from '../clock.ts';
 import { config, MissingConfigurationError, optional } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
-import { failedCondition, type TransactItem, transactWrite, updateIf } from '../dynamo/transact.ts';
-import { type BillingEventType, publish } from '../events/bus.ts';
+import { failedCondition, type TransactItem, transactWrite } from '../dynamo/transact.ts';
+import { type BillingEvent, billingEvent, updateWithEvents } from '../events/outbox.ts';
 import { fromCents, toWire } from '../money.ts';
 import { ignoreUnknown, refusedCurrency, reread } from '../payments/refusals.ts';
 import { stripe } from '../payments/stripe-client.ts';
@@ -53,9 +53,12 @@ export function invoiceRefOf(invoice: Stripe.Invoice): InvoiceRef | undefined {
 
 /**
  * Writes the invoice's current Stripe state on its period item, unless a state of the same or a higher rank
- * is already there. True when it changed something.
+ * is already there, with `events` recorded only if it does. True when it changed something.
  */
-export async function recordInvoiceStatus(invoice: Stripe.Invoice): Promise<boolean> {
+export async function recordInvoiceStatus(
+  invoice: Stripe.Invoice,
+  events: BillingEvent[] = [],
+): Promise<boolean> {
   const ref = invoiceRefOf(invoice);
   const status = invoice.status as InvoiceStatus | null;
   if (!ref || !status || status === 'draft') return false;
@@ -81,15 +84,17 @@ export async function recordInvoiceStatus(invoice: Stripe.Invoice): Promise<bool
     ...(':url' in values ? ['hosted_invoice_url = :url'] : []),
     ...(':paidAt' in values ? ['paid_at = :paidAt'] : []),
   ];
-  const changed = await updateIf({
-    TableName: config.tableName,
-    Key: keys.period(ref.accountId, ref.period),
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    // The id may arrive here before the routine stored it (it crashed right after creating the invoice).
-    ConditionExpression:
-      'attribute_exists(invoice_state) AND (stripe_invoice_id = :id OR attribute_not_exists(stripe_invoice_id)) AND (attribute_not_exists(status_rank) OR status_rank < :rank)',
-    ExpressionAttributeValues: values,
-  });
+  const changed = await updateWithEvents(
+    {
+      Key: keys.period(ref.accountId, ref.period),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      // The id may arrive here before the routine stored it (it crashed right after creating the invoice).
+      ConditionExpression:
+        'attribute_exists(invoice_state) AND (stripe_invoice_id = :id OR attribute_not_exists(stripe_invoice_id)) AND (attribute_not_exists(status_rank) OR status_rank < :rank)',
+      ExpressionAttributeValues: values,
+    },
+    events,
+  );
   await syncUnpaidInvoices(ref, invoice.id, status, due);
   return changed;
 }
@@ -173,16 +178,23 @@ function eventDetail(invoice: Stripe.Invoice, ref: InvoiceRef) {
   };
 }
 
-/** Records a failed payment attempt once (events carry their own time: a repeat writes nothing new). */
-async function markPaymentFailed(ref: InvoiceRef, invoiceId: string, at: string): Promise<boolean> {
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.period(ref.accountId, ref.period),
-    UpdateExpression: 'SET last_payment_failed_at = :at',
-    ConditionExpression:
-      'stripe_invoice_id = :id AND (attribute_not_exists(last_payment_failed_at) OR last_payment_failed_at < :at)',
-    ExpressionAttributeValues: { ':id': invoiceId, ':at': at },
-  });
+/** Records a failed payment attempt once, with its event (Stripe events carry their own time: a repeat writes nothing). */
+async function markPaymentFailed(
+  ref: InvoiceRef,
+  invoiceId: string,
+  at: string,
+  failed: BillingEvent,
+): Promise<boolean> {
+  return updateWithEvents(
+    {
+      Key: keys.period(ref.accountId, ref.period),
+      UpdateExpression: 'SET last_payment_failed_at = :at',
+      ConditionExpression:
+        'stripe_invoice_id = :id AND (attribute_not_exists(last_payment_failed_at) OR last_payment_failed_at < :at)',
+      ExpressionAttributeValues: { ':id': invoiceId, ':at': at },
+    },
+    [failed],
+  );
 }
 
 export const invoiceEventTypes = [
@@ -210,20 +222,18 @@ export async function handleInvoiceEvent(
   if (!ref) return ignoreUnknown('invoice', invoiceId, 'not made by postpaid invoicing');
   // Postpaid usage is invoiced in USD: an invoice in another currency is not one of ours to record as paid.
   if (refusedCurrency('invoice', invoice, ref.accountId)) return 'refused';
-  const changed = await recordInvoiceStatus(invoice);
-  let published: BillingEventType | undefined;
-  if (changed && invoice.status === 'paid') published = 'credits.invoice.paid';
-  if (event.type === 'invoice.payment_failed') {
+  const announce = (
+    type: 'credits.invoice.paid' | 'credits.invoice.payment_failed' | 'credits.invoice.overdue',
+  ) => billingEvent(type, ref.accountId, eventDetail(invoice, ref));
+  await recordInvoiceStatus(invoice, invoice.status === 'paid' ? [announce('credits.invoice.paid')] : []);
+  if (event.type === 'invoice.payment_failed' && invoice.status === 'open') {
     const at = new Date(event.created * 1000).toISOString();
-    if (invoice.status === 'open' && (await markPaymentFailed(ref, invoice.id, at))) {
-      published = 'credits.invoice.payment_failed';
-    }
+    await markPaymentFailed(ref, invoice.id, at, announce('credits.invoice.payment_failed'));
   }
   // Any event of an open invoice past its due date marks it overdue, so a lost `invoice.overdue` is healed.
-  if (isOverdue(invoice) && (await markOverdue(ref, invoice.id, new Date(nowMs()).toISOString()))) {
-    await publish('credits.invoice.overdue', ref.accountId, eventDetail(invoice, ref));
+  if (isOverdue(invoice)) {
+    await markOverdue(ref, invoice.id, new Date(nowMs()).toISOString(), announce('credits.invoice.overdue'));
   }
-  if (published) await publish(published, ref.accountId, eventDetail(invoice, ref));
   return undefined;
 }
 
@@ -231,13 +241,20 @@ function isOverdue(invoice: Stripe.Invoice): boolean {
   return invoice.status === 'open' && invoice.due_date !== null && invoice.due_date * 1000 <= nowMs();
 }
 
-async function markOverdue(ref: InvoiceRef, invoiceId: string, at: string): Promise<boolean> {
-  return updateIf({
-    TableName: config.tableName,
-    Key: keys.period(ref.accountId, ref.period),
-    UpdateExpression: 'SET overdue_at = :at',
-    ConditionExpression:
-      'stripe_invoice_id = :id AND attribute_not_exists(overdue_at) AND status_rank < :settled',
-    ExpressionAttributeValues: { ':id': invoiceId, ':at': at, ':settled': STATUS_RANK.paid },
-  });
+async function markOverdue(
+  ref: InvoiceRef,
+  invoiceId: string,
+  at: string,
+  overdue: BillingEvent,
+): Promise<boolean> {
+  return updateWithEvents(
+    {
+      Key: keys.period(ref.accountId, ref.period),
+      UpdateExpression: 'SET overdue_at = :at',
+      ConditionExpression:
+        'stripe_invoice_id = :id AND attribute_not_exists(overdue_at) AND status_rank < :settled',
+      ExpressionAttributeValues: { ':id': invoiceId, ':at': at, ':settled': STATUS_RANK.paid },
+    },
+    [overdue],
+  );
 }

@@ -10,6 +10,7 @@ import { advanceClock, nowMs, resetClock } from '#shared/clock.ts';
 import { newUlid } from '#shared/ids.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
+import { eventsOf } from '../support/assertions.ts';
 import { type Payments, startPayments } from '../support/payments.ts';
 
 let payments: Payments;
@@ -232,9 +233,7 @@ describe('safeguards', () => {
     expect(state.status).toBe('suspended');
     expect(state.last_attempt.outcome).toBe('authentication_required');
     expect(state.last_attempt.top_up_url).toMatch(/\/checkout\/cs_/);
-    const events = (
-      (globalThis as { __localEvents?: { type: string; account_id: string }[] }).__localEvents ?? []
-    ).filter((e) => e.account_id === accountId && e.type === 'credits.auto_refill.suspended');
+    const events = await eventsOf(accountId, 'credits.auto_refill.suspended');
     expect(events).toHaveLength(1);
   });
 

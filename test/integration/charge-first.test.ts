@@ -368,7 +368,7 @@ describe('refusals say what happened', () => {
     expect(answer.status).toBe(500);
     expect(answer.body).toEqual({ error: 'Internal error', code: 'internal_error' });
     expect(feature.runs).toBe(0);
-    expect(eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(0);
+    expect(await eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(0);
     expect((await accountMoney(accountId)).balance).toBe(1_000_000);
     expect(await ledgerEntries(accountId)).toHaveLength(1);
   });
@@ -383,7 +383,7 @@ describe('refusals say what happened', () => {
     expect(answer.status).toBe(500);
     // One hold, at most 3 settles, one release.
     expect(counts.get('TransactWriteItemsCommand')).toBeLessThanOrEqual(5);
-    expect(eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(0);
+    expect(await eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(0);
     const account = await accountMoney(accountId);
     expect([account.balance, account.held, account.available]).toEqual([1_000_000, 0, 1_000_000]);
   });

@@ -22,7 +22,7 @@ describe('credits.balance.depleted', () => {
 
     // Act
     const first = await call('POST', '/v1/demo/echo', { token, body: { text: 'one too many' } });
-    const afterFirst = eventsOf(accountId, 'credits.balance.depleted').length;
+    const afterFirst = (await eventsOf(accountId, 'credits.balance.depleted')).length;
     advanceClock(30 * 60_000);
     const second = await call('POST', '/v1/demo/echo', { token, body: { text: 'again' } });
     const third = await call('POST', '/v1/demo/words', { token, body: { text: 'x'.repeat(100) } });
@@ -34,7 +34,7 @@ describe('credits.balance.depleted', () => {
       expect(refused.headers['retry-after']).toBeUndefined();
     }
     expect(afterFirst).toBe(1);
-    const events = eventsOf(accountId, 'credits.balance.depleted');
+    const events = await eventsOf(accountId, 'credits.balance.depleted');
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       type: 'credits.balance.depleted',
@@ -58,7 +58,7 @@ describe('credits.balance.depleted', () => {
 
     // Assess
     expect(refusals.map((r) => r.status)).toEqual([402, 402, 402, 402, 402]);
-    expect(eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(1);
+    expect(await eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(1);
   });
 
   it('a 402 more than an hour after the last announcement is announced again', async () => {
@@ -72,7 +72,7 @@ describe('credits.balance.depleted', () => {
 
     // Assess
     expect(later.status).toBe(402);
-    expect(eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(2);
+    expect(await eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(2);
   });
 });
 
@@ -93,7 +93,7 @@ describe('credits.granted', () => {
     expect(granted.status).toBe(201);
     expect(replay.status).toBe(201);
     expect(replay.body).toEqual(granted.body);
-    const events = eventsOf(accountId, 'credits.granted');
+    const events = await eventsOf(accountId, 'credits.granted');
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       type: 'credits.granted',
@@ -118,8 +118,8 @@ describe('credits.granted', () => {
     // Assess
     expect(corrected.status).toBe(201);
     expect(refused.status).toBe(409);
-    expect(eventsOf(accountId, 'credits.granted')).toHaveLength(1);
-    const corrections = eventsOf(accountId, 'credits.corrected');
+    expect(await eventsOf(accountId, 'credits.granted')).toHaveLength(1);
+    const corrections = await eventsOf(accountId, 'credits.corrected');
     expect(corrections).toHaveLength(1);
     expect(corrections[0]).toMatchObject({
       amount: -0.5,

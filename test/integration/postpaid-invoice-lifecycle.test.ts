@@ -2,14 +2,17 @@
 // statuses never move backwards whatever the order or repetition of events; one billing event per payment,
 // failure and overdue; GET /v1/billing/invoices; the operator's overdue block, on and off. Periods here are
 // in 2039 (the clock is moved), apart from every other test file's.
+
 import type Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getAccount } from '#shared/accounts/repository.ts';
 import { nowMs, resetClock, setClock } from '#shared/clock.ts';
+import type { BillingEventType } from '#shared/events/outbox.ts';
 import { invoicePeriod } from '#shared/postpaid/invoicing.ts';
 import { recordInvoiceStatus } from '#shared/postpaid/lifecycle.ts';
 import { getPeriod } from '#shared/postpaid/store.ts';
 import { call } from '../support/api.ts';
+import { eventsOf } from '../support/assertions.ts';
 import { deliverWebhook, type Payments, startPayments } from '../support/payments.ts';
 import { accrue, postpaidAccount } from '../support/postpaid.ts';
 
@@ -31,9 +34,8 @@ afterAll(async () => {
 
 const settled = () => payments.emulator.control.idle();
 
-function busEvents(accountId: string, type: string) {
-  const sink = (globalThis as { __localEvents?: { type: string; account_id: string }[] }).__localEvents ?? [];
-  return sink.filter((event) => event.type === type && event.account_id === accountId);
+function busEvents(accountId: string, type: BillingEventType) {
+  return eventsOf(accountId, type);
 }
 
 /** A postpaid account with one invoiced period (`period`, cost in micros), its invoice sent. */
@@ -91,8 +93,8 @@ describe('invoice webhooks: order-independent', () => {
     await settled();
 
     expect(await getPeriod(accountId, '2039-01')).toMatchObject({ invoice_status: 'paid', status_rank: 3 });
-    expect(busEvents(accountId, 'credits.invoice.paid')).toHaveLength(1);
-    expect(busEvents(accountId, 'credits.invoice.paid')[0]).toMatchObject({
+    expect(await busEvents(accountId, 'credits.invoice.paid')).toHaveLength(1);
+    expect((await busEvents(accountId, 'credits.invoice.paid'))[0]).toMatchObject({
       invoice_id: invoice.id,
       period: '2039-01',
       amount: 0.25,
@@ -124,7 +126,7 @@ describe('invoice webhooks: order-independent', () => {
 
     expect(answers.every((answer) => answer.status === 200)).toBe(true);
     expect(await getPeriod(accountId, '2039-02')).toMatchObject({ invoice_status: 'paid' });
-    expect(busEvents(accountId, 'credits.invoice.paid')).toHaveLength(1);
+    expect(await busEvents(accountId, 'credits.invoice.paid')).toHaveLength(1);
   });
 
   it('never lets an older snapshot overwrite a newer status (the rank condition itself)', async () => {
@@ -154,8 +156,8 @@ describe('invoice webhooks: order-independent', () => {
     for (const event of eventsFor(invoice.id, 'invoice.overdue')) payments.emulator.control.resend(event.id);
     await settled();
 
-    expect(busEvents(accountId, 'credits.invoice.payment_failed')).toHaveLength(1);
-    expect(busEvents(accountId, 'credits.invoice.overdue')).toHaveLength(1);
+    expect(await busEvents(accountId, 'credits.invoice.payment_failed')).toHaveLength(1);
+    expect(await busEvents(accountId, 'credits.invoice.overdue')).toHaveLength(1);
     expect(await getPeriod(accountId, '2039-04')).toMatchObject({ invoice_status: 'open' });
     expect((await getPeriod(accountId, '2039-04'))?.overdue_at).toBeDefined();
   });
@@ -214,7 +216,7 @@ describe('overdue block (POSTPAID_OVERDUE_BLOCK_GRACE_DAYS)', () => {
     payments.emulator.control.runDue();
     await settled();
 
-    expect(busEvents(accountId, 'credits.invoice.overdue')).toHaveLength(1);
+    expect(await busEvents(accountId, 'credits.invoice.overdue')).toHaveLength(1);
     expect(await blockAt(accountId)).toBeUndefined();
   });
 

@@ -201,12 +201,12 @@ describe('the monthly spend limit', () => {
     expect(statuses[5]!.headers['retry-after']).toBeUndefined();
     expect(seventh.status).toBe(402);
     expect((await accountMoney(accountId)).period_usage).toBe(10_000);
-    expect(eventsOf(accountId, 'credits.spend_limit.warning')).toHaveLength(1);
-    expect(eventsOf(accountId, 'credits.spend_limit.warning')[0]).toMatchObject({
+    expect(await eventsOf(accountId, 'credits.spend_limit.warning')).toHaveLength(1);
+    expect((await eventsOf(accountId, 'credits.spend_limit.warning'))[0]).toMatchObject({
       period_usage: 0.008,
       monthly_spend_limit: 0.01,
     });
-    expect(eventsOf(accountId, 'credits.spend_limit.reached')).toHaveLength(1);
+    expect(await eventsOf(accountId, 'credits.spend_limit.reached')).toHaveLength(1);
   });
 
   it('lets exactly the calls within the limit through when 100 race for room for 50', async () => {
@@ -282,7 +282,7 @@ describe('the monthly spend limit', () => {
       period_usage: 0.002,
       monthly_spend_limit: 0.002,
     });
-    expect(eventsOf(accountId, 'credits.spend_limit.reached').map((e) => e.period)).toEqual([
+    expect((await eventsOf(accountId, 'credits.spend_limit.reached')).map((e) => e.period)).toEqual([
       '2027-05',
       '2027-06',
     ]);

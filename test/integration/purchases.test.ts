@@ -6,6 +6,7 @@ import { getAccount } from '#shared/accounts/repository.ts';
 import { nowMs } from '#shared/clock.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
+import { eventsOf } from '../support/assertions.ts';
 import { deliverWebhook, type Payments, startPayments } from '../support/payments.ts';
 
 let payments: Payments;
@@ -54,11 +55,6 @@ function purchaseEntries(entries: Awaited<ReturnType<typeof ledgerEntries>>) {
   return entries.filter((e) => e.type === 'purchase');
 }
 
-function eventsOf(accountId: string, type: string) {
-  const sink = (globalThis as { __localEvents?: { type: string; account_id: string }[] }).__localEvents ?? [];
-  return sink.filter((e) => e.type === type && e.account_id === accountId);
-}
-
 describe('buying credits by card', () => {
   it('credits exactly the amount once when 4242 pays, and saves the card for auto-refill', async () => {
     const { accountId, token } = await fundedAccount(0);
@@ -79,7 +75,7 @@ describe('buying credits by card', () => {
     expect(await purchase(token, purchaseId)).toMatchObject({ status: 'paid', payment_method_type: 'card' });
     const autoRefill = await call('GET', '/v1/billing/auto-refill', { token });
     expect(autoRefill.body.payment_method).toEqual({ type: 'card', brand: 'visa', last4: '4242' });
-    expect(eventsOf(accountId, 'credits.purchase.succeeded')).toHaveLength(1);
+    expect(await eventsOf(accountId, 'credits.purchase.succeeded')).toHaveLength(1);
   });
 
   it('credits nothing for a declined card, and the same session can then be paid', async () => {
@@ -165,7 +161,7 @@ describe('exactly once, whatever arrives first, how often and in which order', (
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect((await accountMoney(accountId)).balance).toBe(25_000_000);
     expect(purchaseEntries(await ledgerEntries(accountId))).toHaveLength(1);
-    expect(eventsOf(accountId, 'credits.purchase.succeeded')).toHaveLength(1);
+    expect(await eventsOf(accountId, 'credits.purchase.succeeded')).toHaveLength(1);
   });
 
   it('credits once when the async success arrives before the session completion', async () => {
@@ -246,7 +242,7 @@ describe('taking credits back', () => {
     expect(ledgerSum(await ledgerEntries(accountId))).toBe(-6_000);
     const refused = await call('POST', '/v1/demo/echo', { token, body: { text: 'more' } });
     expect(refused.status).toBe(402);
-    expect(eventsOf(accountId, 'credits.refund.applied')).toHaveLength(1);
+    expect(await eventsOf(accountId, 'credits.refund.applied')).toHaveLength(1);
   });
 
   it('takes back each partial refund once', async () => {

@@ -1,11 +1,12 @@
 // Assertions the integration tests share: the contract's error body, money snapshots, idempotency records
 // and the billing events local mode collects.
 import { expect } from 'vitest';
-import type { BillingEvent, BillingEventType } from '#shared/events/bus.ts';
+import type { BillingEvent, BillingEventType } from '#shared/events/outbox.ts';
 import { type IdempotencyRecord, readKey } from '#shared/idempotency/store.ts';
 import { sha256Hex } from '#shared/ids.ts';
 import { accountMoney, ledgerEntries } from './accounts.ts';
 import type { CallResult } from './api.ts';
+import { deliverRecordedEvents } from './stream.ts';
 
 export const REQUEST_ID = /^req_[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -69,8 +70,12 @@ export function idempotencyRecord(scope: string, key: string): Promise<Idempoten
   return readKey(scope, sha256Hex(key));
 }
 
-/** The billing events local mode has published for an account, oldest first. */
-export function eventsOf(accountId: string, type?: BillingEventType): BillingEvent[] {
+/**
+ * The billing events delivered for an account, oldest first, once every event recorded so far has gone
+ * through the table's stream to the in-memory sink (test/support/stream.ts).
+ */
+export async function eventsOf(accountId: string, type?: BillingEventType): Promise<BillingEvent[]> {
+  await deliverRecordedEvents();
   const all = (globalThis as { __localEvents?: BillingEvent[] }).__localEvents ?? [];
   return all.filter((event) => event.account_id === accountId && (type === undefined || event.type === type));
 }
