@@ -16,6 +16,13 @@ import type { FunctionSpec } from '../definitions/functions.ts';
 import { tableSchema } from '../definitions/table.ts';
 import { DEFAULT_TIMEOUT_SECONDS } from '../definitions/timeouts.ts';
 
+/** What a stream event source mapping reads with (the function's role), on the table's stream only. */
+export const STREAM_READ_ACTIONS = [
+  'dynamodb:DescribeStream',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+] as const;
+
 /** The repository root: entry paths in the function specs are relative to it. */
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
@@ -343,8 +350,9 @@ function stripeGrantFor(spec: FunctionSpec, access: StripeAccess | undefined): S
 /**
  * The function's whole permission set: its log group, exactly the spec's DynamoDB actions on the table,
  * Query on the table's named indexes when `tableIndexes`, PutEvents on the bus when `publishesEvents`,
- * GetSecretValue on the Stripe secret when `stripe`, SendMessage on the refill queue when `refillQueue`, and
- * what an SQS event source needs to consume the refill queue when `refillWorker`.
+ * GetSecretValue on the Stripe secret when `stripe`, SendMessage on the refill queue when `refillQueue`,
+ * what an SQS event source needs to consume the refill queue when `refillWorker`, and the stream reads of a
+ * `streamConsumer` (its event source mapping and on-failure queue are made by the API stack).
  */
 function statementsFor(
   spec: FunctionSpec,
@@ -375,6 +383,17 @@ function statementsFor(
         sid: 'TableIndexes',
         actions: ['dynamodb:Query'],
         resources: tableSchema.indexes.map((index) => `${table.tableArn}/index/${index.name}`),
+      }),
+    );
+  }
+  if (spec.streamConsumer) {
+    if (!table.tableStreamArn)
+      throw new Error(`function ${spec.entry} consumes the stream of a table without one`);
+    statements.push(
+      new PolicyStatement({
+        sid: 'TableStream',
+        actions: [...STREAM_READ_ACTIONS],
+        resources: [table.tableStreamArn],
       }),
     );
   }

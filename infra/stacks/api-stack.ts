@@ -34,7 +34,12 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { IDestination } from 'aws-cdk-lib/aws-lambda';
+import {
+  EventSourceMapping,
+  type IDestination,
+  type IEventSourceDlq,
+  StartingPosition,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -51,6 +56,7 @@ import { lifecycleEventPattern } from '../constructs/marketplace-events.ts';
 import { type FunctionName, type FunctionSpec, functions } from '../definitions/functions.ts';
 import { jobs } from '../definitions/jobs.ts';
 import { type Route, routeKey, routes } from '../definitions/routes.ts';
+import { streamConsumers } from '../definitions/streams.ts';
 import { tableSchema } from '../definitions/table.ts';
 
 export type ApiStackProps = StackProps & {
@@ -232,6 +238,8 @@ export class ApiStack extends Stack {
   readonly refillDeadLetterQueue: Queue;
   readonly invoiceQueue: Queue;
   readonly invoiceDeadLetterQueue: Queue;
+  /** Where a stream consumer reports a batch it gave up on (shard and sequence numbers; alarmed). */
+  readonly streamFailureQueue: Queue;
   /** The lifecycle rule's pattern: this product's agreement and licence events (the forwarder reuses it). */
   readonly marketplaceEventPattern: EventPattern;
   /** Where the dashboard stack publishes its URL, which the checkout functions may read. */
@@ -590,6 +598,65 @@ export class ApiStack extends Stack {
       alarmDescription: `An unreported Marketplace hour leaves AWS's accepted window within ${marginSeconds / 3600} hours (${windowHours} h after the hour's start, or 06:00 UTC on the 1st)`,
     }).addAlarmAction(alarmAction);
 
+    // The table's stream consumers (infra/definitions/streams.ts), each through an event source mapping with
+    // its filter, so only its records invoke it. A failing batch is bisected and retried; one that still
+    // fails is reported to the stream failure queue: the message names the shard and sequence numbers, and
+    // an event item stays in the table for EVENT_RETENTION_DAYS (shared/events/outbox.ts) to redeliver it.
+    this.streamFailureQueue = new Queue(this, 'StreamFailureQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.streamFailureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the on-failure destination of the stream consumers; it has an alarm instead',
+    });
+    const streamArn = table.tableStreamArn;
+    if (!streamArn) throw new Error('the table has no stream for its consumers');
+    // Not SqsDlq: its grant adds sqs:GetQueueAttributes and sqs:GetQueueUrl; the mapping needs SendMessage.
+    const streamGaveUp: IEventSourceDlq = { bind: () => ({ destination: this.streamFailureQueue.queueArn }) };
+    for (const consumer of streamConsumers) {
+      const consuming = this.functions[consumer.function];
+      if (!consuming.spec.streamConsumer)
+        throw new Error(`${consumer.function} consumes the stream but its spec does not say streamConsumer`);
+      new EventSourceMapping(this, `Stream-${consumer.function}`, {
+        target: consuming.function,
+        eventSourceArn: streamArn,
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: consumer.batchSize,
+        bisectBatchOnError: true,
+        retryAttempts: consumer.retryAttempts,
+        reportBatchItemFailures: true,
+        onFailure: streamGaveUp,
+        filters: consumer.filters.map((pattern) => ({ pattern: JSON.stringify(pattern) })),
+      });
+      consuming.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'StreamFailureQueue',
+          actions: ['sqs:SendMessage'],
+          resources: [this.streamFailureQueue.queueArn],
+        }),
+      );
+      // How far behind the stream the consumer is: for event delivery, the lag between a change and its event.
+      new Alarm(this, `${consumer.function}-IteratorAge`, {
+        metric: consuming.function.metric('IteratorAge', {
+          statistic: 'Maximum',
+          period: Duration.minutes(5),
+        }),
+        threshold: 5 * 60_000,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${consumer.function}: the stream's records wait more than 5 minutes for it (failing retries, or throttled)`,
+      }).addAlarmAction(alarmAction);
+    }
+    alarm(
+      'StreamFailureAlarm',
+      this.streamFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A stream consumer gave up on a batch after its retries (the stream failure queue names the records; billing events among them were not delivered: redeliver them from their event items)',
+    );
+
     alarm(
       'RefillDeadLetterAlarm',
       this.refillDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
@@ -650,7 +717,7 @@ export class ApiStack extends Stack {
     alarm(
       'EventPublishFailedAlarm',
       appMetric('EventPublishFailed', 'Sum', Duration.minutes(5)),
-      'Billing events could not be put on the event bus after retries (the functions log each one); subscribers missed them',
+      'PutEvents failed for billing events (the delivery consumer logs each): they stay on the stream and are delivered again; nothing is lost unless the stream failure alarm fires too',
     );
     alarm(
       'ChargeRefusedUnexpectedlyAlarm',

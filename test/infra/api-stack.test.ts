@@ -1,8 +1,10 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { STREAM_READ_ACTIONS } from '#infra/constructs/house-function.ts';
 import { type FunctionName, type FunctionSpec, functions } from '#infra/definitions/functions.ts';
 import { jobs } from '#infra/definitions/jobs.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
+import { streamConsumers } from '#infra/definitions/streams.ts';
 import { timeoutSecondsOf } from '#infra/definitions/timeouts.ts';
 import { ASYNCHRONOUSLY_INVOKED } from '#infra/stacks/api-stack.ts';
 import {
@@ -100,9 +102,26 @@ describe('api stack: least-privilege roles', () => {
   });
 
   it.each(specs)('%s may use exactly the DynamoDB actions of its spec', (name, spec) => {
-    const dynamo = new Set(actionsOf(name).filter((action) => action.startsWith('dynamodb:')));
+    const stream: readonly string[] = STREAM_READ_ACTIONS;
+    const dynamo = new Set(
+      actionsOf(name).filter((action) => action.startsWith('dynamodb:') && !stream.includes(action)),
+    );
     expect([...dynamo].sort()).toEqual([...spec.table].sort());
   });
+
+  it.each(specs)(
+    '%s reads the table stream only when its spec says streamConsumer, on the stream ARN',
+    (name, spec) => {
+      const reads = statementsOf(name).filter((s) => s.Sid === 'TableStream');
+      if (!spec.streamConsumer) {
+        expect(reads).toEqual([]);
+        return;
+      }
+      expect(reads).toHaveLength(1);
+      expect(asArray(reads[0]?.Action).sort()).toEqual([...STREAM_READ_ACTIONS].sort());
+      expect(JSON.stringify(reads[0]?.Resource)).toContain('StreamArn');
+    },
+  );
 
   it.each(specs)('%s has no wildcard action, and Scan only if its spec declares it', (name, spec) => {
     for (const action of actionsOf(name)) {
@@ -117,7 +136,9 @@ describe('api stack: least-privilege roles', () => {
   });
 
   it.each(specs)('%s holds the table actions on the table ARN only', (name, spec) => {
-    const table = statementsOf(name).filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
+    const table = statementsOf(name).filter(
+      (s) => s.Sid !== 'TableStream' && asArray(s.Action).some((a) => a.startsWith('dynamodb:')),
+    );
     const onTable = table.filter((s) => !JSON.stringify(s.Resource).includes('/index/'));
     if (spec.table.length === 0) {
       expect(table).toEqual([]);
@@ -161,7 +182,12 @@ describe('api stack: least-privilege roles', () => {
         'events',
         ...(spec.stripe || spec.cursors || spec.proxy ? ['secretsmanager'] : []),
         ...(spec.dashboardUrl ? ['ssm'] : []),
-        ...(spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker || isJob
+        ...(spec.refillQueue ||
+        spec.refillWorker ||
+        spec.invoiceQueue ||
+        spec.invoiceWorker ||
+        spec.streamConsumer ||
+        isJob
           ? ['sqs']
           : []),
         ...(spec.marketplace ? ['aws-marketplace'] : []),
@@ -643,9 +669,11 @@ describe('api stack: auto-refill queue', () => {
     const expected = specs
       .filter(([, spec]) => spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker)
       .map(([name]) => roleId(name));
-    const jobPolicies = ASYNCHRONOUSLY_INVOKED.map((name) =>
-      logicalId(api, api.functions[name].role.node.findChild('DefaultPolicy')),
-    );
+    // So do the stream consumers' (their on-failure queue).
+    const jobPolicies = [
+      ...ASYNCHRONOUSLY_INVOKED,
+      ...streamConsumers.map((consumer) => consumer.function),
+    ].map((name) => logicalId(api, api.functions[name].role.node.findChild('DefaultPolicy')));
     expect(granting.sort()).toEqual([...expected, ...jobPolicies].sort());
   });
 
@@ -707,5 +735,64 @@ describe('api stack: auto-refill queue', () => {
       State: 'ENABLED',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionId('autoRefillSweep'), 'Arn'] } })],
     });
+  });
+});
+
+describe('api stack: the table stream consumers', () => {
+  const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, resource]) =>
+    JSON.stringify(resource.Properties?.EventSourceArn).includes('StreamArn'),
+  );
+
+  it('maps each declared consumer once, from the trim horizon, with its filter and batch size', () => {
+    expect(mappings).toHaveLength(streamConsumers.length);
+    for (const consumer of streamConsumers) {
+      const mapping = mappings.find(([, resource]) =>
+        JSON.stringify(resource.Properties?.FunctionName).includes(functionId(consumer.function)),
+      );
+      expect(mapping?.[1].Properties).toMatchObject({
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: consumer.batchSize,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: consumer.retryAttempts,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        FilterCriteria: {
+          Filters: consumer.filters.map((pattern) => ({ Pattern: JSON.stringify(pattern) })),
+        },
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(api, api.streamFailureQueue), 'Arn'] } },
+        },
+      });
+    }
+  });
+
+  it('lets only new event items reach the event delivery function', () => {
+    const delivery = streamConsumers.find((consumer) => consumer.function === 'eventDelivery');
+    expect(delivery?.filters).toEqual([
+      { eventName: ['INSERT'], dynamodb: { NewImage: { kind: { S: ['event'] } } } },
+    ]);
+  });
+
+  it('gives the consumer SendMessage on the failure queue only, and alarms on the queue and the iterator age', () => {
+    for (const consumer of streamConsumers) {
+      expect(statementsOf(consumer.function)).toContainEqual(
+        expect.objectContaining({
+          Sid: 'StreamFailureQueue',
+          Action: 'sqs:SendMessage',
+          Resource: { 'Fn::GetAtt': [logicalId(api, api.streamFailureQueue), 'Arn'] },
+        }),
+      );
+      expect(
+        all[`${consumer.function}IteratorAge`] ??
+          ofType('AWS::CloudWatch::Alarm').find(([id]) => id.startsWith(`${consumer.function}IteratorAge`)),
+      ).toBeDefined();
+    }
+    expect(ofType('AWS::CloudWatch::Alarm').some(([id]) => id.startsWith('StreamFailureAlarm'))).toBe(true);
+  });
+
+  it('leaves PutEvents to the event delivery function alone', () => {
+    const putters = specs
+      .filter(([name]) => actionsOf(name).includes('events:PutEvents'))
+      .map(([name]) => name);
+    expect(putters).toEqual(['eventDelivery']);
   });
 });

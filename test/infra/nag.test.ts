@@ -95,6 +95,7 @@ describe('cdk-nag AwsSolutions', () => {
         .map(([name]) => `AwsSolutions-IAM5[Resource::*]@CreditsApi/${name}/Role`),
       'AwsSolutions-SQS3@CreditsApi/JobsDeadLetterQueue',
       'AwsSolutions-SQS3@CreditsApi/JobFailureQueue',
+      'AwsSolutions-SQS3@CreditsApi/StreamFailureQueue',
       'AwsSolutions-SMG4@CreditsData/StripeSecret',
       'AwsSolutions-SMG4@CreditsData/CursorSigningKey',
       // One signing secret per configured proxy upstream (the synthesized app configures `sample`).

@@ -74,14 +74,14 @@ describe('alarms on what the application reports', () => {
     });
   });
 
-  it('alarms on any failed event publish', () => {
+  it('alarms on any failed event publish, which the stream delivers again', () => {
     expect(alarmOn('EventPublishFailed')).toMatchObject({
       ...application,
       Statistic: 'Sum',
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
       AlarmActions: topic,
-      AlarmDescription: expect.stringContaining('event bus'),
+      AlarmDescription: expect.stringContaining('delivered again'),
     });
   });
 });
