@@ -134,7 +134,7 @@ export async function startDynamoLocal(options: DynamoLocalOptions = {}): Promis
   return { endpoint, stop };
 }
 
-/** Creates the table from the deployed schema (on-demand billing, its indexes). */
+/** Creates the table from the deployed schema (on-demand billing, its indexes, its stream). */
 export async function createTable(endpoint: string, tableName: string): Promise<void> {
   const s = tableSchema;
   await localClient(endpoint).send(
@@ -157,6 +157,7 @@ export async function createTable(endpoint: string, tableName: string): Promise<
         ],
         Projection: { ProjectionType: 'ALL' },
       })),
+      StreamSpecification: { StreamEnabled: true, StreamViewType: s.streamViewType },
     }),
   );
 }

@@ -15,11 +15,17 @@ export const tableSchema = {
     { name: 'GSI2', partitionKey: 'GSI2PK', sortKey: 'refill_headroom', sortKeyType: 'N' },
   ],
   timeToLiveAttribute: 'expires_at',
+  /**
+   * Every change, for the stream consumers (infra/definitions/streams.ts). Both images: a consumer that
+   * derives sums needs the change, and the view type cannot change later without a new stream.
+   */
+  streamViewType: 'NEW_AND_OLD_IMAGES',
 } as const satisfies {
   partitionKey: string;
   sortKey: string;
   indexes: readonly { name: string; partitionKey: string; sortKey: string; sortKeyType: KeyType }[];
   timeToLiveAttribute: string;
+  streamViewType: 'NEW_AND_OLD_IMAGES';
 };
 
 export type TableSchema = typeof tableSchema;

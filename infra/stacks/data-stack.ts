@@ -1,8 +1,15 @@
 // Stateful resources, kept apart from the API so that redeploying code never touches them:
-// the single table (built from tableSchema), the project's own EventBridge bus with an archive,
+// the single table (built from tableSchema, with its stream), the project's own EventBridge bus with an archive,
 // the Secrets Manager secret holding the Stripe keys, and the generated key that signs pagination cursors.
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { type CfnArchive, EventBus } from 'aws-cdk-lib/aws-events';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -58,6 +65,7 @@ export class DataStack extends Stack {
       timeToLiveAttribute: tableSchema.timeToLiveAttribute,
       encryption: TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
+      stream: StreamViewType[tableSchema.streamViewType],
     });
     for (const index of tableSchema.indexes) {
       this.table.addGlobalSecondaryIndex({

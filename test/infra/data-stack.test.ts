@@ -72,6 +72,12 @@ describe('data stack: the table', () => {
       AttributeType: 'N',
     });
   });
+
+  it('has a stream with both images, for the stream consumers', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    });
+  });
 });
 
 describe('data stack: the event bus', () => {

@@ -203,7 +203,7 @@ describe('POST /v1/meter/charges', () => {
     expect([account.balance, account.held, account.available]).toEqual([0, 0, 0]);
     expect((await ledgerEntries(accountId)).filter((e) => e.type === 'usage')).toHaveLength(25);
     await expectConserved(accountId);
-    expect(eventsOf(accountId, 'credits.balance.depleted').length).toBeGreaterThanOrEqual(1);
+    expect((await eventsOf(accountId, 'credits.balance.depleted')).length).toBeGreaterThanOrEqual(1);
   });
 
   it('the same Idempotency-Key charges once, replayed in sequence and concurrently; another body is a 409', async () => {
