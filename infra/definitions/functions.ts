@@ -92,7 +92,6 @@ export const functions = {
     entry: 'functions/proxy.ts',
     description: 'Metered proxy routes: pay first, forward signed to the upstream, charge its 2xx answers',
     table: unique([...tokenAuth, ...charging]),
-    publishesEvents: true,
     refillQueue: true,
     proxy: true,
     // Room for the longest upstream timeout a route may have (timeouts.ts checks) within HTTP API's 29 s.
@@ -103,7 +102,6 @@ export const functions = {
     description: "Metering API: the operator's backends charge, hold, settle and release (service keys)",
     // Service-key and customer-token lookups, the account read, and the charging transactions.
     table: unique([...tokenAuth, ...idempotency, ...charging]),
-    publishesEvents: true,
     refillQueue: true,
   },
   credits: {

@@ -1,8 +1,7 @@
-// Once per test run: an in-memory DynamoDB Local on a free port with the project's table.
+// Once per test run: an in-memory DynamoDB Local on a free port; each test file creates its own table in it
+// (test/support/setup-env.ts).
 import type { TestProject } from 'vitest/node';
-import { createTable, startDynamoLocal } from '../../local/dynamo-local.ts';
-
-export const TEST_TABLE = 'credits-test';
+import { startDynamoLocal } from '../../local/dynamo-local.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,7 +11,6 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const dynamo = await startDynamoLocal();
-  await createTable(dynamo.endpoint, TEST_TABLE);
   project.provide('dynamoEndpoint', dynamo.endpoint);
   return async () => {
     await dynamo.stop();

@@ -1,11 +1,15 @@
-// Every test file: point the code at the run's DynamoDB Local table; events go through the table's stream to
-// an in-memory sink.
+// Every test file: its own table in the run's DynamoDB Local (so a file's stream carries only its own writes,
+// and no file sees another's accounts); events go through the table's stream to an in-memory sink.
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import { createTable } from '../../local/dynamo-local.ts';
 import { startTestStream } from './stream.ts';
 
-process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
-process.env.TABLE_NAME = 'credits-test';
+const endpoint = inject('dynamoEndpoint');
+const table = `credits-test-${randomBytes(6).toString('hex')}`;
+await createTable(endpoint, table);
+process.env.DYNAMODB_ENDPOINT = endpoint;
+process.env.TABLE_NAME = table;
 process.env.LOCAL_MODE = 'true';
 // The key that signs pagination cursors, per test file (the local stack generates its own when unset).
 process.env.CURSOR_KEY = randomBytes(32).toString('base64url');
