@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Translate the text (sample metered proxy route, local stack)
-         * @description Forwarded to the sample upstream’s `POST /translate` and priced by the catalog feature `sample_translate` (0.005 USD a call by default), charged only when the upstream answers 2xx. Body `{"text", "to"}` → `{"translation", "to", "cost"}`; `"fail": 400..599` and `"delay_ms"` make the sample fail or wait. Deployed stacks serve it only when the upstream `sample` is configured.
+         * @description Forwarded to the sample upstream’s `POST /translate` and priced by the catalog feature `sample_translate` (0.005 USD a call by default), charged only when the upstream answers 2xx. Body `{"text", "to"}` → `{"translation", "to", "cost"}`; `"fail": 400..599` and `"delay_ms"` make the sample fail or wait. Deployed stacks serve it only when the upstream `sample` is configured. With `Idempotency-Key` (scoped to the account and the route; the same request is the same method, path, query and body bytes): a retry answers the first answer (status, body byte for byte, `content-type`, `x-cost`) without calling the upstream again, so it is charged once; a 5xx/502/504 is not kept, so its retry forwards again. An answer whose body is above 300 KB as stored (base64 when binary) is charged once but not kept: its replay is 409 `idempotency_answer_too_large` with `original_status`, and `x-cost` and `x-request-id` of the first answer.
          */
         post: operations["postV1SampleTranslate"];
         delete?: never;
@@ -75,7 +75,7 @@ export interface paths {
         put?: never;
         /**
          * Complete the prompt (sample metered proxy route, priced per token)
-         * @description Forwarded to the sample upstream’s `POST /complete` and priced per `token` by the catalog feature `sample_complete`: `max_quantity` × unit price is held before forwarding, and a 2xx answer is charged for the `x-usage-quantity` the upstream reports (words in `prompt` + `max_tokens`). Body `{"prompt", "max_tokens": 1..4096}` → `{"completion", "cost"}`.
+         * @description Forwarded to the sample upstream’s `POST /complete` and priced per `token` by the catalog feature `sample_complete`: `max_quantity` × unit price is held before forwarding, and a 2xx answer is charged for the `x-usage-quantity` the upstream reports (words in `prompt` + `max_tokens`). Body `{"prompt", "max_tokens": 1..4096}` → `{"completion", "cost"}`. With `Idempotency-Key` (scoped to the account and the route; the same request is the same method, path, query and body bytes): a retry answers the first answer (status, body byte for byte, `content-type`, `x-cost`) without calling the upstream again, so it is charged once; a 5xx/502/504 is not kept, so its retry forwards again. An answer whose body is above 300 KB as stored (base64 when binary) is charged once but not kept: its replay is 409 `idempotency_answer_too_large` with `original_status`, and `x-cost` and `x-request-id` of the first answer.
          */
         post: operations["postV1SampleComplete"];
         delete?: never;
@@ -593,12 +593,14 @@ export interface components {
             /** @description A sentence for people */
             error: string;
             /** @enum {string} */
-            code: "invalid_request" | "unauthorized" | "token_expired" | "customer_unauthorized" | "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue" | "forbidden" | "subscription_inactive" | "not_found" | "idempotency_key_reused" | "idempotency_request_in_progress" | "no_payment_method" | "wrong_billing_mode" | "too_many_tokens" | "insufficient_balance" | "payload_too_large" | "internal_error" | "upstream_error" | "upstream_timeout";
+            code: "invalid_request" | "unauthorized" | "token_expired" | "customer_unauthorized" | "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue" | "forbidden" | "subscription_inactive" | "not_found" | "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_answer_too_large" | "no_payment_method" | "wrong_billing_mode" | "too_many_tokens" | "insufficient_balance" | "payload_too_large" | "internal_error" | "upstream_error" | "upstream_timeout";
             /** @description With `invalid_request`: each field and its problem */
             details?: {
                 field: string;
                 problem: string;
             }[];
+            /** @description With `idempotency_answer_too_large`: the status of the first answer, which ran (and was charged, see `x-cost`) once */
+            original_status?: number;
         } | {
             code?: unknown;
         } | unknown;
@@ -928,12 +930,38 @@ export interface operations {
     postV1SampleTranslate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Same key and body: the first answer is replayed and nothing is charged twice. Same key, another body: 409 `idempotency_key_reused`. 1-255 visible ASCII characters; kept at least 24 hours. */
+                "idempotency-key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": ({
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown) | unknown;
+                    "*/*": unknown;
+                };
+            };
             /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`, `token_expired`) */
             401: {
                 headers: {
@@ -978,6 +1006,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden" | "subscription_inactive";
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description State conflict (`idempotency_key_reused`, `idempotency_request_in_progress`, `idempotency_answer_too_large`) */
+            409: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_answer_too_large";
+                        /** @description With `idempotency_answer_too_large`: the status of the first answer, which ran (and was charged, see `x-cost`) once */
+                        original_status?: number;
                     } | unknown;
                     "*/*": unknown;
                 };
@@ -1058,12 +1104,38 @@ export interface operations {
     postV1SampleComplete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Same key and body: the first answer is replayed and nothing is charged twice. Same key, another body: 409 `idempotency_key_reused`. 1-255 visible ASCII characters; kept at least 24 hours. */
+                "idempotency-key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": ({
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown) | unknown;
+                    "*/*": unknown;
+                };
+            };
             /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`, `token_expired`) */
             401: {
                 headers: {
@@ -1108,6 +1180,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden" | "subscription_inactive";
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description State conflict (`idempotency_key_reused`, `idempotency_request_in_progress`, `idempotency_answer_too_large`) */
+            409: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_answer_too_large";
+                        /** @description With `idempotency_answer_too_large`: the status of the first answer, which ran (and was charged, see `x-cost`) once */
+                        original_status?: number;
                     } | unknown;
                     "*/*": unknown;
                 };

@@ -8,11 +8,12 @@ import { autoRefill } from './views/auto-refill.ts';
 import { buy, takeCheckoutReturn } from './views/buy.ts';
 import { overview } from './views/overview.ts';
 import { postpaid } from './views/postpaid.ts';
+import { prices } from './views/prices.ts';
 import { tokens } from './views/tokens.ts';
 import { transactions } from './views/transactions.ts';
 import { usage } from './views/usage.ts';
 
-const views: View[] = [overview, buy, autoRefill, postpaid, usage, transactions, tokens];
+const views: View[] = [overview, buy, autoRefill, postpaid, usage, transactions, tokens, prices];
 
 const main = document.getElementById('main')!;
 const nav = document.getElementById('nav')!;

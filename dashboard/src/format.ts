@@ -1,5 +1,6 @@
 // Dashboard: how amounts, dates and states read on screen, and the checks on amounts people type. The page
 // does no money arithmetic of its own: amounts are shown as the API sent them (chart heights are pixels).
+import type { paths } from '../../client/openapi.ts';
 
 const usd2 = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
 const usdExact = new Intl.NumberFormat('en-US', {
@@ -15,6 +16,53 @@ const usdExact = new Intl.NumberFormat('en-US', {
  */
 export function money(amount: number): string {
   return usdExact.format(amount);
+}
+
+/** How many decimals a number's shortest form has (`0.00002` → 5, `1.5e-7` → 8, `25` → 0). */
+function decimalsOf(amount: number): number {
+  const [mantissa = '', exponent = '0'] = Math.abs(amount).toString().split('e');
+  const fraction = mantissa.split('.')[1]?.length ?? 0;
+  return Math.max(0, fraction - Number(exponent));
+}
+
+/**
+ * A catalog price with every digit it has: unit prices may be finer than the micro-dollar (`$0.0000001`),
+ * which `money` would round away. At least the cents, as money reads.
+ */
+export function price(amount: number): string {
+  return new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency: 'USD',
+    minimumFractionDigits: 2,
+    maximumFractionDigits: Math.min(100, Math.max(2, decimalsOf(amount))),
+  }).format(amount);
+}
+
+const count = new Intl.NumberFormat('en-US');
+
+/** One feature of GET /v1/prices (typed here, not in api.ts, so this module stays free of the browser). */
+export type Price =
+  paths['/v1/prices']['get']['responses'][200]['content']['application/json']['data'][number];
+
+/** How one feature of the price list reads: how it is priced, its price and the most one call can cost. */
+export type PriceLine = { pricing: string; price: string; limit: string };
+
+export function priceLine(entry: Price): PriceLine {
+  switch (entry.pricing) {
+    case 'fixed':
+      return { pricing: 'Per call', price: `${price(entry.price)} per call`, limit: '—' };
+    case 'per_unit':
+      return {
+        pricing: 'Per unit',
+        price: `${price(entry.unit_price)} per ${entry.unit}`,
+        limit:
+          entry.max_quantity === undefined
+            ? 'No limit'
+            : `Up to ${count.format(entry.max_quantity)} ${entry.unit}${entry.max_quantity === 1 ? '' : 's'}`,
+      };
+    case 'dynamic':
+      return { pricing: 'Dynamic', price: 'Priced per call', limit: `Up to ${price(entry.max_amount)}` };
+  }
 }
 
 const dateTime = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short' });

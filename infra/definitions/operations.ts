@@ -83,6 +83,7 @@ export type Operation = {
   /**
    * A metered proxy route: charged like `paid`, and answering its upstream's 2xx and 4xx as they came (any
    * content type: described loosely, the gateway cannot know the upstream's schema), 502/504 when it fails.
+   * With `idempotent`, a replay of an answer too large to keep is a 409 `idempotency_answer_too_large`.
    */
   proxied?: boolean;
   /** Charges or holds for a customer: the 402/403 refusals of a metered call, without its header. */
@@ -92,6 +93,15 @@ export type Operation = {
   /** Refusal codes beyond those every route of its kind can give (see `errorCodes` in the document builder). */
   refusals?: Partial<Record<number, string[]>>;
 };
+
+/** What `Idempotency-Key` does on a proxy route (shared/proxy/handler.ts, shared/idempotency/middleware.ts). */
+const proxyReplays =
+  ' With `Idempotency-Key` (scoped to the account and the route; the same request is the same method, path, ' +
+  'query and body bytes): a retry answers the first answer (status, body byte for byte, `content-type`, ' +
+  '`x-cost`) without calling the upstream again, so it is charged once; a 5xx/502/504 is not kept, so its ' +
+  'retry forwards again. An answer whose body is above 300 KB as stored (base64 when binary) is charged once ' +
+  'but not kept: its replay is 409 `idempotency_answer_too_large` with `original_status`, and `x-cost` ' +
+  'and `x-request-id` of the first answer.';
 
 const idParameter = z.object({ id: z.string() });
 const list = <T extends Schema>(item: T) => z.object({ data: z.array(item) });
@@ -129,8 +139,10 @@ export const operations: Record<string, Operation> = {
       'Forwarded to the sample upstream’s `POST /translate` and priced by the catalog feature ' +
       '`sample_translate` (0.005 USD a call by default), charged only when the upstream answers 2xx. Body ' +
       '`{"text", "to"}` → `{"translation", "to", "cost"}`; `"fail": 400..599` and `"delay_ms"` make the ' +
-      'sample fail or wait. Deployed stacks serve it only when the upstream `sample` is configured.',
+      'sample fail or wait. Deployed stacks serve it only when the upstream `sample` is configured.' +
+      proxyReplays,
     scope: 'api',
+    idempotent: true,
     proxied: true,
     answers: {},
   },
@@ -141,8 +153,10 @@ export const operations: Record<string, Operation> = {
       'Forwarded to the sample upstream’s `POST /complete` and priced per `token` by the catalog feature ' +
       '`sample_complete`: `max_quantity` × unit price is held before forwarding, and a 2xx answer is charged ' +
       'for the `x-usage-quantity` the upstream reports (words in `prompt` + `max_tokens`). Body ' +
-      '`{"prompt", "max_tokens": 1..4096}` → `{"completion", "cost"}`.',
+      '`{"prompt", "max_tokens": 1..4096}` → `{"completion", "cost"}`.' +
+      proxyReplays,
     scope: 'api',
+    idempotent: true,
     proxied: true,
     answers: {},
   },

@@ -39,6 +39,7 @@ export const errorCodes: Record<number, string[]> = {
   409: [
     'idempotency_key_reused',
     'idempotency_request_in_progress',
+    'idempotency_answer_too_large',
     'no_payment_method',
     'wrong_billing_mode',
     'too_many_tokens',
@@ -89,12 +90,19 @@ function errorSchema(codes: string[]): Json {
       additionalProperties: false,
     },
   };
+  const originalStatus = {
+    type: 'integer',
+    description:
+      'With `idempotency_answer_too_large`: the status of the first answer, which ran (and was charged, ' +
+      'see `x-cost`) once',
+  };
   return {
     type: 'object',
     properties: {
       error: { type: 'string', description: 'A sentence for people' },
       code: { type: 'string', enum: codes },
       ...(validation ? { details } : {}),
+      ...(codes.includes('idempotency_answer_too_large') ? { original_status: originalStatus } : {}),
     },
     required: ['error', 'code'],
     ...(validation
@@ -133,6 +141,8 @@ function refusalsOf(route: Route, operation: Operation): Map<number, string[]> {
   if (operation.body || operation.query || operation.path || operation.idempotent) add(400);
   if (operation.path || route.auth === 'iam') add(404);
   if (operation.idempotent) add(409, ['idempotency_key_reused', 'idempotency_request_in_progress']);
+  // Only an upstream's answer can outgrow what an Idempotency-Key keeps for replays.
+  if (operation.idempotent && operation.proxied) add(409, ['idempotency_answer_too_large']);
   if (operation.paid || operation.proxied || operation.charges) {
     add(402);
     add(403, ['subscription_inactive']);

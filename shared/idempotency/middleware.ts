@@ -61,6 +61,38 @@ function asReplay(response: StoredResponse | undefined): ApiResult | undefined {
   return response && { ...response, headers: { ...response.headers, ...SECURITY_HEADERS } };
 }
 
+/**
+ * The largest answer body kept for replays, as stored (a binary answer's base64 text): well under DynamoDB's
+ * 400 KB item, next to the record's fingerprint, ids and headers.
+ */
+export const MAX_STORED_BODY_BYTES = 300 * 1024;
+
+/**
+ * What a replay of an answer too large to keep gives instead: a 409 saying so, with the first answer's status
+ * and its headers (request id, `x-cost`), so the caller learns the request ran, and was charged, once; it is
+ * never run again under this key.
+ */
+function tooLargeToReplay(response: StoredResponse): StoredResponse {
+  return {
+    statusCode: 409,
+    headers: { ...response.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      error:
+        `The first answer to this Idempotency-Key (status ${response.statusCode}) was too large to keep for ` +
+        'replays; the request ran once and is not run again under this key',
+      code: 'idempotency_answer_too_large',
+      original_status: response.statusCode,
+    }),
+  };
+}
+
+/** The answer as it is stored: itself, or (larger than MAX_STORED_BODY_BYTES) its summary. */
+export function storedAnswer(response: StoredResponse): StoredResponse {
+  return Buffer.byteLength(response.body, 'utf8') > MAX_STORED_BODY_BYTES
+    ? tooLargeToReplay(response)
+    : response;
+}
+
 function redacted(body: string, fields: string[]): string {
   if (!fields.length || !body) return body;
   const parsed = JSON.parse(body) as Record<string, unknown>;
@@ -72,12 +104,14 @@ function redacted(body: string, fields: string[]): string {
  * `scopeOf` names whose keys these are: the caller's account, or the operator. `redact` lists response
  * fields never to store (secrets shown once); a replay answers them as null. `required`: a request without
  * a key is refused (the metering API, whose callers retry across networks, must always be exactly-once).
+ * `fingerprint`: what "the same request" means, when not `fingerprintOf` (a proxy route's raw bytes).
  */
 export function idempotent(
   scopeOf: (request: ApiRequest) => string,
-  options: { redact?: string[]; required?: boolean } = {},
+  options: { redact?: string[]; required?: boolean; fingerprint?: (event: ApiEvent) => string } = {},
 ): ApiMiddleware {
   const redact = options.redact ?? [];
+  const fingerprintOfRequest = options.fingerprint ?? fingerprintOf;
   return {
     before: async (request) => {
       const key = options.required
@@ -87,7 +121,7 @@ export function idempotent(
       checkKey(key);
       const scope = scopeOf(request);
       const keyHash = sha256Hex(key);
-      const fingerprint = fingerprintOf(request.event);
+      const fingerprint = fingerprintOfRequest(request.event);
       const owner = randomUUID();
       // Real elapsed time, not the settable clock: this bounds how long the function runs (a frozen test clock
       // would otherwise wait until the Lambda timeout).
@@ -122,12 +156,18 @@ export function idempotent(
     after: async (request) => {
       const claim = claims.get(request.context);
       if (!claim || !request.response) return;
-      const { statusCode, headers, body } = request.response;
-      await completeKey(claim.scope, claim.keyHash, claim.owner, {
-        statusCode,
-        headers: { ...headers, 'x-request-id': request.context.api.requestId },
-        body: redacted(body, redact),
-      });
+      const { statusCode, headers, body, isBase64Encoded } = request.response;
+      await completeKey(
+        claim.scope,
+        claim.keyHash,
+        claim.owner,
+        storedAnswer({
+          statusCode,
+          headers: { ...headers, 'x-request-id': request.context.api.requestId },
+          body: redacted(body, redact),
+          ...(isBase64Encoded ? { isBase64Encoded } : {}),
+        }),
+      );
     },
     onError: async (request) => {
       const claim = claims.get(request.context);

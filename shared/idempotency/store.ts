@@ -9,7 +9,13 @@ import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { conditionFailedItem, type TransactItem } from '../dynamo/transact.ts';
 
-export type StoredResponse = { statusCode: number; headers: Record<string, string>; body: string };
+/** A final answer as stored for replays; `isBase64Encoded`: `body` is a binary answer's base64 (proxy routes). */
+export type StoredResponse = {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+  isBase64Encoded?: boolean;
+};
 
 export type IdempotencyRecord = {
   fingerprint: string;

@@ -11,7 +11,12 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import * as z from 'zod/mini';
 import { ANSWER_MARGIN_MS } from '#infra/definitions/timeouts.ts';
-import { type Account, markDepletedNotified, markSpendLimitNotified } from '../accounts/repository.ts';
+import {
+  type Account,
+  getAccount,
+  markDepletedNotified,
+  markSpendLimitNotified,
+} from '../accounts/repository.ts';
 import {
   applyAccrualToView,
   applyToView,
@@ -43,7 +48,7 @@ import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
 import { usd } from '../http/validation.ts';
 import { idempotent } from '../idempotency/middleware.ts';
-import { type AccrualBilling, hourOf, periodOf } from '../ledger/accrual.ts';
+import { type AccrualBilling, hourOf, periodOf, USABLE_SUBSCRIPTION_STATES } from '../ledger/accrual.ts';
 import {
   type ChargeOutcome,
   CompanionExistsError,
@@ -385,6 +390,25 @@ function billingAt(accountId: string, at: string): AccrualBilling | undefined {
 }
 
 /**
+ * A marketplace buyer's per-unit call holds nothing (buyers have no limit), so nothing before the work would
+ * refuse an inactive subscription: the account is read, and the call refused with 403 before the feature (or
+ * the upstream) runs. False when the account is no longer a marketplace account (this instance learns its mode).
+ */
+async function buyerMayUse(accountId: string): Promise<boolean> {
+  const account = await getAccount(accountId);
+  if (account?.billing_mode !== 'marketplace') {
+    if (account) setView(accountId, account.available, account);
+    return false;
+  }
+  if (
+    !(USABLE_SUBSCRIPTION_STATES as readonly (string | undefined)[]).includes(account.subscription_status)
+  ) {
+    throw new SubscriptionInactiveError();
+  }
+  return true;
+}
+
+/**
  * Reserves a per-unit call's estimate in the account's mode: the new hold, or the request's hold made
  * before (a retry; it may be settled or released by now). Marketplace buyers have no limit: no hold.
  */
@@ -393,7 +417,10 @@ export async function reserveFor(payer: Payer, feature: string, amount: Micros):
   let at = nowIso();
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
     const billing = billingAt(accountId, at);
-    if (billing?.mode === 'marketplace') return undefined;
+    if (billing?.mode === 'marketplace') {
+      if (await buyerMayUse(accountId)) return undefined;
+      continue;
+    }
     const outcome = await reserveHold({
       accountId,
       holdId: payer.entryId,

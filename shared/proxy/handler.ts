@@ -1,6 +1,8 @@
-// The metered proxy routes' Lambda: authenticate the customer, pay before forwarding (fixed price charged,
-// per unit max_quantity held), forward signed to the route's upstream, then charge only a 2xx answer (per
-// unit: the upstream's x-usage-quantity) and give everything else back. Rules: API.md "Metered proxy routes".
+// The metered proxy routes' Lambda: authenticate the customer, honour Idempotency-Key (a replay answers the
+// stored first answer without calling the upstream), pay before forwarding (fixed price charged, per unit
+// max_quantity held), forward signed to the route's upstream, then charge only a 2xx answer (per unit: the
+// upstream's x-usage-quantity) and give everything else back. Rules: API.md "Metered proxy routes".
+import { createHash } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import { type ProxyTarget, proxyRoutes, type Route, routeKey } from '#infra/definitions/routes.ts';
@@ -8,6 +10,7 @@ import { UpstreamError } from '../errors.ts';
 import type { ApiContext, ApiEvent, ApiResult, RouteHandler } from '../http/api.ts';
 import { authenticated, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
+import { idempotent } from '../idempotency/middleware.ts';
 import { priceOf } from '../metering/catalog.ts';
 import { chargeForWork, payBeforeWork, refundFailedWork } from '../metering/metered.ts';
 import { type Micros, toWire } from '../money.ts';
@@ -115,12 +118,35 @@ function meteredProxy(targets: Map<string, ProxyTarget>): ApiMiddleware {
   };
 }
 
+/**
+ * What "the same request" means for a proxied call's Idempotency-Key: what the upstream would receive from the
+ * caller, byte for byte (method, path, query, body).
+ */
+export function proxiedRequestFingerprint(event: ApiEvent): string {
+  const { rawPath, rawQueryString, body, isBase64Encoded } = event;
+  return createHash('sha256')
+    .update(`${event.requestContext.http.method}\n${rawPath}\n${rawQueryString ?? ''}\n`)
+    .update(body === undefined ? Buffer.alloc(0) : Buffer.from(body, isBase64Encoded ? 'base64' : 'utf8'))
+    .digest('hex');
+}
+
+/**
+ * A proxied call's keys are its account's on that route: the same key on another proxy route is another
+ * request. A replay answers the first answer as stored; the upstream is not called again.
+ */
+function proxyIdempotency(): ApiMiddleware {
+  return idempotent((request) => `${principalOf(request.context).accountId}#${request.event.routeKey}`, {
+    fingerprint: proxiedRequestFingerprint,
+  });
+}
+
 /** The handler of every proxy route in `table`: one function serves them all, dispatched on the route key. */
 export function proxyHandler(table: readonly Route[]): RouteHandler {
   const targets = new Map(proxyRoutes(table).map((route) => [routeKey(route), route.proxy]));
   const chain = middy<ApiEvent, ApiResult, Error, ApiContext>()
     .use(apiRequest())
     .use(authenticated('api'))
+    .use(proxyIdempotency())
     .use(meteredProxy(targets))
     .handler(async (event, context) => {
       const target = targets.get(event.routeKey)!;

@@ -1,6 +1,7 @@
 // The billing dashboard in a real browser against the local stack (as `npm start` runs it): sign in with the
 // demo token, buy $25 on the Stripe emulator's hosted page and watch the balance rise without a reload,
-// enable auto-refill, read paid calls off the chart, export the ledger, create and revoke a token.
+// enable auto-refill, read paid calls off the chart, export the ledger, read the price list, create and revoke
+// a token.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -245,6 +246,33 @@ describe('billing dashboard in Chromium', () => {
     await screenshot(page, '09-transactions');
   });
 
+  it('lists every catalog feature’s price in a table with headers, micro-prices to the last digit', async () => {
+    const catalog = await callApi('GET', '/v1/prices');
+    await openView('Prices');
+    const table = page.getByRole('table', { name: 'Every feature’s price, in USD' });
+    await table.waitFor();
+
+    expect(await table.getByRole('columnheader').allTextContents()).toEqual([
+      'Feature',
+      'Pricing',
+      'Price',
+      'Most a call can use or cost',
+    ]);
+    const features = catalog.body.data.map((entry: { feature: string }) => entry.feature);
+    expect(await table.getByRole('rowheader').allTextContents()).toEqual(features);
+    const line = async (feature: string) =>
+      await table
+        .getByRole('row')
+        .filter({ has: page.getByRole('rowheader', { name: feature }) })
+        .getByRole('cell')
+        .allTextContents();
+    expect(await line('echo')).toEqual(['Per call', '$0.002 per call', '—']);
+    expect(await line('words')).toEqual(['Per unit', '$0.0001 per word', 'No limit']);
+    expect(await line('sample_complete')).toEqual(['Per unit', '$0.00002 per token', 'Up to 8,192 tokens']);
+    expect(await line('completion')).toEqual(['Dynamic', 'Priced per call', 'Up to $0.50']);
+    await screenshot(page, '09-prices');
+  });
+
   it('creates a token shown once, then revokes it after confirming', async () => {
     await openView('Tokens');
     await page.getByLabel('Token name').fill('ci-server');
@@ -270,7 +298,15 @@ describe('billing dashboard in Chromium', () => {
   });
 
   it('labels every control, and keeps a phone-sized screen free of sideways scrolling', async () => {
-    for (const view of ['Overview', 'Buy credits', 'Auto-refill', 'Usage', 'Transactions', 'Tokens']) {
+    for (const view of [
+      'Overview',
+      'Buy credits',
+      'Auto-refill',
+      'Usage',
+      'Transactions',
+      'Tokens',
+      'Prices',
+    ]) {
       await openView(view);
       const unlabelled = await page.evaluate(() =>
         [...(globalThis as unknown as InPage).document.querySelectorAll('input, select, button')]
@@ -285,7 +321,7 @@ describe('billing dashboard in Chromium', () => {
       expect(unlabelled, view).toEqual([]);
     }
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const view of ['Overview', 'Transactions', 'Tokens']) {
+    for (const view of ['Overview', 'Transactions', 'Tokens', 'Prices']) {
       await openView(view);
       expect(
         await page.evaluate(() => (globalThis as unknown as InPage).document.documentElement.scrollWidth),

@@ -1,7 +1,7 @@
 // One charging path, three billing modes: a call whose account changes mode while it runs is charged once,
 // in the mode the account has when it settles; postpaid holds come back when they expire; marketplace usage
 // accrues to the buyer's hour record and an inactive subscription is refused.
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import { wordsResults } from '#functions/demo/words.ts';
@@ -15,8 +15,9 @@ import { hourOf } from '#shared/ledger/accrual.ts';
 import { expireDueHolds } from '#shared/ledger/expiry.ts';
 import { paidFeature } from '#shared/metering/metered.ts';
 import { fromWire } from '#shared/money.ts';
-import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
+import { accountMoney, fundedAccount, ledgerEntries, ledgerSum, tableItem } from '../support/accounts.ts';
 import { apiEvent, call, lambdaContext } from '../support/api.ts';
+import { marketplaceAccount } from '../support/marketplace.ts';
 
 afterEach(() => {
   resetClock();
@@ -35,12 +36,6 @@ function switchingFeature(accountId: string, to: 'prepaid' | 'postpaid', words: 
       return { results: { words }, quantity: words };
     },
   });
-}
-
-async function read(key: { PK: string; SK: string }) {
-  return (
-    await ddb().send(new GetCommand({ TableName: process.env.TABLE_NAME, Key: key, ConsistentRead: true }))
-  ).Item;
 }
 
 describe('a billing mode change during a call', () => {
@@ -138,21 +133,8 @@ describe('a postpaid hold that is never settled', () => {
 });
 
 describe('marketplace usage', () => {
-  async function buyer(status: string) {
-    const { accountId, token } = await fundedAccount(0, 'Marketplace buyer');
-    await ddb().send(
-      new UpdateCommand({
-        TableName: process.env.TABLE_NAME,
-        Key: keys.account(accountId),
-        UpdateExpression: 'SET billing_mode = :mode, subscription_status = :status',
-        ExpressionAttributeValues: { ':mode': 'marketplace', ':status': status },
-      }),
-    );
-    return { accountId, token };
-  }
-
   it('accrues each call exactly to the hour record, never debiting the balance', async () => {
-    const { accountId, token } = await buyer('active');
+    const { accountId, token } = await marketplaceAccount('active');
     freezeClock(new Date('2027-08-01T13:59:59.999Z'));
     const first = await call('POST', '/v1/demo/echo', { token, body: { text: 'a' } });
     freezeClock(new Date('2027-08-01T14:00:00.000Z'));
@@ -167,14 +149,14 @@ describe('marketplace usage', () => {
       balance: 0,
       subscription_status: 'active',
     });
-    expect(await read(keys.marketplaceHour(accountId, '2027-08-01T13:00:00Z', 'usage'))).toMatchObject({
+    expect(await tableItem(keys.marketplaceHour(accountId, '2027-08-01T13:00:00Z', 'usage'))).toMatchObject({
       cost: 2_000,
       requests: 1,
       state: 'pending',
       hour: '2027-08-01T13:00:00Z',
       GSI1SK: `2027-08-01T13:00:00Z#${accountId}#usage`,
     });
-    expect(await read(keys.marketplaceHour(accountId, '2027-08-01T14:00:00Z', 'usage'))).toMatchObject({
+    expect(await tableItem(keys.marketplaceHour(accountId, '2027-08-01T14:00:00Z', 'usage'))).toMatchObject({
       cost: 200,
       requests: 1,
     });
@@ -184,7 +166,7 @@ describe('marketplace usage', () => {
   });
 
   it('books a call whose hour was already claimed by the metering job into the current hour', async () => {
-    const { accountId, token } = await buyer('active');
+    const { accountId, token } = await marketplaceAccount('active');
     freezeClock(new Date('2027-08-02T09:30:00.000Z'));
     await call('POST', '/v1/demo/echo', { token, body: { text: 'a' } });
     await ddb().send(
@@ -201,18 +183,18 @@ describe('marketplace usage', () => {
     const late = await call('POST', '/v1/demo/echo', { token, body: { text: 'b' } });
 
     expect(late.status).toBe(200);
-    expect(await read(keys.marketplaceHour(accountId, '2027-08-02T09:00:00Z', 'usage'))).toMatchObject({
+    expect(await tableItem(keys.marketplaceHour(accountId, '2027-08-02T09:00:00Z', 'usage'))).toMatchObject({
       cost: 2_000,
       state: 'claimed',
     });
-    expect(await read(keys.marketplaceHour(accountId, '2027-08-02T10:00:00Z', 'usage'))).toMatchObject({
+    expect(await tableItem(keys.marketplaceHour(accountId, '2027-08-02T10:00:00Z', 'usage'))).toMatchObject({
       cost: 2_000,
       state: 'pending',
     });
   });
 
   it.each(['cancelled', 'failed'])('refuses a buyer whose subscription is %s with 403', async (status) => {
-    const { accountId, token } = await buyer(status);
+    const { accountId, token } = await marketplaceAccount(status);
     const refused = await call('POST', '/v1/demo/echo', { token, body: { text: 'a' } });
     const perUnit = await call('POST', '/v1/demo/words', { token, body: { text: 'a' } });
 
@@ -224,7 +206,7 @@ describe('marketplace usage', () => {
   });
 
   it('serves a buyer whose cancellation is pending', async () => {
-    const { token } = await buyer('cancel_pending');
+    const { token } = await marketplaceAccount('cancel_pending');
     expect((await call('POST', '/v1/demo/echo', { token, body: { text: 'a' } })).status).toBe(200);
   });
 });

@@ -2,42 +2,17 @@
 // only for 2xx answers (exact to the micro-dollar under racing calls), nothing for the upstream's 4xx, 5xx,
 // broken connections, timeouts or bad x-usage-quantity, a 402 without the upstream being called, only the
 // documented headers forwarded, and a signature the operator's helper (examples/verify-signature.ts) accepts.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { routes } from '#infra/definitions/routes.ts';
 import { fromWire } from '#shared/money.ts';
 import { verifyCreditsRequest } from '../../examples/verify-signature.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
 import { type CallOptions, call } from '../support/api.ts';
+import { useToyUpstream } from '../support/toy-process.ts';
 
-const SECRET = randomBytes(32).toString('base64url');
-let toy: ChildProcess;
-let toyUrl: string;
-
-beforeAll(async () => {
-  toy = spawn(process.execPath, [new URL('../support/toy-upstream.ts', import.meta.url).pathname], {
-    env: { ...process.env, TOY_SECRET: SECRET },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const [line] = (await once(createInterface({ input: toy.stdout! }), 'line')) as [string];
-  toyUrl = (JSON.parse(line) as { url: string }).url;
-  process.env.PROXY_UPSTREAMS = JSON.stringify({ sample: { url: toyUrl, secret: SECRET } });
-});
-
-afterAll(() => {
-  toy.stdin?.end();
-  toy.kill();
-});
-
-type Seen = { method: string; url: string; headers: Record<string, string>; body: string };
-
-/** What the upstream received for an account (each test uses its own account). */
-async function seenBy(accountId: string): Promise<Seen[]> {
-  return (await (await fetch(`${toyUrl}/__seen?account=${accountId}`)).json()) as Seen[];
-}
+const toy = useToyUpstream();
+const { seenBy } = toy;
 
 const translate = (token: string, body: unknown, options: CallOptions = {}) =>
   call('POST', '/v1/sample/translate', { token, body, ...options });
@@ -185,7 +160,7 @@ describe('what the upstream receives', () => {
     expect(seen!.url).toBe('/translate?a=1&b=two');
     expect(JSON.parse(Buffer.from(seen!.body, 'base64').toString())).toEqual({ text: 'hi', to: 'it' });
     const headers = seen!.headers;
-    expect(headers.host).toBe(new URL(toyUrl).host);
+    expect(headers.host).toBe(new URL(toy.url).host);
     for (const name of ['authorization', 'proxy-authorization', 'x-hop-named', 'te', 'upgrade']) {
       expect(headers[name]).toBeUndefined();
     }
@@ -195,14 +170,16 @@ describe('what the upstream receives', () => {
     expect(headers['x-credits-account-id']).toBe(accountId);
     expect(headers['x-credits-request-id']).toBe(answer.headers['x-request-id']);
     expect(headers['x-credits-feature']).toBe('sample_translate');
-    expect(verifyCreditsRequest(headers, SECRET)).toEqual({
+    expect(verifyCreditsRequest(headers, toy.secret)).toEqual({
       ok: true,
       accountId,
       requestId: answer.headers['x-request-id'],
       feature: 'sample_translate',
     });
-    expect(verifyCreditsRequest(headers, `${SECRET}x`)).toEqual({ ok: false, reason: 'bad signature' });
-    expect(verifyCreditsRequest({ ...headers, 'x-credits-account-id': 'acct_other' }, SECRET).ok).toBe(false);
+    expect(verifyCreditsRequest(headers, `${toy.secret}x`)).toEqual({ ok: false, reason: 'bad signature' });
+    expect(verifyCreditsRequest({ ...headers, 'x-credits-account-id': 'acct_other' }, toy.secret).ok).toBe(
+      false,
+    );
   });
 });
 

@@ -1,7 +1,9 @@
 // Test fixtures: accounts with money and tokens, made through the real services.
 
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { getAccount } from '#shared/accounts/repository.ts';
 import { createAccount, grantCredits } from '#shared/accounts/service.ts';
+import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { queryAll } from '#shared/dynamo/query.ts';
 import type { LedgerEntry } from '#shared/ledger/types.ts';
@@ -31,4 +33,15 @@ export async function ledgerEntries(accountId: string): Promise<LedgerEntry[]> {
 
 export function ledgerSum(entries: LedgerEntry[]): number {
   return entries.reduce((total, entry) => total + entry.amount, 0);
+}
+
+/** One item of the table, read consistently (undefined when absent). */
+export async function tableItem(key: {
+  PK: string;
+  SK: string;
+}): Promise<Record<string, unknown> | undefined> {
+  const result = await ddb().send(
+    new GetCommand({ TableName: process.env.TABLE_NAME, Key: key, ConsistentRead: true }),
+  );
+  return result.Item;
 }

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
+import { keys } from '#shared/dynamo/keys.ts';
 import { marketplaceHourAccrual } from '#shared/ledger/accrual.ts';
 import { resetMeteringClient } from '#shared/marketplace/client.ts';
 import { registerBuyer } from '#shared/marketplace/registration.ts';
@@ -17,6 +18,7 @@ import {
   type StoredRecord,
   startMarketplaceEmulator,
 } from '../../local/marketplace/emulator.ts';
+import { fundedAccount } from './accounts.ts';
 
 /**
  * A table of its own for each test: the metering job reads every pending hour of its table, so other test
@@ -52,6 +54,23 @@ export async function registeredBuyer(emulator: MarketplaceEmulator, mint: MintO
   const { token } = registration;
   if (token === null) throw new Error('a freshly minted registration token was taken for a replay');
   return { ...registration, token, accountId: registration.account_id, customer };
+}
+
+/**
+ * An account made a marketplace buyer with `subscription_status` as the lifecycle handler stores it, without
+ * the emulator: for tests of charging, not of registration.
+ */
+export async function marketplaceAccount(subscriptionStatus: string) {
+  const { accountId, token } = await fundedAccount(0, 'Marketplace buyer');
+  await ddb().send(
+    new UpdateCommand({
+      TableName: process.env.TABLE_NAME,
+      Key: keys.account(accountId),
+      UpdateExpression: 'SET billing_mode = :mode, subscription_status = :status',
+      ExpressionAttributeValues: { ':mode': 'marketplace', ':status': subscriptionStatus },
+    }),
+  );
+  return { accountId, token };
 }
 
 /** Usage of `cost` micro-USD at `hour`: the very update the charging transaction makes to the hour record. */

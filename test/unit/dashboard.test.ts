@@ -1,7 +1,7 @@
-// The dashboard's pure rules, without a browser: reading typed amounts, showing money, writing CSV.
+// The dashboard's pure rules, without a browser: reading typed amounts, showing money and prices, writing CSV.
 import { describe, expect, it } from 'vitest';
 import { toCsv } from '../../dashboard/src/csv.ts';
-import { money, readAmount } from '../../dashboard/src/format.ts';
+import { money, price, priceLine, readAmount } from '../../dashboard/src/format.ts';
 
 describe('readAmount (custom purchase amount, 5..10000, at most two decimals)', () => {
   it.each([
@@ -39,6 +39,54 @@ describe('money', () => {
     [10_000, '$10,000.00'],
   ])('shows %d as %s, every digit the API sent', (amount, shown) => {
     expect(money(amount)).toBe(shown);
+  });
+});
+
+describe('price', () => {
+  it.each([
+    [0.002, '$0.002'],
+    [0.00002, '$0.00002'],
+    [0.0000001, '$0.0000001'],
+    [1.5e-7, '$0.00000015'],
+    [0.1234567, '$0.1234567'],
+    [25, '$25.00'],
+    [0.5, '$0.50'],
+    [1234.5, '$1,234.50'],
+  ])('shows %d as %s: every digit of the catalog, never rounded to the micro-dollar', (amount, shown) => {
+    expect(price(amount)).toBe(shown);
+  });
+});
+
+describe('priceLine', () => {
+  it.each([
+    [
+      { feature: 'echo', pricing: 'fixed', price: 0.002 },
+      { pricing: 'Per call', price: '$0.002 per call', limit: '—' },
+    ],
+    [
+      {
+        feature: 'sample_complete',
+        pricing: 'per_unit',
+        unit: 'token',
+        unit_price: 0.00002,
+        max_quantity: 8192,
+      },
+      { pricing: 'Per unit', price: '$0.00002 per token', limit: 'Up to 8,192 tokens' },
+    ],
+    [
+      { feature: 'one', pricing: 'per_unit', unit: 'page', unit_price: 0.01, max_quantity: 1 },
+      { pricing: 'Per unit', price: '$0.01 per page', limit: 'Up to 1 page' },
+    ],
+    [
+      { feature: 'words', pricing: 'per_unit', unit: 'word', unit_price: 0.0001 },
+      { pricing: 'Per unit', price: '$0.0001 per word', limit: 'No limit' },
+    ],
+    [
+      { feature: 'completion', pricing: 'dynamic', max_amount: 0.5 },
+      { pricing: 'Dynamic', price: 'Priced per call', limit: 'Up to $0.50' },
+    ],
+  ] as const)('%o reads %o', (entry, line) => {
+    expect(priceLine(entry)).toEqual(line);
   });
 });
 
