@@ -3,6 +3,7 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { PartitionWriteLimiter, throttledError, writesOf } from '#shared/dynamo/write-limiter.ts';
+import { errorResponse } from '#shared/errors.ts';
 
 const key = (pk: string, sk = 'X') => ({ PK: { S: pk }, SK: { S: sk } });
 const padded = (pk: string, bytes: number) => ({ ...key(pk), pad: { S: 'x'.repeat(bytes) } });
@@ -143,6 +144,15 @@ describe('throttledError', () => {
       $fault: 'client',
       $metadata: { httpStatusCode: 400 },
       throttlingReasons: [{ reason: 'TableWriteKeyRangeThroughputExceeded' }],
+    });
+  });
+
+  it('is answered 503 temporarily_unavailable with retry-after when the SDK gives up on it', () => {
+    const error = throttledError({ kind: 'single', table: 't', writes: [] }, new Set(['A']));
+    expect(errorResponse(error)).toEqual({
+      status: 503,
+      body: { error: expect.any(String), code: 'temporarily_unavailable' },
+      headers: { 'retry-after': '1' },
     });
   });
 
