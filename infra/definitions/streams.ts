@@ -27,6 +27,15 @@ export const streamConsumers: readonly StreamConsumer[] = [
     // Lambda's backoff between tries; a batch that still fails is reported to the on-failure queue.
     retryAttempts: 1_000,
   },
+  {
+    // Usage rollups (shared/usage/rollups.ts): every new ledger entry (usage and reversals add to the
+    // rollups; every entry counts in the account's watermark), applied exactly once by its marker.
+    function: 'usageRollups',
+    filters: [{ eventName: ['INSERT'], dynamodb: { NewImage: { kind: { S: ['ledger'] } } } }],
+    batchSize: 100,
+    // Like event delivery: a failing batch is retried for about as long as the stream keeps it.
+    retryAttempts: 1_000,
+  },
 ];
 
 /** Whether a stream record (as Lambda sees it) matches a pattern: the local poller's filter. */
