@@ -1,7 +1,7 @@
 // The consumers of the table's stream, declared once as data: the CDK API stack maps each to its function
 // with these settings, and the local stack's poller (local/stream-poller.ts) feeds the same functions the
-// same records, through the same filter. A new consumer (e.g. usage rollups) is one more entry here and a
-// function spec; it reads the stream on its own, so it never delays or repeats another consumer's work.
+// same records, through the same filter. A new consumer (like the usage rollups) is one more entry here and
+// a function spec; it reads the stream on its own, so it never delays or repeats another consumer's work.
 import type { FunctionName } from './functions.ts';
 
 /** A Lambda event filter pattern on a stream record (`FilterCriteria`): arrays list the accepted values. */

@@ -34,7 +34,8 @@ export function usageOfEntry(entry: LedgerEntry): EntryUsage | undefined {
   if ((entry.type !== 'usage' && entry.type !== 'reversal') || !entry.feature) return undefined;
   // Debited usage moves `amount` (−cost); accrued usage moves `accrued` (+cost) and leaves amount at 0.
   const cost = entry.accrued ?? -entry.amount;
-  // A reversal counts on the day of the charge it gives back, so a call reversed after midnight nets to zero.
+  // A reversal counts on the day of the charge it gives back, so a call reversed after midnight nets to zero
+  // (a reversal written before `reverses_at` existed counts on its own day).
   const at = entry.type === 'reversal' ? (entry.reverses_at ?? entry.created_at) : entry.created_at;
   return {
     day: at.slice(0, 10),
