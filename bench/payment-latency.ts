@@ -3,23 +3,12 @@
 // money (the webhook's trip through the emulator, the signature check, Stripe re-reads and the ledger write).
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { startLocalStack } from '../local/server.ts';
-import { mergeResults } from './results.ts';
+import { mergeResults, percentile, startBenchStack } from './results.ts';
 
 const ROUNDS = 20;
 const _root = fileURLToPath(new URL('..', import.meta.url));
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-const stack = await startLocalStack({
-  port: 0,
-  adminApiKey: 'bench',
-  seedDemo: true,
-  runJobs: false,
-  quiet: true,
-});
+const stack = await startBenchStack();
 const token = stack.demo!.token;
 const api = async (method: string, path: string, body?: unknown) => {
   const response = await fetch(`${stack.url}${path}`, {

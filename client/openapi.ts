@@ -113,7 +113,7 @@ export interface paths {
         };
         /**
          * Cost and requests per day, week, month or year
-         * @description Defaults: the 30 days up to today, by day.
+         * @description Defaults: the 30 days up to today, by day. Usage is summed from the ledger a few seconds after each call (typically under a second), so a call made just before may not be counted yet; `GET /v1/transactions` and `GET /v1/credits` are exact at once.
          */
         get: operations["getV1Usage"];
         put?: never;

@@ -28,8 +28,11 @@ export type StreamPollerOptions = {
 };
 
 export type StreamPoller = {
-  /** Delivers every record written so far (one pass over every shard); failed batches wait for the next pass. */
-  drain(): Promise<void>;
+  /**
+   * Delivers every record written so far (one pass over every shard) to every consumer, or to `only`;
+   * failed batches wait for the next pass.
+   */
+  drain(only?: FunctionName): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -147,9 +150,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     }
   };
 
-  const pass = async () => {
+  const pass = async (only?: FunctionName) => {
     await discover(false);
     for (const consumer of consumers) {
+      if (only && consumer.function !== only) continue;
       for (const [shardId, position] of positions.get(consumer.function) ?? []) {
         if (!position.closed) await readShard(consumer, shardId, position);
       }
@@ -159,8 +163,11 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   await discover(true);
   // Passes never overlap: a drain waits for the pass in flight, then makes its own.
   let running: Promise<void> = Promise.resolve();
-  const enqueue = () => {
-    running = running.then(pass, pass);
+  const enqueue = (only?: FunctionName) => {
+    running = running.then(
+      () => pass(only),
+      () => pass(only),
+    );
     return running;
   };
   let timer: NodeJS.Timeout | undefined;
@@ -174,7 +181,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   };
   if (options.intervalMs) timer = setTimeout(tick, options.intervalMs);
   return {
-    drain: () => enqueue(),
+    drain: (only) => enqueue(only),
     stop: async () => {
       stopped = true;
       clearTimeout(timer);

@@ -1,4 +1,5 @@
-// GET /v1/usage: cost and requests per day, week, month or year, optionally for one feature or token.
+// GET /v1/usage: cost and requests per day, week, month or year, optionally for one feature or token, from
+// the usage rollups (seconds behind the ledger: shared/usage/rollups.ts).
 import * as z from 'zod/mini';
 import { nowIso } from '#shared/clock.ts';
 import { ValidationError } from '#shared/errors.ts';

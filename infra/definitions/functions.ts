@@ -307,6 +307,13 @@ export const functions = {
     publishesEvents: true,
     streamConsumer: true,
   },
+  usageRollups: {
+    entry: 'functions/streams/usage-rollups.ts',
+    description: 'Stream consumer: sums new ledger entries into the usage rollups GET /v1/usage reads',
+    // TransactWriteItems of entry markers (Put) and rollup and watermark increments (Update).
+    table: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    streamConsumer: true,
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionName = keyof typeof functions;

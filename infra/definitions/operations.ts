@@ -170,7 +170,10 @@ export const operations: Record<string, Operation> = {
   'GET /v1/usage': {
     tag: 'Account',
     summary: 'Cost and requests per day, week, month or year',
-    description: 'Defaults: the 30 days up to today, by day.',
+    description:
+      'Defaults: the 30 days up to today, by day. Usage is summed from the ledger a few seconds after each ' +
+      'call (typically under a second), so a call made just before may not be counted yet; ' +
+      '`GET /v1/transactions` and `GET /v1/credits` are exact at once.',
     scope: 'api',
     query: usageQuery,
     answers: { 200: { description: 'One bucket per period in the range', json: usageSchema } },

@@ -1,7 +1,7 @@
 // The consumers of the table's stream, declared once as data: the CDK API stack maps each to its function
 // with these settings, and the local stack's poller (local/stream-poller.ts) feeds the same functions the
-// same records, through the same filter. A new consumer (e.g. usage rollups) is one more entry here and a
-// function spec; it reads the stream on its own, so it never delays or repeats another consumer's work.
+// same records, through the same filter. A new consumer (like the usage rollups) is one more entry here and
+// a function spec; it reads the stream on its own, so it never delays or repeats another consumer's work.
 import type { FunctionName } from './functions.ts';
 
 /** A Lambda event filter pattern on a stream record (`FilterCriteria`): arrays list the accepted values. */
@@ -25,6 +25,15 @@ export const streamConsumers: readonly StreamConsumer[] = [
     batchSize: 100,
     // An outage of the bus is ridden out for about as long as the stream keeps records (24 h), with
     // Lambda's backoff between tries; a batch that still fails is reported to the on-failure queue.
+    retryAttempts: 1_000,
+  },
+  {
+    // Usage rollups (shared/usage/rollups.ts): every new ledger entry (usage and reversals add to the
+    // rollups; every entry counts in the account's watermark), applied exactly once by its marker.
+    function: 'usageRollups',
+    filters: [{ eventName: ['INSERT'], dynamodb: { NewImage: { kind: { S: ['ledger'] } } } }],
+    batchSize: 100,
+    // Like event delivery: a failing batch is retried for about as long as the stream keeps it.
     retryAttempts: 1_000,
   },
 ];

@@ -103,6 +103,8 @@ export type ApiStackProps = StackProps & {
 
 /** A function whose slowest invocation reaches this share of its timeout raises its duration alarm. */
 const NEAR_TIMEOUT = 0.85;
+/** GET /v1/usage may lag the ledger by seconds; past this, the usage rollup consumer is stuck or throttled. */
+export const USAGE_ROLLUP_LAG_ALARM_MS = 5 * 60_000;
 
 /**
  * Functions that EventBridge (or SNS) invokes asynchronously: the scheduled jobs and the Marketplace lifecycle
@@ -453,10 +455,10 @@ export class ApiStack extends Stack {
       }),
     );
     const alarmAction = new SnsAction(this.alarmTopic);
-    const alarm = (alarmId: string, metric: IMetric, description: string): Alarm => {
+    const alarm = (alarmId: string, metric: IMetric, description: string, threshold = 0): Alarm => {
       const created = new Alarm(this, alarmId, {
         metric,
-        threshold: 0,
+        threshold,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: TreatMissingData.NOT_BREACHING,
@@ -651,6 +653,13 @@ export class ApiStack extends Stack {
         alarmDescription: `${consumer.function}: the stream's records wait more than 5 minutes for it (failing retries, or throttled)`,
       }).addAlarmAction(alarmAction);
     }
+    // How far GET /v1/usage is behind the ledger: the oldest entry each rollup batch applied, at its applying.
+    alarm(
+      'UsageRollupLagAlarm',
+      appMetric('UsageRollupLagMs', 'Maximum', Duration.minutes(5)),
+      `GET /v1/usage lags the ledger by more than ${USAGE_ROLLUP_LAG_ALARM_MS / 60_000} minutes (the usageRollups consumer retries a failing batch, or is throttled; its log names the error)`,
+      USAGE_ROLLUP_LAG_ALARM_MS,
+    );
     alarm(
       'StreamFailureAlarm',
       this.streamFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),

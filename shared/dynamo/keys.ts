@@ -37,8 +37,23 @@ export const keys = {
     GSI1SK: `${expiresAtIso}#${accountId}#${holdId}`,
   }),
   openHoldShard: (shard: number) => `OPEN_HOLDS#${shard}`,
-  usageDay: (accountId: string, day: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `USAGE#${day}` }),
-  usagePrefix: 'USAGE#',
+  /**
+   * One usage rollup of an account (shared/usage/rollups.ts): a fixed-size item per day or month, feature and
+   * (optionally) token, derived from the ledger by the stream. The account's usage has its own partition,
+   * so rolling it up never adds writes to the partition its charges debit.
+   */
+  usageRollup: (accountId: string, sortKey: string) => ({ PK: `USAGE#${accountId}`, SK: sortKey }),
+  usagePartition: (accountId: string) => `USAGE#${accountId}`,
+  /** How many of the account's ledger entries the rollups include, and when the last were applied. */
+  usageWatermark: (accountId: string) => ({ PK: `USAGE#${accountId}`, SK: 'WATERMARK' }),
+  /**
+   * Marks one ledger entry as rolled up, in the transaction that adds it (TTL: longer than the stream keeps
+   * records). Its own partition per entry, so the markers of a busy account spread over the table.
+   */
+  usageApplied: (accountId: string, entryId: string) => ({
+    PK: `USAGE_APPLIED#${accountId}#${entryId}`,
+    SK: 'USAGE_APPLIED',
+  }),
   /** Permanent guard for one external reference (payment id, refill id): it moves money once, forever. */
   reference: (accountId: string, reference: string) => ({
     PK: `ACCOUNT#${accountId}`,

@@ -18,7 +18,6 @@ import {
 import { type BillingEvent, eventPut } from '../events/outbox.ts';
 import type { Micros } from '../money.ts';
 import { negate } from '../money.ts';
-import { usageUpdate } from '../usage/aggregates.ts';
 import {
   type AccrualBilling,
   type AccrualRefusal,
@@ -31,7 +30,7 @@ import {
   postpaidAccountRelease,
   postpaidAccountReserve,
 } from './accrual.ts';
-import type { AccountMoney, EntryType, Hold, LedgerEntry, UsageTag } from './types.ts';
+import { type AccountMoney, type EntryType, type Hold, LEDGER_ITEM_KIND, type LedgerEntry } from './types.ts';
 
 export type Guard = { reference: string };
 
@@ -76,7 +75,7 @@ export function ledgerPut(entry: LedgerEntry): TransactItem {
   return {
     Put: {
       TableName: config.tableName,
-      Item: { ...keys.ledgerEntry(entry.account_id, entry.entry_id), kind: 'ledger', ...entry },
+      Item: { ...keys.ledgerEntry(entry.account_id, entry.entry_id), kind: LEDGER_ITEM_KIND, ...entry },
       ConditionExpression: 'attribute_not_exists(PK)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -248,8 +247,9 @@ function accrualBucket(charge: UsageCharge): TransactItem | undefined {
 }
 
 /**
- * One charging transaction: the account write, the ledger entry, the usage day, and for accrued usage its
- * period item or hour record, with the request's guard when it has one. `extra` rides along (a hold's close).
+ * One charging transaction: the account write, the ledger entry, and for accrued usage its period item or
+ * hour record, with the request's guard when it has one. `extra` rides along (a hold's close). Usage rollups
+ * are derived from the ledger entry by the stream (shared/usage/rollups.ts), outside the charge.
  */
 async function commitCharge(
   charge: UsageCharge,
@@ -260,11 +260,9 @@ async function commitCharge(
   outcome: Awaited<ReturnType<typeof transactWrite>>;
   indexes: { account: number; records: number[]; bucket?: number; extra?: number };
 }> {
-  const tag: UsageTag = { feature: charge.feature, tokenId: charge.tokenId };
   const items: TransactItem[] = [account];
   const extraIndex = extra ? items.push(extra) - 1 : undefined;
   const ledgerIndex = items.push(ledgerPut(entry)) - 1;
-  items.push(usageUpdate(charge.accountId, tag, charge.cost, charge.at));
   const bucket = accrualBucket(charge);
   const bucketIndex = bucket ? items.push(bucket) - 1 : undefined;
   const guardIndex = charge.guard
@@ -431,8 +429,8 @@ export type SettleOutcome =
   | ChargeRejected;
 
 /**
- * Settles a hold at the actual cost: charges it, releases the rest, closes the hold, records the entry and
- * the usage, all in one transaction. A cost above the hold needs the difference to be available (prepaid)
+ * Settles a hold at the actual cost: charges it, releases the rest, closes the hold and records the entry,
+ * all in one transaction. A cost above the hold needs the difference to be available (prepaid)
  * or within the spend limit (postpaid). A postpaid hold settled in a later period than it was made in is
  * charged to the new period as already admitted.
  */

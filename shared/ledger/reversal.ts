@@ -2,7 +2,8 @@
 // runs (an account that cannot pay gets its 402 before any work is done), so a failure must undo it: one
 // transaction writes a `reversal` ledger entry keyed by the charge's id (so it happens once, however many
 // reversers race) and undoes every effect of the charge: the balance (prepaid), the period's usage and
-// headroom (postpaid), the usage day, and the period item or hour record that bills it. Rules: REVERSAL.md.
+// headroom (postpaid), and the period item or hour record that bills it; the usage rollups follow the
+// reversal entry from the stream (shared/usage/rollups.ts). Rules: REVERSAL.md.
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { TransactGetCommand } from '@aws-sdk/lib-dynamodb';
@@ -14,7 +15,6 @@ import { failedCondition, type TransactItem, transactWrite, unexpectedReasons } 
 import { ulidAfter } from '../ids.ts';
 import { type Micros, negate } from '../money.ts';
 import { logger, metrics } from '../observability/powertools.ts';
-import { usageUpdate } from '../usage/aggregates.ts';
 import { hourOf, marketplaceHourAccrual, periodAccrual, periodOf } from './accrual.ts';
 import { ledgerPut, type UsageCharge } from './ledger.ts';
 import type { LedgerEntry } from './types.ts';
@@ -135,18 +135,12 @@ export function planReversal(charge: UsageCharge, at: string, scope: ReversalSco
     quantity: charge.quantity,
     ...(charge.tokenId ? { token_id: charge.tokenId } : {}),
     reverses: charge.entryId,
+    reverses_at: charge.at,
   };
   const items: TransactItem[] = [
     accountReversal(charge, at, scope),
     ledgerPut(entry),
     chargeProof(charge, entry.entry_id),
-    usageUpdate(
-      charge.accountId,
-      { feature: charge.feature, tokenId: charge.tokenId },
-      negate(charge.cost),
-      charge.at,
-      -1,
-    ),
   ];
   const bucket = scope.bucketOpen ? bucketReversal(charge) : undefined;
   const bucketIndex = bucket ? items.push(bucket) - 1 : undefined;

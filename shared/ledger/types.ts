@@ -1,6 +1,9 @@
 // The ledger's vocabulary: immutable entries that change a balance, and holds that reserve part of it.
 import type { Micros } from '../money.ts';
 
+/** The `kind` of a ledger entry's item: what the usage rollup consumer's stream filter lets through. */
+export const LEDGER_ITEM_KIND = 'ledger';
+
 export type EntryType =
   | 'grant'
   | 'correction'
@@ -32,6 +35,8 @@ export type LedgerEntry = {
   accrued?: Micros;
   /** A reversal: the id of the usage entry it gives back (a fixed-price call whose feature failed). */
   reverses?: string;
+  /** A reversal: when the charge it gives back was made (its usage is taken back from that day). */
+  reverses_at?: string;
 };
 
 export type HoldStatus = 'open' | 'settled' | 'released' | 'expired';
@@ -54,9 +59,6 @@ export type Hold = {
   mode?: 'postpaid';
   period?: string;
 };
-
-/** What a charging write needs to keep the usage aggregates current in the same transaction. */
-export type UsageTag = { feature: string; tokenId: string | undefined };
 
 /** The account item's money fields, as a write's condition failure returns them. */
 export type AccountMoney = {

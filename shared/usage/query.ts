@@ -1,5 +1,6 @@
-// `GET /v1/usage`: sums the daily usage items of a date range into day, week, month or year buckets.
-// One bounded Query (one item per day of the range), never a scan.
+// `GET /v1/usage`: sums the usage rollups of a date range (shared/usage/rollups.ts) into day, week, month
+// or year buckets: bounded Queries (month items for whole months, day items otherwise), never a scan. The
+// rollups follow the ledger through the table's stream, so an answer may miss the last seconds of calls.
 
 import * as z from 'zod/mini';
 import { config } from '../config.ts';
@@ -7,7 +8,7 @@ import { keys } from '../dynamo/keys.ts';
 import { queryPages } from '../dynamo/query.ts';
 import { usd } from '../http/validation.ts';
 import { type Micros, toWire } from '../money.ts';
-import { usageAttr } from './aggregates.ts';
+import { type Grain, rollupRange } from './rollups.ts';
 
 export type Step = 'day' | 'week' | 'month' | 'year';
 
@@ -60,37 +61,62 @@ function bucketStarts(begin: string, end: string, step: Step): string[] {
   return starts;
 }
 
-function numberAt(item: Record<string, unknown>, name: string): number {
-  const value = item[name];
-  return typeof value === 'number' ? value : 0;
+/** The first and last day of `month` (YYYY-MM). */
+function monthDays(month: string): { first: string; last: string } {
+  const [year, m] = month.split('-').map(Number) as [number, number];
+  return { first: `${month}-01`, last: new Date(Date.UTC(year, m, 0)).toISOString().slice(0, 10) };
 }
 
-/** Reads one day item's cost, requests and per-feature costs under the query's filters. */
-function dayFigures(item: Record<string, unknown>, query: UsageQuery) {
-  const byFeature: Record<string, Micros> = {};
-  const featurePattern = query.tokenId ? `tf:${query.tokenId}:` : 'f:';
-  for (const [name, value] of Object.entries(item)) {
-    if (!name.startsWith(featurePattern) || !name.endsWith(':cost') || typeof value !== 'number') continue;
-    const feature = name.slice(featurePattern.length, -':cost'.length);
-    if (query.feature && feature !== query.feature) continue;
-    byFeature[feature] = value as Micros;
-  }
-  let cost: number;
-  let requests: number;
-  if (query.tokenId && query.feature) {
-    cost = numberAt(item, usageAttr.tokenFeatureCost(query.tokenId, query.feature));
-    requests = numberAt(item, usageAttr.tokenFeatureRequests(query.tokenId, query.feature));
-  } else if (query.tokenId) {
-    cost = numberAt(item, usageAttr.tokenCost(query.tokenId));
-    requests = numberAt(item, usageAttr.tokenRequests(query.tokenId));
-  } else if (query.feature) {
-    cost = numberAt(item, usageAttr.featureCost(query.feature));
-    requests = numberAt(item, usageAttr.featureRequests(query.feature));
-  } else {
-    cost = numberAt(item, usageAttr.cost);
-    requests = numberAt(item, usageAttr.requests);
-  }
-  return { cost, requests, byFeature };
+type Segment = { grain: Grain; from: string; to: string };
+
+/**
+ * Which rollups cover [begin, end]: for month and year steps the month items of every month the range
+ * covers whole, and day items for a month it covers in part (at most its first and its last); for day and
+ * week steps the day items. So ten years of months read about 120 items per feature, not 3,650.
+ */
+export function rollupSegments(begin: string, end: string, step: Step): Segment[] {
+  if (step === 'day' || step === 'week') return [{ grain: 'day', from: begin, to: end }];
+  const segments: Segment[] = [];
+  const firstMonth = begin.slice(0, 7);
+  const lastMonth = end.slice(0, 7);
+  const wholeFrom = begin === monthDays(firstMonth).first ? firstMonth : nextMonth(firstMonth);
+  const wholeTo = end === monthDays(lastMonth).last ? lastMonth : previousMonth(lastMonth);
+  if (wholeFrom > wholeTo) return [{ grain: 'day', from: begin, to: end }];
+  if (wholeFrom !== firstMonth) segments.push({ grain: 'day', from: begin, to: monthDays(firstMonth).last });
+  segments.push({ grain: 'month', from: wholeFrom, to: wholeTo });
+  if (wholeTo !== lastMonth) segments.push({ grain: 'day', from: monthDays(lastMonth).first, to: end });
+  return segments;
+}
+
+function nextMonth(month: string): string {
+  return new Date(Date.parse(`${monthDays(month).last}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 7);
+}
+
+function previousMonth(month: string): string {
+  return new Date(Date.parse(`${month}-01T00:00:00Z`) - DAY_MS).toISOString().slice(0, 7);
+}
+
+/** One bounded Query per segment, over the rollups of the account (or of one token), every feature or one. */
+async function* rollupItems(query: UsageQuery, segment: Segment) {
+  const range = rollupRange(segment.grain, segment.from, segment.to, query.tokenId);
+  yield* queryPages({
+    TableName: config.tableName,
+    KeyConditionExpression: 'PK = :pk AND SK BETWEEN :from AND :to',
+    ...(query.feature ? { FilterExpression: '#feature = :feature' } : {}),
+    ExpressionAttributeValues: {
+      ':pk': keys.usagePartition(query.accountId),
+      ':from': range.from,
+      ':to': range.to,
+      ...(query.feature ? { ':feature': query.feature } : {}),
+    },
+    ProjectionExpression: '#period, #feature, #cost, #requests',
+    ExpressionAttributeNames: {
+      '#period': 'period',
+      '#feature': 'feature',
+      '#cost': 'cost',
+      '#requests': 'requests',
+    },
+  });
 }
 
 export async function queryUsage(query: UsageQuery): Promise<z.output<typeof usageSchema>> {
@@ -98,23 +124,17 @@ export async function queryUsage(query: UsageQuery): Promise<z.output<typeof usa
   for (const start of bucketStarts(query.begin, query.end, query.step)) {
     totals.set(start, { cost: 0, requests: 0, byFeature: new Map() });
   }
-  const pk = keys.account(query.accountId).PK;
-  for await (const page of queryPages({
-    TableName: config.tableName,
-    KeyConditionExpression: 'PK = :pk AND SK BETWEEN :from AND :to',
-    ExpressionAttributeValues: {
-      ':pk': pk,
-      ':from': keys.usageDay(query.accountId, query.begin).SK,
-      ':to': keys.usageDay(query.accountId, query.end).SK,
-    },
-  })) {
-    for (const item of page) {
-      const bucket = totals.get(periodStart(String(item.day), query.step));
-      if (!bucket) continue;
-      const figures = dayFigures(item, query);
-      bucket.cost += figures.cost;
-      bucket.requests += figures.requests;
-      for (const [feature, cost] of Object.entries(figures.byFeature)) {
+  for (const segment of rollupSegments(query.begin, query.end, query.step)) {
+    for await (const page of rollupItems(query, segment)) {
+      for (const item of page) {
+        // A month item counts in the bucket of its first day: month and year buckets hold whole months.
+        const period = String(item.period);
+        const bucket = totals.get(periodStart(period.length === 7 ? `${period}-01` : period, query.step));
+        if (!bucket) continue;
+        const cost = Number(item.cost ?? 0);
+        bucket.cost += cost;
+        bucket.requests += Number(item.requests ?? 0);
+        const feature = String(item.feature);
         bucket.byFeature.set(feature, (bucket.byFeature.get(feature) ?? 0) + cost);
       }
     }

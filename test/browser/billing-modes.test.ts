@@ -260,12 +260,16 @@ describe('billing modes in the dashboard (Chromium)', () => {
     expect((await echo(token, 'owner')).status).toBe(200);
 
     const today = new Date().toISOString().slice(0, 10);
-    const viaApi = await http('GET', `/v1/usage?step=day&begin=${today}&end=${today}&token_id=${batch.id}`, {
-      token,
-    });
-    expect(viaApi.body.data).toEqual([
-      { period_start: today, cost: 0.006, requests: 3, by_feature: { echo: 0.006 } },
-    ]);
+    // Usage follows the ledger through the stack's stream poller: it counts the calls moments later.
+    const requestsToday = async () =>
+      (await http('GET', `/v1/usage?step=day&begin=${today}&end=${today}`, { token })).body.data[0].requests;
+    await expect.poll(requestsToday, { timeout: 10_000 }).toBe(7);
+    const viaApi = async () =>
+      (await http('GET', `/v1/usage?step=day&begin=${today}&end=${today}&token_id=${batch.id}`, { token }))
+        .body.data;
+    await expect
+      .poll(viaApi, { timeout: 10_000 })
+      .toEqual([{ period_start: today, cost: 0.006, requests: 3, by_feature: { echo: 0.006 } }]);
 
     const tab = await newTab();
     await signIn(tab, token);

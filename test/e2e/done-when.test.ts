@@ -78,12 +78,13 @@ describe('a new user on the local stack', () => {
     expect(sumMicros).toBe(0);
 
     const today = new Date().toISOString().slice(0, 10);
-    const usage = await api.GET('/v1/usage', {
-      params: { query: { begin: today, end: today, step: 'day' } },
-    });
-    expect(usage.data?.data).toEqual([
-      { period_start: today, cost: 1, requests: 500, by_feature: { echo: 1 } },
-    ]);
+    // Usage follows the ledger through the stack's stream poller: it counts the 500 calls moments later.
+    const usage = async () =>
+      (await api.GET('/v1/usage', { params: { query: { begin: today, end: today, step: 'day' } } })).data
+        ?.data;
+    await expect
+      .poll(usage, { timeout: 10_000 })
+      .toEqual([{ period_start: today, cost: 1, requests: 500, by_feature: { echo: 1 } }]);
   });
 
   it('lets exactly 30 of 60 concurrent calls through when there is money for 30', async () => {

@@ -6,7 +6,7 @@ import { jobs } from '#infra/definitions/jobs.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
 import { streamConsumers } from '#infra/definitions/streams.ts';
 import { timeoutSecondsOf } from '#infra/definitions/timeouts.ts';
-import { ASYNCHRONOUSLY_INVOKED } from '#infra/stacks/api-stack.ts';
+import { ASYNCHRONOUSLY_INVOKED, USAGE_ROLLUP_LAG_ALARM_MS } from '#infra/stacks/api-stack.ts';
 import {
   asArray,
   buildUnbundled,
@@ -787,6 +787,42 @@ describe('api stack: the table stream consumers', () => {
       ).toBeDefined();
     }
     expect(ofType('AWS::CloudWatch::Alarm').some(([id]) => id.startsWith('StreamFailureAlarm'))).toBe(true);
+  });
+
+  it('lets only new ledger entries reach the usage rollup function, in batches of 100, retried like events', () => {
+    const rollups = streamConsumers.find((consumer) => consumer.function === 'usageRollups');
+    expect(rollups).toEqual({
+      function: 'usageRollups',
+      filters: [{ eventName: ['INSERT'], dynamodb: { NewImage: { kind: { S: ['ledger'] } } } }],
+      batchSize: 100,
+      retryAttempts: 1_000,
+    });
+    const mapping = mappings.find(([, resource]) =>
+      JSON.stringify(resource.Properties?.FunctionName).includes(functionId('usageRollups')),
+    );
+    expect(mapping?.[1].Properties?.FilterCriteria).toEqual({
+      Filters: [{ Pattern: '{"eventName":["INSERT"],"dynamodb":{"NewImage":{"kind":{"S":["ledger"]}}}}' }],
+    });
+  });
+
+  it('gives the usage rollup function PutItem and UpdateItem on the table only: it reads nothing', () => {
+    expect(functions.usageRollups).toMatchObject({ streamConsumer: true });
+    expect([...functions.usageRollups.table].sort()).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
+  });
+
+  it('alarms to the alarm topic when GET /v1/usage lags the ledger by more than 5 minutes', () => {
+    const lag = ofType('AWS::CloudWatch::Alarm')
+      .map(([, alarm]) => alarm.Properties ?? {})
+      .filter((alarm) => alarm.MetricName === 'UsageRollupLagMs');
+    expect(lag).toHaveLength(1);
+    expect(lag[0]).toMatchObject({
+      Namespace: 'CreditsBilling',
+      Statistic: 'Maximum',
+      Threshold: USAGE_ROLLUP_LAG_ALARM_MS,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [expect.objectContaining({ Ref: expect.any(String) })],
+    });
+    expect(USAGE_ROLLUP_LAG_ALARM_MS).toBe(300_000);
   });
 
   it('leaves PutEvents to the event delivery function alone', () => {

@@ -16,7 +16,6 @@ import { reverseCharge } from '#shared/ledger/reversal.ts';
 import type { LedgerEntry } from '#shared/ledger/types.ts';
 import { paidFeature } from '#shared/metering/metered.ts';
 import { fromWire } from '#shared/money.ts';
-import { usageDayOf } from '#shared/usage/aggregates.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
 import { apiEvent, call, lambdaContext } from '../support/api.ts';
 import { eventsOf } from '../support/assertions.ts';
@@ -163,7 +162,7 @@ describe('a failing feature is not charged, net', () => {
     await invoke(token);
 
     const listing = await call('GET', '/v1/transactions', { token });
-    const today = usageDayOf(nowIso());
+    const today = nowIso().slice(0, 10);
     const usage = await call('GET', '/v1/usage', { token, query: { begin: today, end: today } });
 
     const [reversal, charge, grant] = listing.body.data;
@@ -188,7 +187,7 @@ describe('a failing feature is not charged, net', () => {
     expect(reversalsOf(await ledgerEntries(accountId))).toHaveLength(1);
   });
 
-  it('postpaid: a failed call leaves the period usage, headroom, period item and usage day at zero', async () => {
+  it('postpaid: a failed call leaves the period usage, headroom, period item and the usage of the day at zero', async () => {
     freezeClock(new Date('2027-03-10T12:00:00.000Z'));
     const { accountId, token } = await fundedAccount(0);
     await setBillingMode(accountId, 'postpaid');
@@ -205,7 +204,13 @@ describe('a failing feature is not charged, net', () => {
       period_headroom: 1_000_000 - 2000,
     });
     expect(await read(keys.period(accountId, '2027-03'))).toMatchObject({ cost: 2000, requests: 1 });
-    expect(await read(keys.usageDay(accountId, '2027-03-10'))).toMatchObject({ cost: 2000, requests: 1 });
+    const usage = await call('GET', '/v1/usage', {
+      token,
+      query: { begin: '2027-03-10', end: '2027-03-10' },
+    });
+    expect(usage.body.data).toEqual([
+      { period_start: '2027-03-10', cost: 0.002, requests: 1, by_feature: { echo: 0.002 } },
+    ]);
     const entries = await ledgerEntries(accountId);
     expect(reversalsOf(entries)).toEqual([expect.objectContaining({ amount: 0, accrued: -2000 })]);
   });
@@ -344,23 +349,24 @@ describe('a crash between the charge and the feature failure', () => {
 });
 
 describe('refusals say what happened', () => {
-  /** Makes the account's usage-day item for today a few bytes short of 400 KB: a charge that adds to it is invalid. */
-  async function fillUsageDay(accountId: string) {
+  /**
+   * A postpaid account whose period item for this month is a few bytes short of 400 KB: a charge that adds to
+   * it is invalid. (The period item is what a charge still writes besides the account, entry and guard.)
+   */
+  async function postpaidWithFullPeriod(accountId: string) {
+    await setBillingMode(accountId, 'postpaid');
+    await setSpendLimit(accountId, fromWire(1));
     await ddb().send(
       new PutCommand({
         TableName: process.env.TABLE_NAME,
-        Item: {
-          ...keys.usageDay(accountId, usageDayOf(nowIso())),
-          kind: 'usage_day',
-          pad: 'x'.repeat(409_450),
-        },
+        Item: { ...keys.period(accountId, nowIso().slice(0, 7)), kind: 'period', pad: 'x'.repeat(409_450) },
       }),
     );
   }
 
   it('a ValidationError cancellation (item over 400 KB) is a 500 without a depletion event, and runs nothing', async () => {
     const { accountId, token } = await fundedAccount(1);
-    await fillUsageDay(accountId);
+    await postpaidWithFullPeriod(accountId);
     const { feature, invoke } = countingFeature();
 
     const answer = await invoke(token);
@@ -375,7 +381,7 @@ describe('refusals say what happened', () => {
 
   it('a per-unit settle refused by a ValidationError gives up after at most 3 tries and releases the hold', async () => {
     const { accountId, token } = await fundedAccount(1);
-    await fillUsageDay(accountId);
+    await postpaidWithFullPeriod(accountId);
     const counts = countCommands();
 
     const answer = await call('POST', '/v1/demo/words', { token, body: { text: 'a b c' } });

@@ -25,7 +25,15 @@ export function startTestStream(): Promise<StreamPoller> {
   return poller;
 }
 
-/** Delivers every event recorded so far (one pass); an injected failure leaves the rest for the next call. */
+/**
+ * Delivers every record written so far to every stream consumer (one pass): the events to the bus, the
+ * ledger entries to the usage rollups. An injected failure leaves the rest for the next call.
+ */
 export async function deliverRecordedEvents(): Promise<void> {
   await (await startTestStream()).drain();
+}
+
+/** Rolls up every ledger entry written so far (the usage rollup consumer alone): GET /v1/usage then sees it. */
+export async function rollUpRecordedUsage(): Promise<void> {
+  await (await startTestStream()).drain('usageRollups');
 }

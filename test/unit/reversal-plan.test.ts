@@ -32,22 +32,21 @@ function targets(charge: UsageCharge, scope = open): string[] {
 }
 
 describe('planReversal', () => {
-  it('prepaid: credits the balance, writes the reversal entry, proves the charge, undoes the usage day', () => {
+  it('prepaid: credits the balance, writes the reversal entry (dated to its charge for the usage rollups), proves the charge', () => {
     const plan = planReversal(base, '2027-04-01T00:00:01.000Z', open);
     expect(targets(base)).toEqual([
       'ACCOUNT',
       `LEDGER#${reversalIdOf(base.entryId)}`,
       `LEDGER#${base.entryId}`,
-      'USAGE#2027-03-31',
     ]);
     expect(plan.entry).toMatchObject({
       type: 'reversal',
       amount: 2000,
       reverses: base.entryId,
+      reverses_at: '2027-03-31T23:59:59.000Z',
       request_id: base.requestId,
     });
     expect(plan.items[0]!.Update!.UpdateExpression).toContain('balance = balance + :cost');
-    expect(plan.items[3]!.Update!.ExpressionAttributeValues).toMatchObject({ ':cost': -2000, ':one': -1 });
   });
 
   it('with an Idempotency-Key: the guard is the proof, and is marked reversed', () => {
@@ -98,8 +97,8 @@ describe('planReversal', () => {
     const plan = planReversal(charge, '2027-04-01T00:00:01.000Z', scope);
     expect(plan.entry).toMatchObject({ amount: 0, accrued: -2000 });
     expect(plan.items[0]!.Update!.UpdateExpression).toContain(accountWrite);
-    expect(targets(charge, scope)[4]).toBe(bucket);
+    expect(targets(charge, scope)[3]).toBe(bucket);
     if (bucket)
-      expect(plan.items[4]!.Update!.ExpressionAttributeValues).toMatchObject({ ':cost': -2000, ':one': -1 });
+      expect(plan.items[3]!.Update!.ExpressionAttributeValues).toMatchObject({ ':cost': -2000, ':one': -1 });
   });
 });

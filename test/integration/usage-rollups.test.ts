@@ -1,0 +1,338 @@
+// Issue 14, items 1, 2 and 4 (usage): a charge writes no usage item; the usage rollup consumer derives
+// fixed-size rollups from the ledger through the table's stream, exactly once under redelivery, crashes and
+// lost replies, so GET /v1/usage always equals the ledger's sums and no item grows with tokens or features.
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { afterEach, describe, expect, it } from 'vitest';
+import { functions } from '#infra/definitions/functions.ts';
+import { streamConsumers } from '#infra/definitions/streams.ts';
+import { freezeClock, nowIso, resetClock } from '#shared/clock.ts';
+import { ddb } from '#shared/dynamo/client.ts';
+import { keys } from '#shared/dynamo/keys.ts';
+import { queryAll } from '#shared/dynamo/query.ts';
+import { newUlid } from '#shared/ids.ts';
+import { chargeUsage, type UsageCharge } from '#shared/ledger/ledger.ts';
+import { reverseCharge } from '#shared/ledger/reversal.ts';
+import type { LedgerEntry } from '#shared/ledger/types.ts';
+import type { Micros } from '#shared/money.ts';
+import { startStreamPoller } from '../../local/stream-poller.ts';
+import { fundedAccount, ledgerEntries } from '../support/accounts.ts';
+import { call } from '../support/api.ts';
+import { failBeforeSending, loseRepliesOf, restoreClient } from '../support/faults.ts';
+import { rollUpRecordedUsage } from '../support/stream.ts';
+
+afterEach(() => {
+  restoreClient();
+  resetClock();
+});
+
+/** Charges through the ledger's own charging transaction (the one every metered route makes). */
+async function charge(accountId: string, input: { tokenId?: string; feature: string; cost: number }) {
+  const entryId = newUlid();
+  const made: UsageCharge = {
+    accountId,
+    entryId,
+    requestId: `req_${entryId}`,
+    tokenId: input.tokenId,
+    feature: input.feature,
+    quantity: 1,
+    cost: input.cost as Micros,
+    at: nowIso(),
+  };
+  const outcome = await chargeUsage(made);
+  expect(outcome.status).toBe('charged');
+  return made;
+}
+
+type Sums = Map<string, { cost: number; requests: number }>;
+
+/**
+ * The rollups the ledger implies, computed from the entries alone: a usage entry adds its cost and one
+ * request to its day and month, overall and for its token; a reversal takes back exactly what its charge added.
+ */
+function sumsOfLedger(entries: LedgerEntry[]): Sums {
+  const sums: Sums = new Map();
+  const byId = new Map(entries.map((entry) => [entry.entry_id, entry]));
+  const add = (entry: LedgerEntry, sign: 1 | -1) => {
+    const cost = entry.accrued ?? -entry.amount;
+    const day = entry.created_at.slice(0, 10);
+    const scopes = ['', ...(entry.token_id ? [`T#${entry.token_id}#`] : [])];
+    for (const scope of scopes) {
+      for (const period of [`D#${day}`, `M#${day.slice(0, 7)}`]) {
+        const key = `${scope}${period}#${entry.feature}`;
+        const sum = sums.get(key) ?? { cost: 0, requests: 0 };
+        sums.set(key, { cost: sum.cost + sign * cost, requests: sum.requests + sign });
+      }
+    }
+  };
+  for (const entry of entries) {
+    if (entry.type === 'usage') add(entry, 1);
+    if (entry.type === 'reversal') add(byId.get(entry.reverses ?? '')!, -1);
+  }
+  return sums;
+}
+
+async function rollupItems(accountId: string) {
+  return queryAll({
+    TableName: process.env.TABLE_NAME,
+    KeyConditionExpression: 'PK = :pk',
+    ExpressionAttributeValues: { ':pk': keys.usagePartition(accountId) },
+    ConsistentRead: true,
+  });
+}
+
+/** The account's rollups equal the ledger's sums, item for item, and its watermark counts every entry once. */
+async function expectRollupsToMatchLedger(accountId: string) {
+  const entries = await ledgerEntries(accountId);
+  const items = await rollupItems(accountId);
+  const rollups: Sums = new Map(
+    items
+      .filter((item) => item.kind === 'usage_rollup')
+      .map((item) => [String(item.SK), { cost: Number(item.cost), requests: Number(item.requests) }]),
+  );
+  expect(rollups).toEqual(sumsOfLedger(entries));
+  expect(items.find((item) => item.SK === 'WATERMARK')?.entries_applied).toBe(entries.length);
+}
+
+/** GET /v1/usage as the account's billing token (after the rollups caught up: see `call`). */
+async function usageOf(token: string, query: Record<string, string>) {
+  return (await call('GET', '/v1/usage', { token, query })).body;
+}
+
+async function entriesApplied(accountId: string): Promise<number> {
+  const watermark = await ddb().send(
+    new GetCommand({
+      TableName: process.env.TABLE_NAME,
+      Key: keys.usageWatermark(accountId),
+      ConsistentRead: true,
+    }),
+  );
+  return Number(watermark.Item?.entries_applied ?? 0);
+}
+
+/**
+ * The largest item of this file's table, measured as its marshalled JSON (attribute names, type tags and
+ * values): an upper bound of DynamoDB's own item size.
+ */
+async function largestItemBytes(): Promise<number> {
+  let largest = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await ddb().send(
+      new ScanCommand({
+        TableName: process.env.TABLE_NAME,
+        ...(start ? { ExclusiveStartKey: start as never } : {}),
+      }),
+    );
+    for (const item of page.Items ?? [])
+      largest = Math.max(largest, Buffer.byteLength(JSON.stringify(marshall(item))));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return largest;
+}
+
+/** A poller of its own for the usage rollup consumer, whose invocations the test shapes. */
+async function rollupPoller(
+  invoke: (
+    handler: (event: { Records: DynamoDBRecord[] }) => Promise<unknown>,
+    records: DynamoDBRecord[],
+  ) => Promise<unknown>,
+) {
+  const { handler } = (await import(
+    /* @vite-ignore */ new URL(`../../${functions.usageRollups.entry}`, import.meta.url).href
+  )) as {
+    handler: (event: { Records: DynamoDBRecord[] }) => Promise<unknown>;
+  };
+  return startStreamPoller({
+    endpoint: process.env.DYNAMODB_ENDPOINT!,
+    tableName: process.env.TABLE_NAME!,
+    consumers: streamConsumers.filter((consumer) => consumer.function === 'usageRollups'),
+    invoke: (_name, event) => invoke(handler, event.Records),
+  });
+}
+
+/** `count` charges, each with its own token and one of 7 features: several rollup transactions per batch. */
+async function manyTokens(accountId: string, count: number) {
+  for (let i = 0; i < count; i++)
+    await charge(accountId, { tokenId: `tok_${i}`, feature: `f${i % 7}`, cost: 1000 + i });
+}
+
+describe('a charge writes no usage: it cannot grow an item', () => {
+  it('2,000 token changes in one day across 50 features: every charge commits, calls answer 200, no item reaches 4 KB, usage = ledger', async () => {
+    freezeClock(new Date('2027-05-10T08:00:00.000Z'));
+    const { accountId, token } = await fundedAccount(100);
+    const CHARGES = 2_000;
+    const CONCURRENCY = 8;
+
+    for (let start = 0; start < CHARGES; start += CONCURRENCY) {
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, (_, offset) =>
+          charge(accountId, {
+            tokenId: `tok_${start + offset}`,
+            feature: `feature_${(start + offset) % 50}`,
+            cost: 1000,
+          }),
+        ),
+      );
+    }
+    const echo = await call('POST', '/v1/demo/echo', { token, body: { text: 'still funded' } });
+    const usage = await call('GET', '/v1/usage', {
+      token,
+      query: { begin: '2027-05-10', end: '2027-05-10' },
+    });
+
+    expect(echo.status).toBe(200);
+    expect(usage.status).toBe(200);
+    expect(usage.body.data).toHaveLength(1);
+    expect(usage.body.data[0]).toMatchObject({ period_start: '2027-05-10', cost: 2.002, requests: 2_001 });
+    expect(Object.keys(usage.body.data[0].by_feature)).toHaveLength(51);
+    expect(usage.body.data[0].by_feature.feature_7).toBe(0.04);
+    await expectRollupsToMatchLedger(accountId);
+    expect(await largestItemBytes()).toBeLessThan(4_096);
+    // 2,000 charging transactions and their roll-up take about a minute on a loaded 2-core machine.
+  }, 300_000);
+});
+
+describe('exactly once: rollups equal the ledger after', () => {
+  it('every batch delivered twice', async () => {
+    const poller = await rollupPoller(async (handler, records) => {
+      await handler({ Records: records });
+      return handler({ Records: records });
+    });
+    try {
+      const { accountId } = await fundedAccount(10);
+      await manyTokens(accountId, 40);
+
+      await poller.drain();
+
+      await expectRollupsToMatchLedger(accountId);
+    } finally {
+      await poller.stop();
+    }
+  });
+
+  it('an invocation that crashed after applying its whole batch, redelivered', async () => {
+    let crashes = 1;
+    const poller = await rollupPoller(async (handler, records) => {
+      const answer = await handler({ Records: records });
+      if (crashes-- > 0) throw new Error('the invocation timed out after its writes');
+      return answer;
+    });
+    try {
+      const { accountId } = await fundedAccount(10);
+      await manyTokens(accountId, 40);
+
+      await poller.drain();
+      await poller.drain();
+
+      await expectRollupsToMatchLedger(accountId);
+    } finally {
+      await poller.stop();
+    }
+  });
+
+  it('a crash before the 2nd transaction of a batch: the 1st stays applied, the rest comes again', async () => {
+    const { accountId } = await fundedAccount(10);
+    await manyTokens(accountId, 40);
+    const entries = (await ledgerEntries(accountId)).length;
+    await rollUpRecordedUsage(); // whatever earlier tests left, so the next batch is this account's
+
+    await manyTokens(accountId, 60);
+    failBeforeSending('TransactWriteItemsCommand', 1, 1);
+    await rollUpRecordedUsage();
+    const partly = await entriesApplied(accountId);
+    restoreClient();
+    await rollUpRecordedUsage();
+
+    expect(partly).toBeGreaterThan(entries);
+    expect(partly).toBeLessThan(entries + 60);
+    await expectRollupsToMatchLedger(accountId);
+  });
+
+  it('a reply lost after the 2nd transaction of a batch committed: redelivered, counted once', async () => {
+    const { accountId } = await fundedAccount(10);
+    await rollUpRecordedUsage();
+
+    await manyTokens(accountId, 60);
+    loseRepliesOf('TransactWriteItemsCommand', 1, 1);
+    await rollUpRecordedUsage();
+    restoreClient();
+    await rollUpRecordedUsage();
+
+    await expectRollupsToMatchLedger(accountId);
+  });
+});
+
+describe('one batch across UTC midnight and a month end, with a reversal', () => {
+  it('books each call on its own day and month; a reversal after midnight nets its charge’s day to zero', async () => {
+    freezeClock(new Date('2027-01-31T23:59:59.000Z'));
+    const { accountId, token } = await fundedAccount(10);
+    await rollUpRecordedUsage();
+    await charge(accountId, { tokenId: 'tok_a', feature: 'echo', cost: 2000 });
+    freezeClock(new Date('2027-01-31T23:59:59.900Z'));
+    const reversed = await charge(accountId, { tokenId: 'tok_a', feature: 'words', cost: 300 });
+    freezeClock(new Date('2027-02-01T00:00:00.100Z'));
+    expect(await reverseCharge(reversed, nowIso())).toBe('reversed');
+    await charge(accountId, { tokenId: 'tok_b', feature: 'echo', cost: 2000 });
+
+    const twoMonths = { begin: '2027-01-01', end: '2027-02-28', step: 'month' };
+    const days = await usageOf(token, { begin: '2027-01-31', end: '2027-02-01' });
+    const months = await usageOf(token, twoMonths);
+    const tokenA = await usageOf(token, { ...twoMonths, token_id: 'tok_a' });
+
+    expect(days.data).toEqual([
+      { period_start: '2027-01-31', cost: 0.002, requests: 1, by_feature: { echo: 0.002, words: 0 } },
+      { period_start: '2027-02-01', cost: 0.002, requests: 1, by_feature: { echo: 0.002 } },
+    ]);
+    expect(months.data).toEqual([
+      { period_start: '2027-01-01', cost: 0.002, requests: 1, by_feature: { echo: 0.002, words: 0 } },
+      { period_start: '2027-02-01', cost: 0.002, requests: 1, by_feature: { echo: 0.002 } },
+    ]);
+    expect(tokenA.data).toEqual([
+      { period_start: '2027-01-01', cost: 0.002, requests: 1, by_feature: { echo: 0.002, words: 0 } },
+      { period_start: '2027-02-01', cost: 0, requests: 0, by_feature: {} },
+    ]);
+    await expectRollupsToMatchLedger(accountId);
+  });
+});
+
+describe('GET /v1/usage over ten years of month steps', () => {
+  it('answers 120 months from month items, partial first and last months from day items', async () => {
+    const { accountId, token } = await fundedAccount(10);
+    const at = async (iso: string, feature: string, cost: number) => {
+      freezeClock(new Date(iso));
+      await charge(accountId, { tokenId: 'tok_x', feature, cost });
+    };
+    await at('2017-01-05T12:00:00.000Z', 'echo', 1000); // before the range
+    await at('2017-01-12T12:00:00.000Z', 'echo', 2000);
+    await at('2020-02-29T23:59:59.999Z', 'words', 300);
+    await at('2020-03-01T00:00:00.000Z', 'words', 400);
+    await at('2026-12-19T08:00:00.000Z', 'echo', 5000);
+    await at('2026-12-25T08:00:00.000Z', 'echo', 7000); // after the range
+    resetClock();
+
+    const tenYears = { begin: '2017-01-10', end: '2026-12-20' };
+    const months = await usageOf(token, { ...tenYears, step: 'month' });
+    const years = await usageOf(token, { ...tenYears, step: 'year', feature: 'words' });
+
+    expect(months.data).toHaveLength(120);
+    const used = months.data.filter((bucket: { requests: number }) => bucket.requests > 0);
+    expect(used).toEqual([
+      { period_start: '2017-01-01', cost: 0.002, requests: 1, by_feature: { echo: 0.002 } },
+      { period_start: '2020-02-01', cost: 0.0003, requests: 1, by_feature: { words: 0.0003 } },
+      { period_start: '2020-03-01', cost: 0.0004, requests: 1, by_feature: { words: 0.0004 } },
+      { period_start: '2026-12-01', cost: 0.005, requests: 1, by_feature: { echo: 0.005 } },
+    ]);
+    expect(years.data).toHaveLength(10);
+    expect(
+      years.data.find((bucket: { period_start: string }) => bucket.period_start === '2020-01-01'),
+    ).toEqual({
+      period_start: '2020-01-01',
+      cost: 0.0007,
+      requests: 2,
+      by_feature: { words: 0.0007 },
+    });
+    await expectRollupsToMatchLedger(accountId);
+  });
+});
