@@ -1,5 +1,5 @@
 // The benchmark's floor, in one place for `npm run bench` (bench/run.ts) and the profiling scripts
-// (bench/charge-profile.ts, bench/handler-profile.ts), so every script compares against the same request: a
+// (bench/handler-profile.ts), so every script compares against the same request: a
 // bare two-item TransactWriteItems (an account-like Update and a conditional Put) on a tiny account item.
 import { randomUUID } from 'node:crypto';
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';

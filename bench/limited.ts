@@ -122,16 +122,15 @@ try {
       KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
       ExpressionAttributeValues: { ':pk': keys.account(payer.accountId).PK, ':prefix': prefix },
     });
-  const usageDays = await itemsOf(keys.usagePrefix);
   const guards = await itemsOf('REF#idem:');
   const bytes = (item: unknown) => itemSize(marshall(item, { removeUndefinedValues: true }));
   const sizes = {
     account_item_bytes: bytes(account),
     ledger_entry_bytes: Math.max(...usage.map(bytes)),
-    usage_day_bytes: Math.max(...usageDays.map(bytes)),
     key_guard_bytes: Math.max(...guards.map(bytes)),
   };
-  // One transaction in the account's partition: account, ledger entry, usage day, the key's guard.
+  // One transaction in the account's partition: account, ledger entry, the key's guard (usage is rolled up
+  // from the stream in its own partition).
   const unitsPerCharge = 2 * Object.values(sizes).reduce((sum, size) => sum + writeUnits(size), 0);
 
   const figures = {
