@@ -1,18 +1,7 @@
-// Once per test run: an in-memory DynamoDB Local on a free port; each test file creates its own table in it
-// (test/support/setup-env.ts).
-import type { TestProject } from 'vitest/node';
-import { startDynamoLocal } from '../../local/dynamo-local.ts';
+// Once per test run: fail at once, in one line, when Java (which DynamoDB Local needs) is missing; each test
+// file then starts its own DynamoDB Local (test/support/setup-env.ts).
+import { assertJava } from '../../local/dynamo-local.ts';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    dynamoEndpoint: string;
-  }
-}
-
-export default async function setup(project: TestProject) {
-  const dynamo = await startDynamoLocal();
-  project.provide('dynamoEndpoint', dynamo.endpoint);
-  return async () => {
-    await dynamo.stop();
-  };
+export default function setup(): void {
+  assertJava();
 }

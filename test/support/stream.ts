@@ -37,3 +37,10 @@ export async function deliverRecordedEvents(): Promise<void> {
 export async function rollUpRecordedUsage(): Promise<void> {
   await (await startTestStream()).drain('usageRollups');
 }
+
+/** Stops the file's poller (setup-env.ts does, before the file's DynamoDB Local stops). */
+export async function stopTestStream(): Promise<void> {
+  const running = poller;
+  poller = undefined;
+  if (running) await (await running).stop();
+}
