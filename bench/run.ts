@@ -25,15 +25,11 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { build } from 'esbuild';
 import type { ApiEvent, ApiResult } from '#shared/http/api.ts';
+import { floorAccount, floorTransaction, localEnvironment } from './floor.ts';
 
 // ---- environment: set before any project module is imported (the logger reads its level on import) ----
 const TABLE = 'credits-bench';
-const benchEnv = {
-  TABLE_NAME: TABLE,
-  LOCAL_MODE: 'true',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-};
+const benchEnv = localEnvironment(TABLE);
 Object.assign(process.env, benchEnv);
 (globalThis as { __localEvents?: unknown[] }).__localEvents = [];
 
@@ -160,33 +156,9 @@ async function main(): Promise<number> {
 
     // ---- floor: a bare two-item transaction ----
     const floorPk = 'BENCH#floor';
-    await client.send(
-      new PutCommand({
-        TableName: TABLE,
-        Item: { PK: floorPk, SK: 'ACCOUNT', balance: Number.MAX_SAFE_INTEGER },
-      }),
-    );
+    await client.send(new PutCommand({ TableName: TABLE, Item: floorAccount(floorPk) }));
     const floorOnce = async (): Promise<number> => {
-      const command = new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: TABLE,
-              Key: { PK: floorPk, SK: 'ACCOUNT' },
-              UpdateExpression: 'SET balance = balance - :c',
-              ConditionExpression: 'balance >= :c',
-              ExpressionAttributeValues: { ':c': ECHO_COST_MICROS },
-            },
-          },
-          {
-            Put: {
-              TableName: TABLE,
-              Item: { PK: floorPk, SK: `ENTRY#${randomUUID()}`, amount: -ECHO_COST_MICROS },
-              ConditionExpression: 'attribute_not_exists(PK)',
-            },
-          },
-        ],
-      });
+      const command = new TransactWriteCommand(floorTransaction(TABLE, floorPk, ECHO_COST_MICROS));
       const start = performance.now();
       await client.send(command);
       return performance.now() - start;
