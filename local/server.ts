@@ -142,18 +142,28 @@ async function invoke(name: FunctionName, event: unknown): Promise<unknown> {
   return invokeWithTimeout(name, functions[name], handler, event);
 }
 
-function json(status: number, body: unknown, requestId: string): HttpAnswer {
+function json(
+  status: number,
+  body: unknown,
+  requestId: string,
+  headers: Record<string, string> = {},
+): HttpAnswer {
   return {
     status,
-    headers: { 'content-type': 'application/json', ...SECURITY_HEADERS, 'x-request-id': requestId },
+    headers: {
+      'content-type': 'application/json',
+      ...SECURITY_HEADERS,
+      ...headers,
+      'x-request-id': requestId,
+    },
     cookies: [],
     body: Buffer.from(JSON.stringify(body)),
   };
 }
 
 function errorAnswer(error: unknown, requestId: string): HttpAnswer {
-  const { status, body } = errorResponse(error);
-  return json(status, body, requestId);
+  const { status, body, headers } = errorResponse(error);
+  return json(status, body, requestId, headers);
 }
 
 /** Hashing first gives timingSafeEqual equal-length inputs, so not even the key's length leaks. */

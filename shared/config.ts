@@ -42,6 +42,14 @@ export const config = {
   get dynamoEndpoint(): string | undefined {
     return optional('DYNAMODB_ENDPOINT');
   },
+  /**
+   * Local mode only: write units per second per partition key that DynamoDB Local is held to (the limiter in
+   * shared/dynamo/write-limiter.ts); unset, no limit. AWS's own is 1,000.
+   */
+  get dynamoWriteLimitPerPartition(): number | undefined {
+    if (optional('DYNAMO_WRITE_LIMIT_PER_PARTITION') === undefined) return undefined;
+    return optionalNumber('DYNAMO_WRITE_LIMIT_PER_PARTITION', 0);
+  },
   /** Local mode only: `/admin` is authorised by this key instead of IAM. */
   get adminApiKey(): string | undefined {
     return optional('ADMIN_API_KEY');

@@ -9,6 +9,10 @@ export abstract class DomainError extends Error {
   details(): Record<string, unknown> {
     return {};
   }
+  /** Headers the answer carries besides the contract's own. */
+  headers(): Record<string, string> {
+    return {};
+  }
 }
 
 export class ValidationError extends DomainError {
@@ -208,12 +212,49 @@ export class ChargeRejectedError extends Error {
   }
 }
 
+/**
+ * DynamoDB refused a write for throughput: a hot account's partition is at its write limit (throttled past the
+ * SDK's and the transaction's own retries), or its transactions kept conflicting. Nothing was written by the
+ * refused write; the caller retries after `retry-after` with the same Idempotency-Key. A 5xx so that the key is
+ * released, not its answer stored (a 429 would be replayed to the retry); never a 402.
+ */
+export class TemporarilyUnavailableError extends DomainError {
+  override readonly name = 'TemporarilyUnavailableError';
+  readonly status = 503;
+  readonly code = 'temporarily_unavailable';
+  readonly retryAfterSeconds = 1;
+  constructor(options?: ErrorOptions) {
+    super('This account is receiving more requests than it can record right now; retry shortly', options);
+  }
+  override headers() {
+    return { 'retry-after': String(this.retryAfterSeconds) };
+  }
+}
+
+/** DynamoDB's own answers for throughput, left by the SDK after its retries (see TemporarilyUnavailableError). */
+const THROUGHPUT_REFUSALS = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+]);
+
 export type ErrorBody = { error: string; code: string; [key: string]: unknown };
 
-/** The contract's error body for any error. Only errors below 500 expose their message. */
-export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
-  if (error instanceof DomainError) {
-    return { status: error.status, body: { error: error.message, code: error.code, ...error.details() } };
+/** The contract's error body (and headers) for any error. Errors that are not domain errors expose nothing. */
+export function errorResponse(error: unknown): {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+} {
+  if (error instanceof Error && THROUGHPUT_REFUSALS.has(error.name)) {
+    return errorResponse(new TemporarilyUnavailableError({ cause: error }));
   }
-  return { status: 500, body: { error: 'Internal error', code: 'internal_error' } };
+  if (error instanceof DomainError) {
+    return {
+      status: error.status,
+      body: { error: error.message, code: error.code, ...error.details() },
+      headers: error.headers(),
+    };
+  }
+  return { status: 500, body: { error: 'Internal error', code: 'internal_error' }, headers: {} };
 }

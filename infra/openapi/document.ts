@@ -48,6 +48,7 @@ export const errorCodes: Record<number, string[]> = {
   413: ['payload_too_large'],
   500: ['internal_error'],
   502: ['upstream_error'],
+  503: ['temporarily_unavailable'],
   504: ['upstream_timeout'],
 };
 
@@ -61,7 +62,9 @@ const errorMeaning: Record<number, string> = {
   413: 'The body is larger than the route accepts',
   500: 'Internal error: safe to retry with the same Idempotency-Key',
   502: 'The upstream answered 5xx, broke the connection or reported an invalid usage quantity; not charged',
-  503: 'A service this route depends on is unavailable: retry later',
+  503:
+    'A service this route depends on is unavailable, or the account is writing faster than its records can ' +
+    'take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once)',
   504: 'The upstream did not answer within the route’s timeout; not charged',
 };
 
@@ -153,10 +156,13 @@ function refusalsOf(route: Route, operation: Operation): Map<number, string[]> {
   }
   for (const [status, codes] of Object.entries(operation.refusals ?? {})) add(Number(status), codes);
   add(500);
+  // Any DynamoDB write can meet a partition at its write limit (a hot account).
+  add(503);
   return refusals;
 }
 
 const requestIdHeader = { $ref: '#/components/headers/RequestId' };
+const retryAfterHeader = { $ref: '#/components/headers/RetryAfter' };
 
 function refusal(route: Route, operation: Operation, status: number, codes: string[]): Json {
   const contract = errorSchema(codes);
@@ -171,9 +177,11 @@ function refusal(route: Route, operation: Operation, status: number, codes: stri
   const content: Json = { 'application/json': { schema } };
   if (passed) content['*/*'] = { schema: upstreamBody };
   if (operation.answers[200]?.html && status < 500) content['text/html'] = { schema: { type: 'string' } };
+  const headers: Json = { 'x-request-id': requestIdHeader };
+  if (status === 503) headers['retry-after'] = retryAfterHeader;
   return {
     description: `${errorMeaning[status] ?? 'Refused'} (${codes.map((code) => `\`${code}\``).join(', ')})`,
-    headers: { 'x-request-id': requestIdHeader },
+    headers,
     content,
   };
 }
@@ -318,6 +326,10 @@ export function openApiDocument(): Json {
         CreditsRemaining: {
           description: 'Prepaid accounts: the available balance after this call, USD',
           schema: { type: 'string' },
+        },
+        RetryAfter: {
+          description: 'Seconds to wait before retrying (`temporarily_unavailable`)',
+          schema: { type: 'string', pattern: '^[0-9]+$' },
         },
       },
       parameters: {

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { awsCalls, awsClientConfig } from '#infra/definitions/timeouts.ts';
 import { config } from '../config.ts';
+import { limitPartitionWrites } from './write-limiter.ts';
 
 let documentClient: DynamoDBDocumentClient | undefined;
 
@@ -19,6 +20,8 @@ export function createDocumentClient(endpoint = config.dynamoEndpoint): DynamoDB
         }
       : awsClientConfig(awsCalls.dynamodb),
   );
+  // Never in the cloud: DynamoDB enforces its own limits there.
+  if (endpoint) limitPartitionWrites(client);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });

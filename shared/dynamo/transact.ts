@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { transactionRetries } from '#infra/definitions/timeouts.ts';
+import { TemporarilyUnavailableError } from '../errors.ts';
 import { ddb } from './client.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -49,8 +50,10 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /**
  * Runs one TransactWriteItems. Concurrent transactions on one hot account cancel each other with
- * `TransactionConflict`; those are retried with full-jitter backoff. Every item's condition must make a
- * retry safe (a request-keyed item written with attribute_not_exists), which is why retrying is allowed.
+ * `TransactionConflict`, and a partition past its write limit cancels them with `ThrottlingError`; those are
+ * retried with full-jitter backoff, then answered as `TemporarilyUnavailableError` (a 503, never a refusal
+ * about money). Every item's condition must make a retry safe (a request-keyed item written with
+ * attribute_not_exists), which is why retrying is allowed.
  */
 export async function transactWrite(items: TransactItem[]): Promise<TransactOutcome> {
   for (let attempt = 1; ; attempt++) {
@@ -68,6 +71,9 @@ export async function transactWrite(items: TransactItem[]): Promise<TransactOutc
         continue;
       }
       if (reasons && !isRetryable(reasons)) return { committed: false, reasons };
+      // Cancelled for throughput or conflicts on every attempt: nothing was written, nothing is known about
+      // money. (A TransactionInProgressException is not that: the attempt it names may still commit.)
+      if (reasons) throw new TemporarilyUnavailableError({ cause: error });
       throw error;
     }
   }

@@ -37,9 +37,9 @@ export function apiRequest(): ApiMiddleware {
       stamp(request);
     },
     onError: (request) => {
-      const { status, body } = errorResponse(request.error);
+      const { status, body, headers } = errorResponse(request.error);
       if (status >= 500) logger.error('request failed', { error: request.error });
-      request.response = json(status, body);
+      request.response = json(status, body, headers);
       stamp(request);
       return request.response;
     },

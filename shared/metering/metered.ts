@@ -41,6 +41,7 @@ import {
   InvoiceOverdueError,
   SpendLimitReachedError,
   SubscriptionInactiveError,
+  TemporarilyUnavailableError,
 } from '../errors.ts';
 import { publish } from '../events/bus.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json, type RouteHandler } from '../http/api.ts';
@@ -250,7 +251,12 @@ async function chargeFirst(build: ChargeBuilder, state: MeterState): Promise<voi
   let charge = stamp(nowIso());
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
     state.charge = charge;
-    const outcome = await chargeUsage(charge);
+    const outcome = await chargeUsage(charge).catch((error: unknown) => {
+      // Every attempt was cancelled (a partition at its write limit): nothing to reverse, and a reversal
+      // would only add writes to the hot partition and, throttled itself, turn the 503 into a 500.
+      if (error instanceof TemporarilyUnavailableError) state.charge = undefined;
+      throw error;
+    });
     if (outcome.status === 'charged') return afterCharged(charge, charge.cost);
     state.charge = undefined;
     if (outcome.status === 'companion_exists') throw new CompanionExistsError(outcome.item);

@@ -3,6 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setDocumentClient } from '#shared/dynamo/client.ts';
 import { MAX_TRANSACTION_ATTEMPTS, transactWrite } from '#shared/dynamo/transact.ts';
+import { errorResponse, TemporarilyUnavailableError } from '#shared/errors.ts';
 
 function cancelled(...codes: string[]) {
   return Object.assign(new Error('Transaction cancelled'), {
@@ -48,12 +49,22 @@ describe('transactWrite', () => {
     expect(scripted.calls()).toBe(2);
   });
 
-  it('gives up after the attempt limit and surfaces the error', async () => {
-    const scripted = scriptedClient(Array.from({ length: 20 }, () => cancelled('TransactionConflict')));
-    setDocumentClient(scripted.client);
-    await expect(transactWrite([item])).rejects.toThrow('Transaction cancelled');
-    expect(scripted.calls()).toBe(MAX_TRANSACTION_ATTEMPTS);
-  });
+  it.each(['TransactionConflict', 'ThrottlingError'])(
+    'gives up on %s after the attempt limit: temporarily unavailable (a 503), with the cancellation as its cause',
+    async (code) => {
+      const scripted = scriptedClient(Array.from({ length: 20 }, () => cancelled('None', code)));
+      setDocumentClient(scripted.client);
+      const error = await transactWrite([item, item]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TemporarilyUnavailableError);
+      expect((error as Error).cause).toMatchObject({ name: 'TransactionCanceledException' });
+      expect(errorResponse(error)).toMatchObject({
+        status: 503,
+        body: { code: 'temporarily_unavailable' },
+        headers: { 'retry-after': '1' },
+      });
+      expect(scripted.calls()).toBe(MAX_TRANSACTION_ATTEMPTS);
+    },
+  );
 
   it('does not retry a failed condition, and returns the current item unmarshalled', async () => {
     const scripted = scriptedClient([cancelled('ConditionalCheckFailed', 'None')]);
