@@ -1,31 +1,14 @@
 // The README's metering API example (examples/metering-api/charge.ts) runs over HTTP against the local stack:
 // it charges the customer once per call id, its 402 charges nothing, and the README quotes it exactly.
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chargeCall } from '../../examples/metering-api/charge.ts';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
 import { stackClient } from '../support/http.ts';
+import { useLocalStack } from '../support/stack.ts';
 
 const ADMIN_KEY = 'examples-metering-admin-key';
-let stack: LocalStack;
-const http = stackClient(() => stack.url, ADMIN_KEY);
-
-beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `examples-metering-${randomUUID().slice(0, 8)}`,
-    seedDemo: false,
-    runJobs: false,
-    quiet: true,
-  });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useLocalStack('examples-metering', { adminApiKey: ADMIN_KEY });
+const http = stackClient(() => stack().url, ADMIN_KEY);
 
 describe('examples/metering-api', () => {
   it('charges the customer once per call id, and answers the 402 without charging', async () => {
@@ -38,15 +21,15 @@ describe('examples/metering-api', () => {
     const key = (await http('POST', '/admin/service-keys', { admin: true, body: { name: 'example' } })).body
       .key as string;
 
-    const first = await chargeCall(stack.url, key, token, 'call-1');
+    const first = await chargeCall(stack().url, key, token, 'call-1');
     expect(first).toMatchObject({
       account_id: accountId,
       feature: 'echo',
       cost: 0.002,
       credits_remaining: 0.001,
     });
-    expect(await chargeCall(stack.url, key, token, 'call-1')).toEqual(first);
-    expect(await chargeCall(stack.url, key, token, 'call-2')).toEqual({
+    expect(await chargeCall(stack().url, key, token, 'call-1')).toEqual(first);
+    expect(await chargeCall(stack().url, key, token, 'call-2')).toEqual({
       error: 'Insufficient credits',
       code: 'insufficient_credits',
     });

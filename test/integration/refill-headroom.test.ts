@@ -170,38 +170,33 @@ describe('the headroom follows every write that moves the available balance', ()
       cost: 100_000 as Micros,
       at: nowIso(),
     };
+    const reserve = async (amount: Micros) => {
+      const held = await reserveHold({
+        accountId,
+        holdId: newUlid(),
+        amount,
+        requestId: `req_${newUlid()}`,
+        tokenId: undefined,
+        feature: 'words',
+        at: new Date(),
+      });
+      if (held.status !== 'reserved') throw new Error(held.status);
+      return held;
+    };
     const steps: [string, () => Promise<unknown>][] = [
       ['debit', () => chargeUsage(charge)],
       ['reversal', () => reverseCharge(charge, nowIso())],
       [
         'hold and settle',
         async () => {
-          const held = await reserveHold({
-            accountId,
-            holdId: newUlid(),
-            amount: 300_000 as Micros,
-            requestId: `req_${newUlid()}`,
-            tokenId: undefined,
-            feature: 'words',
-            at: new Date(),
-          });
-          if (held.status !== 'reserved') throw new Error(held.status);
+          const held = await reserve(300_000 as Micros);
           await settleHold(held.hold, { ...charge, entryId: newUlid(), cost: 200_000 as Micros });
         },
       ],
       [
         'hold released',
         async () => {
-          const held = await reserveHold({
-            accountId,
-            holdId: newUlid(),
-            amount: 400_000 as Micros,
-            requestId: `req_${newUlid()}`,
-            tokenId: undefined,
-            feature: 'words',
-            at: new Date(),
-          });
-          if (held.status !== 'reserved') throw new Error(held.status);
+          const held = await reserve(400_000 as Micros);
           expect(await headroomOf(accountId)).toMatchObject({ headroom: 1_400_000 });
           await releaseHold(held.hold, 'expired', nowIso());
         },

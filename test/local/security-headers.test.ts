@@ -3,37 +3,21 @@
 // route cannot forget them. A route added to the table without a case here fails the first test.
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
 import { type HttpAnswer, type HttpOptions, stackClient } from '../support/http.ts';
+import { useLocalStack } from '../support/stack.ts';
 
 const ADMIN_KEY = 'security-headers-admin-key';
 
-let stack: LocalStack;
-const http = stackClient(() => stack.url, ADMIN_KEY);
-
-beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `headers-${randomUUID().slice(0, 8)}`,
-    seedDemo: true,
-    runJobs: false,
-    quiet: true,
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useLocalStack('headers', { adminApiKey: ADMIN_KEY, seedDemo: true });
+const http = stackClient(() => stack().url, ADMIN_KEY);
 
 type Request = { method: string; path: string; options?: HttpOptions };
 type Case = { success?: () => Promise<Request>; error: () => Promise<Request> };
 
-const demoToken = () => stack.demo!.token;
-const demoAccount = () => stack.demo!.accountId;
+const demoToken = () => stack().demo!.token;
+const demoAccount = () => stack().demo!.accountId;
 
 async function newTokenId(): Promise<string> {
   const created = await http('POST', '/v1/tokens', { token: demoToken(), body: { name: 'to revoke' } });
@@ -69,7 +53,7 @@ function signedWebhook(): HttpOptions {
   });
   const signature = Stripe.webhooks.generateTestHeaderString({
     payload,
-    secret: stack.stripe!.webhookSecret,
+    secret: stack().stripe!.webhookSecret,
   });
   return {
     headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
