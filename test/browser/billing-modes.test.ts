@@ -115,6 +115,8 @@ describe('billing modes in the dashboard (Chromium)', () => {
 
     // Five paid calls: $0.01 of the $0.05 limit.
     for (let i = 0; i < 5; i++) expect((await echo(token, `call ${i}`)).status).toBe(200);
+    // The chart reads the usage rollups, which follow the ledger through the table's stream by a poll.
+    await stack.drainStream();
     await open(tab, 'Overview');
     expect(await tab.locator('#period-usage').textContent()).toBe('$0.01');
     expect(await tab.getByText('Used in 2040-03').count()).toBe(1);

@@ -1,7 +1,17 @@
-// Once per test run: fail at once, in one line, when Java (which DynamoDB Local needs) is missing; each test
-// file then starts its own DynamoDB Local (test/support/setup-env.ts).
+// Once per test run: fail at once, in one line, when Java (which DynamoDB Local needs) is missing; then keep
+// the run's pool of DynamoDB Local instances (test/support/dynamo-pool.ts), which each test file leases from
+// (test/support/setup-env.ts) through the address this puts in the environment the test workers inherit.
 import { assertJava } from '../../local/dynamo-local.ts';
+import { startDynamoPool } from './dynamo-pool.ts';
 
-export default function setup(): void {
+/** How many test files one DynamoDB Local serves before it is replaced by a fresh one. */
+const FILES_PER_INSTANCE = Number(process.env.TEST_DYNAMO_FILES_PER_INSTANCE ?? 8);
+
+export default async function setup(): Promise<() => Promise<void>> {
   assertJava();
+  const pool = await startDynamoPool(FILES_PER_INSTANCE);
+  process.env.TEST_DYNAMO_POOL = pool.url;
+  return async () => {
+    await pool.close();
+  };
 }

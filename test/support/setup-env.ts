@@ -1,17 +1,19 @@
-// Every test file: its own in-memory DynamoDB Local with the project's table (stream included), stopped when
-// the file ends; events and usage go through the table's stream to their consumers.
-//
-// One instance per file, not per run: DynamoDB Local keeps every stream record of every table for 24 hours
-// in one SQLite store and, on each write to a table with a stream, looks up the shard with a query whose cost
-// grows with the records stored (seen with jstack: the SQLite thread busy in getStreamDescription). Shared
-// by a whole run, writes slowed tenfold by the end (the marketplace metering file: 19 s alone, 201 s late in
-// the run). A file's own instance holds only that file's records; starting it costs about a second.
+// Every test file: its own table (stream included) on a DynamoDB Local leased from the run's pool
+// (test/support/dynamo-pool.ts: why a pool, and why an instance serves only a few files), deleted and given
+// back when the file ends; events and usage go through the table's stream to their consumers.
 import { randomBytes } from 'node:crypto';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll } from 'vitest';
-import { createTable, startDynamoLocal } from '../../local/dynamo-local.ts';
+import { createTable } from '../../local/dynamo-local.ts';
+import { leaseDynamoLocal } from './dynamo-pool.ts';
 import { startTestStream, stopTestStream } from './stream.ts';
 
-const dynamo = await startDynamoLocal();
+const poolUrl = process.env.TEST_DYNAMO_POOL;
+if (!poolUrl)
+  throw new Error(
+    'TEST_DYNAMO_POOL is not set: run the tests through vitest (its global setup starts the pool)',
+  );
+const dynamo = await leaseDynamoLocal(poolUrl);
 const table = `credits-test-${randomBytes(6).toString('hex')}`;
 await createTable(dynamo.endpoint, table);
 process.env.DYNAMODB_ENDPOINT = dynamo.endpoint;
@@ -27,5 +29,13 @@ await startTestStream();
 
 afterAll(async () => {
   await stopTestStream();
-  await dynamo.stop();
+  // The table goes with the file, so the instance's next file does not share its memory.
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await client.send(new DeleteTableCommand({ TableName: table })).catch(() => {});
+  client.destroy();
+  await dynamo.release();
 });

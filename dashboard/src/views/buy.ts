@@ -185,13 +185,19 @@ function follow(context: ViewContext, purchaseId: string, panel: HTMLElement): v
 }
 
 const historyId = 'purchase-history';
+/**
+ * The view draws the history when it opens and again once a followed purchase is paid; the two reads can
+ * answer out of order, so only the newest read may draw (an older one would put "Waiting for payment" back).
+ */
+let historyReads = 0;
 
 async function drawHistory(context: ViewContext): Promise<void> {
   const holder = document.getElementById(historyId);
   if (!holder) return;
+  const read = ++historyReads;
   try {
     const { data } = await answer(client.GET('/v1/billing/purchases'));
-    if (!context.isCurrent()) return;
+    if (!context.isCurrent() || read !== historyReads) return;
     holder.replaceChildren(
       data.length
         ? table(
@@ -210,7 +216,8 @@ async function drawHistory(context: ViewContext): Promise<void> {
         : h('p', { class: 'muted' }, 'No purchases yet.'),
     );
   } catch (error) {
-    if (context.isCurrent()) holder.replaceChildren(errorBox(error, () => void drawHistory(context)));
+    if (context.isCurrent() && read === historyReads)
+      holder.replaceChildren(errorBox(error, () => void drawHistory(context)));
   }
 }
 
