@@ -51,9 +51,9 @@ function incrementUpdate(increment: Increment): TransactItem {
 }
 
 /** The chunk's transaction; its first items are the entries' markers, in the chunk's order. */
-function chunkItems(chunk: RollupChunk): TransactItem[] {
+function chunkItems(chunk: RollupChunk, markerTtlSeconds: number): TransactItem[] {
   const at = nowIso();
-  const expiresAt = Math.floor(nowMs() / 1000) + MARKER_TTL_SECONDS;
+  const expiresAt = Math.floor(nowMs() / 1000) + markerTtlSeconds;
   return [
     ...chunk.entries.map(({ entry }) => ({
       Put: {
@@ -74,13 +74,19 @@ function chunkItems(chunk: RollupChunk): TransactItem[] {
   ];
 }
 
-/** Commits one chunk, leaving out the entries applied before; answers the entries this call applied. */
-async function applyChunk(chunk: RollupChunk): Promise<StreamEntry[]> {
+/**
+ * Commits one chunk, leaving out the entries applied before; answers the entries this call applied. The
+ * stream's markers live `MARKER_TTL_SECONDS`; the backfill (shared/usage/backfill.ts) passes a longer life.
+ */
+export async function applyChunk(
+  chunk: RollupChunk,
+  markerTtlSeconds = MARKER_TTL_SECONDS,
+): Promise<StreamEntry[]> {
   let pending = chunk.entries;
   while (pending.length > 0) {
     // A subset of a chunk's entries needs no more items than the chunk: it is one chunk again.
     const [planned] = planRollups(pending);
-    const outcome = await transactWrite(chunkItems(planned!));
+    const outcome = await transactWrite(chunkItems(planned!, markerTtlSeconds));
     if (outcome.committed) return pending;
     const unexpected = unexpectedReasons(outcome);
     if (unexpected.length) throw new Error(`usage rollup refused by DynamoDB: ${unexpected.join('; ')}`);

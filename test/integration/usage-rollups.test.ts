@@ -10,16 +10,15 @@ import { streamConsumers } from '#infra/definitions/streams.ts';
 import { freezeClock, nowIso, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
-import { queryAll } from '#shared/dynamo/query.ts';
 import { newUlid } from '#shared/ids.ts';
 import { chargeUsage, type UsageCharge } from '#shared/ledger/ledger.ts';
 import { reverseCharge } from '#shared/ledger/reversal.ts';
-import type { LedgerEntry } from '#shared/ledger/types.ts';
 import type { Micros } from '#shared/money.ts';
 import { startStreamPoller } from '../../local/stream-poller.ts';
 import { fundedAccount, ledgerEntries } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { failBeforeSending, loseRepliesOf, restoreClient } from '../support/faults.ts';
+import { expectRollupsToMatchLedger } from '../support/rollups.ts';
 import { rollUpRecordedUsage } from '../support/stream.ts';
 
 afterEach(() => {
@@ -43,56 +42,6 @@ async function charge(accountId: string, input: { tokenId?: string; feature: str
   const outcome = await chargeUsage(made);
   expect(outcome.status).toBe('charged');
   return made;
-}
-
-type Sums = Map<string, { cost: number; requests: number }>;
-
-/**
- * The rollups the ledger implies, computed from the entries alone: a usage entry adds its cost and one
- * request to its day and month, overall and for its token; a reversal takes back exactly what its charge added.
- */
-function sumsOfLedger(entries: LedgerEntry[]): Sums {
-  const sums: Sums = new Map();
-  const byId = new Map(entries.map((entry) => [entry.entry_id, entry]));
-  const add = (entry: LedgerEntry, sign: 1 | -1) => {
-    const cost = entry.accrued ?? -entry.amount;
-    const day = entry.created_at.slice(0, 10);
-    const scopes = ['', ...(entry.token_id ? [`T#${entry.token_id}#`] : [])];
-    for (const scope of scopes) {
-      for (const period of [`D#${day}`, `M#${day.slice(0, 7)}`]) {
-        const key = `${scope}${period}#${entry.feature}`;
-        const sum = sums.get(key) ?? { cost: 0, requests: 0 };
-        sums.set(key, { cost: sum.cost + sign * cost, requests: sum.requests + sign });
-      }
-    }
-  };
-  for (const entry of entries) {
-    if (entry.type === 'usage') add(entry, 1);
-    if (entry.type === 'reversal') add(byId.get(entry.reverses ?? '')!, -1);
-  }
-  return sums;
-}
-
-async function rollupItems(accountId: string) {
-  return queryAll({
-    TableName: process.env.TABLE_NAME,
-    KeyConditionExpression: 'PK = :pk',
-    ExpressionAttributeValues: { ':pk': keys.usagePartition(accountId) },
-    ConsistentRead: true,
-  });
-}
-
-/** The account's rollups equal the ledger's sums, item for item, and its watermark counts every entry once. */
-async function expectRollupsToMatchLedger(accountId: string) {
-  const entries = await ledgerEntries(accountId);
-  const items = await rollupItems(accountId);
-  const rollups: Sums = new Map(
-    items
-      .filter((item) => item.kind === 'usage_rollup')
-      .map((item) => [String(item.SK), { cost: Number(item.cost), requests: Number(item.requests) }]),
-  );
-  expect(rollups).toEqual(sumsOfLedger(entries));
-  expect(items.find((item) => item.SK === 'WATERMARK')?.entries_applied).toBe(entries.length);
 }
 
 /** GET /v1/usage as the account's billing token (after the rollups caught up: see `call`). */

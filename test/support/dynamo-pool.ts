@@ -7,7 +7,9 @@
 // run). Why not one per file: starting Java and warming DynamoDB Local up costs seconds of CPU a file, about
 // a third of the run on two cores. So the run's global setup (test/support/global-setup.ts) keeps a small
 // pool: a file leases an instance (its own table on it, test/support/setup-env.ts), gives it back when it
-// ends, and an instance that has served FILES_PER_INSTANCE files is stopped; one spare is started ahead.
+// ends, and an instance is stopped once it has served `filesPerInstance` files or been leased for
+// `leasedMsPerInstance` in all (a long file writes many stream records: the next file should not inherit
+// them); one spare is started ahead.
 import { createServer, type Server } from 'node:http';
 import { type DynamoLocal, startDynamoLocal } from '../../local/dynamo-local.ts';
 
@@ -16,15 +18,29 @@ type Instance = {
   ready: Promise<DynamoLocal>;
   uses: number;
   leased: boolean;
+  leasedSince: number;
+  leasedMs: number;
 };
 
 export type DynamoPool = { url: string; close: () => Promise<void>; started: () => number };
 
-export async function startDynamoPool(filesPerInstance: number): Promise<DynamoPool> {
+export type DynamoPoolLimits = { filesPerInstance: number; leasedMsPerInstance: number };
+
+export async function startDynamoPool({
+  filesPerInstance,
+  leasedMsPerInstance,
+}: DynamoPoolLimits): Promise<DynamoPool> {
   const instances = new Map<number, Instance>();
   let nextId = 1;
   const start = (): Instance => {
-    const instance: Instance = { id: nextId++, ready: startDynamoLocal(), uses: 0, leased: false };
+    const instance: Instance = {
+      id: nextId++,
+      ready: startDynamoLocal(),
+      uses: 0,
+      leased: false,
+      leasedSince: 0,
+      leasedMs: 0,
+    };
     instances.set(instance.id, instance);
     // A failed start is reported to the file that leases it; the pool forgets it so the next lease retries.
     instance.ready.catch(() => instances.delete(instance.id));
@@ -40,6 +56,7 @@ export async function startDynamoPool(filesPerInstance: number): Promise<DynamoP
   const lease = async (): Promise<{ id: number; endpoint: string }> => {
     const instance = idle() ?? start();
     instance.leased = true;
+    instance.leasedSince = Date.now();
     // One spare warming up while this file runs, so the next file does not wait for Java.
     if (!idle()) start();
     const dynamo = await instance.ready;
@@ -50,7 +67,8 @@ export async function startDynamoPool(filesPerInstance: number): Promise<DynamoP
     if (!instance) return;
     instance.leased = false;
     instance.uses += 1;
-    if (instance.uses >= filesPerInstance) retire(instance);
+    instance.leasedMs += Date.now() - instance.leasedSince;
+    if (instance.uses >= filesPerInstance || instance.leasedMs >= leasedMsPerInstance) retire(instance);
   };
 
   const server: Server = createServer((request, response) => {

@@ -4,12 +4,16 @@
 import { assertJava } from '../../local/dynamo-local.ts';
 import { startDynamoPool } from './dynamo-pool.ts';
 
-/** How many test files one DynamoDB Local serves before it is replaced by a fresh one. */
+/** How many test files, or how long in all, one DynamoDB Local serves before a fresh one replaces it. */
 const FILES_PER_INSTANCE = Number(process.env.TEST_DYNAMO_FILES_PER_INSTANCE ?? 8);
+const LEASED_MS_PER_INSTANCE = Number(process.env.TEST_DYNAMO_LEASED_MS_PER_INSTANCE ?? 60_000);
 
 export default async function setup(): Promise<() => Promise<void>> {
   assertJava();
-  const pool = await startDynamoPool(FILES_PER_INSTANCE);
+  const pool = await startDynamoPool({
+    filesPerInstance: FILES_PER_INSTANCE,
+    leasedMsPerInstance: LEASED_MS_PER_INSTANCE,
+  });
   process.env.TEST_DYNAMO_POOL = pool.url;
   return async () => {
     await pool.close();
