@@ -75,6 +75,8 @@ export async function adjustCredits(input: {
   guard?: Guard;
 }): Promise<LedgerEntry> {
   const type = input.amount >= 0 ? 'grant' : 'correction';
+  // The event carries the time of its ledger entry: one clock reading for both.
+  const at = nowIso();
   const announced = billingEvent(
     type === 'grant' ? 'credits.granted' : 'credits.corrected',
     input.accountId,
@@ -83,13 +85,14 @@ export async function adjustCredits(input: {
       reason: input.reason,
       entry_id: input.entryId,
     },
+    at,
   );
   const outcome = await applyCredit({
     accountId: input.accountId,
     entryId: input.entryId,
     type,
     amount: input.amount,
-    at: nowIso(),
+    at,
     reason: input.reason,
     ...(input.requestId ? { requestId: input.requestId } : {}),
     ...(input.guard ? { guard: input.guard } : {}),

@@ -103,24 +103,31 @@ export async function takeBack(input: TakeBack): Promise<TakeBackOutcome> {
     }
     const amount = negate(plan.take);
     let outcome: Awaited<ReturnType<typeof applyCredit>>;
+    // The event carries the time of its ledger entry: one clock reading for both.
+    const at = nowIso();
     try {
       outcome = await applyCredit({
         accountId: input.accountId,
         entryId: newUlid(),
         type: input.kind,
         amount,
-        at: nowIso(),
+        at,
         reason: plan.capped ? `${input.reason}; capped at what the payment credited` : input.reason,
         guard: { reference: ownReference },
         allowNegative: true,
         bound: takenBackUpdate(input.accountId, creditReference, taken, add(taken, plan.take)),
         events: [
-          billingEvent('credits.refund.applied', input.accountId, {
-            amount: toWire(amount),
-            [input.kind]: input.objectId,
-            charge: input.chargeId,
-            kind: input.kind,
-          }),
+          billingEvent(
+            'credits.refund.applied',
+            input.accountId,
+            {
+              amount: toWire(amount),
+              [input.kind]: input.objectId,
+              charge: input.chargeId,
+              kind: input.kind,
+            },
+            at,
+          ),
         ],
       });
     } catch (error) {

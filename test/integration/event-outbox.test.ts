@@ -121,7 +121,11 @@ describe('delivery through the stream', () => {
   it('the event delivered after an injected publish failure, once, under its id and with the time of its change', async () => {
     const { accountId } = await fundedAccount(0);
     faults.unavailable = 1;
+    // Every clock reading a millisecond after the one before: the event and its entry must share one reading.
+    let tick = Date.now();
+    vi.spyOn(Date, 'now').mockImplementation(() => ++tick);
     const entry = await grant(accountId, 5);
+    vi.mocked(Date.now).mockRestore();
 
     await deliverRecordedEvents();
     expect(onBus(accountId)).toHaveLength(0);
