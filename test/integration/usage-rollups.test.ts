@@ -3,10 +3,7 @@
 // lost replies, so GET /v1/usage always equals the ledger's sums and no item grows with tokens or features.
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { functions } from '#infra/definitions/functions.ts';
-import { streamConsumers } from '#infra/definitions/streams.ts';
 import { freezeClock, nowIso, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
@@ -16,11 +13,10 @@ import { chargeUsage, type UsageCharge } from '#shared/ledger/ledger.ts';
 import { reverseCharge } from '#shared/ledger/reversal.ts';
 import type { LedgerEntry } from '#shared/ledger/types.ts';
 import type { Micros } from '#shared/money.ts';
-import { startStreamPoller } from '../../local/stream-poller.ts';
 import { fundedAccount, ledgerEntries } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { failBeforeSending, loseRepliesOf, restoreClient } from '../support/faults.ts';
-import { rollUpRecordedUsage } from '../support/stream.ts';
+import { rollUpRecordedUsage, rollupPoller } from '../support/stream.ts';
 
 afterEach(() => {
   restoreClient();
@@ -130,26 +126,6 @@ async function largestItemBytes(): Promise<number> {
     start = page.LastEvaluatedKey;
   } while (start);
   return largest;
-}
-
-/** A poller of its own for the usage rollup consumer, whose invocations the test shapes. */
-async function rollupPoller(
-  invoke: (
-    handler: (event: { Records: DynamoDBRecord[] }) => Promise<unknown>,
-    records: DynamoDBRecord[],
-  ) => Promise<unknown>,
-) {
-  const { handler } = (await import(
-    /* @vite-ignore */ new URL(`../../${functions.usageRollups.entry}`, import.meta.url).href
-  )) as {
-    handler: (event: { Records: DynamoDBRecord[] }) => Promise<unknown>;
-  };
-  return startStreamPoller({
-    endpoint: process.env.DYNAMODB_ENDPOINT!,
-    tableName: process.env.TABLE_NAME!,
-    consumers: streamConsumers.filter((consumer) => consumer.function === 'usageRollups'),
-    invoke: (_name, event) => invoke(handler, event.Records),
-  });
 }
 
 /** `count` charges, each with its own token and one of 7 features: several rollup transactions per batch. */
