@@ -1,8 +1,10 @@
 // Issue 14, items 1, 2 and 4 (postpaid periods and Marketplace hours): a postpaid or Marketplace charge's
 // transaction holds only the account item and the ledger entry (and the guard with a key); the period item
-// and the hour record that bill the usage are rolled up from the ledger by the stream consumer, exactly once
-// under redelivery, crashes and lost replies. A late entry into a claimed period or hour is billed in the
-// next open one, and items written by charges before the upgrade are neither lost nor counted twice.
+// and the hour record that bill the usage are rolled up from the ledger by the stream consumer (exactly
+// once under redelivery, crashes and lost replies: usage-rollups.test.ts, for every billing mode). A batch
+// across an hour and a month end bills each call in its own period and hour, a late entry into a claimed
+// one is billed in the next open one, and items written by charges before the upgrade are neither lost nor
+// counted twice.
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,7 +13,6 @@ import { clearViews } from '#shared/accounts/view.ts';
 import { freezeClock, nowIso, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
-import { queryAll } from '#shared/dynamo/query.ts';
 import type { ApiContext } from '#shared/http/api.ts';
 import { newUlid } from '#shared/ids.ts';
 import { periodOf } from '#shared/ledger/accrual.ts';
@@ -22,18 +23,19 @@ import { paidFeature } from '#shared/metering/metered.ts';
 import type { Micros } from '#shared/money.ts';
 import { periodRollupUpdate } from '#shared/postpaid/store.ts';
 import { ledgerEntries, tableItem } from '../support/accounts.ts';
-import { type AccrualMode, chargeAccrued } from '../support/accrued.ts';
-import { apiEvent, call, lambdaContext } from '../support/api.ts';
 import {
-  type CapturedAction,
-  captureTransactions,
-  failBeforeSending,
-  loseRepliesOf,
-  restoreClient,
-} from '../support/faults.ts';
+  type AccrualMode,
+  billingItems,
+  chargeAccrued,
+  expectBillingToMatchLedger,
+  FEATURES,
+  watermarkOf,
+} from '../support/accrued.ts';
+import { apiEvent, call, lambdaContext } from '../support/api.ts';
+import { type CapturedAction, captureTransactions, restoreClient } from '../support/faults.ts';
 import { marketplaceAccount } from '../support/marketplace.ts';
 import { postpaidAccount } from '../support/postpaid.ts';
-import { rollUpRecordedUsage, rollupPoller } from '../support/stream.ts';
+import { rollUpRecordedUsage } from '../support/stream.ts';
 
 afterEach(() => {
   restoreClient();
@@ -42,97 +44,9 @@ afterEach(() => {
 });
 
 type Mode = AccrualMode;
-const FEATURES = ['echo', 'words', 'sample_translate', 'sample_complete'];
 const accrue = chargeAccrued;
 
 const accountOf = (mode: Mode) => (mode === 'postpaid' ? postpaidAccount() : marketplaceAccount('active'));
-
-type Sums = Map<string, Record<string, number>>;
-
-function add(sums: Sums, sk: string, values: Record<string, number>) {
-  const sum = sums.get(sk) ?? {};
-  for (const [name, value] of Object.entries(values)) sum[name] = (sum[name] ?? 0) + value;
-  sums.set(sk, sum);
-}
-
-/**
- * The period items and hour records the ledger implies, from the entries alone: an accrued entry written
- * with its billing mode adds its cost, a request and (postpaid) its feature's line to the period or hour of
- * its time; a reversal takes back exactly what its charge added there.
- */
-function billingOfLedger(entries: LedgerEntry[]): Sums {
-  const byId = new Map(entries.map((entry) => [entry.entry_id, entry]));
-  const sums: Sums = new Map();
-  for (const entry of entries) {
-    if (!entry.billing_mode || (entry.type !== 'usage' && entry.type !== 'reversal')) continue;
-    const charge = entry.type === 'usage' ? entry : byId.get(entry.reverses ?? '')!;
-    const sign = entry.type === 'usage' ? 1 : -1;
-    const cost = sign * (charge.accrued ?? 0);
-    if (entry.billing_mode === 'postpaid') {
-      const line = `f:${charge.feature}:`;
-      add(sums, `PERIOD#${charge.created_at.slice(0, 7)}`, {
-        cost,
-        requests: sign,
-        entries: 1,
-        [`${line}cost`]: cost,
-        [`${line}quantity`]: sign * (charge.quantity ?? 1),
-        [`${line}requests`]: sign,
-      });
-    } else {
-      add(sums, `MKT_HOUR#${charge.created_at.slice(0, 13)}:00:00Z#${entry.dimension}`, {
-        cost,
-        requests: sign,
-        entries: 1,
-      });
-    }
-  }
-  return sums;
-}
-
-/** The account's period items and hour records: their sums (cost, requests, entries, feature lines). */
-async function billingItems(accountId: string): Promise<Sums> {
-  const items = await queryAll({
-    TableName: process.env.TABLE_NAME,
-    KeyConditionExpression: 'PK = :pk',
-    ExpressionAttributeValues: { ':pk': keys.account(accountId).PK },
-    ConsistentRead: true,
-  });
-  const sums: Sums = new Map();
-  for (const item of items) {
-    const sk = String(item.SK);
-    if (!sk.startsWith(keys.periodPrefix) && !sk.startsWith(keys.marketplaceHourPrefix)) continue;
-    const values = Object.entries(item).filter(
-      ([name]) => ['cost', 'requests', 'entries'].includes(name) || name.startsWith('f:'),
-    );
-    sums.set(sk, Object.fromEntries(values.map(([name, value]) => [name, Number(value)])));
-  }
-  return sums;
-}
-
-async function watermarkOf(accountId: string) {
-  return Number((await tableItem(keys.usageWatermark(accountId)))?.accrual_entries_applied ?? 0);
-}
-
-/**
- * Every period item and hour record of the account equals the ledger's sums, item by item, and the
- * consumer's count of accrued entries is the account's.
- */
-async function expectBillingToMatchLedger(accountId: string) {
-  const entries = await ledgerEntries(accountId);
-  expect(await billingItems(accountId)).toEqual(billingOfLedger(entries));
-  const accrued = entries.filter((entry) => entry.billing_mode).length;
-  expect((await tableItem(keys.account(accountId)))?.accrual_entries ?? 0).toBe(accrued);
-  expect(await watermarkOf(accountId)).toBe(accrued);
-}
-
-/** `count` calls of a postpaid account and a buyer, each with its own token: several transactions a batch. */
-async function callsOfBoth(postpaidId: string, buyerId: string, count: number) {
-  for (let i = 0; i < count; i++) {
-    const call = { tokenId: `tok_${i}`, feature: FEATURES[i % FEATURES.length]!, quantity: 1 + (i % 3) };
-    await accrue(postpaidId, 'postpaid', { ...call, cost: 1_000 + i });
-    await accrue(buyerId, 'marketplace', { ...call, cost: 700 + i });
-  }
-}
 
 /** Each transaction as "Action SK-prefix" (the ids after `#` left out). */
 function shapes(transactions: CapturedAction[][]): string[][] {
@@ -211,82 +125,6 @@ describe("a postpaid or Marketplace charge's transaction: the account item and t
       await expectBillingToMatchLedger(accountId);
     },
   );
-});
-
-describe('exactly once: period items and hour records equal the ledger after', () => {
-  it('every batch delivered twice', async () => {
-    const poller = await rollupPoller(async (handler, records) => {
-      await handler({ Records: records });
-      return handler({ Records: records });
-    });
-    try {
-      const postpaid = await accountOf('postpaid');
-      const buyer = await accountOf('marketplace');
-      await callsOfBoth(postpaid.accountId, buyer.accountId, 40);
-
-      await poller.drain();
-
-      await expectBillingToMatchLedger(postpaid.accountId);
-      await expectBillingToMatchLedger(buyer.accountId);
-    } finally {
-      await poller.stop();
-    }
-  });
-
-  it('an invocation that crashed after applying its whole batch, redelivered', async () => {
-    let crashes = 1;
-    const poller = await rollupPoller(async (handler, records) => {
-      const answer = await handler({ Records: records });
-      if (crashes-- > 0) throw new Error('the invocation timed out after its writes');
-      return answer;
-    });
-    try {
-      const postpaid = await accountOf('postpaid');
-      const buyer = await accountOf('marketplace');
-      await callsOfBoth(postpaid.accountId, buyer.accountId, 30);
-
-      await poller.drain();
-      await poller.drain();
-
-      await expectBillingToMatchLedger(postpaid.accountId);
-      await expectBillingToMatchLedger(buyer.accountId);
-    } finally {
-      await poller.stop();
-    }
-  });
-
-  it('a crash before the 2nd transaction of a batch: the 1st stays applied, the rest comes again', async () => {
-    const postpaid = await accountOf('postpaid');
-    const buyer = await accountOf('marketplace');
-    await rollUpRecordedUsage(); // whatever earlier tests left, so the next batch is these accounts'
-
-    await callsOfBoth(postpaid.accountId, buyer.accountId, 40);
-    failBeforeSending('TransactWriteItemsCommand', 1, 1);
-    await rollUpRecordedUsage();
-    const partly = (await watermarkOf(postpaid.accountId)) + (await watermarkOf(buyer.accountId));
-    restoreClient();
-    await rollUpRecordedUsage();
-
-    expect(partly).toBeGreaterThan(0);
-    expect(partly).toBeLessThan(80);
-    await expectBillingToMatchLedger(postpaid.accountId);
-    await expectBillingToMatchLedger(buyer.accountId);
-  });
-
-  it('a reply lost after the 2nd transaction of a batch committed: redelivered, counted once', async () => {
-    const postpaid = await accountOf('postpaid');
-    const buyer = await accountOf('marketplace');
-    await rollUpRecordedUsage();
-
-    await callsOfBoth(postpaid.accountId, buyer.accountId, 40);
-    loseRepliesOf('TransactWriteItemsCommand', 1, 1);
-    await rollUpRecordedUsage();
-    restoreClient();
-    await rollUpRecordedUsage();
-
-    await expectBillingToMatchLedger(postpaid.accountId);
-    await expectBillingToMatchLedger(buyer.accountId);
-  });
 });
 
 describe('one batch across an hour end and a month end, with a reversal after midnight', () => {

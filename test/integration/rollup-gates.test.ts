@@ -75,6 +75,25 @@ async function expectInvoicesToAddUp(accountId: string) {
   expect(invoiced * 10_000 + carry).toBe(await accruedOf(accountId));
 }
 
+/**
+ * A postpaid account with `count` calls of `cost` at the end of `month`, rolled up and invoiced by the job
+ * at 00:15 on the 1st: its invoice is the calls' cents; the rest is carried.
+ */
+async function invoicedMonth(month: string, count: number, cost: number) {
+  const [year, number] = month.split('-').map(Number) as [number, number];
+  setClock(new Date(Date.UTC(year, number, 1) - 2 * 3_600_000));
+  const { accountId } = await postpaidAccount();
+  const charges: UsageCharge[] = [];
+  for (let i = 0; i < count; i++) charges.push(await chargeAccrued(accountId, 'postpaid', { cost }));
+  await rollUpRecordedUsage();
+  setClock(new Date(Date.UTC(year, number, 1, 0, 15)));
+  expect(await invoicePeriod(accountId, month, { gate: noWait() })).toMatchObject({
+    outcome: 'invoiced',
+    amount_cents: Math.floor((count * cost) / 10_000),
+  });
+  return { accountId, charges };
+}
+
 describe('postpaid invoicing waits for the rollups', () => {
   it('leaves a period while an entry is not rolled up, for the next run; then invoices it exactly', async () => {
     setClock(new Date('2036-03-10T09:00:00Z'));
@@ -147,16 +166,7 @@ describe('postpaid invoicing waits for the rollups', () => {
   });
 
   it('a late call into an invoiced period and a call reversed after it: both billed in the next period', async () => {
-    setClock(new Date('2036-06-30T22:00:00Z'));
-    const { accountId } = await postpaidAccount();
-    const june: UsageCharge[] = [];
-    for (let i = 0; i < 5; i++) june.push(await chargeAccrued(accountId, 'postpaid', { cost: 2_345 }));
-    await rollUpRecordedUsage();
-    setClock(new Date('2036-07-01T00:15:00Z'));
-    expect(await invoicePeriod(accountId, '2036-06', { gate: noWait() })).toMatchObject({
-      outcome: 'invoiced',
-      amount_cents: 1,
-    });
+    const { accountId, charges: june } = await invoicedMonth('2036-06', 5, 2_345);
 
     // An instance whose clock lags charges in June; a retry reverses an invoiced June call.
     freezeClock(new Date('2036-06-30T23:59:59.900Z'));
@@ -181,15 +191,7 @@ describe('postpaid invoicing waits for the rollups', () => {
   });
 
   it('a credit larger than the next period’s usage invoices nothing and lowers the invoice after', async () => {
-    setClock(new Date('2036-08-31T22:00:00Z'));
-    const { accountId } = await postpaidAccount();
-    const august: UsageCharge[] = [];
-    for (let i = 0; i < 3; i++) august.push(await chargeAccrued(accountId, 'postpaid', { cost: 12_000 }));
-    await rollUpRecordedUsage();
-    setClock(new Date('2036-09-01T00:15:00Z'));
-    expect(await invoicePeriod(accountId, '2036-08', { gate: noWait() })).toMatchObject({
-      amount_cents: 3,
-    });
+    const { accountId, charges: august } = await invoicedMonth('2036-08', 3, 12_000);
     setClock(new Date('2036-09-02T10:00:00Z'));
     for (const charge of august.slice(0, 2)) expect(await reverseCharge(charge, nowIso())).toBe('reversed');
     await rollUpRecordedUsage();

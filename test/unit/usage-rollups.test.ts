@@ -10,6 +10,7 @@ import {
   bucketId,
   nextBucket,
   planRollups,
+  type RollupChunk,
   type StreamEntry,
   usageOfEntry,
 } from '#shared/usage/rollups.ts';
@@ -64,6 +65,15 @@ describe('usageOfEntry', () => {
   });
 });
 
+/** Every chunk fits one transaction (100 items), and the chunks hold the entries in their order. */
+function expectTransactionsOf(chunks: RollupChunk[], entries: StreamEntry[]) {
+  for (const chunk of chunks)
+    expect(
+      chunk.entries.length + chunk.increments.length + chunk.accruals.length + chunk.accounts.size,
+    ).toBeLessThanOrEqual(100);
+  expect(chunks.flatMap((chunk) => chunk.entries)).toEqual(entries);
+}
+
 describe('planRollups', () => {
   it('sums one account’s calls to one feature by one token into 4 updates, one marker per entry and one watermark', () => {
     const [chunk, ...rest] = planRollups([usage(1), usage(2), usage(3)]);
@@ -89,11 +99,7 @@ describe('planRollups', () => {
 
     const chunks = planRollups(entries);
 
-    for (const chunk of chunks)
-      expect(
-        chunk.entries.length + chunk.increments.length + chunk.accruals.length + chunk.accounts.size,
-      ).toBeLessThanOrEqual(100);
-    expect(chunks.flatMap((chunk) => chunk.entries)).toEqual(entries);
+    expectTransactionsOf(chunks, entries);
     expect(chunks.length).toBeGreaterThan(1);
   });
 
@@ -238,11 +244,7 @@ describe('planRollups: periods and hours', () => {
 
     const chunks = planRollups(entries);
 
-    for (const chunk of chunks)
-      expect(
-        chunk.entries.length + chunk.increments.length + chunk.accruals.length + chunk.accounts.size,
-      ).toBeLessThanOrEqual(100);
-    expect(chunks.flatMap((chunk) => chunk.entries)).toEqual(entries);
+    expectTransactionsOf(chunks, entries);
   });
 });
 
