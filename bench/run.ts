@@ -291,7 +291,7 @@ async function main(): Promise<number> {
       charge_non_ddb_p99_ms: round(percentile(chargeOther, 99)),
     };
 
-    // ---- postpaid: the same call on a postpaid account under a spend limit (4-item transaction) ----
+    // ---- postpaid: the same call on a postpaid account under a spend limit (2-item transaction) ----
     {
       const { setBillingMode, setSpendLimit } = await import('#shared/accounts/billing-mode.ts');
       const { fromWire } = await import('#shared/money.ts');

@@ -180,30 +180,55 @@ export function costOf(quantity: number, unitPrice: UnitPrice): Micros {
 /**
  * Invoice rounding, the one rule for money that leaves the system in cents: an exact amount is rounded down
  * to whole cents once, at invoice time, and the sub-cent remainder (0..9,999 micros) carries into the next
- * invoice, so a year of invoices adds up to the exact usage.
+ * invoice, so a year of invoices adds up to the exact usage. An amount below zero (a credit: calls reversed
+ * after their period was invoiced, more than the period's own usage) invoices nothing and carries whole.
  */
 export function splitCents(amount: Micros): { cents: number; remainder: Micros } {
-  if (amount < 0) throw new InvalidMoneyError(`negative amount to invoice: ${amount}`);
+  if (amount < 0) return { cents: 0, remainder: amount };
   const cents = Math.floor(amount / MICROS_PER_CENT);
   return { cents, remainder: checked(amount - cents * MICROS_PER_CENT) };
 }
 
+/** Hands `left` cents (0 ≤ left ≤ parts + 1) one each to the parts with the largest remainders, in turn. */
+function giveByRemainder(cents: number[], remainders: readonly bigint[], left: number): number[] {
+  const order = remainders
+    .map((remainder, index) => ({ index, remainder }))
+    .sort((a, b) => (a.remainder === b.remainder ? a.index - b.index : a.remainder > b.remainder ? -1 : 1));
+  for (let i = 0; left > 0; i = (i + 1) % order.length, left--) cents[order[i]!.index]! += 1;
+  return cents;
+}
+
+const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+
 /**
  * Splits `totalCents` over exact parts (largest remainder): each part gets its cents rounded down, and the
  * cents left over go one each to the parts with the largest sub-cent remainders (ties: the earlier part).
- * The result always sums to exactly `totalCents`, which must lie between the parts' floored and ceiled sums
- * plus one cent of carry.
+ * The result always sums to exactly `totalCents`, which lies between the parts' floored and ceiled sums plus
+ * one cent of carry; a line of a negative part (a late reversal's credit) is negative too. A credit carried
+ * in can take `totalCents` below the floored sum: the parts then share it in proportion (largest remainder
+ * of part × total / sum of parts).
  */
 export function allocateCents(totalCents: number, parts: readonly Micros[]): number[] {
-  const floors = parts.map((part) => Math.floor(part / MICROS_PER_CENT));
-  let left = totalCents - floors.reduce((a, b) => a + b, 0);
-  if (left < 0 || left > parts.length + 1 || (parts.length === 0 && totalCents !== 0)) {
+  // Nothing to share (also when credits outweigh the usage: no invoice).
+  if (totalCents === 0) return parts.map(() => 0);
+  const cent = BigInt(MICROS_PER_CENT);
+  const exact = parts.map((part) => BigInt(part));
+  let floors = exact.map((part) => floorDiv(part, cent));
+  let remainders = exact.map((part, i) => part - floors[i]! * cent);
+  let left = totalCents - Number(floors.reduce((a, b) => a + b, 0n));
+  if (left < 0) {
+    const sum = exact.reduce((a, b) => a + b, 0n);
+    const shares = exact.map((part) => part * BigInt(totalCents));
+    floors = shares.map((share) => floorDiv(share, sum));
+    remainders = shares.map((share, i) => share - floors[i]! * sum);
+    left = totalCents - Number(floors.reduce((a, b) => a + b, 0n));
+  }
+  if (left < 0 || left > parts.length + 1 || parts.length === 0) {
     throw new InvalidMoneyError(`cannot allocate ${totalCents} cents over ${parts.length} parts`);
   }
-  const order = parts
-    .map((part, index) => ({ index, remainder: part % MICROS_PER_CENT }))
-    .sort((a, b) => b.remainder - a.remainder || a.index - b.index);
-  const cents = [...floors];
-  for (let i = 0; left > 0; i = (i + 1) % order.length, left--) cents[order[i]!.index]! += 1;
-  return cents;
+  return giveByRemainder(
+    floors.map((floor) => Number(floor)),
+    remainders,
+    left,
+  );
 }

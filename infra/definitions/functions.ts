@@ -309,8 +309,9 @@ export const functions = {
   },
   usageRollups: {
     entry: 'functions/streams/usage-rollups.ts',
-    description: 'Stream consumer: sums new ledger entries into the usage rollups GET /v1/usage reads',
-    // TransactWriteItems of entry markers (Put) and rollup and watermark increments (Update).
+    description:
+      'Stream consumer: sums new ledger entries into the usage rollups, postpaid period items and Marketplace hour records',
+    // TransactWriteItems of entry markers (Put) and rollup, period, hour and watermark increments (Update).
     table: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
     streamConsumer: true,
   },

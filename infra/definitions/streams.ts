@@ -28,8 +28,9 @@ export const streamConsumers: readonly StreamConsumer[] = [
     retryAttempts: 1_000,
   },
   {
-    // Usage rollups (shared/usage/rollups.ts): every new ledger entry (usage and reversals add to the
-    // rollups; every entry counts in the account's watermark), applied exactly once by its marker.
+    // Rollups (shared/usage/rollups.ts): every new ledger entry (usage and reversals add to the usage
+    // rollups, accrued ones to their period item or hour record; every entry counts in the account's
+    // watermark), applied exactly once by its marker.
     function: 'usageRollups',
     filters: [{ eventName: ['INSERT'], dynamodb: { NewImage: { kind: { S: ['ledger'] } } } }],
     batchSize: 100,

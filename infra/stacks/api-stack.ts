@@ -103,7 +103,10 @@ export type ApiStackProps = StackProps & {
 
 /** A function whose slowest invocation reaches this share of its timeout raises its duration alarm. */
 const NEAR_TIMEOUT = 0.85;
-/** GET /v1/usage may lag the ledger by seconds; past this, the usage rollup consumer is stuck or throttled. */
+/**
+ * The rollups (GET /v1/usage, postpaid period items, Marketplace hour records) may lag the ledger by seconds;
+ * past this, the rollup consumer is stuck or throttled, and invoicing and metering wait for it.
+ */
 export const USAGE_ROLLUP_LAG_ALARM_MS = 5 * 60_000;
 
 /**
@@ -653,11 +656,11 @@ export class ApiStack extends Stack {
         alarmDescription: `${consumer.function}: the stream's records wait more than 5 minutes for it (failing retries, or throttled)`,
       }).addAlarmAction(alarmAction);
     }
-    // How far GET /v1/usage is behind the ledger: the oldest entry each rollup batch applied, at its applying.
+    // How far the rollups are behind the ledger: the oldest entry each rollup batch applied, at its applying.
     alarm(
       'UsageRollupLagAlarm',
       appMetric('UsageRollupLagMs', 'Maximum', Duration.minutes(5)),
-      `GET /v1/usage lags the ledger by more than ${USAGE_ROLLUP_LAG_ALARM_MS / 60_000} minutes (the usageRollups consumer retries a failing batch, or is throttled; its log names the error)`,
+      `The rollups lag the ledger by more than ${USAGE_ROLLUP_LAG_ALARM_MS / 60_000} minutes: GET /v1/usage is late, and postpaid invoicing and Marketplace metering leave the accounts behind for their next run (the usageRollups consumer retries a failing batch, or is throttled; its log names the error)`,
       USAGE_ROLLUP_LAG_ALARM_MS,
     );
     alarm(

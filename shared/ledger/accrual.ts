@@ -1,6 +1,8 @@
 // The account-side writes of usage that is billed later instead of debited: postpaid usage accrues to the
-// account's current period (UTC month) under its spend limit, marketplace usage to the buyer's hour record
-// for AWS. Each builds the items that ride in the one charging transaction next to the ledger entry.
+// account's current period (UTC month) under its spend limit, marketplace usage needs a usable
+// subscription. Each builds the account item's write in the one charging transaction next to the ledger
+// entry; the period item and the hour record that bill the usage are rollups the stream derives from the
+// entry afterwards (shared/usage/rollups.ts), never part of the charge.
 //
 // Postpaid: the account item holds `period` (YYYY-MM), `period_usage`, `period_committed` (usage plus the
 // estimates of open per-unit holds) and `period_headroom` (= spend_limit - period_committed while a limit is
@@ -8,9 +10,13 @@
 // kept as its own attribute and the condition compares it with the cost: concurrent calls can never
 // overshoot the limit. A charge names its period; when the account still holds an older one, the charge
 // opens the new period itself (the "rollover" variant), so a new month unblocks with no job.
+//
+// Every accrued entry also adds one to the account's `accrual_entries`, in its own transaction: the rollup
+// consumer counts the same entries on the account's watermark, and the invoicing and metering jobs claim a
+// period or hour only once the two agree (shared/usage/watermark.ts).
 
 import { config } from '../config.ts';
-import { INVOICE_DUE_SHARDS, keys, MARKETPLACE_PENDING_SHARDS, shardOfAccount } from '../dynamo/keys.ts';
+import { keys } from '../dynamo/keys.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
 import type { Micros } from '../money.ts';
 
@@ -29,9 +35,12 @@ export type PostpaidBilling = {
   admitted?: boolean;
 };
 
-export type MarketplaceBilling = { mode: 'marketplace'; hour: string; dimension: string };
+export type MarketplaceBilling = { mode: 'marketplace'; dimension: string };
 
 export type AccrualBilling = PostpaidBilling | MarketplaceBilling;
+
+/** The account item's count of its accrued entries (each written with `billing_mode`). */
+export const ACCRUAL_COUNT = 'accrual_entries';
 
 export function periodOf(atIso: string): string {
   return atIso.slice(0, 7);
@@ -90,7 +99,7 @@ export function postpaidAccountCharge(
     Update: {
       TableName: config.tableName,
       Key: keys.account(accountId),
-      UpdateExpression: `SET ${set}, updated_at = :at ADD entry_count :one`,
+      UpdateExpression: `SET ${set}, updated_at = :at ADD entry_count :one, ${ACCRUAL_COUNT} :one`,
       ConditionExpression: conditions.join(' AND '),
       ExpressionAttributeNames: { '#period': 'period' },
       ExpressionAttributeValues: values,
@@ -160,56 +169,13 @@ export function postpaidAccountRelease(
   };
 }
 
-/**
- * The period item's share of a postpaid charge: per-feature sums for the invoice, and the account-period in
- * the invoicing index. Once the invoicing job has claimed the period (`invoice_state`), a late charge is
- * refused here and books itself into the current period instead. A reversal passes `requests` -1 with the
- * cost and quantity negated.
- */
-export function periodAccrual(
-  accountId: string,
-  period: string,
-  feature: string,
-  quantity: number,
-  cost: Micros,
-  requests: 1 | -1 = 1,
-): TransactItem {
-  return {
-    Update: {
-      TableName: config.tableName,
-      Key: keys.period(accountId, period),
-      UpdateExpression:
-        'SET kind = :kind, account_id = :account, #period = :p, GSI1PK = :gpk, GSI1SK = :gsk ADD #cost :cost, #requests :one, #fc :cost, #fq :quantity, #fr :one',
-      ConditionExpression: 'attribute_not_exists(invoice_state)',
-      ExpressionAttributeNames: {
-        '#period': 'period',
-        '#cost': 'cost',
-        '#requests': 'requests',
-        '#fc': `f:${feature}:cost`,
-        '#fq': `f:${feature}:quantity`,
-        '#fr': `f:${feature}:requests`,
-      },
-      ExpressionAttributeValues: {
-        ':kind': 'period',
-        ':account': accountId,
-        ':p': period,
-        ':gpk': keys.invoiceDueIndex(period, shardOfAccount(accountId, INVOICE_DUE_SHARDS), accountId).GSI1PK,
-        ':gsk': accountId,
-        ':cost': cost,
-        ':one': requests,
-        ':quantity': quantity,
-      },
-    },
-  };
-}
-
 /** The marketplace account write of a charge: nothing is debited; the subscription must be usable. */
 export function marketplaceAccountCharge(accountId: string, at: string): TransactItem {
   return {
     Update: {
       TableName: config.tableName,
       Key: keys.account(accountId),
-      UpdateExpression: 'SET updated_at = :at ADD entry_count :one',
+      UpdateExpression: `SET updated_at = :at ADD entry_count :one, ${ACCRUAL_COUNT} :one`,
       ConditionExpression: 'billing_mode = :marketplace AND subscription_status IN (:active, :pending)',
       ExpressionAttributeValues: {
         ':marketplace': MARKETPLACE,
@@ -219,51 +185,6 @@ export function marketplaceAccountCharge(accountId: string, at: string): Transac
         ':one': 1,
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
-}
-
-/**
- * The buyer's hour record: the exact cost summed per hour and dimension for the metering job. An hour the
- * job has already claimed refuses the charge, which then books itself into the current hour. A reversal
- * passes `requests` -1 with the cost negated.
- */
-export function marketplaceHourAccrual(
-  accountId: string,
-  billing: MarketplaceBilling,
-  cost: Micros,
-  requests: 1 | -1 = 1,
-): TransactItem {
-  const index = keys.marketplacePendingIndex(
-    shardOfAccount(accountId, MARKETPLACE_PENDING_SHARDS),
-    billing.hour,
-    accountId,
-    billing.dimension,
-  );
-  return {
-    Update: {
-      TableName: config.tableName,
-      Key: keys.marketplaceHour(accountId, billing.hour, billing.dimension),
-      UpdateExpression:
-        'SET kind = :kind, account_id = :account, #hour = :hour, dimension = :dimension, #state = if_not_exists(#state, :pending), GSI1PK = if_not_exists(GSI1PK, :gpk), GSI1SK = if_not_exists(GSI1SK, :gsk) ADD #cost :cost, #requests :one',
-      ConditionExpression: 'attribute_not_exists(#state) OR #state = :pending',
-      ExpressionAttributeNames: {
-        '#hour': 'hour',
-        '#state': 'state',
-        '#cost': 'cost',
-        '#requests': 'requests',
-      },
-      ExpressionAttributeValues: {
-        ':kind': 'marketplace_hour',
-        ':account': accountId,
-        ':hour': billing.hour,
-        ':dimension': billing.dimension,
-        ':pending': 'pending',
-        ':gpk': index.GSI1PK,
-        ':gsk': index.GSI1SK,
-        ':cost': cost,
-        ':one': requests,
-      },
     },
   };
 }

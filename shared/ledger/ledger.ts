@@ -23,9 +23,7 @@ import {
   type AccrualRefusal,
   accrualRefusal,
   marketplaceAccountCharge,
-  marketplaceHourAccrual,
   type PostpaidBilling,
-  periodAccrual,
   postpaidAccountCharge,
   postpaidAccountRelease,
   postpaidAccountReserve,
@@ -34,12 +32,8 @@ import { type AccountMoney, type EntryType, type Hold, LEDGER_ITEM_KIND, type Le
 
 export type Guard = { reference: string };
 
-/** Refusals of a charge that the caller may answer by retrying differently. */
-export type ChargeRetry =
-  /** The account is billed in another mode than the charge assumed: retry in that mode. */
-  | { status: 'wrong_mode'; account: AccountMoney; item: Record<string, unknown> }
-  /** The period or marketplace hour was already closed by its job: re-stamp the charge at the current time. */
-  | { status: 'bucket_closed' };
+/** The account is billed in another mode than the charge assumed: the caller retries in that mode. */
+export type ChargeRetry = { status: 'wrong_mode'; account: AccountMoney; item: Record<string, unknown> };
 
 /**
  * DynamoDB refused the write for a reason that is not a failed condition (e.g. a `ValidationError`: an item
@@ -161,20 +155,18 @@ function accountDebit(accountId: string, amount: Micros, heldRelease: Micros, at
 }
 
 /**
- * Interprets a cancelled charge: an existing record means it was applied before; a closed period or hour
- * means it must be re-stamped; otherwise the account said no, for a reason its billing mode decides.
+ * Interprets a cancelled charge: an existing record means it was applied before; otherwise the account said
+ * no, for a reason its billing mode decides.
  */
 function chargeRefusal(
   outcome: TransactOutcome,
   charge: UsageCharge,
-  indexes: { account: number; records: number[]; bucket?: number },
+  indexes: { account: number; records: number[] },
 ): ChargeOutcome {
   const unexpected = rejected(outcome);
   if (unexpected) return unexpected;
   const before = appliedBefore(outcome, indexes.records);
   if (before) return before;
-  if (indexes.bucket !== undefined && failedCondition(outcome, indexes.bucket))
-    return { status: 'bucket_closed' };
   // Only the account's own condition failing is a refusal about money.
   if (!failedCondition(outcome, indexes.account)) return { status: 'rejected', reasons: [] };
   const item = reasonAt(outcome, indexes.account)?.item;
@@ -211,6 +203,17 @@ export type UsageCharge = {
   companion?: TransactItem;
 };
 
+/**
+ * What an accrued entry says about its billing, for the rollup consumer: the mode (postpaid usage goes to
+ * its period item, marketplace usage to its hour record) and the marketplace dimension. Nothing for prepaid.
+ */
+export function accrualFields(billing: AccrualBilling | undefined): Partial<LedgerEntry> {
+  if (!billing) return {};
+  return billing.mode === 'marketplace'
+    ? { billing_mode: 'marketplace', dimension: billing.dimension }
+    : { billing_mode: 'postpaid' };
+}
+
 function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): LedgerEntry {
   return {
     entry_id: charge.entryId,
@@ -218,6 +221,7 @@ function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): Ledge
     type: 'usage',
     amount: charge.billing ? (0 as Micros) : negate(amount),
     ...(charge.billing ? { accrued: amount } : {}),
+    ...accrualFields(charge.billing),
     created_at: charge.at,
     request_id: charge.requestId,
     feature: charge.feature,
@@ -237,19 +241,12 @@ function accountCharge(charge: UsageCharge, heldRelease: Micros, headroomBack = 
   return marketplaceAccountCharge(charge.accountId, charge.at);
 }
 
-/** Where postpaid and marketplace usage is summed for billing: the period item or the hour record. */
-function accrualBucket(charge: UsageCharge): TransactItem | undefined {
-  const billing = charge.billing;
-  if (!billing) return undefined;
-  if (billing.mode === 'postpaid')
-    return periodAccrual(charge.accountId, billing.period, charge.feature, charge.quantity, charge.cost);
-  return marketplaceHourAccrual(charge.accountId, billing, charge.cost);
-}
-
 /**
- * One charging transaction: the account write, the ledger entry, and for accrued usage its period item or
- * hour record, with the request's guard when it has one. `extra` rides along (a hold's close). Usage rollups
- * are derived from the ledger entry by the stream (shared/usage/rollups.ts), outside the charge.
+ * One charging transaction, in every billing mode: the account write (whose condition decides: balance,
+ * spend limit and period, or subscription) and the ledger entry, with the request's guard when it has one.
+ * `extra` rides along (a hold's close, a metering API key's record). Usage rollups, postpaid period items
+ * and marketplace hour records are derived from the ledger entry by the stream (shared/usage/rollups.ts),
+ * outside the charge.
  */
 async function commitCharge(
   charge: UsageCharge,
@@ -258,13 +255,11 @@ async function commitCharge(
   extra?: TransactItem,
 ): Promise<{
   outcome: Awaited<ReturnType<typeof transactWrite>>;
-  indexes: { account: number; records: number[]; bucket?: number; extra?: number };
+  indexes: { account: number; records: number[]; extra?: number };
 }> {
   const items: TransactItem[] = [account];
   const extraIndex = extra ? items.push(extra) - 1 : undefined;
   const ledgerIndex = items.push(ledgerPut(entry)) - 1;
-  const bucket = accrualBucket(charge);
-  const bucketIndex = bucket ? items.push(bucket) - 1 : undefined;
   const guardIndex = charge.guard
     ? items.push(guardPut(charge.accountId, charge.guard, entry, charge.replaces)) - 1
     : undefined;
@@ -274,7 +269,6 @@ async function commitCharge(
     indexes: {
       account: 0,
       records: guardIndex === undefined ? [ledgerIndex] : [guardIndex, ledgerIndex],
-      ...(bucketIndex === undefined ? {} : { bucket: bucketIndex }),
       ...(extraIndex === undefined ? {} : { extra: extraIndex }),
     },
   };
@@ -463,8 +457,7 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
     indexes.extra !== undefined &&
     failedCondition(outcome, indexes.extra) &&
     !rejected(outcome) &&
-    !appliedBefore(outcome, indexes.records) &&
-    !(indexes.bucket !== undefined && failedCondition(outcome, indexes.bucket));
+    !appliedBefore(outcome, indexes.records);
   if (closedBefore) return { status: 'hold_not_open', hold: reasonAt(outcome, indexes.extra!)?.item as Hold };
   return chargeRefusal(outcome, charge, indexes);
 }

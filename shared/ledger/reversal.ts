@@ -1,9 +1,9 @@
 // Giving back a fixed-price call's charge when its feature failed. The charge is made before the feature
 // runs (an account that cannot pay gets its 402 before any work is done), so a failure must undo it: one
 // transaction writes a `reversal` ledger entry keyed by the charge's id (so it happens once, however many
-// reversers race) and undoes every effect of the charge: the balance (prepaid), the period's usage and
-// headroom (postpaid), and the period item or hour record that bills it; the usage rollups follow the
-// reversal entry from the stream (shared/usage/rollups.ts). Rules: REVERSAL.md.
+// reversers race) and undoes the charge's effect on the account: the balance (prepaid), the period's usage
+// and headroom (postpaid). The usage rollups, and the period item or hour record that bills the call, follow
+// the reversal entry from the stream (shared/usage/rollups.ts). Rules: ../metering/CHARGING.md.
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { TransactGetCommand } from '@aws-sdk/lib-dynamodb';
@@ -14,9 +14,9 @@ import { keys } from '../dynamo/keys.ts';
 import { failedCondition, type TransactItem, transactWrite, unexpectedReasons } from '../dynamo/transact.ts';
 import { ulidAfter } from '../ids.ts';
 import { type Micros, negate } from '../money.ts';
-import { logger, metrics } from '../observability/powertools.ts';
-import { hourOf, marketplaceHourAccrual, periodAccrual, periodOf } from './accrual.ts';
-import { ledgerPut, type UsageCharge } from './ledger.ts';
+import { metrics } from '../observability/powertools.ts';
+import { ACCRUAL_COUNT, periodOf } from './accrual.ts';
+import { accrualFields, ledgerPut, type UsageCharge } from './ledger.ts';
 import type { LedgerEntry } from './types.ts';
 
 /** The id of a charge's reversal: derived, so every reverser writes the same item and only one succeeds. */
@@ -29,18 +29,13 @@ export function nextChargeIdOf(chargeId: string): string {
   return ulidAfter(chargeId, 2);
 }
 
-/** Which parts of an accrued charge can still be undone where they were booked. */
-export type ReversalScope = {
-  /** Postpaid: the account still holds the charge's period, so its usage and headroom come back. */
-  periodOpen: boolean;
-  /** The period item or hour record has not been claimed by its invoicing or metering job yet. */
-  bucketOpen: boolean;
-};
+/** Whether a postpaid charge's period is still the account's, so its usage and headroom come back. */
+export type ReversalScope = { periodOpen: boolean };
 
 export type ReversalPlan = {
   entry: LedgerEntry;
   items: TransactItem[];
-  indexes: { account: number; reversal: number; charge: number; bucket?: number };
+  indexes: { account: number; reversal: number; charge: number };
 };
 
 function accountReversal(charge: UsageCharge, at: string, scope: ReversalScope): TransactItem {
@@ -61,8 +56,7 @@ function accountReversal(charge: UsageCharge, at: string, scope: ReversalScope):
       Update: {
         TableName: config.tableName,
         Key: key,
-        UpdateExpression:
-          'SET period_usage = period_usage - :cost, period_committed = period_committed - :cost, period_headroom = period_headroom + :cost, updated_at = :at ADD entry_count :one',
+        UpdateExpression: `SET period_usage = period_usage - :cost, period_committed = period_committed - :cost, period_headroom = period_headroom + :cost, updated_at = :at ADD entry_count :one, ${ACCRUAL_COUNT} :one`,
         ConditionExpression: '#period = :p',
         ExpressionAttributeNames: { '#period': 'period' },
         ExpressionAttributeValues: {
@@ -79,7 +73,7 @@ function accountReversal(charge: UsageCharge, at: string, scope: ReversalScope):
     Update: {
       TableName: config.tableName,
       Key: key,
-      UpdateExpression: 'SET updated_at = :at ADD entry_count :one',
+      UpdateExpression: `SET updated_at = :at ADD entry_count :one, ${ACCRUAL_COUNT} :one`,
       ConditionExpression: 'attribute_exists(PK)',
       ExpressionAttributeValues: { ':at': at, ':one': 1 },
     },
@@ -112,15 +106,6 @@ function chargeProof(charge: UsageCharge, reversalId: string): TransactItem {
   };
 }
 
-function bucketReversal(charge: UsageCharge): TransactItem | undefined {
-  const billing = charge.billing;
-  if (!billing) return undefined;
-  const cost = negate(charge.cost);
-  if (billing.mode === 'postpaid')
-    return periodAccrual(charge.accountId, billing.period, charge.feature, -charge.quantity, cost, -1);
-  return marketplaceHourAccrual(charge.accountId, billing, cost, -1);
-}
-
 /** The reversal transaction of `charge` at `at`, given which of its bookings can still be undone. */
 export function planReversal(charge: UsageCharge, at: string, scope: ReversalScope): ReversalPlan {
   const entry: LedgerEntry = {
@@ -129,6 +114,7 @@ export function planReversal(charge: UsageCharge, at: string, scope: ReversalSco
     type: 'reversal',
     amount: charge.billing ? (0 as Micros) : charge.cost,
     ...(charge.billing ? { accrued: negate(charge.cost) } : {}),
+    ...accrualFields(charge.billing),
     created_at: at,
     request_id: charge.requestId,
     feature: charge.feature,
@@ -137,35 +123,24 @@ export function planReversal(charge: UsageCharge, at: string, scope: ReversalSco
     reverses: charge.entryId,
     reverses_at: charge.at,
   };
-  const items: TransactItem[] = [
-    accountReversal(charge, at, scope),
-    ledgerPut(entry),
-    chargeProof(charge, entry.entry_id),
-  ];
-  const bucket = scope.bucketOpen ? bucketReversal(charge) : undefined;
-  const bucketIndex = bucket ? items.push(bucket) - 1 : undefined;
   return {
     entry,
-    items,
-    indexes: {
-      account: 0,
-      reversal: 1,
-      charge: 2,
-      ...(bucketIndex === undefined ? {} : { bucket: bucketIndex }),
-    },
+    items: [accountReversal(charge, at, scope), ledgerPut(entry), chargeProof(charge, entry.entry_id)],
+    indexes: { account: 0, reversal: 1, charge: 2 },
   };
 }
 
 export type ReversalOutcome = 'reversed' | 'already_reversed' | 'not_charged';
 
-const MAX_REVERSAL_ATTEMPTS = 3;
+const MAX_REVERSAL_ATTEMPTS = 2;
 
 /**
- * Reverses `charge` once. A period or hour already claimed by its job (the call ran across the boundary)
- * keeps that booking: it is logged and counted (`ReversalAfterBucketClosed`), and everything else is undone.
+ * Reverses `charge` once. A postpaid account that moved on to a newer period keeps that period's totals
+ * (the reversal still reaches the invoice: the rollup consumer takes it back from the charge's period item,
+ * or from the next open one if that period was claimed already).
  */
 export async function reverseCharge(charge: UsageCharge, at: string): Promise<ReversalOutcome> {
-  let scope: ReversalScope = { periodOpen: true, bucketOpen: true };
+  let scope: ReversalScope = { periodOpen: true };
   for (let attempt = 0; attempt < MAX_REVERSAL_ATTEMPTS; attempt++) {
     const plan = planReversal(charge, at, scope);
     const outcome = await transactWrite(plan.items);
@@ -178,14 +153,9 @@ export async function reverseCharge(charge: UsageCharge, at: string): Promise<Re
       throw new Error(`reversal of ${charge.entryId} refused by DynamoDB: ${unexpected.join('; ')}`);
     if (failedCondition(outcome, plan.indexes.reversal)) return 'already_reversed';
     if (failedCondition(outcome, plan.indexes.charge)) return 'not_charged';
-    const bucketClosed = plan.indexes.bucket !== undefined && failedCondition(outcome, plan.indexes.bucket);
     const periodMoved = charge.billing?.mode === 'postpaid' && failedCondition(outcome, plan.indexes.account);
-    if (!bucketClosed && !periodMoved) throw new Error(`reversal of ${charge.entryId} refused`);
-    if (bucketClosed) {
-      metrics.addMetric('ReversalAfterBucketClosed', MetricUnit.Count, 1);
-      logger.warn('reversed call stays in a period or hour already billed', { entry: charge.entryId });
-    }
-    scope = { periodOpen: scope.periodOpen && !periodMoved, bucketOpen: scope.bucketOpen && !bucketClosed };
+    if (!periodMoved || !scope.periodOpen) throw new Error(`reversal of ${charge.entryId} refused`);
+    scope = { periodOpen: false };
   }
   throw new Error(`reversal of ${charge.entryId} did not settle after ${MAX_REVERSAL_ATTEMPTS} attempts`);
 }
@@ -232,12 +202,11 @@ export async function readEarlierCharge(
     ...(entry.reference ? { guard: { reference: entry.reference } } : {}),
     ...(!accrued
       ? {}
-      : accountItem?.billing_mode === 'marketplace'
+      : (entry.billing_mode ?? accountItem?.billing_mode) === 'marketplace'
         ? {
             billing: {
               mode: 'marketplace' as const,
-              hour: hourOf(entry.created_at),
-              dimension: config.marketplaceDimension,
+              dimension: entry.dimension ?? config.marketplaceDimension,
             },
           }
         : { billing: { mode: 'postpaid' as const, period: periodOf(entry.created_at), rollover: false } }),

@@ -33,6 +33,14 @@ export type LedgerEntry = {
    * `amount` is then 0: the balance does not change.
    */
   accrued?: Micros;
+  /**
+   * Accrued usage (and its reversal) written since the period items and hour records are rollups: the
+   * billing mode it accrues in, so the rollup consumer adds it to its period item (postpaid) or hour record
+   * (marketplace). Entries written before carry none: their own transaction summed them there already.
+   */
+  billing_mode?: 'postpaid' | 'marketplace';
+  /** Marketplace usage: the dimension it is reported in. */
+  dimension?: string;
   /** A reversal: the id of the usage entry it gives back (a fixed-price call whose feature failed). */
   reverses?: string;
   /** A reversal: when the charge it gives back was made (its usage is taken back from that day). */

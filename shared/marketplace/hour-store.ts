@@ -1,4 +1,5 @@
-// The buyer-hour records in the table and the carried remainder: every state change of an hour is a
+// The buyer-hour records in the table and the carried remainder: the rollup consumer sums a buyer's accrued
+// ledger entries into the record of their hour while it is pending; every state change of an hour is a
 // conditional write (pending → claimed → reported | rejected, or pending → rolled_over), and a claim
 // consumes the carry in the same transaction, so a unit is never counted twice nor dropped.
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -20,9 +21,11 @@ export type HourRecord = {
   hour: string;
   dimension: string;
   state: HourState;
-  /** Exact micro-USD summed by the charging transaction. */
+  /** Exact micro-USD summed by the rollup consumer (negative only for a late reversal's hour). */
   cost: number;
   requests: number;
+  /** Ledger entries rolled in (never decreases): a claim's proof that nothing changed since the read. */
+  entries?: number;
   /** Fixed at the claim: the quantity sent, and the carry consumed and left. */
   units?: number;
   carry_in?: number;
@@ -55,30 +58,52 @@ export function hourIndex(accountId: string, hour: string, dimension: string) {
   );
 }
 
+/** What a batch of ledger entries adds to one hour record. */
+export type HourIncrement = { cost: number; requests: number; entries: number };
+
 /**
- * Makes sure the hour has a record (a zero hour for an idle buyer): the charging transaction's own write
- * with nothing added. A claimed or reported hour is left alone.
+ * The rollup consumer's write to an hour record: the exact cost summed per buyer, hour and dimension, in the
+ * pending index until the metering job reports it. Refused once the job claimed the hour (or rolled it
+ * over): the consumer then books the entries into the next hour. Fixed size, whatever the traffic.
+ */
+export function hourRollupUpdate(
+  accountId: string,
+  hour: string,
+  dimension: string,
+  increment: HourIncrement,
+): TransactItem {
+  const index = hourIndex(accountId, hour, dimension);
+  return {
+    Update: {
+      TableName: T(),
+      Key: keys.marketplaceHour(accountId, hour, dimension),
+      UpdateExpression:
+        'SET kind = :kind, account_id = :account, #hour = :hour, dimension = :dimension, #state = if_not_exists(#state, :pending), GSI1PK = if_not_exists(GSI1PK, :gpk), GSI1SK = if_not_exists(GSI1SK, :gsk) ADD #cost :cost, #requests :requests, #entries :entries',
+      ConditionExpression: 'attribute_not_exists(#state) OR #state = :pending',
+      ExpressionAttributeNames: { ...names, '#entries': 'entries' },
+      ExpressionAttributeValues: {
+        ':kind': 'marketplace_hour',
+        ':account': accountId,
+        ':hour': hour,
+        ':dimension': dimension,
+        ':pending': 'pending',
+        ':gpk': index.GSI1PK,
+        ':gsk': index.GSI1SK,
+        ':cost': increment.cost,
+        ':requests': increment.requests,
+        ':entries': increment.entries,
+      },
+    },
+  };
+}
+
+/**
+ * Makes sure the hour has a record (a zero hour for an idle buyer): the rollup consumer's own write with
+ * nothing added. A claimed or reported hour is left alone.
  */
 export async function ensureHour(accountId: string, hour: string, dimension: string): Promise<boolean> {
-  const index = hourIndex(accountId, hour, dimension);
-  return updateIf({
-    TableName: T(),
-    Key: keys.marketplaceHour(accountId, hour, dimension),
-    UpdateExpression:
-      'SET kind = :kind, account_id = :account, #hour = :hour, dimension = :dimension, #state = if_not_exists(#state, :pending), GSI1PK = if_not_exists(GSI1PK, :gpk), GSI1SK = if_not_exists(GSI1SK, :gsk) ADD #cost :zero, #requests :zero',
-    ConditionExpression: 'attribute_not_exists(#state) OR #state = :pending',
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: {
-      ':kind': 'marketplace_hour',
-      ':account': accountId,
-      ':hour': hour,
-      ':dimension': dimension,
-      ':pending': 'pending',
-      ':gpk': index.GSI1PK,
-      ':gsk': index.GSI1SK,
-      ':zero': 0,
-    },
-  });
+  const { Update } = hourRollupUpdate(accountId, hour, dimension, { cost: 0, requests: 0, entries: 0 });
+  return updateIf(Update!);
 }
 
 export async function getHour(accountId: string, hour: string, dimension: string) {
@@ -179,10 +204,29 @@ export type Claim = {
 };
 
 /**
+ * The record is pending and exactly as read: `entries` grows with every batch the consumer rolls in (a
+ * charge and a reversal can leave the cost unchanged, never `entries`). A record from before the rollups has
+ * no `entries` until the consumer first adds to it; its cost is compared too.
+ */
+function pendingAsRead(record: HourRecord) {
+  const entries = record.entries === undefined ? 'attribute_not_exists(#entries)' : '#entries = :entries';
+  return {
+    ConditionExpression: `#state = :pending AND #cost = :cost AND ${entries}`,
+    names: { '#state': 'state', '#cost': 'cost', '#entries': 'entries' },
+    values: {
+      ':pending': 'pending',
+      ':cost': record.cost,
+      ...(record.entries === undefined ? {} : { ':entries': record.entries }),
+    },
+  };
+}
+
+/**
  * Claims a pending hour whose cost was read as `record.cost` and consumes the carry read as `carry`, in one
- * transaction: either both move or neither (another run claimed first, a late charge changed the cost).
+ * transaction: either both move or neither (another run claimed first, the consumer rolled entries in).
  */
 export async function claimHour(record: HourRecord, carry: Carry, claim: Claim): Promise<boolean> {
+  const asRead = pendingAsRead(record);
   const outcome = await transactWrite([
     {
       Update: {
@@ -190,12 +234,11 @@ export async function claimHour(record: HourRecord, carry: Carry, claim: Claim):
         Key: keys.marketplaceHour(record.account_id, record.hour, record.dimension),
         UpdateExpression:
           'SET #state = :claimed, units = :units, carry_in = :in, carry_out = :out, unit_price = :price, #identity = :identity, claim_id = :claim, lease_until = :lease, claimed_at = :at',
-        ConditionExpression: '#state = :pending AND #cost = :cost',
-        ExpressionAttributeNames: { '#state': 'state', '#cost': 'cost', '#identity': 'identity' },
+        ConditionExpression: asRead.ConditionExpression,
+        ExpressionAttributeNames: { ...asRead.names, '#identity': 'identity' },
         ExpressionAttributeValues: {
+          ...asRead.values,
           ':claimed': 'claimed',
-          ':pending': 'pending',
-          ':cost': record.cost,
           ':units': claim.units,
           ':in': claim.carryIn,
           ':out': claim.carryOut,
@@ -287,6 +330,7 @@ export async function markRejected(
  */
 export async function rollOverHour(record: HourRecord, carry: Carry, at: string): Promise<boolean> {
   const carryOut = carry.carry + record.cost;
+  const asRead = pendingAsRead(record);
   const outcome = await transactWrite([
     {
       Update: {
@@ -294,12 +338,11 @@ export async function rollOverHour(record: HourRecord, carry: Carry, at: string)
         Key: keys.marketplaceHour(record.account_id, record.hour, record.dimension),
         UpdateExpression:
           'SET #state = :rolled, units = :zero, carry_in = :in, carry_out = :out, rolled_at = :at REMOVE GSI1PK, GSI1SK',
-        ConditionExpression: '#state = :pending AND #cost = :cost',
-        ExpressionAttributeNames: { '#state': 'state', '#cost': 'cost' },
+        ConditionExpression: asRead.ConditionExpression,
+        ExpressionAttributeNames: asRead.names,
         ExpressionAttributeValues: {
+          ...asRead.values,
           ':rolled': 'rolled_over',
-          ':pending': 'pending',
-          ':cost': record.cost,
           ':zero': 0,
           ':in': carry.carry,
           ':out': carryOut,

@@ -1,5 +1,6 @@
 // The hourly metering job: every buyer-hour is claimed once (units fixed, carry consumed in the same
-// write), sent with the hour's fixed timestamp in BatchMeterUsage calls of at most 25 records, and marked
+// write), only once the rollup consumer has rolled in every accrued entry of the buyer
+// (shared/usage/watermark.ts), sent with the hour's fixed timestamp in BatchMeterUsage calls of at most 25 records, and marked
 // with what AWS answered. A run that crashes leaves claimed hours whose lease runs out; the next run sends
 // exactly the same records again, which AWS answers with the same MeteringRecordId (billed once).
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -13,6 +14,7 @@ import { config } from '../config.ts';
 import { sleep } from '../dynamo/transact.ts';
 import { newUlid } from '../ids.ts';
 import { logger, metrics } from '../observability/powertools.ts';
+import { type RollupGate, rollupGate } from '../usage/watermark.ts';
 import { advanceZeroThrough, type Buyer, buyersToMeter, getBuyer, retireBuyer } from './buyers.ts';
 import { meteringClient } from './client.ts';
 import {
@@ -55,6 +57,8 @@ export type MeteringOptions = {
   maxSendAttempts?: number;
   /** Fault injection for tests: runs after BatchMeterUsage answered, before any hour is marked. */
   afterSend?: () => void | Promise<void>;
+  /** The gate on the rollups; by default the run's own, waiting up to 5 s for a buyer's newest entries. */
+  gate?: RollupGate;
 };
 
 export type RecordOutcome = {
@@ -78,6 +82,8 @@ export type MeteringSummary = {
   hours_ensured: number;
   /** Claimed by a run whose lease has not run out yet. */
   skipped_claimed: number;
+  /** Buyers whose hours were left for the next run: the rollups had not caught up with their ledger. */
+  awaiting_rollups: number;
   /** Claimed but not accepted after every retry (throttled or unprocessed): the next run sends them. */
   unsent: number;
   records: RecordOutcome[];
@@ -161,6 +167,7 @@ export async function runMetering(options: MeteringOptions = {}): Promise<Meteri
     rolled_over: { hours: 0, micros: 0 },
     hours_ensured: 0,
     skipped_claimed: 0,
+    awaiting_rollups: 0,
     unsent: 0,
     records: [],
     ...(dryRun ? { planned: [] } : {}),
@@ -224,6 +231,7 @@ export async function runMetering(options: MeteringOptions = {}): Promise<Meteri
     groups.set(key, group);
   }
   const toSend: Sendable[] = [];
+  const gate = options.gate ?? rollupGate();
   await pool([...groups.values()], 8, async (group) => {
     group.sort((a, b) => a.hour.localeCompare(b.hour));
     const accountId = group[0]!.account_id;
@@ -235,6 +243,17 @@ export async function runMetering(options: MeteringOptions = {}): Promise<Meteri
         return;
       }
       buyerOf.set(accountId, buyer);
+    }
+    // Every hour of the buyer waits until the rollups hold every entry it had when looked at; its hours are
+    // read after that. Pending hours stay in the index (and in the oldest-unreported alarm) until then.
+    const rollups = await gate.check(accountId);
+    if (!rollups.caughtUp) {
+      summary.awaiting_rollups++;
+      logger.warn("rollups lag the ledger: the buyer's hours are left for the next run", {
+        accountId,
+        entriesBehind: rollups.behind,
+      });
+      return;
     }
     let simulatedCarry: number | undefined;
     for (const seen of group) {
@@ -466,6 +485,7 @@ export async function runMetering(options: MeteringOptions = {}): Promise<Meteri
     metrics.addMetric('MarketplaceRecordsRejected', MetricUnit.Count, summary.rejected.records);
     metrics.addMetric('MarketplaceHoursRolledOver', MetricUnit.Count, summary.rolled_over.hours);
     metrics.addMetric('MarketplaceRecordsUnsent', MetricUnit.Count, summary.unsent);
+    metrics.addMetric('MarketplaceBuyersAwaitingRollups', MetricUnit.Count, summary.awaiting_rollups);
     if (!options.accountId) {
       metrics.addMetric(
         'MarketplaceOldestUnreportedHourAge',

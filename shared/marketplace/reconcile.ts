@@ -4,8 +4,9 @@
 // Per claimed hour, units x unit price + carry out = cost + carry in, exactly; the carry chain joins the hours.
 // So over the period: units expected = (cost of the hours processed + first carry in - last carry out) / unit
 // price, and every one of them is reported, rejected (flagged) or still in flight. Hours are the records' own
-// UTC hours; ledger entries are taken by their request time, which can differ for a charge that arrived at
-// an hour's end and was booked into the next hour: compare whole days or months to avoid that edge.
+// UTC hours; ledger entries are taken by their request time, which can differ for an entry the rollup
+// consumer billed in a later hour (its own was claimed already: a lagging clock, a late reversal), and the
+// hour records follow the ledger by the consumer's lag (seconds): compare whole days or months, closed.
 import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';

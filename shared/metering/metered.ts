@@ -49,7 +49,7 @@ import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
 import { usd } from '../http/validation.ts';
 import { idempotent } from '../idempotency/middleware.ts';
-import { type AccrualBilling, hourOf, periodOf, USABLE_SUBSCRIPTION_STATES } from '../ledger/accrual.ts';
+import { type AccrualBilling, periodOf, USABLE_SUBSCRIPTION_STATES } from '../ledger/accrual.ts';
 import {
   type ChargeOutcome,
   CompanionExistsError,
@@ -199,7 +199,7 @@ function payerOf(request: ApiRequest): Payer {
 
 /**
  * What to do about a retryable refusal: learn the account's mode or period, and the time to charge at (a
- * charge whose period or hour was closed is re-stamped now; it never lands before the account's period).
+ * postpaid charge never lands before the account's period).
  */
 function retryAt(charge: UsageCharge, outcome: ChargeOutcome | SettleOutcome): string | undefined {
   switch (outcome.status) {
@@ -217,18 +217,8 @@ function retryAt(charge: UsageCharge, outcome: ChargeOutcome | SettleOutcome): s
         return charge.at;
       return latest(nowIso(), `${accountPeriod}-01T00:00:00.000Z`);
     }
-    case 'bucket_closed':
-      // The period or hour ended for its job already (this instance's clock may lag): the next one takes it.
-      return latest(nowIso(), charge.billing ? nextBucketStart(charge.billing) : charge.at);
   }
   return undefined;
-}
-
-/** The first moment after the charge's period (postpaid) or hour (marketplace). */
-function nextBucketStart(billing: AccrualBilling): string {
-  if (billing.mode === 'marketplace') return new Date(Date.parse(billing.hour) + 60 * 60_000).toISOString();
-  const [year, month] = billing.period.split('-').map(Number) as [number, number];
-  return new Date(Date.UTC(year, month, 1)).toISOString();
 }
 
 function latest(a: string, b: string): string {
@@ -389,7 +379,7 @@ function billingAt(accountId: string, at: string): AccrualBilling | undefined {
       return { mode: 'postpaid', period, rollover: held === undefined || held < period };
     }
     case 'marketplace':
-      return { mode: 'marketplace', hour: hourOf(at), dimension: config.marketplaceDimension };
+      return { mode: 'marketplace', dimension: config.marketplaceDimension };
     default:
       return undefined;
   }

@@ -1,14 +1,18 @@
-// One postpaid account's invoice for one closed period, exactly once whatever crashes or repeats: claim the
-// period (closing it to late charges, computing the amount and moving the sub-cent carry in one
+// One postpaid account's invoice for one closed period, exactly once whatever crashes or repeats: once the
+// rollup consumer has rolled in every accrued entry of the account (shared/usage/watermark.ts), claim the
+// period (closing it to late entries, computing the amount and moving the sub-cent carry in one
 // transaction), then create, fill, finalize and send the Stripe invoice, each call with an idempotency key
 // derived from the account and period, storing the invoice id as soon as it is known. A run that finds a
 // claim whose lease ran out resumes it from what was stored; it never creates a second invoice.
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type Stripe from 'stripe';
 import { nowIso, nowMs } from '../clock.ts';
 import { newUlid } from '../ids.ts';
 import { add, allocateCents, type Micros, micros, splitCents } from '../money.ts';
+import { logger, metrics } from '../observability/powertools.ts';
 import { ensureCustomer } from '../payments/customers.ts';
 import { stripe } from '../payments/stripe-client.ts';
+import { type RollupGate, rollupGate } from '../usage/watermark.ts';
 import { recordInvoiceStatus } from './lifecycle.ts';
 import { isClosed, periodEndMs, periodStartMs } from './periods.ts';
 import {
@@ -38,6 +42,8 @@ export type InvoiceOutcome =
   /** Another run holds the claim's lease (it is working on it, or crashed and its lease has not run out). */
   | 'busy'
   | 'period_open'
+  /** The rollups lag the account's ledger: the period stays due for the job's next run. */
+  | 'rollups_behind'
   | 'no_usage';
 
 export type InvoiceRunReport = {
@@ -51,9 +57,17 @@ export type InvoiceRunReport = {
 
 /** The Stripe steps, for fault injection in tests: called right after each Stripe call returned. */
 export type InvoiceStep = 'created' | `item:${string}` | 'finalized' | 'sent';
-export type InvoiceOptions = { afterStripeCall?: (step: InvoiceStep) => void | Promise<void> };
+export type InvoiceOptions = {
+  afterStripeCall?: (step: InvoiceStep) => void | Promise<void>;
+  /** The run's gate on the rollups (one per worker invocation); a call of its own by default. */
+  gate?: RollupGate;
+};
 
-/** The invoice for a period's usage plus the carried remainder: rounded down to cents once, lines by largest remainder. */
+/**
+ * The invoice for a period's usage plus the carried remainder: rounded down to cents once, lines by largest
+ * remainder. Below one cent (or below zero, after calls reversed once their period was invoiced) nothing
+ * is invoiced and the whole amount carries on.
+ */
 export function planInvoice(item: PeriodItem, carryIn: Micros, termsDays: number): InvoicePlan {
   const usage = featureUsage(item);
   const total = add(micros(Number(item.cost ?? 0)), carryIn);
@@ -109,6 +123,20 @@ export async function invoicePeriod(
   if (!isClosed(period, nowMs())) return report('period_open');
   const owner = newUlid();
   let item = await getPeriod(accountId, period);
+  if (!item?.invoice_state) {
+    // Not claimed yet: only once every accrued entry is rolled up, and from a read made after that.
+    const rollups = await (options.gate ?? rollupGate()).check(accountId);
+    if (!rollups.caughtUp) {
+      metrics.addMetric('InvoiceAwaitingRollups', MetricUnit.Count, 1);
+      logger.warn('rollups lag the ledger: the period is left for the next run', {
+        accountId,
+        period,
+        entriesBehind: rollups.behind,
+      });
+      return report('rollups_behind');
+    }
+    item = await getPeriod(accountId, period);
+  }
   if (!item) return report('no_usage');
   const claimedNow = !item.invoice_state;
   if (claimedNow) item = await claim(item, owner);

@@ -1,11 +1,12 @@
-// Postpaid invoicing's conditional writes on the period item (`ACCOUNT#id / PERIOD#YYYY-MM`, whose usage the
-// charging transaction sums) and on the account item (the sub-cent carry). The claim closes the period to
-// late charges, consumes the carry and records the computed invoice in one transaction; every later step
-// is a checkpoint under the run's lease, so a crashed run is resumed from what it stored.
+// The period item (`ACCOUNT#id / PERIOD#YYYY-MM`): the rollup consumer's sums of the period's accrued ledger
+// entries, and postpaid invoicing's conditional writes on it and on the account item (the sub-cent carry).
+// The claim closes the period to late entries, consumes the carry and records the computed invoice in one
+// transaction; every later step is a checkpoint under the run's lease, so a crashed run is resumed from what
+// it stored.
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
-import { keys } from '../dynamo/keys.ts';
+import { INVOICE_DUE_SHARDS, keys, shardOfAccount } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
 import { failedCondition, type TransactItem, transactWrite, updateIf } from '../dynamo/transact.ts';
 import type { Micros } from '../money.ts';
@@ -50,6 +51,8 @@ export type PeriodItem = {
   period: string;
   cost: Micros;
   requests: number;
+  /** Ledger entries rolled in (never decreases, unlike `requests`): the claim's proof that nothing changed. */
+  entries?: number;
   GSI1PK?: string;
   invoice_state?: InvoiceState;
   invoice?: InvoicePlan;
@@ -84,6 +87,67 @@ export const DEFAULT_TERMS_DAYS = 30;
 
 const table = () => config.tableName;
 
+/** One feature's line of a period: summed exact cost, units (or requests of a fixed-price feature), calls. */
+export type FeatureSums = { cost: number; quantity: number; requests: number };
+
+/** What a batch of ledger entries adds to one period item. */
+export type PeriodIncrement = {
+  cost: number;
+  requests: number;
+  /** How many entries it rolls in. */
+  entries: number;
+  features: Map<string, FeatureSums>;
+};
+
+/**
+ * The rollup consumer's write to a period item: its totals, one line per feature (`f:<feature>:cost|
+ * quantity|requests`, what the invoice is built from) and the account-period in the invoicing index; refused
+ * once the invoicing job claimed the period (`invoice_state`), when the consumer books the entries into the
+ * next period instead. The item stays bounded: it gains attributes only per feature, and every charge's
+ * feature is a price catalog entry (unknown features are refused before any charge), so one period holds at
+ * most one line per catalog feature, however many calls, tokens or entries it sums.
+ */
+export function periodRollupUpdate(
+  accountId: string,
+  period: string,
+  increment: PeriodIncrement,
+): TransactItem {
+  const names: Record<string, string> = {
+    '#period': 'period',
+    '#cost': 'cost',
+    '#requests': 'requests',
+    '#entries': 'entries',
+  };
+  const values: Record<string, unknown> = {
+    ':kind': 'period',
+    ':account': accountId,
+    ':p': period,
+    ':gpk': keys.invoiceDueIndex(period, shardOfAccount(accountId, INVOICE_DUE_SHARDS), accountId).GSI1PK,
+    ':gsk': accountId,
+    ':cost': increment.cost,
+    ':requests': increment.requests,
+    ':entries': increment.entries,
+  };
+  const adds = ['#cost :cost', '#requests :requests', '#entries :entries'];
+  [...increment.features].forEach(([feature, sums], i) => {
+    for (const field of ['cost', 'quantity', 'requests'] as const) {
+      names[`#f${i}${field}`] = `f:${feature}:${field}`;
+      values[`:f${i}${field}`] = sums[field];
+      adds.push(`#f${i}${field} :f${i}${field}`);
+    }
+  });
+  return {
+    Update: {
+      TableName: table(),
+      Key: keys.period(accountId, period),
+      UpdateExpression: `SET kind = :kind, account_id = :account, #period = :p, GSI1PK = :gpk, GSI1SK = :gsk ADD ${adds.join(', ')}`,
+      ConditionExpression: 'attribute_not_exists(invoice_state)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
+}
+
 export async function getPeriod(accountId: string, period: string): Promise<PeriodItem | undefined> {
   const result = await ddb().send(
     new GetCommand({ TableName: table(), Key: keys.period(accountId, period), ConsistentRead: true }),
@@ -105,7 +169,7 @@ export async function getAccountForInvoicing(accountId: string): Promise<Account
   return result.Item as AccountForInvoicing | undefined;
 }
 
-/** The per-feature usage the charging transaction summed (`f:<feature>:cost|quantity|requests`). */
+/** The per-feature usage the rollup consumer summed (`f:<feature>:cost|quantity|requests`). */
 export function featureUsage(item: PeriodItem): Omit<InvoiceLine, 'cents'>[] {
   const features = new Map<string, Omit<InvoiceLine, 'cents'>>();
   for (const [attribute, value] of Object.entries(item)) {
@@ -121,16 +185,34 @@ export function featureUsage(item: PeriodItem): Omit<InvoiceLine, 'cents'>[] {
 
 export type ClaimOutcome =
   | { kind: 'claimed'; item: PeriodItem }
-  /** Another run claimed first, or a charge landed since the read: re-read and look again. */
+  /** Another run claimed first, or the consumer rolled entries in since the read: re-read and look again. */
   | { kind: 'period_changed' }
   /** The carry moved since the read (another period of the account was claimed): recompute. */
   | { kind: 'carry_changed' };
 
 /**
- * The claim: closes the period to late charges (`invoice_state`), records the computed invoice, takes the
+ * The item is exactly as read: `entries` grows with every batch the consumer rolls in (a charge and a
+ * reversal of another call can leave `requests` and `cost` unchanged, never `entries`). A period item from
+ * before the rollups has no `entries` until the consumer first adds to it; its `requests` and `cost` are
+ * compared too, for a charge of a previous version still running during the upgrade.
+ */
+function unchangedSinceRead(read: PeriodItem): { condition: string; values: Record<string, unknown> } {
+  const entries = read.entries === undefined ? 'attribute_not_exists(entries)' : 'entries = :entries';
+  return {
+    condition: `${entries} AND requests = :requests AND #cost = :cost`,
+    values: {
+      ':requests': read.requests,
+      ':cost': read.cost,
+      ...(read.entries === undefined ? {} : { ':entries': read.entries }),
+    },
+  };
+}
+
+/**
+ * The claim: closes the period to late entries (`invoice_state`), records the computed invoice, takes the
  * lease, and moves the account's carry from `carry_in` to `carry_out`, all or nothing. It holds only if the
- * period is exactly as read (`requests` grows with every charge) and the carry is the one the plan used.
- * A plan under one cent is `skipped` at once and leaves the due index.
+ * period is exactly as read and the carry is the one the plan used. A plan under one cent is `skipped` at
+ * once and leaves the due index.
  */
 export async function claimPeriod(
   read: PeriodItem,
@@ -145,6 +227,7 @@ export async function claimPeriod(
     plan.carry_in === 0
       ? '(attribute_not_exists(invoice_carry) OR invoice_carry = :carryIn)'
       : 'invoice_carry = :carryIn';
+  const unchanged = unchangedSinceRead(read);
   const items: TransactItem[] = [
     {
       Update: {
@@ -153,12 +236,12 @@ export async function claimPeriod(
         UpdateExpression: skipped
           ? 'SET invoice_state = :skipped, invoice = :plan, claimed_at = :now REMOVE GSI1PK, GSI1SK'
           : 'SET invoice_state = :claimed, invoice = :plan, claimed_at = :now, lease_owner = :owner, lease_until = :until',
-        ConditionExpression:
-          'attribute_exists(PK) AND attribute_not_exists(invoice_state) AND requests = :requests',
+        ConditionExpression: `attribute_exists(PK) AND attribute_not_exists(invoice_state) AND ${unchanged.condition}`,
+        ExpressionAttributeNames: { '#cost': 'cost' },
         ExpressionAttributeValues: {
           ':plan': plan,
           ':now': nowIso,
-          ':requests': read.requests,
+          ...unchanged.values,
           ...(skipped
             ? { ':skipped': 'skipped' }
             : { ':claimed': 'claimed', ':owner': owner, ':until': leaseUntil }),

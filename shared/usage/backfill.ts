@@ -14,8 +14,8 @@ import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { LEDGER_ITEM_KIND, type LedgerEntry } from '../ledger/types.ts';
-import { applyChunk } from './apply.ts';
-import { planRollups, type StreamEntry } from './rollups.ts';
+import { applyEntries } from './apply.ts';
+import type { StreamEntry } from './rollups.ts';
 
 /** How long the backfill's markers outlive it: the window in which an interrupted run can be resumed. */
 export const BACKFILL_MARKER_TTL_SECONDS = 30 * 86_400;
@@ -79,9 +79,7 @@ export async function backfillUsage(options: {
       sequence: (item as LedgerEntry).entry_id,
     }));
     report.entries += entries.length;
-    if (!dryRun)
-      for (const chunk of planRollups(entries))
-        report.applied += (await applyChunk(chunk, BACKFILL_MARKER_TTL_SECONDS)).length;
+    if (!dryRun) report.applied += await applyEntries(entries, BACKFILL_MARKER_TTL_SECONDS);
     options.onPage?.(report);
     startKey = page.LastEvaluatedKey;
   } while (startKey);

@@ -1,5 +1,6 @@
-// Usage rollups, the plan: what a batch of new ledger entries adds to the fixed-size usage items that
-// `GET /v1/usage` reads, as transactions of at most 100 items. Pure; shared/usage/apply.ts executes it.
+// Rollups, the plan: what a batch of new ledger entries adds to the fixed-size usage items that
+// `GET /v1/usage` reads, and to the period items (postpaid) and hour records (marketplace) that invoices and
+// AWS metering are made from, as transactions of at most 100 items. Pure; shared/usage/apply.ts executes it.
 //
 // Layout (partition `USAGE#<account>`, one item per key, ~150 bytes each, whatever the traffic):
 //   D#<YYYY-MM-DD>#<feature>                 the account's day × feature
@@ -16,8 +17,21 @@
 // per-shard checkpoint would write less, but Lambda's DynamoDB stream events do not name their shard, and
 // sequence numbers are ordered only within one: a marker needs neither, and holds under bisected batches,
 // partial-batch retries and a timed-out invocation racing its retry.
+//
+// Billing (the accrual): an entry written with `billing_mode` (postpaid or marketplace usage, and its
+// reversal) also adds to one period item `PERIOD#<YYYY-MM>` (cost, requests, its feature's line) or hour
+// record `MKT_HOUR#<hour>#<dimension>` (cost, requests), the one of its time (a reversal: of its charge's
+// time), in the same transaction as its marker. A period or hour its job has claimed refuses the write; the
+// entry is then planned into the next one, and the next, until one is open (`closed` lists those learnt),
+// so every accrued micro-dollar is billed exactly once, a late one in the next period or hour. Entries
+// without `billing_mode` were summed there by their own charging transaction, before the upgrade: they add
+// nothing here. Each item also counts the entries rolled in (`entries`), which never decreases: the jobs'
+// claims compare it with what they read.
+import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
+import { hourOf, periodOf } from '../ledger/accrual.ts';
 import type { LedgerEntry } from '../ledger/types.ts';
+import type { FeatureSums } from '../postpaid/store.ts';
 
 export const ROLLUP_KIND = 'usage_rollup';
 /** TransactWriteItems takes at most 100 items. */
@@ -71,12 +85,79 @@ export type Increment = {
 /** A ledger entry as the stream delivered it; `sequence` names its record in a partial-batch failure. */
 export type StreamEntry = { entry: LedgerEntry; sequence: string };
 
+/** Where an accrued entry is billed: a postpaid period item or a marketplace hour record. */
+export type AccrualBucket =
+  | { mode: 'postpaid'; accountId: string; period: string }
+  | { mode: 'marketplace'; accountId: string; hour: string; dimension: string };
+
+/** What one accrued entry adds to its bucket: a charge its cost and one request; its reversal takes both back. */
+export type EntryAccrual = { bucket: AccrualBucket; feature: string } & FeatureSums;
+
+export function accrualOfEntry(entry: LedgerEntry): EntryAccrual | undefined {
+  if (!entry.billing_mode || entry.accrued === undefined) return undefined;
+  if (entry.type !== 'usage' && entry.type !== 'reversal') return undefined;
+  const sign = entry.type === 'usage' ? 1 : -1;
+  // Like usage, a reversal is billed where its charge was: the charge's period or hour.
+  const at = entry.type === 'reversal' ? (entry.reverses_at ?? entry.created_at) : entry.created_at;
+  const accountId = entry.account_id;
+  return {
+    bucket:
+      entry.billing_mode === 'postpaid'
+        ? { mode: 'postpaid', accountId, period: periodOf(at) }
+        : {
+            mode: 'marketplace',
+            accountId,
+            hour: hourOf(at),
+            dimension: entry.dimension ?? config.marketplaceDimension,
+          },
+    feature: entry.feature ?? '',
+    cost: entry.accrued,
+    quantity: sign * (entry.quantity ?? 1),
+    requests: sign,
+  };
+}
+
+export function bucketId(bucket: AccrualBucket): string {
+  return bucket.mode === 'postpaid'
+    ? `${bucket.accountId} PERIOD#${bucket.period}`
+    : `${bucket.accountId} MKT_HOUR#${bucket.hour}#${bucket.dimension}`;
+}
+
+/** The period or hour after `bucket`: where an entry goes when `bucket` was claimed before it was rolled in. */
+export function nextBucket(bucket: AccrualBucket): AccrualBucket {
+  if (bucket.mode === 'marketplace')
+    return { ...bucket, hour: hourOf(new Date(Date.parse(bucket.hour) + 3_600_000).toISOString()) };
+  const [year, month] = bucket.period.split('-').map(Number) as [number, number];
+  return { ...bucket, period: periodOf(new Date(Date.UTC(year, month, 1)).toISOString()) };
+}
+
+/** The first bucket from `bucket` on that is not known to be claimed. */
+export function openBucket(bucket: AccrualBucket, closed: ReadonlySet<string>): AccrualBucket {
+  let target = bucket;
+  while (closed.has(bucketId(target))) target = nextBucket(target);
+  return target;
+}
+
+/** What a chunk's entries add to one bucket (a postpaid one per feature too). */
+export type AccrualIncrement = {
+  bucket: AccrualBucket;
+  cost: number;
+  requests: number;
+  entries: number;
+  features: Map<string, FeatureSums>;
+};
+
+/** What a chunk adds to an account's watermark: every entry, and the accrued ones among them. */
+export type WatermarkIncrement = { entries: number; accrued: number };
+
 /** One transaction: the entries' markers, their summed increments, and each account's watermark. */
 export type RollupChunk = {
   entries: StreamEntry[];
   increments: Increment[];
-  /** Entries per account: added to the account's watermark. */
-  accounts: Map<string, number>;
+  accruals: AccrualIncrement[];
+  /** Accrued entries planned into a later bucket than their own (theirs was claimed). */
+  redirected: number;
+  accounts: Map<string, WatermarkIncrement>;
 };
 
 function incrementsOf(entry: LedgerEntry): Increment[] {
@@ -98,46 +179,98 @@ function incrementsOf(entry: LedgerEntry): Increment[] {
 
 const incrementId = (increment: Increment) => `${increment.accountId} ${increment.sortKey}`;
 
-function itemCount(chunk: {
-  entries: unknown[];
+type Building = {
+  entries: StreamEntry[];
   sums: Map<string, Increment>;
-  accounts: Map<string, number>;
-}) {
-  return chunk.entries.length + chunk.sums.size + chunk.accounts.size;
+  accruals: Map<string, AccrualIncrement>;
+  redirected: number;
+  accounts: Map<string, WatermarkIncrement>;
+};
+
+const emptyChunk = (): Building => ({
+  entries: [],
+  sums: new Map(),
+  accruals: new Map(),
+  redirected: 0,
+  accounts: new Map(),
+});
+
+function itemCount(chunk: Building) {
+  return chunk.entries.length + chunk.sums.size + chunk.accruals.size + chunk.accounts.size;
+}
+
+function addAccrual(chunk: Building, accrual: EntryAccrual, target: AccrualBucket) {
+  const id = bucketId(target);
+  const sum = chunk.accruals.get(id) ?? {
+    bucket: target,
+    cost: 0,
+    requests: 0,
+    entries: 0,
+    features: new Map<string, FeatureSums>(),
+  };
+  sum.cost += accrual.cost;
+  sum.requests += accrual.requests;
+  sum.entries += 1;
+  if (target.mode === 'postpaid') {
+    const line = sum.features.get(accrual.feature) ?? { cost: 0, quantity: 0, requests: 0 };
+    line.cost += accrual.cost;
+    line.quantity += accrual.quantity;
+    line.requests += accrual.requests;
+    sum.features.set(accrual.feature, line);
+  }
+  chunk.accruals.set(id, sum);
 }
 
 /**
  * Splits consecutive entries into transactions of at most `maxItems` items, summing each transaction's
- * increments per rollup item (a batch of one account's calls to one feature is 4 updates, not 4 per call).
+ * increments per rollup item (a batch of one account's calls to one feature is 4 updates, not 4 per call),
+ * and its accruals per period item or hour record, each in the first bucket from its own that is not in
+ * `closed` (the buckets found claimed).
  */
-export function planRollups(entries: StreamEntry[], maxItems = MAX_TRANSACTION_ITEMS): RollupChunk[] {
+export function planRollups(
+  entries: StreamEntry[],
+  maxItems = MAX_TRANSACTION_ITEMS,
+  closed: ReadonlySet<string> = new Set(),
+): RollupChunk[] {
   const chunks: RollupChunk[] = [];
-  let current = { entries: [] as StreamEntry[], sums: new Map<string, Increment>(), accounts: new Map() };
+  let current = emptyChunk();
   const close = () => {
     if (current.entries.length === 0) return;
     chunks.push({
       entries: current.entries,
       increments: [...current.sums.values()],
+      accruals: [...current.accruals.values()],
+      redirected: current.redirected,
       accounts: current.accounts,
     });
-    current = { entries: [], sums: new Map(), accounts: new Map() };
+    current = emptyChunk();
   };
   for (const streamEntry of entries) {
     const increments = incrementsOf(streamEntry.entry);
+    const accrual = accrualOfEntry(streamEntry.entry);
+    const target = accrual && openBucket(accrual.bucket, closed);
     const accountId = streamEntry.entry.account_id;
     const added =
       1 +
       increments.filter((increment) => !current.sums.has(incrementId(increment))).length +
+      (target && !current.accruals.has(bucketId(target)) ? 1 : 0) +
       (current.accounts.has(accountId) ? 0 : 1);
     if (itemCount(current) + added > maxItems) close();
     current.entries.push(streamEntry);
-    current.accounts.set(accountId, (current.accounts.get(accountId) ?? 0) + 1);
+    const watermark = current.accounts.get(accountId) ?? { entries: 0, accrued: 0 };
+    watermark.entries += 1;
+    if (accrual) watermark.accrued += 1;
+    current.accounts.set(accountId, watermark);
     for (const increment of increments) {
       const sum = current.sums.get(incrementId(increment));
       if (sum) {
         sum.cost += increment.cost;
         sum.requests += increment.requests;
       } else current.sums.set(incrementId(increment), { ...increment });
+    }
+    if (accrual && target) {
+      addAccrual(current, accrual, target);
+      if (target !== accrual.bucket) current.redirected += 1;
     }
   }
   close();

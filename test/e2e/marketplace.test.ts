@@ -61,6 +61,8 @@ describe('an AWS Marketplace buyer on the local stack', () => {
     const credits = await http('GET', '/v1/credits', { token });
     expect(credits.body).toMatchObject({ billing_mode: 'marketplace', balance: 0 });
 
+    // The hour record follows the ledger through the stream: the job runs once it caught up.
+    await stack.drainStream();
     await http('POST', '/__local/clock', { admin: true, body: { now: '2026-12-15T11:05:00Z' } });
     const first = await http('POST', '/__local/jobs/marketplace-metering', { admin: true });
     const second = await http('POST', '/__local/jobs/marketplace-metering', { admin: true });

@@ -87,6 +87,8 @@ describe('a postpaid account with a monthly spend limit, over HTTP', () => {
     // The next month unblocks by itself; the invoice job, run twice, bills January once, exactly.
     await http('POST', '/__local/clock', { admin: true, body: { now: '2041-02-01T00:20:00Z' } });
     expect((await echo(token)).status).toBe(200);
+    // The period item follows the ledger through the stream: the job runs once it caught up.
+    await stack.drainStream();
     await http('POST', '/__local/jobs/postpaid-invoices', { admin: true });
     await http('POST', '/__local/jobs/postpaid-invoices', { admin: true });
     const invoices = await eventually(

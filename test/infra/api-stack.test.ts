@@ -810,7 +810,7 @@ describe('api stack: the table stream consumers', () => {
     expect([...functions.usageRollups.table].sort()).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
-  it('alarms to the alarm topic when GET /v1/usage lags the ledger by more than 5 minutes', () => {
+  it('alarms to the alarm topic when the rollups (usage, period items, hour records) lag the ledger by more than 5 minutes', () => {
     const lag = ofType('AWS::CloudWatch::Alarm')
       .map(([, alarm]) => alarm.Properties ?? {})
       .filter((alarm) => alarm.MetricName === 'UsageRollupLagMs');
@@ -822,6 +822,7 @@ describe('api stack: the table stream consumers', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       AlarmActions: [expect.objectContaining({ Ref: expect.any(String) })],
     });
+    expect(lag[0]?.AlarmDescription).toMatch(/GET \/v1\/usage.*invoicing and Marketplace metering/);
     expect(USAGE_ROLLUP_LAG_ALARM_MS).toBe(300_000);
   });
 

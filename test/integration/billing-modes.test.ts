@@ -18,6 +18,7 @@ import { fromWire } from '#shared/money.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum, tableItem } from '../support/accounts.ts';
 import { apiEvent, call, lambdaContext } from '../support/api.ts';
 import { marketplaceAccount } from '../support/marketplace.ts';
+import { rollUpRecordedUsage } from '../support/stream.ts';
 
 afterEach(() => {
   resetClock();
@@ -140,6 +141,7 @@ describe('marketplace usage', () => {
     freezeClock(new Date('2027-08-01T14:00:00.000Z'));
     const second = await call('POST', '/v1/demo/words', { token, body: { text: 'one two' } });
     const credits = await call('GET', '/v1/credits', { token });
+    await rollUpRecordedUsage();
 
     expect(first.body.cost).toBe(0.002);
     expect(first.headers['x-credits-remaining']).toBeUndefined();
@@ -169,6 +171,7 @@ describe('marketplace usage', () => {
     const { accountId, token } = await marketplaceAccount('active');
     freezeClock(new Date('2027-08-02T09:30:00.000Z'));
     await call('POST', '/v1/demo/echo', { token, body: { text: 'a' } });
+    await rollUpRecordedUsage();
     await ddb().send(
       new UpdateCommand({
         TableName: process.env.TABLE_NAME,
@@ -178,9 +181,11 @@ describe('marketplace usage', () => {
         ExpressionAttributeValues: { ':claimed': 'claimed' },
       }),
     );
-    // An instance whose clock lags still charges in the 09:00 hour after the job took it.
+    // An instance whose clock lags still charges in the 09:00 hour after the job took it: the rollup
+    // consumer books the entry into the next hour.
     freezeClock(new Date('2027-08-02T09:59:59.900Z'));
     const late = await call('POST', '/v1/demo/echo', { token, body: { text: 'b' } });
+    await rollUpRecordedUsage();
 
     expect(late.status).toBe(200);
     expect(await tableItem(keys.marketplaceHour(accountId, '2027-08-02T09:00:00Z', 'usage'))).toMatchObject({
@@ -191,6 +196,8 @@ describe('marketplace usage', () => {
       cost: 2_000,
       state: 'pending',
     });
+    // The ledger keeps the call's own time; only its billing moved.
+    expect((await ledgerEntries(accountId)).at(-1)?.created_at).toBe('2027-08-02T09:59:59.900Z');
   });
 
   it.each(['cancelled', 'failed'])('refuses a buyer whose subscription is %s with 403', async (status) => {

@@ -8,6 +8,7 @@ import { setBillingMode, setSpendLimit } from '#shared/accounts/billing-mode.ts'
 import { freezeClock, nowIso, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
+import { queryAll } from '#shared/dynamo/query.ts';
 import { ConflictError } from '#shared/errors.ts';
 import type { ApiContext } from '#shared/http/api.ts';
 import { chargeUsage, type UsageCharge } from '#shared/ledger/ledger.ts';
@@ -20,6 +21,7 @@ import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../suppor
 import { apiEvent, call, lambdaContext } from '../support/api.ts';
 import { eventsOf } from '../support/assertions.ts';
 import { countCommands, failBeforeSending, loseRepliesOf, restoreClient } from '../support/faults.ts';
+import { rollUpRecordedUsage } from '../support/stream.ts';
 
 afterEach(() => {
   restoreClient();
@@ -203,6 +205,7 @@ describe('a failing feature is not charged, net', () => {
       period_usage: 2000,
       period_headroom: 1_000_000 - 2000,
     });
+    await rollUpRecordedUsage();
     expect(await read(keys.period(accountId, '2027-03'))).toMatchObject({ cost: 2000, requests: 1 });
     const usage = await call('GET', '/v1/usage', {
       token,
@@ -231,6 +234,7 @@ describe('a failing feature is not charged, net', () => {
     const { invoke } = countingFeature('fail_4xx');
 
     expect((await invoke(token)).status).toBe(409);
+    await rollUpRecordedUsage();
 
     expect(await read(keys.marketplaceHour(accountId, '2027-08-01T13:00:00Z', 'usage'))).toMatchObject({
       cost: 0,
@@ -349,24 +353,44 @@ describe('a crash between the charge and the feature failure', () => {
 });
 
 describe('refusals say what happened', () => {
+  /** Whether DynamoDB stores `item` (over 400 KB it refuses it with a ValidationException). */
+  async function fits(item: Record<string, unknown>): Promise<boolean> {
+    try {
+      await ddb().send(new PutCommand({ TableName: process.env.TABLE_NAME, Item: item }));
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ValidationException') return false;
+      throw error;
+    }
+  }
+
   /**
-   * A postpaid account whose period item for this month is a few bytes short of 400 KB: a charge that adds to
-   * it is invalid. (The period item is what a charge still writes besides the account, entry and guard.)
+   * A postpaid account whose account item, with its current period already open, has only `room` bytes left
+   * below 400 KB: a charge, which adds the `accrual_entries` count to it, is invalid. (The account item is
+   * the one item a charge updates; the entry and guard are small puts.)
    */
-  async function postpaidWithFullPeriod(accountId: string) {
+  async function postpaidWithFullAccount(accountId: string, room = 8) {
     await setBillingMode(accountId, 'postpaid');
     await setSpendLimit(accountId, fromWire(1));
-    await ddb().send(
-      new PutCommand({
-        TableName: process.env.TABLE_NAME,
-        Item: { ...keys.period(accountId, nowIso().slice(0, 7)), kind: 'period', pad: 'x'.repeat(409_450) },
-      }),
-    );
+    const account = {
+      ...(await read(keys.account(accountId))),
+      period: nowIso().slice(0, 7),
+      period_usage: 0,
+      period_committed: 0,
+      period_headroom: 1_000_000,
+    };
+    let [small, large] = [400_000, 410_000];
+    while (large - small > 1) {
+      const middle = Math.floor((small + large) / 2);
+      if (await fits({ ...account, pad: 'x'.repeat(middle) })) small = middle;
+      else large = middle;
+    }
+    expect(await fits({ ...account, pad: 'x'.repeat(small - room) })).toBe(true);
   }
 
   it('a ValidationError cancellation (item over 400 KB) is a 500 without a depletion event, and runs nothing', async () => {
     const { accountId, token } = await fundedAccount(1);
-    await postpaidWithFullPeriod(accountId);
+    await postpaidWithFullAccount(accountId);
     const { feature, invoke } = countingFeature();
 
     const answer = await invoke(token);
@@ -381,16 +405,25 @@ describe('refusals say what happened', () => {
 
   it('a per-unit settle refused by a ValidationError gives up after at most 3 tries and releases the hold', async () => {
     const { accountId, token } = await fundedAccount(1);
-    await postpaidWithFullPeriod(accountId);
+    await postpaidWithFullAccount(accountId);
     const counts = countCommands();
 
     const answer = await call('POST', '/v1/demo/words', { token, body: { text: 'a b c' } });
 
     expect(answer.status).toBe(500);
-    // One hold, at most 3 settles, one release.
+    // One hold (it fitted), at least one settle refused, at most 3 settles, one release.
+    const holds = await queryAll({
+      TableName: process.env.TABLE_NAME,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :hold)',
+      ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':hold': keys.holdPrefix },
+      ConsistentRead: true,
+    });
+    expect(holds.map((hold) => hold.status)).toEqual(['released']);
+    expect(counts.get('TransactWriteItemsCommand')).toBeGreaterThanOrEqual(3);
     expect(counts.get('TransactWriteItemsCommand')).toBeLessThanOrEqual(5);
     expect(await eventsOf(accountId, 'credits.balance.depleted')).toHaveLength(0);
     const account = await accountMoney(accountId);
     expect([account.balance, account.held, account.available]).toEqual([1_000_000, 0, 1_000_000]);
+    expect((await ledgerEntries(accountId)).filter((entry) => entry.type === 'usage')).toEqual([]);
   });
 });

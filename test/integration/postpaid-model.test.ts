@@ -1,8 +1,8 @@
 // Model-based test of postpaid accrual against DynamoDB Local: random sequences of fixed and per-unit calls,
 // spend-limit changes (set, lower, remove) and month changes, through the real handlers, compared after
 // every step with a plain model: a call passes exactly when the limit allows it (its hold's estimate for a
-// per-unit call), usage only grows by what passed, the period's item sums to the account's usage, and the
-// balance never moves. fast-check prints the seed and the shrunk sequence on failure.
+// per-unit call), usage only grows by what passed, the period's item (rolled up from the ledger by the
+// stream consumer, driven before each comparison) sums to the account's usage, and the balance never moves. fast-check prints the seed and the shrunk sequence on failure.
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { accountMoney, fundedAccount } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
+import { rollUpRecordedUsage } from '../support/stream.ts';
 
 const ECHO = 2_000;
 const WORD = 100;
@@ -39,6 +40,7 @@ async function compare(model: Model, real: Real) {
   if (model.limit !== null && account.period === period) {
     expect(account.period_headroom).toBe(model.limit - usageOf(model));
   }
+  await rollUpRecordedUsage();
   const item = (
     await ddb().send(
       new GetCommand({

@@ -1,5 +1,6 @@
-// Postpaid accounts: the mode switch, accrual in the charging write, and the monthly spend limit enforced
-// inside that write's condition (exact under concurrency, unblocked by a new month without any job).
+// Postpaid accounts: the mode switch, accrual in the charging write (the period item follows from the
+// ledger through the rollup consumer), and the monthly spend limit enforced inside that write's condition
+// (exact under concurrency, unblocked by a new month without any job).
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearViews } from '#shared/accounts/view.ts';
@@ -10,6 +11,7 @@ import { reconcileAll } from '#shared/ledger/reconcile.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { eventsOf } from '../support/assertions.ts';
+import { rollUpRecordedUsage } from '../support/stream.ts';
 
 const SPEND_LIMIT_BODY = { error: 'Monthly spend limit reached', code: 'spend_limit_reached' };
 
@@ -22,7 +24,9 @@ async function postpaidAccount(prepaidUsd = 0, terms?: number) {
   return account;
 }
 
+/** The period item once the rollup consumer has applied every ledger entry written so far. */
 async function periodItem(accountId: string, period: string) {
+  await rollUpRecordedUsage();
   const result = await ddb().send(
     new GetCommand({
       TableName: process.env.TABLE_NAME,
@@ -166,6 +170,7 @@ describe('postpaid accrual', () => {
     const { accountId, token } = await postpaidAccount();
     setClock(new Date('2027-03-31T23:59:59.000Z'));
     expect((await echo(token)).status).toBe(200);
+    await rollUpRecordedUsage();
     // The invoicing job claimed March; an instance whose clock still says March charges after that.
     await ddb().send(
       new (await import('@aws-sdk/lib-dynamodb')).UpdateCommand({
@@ -175,7 +180,8 @@ describe('postpaid accrual', () => {
         ExpressionAttributeValues: { ':claimed': 'claimed' },
       }),
     );
-    // An instance whose clock lags still charges in March after the job took it: April takes the call.
+    // An instance whose clock lags still charges in March after the job took it: the rollup consumer books
+    // the entry into April.
     freezeClock(new Date('2027-03-31T23:59:59.900Z'));
     expect((await echo(token)).status).toBe(200);
 

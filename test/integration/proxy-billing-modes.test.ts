@@ -1,7 +1,8 @@
 // Metered proxy routes for accounts that are not prepaid, against the toy upstream in another process:
 // postpaid calls accrue their exact cost to the period (refused with 402 before the upstream once the monthly
 // spend limit is reached), marketplace calls accrue to the buyer's hour record (refused with 403 before the
-// upstream when the subscription is not active).
+// upstream when the subscription is not active). The period item and hour record follow from the ledger
+// through the rollup consumer, which the tests drive before reading them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { setSpendLimit } from '#shared/accounts/billing-mode.ts';
 import { clearViews } from '#shared/accounts/view.ts';
@@ -12,6 +13,7 @@ import { accountMoney, ledgerEntries, tableItem } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { marketplaceAccount } from '../support/marketplace.ts';
 import { postpaidAccount } from '../support/postpaid.ts';
+import { rollUpRecordedUsage } from '../support/stream.ts';
 import { useToyUpstream } from '../support/toy-process.ts';
 
 const { seenBy } = useToyUpstream();
@@ -42,6 +44,7 @@ describe('a postpaid account', () => {
       expect(answer.headers['x-cost']).toBe(String(answer.body.cost));
       expect(answer.headers['x-credits-remaining']).toBeUndefined();
     }
+    await rollUpRecordedUsage();
     expect(await tableItem(keys.period(accountId, '2027-09'))).toMatchObject({
       cost: 5_200,
       requests: 2,
@@ -83,6 +86,7 @@ describe('a marketplace buyer', () => {
 
     expect([fixed.status, perUnit.status]).toEqual([200, 200]);
     expect(fixed.headers['x-credits-remaining']).toBeUndefined();
+    await rollUpRecordedUsage();
     expect(await tableItem(keys.marketplaceHour(accountId, '2027-09-14T10:00:00Z', 'usage'))).toMatchObject({
       cost: 5_200,
       requests: 2,

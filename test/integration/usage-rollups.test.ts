@@ -1,12 +1,11 @@
 // Issue 14, items 1, 2 and 4 (usage): a charge writes no usage item; the usage rollup consumer derives
 // fixed-size rollups from the ledger through the table's stream, exactly once under redelivery, crashes and
-// lost replies, so GET /v1/usage always equals the ledger's sums and no item grows with tokens or features.
+// lost replies (and with them the period items and hour records of postpaid and Marketplace usage:
+// accrual-rollups.test.ts), so GET /v1/usage always equals the ledger's sums and no item grows with tokens
+// or features.
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { functions } from '#infra/definitions/functions.ts';
-import { streamConsumers } from '#infra/definitions/streams.ts';
 import { freezeClock, nowIso, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
@@ -14,12 +13,14 @@ import { newUlid } from '#shared/ids.ts';
 import { chargeUsage, type UsageCharge } from '#shared/ledger/ledger.ts';
 import { reverseCharge } from '#shared/ledger/reversal.ts';
 import type { Micros } from '#shared/money.ts';
-import { startStreamPoller } from '../../local/stream-poller.ts';
-import { fundedAccount, ledgerEntries } from '../support/accounts.ts';
+import { fundedAccount } from '../support/accounts.ts';
+import { callsOfBoth, expectBillingToMatchLedger } from '../support/accrued.ts';
 import { call } from '../support/api.ts';
 import { failBeforeSending, loseRepliesOf, restoreClient } from '../support/faults.ts';
+import { marketplaceAccount } from '../support/marketplace.ts';
+import { postpaidAccount } from '../support/postpaid.ts';
 import { expectRollupsToMatchLedger } from '../support/rollups.ts';
-import { rollUpRecordedUsage } from '../support/stream.ts';
+import { rollUpRecordedUsage, rollupPoller } from '../support/stream.ts';
 
 afterEach(() => {
   restoreClient();
@@ -81,26 +82,6 @@ async function largestItemBytes(): Promise<number> {
   return largest;
 }
 
-/** A poller of its own for the usage rollup consumer, whose invocations the test shapes. */
-async function rollupPoller(
-  invoke: (
-    handler: (event: { Records: DynamoDBRecord[] }) => Promise<unknown>,
-    records: DynamoDBRecord[],
-  ) => Promise<unknown>,
-) {
-  const { handler } = (await import(
-    /* @vite-ignore */ new URL(`../../${functions.usageRollups.entry}`, import.meta.url).href
-  )) as {
-    handler: (event: { Records: DynamoDBRecord[] }) => Promise<unknown>;
-  };
-  return startStreamPoller({
-    endpoint: process.env.DYNAMODB_ENDPOINT!,
-    tableName: process.env.TABLE_NAME!,
-    consumers: streamConsumers.filter((consumer) => consumer.function === 'usageRollups'),
-    invoke: (_name, event) => invoke(handler, event.Records),
-  });
-}
-
 /** `count` charges, each with its own token and one of 7 features: several rollup transactions per batch. */
 async function manyTokens(accountId: string, count: number) {
   for (let i = 0; i < count; i++)
@@ -143,19 +124,48 @@ describe('a charge writes no usage: it cannot grow an item', () => {
   }, 300_000);
 });
 
-describe('exactly once: rollups equal the ledger after', () => {
+/** A prepaid account, a postpaid account and a Marketplace buyer: the consumer rolls up all three modes. */
+async function accountsOfEveryMode(): Promise<string[]> {
+  return [
+    (await fundedAccount(10)).accountId,
+    (await postpaidAccount()).accountId,
+    (await marketplaceAccount('active')).accountId,
+  ];
+}
+
+/** `count` calls of each, each with its own token: several rollup transactions per batch. */
+async function callsOfEveryMode([prepaid, postpaid, buyer]: string[], count: number) {
+  await manyTokens(prepaid!, count);
+  await callsOfBoth(postpaid!, buyer!, count);
+}
+
+/** Usage rollups, period items and hour records all equal the ledger's sums, for every account. */
+async function expectEveryRollupToMatchLedger(accountIds: string[]) {
+  for (const accountId of accountIds) {
+    await expectRollupsToMatchLedger(accountId);
+    await expectBillingToMatchLedger(accountId);
+  }
+}
+
+async function entriesAppliedOf(accountIds: string[]): Promise<number> {
+  let applied = 0;
+  for (const accountId of accountIds) applied += await entriesApplied(accountId);
+  return applied;
+}
+
+describe('exactly once: usage rollups, period items and hour records equal the ledger after', () => {
   it('every batch delivered twice', async () => {
     const poller = await rollupPoller(async (handler, records) => {
       await handler({ Records: records });
       return handler({ Records: records });
     });
     try {
-      const { accountId } = await fundedAccount(10);
-      await manyTokens(accountId, 40);
+      const accounts = await accountsOfEveryMode();
+      await callsOfEveryMode(accounts, 40);
 
       await poller.drain();
 
-      await expectRollupsToMatchLedger(accountId);
+      await expectEveryRollupToMatchLedger(accounts);
     } finally {
       await poller.stop();
     }
@@ -169,47 +179,47 @@ describe('exactly once: rollups equal the ledger after', () => {
       return answer;
     });
     try {
-      const { accountId } = await fundedAccount(10);
-      await manyTokens(accountId, 40);
+      const accounts = await accountsOfEveryMode();
+      await callsOfEveryMode(accounts, 40);
 
       await poller.drain();
       await poller.drain();
 
-      await expectRollupsToMatchLedger(accountId);
+      await expectEveryRollupToMatchLedger(accounts);
     } finally {
       await poller.stop();
     }
   });
 
   it('a crash before the 2nd transaction of a batch: the 1st stays applied, the rest comes again', async () => {
-    const { accountId } = await fundedAccount(10);
-    await manyTokens(accountId, 40);
-    const entries = (await ledgerEntries(accountId)).length;
-    await rollUpRecordedUsage(); // whatever earlier tests left, so the next batch is this account's
+    const accounts = await accountsOfEveryMode();
+    await callsOfEveryMode(accounts, 20);
+    await rollUpRecordedUsage(); // whatever earlier tests left, so the next batch is these accounts'
+    const before = await entriesAppliedOf(accounts);
 
-    await manyTokens(accountId, 60);
+    await callsOfEveryMode(accounts, 40);
     failBeforeSending('TransactWriteItemsCommand', 1, 1);
     await rollUpRecordedUsage();
-    const partly = await entriesApplied(accountId);
+    const partly = await entriesAppliedOf(accounts);
     restoreClient();
     await rollUpRecordedUsage();
 
-    expect(partly).toBeGreaterThan(entries);
-    expect(partly).toBeLessThan(entries + 60);
-    await expectRollupsToMatchLedger(accountId);
+    expect(partly).toBeGreaterThan(before);
+    expect(partly).toBeLessThan(before + 3 * 40);
+    await expectEveryRollupToMatchLedger(accounts);
   });
 
   it('a reply lost after the 2nd transaction of a batch committed: redelivered, counted once', async () => {
-    const { accountId } = await fundedAccount(10);
+    const accounts = await accountsOfEveryMode();
     await rollUpRecordedUsage();
 
-    await manyTokens(accountId, 60);
+    await callsOfEveryMode(accounts, 40);
     loseRepliesOf('TransactWriteItemsCommand', 1, 1);
     await rollUpRecordedUsage();
     restoreClient();
     await rollUpRecordedUsage();
 
-    await expectRollupsToMatchLedger(accountId);
+    await expectEveryRollupToMatchLedger(accounts);
   });
 });
 

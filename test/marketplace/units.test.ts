@@ -19,11 +19,23 @@ describe('toUnits', () => {
     expect(toUnits(cost, carry, price)).toEqual({ units, carryOut });
   });
 
-  it('refuses what is not a non-negative integer amount', () => {
+  it('refuses what is not an integer amount, or a price that is not positive', () => {
     expect(() => toUnits(1.5, 0, 1000)).toThrow();
-    expect(() => toUnits(-1, 0, 1000)).toThrow();
+    expect(() => toUnits(1, 0.5, 1000)).toThrow();
     expect(() => toUnits(1, 0, 0)).toThrow();
   });
+
+  it.each([
+    [-2_000, 0, 1000, 0, -2_000],
+    [-2_000, 500, 1000, 0, -1_500],
+    [3_700, -2_000, 1000, 1, 700],
+    [0, -1, 1000, 0, -1],
+  ])(
+    'a credit (late reversal): cost %i + carry %i at %i → %i units, carry %i',
+    (cost, carry, price, units, carryOut) => {
+      expect(toUnits(cost, carry, price)).toEqual({ units, carryOut });
+    },
+  );
 
   it('caps a quantity at what BatchMeterUsage accepts and carries the rest', () => {
     const huge = (MAX_QUANTITY + 10) * 1000;

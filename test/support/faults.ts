@@ -76,3 +76,39 @@ export function countCommands(): Map<string, number> {
   setDocumentClient(client);
   return counts;
 }
+
+/** One item of a captured transaction: what it does, and to which item (its sort key). */
+export type CapturedAction = { action: 'Put' | 'Update' | 'ConditionCheck' | 'Delete'; sk: string };
+
+/** The sort key as sent: plain, or marshalled (`{ S: … }`) when the document client already converted it. */
+function sortKeyOf(value: unknown): string {
+  return typeof value === 'object' && value !== null ? String((value as { S?: string }).S) : String(value);
+}
+
+/** Installs a client that records the items of every TransactWriteItems it sends (committed or not). */
+export function captureTransactions(): CapturedAction[][] {
+  const client = createDocumentClient(process.env.DYNAMODB_ENDPOINT);
+  const transactions: CapturedAction[][] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'TransactWriteItemsCommand') {
+        const items = (args.input as { TransactItems?: Record<string, Record<string, unknown>>[] })
+          .TransactItems;
+        transactions.push(
+          (items ?? []).map((item) => {
+            const [action, write] = Object.entries(item)[0] as [
+              CapturedAction['action'],
+              Record<string, unknown>,
+            ];
+            const key = (write.Key ?? write.Item) as Record<string, unknown>;
+            return { action, sk: sortKeyOf(key.SK) };
+          }),
+        );
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'captureTransactions' },
+  );
+  setDocumentClient(client);
+  return transactions;
+}

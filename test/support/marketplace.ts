@@ -1,15 +1,14 @@
 // Marketplace fixtures: an emulator the metering client talks to, buyers registered through the real
-// registration, and hour records written with the charging transaction's own update (the contract).
+// registration, and hour records written with the rollup consumer's own update (the contract).
 
 import { randomUUID } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
-import { marketplaceHourAccrual } from '#shared/ledger/accrual.ts';
 import { resetMeteringClient } from '#shared/marketplace/client.ts';
+import { hourRollupUpdate } from '#shared/marketplace/hour-store.ts';
 import { registerBuyer } from '#shared/marketplace/registration.ts';
-import type { Micros } from '#shared/money.ts';
 import { createTable } from '../../local/dynamo-local.ts';
 import {
   type LifecycleEvent,
@@ -73,13 +72,9 @@ export async function marketplaceAccount(subscriptionStatus: string) {
   return { accountId, token };
 }
 
-/** Usage of `cost` micro-USD at `hour`: the very update the charging transaction makes to the hour record. */
+/** Usage of `cost` micro-USD at `hour`: the very update the rollup consumer makes for one entry. */
 export async function accrue(accountId: string, hour: string, cost: number, dimension = 'usage') {
-  const { Update } = marketplaceHourAccrual(
-    accountId,
-    { mode: 'marketplace', hour, dimension },
-    cost as Micros,
-  );
+  const { Update } = hourRollupUpdate(accountId, hour, dimension, { cost, requests: 1, entries: 1 });
   await ddb().send(new UpdateCommand(Update!));
 }
 

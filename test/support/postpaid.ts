@@ -1,15 +1,14 @@
-// Postpaid invoicing fixtures: postpaid accounts, usage written to period items exactly as the charging
-// transaction writes it (the contract with the charge path), and the invoice queue run in-process through
+// Postpaid invoicing fixtures: postpaid accounts, usage written to period items exactly as the rollup
+// consumer writes it (the contract with the ledger's rollups), and the invoice queue run in-process through
 // the real worker handler with bounded concurrency, as the SQS event source runs it in the cloud.
 
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createAccount } from '#shared/accounts/service.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
-import { periodAccrual } from '#shared/ledger/accrual.ts';
-import type { Micros } from '#shared/money.ts';
 import type { InvoiceRunReport } from '#shared/postpaid/invoicing.ts';
 import type { InvoiceWork, LocalInvoiceQueue } from '#shared/postpaid/queue.ts';
+import { periodRollupUpdate } from '#shared/postpaid/store.ts';
 import { handler as invoiceWorker } from '../../functions/workers/invoice.ts';
 import { workPool } from '../../local/work-pool.ts';
 
@@ -29,7 +28,7 @@ export async function postpaidAccount(options: { termsDays?: number; name?: stri
   return { accountId: account.account_id, token };
 }
 
-/** One charge's share of the period item: the very update the charging transaction makes. */
+/** One charge's share of the period item: the very update the rollup consumer makes for its entry. */
 export async function accrue(
   accountId: string,
   period: string,
@@ -37,7 +36,12 @@ export async function accrue(
   cost: number,
   quantity = 1,
 ): Promise<void> {
-  const { Update } = periodAccrual(accountId, period, feature, quantity, cost as Micros);
+  const { Update } = periodRollupUpdate(accountId, period, {
+    cost,
+    requests: 1,
+    entries: 1,
+    features: new Map([[feature, { cost, quantity, requests: 1 }]]),
+  });
   await ddb().send(new UpdateCommand(Update!));
 }
 

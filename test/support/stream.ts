@@ -2,6 +2,7 @@
 // tests write) that delivers only when asked, through the same consumers and filters as the cloud.
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type FunctionName, functions } from '#infra/definitions/functions.ts';
+import { streamConsumers } from '#infra/definitions/streams.ts';
 import { type StreamPoller, startStreamPoller } from '../../local/stream-poller.ts';
 
 type Handler = (event: { Records: DynamoDBRecord[] }) => Promise<unknown>;
@@ -43,4 +44,25 @@ export async function stopTestStream(): Promise<void> {
   const running = poller;
   poller = undefined;
   if (running) await (await running).stop();
+}
+
+/** A handler of the rollup consumer, as a shaped invocation in `rollupPoller` calls it. */
+export type RollupHandler = (event: { Records: DynamoDBRecord[] }) => Promise<unknown>;
+
+/**
+ * A poller of its own for the rollup consumer (from now on, delivering on `drain()`), whose invocations the
+ * test shapes: deliver a batch twice, crash after the handler ran, and so on.
+ */
+export async function rollupPoller(
+  shape: (handler: RollupHandler, records: DynamoDBRecord[]) => Promise<unknown>,
+): Promise<StreamPoller> {
+  const { handler } = (await import(new URL(functions.usageRollups.entry, repoRoot).href)) as {
+    handler: RollupHandler;
+  };
+  return startStreamPoller({
+    endpoint: process.env.DYNAMODB_ENDPOINT!,
+    tableName: process.env.TABLE_NAME!,
+    consumers: streamConsumers.filter((consumer) => consumer.function === 'usageRollups'),
+    invoke: (_name, event) => shape(handler, event.Records),
+  });
 }

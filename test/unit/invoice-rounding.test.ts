@@ -17,8 +17,9 @@ describe('splitCents', () => {
     expect(splitCents(micros(amount))).toEqual({ cents, remainder });
   });
 
-  it('refuses a negative amount', () => {
-    expect(() => splitCents(micros(-1))).toThrow();
+  it('invoices nothing of a credit (below zero) and carries it whole', () => {
+    expect(splitCents(micros(-1))).toEqual({ cents: 0, remainder: -1 });
+    expect(splitCents(micros(-25_000))).toEqual({ cents: 0, remainder: -25_000 });
   });
 });
 
@@ -31,6 +32,36 @@ describe('allocateCents', () => {
     [0, [0], [0]],
   ])('%i cents over %j → %j', (total, parts, expected) => {
     expect(allocateCents(total, m(parts))).toEqual(expected);
+  });
+
+  it.each([
+    ['a negative line (a late reversal)', 2, [25_000, -5_000], [3, -1]],
+    ['a credit carried in: cents taken from the smallest remainders', 1, [15_000, 12_000], [1, 0]],
+    ['a credit larger than a line', 1, [30_000, 1_000], [1, 0]],
+    ['a credit of several cents', 3, [42_000, 26_000], [2, 1]],
+  ])('%s: %i cents over %j → %j', (_name, total, parts, expected) => {
+    expect(allocateCents(total, m(parts))).toEqual(expected);
+  });
+
+  it('refuses cents over no parts', () => {
+    expect(() => allocateCents(1, [])).toThrow();
+    expect(allocateCents(0, [])).toEqual([]);
+  });
+
+  it('with credits (negative parts or carry) still sums to the rounded total', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -50_000_000, max: 5_000_000_000 }), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: -90_000_000, max: 9_999 }),
+        (parts, carry) => {
+          const exact = parts.reduce((a, b) => a + b, 0) + carry;
+          const { cents, remainder } = splitCents(micros(exact));
+          const lines = allocateCents(cents, m(parts) as Micros[]);
+          expect(lines.reduce((a, b) => a + b, 0)).toBe(cents);
+          expect(cents * 10_000 + remainder).toBe(exact);
+        },
+      ),
+    );
   });
 
   it('always sums to the rounded total of the parts plus any carry, each line within a cent of its exact share', () => {

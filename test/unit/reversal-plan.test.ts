@@ -17,11 +17,8 @@ const base: UsageCharge = {
   at: '2027-03-31T23:59:59.000Z',
 };
 const postpaid: UsageCharge = { ...base, billing: { mode: 'postpaid', period: '2027-03', rollover: false } };
-const marketplace: UsageCharge = {
-  ...base,
-  billing: { mode: 'marketplace', hour: '2027-03-31T23:00:00Z', dimension: 'usage' },
-};
-const open = { periodOpen: true, bucketOpen: true };
+const marketplace: UsageCharge = { ...base, billing: { mode: 'marketplace', dimension: 'usage' } };
+const open = { periodOpen: true };
 
 /** The SK of every item the plan writes, in order. */
 function targets(charge: UsageCharge, scope = open): string[] {
@@ -59,46 +56,38 @@ describe('planReversal', () => {
 
   it.each([
     [
-      'postpaid, period and item open',
+      'postpaid, period still the account’s',
       postpaid,
       open,
       'period_usage = period_usage - :cost',
-      'PERIOD#2027-03',
+      { billing_mode: 'postpaid' },
     ],
     [
       'postpaid, period moved on',
       postpaid,
-      { periodOpen: false, bucketOpen: true },
-      'SET updated_at = :at ADD entry_count :one',
-      'PERIOD#2027-03',
+      { periodOpen: false },
+      'SET updated_at = :at ADD entry_count :one, accrual_entries :one',
+      { billing_mode: 'postpaid' },
     ],
     [
-      'postpaid, period item invoiced',
-      postpaid,
-      { periodOpen: false, bucketOpen: false },
-      'SET updated_at = :at ADD entry_count :one',
-      undefined,
-    ],
-    [
-      'marketplace, hour pending',
+      'marketplace',
       marketplace,
       open,
-      'SET updated_at = :at ADD entry_count :one',
-      'MKT_HOUR#2027-03-31T23:00:00Z#usage',
+      'SET updated_at = :at ADD entry_count :one, accrual_entries :one',
+      { billing_mode: 'marketplace', dimension: 'usage' },
     ],
-    [
-      'marketplace, hour claimed',
-      marketplace,
-      { periodOpen: true, bucketOpen: false },
-      'SET updated_at = :at ADD entry_count :one',
-      undefined,
-    ],
-  ])('%s', (_name, charge, scope, accountWrite, bucket) => {
-    const plan = planReversal(charge, '2027-04-01T00:00:01.000Z', scope);
-    expect(plan.entry).toMatchObject({ amount: 0, accrued: -2000 });
-    expect(plan.items[0]!.Update!.UpdateExpression).toContain(accountWrite);
-    expect(targets(charge, scope)[3]).toBe(bucket);
-    if (bucket)
-      expect(plan.items[3]!.Update!.ExpressionAttributeValues).toMatchObject({ ':cost': -2000, ':one': -1 });
-  });
+  ])(
+    '%s: the account write and the entry; its period item or hour record follows the entry',
+    (_name, charge, scope, accountWrite, billing) => {
+      const plan = planReversal(charge, '2027-04-01T00:00:01.000Z', scope);
+      expect(plan.entry).toMatchObject({ amount: 0, accrued: -2000, ...billing });
+      expect(plan.items[0]!.Update!.UpdateExpression).toContain(accountWrite);
+      expect(plan.items[0]!.Update!.UpdateExpression).toContain('accrual_entries :one');
+      expect(targets(charge, scope)).toEqual([
+        'ACCOUNT',
+        `LEDGER#${reversalIdOf(base.entryId)}`,
+        `LEDGER#${base.entryId}`,
+      ]);
+    },
+  );
 });
