@@ -224,6 +224,8 @@ describe('billing modes in the dashboard (Chromium)', () => {
       billing_mode: 'marketplace',
       balance: 0,
     });
+    // The chart reads the usage rollups, which follow the ledger through the table's stream by a poll.
+    await stack.drainStream();
     await tab.reload();
     const chart = tab.locator('svg#spend-chart');
     await chart.waitFor();

@@ -207,6 +207,8 @@ describe('billing dashboard in Chromium', () => {
     for (let i = 0; i < 2; i++) {
       expect((await callApi('POST', '/v1/demo/words', { text: 'one two three' })).status).toBe(200);
     }
+    // The chart reads the usage rollups, which follow the ledger through the table's stream by a poll.
+    await stack.drainStream();
     await openView('Overview');
     const chart = page.locator('svg#spend-chart');
     await chart.waitFor();
