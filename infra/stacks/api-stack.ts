@@ -232,6 +232,21 @@ function givenPublicBaseUrl(value: unknown): string | undefined {
   return String(value).replace(/\/+$/, '');
 }
 
+/**
+ * A queue that keeps what failed for 14 days (a dead-letter queue or an on-failure destination): encrypted,
+ * TLS only. `noDeadLetterQueue` says why the queue has none of its own (cdk-nag AwsSolutions-SQS3).
+ */
+function failureQueue(scope: Stack, id: string, noDeadLetterQueue?: string): Queue {
+  const queue = new Queue(scope, id, {
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  if (noDeadLetterQueue)
+    Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason: noDeadLetterQueue });
+  return queue;
+}
+
 export class ApiStack extends Stack {
   readonly api: HttpApi;
   readonly stage: HttpStage;
@@ -283,11 +298,7 @@ export class ApiStack extends Stack {
         .map((spec) => spec.timeoutSeconds ?? HOUSE_DEFAULTS.timeoutSeconds),
     );
     if (!Number.isFinite(workerTimeoutSeconds)) throw new Error('no function spec says refillWorker');
-    this.refillDeadLetterQueue = new Queue(this, 'RefillDeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
+    this.refillDeadLetterQueue = failureQueue(this, 'RefillDeadLetterQueue');
     this.refillQueue = new Queue(this, 'RefillQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -302,11 +313,7 @@ export class ApiStack extends Stack {
         .map((spec) => spec.timeoutSeconds ?? HOUSE_DEFAULTS.timeoutSeconds),
     );
     if (!Number.isFinite(invoiceWorkerTimeoutSeconds)) throw new Error('no function spec says invoiceWorker');
-    this.invoiceDeadLetterQueue = new Queue(this, 'InvoiceDeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
+    this.invoiceDeadLetterQueue = failureQueue(this, 'InvoiceDeadLetterQueue');
     this.invoiceQueue = new Queue(this, 'InvoiceQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -472,29 +479,19 @@ export class ApiStack extends Stack {
     };
 
     // Scheduled jobs: EventBridge rules on the default bus, with retries and a dead-letter queue.
-    this.jobsDeadLetterQueue = new Queue(this, 'JobsDeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.jobsDeadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the scheduled job targets; it has an alarm instead',
-    });
+    this.jobsDeadLetterQueue = failureQueue(
+      this,
+      'JobsDeadLetterQueue',
+      'This queue is itself the dead-letter queue of the scheduled job targets; it has an alarm instead',
+    );
     // That queue only receives events EventBridge could not deliver. A job that was invoked and failed (after
     // Lambda's own retries of an asynchronous invocation) goes to this one, through the function's
     // on-failure destination: the message holds the event and the error.
-    this.jobFailureQueue = new Queue(this, 'JobFailureQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.jobFailureQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the on-failure destination of the scheduled jobs; it has an alarm instead',
-    });
+    this.jobFailureQueue = failureQueue(
+      this,
+      'JobFailureQueue',
+      'This queue is itself the on-failure destination of the scheduled jobs; it has an alarm instead',
+    );
     // Not SqsDestination: its grant adds sqs:GetQueueAttributes and sqs:GetQueueUrl, and Lambda needs only
     // sqs:SendMessage, granted below to each job's role.
     const jobFailed: IDestination = { bind: () => ({ destination: this.jobFailureQueue.queueArn }) };
@@ -607,16 +604,11 @@ export class ApiStack extends Stack {
     // its filter, so only its records invoke it. A failing batch is bisected and retried; one that still
     // fails is reported to the stream failure queue: the message names the shard and sequence numbers, and
     // an event item stays in the table for EVENT_RETENTION_DAYS (shared/events/outbox.ts) to redeliver it.
-    this.streamFailureQueue = new Queue(this, 'StreamFailureQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.streamFailureQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the on-failure destination of the stream consumers; it has an alarm instead',
-    });
+    this.streamFailureQueue = failureQueue(
+      this,
+      'StreamFailureQueue',
+      'This queue is itself the on-failure destination of the stream consumers; it has an alarm instead',
+    );
     const streamArn = table.tableStreamArn;
     if (!streamArn) throw new Error('the table has no stream for its consumers');
     // Not SqsDlq: its grant adds sqs:GetQueueAttributes and sqs:GetQueueUrl; the mapping needs SendMessage.

@@ -22,7 +22,7 @@ type Instance = {
   leasedMs: number;
 };
 
-export type DynamoPool = { url: string; close: () => Promise<void>; started: () => number };
+export type DynamoPool = { url: string; close: () => Promise<void> };
 
 export type DynamoPoolLimits = { filesPerInstance: number; leasedMsPerInstance: number };
 
@@ -94,7 +94,6 @@ export async function startDynamoPool({
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     url: `http://127.0.0.1:${port}`,
-    started: () => nextId - 1,
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all(
