@@ -8,9 +8,10 @@ import { setView } from '../accounts/view.ts';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
 import { SubscriptionInactiveError } from '../errors.ts';
-import { ACCRUAL_COUNT, accrualBookkeeping, USABLE_SUBSCRIPTION_STATES } from '../ledger/accrual.ts';
+import { ACCRUAL_COUNT, accrualBookkeeping, hourOf, USABLE_SUBSCRIPTION_STATES } from '../ledger/accrual.ts';
+import { hourRollupUpdate } from '../marketplace/hour-store.ts';
 import type { Micros } from '../money.ts';
-import type { BillingModeRules, MarketplaceBilling } from './mode.ts';
+import type { BillingModeRules, HourBucket, MarketplaceBilling } from './mode.ts';
 
 const MARKETPLACE = 'marketplace';
 
@@ -26,8 +27,24 @@ async function buyerMayUse(accountId: string): Promise<boolean> {
   return true;
 }
 
-export const marketplace: BillingModeRules<MarketplaceBilling> = {
+export const marketplace: BillingModeRules<MarketplaceBilling, HourBucket> = {
   name: MARKETPLACE,
+
+  accrual: {
+    bucketOf: (entry, at) => ({
+      mode: MARKETPLACE,
+      accountId: entry.account_id,
+      hour: hourOf(at),
+      dimension: entry.dimension ?? config.marketplaceDimension,
+    }),
+    next: (bucket) => ({
+      ...bucket,
+      hour: hourOf(new Date(Date.parse(bucket.hour) + 3_600_000).toISOString()),
+    }),
+    id: (bucket) => `${bucket.accountId} MKT_HOUR#${bucket.hour}#${bucket.dimension}`,
+    linesPerFeature: false,
+    update: (bucket, sums) => hourRollupUpdate(bucket.accountId, bucket.hour, bucket.dimension, sums),
+  },
 
   entryMoney: (billing, used) => ({
     amount: 0 as Micros,

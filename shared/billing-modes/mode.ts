@@ -9,6 +9,7 @@ import type { TransactItem } from '../dynamo/transact.ts';
 import type { UsageCharge } from '../ledger/ledger.ts';
 import type { AccountMoney, Hold, LedgerEntry } from '../ledger/types.ts';
 import type { Micros } from '../money.ts';
+import type { AccrualIncrement } from '../usage/rollups.ts';
 import { marketplace } from './marketplace.ts';
 import { postpaid } from './postpaid.ts';
 import { prepaid } from './prepaid.ts';
@@ -51,9 +52,40 @@ export type ReversalScope = { periodOpen: boolean };
 /** The ledger entry's money fields: what the balance changes by, or what accrues to be billed later. */
 export type EntryMoney = Pick<LedgerEntry, 'amount' | 'accrued' | 'billing_mode' | 'dimension'>;
 
-/** `B`: the billing a charge in this mode carries (prepaid charges may carry none). */
-export interface BillingModeRules<B extends Billing | undefined = Billing | undefined> {
+/** The item a postpaid entry is billed in: its period's (`PERIOD#<YYYY-MM>`), read by invoicing. */
+export type PeriodBucket = { mode: 'postpaid'; accountId: string; period: string };
+/** The item a Marketplace entry is billed in: its hour and dimension's, read by the metering job. */
+export type HourBucket = { mode: 'marketplace'; accountId: string; hour: string; dimension: string };
+export type AccrualBucket = PeriodBucket | HourBucket;
+
+/**
+ * How a mode that bills usage later keeps it: the rollup the stream's consumer sums its accrued entries into
+ * (shared/usage/rollups.ts), one item per bucket, which its job claims before billing it.
+ */
+export interface AccrualRollup<K extends AccrualBucket = AccrualBucket> {
+  /** The bucket an entry of time `at` is billed in (a reversal: its charge's time). */
+  bucketOf(entry: LedgerEntry, at: string): K;
+  /** The bucket after `bucket`: where an entry goes when its own was claimed (invoiced, reported) already. */
+  next(bucket: K): K;
+  /** The bucket's name, unique across accounts and modes (the claimed buckets are a set of these). */
+  id(bucket: K): string;
+  /** Whether the item keeps a line per feature (an invoice's lines). */
+  linesPerFeature: boolean;
+  /** The write adding a transaction's sums to the bucket's item; refused once the bucket is claimed. */
+  update(bucket: K, sums: AccrualIncrement): TransactItem;
+}
+
+/**
+ * `B`: the billing a charge in this mode carries (prepaid charges may carry none); `K`: the bucket its
+ * accrued usage is billed in.
+ */
+export interface BillingModeRules<
+  B extends Billing | undefined = Billing | undefined,
+  K extends AccrualBucket = AccrualBucket,
+> {
   readonly name: ModeName;
+  /** Modes that bill usage later: where it is kept until billed. None: the ledger entry moved the balance. */
+  readonly accrual?: AccrualRollup<K>;
 
   // In the ledger's transactions (shared/ledger/ledger.ts, reversal.ts).
   /** The entry of a charge that uses `used` (negative: a reversal gives it back). */
@@ -102,6 +134,13 @@ export function modeNamed(name: string | undefined): BillingModeRules {
     default:
       return prepaid as BillingModeRules;
   }
+}
+
+/** The rollup of a bucket's mode. */
+export function rollupOf(bucket: AccrualBucket): AccrualRollup {
+  const rollup = modeNamed(bucket.mode).accrual;
+  if (!rollup) throw new Error(`${bucket.mode} usage is not billed later`);
+  return rollup;
 }
 
 /** The rules of a charge's mode (no billing: prepaid, the mode every account starts in). */

@@ -21,7 +21,8 @@ import { ACCRUAL_COUNT, accrualBookkeeping, periodOf } from '../ledger/accrual.t
 import type { Micros } from '../money.ts';
 import { toWire } from '../money.ts';
 import { metrics } from '../observability/powertools.ts';
-import type { BillingModeRules, PostpaidBilling } from './mode.ts';
+import { periodRollupUpdate } from '../postpaid/store.ts';
+import type { BillingModeRules, PeriodBucket, PostpaidBilling } from './mode.ts';
 
 const POSTPAID = 'postpaid';
 /** `credits.spend_limit.warning` fires once a period when usage passes this share of the limit. */
@@ -159,8 +160,19 @@ function latest(a: string, b: string): string {
   return a > b ? a : b;
 }
 
-export const postpaid: BillingModeRules<PostpaidBilling> = {
+export const postpaid: BillingModeRules<PostpaidBilling, PeriodBucket> = {
   name: POSTPAID,
+
+  accrual: {
+    bucketOf: (entry, at) => ({ mode: POSTPAID, accountId: entry.account_id, period: periodOf(at) }),
+    next(bucket) {
+      const [year, month] = bucket.period.split('-').map(Number) as [number, number];
+      return { ...bucket, period: periodOf(new Date(Date.UTC(year, month, 1)).toISOString()) };
+    },
+    id: (bucket) => `${bucket.accountId} PERIOD#${bucket.period}`,
+    linesPerFeature: true,
+    update: (bucket, sums) => periodRollupUpdate(bucket.accountId, bucket.period, sums),
+  },
 
   entryMoney: (_billing, used) => ({ amount: 0 as Micros, accrued: used, billing_mode: POSTPAID }),
 

@@ -196,3 +196,32 @@ function postpaidWrite(
   const item = modeNamed('postpaid').accountCharge(c, c.billing as never, hold);
   return item.Update as never;
 }
+
+describe('the rollup each mode bills its accrued usage from', () => {
+  it('prepaid keeps none: its entries moved the balance', () => {
+    expect(modeNamed('prepaid').accrual).toBeUndefined();
+  });
+
+  it('postpaid: the period of the time given, then the next month across a year end, one line per feature', () => {
+    const rollup = modeNamed('postpaid').accrual!;
+    const bucket = rollup.bucketOf(entry({ account_id: 'acct_9' }), '2027-12-31T23:59:59.999Z');
+    expect(bucket).toEqual({ mode: 'postpaid', accountId: 'acct_9', period: '2027-12' });
+    expect(rollup.next(bucket)).toEqual({ mode: 'postpaid', accountId: 'acct_9', period: '2028-01' });
+    expect(rollup.id(bucket)).toBe('acct_9 PERIOD#2027-12');
+    expect(rollup.linesPerFeature).toBe(true);
+  });
+
+  it('marketplace: the hour and dimension, then the next hour across midnight; no feature lines', () => {
+    const rollup = modeNamed('marketplace').accrual!;
+    const bucket = rollup.bucketOf(entry({ dimension: 'tokens' }), '2027-03-31T23:59:59.000Z');
+    expect(bucket).toEqual({
+      mode: 'marketplace',
+      accountId: 'acct_1',
+      hour: '2027-03-31T23:00:00Z',
+      dimension: 'tokens',
+    });
+    expect(rollup.next(bucket)).toMatchObject({ hour: '2027-04-01T00:00:00Z', dimension: 'tokens' });
+    expect(rollup.id(bucket)).toBe('acct_1 MKT_HOUR#2027-03-31T23:00:00Z#tokens');
+    expect(rollup.linesPerFeature).toBe(false);
+  });
+});
