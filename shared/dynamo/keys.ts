@@ -20,6 +20,14 @@ export const keys = {
    * and revoke tokens. Its own item, not the account's, so token changes never contend with charges.
    */
   tokenCounter: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'TOKEN_COUNT' }),
+  /**
+   * A token's own spend limit (shared/tokens/spend-limit.ts): present only for tokens that have one, written
+   * in each of the token's charges. Its own partition, so limited tokens add no write to the account's.
+   */
+  tokenLimit: (accountId: string, tokenId: string) => ({
+    PK: `TOKEN_LIMIT#${accountId}#${tokenId}`,
+    SK: 'TOKEN_LIMIT',
+  }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

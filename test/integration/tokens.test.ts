@@ -19,6 +19,8 @@ type TokenView = {
   created_at: string;
   last_used_at: string | null;
   expires_at: string | null;
+  spend_limit: { amount: number; reset: string } | null;
+  usage: { period_start: string; spent: number; remaining: number | null };
 };
 
 async function newToken(billingToken: string, name: string, scopes: string[] = ['api']) {
@@ -58,6 +60,7 @@ describe('tokens', () => {
       'id',
       'name',
       'scopes',
+      'spend_limit',
       'token',
     ]);
     expect(created.body.token).toMatch(TOKEN);
@@ -74,6 +77,8 @@ describe('tokens', () => {
       created_at: created.body.created_at,
       last_used_at: null,
       expires_at: null,
+      spend_limit: null,
+      usage: { period_start: `${nowIso().slice(0, 7)}-01`, spent: 0, remaining: null },
     });
     for (const item of list.data) {
       expect(Object.keys(item).sort()).toEqual([
@@ -84,6 +89,8 @@ describe('tokens', () => {
         'name',
         'prefix',
         'scopes',
+        'spend_limit',
+        'usage',
       ]);
     }
     expect(list.raw).not.toContain(secret);

@@ -22,7 +22,7 @@ process.env.LOCAL_MODE = 'true';
 // The key that signs pagination cursors, per test file (the local stack generates its own when unset).
 process.env.CURSOR_KEY = randomBytes(32).toString('base64url');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+process.env.POWERTOOLS_LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'SILENT';
 (globalThis as { __localEvents?: unknown[] }).__localEvents = [];
 // Events reach the sink through the table's stream: read it from before this file's first write.
 await startTestStream();
