@@ -35,6 +35,7 @@ import { CompanionExistsError, releaseHold } from '../ledger/ledger.ts';
 import type { Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { authenticate } from '../tokens/authenticate.ts';
+import type { LimitReset } from '../tokens/spend-limit.ts';
 import { type FeaturePrice, priceOf, UnknownFeatureError } from './catalog.ts';
 import { chargeFor, chargeOnce, type Payer, reserveFor, settle } from './metered.ts';
 
@@ -108,11 +109,13 @@ type Priced = { quantity?: number | undefined; amount?: Micros | undefined };
 async function payerFor(customer: Customer, api: ApiState): Promise<Payer> {
   let account: string;
   let tokenId: string | undefined;
+  let limitReset: LimitReset | undefined;
   if (customer.customer_token !== undefined) {
     try {
       const principal = await authenticate(`Bearer ${customer.customer_token}`);
       account = principal.accountId;
       tokenId = principal.tokenId;
+      limitReset = principal.limitReset;
     } catch (error) {
       if (error instanceof UnauthorizedError || error instanceof TokenExpiredError)
         throw new CustomerUnauthorizedError({ cause: error });
@@ -131,6 +134,7 @@ async function payerFor(customer: Customer, api: ApiState): Promise<Payer> {
     entryId: api.entryId,
     requestId: api.requestId,
     idempotencyReference: api.idempotencyReference,
+    limitReset,
   };
 }
 
@@ -340,6 +344,8 @@ export async function meterSettle(
     entryId: hold.hold_id,
     requestId: api.requestId,
     idempotencyReference: api.idempotencyReference,
+    // A hold reserved on its token's limit is settled on it too, whoever settles it.
+    limitReset: hold.limit_reset,
   };
   if (!isViewFresh(payer.accountId)) await refreshView(payer.accountId);
   const charged = await settle(hold, (at) =>

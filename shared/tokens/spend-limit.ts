@@ -45,6 +45,8 @@ export type TokenLimitTerms = {
   periodStart: string;
   /** The item holds an older period (as far as this instance knows): this charge opens `periodStart`. */
   rollover: boolean;
+  /** How the limit resets: a hold records it, so that its settle by another caller counts on the limit too. */
+  reset?: LimitReset;
 };
 
 export type TokenLimitItem = {
@@ -153,8 +155,8 @@ export function limitGiveBack(
 export type LimitRefusal =
   /** The token's spend in its period leaves no room for the cost. */
   | { status: 'token_limit' }
-  /** The item holds another period than the charge assumed: charge again with these terms. */
-  | { status: 'limit_period'; periodStart: string; rollover: boolean }
+  /** The item holds another period than the charge assumed (`held`): charge again knowing it. */
+  | { status: 'limit_period'; held: string }
   /** The token has no limit (any more): charge again without one. */
   | { status: 'limit_removed' };
 
@@ -164,11 +166,22 @@ export function limitRefusal(terms: TokenLimitTerms, old: Record<string, unknown
   const held = String(old.period_start ?? '');
   if (terms.rollover ? held < terms.periodStart : held === terms.periodStart)
     return { status: 'token_limit' };
-  // An older period: this charge opens its own. A newer one (this charge's clock is behind the one that
-  // opened it): the charge counts in the period the item holds.
-  if (held < terms.periodStart)
-    return { status: 'limit_period', periodStart: terms.periodStart, rollover: true };
-  return { status: 'limit_period', periodStart: held, rollover: false };
+  return { status: 'limit_period', held };
+}
+
+/**
+ * A charge's terms at `atIso` given the period the item was last seen holding: an older one is opened by
+ * this charge; a newer one (this instance's clock is behind the one that opened it) is the one it counts in.
+ */
+export function limitTerms(
+  tokenId: string,
+  reset: LimitReset,
+  atIso: string,
+  held?: string,
+): TokenLimitTerms {
+  const periodStart = limitPeriodStart(reset, atIso);
+  if (held !== undefined && held > periodStart) return { tokenId, reset, periodStart: held, rollover: false };
+  return { tokenId, reset, periodStart, rollover: held !== undefined && held < periodStart };
 }
 
 /** The item of a newly set limit: its period starts now, with nothing spent. */

@@ -1,12 +1,17 @@
 // A token's own controls (issue 15): a spend limit per UTC day, week, month or ever, and an expiry, set when
 // the token is created or changed later with PATCH /v1/tokens/{id}; GET /v1/tokens shows each token's spend
 // in its period. Against DynamoDB Local through the real route handlers.
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
+import * as z from 'zod/mini';
 import { advanceClock, nowIso, resetClock, setClock } from '#shared/clock.ts';
+import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
-import { fundedAccount, tableItem } from '../support/accounts.ts';
-import { call } from '../support/api.ts';
-import { expectContractError } from '../support/assertions.ts';
+import type { ApiContext } from '#shared/http/api.ts';
+import { paidFeature } from '#shared/metering/metered.ts';
+import { accountMoney, fundedAccount, ledgerEntries, ledgerSum, tableItem } from '../support/accounts.ts';
+import { apiEvent, call, lambdaContext } from '../support/api.ts';
+import { eventsOf, expectContractError } from '../support/assertions.ts';
 
 type Listed = {
   id: string;
@@ -187,5 +192,172 @@ describe('token spend limits and expiry: setting them', () => {
 
     // Assess
     expectContractError(response, 403, 'forbidden');
+  });
+});
+
+/** An echo call (0.002 USD) with this token. */
+function echo(token: string, headers: Record<string, string> = {}) {
+  return call('POST', '/v1/demo/echo', { token, body: { text: 'hi' }, headers });
+}
+
+async function limitItem(accountId: string, tokenId: string) {
+  return tableItem(keys.tokenLimit(accountId, tokenId));
+}
+
+async function deleteLimitItem(accountId: string, tokenId: string): Promise<void> {
+  await ddb().send(
+    new DeleteCommand({ TableName: process.env.TABLE_NAME, Key: keys.tokenLimit(accountId, tokenId) }),
+  );
+}
+
+describe('token spend limits: charging within them', () => {
+  it('60 racing calls on a token with room for 30 charge exactly 30; another token of the account is not affected', async () => {
+    // Prepare: $0.06 is 30 echo calls; the account could pay for 500.
+    const { accountId, token: billing } = await fundedAccount(1);
+    const limited = await created(billing, { spend_limit: { amount: 0.06, reset: 'monthly' } });
+    const other = await created(billing, {});
+
+    // Act
+    const answers = await Promise.all(Array.from({ length: 60 }, () => echo(limited.token)));
+    const afterwards = await echo(other.token);
+
+    // Assess
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(30);
+    for (const refused of answers.filter((answer) => answer.status !== 200))
+      expectContractError(refused, 402, 'token_limit_reached');
+    expect(afterwards.status).toBe(200);
+    expect(await limitItem(accountId, limited.id)).toMatchObject({
+      spent: 60_000,
+      committed: 60_000,
+      headroom: 0,
+    });
+    const money = await accountMoney(accountId);
+    expect(money.balance).toBe(1_000_000 - 31 * 2_000);
+    expect(ledgerSum(await ledgerEntries(accountId))).toBe(money.balance);
+    expect(await listed(billing, limited.id)).toMatchObject({ usage: { spent: 0.06, remaining: 0 } });
+  });
+
+  it('a daily limit starts again at UTC midnight with no job: the first call of the day opens the period', async () => {
+    // Prepare: room for two calls a day.
+    setClock(new Date('2027-06-10T23:59:50.000Z'));
+    const { accountId, token: billing } = await fundedAccount(1);
+    const token = await created(billing, { spend_limit: { amount: 0.004, reset: 'daily' } });
+    const day1 = [await echo(token.token), await echo(token.token), await echo(token.token)];
+
+    // Act
+    setClock(new Date('2027-06-11T00:00:05.000Z'));
+    const day2 = [await echo(token.token), await echo(token.token), await echo(token.token)];
+
+    // Assess
+    expect(day1.map((r) => r.status)).toEqual([200, 200, 402]);
+    expect(day2.map((r) => r.status)).toEqual([200, 200, 402]);
+    expect(await limitItem(accountId, token.id)).toMatchObject({ period_start: '2027-06-11', spent: 4_000 });
+    expect(await listed(billing, token.id)).toMatchObject({
+      usage: { period_start: '2027-06-11', spent: 0.004, remaining: 0 },
+    });
+  });
+
+  it('a limit lowered below what the token spent refuses its next call; raised, the token is served again', async () => {
+    // Prepare
+    const { token: billing } = await fundedAccount(1);
+    const token = await created(billing, { spend_limit: { amount: 1, reset: 'never' } });
+    expect((await echo(token.token)).status).toBe(200);
+    expect((await echo(token.token)).status).toBe(200);
+
+    // Act
+    await call('PATCH', `/v1/tokens/${token.id}`, {
+      token: billing,
+      body: { spend_limit: { amount: 0.003, reset: 'never' } },
+    });
+    const lowered = await echo(token.token);
+    await call('PATCH', `/v1/tokens/${token.id}`, {
+      token: billing,
+      body: { spend_limit: { amount: 0.01, reset: 'never' } },
+    });
+    const raised = await echo(token.token);
+
+    // Assess
+    expectContractError(lowered, 402, 'token_limit_reached');
+    expect(raised.status).toBe(200);
+    expect(await listed(billing, token.id)).toMatchObject({ usage: { spent: 0.006, remaining: 0.004 } });
+  });
+
+  it('a limit removed while this instance still knows it: the call is charged without the item, once', async () => {
+    // Prepare: the limit item goes behind this instance's back (another instance's PATCH).
+    const { accountId, token: billing } = await fundedAccount(1);
+    const token = await created(billing, { spend_limit: { amount: 0.002, reset: 'never' } });
+    expect((await echo(token.token)).status).toBe(200);
+    await deleteLimitItem(accountId, token.id);
+
+    // Act
+    const answer = await echo(token.token);
+
+    // Assess
+    expect(answer.status).toBe(200);
+    const usage = (await ledgerEntries(accountId)).filter((entry) => entry.type === 'usage');
+    expect(usage).toHaveLength(2);
+  });
+
+  it('a per-unit call holds its estimate on the token limit too: refused when the estimate does not fit', async () => {
+    // Prepare: "one two three four" is held as 9 words (0.0009) and costs 4 (0.0004); room for 0.001.
+    const { accountId, token: billing } = await fundedAccount(1);
+    const token = await created(billing, { spend_limit: { amount: 0.001, reset: 'monthly' } });
+
+    // Act
+    const first = await call('POST', '/v1/demo/words', {
+      token: token.token,
+      body: { text: 'one two three four' },
+    });
+    const second = await call('POST', '/v1/demo/words', {
+      token: token.token,
+      body: { text: 'one two three four' },
+    });
+    const small = await call('POST', '/v1/demo/words', { token: token.token, body: { text: 'a' } });
+
+    // Assess: after the first settle, 0.0006 is left, below the second call's hold of 0.0009.
+    expect(first.status).toBe(200);
+    expectContractError(second, 402, 'token_limit_reached');
+    expect(small.status).toBe(200);
+    const item = await limitItem(accountId, token.id);
+    expect(item).toMatchObject({ spent: 400 + 100, committed: 500, headroom: 500 });
+    expect((await accountMoney(accountId)).held).toBe(0);
+  });
+
+  it('a failed call gives its charge back to the token limit with its reversal', async () => {
+    // Prepare
+    const { accountId, token: billing } = await fundedAccount(1);
+    const token = await created(billing, { spend_limit: { amount: 0.002, reset: 'monthly' } });
+
+    // Act: the echo feature fails on demand (its "fail" body field).
+    const failed = await call('POST', '/v1/demo/echo', {
+      token: token.token,
+      body: { message: 'hi', fail: true },
+    });
+    const after = await echo(token.token);
+
+    // Assess
+    expect(failed.status).toBeGreaterThanOrEqual(400);
+    expect(after.status).toBe(200);
+    expect(await limitItem(accountId, token.id)).toMatchObject({
+      spent: 2_000,
+      committed: 2_000,
+      headroom: 0,
+    });
+  });
+
+  it('announces credits.token_limit.reached once a period however many calls are refused', async () => {
+    // Prepare
+    const { accountId, token: billing } = await fundedAccount(1);
+    const token = await created(billing, { spend_limit: { amount: 0.002, reset: 'monthly' } });
+    await echo(token.token);
+
+    // Act
+    for (let i = 0; i < 5; i++) expect((await echo(token.token)).status).toBe(402);
+
+    // Assess
+    const events = await eventsOf(accountId, 'credits.token_limit.reached');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ token_id: token.id, period_start: `${nowIso().slice(0, 7)}-01` });
   });
 });

@@ -9,6 +9,7 @@ import {
   limitPeriodStart,
   limitRefusal,
   limitReserve,
+  limitTerms,
   newLimitItem,
 } from '#shared/tokens/spend-limit.ts';
 
@@ -81,30 +82,55 @@ describe('what each write asks of the limit item', () => {
 
 describe('limitRefusal: what a failed limit condition means', () => {
   const same = { tokenId: 'tok_1', periodStart: '2027-03-02', rollover: false };
+  const opening = { ...same, rollover: true };
   it.each([
     { terms: same, old: { period_start: '2027-03-02' }, expected: { status: 'token_limit' } },
     {
       terms: same,
       old: { period_start: '2027-03-01' },
-      expected: { status: 'limit_period', periodStart: '2027-03-02', rollover: true },
+      expected: { status: 'limit_period', held: '2027-03-01' },
     },
     {
       terms: same,
       old: { period_start: '2027-03-03' },
-      expected: { status: 'limit_period', periodStart: '2027-03-03', rollover: false },
+      expected: { status: 'limit_period', held: '2027-03-03' },
     },
+    { terms: opening, old: { period_start: '2027-03-01' }, expected: { status: 'token_limit' } },
     {
-      terms: { ...same, rollover: true },
-      old: { period_start: '2027-03-01' },
-      expected: { status: 'token_limit' },
-    },
-    {
-      terms: { ...same, rollover: true },
+      terms: opening,
       old: { period_start: '2027-03-02' },
-      expected: { status: 'limit_period', periodStart: '2027-03-02', rollover: false },
+      expected: { status: 'limit_period', held: '2027-03-02' },
     },
     { terms: same, old: undefined, expected: { status: 'limit_removed' } },
-  ])('$terms.rollover, item holds $old.period_start → $expected.status', ({ terms, old, expected }) => {
-    expect(limitRefusal(terms, old)).toEqual(expected);
+  ])(
+    'rollover $terms.rollover, item holds $old.period_start → $expected.status',
+    ({ terms, old, expected }) => {
+      expect(limitRefusal(terms, old)).toEqual(expected);
+    },
+  );
+});
+
+describe('limitTerms: the terms a charge is made on, from the period last seen', () => {
+  const at = '2027-03-02T10:00:00.000Z';
+  it.each([
+    [undefined, { periodStart: '2027-03-02', rollover: false }],
+    ['2027-03-02', { periodStart: '2027-03-02', rollover: false }],
+    ['2027-03-01', { periodStart: '2027-03-02', rollover: true }],
+    // The item was opened by a clock ahead of this one: the charge counts where the item is.
+    ['2027-03-03', { periodStart: '2027-03-03', rollover: false }],
+  ])('seen %s → %j', (held, expected) => {
+    expect(limitTerms('tok_1', 'daily', at, held)).toEqual({ tokenId: 'tok_1', reset: 'daily', ...expected });
+  });
+
+  it('the retry after a refusal that named an older period opens the new one', () => {
+    const first = limitTerms('tok_1', 'daily', at);
+    const refusal = limitRefusal(first, { period_start: '2027-03-01' });
+    expect(refusal).toEqual({ status: 'limit_period', held: '2027-03-01' });
+    const retry = limitTerms('tok_1', 'daily', at, '2027-03-01');
+    expect(retry.rollover).toBe(true);
+    // Had the item been full in the old period, the new one starts from zero: only the limit decides.
+    expect(limitCharge('a', retry, 500 as Micros).Update!.ConditionExpression).toBe(
+      'period_start < :p AND amount >= :cost',
+    );
   });
 });
