@@ -1,6 +1,7 @@
 // /v1/tokens: create (the secret is shown once), list and revoke the account's API tokens (billing scope).
 import * as z from 'zod/mini';
 import { nowMs } from '#shared/clock.ts';
+import { config } from '#shared/config.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, principalOf } from '#shared/http/middleware.ts';
@@ -19,10 +20,27 @@ const expiresAt = z
     z.refine((iso) => Date.parse(iso) <= nowMs() + MAX_TOKEN_LIFETIME_MS, 'must be at most 5 years ahead'),
   );
 
+/** A token's own rate limit: any values up to the operator's account ceiling (RATE_LIMIT_ACCOUNT_RPS/BURST). */
+const rateLimit = z.strictObject({
+  rps: z.number().check(
+    z.positive(),
+    z.refine((rps) => rps <= config.accountRateLimit.rps, {
+      error: () => `must be at most ${config.accountRateLimit.rps}, the operator's maximum`,
+    }),
+  ),
+  burst: z.int().check(
+    z.gte(1),
+    z.refine((burst) => burst <= config.accountRateLimit.burst, {
+      error: () => `must be at most ${config.accountRateLimit.burst}, the operator's maximum`,
+    }),
+  ),
+});
+
 export const newToken = z.strictObject({
   name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
   scopes: z._default(z.array(z.enum(['api', 'billing'])).check(z.minLength(1)), ['api']),
   expires_at: z.optional(expiresAt),
+  rate_limit: z.optional(rateLimit),
 });
 
 export const handler = byRoute({
@@ -31,11 +49,12 @@ export const handler = byRoute({
   'POST /v1/tokens': apiRoute(
     { auth: 'billing', body: newToken, idempotent: { redact: ['token'] } },
     async (_event, context) => {
-      const { name, scopes, expires_at } = bodyOf<z.infer<typeof newToken>>(context);
+      const { name, scopes, expires_at, rate_limit } = bodyOf<z.infer<typeof newToken>>(context);
       const created = await createToken(principalOf(context).accountId, {
         name,
         scopes,
         ...(expires_at ? { expiresAt: expires_at } : {}),
+        ...(rate_limit ? { rateLimit: rate_limit } : {}),
       });
       return json(201, created);
     },

@@ -20,6 +20,12 @@ export const keys = {
    * and revoke tokens. Its own item, not the account's, so token changes never contend with charges.
    */
   tokenCounter: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'TOKEN_COUNT' }),
+  /**
+   * How many requests the instances' rate-limit buckets let through for one token or account, summed across
+   * instances (shared/rate-limit/shared-count.ts). Its own partition, so the syncs never add writes to the
+   * partition an account's charges debit.
+   */
+  rateCount: (subject: `TOKEN#${string}` | `ACCOUNT#${string}`) => ({ PK: `RATE#${subject}`, SK: 'RATE' }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

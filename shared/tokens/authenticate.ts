@@ -4,10 +4,10 @@
 // re-read: it is checked against the clock on every request, cached or not.
 
 import { nowIso, nowMs } from '../clock.ts';
-import { config } from '../config.ts';
+import { config, type RateLimit } from '../config.ts';
 import { ForbiddenError, TokenExpiredError, UnauthorizedError } from '../errors.ts';
 import { hashToken, looksLikeApiToken } from '../ids.ts';
-import { findTokenByHash, type Scope, touchToken } from './repository.ts';
+import { findTokenByHash, type Scope, type TokenRecord, touchToken } from './repository.ts';
 
 export type Principal = {
   accountId: string;
@@ -15,6 +15,8 @@ export type Principal = {
   scopes: Scope[];
   /** When the token stops being valid (ms since the epoch), if it was created with `expires_at`. */
   expiresAtMs?: number;
+  /** The token's own rate limit, if the account gave it one (else the operator's default applies). */
+  rateLimit?: RateLimit;
 };
 
 type CacheEntry = { principal: Principal | undefined; checkedAt: number };
@@ -33,9 +35,14 @@ function bearerToken(authorization: string | undefined): string {
   return match[1]!;
 }
 
-function withExpiry(principal: Principal, validUntil: string | undefined): Principal {
-  const { expiresAtMs: _previous, ...rest } = principal;
-  return validUntil ? { ...rest, expiresAtMs: Date.parse(validUntil) } : rest;
+/** What the account's record of the token says besides revocation: expiry and rate limit, as of this read. */
+function withRecord(principal: Principal, record: TokenRecord): Principal {
+  const { expiresAtMs: _expiry, rateLimit: _limit, ...rest } = principal;
+  return {
+    ...rest,
+    ...(record.valid_until ? { expiresAtMs: Date.parse(record.valid_until) } : {}),
+    ...(record.rate_limit ? { rateLimit: record.rate_limit } : {}),
+  };
 }
 
 async function loadPrincipal(hash: string, known: Principal | undefined): Promise<Principal | undefined> {
@@ -46,8 +53,9 @@ async function loadPrincipal(hash: string, known: Principal | undefined): Promis
     principal = { accountId: lookup.account_id, tokenId: lookup.token_id, scopes: lookup.scopes };
   }
   const record = await touchToken(principal.accountId, principal.tokenId, nowIso());
-  // Expiry is read from the account's own record (the lookup item does not carry it), at every re-read.
-  return record && !record.revoked_at ? withExpiry(principal, record.valid_until) : undefined;
+  // Expiry and rate limit are read from the account's own record (the lookup item carries neither), at every
+  // re-read.
+  return record && !record.revoked_at ? withRecord(principal, record) : undefined;
 }
 
 export async function authenticate(authorization: string | undefined): Promise<Principal> {

@@ -7,7 +7,7 @@
 // Accounts opened before the counter existed get it on their first token creation (startCounting).
 
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { config } from '../config.ts';
+import { config, type RateLimit } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
@@ -37,6 +37,8 @@ export type TokenRecord = {
    * TTL attribute, and TTL deleting a token's items would lose its slot in the counter.
    */
   valid_until?: string;
+  /** The token's own rate limit (`rate_limit` on the wire); without it the operator's default applies. */
+  rate_limit?: RateLimit;
 };
 
 export type NewToken = { record: TokenRecord; token: string; items: TransactItem[] };
@@ -49,6 +51,7 @@ export function prepareToken(input: {
   scopes: Scope[];
   at: string;
   expiresAt?: string;
+  rateLimit?: RateLimit;
 }): NewToken {
   const { token, hash, displayPrefix } = newApiToken();
   const record: TokenRecord = {
@@ -60,6 +63,7 @@ export function prepareToken(input: {
     token_hash: hash,
     created_at: input.at,
     ...(input.expiresAt ? { valid_until: input.expiresAt } : {}),
+    ...(input.rateLimit ? { rate_limit: input.rateLimit } : {}),
   };
   const items: TransactItem[] = [
     {

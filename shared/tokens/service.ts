@@ -5,6 +5,7 @@
 import * as z from 'zod/mini';
 import { newTokenId } from '../accounts/service.ts';
 import { nowIso } from '../clock.ts';
+import type { RateLimit } from '../config.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
 import { NotFoundError, TooManyTokensError } from '../errors.ts';
 import { isoTime } from '../http/validation.ts';
@@ -22,9 +23,23 @@ import {
 
 export const MAX_ACTIVE_TOKENS = 100;
 
-export type TokenRequest = { name: string; scopes: Scope[]; expiresAt?: string };
+export type TokenRequest = { name: string; scopes: Scope[]; expiresAt?: string; rateLimit?: RateLimit };
 
 const scopes = z.array(z.enum(['api', 'billing']));
+
+/** A token's own rate limit, as answered; null: the operator's defaults (RATE_LIMIT_RPS, RATE_LIMIT_BURST). */
+const rateLimitView = z.nullable(
+  z
+    .object({
+      rps: z.number().check(z.describe('Requests per second on average')),
+      burst: z.int().check(z.describe('Requests at once at most')),
+    })
+    .check(
+      z.describe(
+        "The token's own rate limit; null: the operator's defaults. Beyond it: 429 rate_limited with retry-after",
+      ),
+    ),
+);
 
 /** A token as listed: never the secret. */
 export const tokenSchema = z.object({
@@ -36,6 +51,7 @@ export const tokenSchema = z.object({
   last_used_at: z.nullable(isoTime),
   /** From this instant the token is refused with 401 token_expired; null: it never expires. */
   expires_at: z.nullable(isoTime),
+  rate_limit: rateLimitView,
 });
 
 /** A new token: the secret is shown here once (null when an Idempotency-Key replays the answer). */
@@ -46,6 +62,7 @@ export const createdTokenSchema = z.object({
   scopes,
   created_at: isoTime,
   expires_at: z.nullable(isoTime),
+  rate_limit: rateLimitView,
 });
 
 function publicView(record: TokenRecord): z.output<typeof tokenSchema> {
@@ -57,6 +74,7 @@ function publicView(record: TokenRecord): z.output<typeof tokenSchema> {
     created_at: record.created_at,
     last_used_at: record.last_used_at ?? null,
     expires_at: record.valid_until ?? null,
+    rate_limit: record.rate_limit ?? null,
   };
 }
 
@@ -80,6 +98,7 @@ export async function issueToken(
       scopes: [...new Set(request.scopes)],
       at: nowIso(),
       ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+      ...(request.rateLimit ? { rateLimit: request.rateLimit } : {}),
     });
     const outcome = await insertToken(prepared, MAX_ACTIVE_TOKENS, guard);
     if (outcome === 'guard_taken') return undefined;
@@ -97,6 +116,7 @@ export async function issueToken(
       scopes: view.scopes,
       created_at: view.created_at,
       expires_at: view.expires_at,
+      rate_limit: view.rate_limit,
     };
   }
   throw new Error('token creation kept finding no counter');
