@@ -593,7 +593,7 @@ export interface components {
             /** @description A sentence for people */
             error: string;
             /** @enum {string} */
-            code: "invalid_request" | "unauthorized" | "token_expired" | "customer_unauthorized" | "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue" | "forbidden" | "subscription_inactive" | "not_found" | "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_answer_too_large" | "no_payment_method" | "wrong_billing_mode" | "too_many_tokens" | "insufficient_balance" | "payload_too_large" | "internal_error" | "upstream_error" | "temporarily_unavailable" | "upstream_timeout";
+            code: "invalid_request" | "unauthorized" | "token_expired" | "customer_unauthorized" | "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue" | "forbidden" | "subscription_inactive" | "not_found" | "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_answer_too_large" | "no_payment_method" | "wrong_billing_mode" | "too_many_tokens" | "insufficient_balance" | "payload_too_large" | "rate_limited" | "internal_error" | "upstream_error" | "temporarily_unavailable" | "upstream_timeout";
             /** @description With `invalid_request`: each field and its problem */
             details?: {
                 field: string;
@@ -620,7 +620,7 @@ export interface components {
         Cost: string;
         /** @description Prepaid accounts: the available balance after this call, USD */
         CreditsRemaining: string;
-        /** @description Seconds to wait before retrying (`temporarily_unavailable`) */
+        /** @description Seconds to wait before retrying (`temporarily_unavailable`, `rate_limited`) */
         RetryAfter: string;
     };
     pathItems: never;
@@ -756,6 +756,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -926,6 +944,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -1059,6 +1095,25 @@ export interface operations {
                         /** @description With `idempotency_answer_too_large`: the status of the first answer, which ran (and was charged, see `x-cost`) once */
                         original_status?: number;
                     } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
                     "*/*": unknown;
                 };
             };
@@ -1252,6 +1307,25 @@ export interface operations {
                     "*/*": unknown;
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                    "*/*": unknown;
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -1409,6 +1483,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -1531,6 +1623,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -1662,6 +1772,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -1805,6 +1933,12 @@ export interface operations {
                             created_at: string;
                             last_used_at: string | null;
                             expires_at: string | null;
+                            rate_limit: {
+                                /** @description Requests per second on average */
+                                rps: number;
+                                /** @description Requests at once at most */
+                                burst: number;
+                            } | null;
                         }[];
                     };
                 };
@@ -1836,6 +1970,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -1896,6 +2048,10 @@ export interface operations {
                     scopes?: ("api" | "billing")[];
                     /** Format: date-time */
                     expires_at?: string;
+                    rate_limit?: {
+                        rps: number;
+                        burst: number;
+                    };
                 };
             };
         };
@@ -1915,6 +2071,12 @@ export interface operations {
                         /** @description ISO 8601 UTC time */
                         created_at: string;
                         expires_at: string | null;
+                        rate_limit: {
+                            /** @description Requests per second on average */
+                            rps: number;
+                            /** @description Requests at once at most */
+                            burst: number;
+                        } | null;
                     };
                 };
             };
@@ -1997,6 +2159,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -2118,6 +2298,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -2275,6 +2473,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -2369,6 +2585,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -2506,6 +2740,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -2617,6 +2869,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -2797,6 +3067,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -2946,6 +3234,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -3045,6 +3351,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -3237,6 +3561,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -3421,6 +3763,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };

@@ -19,6 +19,7 @@ type TokenView = {
   created_at: string;
   last_used_at: string | null;
   expires_at: string | null;
+  rate_limit: { rps: number; burst: number } | null;
 };
 
 async function newToken(billingToken: string, name: string, scopes: string[] = ['api']) {
@@ -57,6 +58,7 @@ describe('tokens', () => {
       'expires_at',
       'id',
       'name',
+      'rate_limit',
       'scopes',
       'token',
     ]);
@@ -74,6 +76,7 @@ describe('tokens', () => {
       created_at: created.body.created_at,
       last_used_at: null,
       expires_at: null,
+      rate_limit: null,
     });
     for (const item of list.data) {
       expect(Object.keys(item).sort()).toEqual([
@@ -83,6 +86,7 @@ describe('tokens', () => {
         'last_used_at',
         'name',
         'prefix',
+        'rate_limit',
         'scopes',
       ]);
     }
