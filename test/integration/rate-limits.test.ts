@@ -13,8 +13,10 @@ import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../suppor
 import { type CallResult, call } from '../support/api.ts';
 import { expectContractError } from '../support/assertions.ts';
 import { countCommands, restoreClient } from '../support/faults.ts';
+import { useToyUpstream } from '../support/toy-process.ts';
 
 const ECHO_USD = 0.002;
+const toy = useToyUpstream();
 const LIMITS = ['RATE_LIMIT_RPS', 'RATE_LIMIT_BURST', 'RATE_LIMIT_ACCOUNT_RPS', 'RATE_LIMIT_ACCOUNT_BURST'];
 const lifted = Object.fromEntries(LIMITS.map((name) => [name, process.env[name]]));
 
@@ -154,6 +156,18 @@ describe('per-token rate limits', () => {
     expect(statuses(answers)).toEqual([200, 200, 429, 429, 429, 429]);
     // At 0.5 per second one more call fits after 2 s.
     expect(answers.find((answer) => answer.status === 429)?.headers['retry-after']).toBe('2');
+  });
+
+  it('refuses on a proxy route before forwarding: the upstream sees only the calls let through', async () => {
+    const { accountId, token } = await fundedAccount(1);
+
+    const answers = await burst(10, () =>
+      call('POST', '/v1/sample/translate', { token, body: { text: 'hello', to: 'fr' } }),
+    );
+
+    expect(statuses(answers)).toEqual([...Array(5).fill(200), ...Array(5).fill(429)]);
+    expect(await toy.seenBy(accountId)).toHaveLength(5);
+    expect((await accountMoney(accountId)).balance).toBe(fromWire(1 - 5 * 0.005));
   });
 
   it("limits the metering API's customer token, charging nothing for the refused", async () => {
