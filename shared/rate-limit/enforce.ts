@@ -1,10 +1,11 @@
 // Where requests meet the rate limiter: right after a token is known (shared/http/middleware.ts
 // `authenticated`, and the metering API's customer token), before any DynamoDB write, charge or feature work.
 // A refusal touches nothing outside this instance's memory.
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { nowMs } from '../clock.ts';
 import { config, type RateLimit } from '../config.ts';
 import { RateLimitedError } from '../errors.ts';
-import { logger } from '../observability/powertools.ts';
+import { logger, metrics } from '../observability/powertools.ts';
 import { RateLimiter } from './limiter.ts';
 import { addToSharedCount } from './shared-count.ts';
 
@@ -25,7 +26,10 @@ export function enforceRateLimit(principal: RateLimited): void {
     nowMs(),
     config.rateLimitSync === 'table',
   );
-  if (!decision.admitted) throw new RateLimitedError(decision.retryAfterSeconds);
+  if (!decision.admitted) {
+    metrics.addMetric('RateLimited', MetricUnit.Count, 1);
+    throw new RateLimitedError(decision.retryAfterSeconds);
+  }
 }
 
 /** Tests and the bench: wait for the syncs under way, or start from empty buckets. */
