@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type FunctionName, functions } from '#infra/definitions/functions.ts';
 import { nowIso, nowMs, resetClock, setClock } from '#shared/clock.ts';
-import { config, type RateLimit } from '#shared/config.ts';
+import { config, type RateLimit, type RateLimitVariable } from '#shared/config.ts';
 import {
   errorResponse,
   MethodNotAllowedError,
@@ -84,12 +84,6 @@ export type LocalStackOptions = {
    */
   rateLimits?: Partial<Record<RateLimitVariable, number>>;
 };
-
-export type RateLimitVariable =
-  | 'RATE_LIMIT_RPS'
-  | 'RATE_LIMIT_BURST'
-  | 'RATE_LIMIT_ACCOUNT_RPS'
-  | 'RATE_LIMIT_ACCOUNT_BURST';
 
 export type LocalStripeOptions = {
   /** Default `STRIPE_EMULATOR_PORT`, else a free port. */

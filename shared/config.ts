@@ -34,6 +34,13 @@ export const MAX_MARKETPLACE_WINDOW_HOURS = 24;
 /** A token bucket's settings: `rps` requests per second on average, at most `burst` at once. */
 export type RateLimit = { rps: number; burst: number };
 
+/** The variables that set the rate limits (the CDK stack and the local stack pass them on). */
+export type RateLimitVariable =
+  | 'RATE_LIMIT_RPS'
+  | 'RATE_LIMIT_BURST'
+  | 'RATE_LIMIT_ACCOUNT_RPS'
+  | 'RATE_LIMIT_ACCOUNT_BURST';
+
 export const DEFAULT_RATE_LIMIT: RateLimit = { rps: 50, burst: 100 };
 export const DEFAULT_ACCOUNT_RATE_LIMIT: RateLimit = { rps: 200, burst: 400 };
 

@@ -50,6 +50,7 @@ import {
   DEFAULT_MARKETPLACE_WINDOW_HOURS,
   MAX_MARKETPLACE_WINDOW_HOURS,
   MIN_MARKETPLACE_WINDOW_HOURS,
+  type RateLimitVariable,
 } from '#shared/config.ts';
 import { HOUSE_DEFAULTS, HouseFunction, type MarketplaceSettings } from '../constructs/house-function.ts';
 import { lifecycleEventPattern } from '../constructs/marketplace-events.ts';
@@ -145,8 +146,7 @@ export const RATE_LIMIT_CONTEXT = {
   rateLimitBurst: 'RATE_LIMIT_BURST',
   rateLimitAccountRps: 'RATE_LIMIT_ACCOUNT_RPS',
   rateLimitAccountBurst: 'RATE_LIMIT_ACCOUNT_BURST',
-} as const;
-type RateLimitVariable = (typeof RATE_LIMIT_CONTEXT)[keyof typeof RATE_LIMIT_CONTEXT];
+} as const satisfies Record<string, RateLimitVariable>;
 
 /** A CDK context number: a rate (`rps`, positive) or a burst (a whole number ≥ 1); undefined when not given. */
 function contextRate(scope: Construct, key: string, kind: 'rps' | 'burst'): number | undefined {

@@ -23,9 +23,9 @@ export const keys = {
   /**
    * How many requests the instances' rate-limit buckets let through for one token or account, summed across
    * instances (shared/rate-limit/shared-count.ts). Its own partition, so the syncs never add writes to the
-   * partition an account's charges debit.
+   * partition an account's charges debit. `subject`: `TOKEN#<token id>` or `ACCOUNT#<account id>`.
    */
-  rateCount: (subject: `TOKEN#${string}` | `ACCOUNT#${string}`) => ({ PK: `RATE#${subject}`, SK: 'RATE' }),
+  rateCount: (subject: string) => ({ PK: `RATE#${subject}`, SK: 'RATE' }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

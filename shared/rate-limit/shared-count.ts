@@ -13,7 +13,7 @@ export async function addToSharedCount(subject: string, delta: number): Promise<
   const result = await ddb().send(
     new UpdateCommand({
       TableName: config.tableName,
-      Key: keys.rateCount(subject as `TOKEN#${string}`),
+      Key: keys.rateCount(subject),
       UpdateExpression: 'ADD admitted :delta SET kind = :kind, expires_at = :expires',
       ExpressionAttributeValues: {
         ':delta': delta,

@@ -1,6 +1,7 @@
 // The rate limiter's buckets on a clock the test moves: refill, burst, retry-after, the account ceiling, and
 // what a sync of the shared count does to an instance's allowance (with a fake count shared by "instances").
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { config, MissingConfigurationError } from '#shared/config.ts';
 import { fullBucket, refill, retryAfterSeconds } from '#shared/rate-limit/bucket.ts';
 import { RateLimiter, type SharedCount } from '#shared/rate-limit/limiter.ts';
 
@@ -168,5 +169,44 @@ describe('RateLimiter', () => {
     burst(limiter, token(), 5, 5000, false);
     await limiter.settled();
     expect(count.totals.size).toBe(0);
+  });
+});
+
+describe('rate limit configuration', () => {
+  const names = [
+    'RATE_LIMIT_RPS',
+    'RATE_LIMIT_BURST',
+    'RATE_LIMIT_ACCOUNT_RPS',
+    'RATE_LIMIT_ACCOUNT_BURST',
+    'RATE_LIMIT_SYNC',
+    'LOCAL_MODE',
+  ];
+  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  afterEach(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it("defaults to the contract's 50/s bursts of 100 per token, 200/400 per account, shared in the cloud", () => {
+    for (const name of names) delete process.env[name];
+    expect(config.rateLimit).toEqual({ rps: 50, burst: 100 });
+    expect(config.accountRateLimit).toEqual({ rps: 200, burst: 400 });
+    expect(config.rateLimitSync).toBe('table');
+    process.env.LOCAL_MODE = 'true';
+    expect(config.rateLimitSync).toBe('off');
+  });
+
+  it.each([
+    ['RATE_LIMIT_RPS', '0', () => config.rateLimit],
+    ['RATE_LIMIT_RPS', 'fast', () => config.rateLimit],
+    ['RATE_LIMIT_BURST', '2.5', () => config.rateLimit],
+    ['RATE_LIMIT_ACCOUNT_BURST', '0', () => config.accountRateLimit],
+    ['RATE_LIMIT_SYNC', 'sometimes', () => config.rateLimitSync],
+  ])('fails fast on %s=%s, naming it', (name, value, read) => {
+    process.env[name] = value;
+    expect(read).toThrow(MissingConfigurationError);
+    expect(read).toThrow(name);
   });
 });
