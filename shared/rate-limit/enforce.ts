@@ -32,7 +32,7 @@ export function enforceRateLimit(principal: RateLimited): void {
   }
 }
 
-/** Tests and the bench: wait for the syncs under way, or start from empty buckets. */
+/** Tests and the bench: wait for the syncs under way, or forget every bucket (each starts full again). */
 export const rateLimiter = {
   settled: () => limiter.settled(),
   clear: () => limiter.clear(),
