@@ -141,6 +141,15 @@ export class InsufficientCreditsError extends DomainError {
 }
 
 /** A postpaid account's monthly spend limit would be passed: blocked until the next period. */
+export class TokenLimitReachedError extends DomainError {
+  override readonly name = 'TokenLimitReachedError';
+  readonly status = 402;
+  readonly code = 'token_limit_reached';
+  constructor() {
+    super('Token spend limit reached');
+  }
+}
+
 export class SpendLimitReachedError extends DomainError {
   override readonly name = 'SpendLimitReachedError';
   readonly status = 402;

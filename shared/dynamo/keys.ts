@@ -26,6 +26,14 @@ export const keys = {
    * partition an account's charges debit. `subject`: `TOKEN#<token id>` or `ACCOUNT#<account id>`.
    */
   rateCount: (subject: string) => ({ PK: `RATE#${subject}`, SK: 'RATE' }),
+  /**
+   * A token's own spend limit (shared/tokens/spend-limit.ts): present only for tokens that have one, written
+   * in each of the token's charges. Its own partition, so limited tokens add no write to the account's.
+   */
+  tokenLimit: (accountId: string, tokenId: string) => ({
+    PK: `TOKEN_LIMIT#${accountId}#${tokenId}`,
+    SK: 'TOKEN_LIMIT',
+  }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

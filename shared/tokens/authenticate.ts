@@ -8,6 +8,7 @@ import { config, type RateLimit } from '../config.ts';
 import { ForbiddenError, TokenExpiredError, UnauthorizedError } from '../errors.ts';
 import { hashToken, looksLikeApiToken } from '../ids.ts';
 import { findTokenByHash, type Scope, type TokenRecord, touchToken } from './repository.ts';
+import type { LimitReset } from './spend-limit.ts';
 
 export type Principal = {
   accountId: string;
@@ -17,6 +18,8 @@ export type Principal = {
   expiresAtMs?: number;
   /** The token's own rate limit, if the account gave it one (else the operator's default applies). */
   rateLimit?: RateLimit;
+  /** The token has its own spend limit, reset per this period: its charges write its limit item. */
+  limitReset?: LimitReset;
 };
 
 type CacheEntry = { principal: Principal | undefined; checkedAt: number };
@@ -35,13 +38,14 @@ function bearerToken(authorization: string | undefined): string {
   return match[1]!;
 }
 
-/** What the account's record of the token says besides revocation: expiry and rate limit, as of this read. */
+/** The principal with what its record says now: expiry, rate limit and spend limit. */
 function withRecord(principal: Principal, record: TokenRecord): Principal {
-  const { expiresAtMs: _expiry, rateLimit: _limit, ...rest } = principal;
+  const { expiresAtMs: _expiry, rateLimit: _rate, limitReset: _limit, ...rest } = principal;
   return {
     ...rest,
     ...(record.valid_until ? { expiresAtMs: Date.parse(record.valid_until) } : {}),
     ...(record.rate_limit ? { rateLimit: record.rate_limit } : {}),
+    ...(record.spend_limit ? { limitReset: record.spend_limit.reset } : {}),
   };
 }
 
@@ -53,7 +57,7 @@ async function loadPrincipal(hash: string, known: Principal | undefined): Promis
     principal = { accountId: lookup.account_id, tokenId: lookup.token_id, scopes: lookup.scopes };
   }
   const record = await touchToken(principal.accountId, principal.tokenId, nowIso());
-  // Expiry and rate limit are read from the account's own record (the lookup item carries neither), at every
+  // Expiry and limits are read from the account's own record (the lookup item does not carry them), at every
   // re-read.
   return record && !record.revoked_at ? withRecord(principal, record) : undefined;
 }
@@ -78,6 +82,13 @@ export function requireScope(principal: Principal, scope: Scope): void {
 export function forgetRevokedToken(tokenId: string): void {
   for (const [hash, entry] of cache) {
     if (entry.principal?.tokenId === tokenId) cache.set(hash, { principal: undefined, checkedAt: nowMs() });
+  }
+}
+
+/** Called by the instance that changes a token (expiry, limit), so that its next request reads the change. */
+export function forgetToken(tokenId: string): void {
+  for (const [hash, entry] of cache) {
+    if (entry.principal?.tokenId === tokenId) cache.set(hash, { principal: entry.principal, checkedAt: 0 });
   }
 }
 

@@ -20,6 +20,8 @@ type TokenView = {
   last_used_at: string | null;
   expires_at: string | null;
   rate_limit: { rps: number; burst: number } | null;
+  spend_limit: { amount: number; reset: string } | null;
+  usage: { period_start: string; spent: number; remaining: number | null };
 };
 
 async function newToken(billingToken: string, name: string, scopes: string[] = ['api']) {
@@ -60,6 +62,7 @@ describe('tokens', () => {
       'name',
       'rate_limit',
       'scopes',
+      'spend_limit',
       'token',
     ]);
     expect(created.body.token).toMatch(TOKEN);
@@ -77,6 +80,8 @@ describe('tokens', () => {
       last_used_at: null,
       expires_at: null,
       rate_limit: null,
+      spend_limit: null,
+      usage: { period_start: `${nowIso().slice(0, 7)}-01`, spent: 0, remaining: null },
     });
     for (const item of list.data) {
       expect(Object.keys(item).sort()).toEqual([
@@ -88,6 +93,8 @@ describe('tokens', () => {
         'prefix',
         'rate_limit',
         'scopes',
+        'spend_limit',
+        'usage',
       ]);
     }
     expect(list.raw).not.toContain(secret);

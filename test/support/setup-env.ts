@@ -31,7 +31,7 @@ for (const name of [
   'RATE_LIMIT_ACCOUNT_BURST',
 ])
   process.env[name] ??= '1000000';
-process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+process.env.POWERTOOLS_LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'SILENT';
 (globalThis as { __localEvents?: unknown[] }).__localEvents = [];
 // Events reach the sink through the table's stream: read it from before this file's first write.
 await startTestStream();
