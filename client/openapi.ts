@@ -1117,7 +1117,7 @@ export interface operations {
                         code: "rate_limited";
                     } | {
                         message: string;
-                    };
+                    } | unknown;
                     "*/*": unknown;
                 };
             };
@@ -1326,7 +1326,7 @@ export interface operations {
                         code: "rate_limited";
                     } | {
                         message: string;
-                    };
+                    } | unknown;
                     "*/*": unknown;
                 };
             };

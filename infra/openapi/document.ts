@@ -175,11 +175,9 @@ function refusal(route: Route, operation: Operation, status: number, codes: stri
   // The stage throttle's 429 is API Gateway's too, on any route.
   const gateway = status === 500 || status === 429 || (status === 403 && route.auth === 'iam');
   const passed = operation.proxied && status < 500;
-  const schema = gateway
-    ? { anyOf: [contract, gatewayMessage] }
-    : passed
-      ? { anyOf: [contract, upstreamBody] }
-      : contract;
+  // A proxied route's 429 may be any of the three: the token's rate limit, the stage throttle, the upstream's.
+  const alternatives = [contract, ...(gateway ? [gatewayMessage] : []), ...(passed ? [upstreamBody] : [])];
+  const schema = alternatives.length === 1 ? contract : { anyOf: alternatives };
   const content: Json = { 'application/json': { schema } };
   if (passed) content['*/*'] = { schema: upstreamBody };
   if (operation.answers[200]?.html && status < 500) content['text/html'] = { schema: { type: 'string' } };
