@@ -169,6 +169,24 @@ export class InvoiceOverdueError extends DomainError {
   }
 }
 
+/**
+ * A token (or its account's tokens together) past its rate limit: refused before any charge or feature work,
+ * and never charged. `retry-after` says in whole seconds (at least 1) when its bucket has room again.
+ */
+export class RateLimitedError extends DomainError {
+  override readonly name = 'RateLimitedError';
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super('Too many requests for this token; retry after the time in retry-after');
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+  override headers() {
+    return { 'retry-after': String(this.retryAfterSeconds) };
+  }
+}
+
 /** A marketplace buyer whose subscription is not active. */
 export class SubscriptionInactiveError extends DomainError {
   override readonly name = 'SubscriptionInactiveError';

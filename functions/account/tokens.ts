@@ -2,6 +2,7 @@
 // scope).
 import * as z from 'zod/mini';
 import { nowMs } from '#shared/clock.ts';
+import { config } from '#shared/config.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, principalOf } from '#shared/http/middleware.ts';
@@ -22,6 +23,22 @@ const expiresAt = z
     z.refine((iso) => Date.parse(iso) <= nowMs() + MAX_TOKEN_LIFETIME_MS, 'must be at most 5 years ahead'),
   );
 
+/** A token's own rate limit: any values up to the operator's account ceiling (RATE_LIMIT_ACCOUNT_RPS/BURST). */
+const rateLimit = z.strictObject({
+  rps: z.number().check(
+    z.positive(),
+    z.refine((rps) => rps <= config.accountRateLimit.rps, {
+      error: () => `must be at most ${config.accountRateLimit.rps}, the operator's maximum`,
+    }),
+  ),
+  burst: z.int().check(
+    z.gte(1),
+    z.refine((burst) => burst <= config.accountRateLimit.burst, {
+      error: () => `must be at most ${config.accountRateLimit.burst}, the operator's maximum`,
+    }),
+  ),
+});
+
 const spendLimit = z.strictObject({
   amount: usdAmount.check(z.refine((amount) => amount > 0, 'must be more than 0')),
   reset: z.enum(LIMIT_RESETS),
@@ -34,6 +51,7 @@ export const newToken = z.strictObject({
   scopes: z._default(z.array(z.enum(['api', 'billing'])).check(z.minLength(1)), ['api']),
   expires_at: z.optional(expiresAt),
   spend_limit: z.optional(spendLimit),
+  rate_limit: z.optional(rateLimit),
 });
 
 /** Only what is sent changes; `null` clears the limit or the expiry. */
@@ -49,12 +67,13 @@ export const handler = byRoute({
   'POST /v1/tokens': apiRoute(
     { auth: 'billing', body: newToken, idempotent: { redact: ['token'] } },
     async (_event, context) => {
-      const { name, scopes, expires_at, spend_limit } = bodyOf<z.infer<typeof newToken>>(context);
+      const { name, scopes, expires_at, spend_limit, rate_limit } = bodyOf<z.infer<typeof newToken>>(context);
       const created = await createToken(principalOf(context).accountId, {
         name,
         scopes,
         ...(expires_at ? { expiresAt: expires_at } : {}),
         ...(spend_limit ? { spendLimit: spend_limit } : {}),
+        ...(rate_limit ? { rateLimit: rate_limit } : {}),
       });
       return json(201, created);
     },

@@ -289,7 +289,7 @@ export const operations: Record<string, Operation> = {
     idempotent: 'required',
     charges: true,
     answers: { 201: { description: 'The charge', json: meterChargeAnswer } },
-    refusals: { 401: ['customer_unauthorized'], 404: ['not_found'] },
+    refusals: { 401: ['customer_unauthorized'], 404: ['not_found'], 429: ['rate_limited'] },
   },
   'POST /v1/meter/holds': {
     tag: 'Metering API',
@@ -301,7 +301,12 @@ export const operations: Record<string, Operation> = {
     idempotent: 'required',
     charges: true,
     answers: { 201: { description: 'The hold', json: meterHoldAnswer } },
-    refusals: { 401: ['customer_unauthorized'], 404: ['not_found'], 409: ['wrong_billing_mode'] },
+    refusals: {
+      401: ['customer_unauthorized'],
+      404: ['not_found'],
+      409: ['wrong_billing_mode'],
+      429: ['rate_limited'],
+    },
   },
   'POST /v1/meter/holds/{id}/settle': {
     tag: 'Metering API',

@@ -9,6 +9,7 @@ import {
   errorResponse,
   IdempotencyInProgressError,
   IdempotencyKeyReusedError,
+  RateLimitedError,
   ValidationError,
 } from '../errors.ts';
 import { type ApiEvent, type ApiResult, header, SECURITY_HEADERS } from '../http/api.ts';
@@ -173,8 +174,9 @@ export function idempotent(
       const claim = claims.get(request.context);
       if (!claim) return;
       const { status, body } = errorResponse(request.error);
-      if (request.error instanceof ValidationError) {
-        // Nothing ran: the caller may correct the request and send it again under the same key.
+      if (request.error instanceof ValidationError || request.error instanceof RateLimitedError) {
+        // Nothing ran: the caller may correct the request (or wait retry-after) and send it again under the
+        // same key.
         await forgetKey(claim.scope, claim.keyHash, claim.owner);
         return;
       }

@@ -4,7 +4,7 @@
 // re-read: it is checked against the clock on every request, cached or not.
 
 import { nowIso, nowMs } from '../clock.ts';
-import { config } from '../config.ts';
+import { config, type RateLimit } from '../config.ts';
 import { ForbiddenError, TokenExpiredError, UnauthorizedError } from '../errors.ts';
 import { hashToken, looksLikeApiToken } from '../ids.ts';
 import { findTokenByHash, type Scope, type TokenRecord, touchToken } from './repository.ts';
@@ -16,6 +16,8 @@ export type Principal = {
   scopes: Scope[];
   /** When the token stops being valid (ms since the epoch), if it was created with `expires_at`. */
   expiresAtMs?: number;
+  /** The token's own rate limit, if the account gave it one (else the operator's default applies). */
+  rateLimit?: RateLimit;
   /** The token has its own spend limit, reset per this period: its charges write its limit item. */
   limitReset?: LimitReset;
 };
@@ -36,12 +38,13 @@ function bearerToken(authorization: string | undefined): string {
   return match[1]!;
 }
 
-/** The principal with what its record says now: expiry and spend limit. */
+/** The principal with what its record says now: expiry, rate limit and spend limit. */
 function withRecord(principal: Principal, record: TokenRecord): Principal {
-  const { expiresAtMs: _expiry, limitReset: _limit, ...rest } = principal;
+  const { expiresAtMs: _expiry, rateLimit: _rate, limitReset: _limit, ...rest } = principal;
   return {
     ...rest,
     ...(record.valid_until ? { expiresAtMs: Date.parse(record.valid_until) } : {}),
+    ...(record.rate_limit ? { rateLimit: record.rate_limit } : {}),
     ...(record.spend_limit ? { limitReset: record.spend_limit.reset } : {}),
   };
 }
@@ -54,7 +57,7 @@ async function loadPrincipal(hash: string, known: Principal | undefined): Promis
     principal = { accountId: lookup.account_id, tokenId: lookup.token_id, scopes: lookup.scopes };
   }
   const record = await touchToken(principal.accountId, principal.tokenId, nowIso());
-  // Expiry and limit are read from the account's own record (the lookup item does not carry them), at every
+  // Expiry and limits are read from the account's own record (the lookup item does not carry them), at every
   // re-read.
   return record && !record.revoked_at ? withRecord(principal, record) : undefined;
 }

@@ -12,7 +12,7 @@ import {
   GetCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { config } from '../config.ts';
+import { config, type RateLimit } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
@@ -45,6 +45,8 @@ export type TokenRecord = {
    * TTL attribute, and TTL deleting a token's items would lose its slot in the counter.
    */
   valid_until?: string;
+  /** The token's own rate limit (`rate_limit` on the wire); without it the operator's default applies. */
+  rate_limit?: RateLimit;
   /** The token's own spend limit; its running total is the limit item (shared/tokens/spend-limit.ts). */
   spend_limit?: TokenSpendLimit;
 };
@@ -61,6 +63,7 @@ export function prepareToken(input: {
   scopes: Scope[];
   at: string;
   expiresAt?: string;
+  rateLimit?: RateLimit;
   spendLimit?: TokenSpendLimit;
 }): NewToken {
   const { token, hash, displayPrefix } = newApiToken();
@@ -73,6 +76,7 @@ export function prepareToken(input: {
     token_hash: hash,
     created_at: input.at,
     ...(input.expiresAt ? { valid_until: input.expiresAt } : {}),
+    ...(input.rateLimit ? { rate_limit: input.rateLimit } : {}),
     ...(input.spendLimit ? { spend_limit: input.spendLimit } : {}),
   };
   const items: TransactItem[] = [

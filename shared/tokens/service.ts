@@ -6,7 +6,7 @@
 import * as z from 'zod/mini';
 import { newTokenId } from '../accounts/service.ts';
 import { nowIso } from '../clock.ts';
-import { config } from '../config.ts';
+import { config, type RateLimit } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
@@ -38,6 +38,7 @@ export type TokenRequest = {
   scopes: Scope[];
   expiresAt?: string;
   spendLimit?: TokenSpendLimit;
+  rateLimit?: RateLimit;
 };
 
 const scopes = z.array(z.enum(['api', 'billing']));
@@ -61,6 +62,20 @@ const tokenUsageSchema = z.object({
   ),
 });
 
+/** A token's own rate limit, as answered; null: the operator's defaults (RATE_LIMIT_RPS, RATE_LIMIT_BURST). */
+const rateLimitView = z.nullable(
+  z
+    .object({
+      rps: z.number().check(z.describe('Requests per second on average')),
+      burst: z.int().check(z.describe('Requests at once at most')),
+    })
+    .check(
+      z.describe(
+        "The token's own rate limit; null: the operator's defaults. Beyond it: 429 rate_limited with retry-after",
+      ),
+    ),
+);
+
 /** A token as listed: never the secret. */
 export const tokenSchema = z.object({
   id: z.string(),
@@ -71,6 +86,7 @@ export const tokenSchema = z.object({
   last_used_at: z.nullable(isoTime),
   /** From this instant the token is refused with 401 token_expired; null: it never expires. */
   expires_at: z.nullable(isoTime),
+  rate_limit: rateLimitView,
   spend_limit: z.nullable(spendLimitSchema),
   usage: tokenUsageSchema,
 });
@@ -83,6 +99,7 @@ export const createdTokenSchema = z.object({
   scopes,
   created_at: isoTime,
   expires_at: z.nullable(isoTime),
+  rate_limit: rateLimitView,
   spend_limit: z.nullable(spendLimitSchema),
 });
 
@@ -102,6 +119,7 @@ function publicView(record: TokenRecord, usage: TokenUsage): TokenView {
     created_at: record.created_at,
     last_used_at: record.last_used_at ?? null,
     expires_at: record.valid_until ?? null,
+    rate_limit: record.rate_limit ?? null,
     spend_limit: wireLimit(record.spend_limit),
     usage,
   };
@@ -173,6 +191,7 @@ export async function issueToken(
       scopes: [...new Set(request.scopes)],
       at: nowIso(),
       ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+      ...(request.rateLimit ? { rateLimit: request.rateLimit } : {}),
       ...(request.spendLimit ? { spendLimit: request.spendLimit } : {}),
     });
     const outcome = await insertToken(prepared, MAX_ACTIVE_TOKENS, guard);
@@ -192,6 +211,7 @@ export async function issueToken(
       created_at: record.created_at,
       expires_at: record.valid_until ?? null,
       spend_limit: wireLimit(record.spend_limit),
+      rate_limit: record.rate_limit ?? null,
     };
   }
   throw new Error('token creation kept finding no counter');

@@ -19,6 +19,7 @@ type TokenView = {
   created_at: string;
   last_used_at: string | null;
   expires_at: string | null;
+  rate_limit: { rps: number; burst: number } | null;
   spend_limit: { amount: number; reset: string } | null;
   usage: { period_start: string; spent: number; remaining: number | null };
 };
@@ -59,6 +60,7 @@ describe('tokens', () => {
       'expires_at',
       'id',
       'name',
+      'rate_limit',
       'scopes',
       'spend_limit',
       'token',
@@ -77,6 +79,7 @@ describe('tokens', () => {
       created_at: created.body.created_at,
       last_used_at: null,
       expires_at: null,
+      rate_limit: null,
       spend_limit: null,
       usage: { period_start: `${nowIso().slice(0, 7)}-01`, spent: 0, remaining: null },
     });
@@ -88,6 +91,7 @@ describe('tokens', () => {
         'last_used_at',
         'name',
         'prefix',
+        'rate_limit',
         'scopes',
         'spend_limit',
         'usage',
