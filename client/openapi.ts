@@ -2402,6 +2402,10 @@ export interface operations {
                         /** @enum {string} */
                         reset: "daily" | "weekly" | "monthly" | "never";
                     } | null;
+                    rate_limit?: {
+                        rps: number;
+                        burst: number;
+                    } | null;
                     expires_at?: string | null;
                 };
             };

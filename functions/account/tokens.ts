@@ -54,10 +54,11 @@ export const newToken = z.strictObject({
   rate_limit: z.optional(rateLimit),
 });
 
-/** Only what is sent changes; `null` clears the limit or the expiry. */
+/** Only what is sent changes; `null` clears a limit (the rate limit goes back to the defaults) or the expiry. */
 export const tokenChanges = z.strictObject({
   name: z.optional(tokenName),
   spend_limit: z.optional(z.nullable(spendLimit)),
+  rate_limit: z.optional(z.nullable(rateLimit)),
   expires_at: z.optional(z.nullable(expiresAt)),
 });
 
@@ -82,11 +83,12 @@ export const handler = byRoute({
     json(200, { data: await listTokens(principalOf(context).accountId) }),
   ),
   'PATCH /v1/tokens/{id}': apiRoute({ auth: 'billing', body: tokenChanges }, async (event, context) => {
-    const { name, spend_limit, expires_at } = bodyOf<z.infer<typeof tokenChanges>>(context);
+    const { name, spend_limit, expires_at, rate_limit } = bodyOf<z.infer<typeof tokenChanges>>(context);
     const token = await changeAccountToken(principalOf(context).accountId, event.pathParameters?.id ?? '', {
       ...(name === undefined ? {} : { name }),
       ...(spend_limit === undefined ? {} : { spendLimit: spend_limit }),
       ...(expires_at === undefined ? {} : { validUntil: expires_at }),
+      ...(rate_limit === undefined ? {} : { rateLimit: rate_limit }),
     });
     return json(200, token);
   }),

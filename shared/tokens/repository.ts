@@ -145,6 +145,8 @@ export type TokenChanges = {
   validUntil?: string | null;
   /** null: the token no longer has a limit (its limit item is deleted). */
   spendLimit?: TokenSpendLimit | null;
+  /** null: the operator's default rate limit applies again. */
+  rateLimit?: RateLimit | null;
 };
 
 /**
@@ -167,6 +169,11 @@ export async function changeToken(
   else if (changes.validUntil !== undefined) {
     set.push('valid_until = :until');
     values[':until'] = changes.validUntil;
+  }
+  if (changes.rateLimit === null) remove.push('rate_limit');
+  else if (changes.rateLimit !== undefined) {
+    set.push('rate_limit = :rate');
+    values[':rate'] = changes.rateLimit;
   }
   if (changes.spendLimit === null) remove.push('spend_limit');
   else if (changes.spendLimit !== undefined) {
@@ -198,14 +205,16 @@ export async function changeToken(
     if (failedCondition(outcome, 0)) return undefined;
     throw new Error(`token change cancelled: ${outcome.reasons.map((r) => r.code).join(', ')}`);
   }
-  const { valid_until: _until, spend_limit: _limit, ...rest } = record;
+  const { valid_until: _until, spend_limit: _limit, rate_limit: _rate, ...rest } = record;
   const validUntil = changes.validUntil === undefined ? record.valid_until : changes.validUntil;
   const spendLimit = changes.spendLimit === undefined ? record.spend_limit : changes.spendLimit;
+  const rateLimit = changes.rateLimit === undefined ? record.rate_limit : changes.rateLimit;
   return {
     ...rest,
     ...(changes.name === undefined ? {} : { name: changes.name }),
     ...(validUntil ? { valid_until: validUntil } : {}),
     ...(spendLimit ? { spend_limit: spendLimit } : {}),
+    ...(rateLimit ? { rate_limit: rateLimit } : {}),
   };
 }
 

@@ -182,6 +182,33 @@ describe('token spend limits and expiry: setting them', () => {
     expect(await listed(theirs.token, their.id)).toMatchObject({ name: 'worker' });
   });
 
+  it("PATCH sets a token's own rate limit, applied at once here; null gives it the defaults again", async () => {
+    // Prepare
+    const { token: billing } = await fundedAccount(1);
+    const token = await created(billing, {});
+
+    // Act
+    const limited = await call('PATCH', `/v1/tokens/${token.id}`, {
+      token: billing,
+      body: { rate_limit: { rps: 1, burst: 1 } },
+    });
+    const first = await call('GET', '/v1/credits', { token: token.token });
+    const second = await call('GET', '/v1/credits', { token: token.token });
+    const cleared = await call('PATCH', `/v1/tokens/${token.id}`, {
+      token: billing,
+      body: { rate_limit: null },
+    });
+    const third = await call('GET', '/v1/credits', { token: token.token });
+
+    // Assess
+    expect(limited.body).toMatchObject({ rate_limit: { rps: 1, burst: 1 } });
+    expect(first.status).toBe(200);
+    expectContractError(second, 429, 'rate_limited');
+    expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(cleared.body).toMatchObject({ rate_limit: null });
+    expect(third.status).toBe(200);
+  });
+
   it('an api-scope token may not change tokens (403)', async () => {
     // Prepare
     const { token: billing } = await fundedAccount(1);
