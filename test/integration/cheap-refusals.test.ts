@@ -47,69 +47,58 @@ async function refusalsCost(call: () => Promise<number>, status: number) {
   return { statuses, counts: Object.fromEntries(counts) };
 }
 
+/** An account whose next echo call is refused, and the refusal's status; `used`: calls made before. */
+type Refused = { token: string; status: number; used: number };
+
+const cases: [name: string, setup: (feature: ReturnType<typeof countingFeature>) => Promise<Refused>][] = [
+  [
+    'out of credits (402 insufficient_credits)',
+    async (feature) => {
+      const { token } = await fundedAccount(0.002);
+      expect(await feature.call(token)).toBe(200);
+      return { token, status: 402, used: 1 };
+    },
+  ],
+  [
+    'over the postpaid spend limit (402 spend_limit_reached)',
+    async (feature) => {
+      const { accountId, token } = await postpaidAccount();
+      await setSpendLimit(accountId, fromWire(0.002));
+      expect(await feature.call(token)).toBe(200);
+      return { token, status: 402, used: 1 };
+    },
+  ],
+  [
+    "over the token's own spend limit (402 token_limit_reached)",
+    async (feature) => {
+      const { accountId } = await fundedAccount(1);
+      const { token } = await createToken(accountId, {
+        name: 'limited',
+        scopes: ['api'],
+        spendLimit: { amount: fromWire(0.002), reset: 'monthly' },
+      });
+      expect(await feature.call(token)).toBe(200);
+      return { token, status: 402, used: 1 };
+    },
+  ],
+  [
+    'an AWS Marketplace buyer whose subscription ended (403 subscription_inactive)',
+    async () => ({ token: (await marketplaceAccount('cancelled')).token, status: 403, used: 0 }),
+  ],
+];
+
 describe('a refused call costs one DynamoDB request and no feature work', () => {
-  it('out of credits (402 insufficient_credits)', async () => {
-    // Prepare: funded for one call, which is made.
-    const { token } = await fundedAccount(0.002);
-    const feature = countingFeature();
-    expect(await feature.call(token)).toBe(200);
-
-    // Act
-    const { statuses, counts } = await refusalsCost(() => feature.call(token), 402);
-
-    // Assess
-    expect(statuses).toEqual([402, 402, 402, 402, 402]);
-    expect(counts).toEqual({ TransactWriteItemsCommand: 5 });
-    expect(feature.runs.count).toBe(1);
-  });
-
-  it('over the postpaid spend limit (402 spend_limit_reached)', async () => {
-    // Prepare: a limit of one call, used.
-    const { accountId, token } = await postpaidAccount();
-    await setSpendLimit(accountId, fromWire(0.002));
-    const feature = countingFeature();
-    expect(await feature.call(token)).toBe(200);
-
-    // Act
-    const { statuses, counts } = await refusalsCost(() => feature.call(token), 402);
-
-    // Assess
-    expect(statuses).toEqual([402, 402, 402, 402, 402]);
-    expect(counts).toEqual({ TransactWriteItemsCommand: 5 });
-    expect(feature.runs.count).toBe(1);
-  });
-
-  it("over the token's own spend limit (402 token_limit_reached)", async () => {
+  it.each(cases)('%s', async (_name, setup) => {
     // Prepare
-    const { accountId } = await fundedAccount(1);
-    const limited = await createToken(accountId, {
-      name: 'limited',
-      scopes: ['api'],
-      spendLimit: { amount: fromWire(0.002), reset: 'monthly' },
-    });
     const feature = countingFeature();
-    expect(await feature.call(limited.token)).toBe(200);
+    const { token, status, used } = await setup(feature);
 
     // Act
-    const { statuses, counts } = await refusalsCost(() => feature.call(limited.token), 402);
+    const { statuses, counts } = await refusalsCost(() => feature.call(token), status);
 
     // Assess
-    expect(statuses).toEqual([402, 402, 402, 402, 402]);
+    expect(statuses).toEqual(Array(5).fill(status));
     expect(counts).toEqual({ TransactWriteItemsCommand: 5 });
-    expect(feature.runs.count).toBe(1);
-  });
-
-  it('an AWS Marketplace buyer whose subscription ended (403 subscription_inactive)', async () => {
-    // Prepare
-    const { token } = await marketplaceAccount('cancelled');
-    const feature = countingFeature();
-
-    // Act
-    const { statuses, counts } = await refusalsCost(() => feature.call(token), 403);
-
-    // Assess
-    expect(statuses).toEqual([403, 403, 403, 403, 403]);
-    expect(counts).toEqual({ TransactWriteItemsCommand: 5 });
-    expect(feature.runs.count).toBe(0);
+    expect(feature.runs.count).toBe(used);
   });
 });
