@@ -321,6 +321,36 @@ describe('dashboard Tokens view: spend limits, expiry and spend per token', () =
     await page.getByLabel('Token name').fill('');
   });
 
+  it('says "expired" once a token\'s expiry has passed', async () => {
+    const soon = new Date(Date.now() + 10 * 60_000).toISOString();
+    expect((await callApi('POST', '/v1/tokens', { name: 'short-lived', expires_at: soon })).status).toBe(201);
+    await reopenTokens();
+    expect(await row('short-lived').textContent()).toContain(expiryText(soon));
+    // The page's own clock, an hour on (its own tab, so the other tests keep the real time).
+    const later = await context.newPage();
+    const laterProblems = watchConsole(later, stack.url);
+    try {
+      await later.clock.setFixedTime(new Date(Date.now() + 60 * 60_000));
+      await later.goto(`${stack.url}/`);
+      await later.getByLabel('Billing token').fill(stack.demo!.token);
+      await later.getByRole('button', { name: 'Sign in' }).click();
+      await later.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      await later
+        .getByRole('navigation', { name: 'Dashboard' })
+        .getByRole('link', { name: 'Tokens' })
+        .click();
+      const expired = later
+        .getByRole('row')
+        .filter({ has: later.getByRole('cell', { name: 'short-lived', exact: true }) });
+      await expired.waitFor();
+      expect(await expired.locator('time').textContent()).toBe('expired');
+      expect(await expired.locator('time').getAttribute('datetime')).toBe(soon);
+      expect(laterProblems).toEqual([]);
+    } finally {
+      await later.close();
+    }
+  });
+
   it('labels every control (the dialog too) and fits a phone-sized screen', async () => {
     const unlabelled = () =>
       page.evaluate(() =>

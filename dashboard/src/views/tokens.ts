@@ -268,15 +268,19 @@ function editToken(
   );
   document.body.append(dialog);
   return new Promise((resolve) => {
+    // While the change is on its way the dialog stays: its answer decides what the list shows.
+    let saving = false;
     const close = (changed: Awaited<ReturnType<typeof editToken>>) => {
       dialog.close();
       dialog.remove();
       resolve(changed);
     };
-    cancel.addEventListener('click', () => close(null));
+    cancel.addEventListener('click', () => {
+      if (!saving) close(null);
+    });
     dialog.addEventListener('cancel', (event) => {
       event.preventDefault();
-      close(null);
+      if (!saving) close(null);
     });
     form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -306,6 +310,8 @@ function editToken(
         close(null);
         return;
       }
+      saving = true;
+      cancel.disabled = true;
       void busy(save, async () => {
         try {
           const updated = await answer(
@@ -313,7 +319,12 @@ function editToken(
           );
           close(updated);
         } catch (error) {
-          showRefusal(error, refusalFields(controls, name), result);
+          // A session that ended is sent back to the sign-in form, which the modal dialog must not cover.
+          if (error instanceof ApiError && error.status === 401) close(null);
+          else showRefusal(error, refusalFields(controls, name), result);
+        } finally {
+          saving = false;
+          cancel.disabled = false;
         }
       });
     });
