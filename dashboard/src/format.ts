@@ -125,3 +125,69 @@ export const purchaseStates: Record<string, string> = {
 export function daysAgo(days: number, from = new Date()): string {
   return new Date(from.getTime() - days * 86_400_000).toISOString().slice(0, 10);
 }
+
+export type LimitReset = 'daily' | 'weekly' | 'monthly' | 'never';
+
+/** How a token's period reads after its spend: "$0.42 of $5.00 today". */
+export const periodWords: Record<LimitReset, string> = {
+  daily: 'today',
+  weekly: 'this week',
+  monthly: 'this month',
+  never: 'in total',
+};
+
+/**
+ * A token's spend limit as typed: USD above 0 with at most six decimals (the API's own rules; it checks
+ * again, and its larger bounds are shown from its answer). Empty is no limit.
+ */
+export function readLimitAmount(
+  text: string,
+): { ok: true; value: number | null } | { ok: false; problem: string } {
+  const trimmed = text.trim().replace(/^\$/, '');
+  if (trimmed === '') return { ok: true, value: null };
+  if (!/^\d+(\.\d{1,6})?$/.test(trimmed)) {
+    return { ok: false, problem: 'Enter dollars with at most six decimals, like 5 or 0.25.' };
+  }
+  const value = Number(trimmed);
+  if (!(value > 0))
+    return { ok: false, problem: 'Enter an amount above $0, or leave it empty for no limit.' };
+  return { ok: true, value };
+}
+
+/** The longest a token may be made to last: five years of 365.25 days, as the API counts them. */
+export const MAX_TOKEN_LIFETIME_MS = 5 * 365.25 * 86_400_000;
+
+/**
+ * An expiry typed in a date-time field (the browser's local time, `2027-01-03T10:00`) as the ISO UTC instant
+ * the API takes: in the future and at most five years ahead. Empty is no expiry.
+ */
+export function readExpiry(
+  text: string,
+  now = Date.now(),
+): { ok: true; value: string | null } | { ok: false; problem: string } {
+  const trimmed = text.trim();
+  if (trimmed === '') return { ok: true, value: null };
+  const at = new Date(trimmed).getTime();
+  if (Number.isNaN(at)) return { ok: false, problem: 'Enter a date and a time.' };
+  if (at <= now) return { ok: false, problem: 'Choose a time in the future.' };
+  if (at > now + MAX_TOKEN_LIFETIME_MS) return { ok: false, problem: 'Choose a time at most 5 years ahead.' };
+  return { ok: true, value: new Date(at).toISOString() };
+}
+
+/** An instant as a date-time field's value in the browser's local time (`2027-01-03T10:00`). */
+export function localInputValue(iso: string): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
+}
+
+const expiryDay = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric' });
+
+/** A token's expiry as a list reads it: `expires 3 Jan 2027`, `expired`, or `never expires`. */
+export function expiry(iso: string | null, now = Date.now()): string {
+  if (!iso) return 'never expires';
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return `expires ${iso}`;
+  return at.getTime() <= now ? 'expired' : `expires ${expiryDay.format(at)}`;
+}

@@ -79,7 +79,7 @@ export async function busy<T>(button: HTMLButtonElement, action: () => Promise<T
 }
 
 /** Marks a field invalid with its message (or clears it), wired for screen readers. */
-export function fieldProblem(input: HTMLInputElement, message: string | null): void {
+export function fieldProblem(input: HTMLInputElement | HTMLSelectElement, message: string | null): void {
   const id = `${input.id}-problem`;
   document.getElementById(id)?.remove();
   const describedBy = (input.getAttribute('aria-describedby') ?? '')
