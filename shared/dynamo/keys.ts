@@ -25,6 +25,20 @@ export const keys = {
     SK: `LEDGER#${entryId}`,
   }),
   ledgerPrefix: 'LEDGER#',
+  /**
+   * One of a sharded account's balance items (shard 1..N-1; shard 0 is the account item itself,
+   * shared/ledger/shards.ts). Each has its own partition, so the account's debits spread over N partitions.
+   */
+  balanceShard: (accountId: string, shard: number) => ({
+    PK: `BALANCE_SHARD#${accountId}#${shard}`,
+    SK: 'BALANCE_SHARD',
+  }),
+  /**
+   * One of the ledger slots of an account that was ever sharded: its charges' entries (and their
+   * Idempotency-Key guards) land in the slot their entry id hashes to, so they do not all write one partition.
+   * Sort keys are the same as in the account partition (`LEDGER#…`, `REF#…`).
+   */
+  ledgerSlot: (accountId: string, slot: number) => `LEDGER_SLOT#${accountId}#${slot}`,
   hold: (accountId: string, holdId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `HOLD#${holdId}` }),
   holdPrefix: 'HOLD#',
   /** How far reconciliation has summed the account's ledger, and where its possibly open holds begin. */
