@@ -15,6 +15,7 @@ import {
   transactWrite,
   unexpectedReasons,
 } from '../dynamo/transact.ts';
+import { TemporarilyUnavailableError } from '../errors.ts';
 import { type BillingEvent, eventPut } from '../events/outbox.ts';
 import type { Micros } from '../money.ts';
 import { negate } from '../money.ts';
@@ -28,6 +29,8 @@ import {
   postpaidAccountRelease,
   postpaidAccountReserve,
 } from './accrual.ts';
+import { gatherForTakeBack } from './balance-shards.ts';
+import { chargeEntryKey, chargeGuardKey, isSlotted, type Placement, shardKey } from './shards.ts';
 import { type AccountMoney, type EntryType, type Hold, LEDGER_ITEM_KIND, type LedgerEntry } from './types.ts';
 
 export type Guard = { reference: string };
@@ -65,11 +68,16 @@ function toMoney(item: Record<string, unknown> | undefined): AccountMoney | unde
   };
 }
 
-export function ledgerPut(entry: LedgerEntry): TransactItem {
+/** `placement`: a charge's or reversal's entry goes where its account's layout puts it (shards.ts). */
+export function ledgerPut(entry: LedgerEntry, placement?: Placement): TransactItem {
   return {
     Put: {
       TableName: config.tableName,
-      Item: { ...keys.ledgerEntry(entry.account_id, entry.entry_id), kind: LEDGER_ITEM_KIND, ...entry },
+      Item: {
+        ...chargeEntryKey(entry.account_id, entry.entry_id, placement),
+        kind: LEDGER_ITEM_KIND,
+        ...entry,
+      },
       ConditionExpression: 'attribute_not_exists(PK)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -80,12 +88,18 @@ export function ledgerPut(entry: LedgerEntry): TransactItem {
  * The permanent guard of an Idempotency-Key or external reference. `replaces`: the request's earlier charge,
  * reversed (its reversal marked the guard), which this charge may take the guard over from.
  */
-function guardPut(accountId: string, guard: Guard, entry: LedgerEntry, replaces?: string): TransactItem {
+function guardPut(
+  accountId: string,
+  guard: Guard,
+  entry: LedgerEntry,
+  replaces?: string,
+  placement?: Placement,
+): TransactItem {
   return {
     Put: {
       TableName: config.tableName,
       Item: {
-        ...keys.reference(accountId, guard.reference),
+        ...chargeGuardKey(accountId, guard.reference, entry.entry_id, placement),
         kind: 'reference',
         reference: guard.reference,
         entry_id: entry.entry_id,
@@ -130,28 +144,55 @@ function rejected(outcome: TransactOutcome): ChargeRejected | undefined {
  * The account write of a usage charge. `heldRelease` returns a hold to `available` at the same time
  * (settling a hold releases what was reserved and not used).
  */
-function accountDebit(accountId: string, amount: Micros, heldRelease: Micros, at: string): TransactItem {
+function accountDebit(charge: UsageCharge, amount: Micros, heldRelease: Micros): TransactItem {
   // available changes by (heldRelease - amount); the condition keeps it from going below zero.
   const availableDelta = heldRelease - amount;
+  const shard = charge.shard ?? 0;
+  const values = {
+    ':amount': amount,
+    ':release': heldRelease,
+    ':delta': availableDelta,
+    ':at': charge.at,
+    ':one': 1,
+    ':need': Math.max(0, -availableDelta),
+  };
+  if (shard !== 0) {
+    // Another balance shard of a sharded prepaid account (balance-shards.ts): only its own money decides.
+    return {
+      Update: {
+        TableName: config.tableName,
+        Key: shardKey(charge.accountId, shard),
+        UpdateExpression:
+          'SET balance = balance - :amount, held = held - :release, available = available + :delta, updated_at = :at ADD entry_count :one',
+        ConditionExpression: 'available >= :need',
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+  // The entry goes where the account's layout says (shards.ts): a charge built on an older view of an
+  // account sharded since is refused here and built again, so a request's records are never in two places.
+  const placed = isSlotted(charge.entryId, charge.placement)
+    ? 'ledger_slots_since <= :entry'
+    : '(attribute_not_exists(ledger_slots_since) OR ledger_slots_since > :entry)';
   return {
     Update: {
       TableName: config.tableName,
-      Key: keys.account(accountId),
+      Key: keys.account(charge.accountId),
       UpdateExpression: `SET balance = balance - :amount, held = held - :release, available = available + :delta, ${headroomFollows('+', ':delta')}, updated_at = :at ADD entry_count :one`,
       // Always checked, even when nothing is taken: an account in debt (after a refund) may not use anything.
-      ConditionExpression: 'billing_mode = :prepaid AND available >= :need',
-      ExpressionAttributeValues: {
-        ':amount': amount,
-        ':release': heldRelease,
-        ':delta': availableDelta,
-        ':at': at,
-        ':one': 1,
-        ':prepaid': PREPAID,
-        ':need': Math.max(0, -availableDelta),
-      },
+      ConditionExpression: `billing_mode = :prepaid AND available >= :need AND ${placed}`,
+      ExpressionAttributeValues: { ...values, ':prepaid': PREPAID, ':entry': charge.entryId },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };
+}
+
+/** The account item refused a charge whose records it would place elsewhere (the charge's view is old). */
+function misplaced(charge: UsageCharge, item: Record<string, unknown>): boolean {
+  const since = item.ledger_slots_since;
+  const slotted = typeof since === 'string' && charge.entryId >= since;
+  return slotted !== isSlotted(charge.entryId, charge.placement);
 }
 
 /**
@@ -170,9 +211,13 @@ function chargeRefusal(
   // Only the account's own condition failing is a refusal about money.
   if (!failedCondition(outcome, indexes.account)) return { status: 'rejected', reasons: [] };
   const item = reasonAt(outcome, indexes.account)?.item;
+  // A balance shard said no (or is missing): the sharded charge decides what next (balance-shards.ts).
+  if ((charge.shard ?? 0) !== 0) return { status: 'insufficient', account: undefined };
   const account = toMoney(item);
   const mode = charge.billing?.mode ?? PREPAID;
   if (item && account && account.billing_mode !== mode) return { status: 'wrong_mode', account, item };
+  if (item && !charge.billing && misplaced(charge, item))
+    return { status: 'wrong_mode', account: account!, item };
   if (charge.billing && item) return accrualRefusal(charge.billing, item, charge.at);
   return { status: 'insufficient', account };
 }
@@ -196,6 +241,10 @@ export type UsageCharge = {
   replaces?: string;
   /** A settle capped at its hold: the cost that was asked (recorded on the hold, so a re-settle can say so). */
   cappedFrom?: Micros;
+  /** How the account lays out its shards and records, as this instance knows it (shards.ts). */
+  placement?: Placement;
+  /** The balance shard this charge debits (prepaid; 0, the account item, unless sharded). */
+  shard?: number;
   /**
    * One more conditional put in the charge's transaction (the Idempotency-Key's completed record of a
    * metering API charge): when it exists already, nothing is written and the outcome is `companion_exists`.
@@ -235,7 +284,7 @@ function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): Ledge
 /** The account write of a charge in the charge's billing mode; `heldRelease`/`headroomBack` come from a hold. */
 function accountCharge(charge: UsageCharge, heldRelease: Micros, headroomBack = 0): TransactItem {
   const billing = charge.billing;
-  if (!billing) return accountDebit(charge.accountId, charge.cost, heldRelease, charge.at);
+  if (!billing) return accountDebit(charge, charge.cost, heldRelease);
   if (billing.mode === 'postpaid')
     return postpaidAccountCharge(charge.accountId, billing, charge.cost, charge.at, headroomBack);
   return marketplaceAccountCharge(charge.accountId, charge.at);
@@ -259,9 +308,9 @@ async function commitCharge(
 }> {
   const items: TransactItem[] = [account];
   const extraIndex = extra ? items.push(extra) - 1 : undefined;
-  const ledgerIndex = items.push(ledgerPut(entry)) - 1;
+  const ledgerIndex = items.push(ledgerPut(entry, charge.placement)) - 1;
   const guardIndex = charge.guard
-    ? items.push(guardPut(charge.accountId, charge.guard, entry, charge.replaces)) - 1
+    ? items.push(guardPut(charge.accountId, charge.guard, entry, charge.replaces, charge.placement)) - 1
     : undefined;
   const outcome = await transactWrite(items);
   return {
@@ -536,30 +585,53 @@ export async function applyCredit(input: {
     ...(input.guard ? { reference: input.guard.reference } : {}),
   };
   const taking = input.amount < 0 && !input.allowNegative;
-  const items: TransactItem[] = [
-    {
-      Update: {
-        TableName: config.tableName,
-        Key: keys.account(input.accountId),
-        UpdateExpression: `SET balance = balance + :amount, available = available + :amount, ${headroomFollows('+', ':amount')}, updated_at = :at ADD entry_count :one`,
-        ConditionExpression: taking ? 'attribute_exists(PK) AND available >= :need' : 'attribute_exists(PK)',
-        ExpressionAttributeValues: {
-          ':amount': input.amount,
-          ':at': input.at,
-          ':one': 1,
-          ...(taking ? { ':need': -input.amount } : {}),
+  for (let attempt = 1; ; attempt++) {
+    // Taking credit back works on the account total: a sharded account's credit is gathered onto its
+    // account item in the same transaction, each shard conditioned on what was read (balance-shards.ts).
+    const gather = input.amount < 0 ? await gatherForTakeBack(input.accountId) : undefined;
+    const gathered = gather?.gathered ?? 0;
+    const items: TransactItem[] = [
+      {
+        Update: {
+          TableName: config.tableName,
+          Key: keys.account(input.accountId),
+          UpdateExpression: `SET balance = balance + :move, available = available + :move, ${headroomFollows('+', ':move')}, updated_at = :at ADD entry_count :one`,
+          ConditionExpression: taking
+            ? 'attribute_exists(PK) AND available >= :need'
+            : 'attribute_exists(PK)',
+          ExpressionAttributeValues: {
+            ':move': input.amount + gathered,
+            ':at': input.at,
+            ':one': 1,
+            ...(taking ? { ':need': -input.amount - gathered } : {}),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
-    },
-    ledgerPut(entry),
-  ];
-  if (input.guard) items.push(guardPut(input.accountId, input.guard, entry));
-  const boundIndex = items.length;
-  if (input.bound) items.push(input.bound);
-  items.push(...(input.events ?? []).map(eventPut));
-  const outcome = await transactWrite(items);
-  if (outcome.committed) return { status: 'applied', entry };
+      ledgerPut(entry),
+    ];
+    if (input.guard) items.push(guardPut(input.accountId, input.guard, entry));
+    const boundIndex = items.length;
+    if (input.bound) items.push(input.bound);
+    items.push(...(input.events ?? []).map(eventPut));
+    const gatherFrom = items.length;
+    items.push(...(gather?.items ?? []));
+    const outcome = await transactWrite(items);
+    if (outcome.committed) return { status: 'applied', entry };
+    const shardMoved = items.some((_, index) => index >= gatherFrom && failedCondition(outcome, index));
+    if (shardMoved && attempt < MAX_GATHER_ATTEMPTS) continue;
+    if (shardMoved) throw new TemporarilyUnavailableError();
+    return creditRefusal(outcome, input, boundIndex);
+  }
+}
+
+const MAX_GATHER_ATTEMPTS = 5;
+
+function creditRefusal(
+  outcome: TransactOutcome,
+  input: { guard?: Guard; bound?: TransactItem },
+  boundIndex: number,
+): CreditOutcome {
   for (const index of input.guard ? [2, 1] : [1]) {
     if (failedCondition(outcome, index)) {
       const old = reasonAt(outcome, index)!.item ?? {};

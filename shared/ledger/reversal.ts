@@ -17,6 +17,7 @@ import { type Micros, negate } from '../money.ts';
 import { metrics } from '../observability/powertools.ts';
 import { ACCRUAL_COUNT, periodOf } from './accrual.ts';
 import { accrualFields, ledgerPut, type UsageCharge } from './ledger.ts';
+import { chargeEntryKey, chargeGuardKey, type Placement, placementOf } from './shards.ts';
 import type { LedgerEntry } from './types.ts';
 
 /** The id of a charge's reversal: derived, so every reverser writes the same item and only one succeeds. */
@@ -90,7 +91,7 @@ function chargeProof(charge: UsageCharge, reversalId: string): TransactItem {
     return {
       Update: {
         TableName: config.tableName,
-        Key: keys.reference(charge.accountId, charge.guard.reference),
+        Key: chargeGuardKey(charge.accountId, charge.guard.reference, charge.entryId, charge.placement),
         UpdateExpression: 'SET reversed_by = :reversal',
         ConditionExpression: 'entry_id = :charge',
         ExpressionAttributeValues: { ':reversal': reversalId, ':charge': charge.entryId },
@@ -100,7 +101,7 @@ function chargeProof(charge: UsageCharge, reversalId: string): TransactItem {
   return {
     ConditionCheck: {
       TableName: config.tableName,
-      Key: keys.ledgerEntry(charge.accountId, charge.entryId),
+      Key: chargeEntryKey(charge.accountId, charge.entryId, charge.placement),
       ConditionExpression: 'attribute_exists(PK)',
     },
   };
@@ -125,7 +126,11 @@ export function planReversal(charge: UsageCharge, at: string, scope: ReversalSco
   };
   return {
     entry,
-    items: [accountReversal(charge, at, scope), ledgerPut(entry), chargeProof(charge, entry.entry_id)],
+    items: [
+      accountReversal(charge, at, scope),
+      ledgerPut(entry, charge.placement),
+      chargeProof(charge, entry.entry_id),
+    ],
     indexes: { account: 0, reversal: 1, charge: 2 },
   };
 }
@@ -171,6 +176,8 @@ export async function readEarlierCharge(
   accountId: string,
   chargeId: string,
 ): Promise<EarlierCharge | undefined> {
+  // A charge of an account that was ever sharded may sit in a ledger slot (shards.ts): both places are read.
+  const slotted: Placement = { shards: 1, slotsSince: '' };
   const result = await ddb().send(
     new TransactGetCommand({
       TransactItems: [
@@ -180,13 +187,24 @@ export async function readEarlierCharge(
           Get: {
             TableName: config.tableName,
             Key: keys.account(accountId),
-            ProjectionExpression: 'billing_mode',
+            ProjectionExpression: 'billing_mode, balance_shards, ledger_slots_since',
+          },
+        },
+        { Get: { TableName: config.tableName, Key: chargeEntryKey(accountId, chargeId, slotted) } },
+        {
+          Get: {
+            TableName: config.tableName,
+            Key: chargeEntryKey(accountId, reversalIdOf(chargeId), slotted),
           },
         },
       ],
     }),
   );
-  const [entryItem, reversalItem, accountItem] = (result.Responses ?? []).map((response) => response.Item);
+  const [ownEntry, ownReversal, accountItem, slotEntry, slotReversal] = (result.Responses ?? []).map(
+    (response) => response.Item,
+  );
+  const entryItem = ownEntry ?? slotEntry;
+  const reversalItem = ownReversal ?? slotReversal;
   const entry = entryItem as LedgerEntry | undefined;
   if (!entry) return undefined;
   const accrued = entry.accrued !== undefined;
@@ -200,6 +218,7 @@ export async function readEarlierCharge(
     cost: (accrued ? entry.accrued : negate(entry.amount)) as Micros,
     at: entry.created_at,
     ...(entry.reference ? { guard: { reference: entry.reference } } : {}),
+    ...(accountItem ? { placement: placementOf(accountItem) } : {}),
     ...(!accrued
       ? {}
       : (entry.billing_mode ?? accountItem?.billing_mode) === 'marketplace'

@@ -24,6 +24,7 @@ import {
   modeOf,
   noteMarkedDue,
   periodOfView,
+  placementOfView,
   recentlyMarkedDue,
   refillDueAfter,
   refreshView,
@@ -50,10 +51,10 @@ import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request
 import { usd } from '../http/validation.ts';
 import { idempotent } from '../idempotency/middleware.ts';
 import { type AccrualBilling, periodOf, USABLE_SUBSCRIPTION_STATES } from '../ledger/accrual.ts';
+import { chargeOnShards, readShards } from '../ledger/balance-shards.ts';
 import {
   type ChargeOutcome,
   CompanionExistsError,
-  chargeUsage,
   releaseHold,
   reserveHold,
   type SettleOutcome,
@@ -61,6 +62,8 @@ import {
   type UsageCharge,
 } from '../ledger/ledger.ts';
 import { nextChargeIdOf, readEarlierCharge, reverseCharge } from '../ledger/reversal.ts';
+import { totalOf } from '../ledger/shard-plan.ts';
+import { isSharded } from '../ledger/shards.ts';
 import type { AccountMoney, Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { flushingMetrics, logger, metrics } from '../observability/powertools.ts';
@@ -231,7 +234,11 @@ const MAX_SETTLE_ATTEMPTS = 3;
 
 /** After a committed charge: the instance's view of the account, the spend warning, a prompt refill. */
 async function afterCharged(charge: UsageCharge, availableDrop: number): Promise<void> {
-  if (!charge.billing) applyToView(charge.accountId, -availableDrop);
+  if (!charge.billing && isSharded(charge.placement)) {
+    // Other shards move without this instance seeing it: `x-credits-remaining` is the total read after commit.
+    const read = await readShards(charge.accountId, charge.placement?.shards);
+    if (read.item) setView(charge.accountId, totalOf(read.states).available);
+  } else if (!charge.billing) applyToView(charge.accountId, -availableDrop);
   await noteAccrual(charge);
   await startRefillIfMarked(charge);
 }
@@ -248,7 +255,7 @@ async function chargeFirst(build: ChargeBuilder, state: MeterState): Promise<voi
   let charge = stamp(nowIso());
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
     state.charge = charge;
-    const outcome = await chargeUsage(charge).catch((error: unknown) => {
+    const outcome = await chargeOnShards(charge).catch((error: unknown) => {
       // Every attempt was cancelled (a partition at its write limit): nothing to reverse, and a reversal
       // would only add writes to the hot partition and, throttled itself, turn the 503 into a 500.
       if (error instanceof TemporarilyUnavailableError) state.charge = undefined;
@@ -294,7 +301,7 @@ async function reverseAfterFailure(request: ApiRequest, charge: UsageCharge): Pr
 export async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<Charged> {
   let charge = build(at);
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
-    const outcome = await chargeUsage(charge);
+    const outcome = await chargeOnShards(charge);
     if (outcome.status === 'charged') {
       await afterCharged(charge, charge.cost);
       return { entryId: charge.entryId, cost: charge.cost };
@@ -459,6 +466,7 @@ export function chargeFor(
   at: string = nowIso(),
 ): UsageCharge {
   const billing = billingAt(payer.accountId, at);
+  const placement = billing ? undefined : placementOfView(payer.accountId);
   return {
     accountId: payer.accountId,
     entryId: payer.entryId,
@@ -470,6 +478,7 @@ export function chargeFor(
     at,
     ...(payer.idempotencyReference ? { guard: { reference: payer.idempotencyReference } } : {}),
     ...(billing ? { billing } : {}),
+    ...(placement ? { placement } : {}),
     ...(!billing && refillDueAfter(payer.accountId, availableDrop) ? { refillDue: true } : {}),
   };
 }
