@@ -89,6 +89,14 @@ export const keys = {
   }),
   idempotency: (scope: string, keyHash: string) => ({ PK: `IDEMPOTENCY#${scope}`, SK: `KEY#${keyHash}` }),
   /**
+   * An account's Idempotency-Key record, spread over 256 partitions by the key's hash, so a hot account's
+   * keys do not all write one partition (records written before this are still found at `idempotency`).
+   */
+  idempotencySpread: (scope: string, keyHash: string) => ({
+    PK: `IDEMPOTENCY#${scope}#${keyHash.slice(0, 2)}`,
+    SK: `KEY#${keyHash}`,
+  }),
+  /**
    * A postpaid account's billing period (UTC month `YYYY-MM`): its usage summed per feature by the charging
    * transaction, and the period's invoice claim and state (written by the invoicing job).
    */
