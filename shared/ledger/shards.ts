@@ -32,9 +32,23 @@ export function shardKey(accountId: string, shard: number): { PK: string; SK: st
   return shard === 0 ? keys.account(accountId) : keys.balanceShard(accountId, shard);
 }
 
+/**
+ * A well-mixed hash of an id (FNV-1a, then murmur3's finalizer): ULIDs of one millisecond differ only in
+ * their last characters, and FNV-1a's low bits alone spread them unevenly over a power-of-two count.
+ */
+function spreadHash(id: string, buckets: number): number {
+  let hash = shardOfAccount(id, 2 ** 32);
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return (hash >>> 0) % buckets;
+}
+
 /** The shard a charge tries first: its entry id's hash, so a retried request tries the same one. */
 export function firstShardOf(entryId: string, shards: number): number {
-  return shards <= 1 ? 0 : shardOfAccount(entryId, shards);
+  return shards <= 1 ? 0 : spreadHash(entryId, shards);
 }
 
 /** Whether a charge's records go to the ledger slots (made since the account was first sharded). */
@@ -45,7 +59,7 @@ export function isSlotted(entryId: string, placement: Placement | undefined): bo
 /** The partition key of a charge's records: its ledger slot, or the account partition. */
 function recordPartition(accountId: string, entryId: string, placement: Placement | undefined): string {
   return isSlotted(entryId, placement)
-    ? keys.ledgerSlot(accountId, shardOfAccount(entryId, LEDGER_SLOTS))
+    ? keys.ledgerSlot(accountId, spreadHash(entryId, LEDGER_SLOTS))
     : keys.account(accountId).PK;
 }
 
