@@ -204,7 +204,8 @@ function refusalMoney(read: ShardsRead, total: AccountTotal) {
  */
 export async function chargeOnShards(charge: UsageCharge): ReturnType<typeof chargeUsage> {
   const placement = charge.placement;
-  if (charge.billing || !placement || !isSharded(placement)) return chargeUsage(charge);
+  const prepaid = (charge.billing?.mode ?? 'prepaid') === 'prepaid';
+  if (!prepaid || !placement || !isSharded(placement)) return chargeUsage(charge);
   const preferred = firstShardOf(charge.entryId, placement.shards);
   let shard = preferred;
   for (let attempt = 0; attempt < MAX_SHARD_ATTEMPTS; attempt++) {

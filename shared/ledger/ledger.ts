@@ -3,8 +3,20 @@
 // external reference, forever. Nothing else writes `balance`, `held` or `available`, except `reversal.ts`,
 // which gives a failed fixed-price call's charge back with the same guarantees. Every write that moves
 // `available` moves the auto-refill headroom with it (shared/auto-refill/headroom.ts).
+//
+// A usage charge, hold, settle or release is the same transaction in every billing mode: the account write
+// the charge's mode builds (its condition decides whether the account pays), the ledger entry with the
+// money fields the mode gives it, and the request's guard. A failed condition is read back through the
+// mode as its refusal. The modes' rules: shared/billing-modes/.
 
 import { headroomFollows } from '../auto-refill/headroom.ts';
+import {
+  type Billing,
+  type BillingModeRules,
+  modeOfCharge,
+  modeOfHold,
+  type Refusal,
+} from '../billing-modes/mode.ts';
 import { config } from '../config.ts';
 import { keys, OPEN_HOLD_SHARDS } from '../dynamo/keys.ts';
 import {
@@ -18,20 +30,16 @@ import {
 import { TemporarilyUnavailableError } from '../errors.ts';
 import { type BillingEvent, eventPut } from '../events/outbox.ts';
 import type { Micros } from '../money.ts';
-import { negate } from '../money.ts';
-import {
-  type AccrualBilling,
-  type AccrualRefusal,
-  accrualRefusal,
-  marketplaceAccountCharge,
-  type PostpaidBilling,
-  postpaidAccountCharge,
-  postpaidAccountRelease,
-  postpaidAccountReserve,
-} from './accrual.ts';
 import { gatherForTakeBack } from './balance-shards.ts';
-import { chargeEntryKey, chargeGuardKey, isSlotted, type Placement, shardKey } from './shards.ts';
-import { type AccountMoney, type EntryType, type Hold, LEDGER_ITEM_KIND, type LedgerEntry } from './types.ts';
+import { chargeEntryKey, chargeGuardKey, isSlotted, type Placement } from './shards.ts';
+import {
+  type AccountMoney,
+  accountMoney,
+  type EntryType,
+  type Hold,
+  LEDGER_ITEM_KIND,
+  type LedgerEntry,
+} from './types.ts';
 
 export type Guard = { reference: string };
 
@@ -47,26 +55,9 @@ export type ChargeRejected = { status: 'rejected'; reasons: string[] };
 export type ChargeOutcome =
   | { status: 'charged'; entry: LedgerEntry }
   | { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros }
-  | { status: 'insufficient'; account: AccountMoney | undefined }
-  | AccrualRefusal
+  | Refusal
   | ChargeRetry
   | ChargeRejected;
-
-const PREPAID = 'prepaid';
-
-function toMoney(item: Record<string, unknown> | undefined): AccountMoney | undefined {
-  if (!item) return undefined;
-  return {
-    balance: item.balance as Micros,
-    held: item.held as Micros,
-    available: item.available as Micros,
-    billing_mode: item.billing_mode as string,
-    auto_refill_active:
-      (item.auto_refill as { enabled?: boolean; status?: string } | undefined)?.status === 'active' &&
-      (item.auto_refill as { enabled?: boolean }).enabled === true,
-    refill_listed: item.GSI2PK !== undefined,
-  };
-}
 
 /** `placement`: a charge's or reversal's entry goes where its account's layout puts it (shards.ts). */
 export function ledgerPut(entry: LedgerEntry, placement?: Placement): TransactItem {
@@ -141,51 +132,24 @@ function rejected(outcome: TransactOutcome): ChargeRejected | undefined {
 }
 
 /**
- * The account write of a usage charge. `heldRelease` returns a hold to `available` at the same time
- * (settling a hold releases what was reserved and not used).
+ * Why the account's write was refused: the account is in another mode than the charge assumed (the caller
+ * retries in that mode), or its mode reads the refusal from the item its condition returned. No account at
+ * all cannot pay either.
  */
-function accountDebit(charge: UsageCharge, amount: Micros, heldRelease: Micros): TransactItem {
-  // available changes by (heldRelease - amount); the condition keeps it from going below zero.
-  const availableDelta = heldRelease - amount;
-  const shard = charge.shard ?? 0;
-  const values = {
-    ':amount': amount,
-    ':release': heldRelease,
-    ':delta': availableDelta,
-    ':at': charge.at,
-    ':one': 1,
-    ':need': Math.max(0, -availableDelta),
-  };
-  if (shard !== 0) {
-    // Another balance shard of a sharded prepaid account (balance-shards.ts): only its own money decides.
-    return {
-      Update: {
-        TableName: config.tableName,
-        Key: shardKey(charge.accountId, shard),
-        UpdateExpression:
-          'SET balance = balance - :amount, held = held - :release, available = available + :delta, updated_at = :at ADD entry_count :one',
-        ConditionExpression: 'available >= :need',
-        ExpressionAttributeValues: values,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    };
-  }
-  // The entry goes where the account's layout says (shards.ts): a charge built on an older view of an
-  // account sharded since is refused here and built again, so a request's records are never in two places.
-  const placed = isSlotted(charge.entryId, charge.placement)
-    ? 'ledger_slots_since <= :entry'
-    : '(attribute_not_exists(ledger_slots_since) OR ledger_slots_since > :entry)';
-  return {
-    Update: {
-      TableName: config.tableName,
-      Key: keys.account(charge.accountId),
-      UpdateExpression: `SET balance = balance - :amount, held = held - :release, available = available + :delta, ${headroomFollows('+', ':delta')}, updated_at = :at ADD entry_count :one`,
-      // Always checked, even when nothing is taken: an account in debt (after a refund) may not use anything.
-      ConditionExpression: `billing_mode = :prepaid AND available >= :need AND ${placed}`,
-      ExpressionAttributeValues: { ...values, ':prepaid': PREPAID, ':entry': charge.entryId },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
+function accountRefusal(
+  outcome: TransactOutcome,
+  index: number,
+  mode: BillingModeRules,
+  billing: Billing | undefined,
+  at: string,
+): Refusal | ChargeRetry | ChargeRejected {
+  // Only the account's own condition failing is a refusal about money.
+  if (!failedCondition(outcome, index)) return { status: 'rejected', reasons: [] };
+  const item = reasonAt(outcome, index)?.item;
+  const account = accountMoney(item);
+  if (!item || !account) return { status: 'insufficient', account: undefined };
+  if (account.billing_mode !== mode.name) return { status: 'wrong_mode', account, item };
+  return mode.refusal(billing, item, at);
 }
 
 /** The account item refused a charge whose records it would place elsewhere (the charge's view is old). */
@@ -195,10 +159,7 @@ function misplaced(charge: UsageCharge, item: Record<string, unknown>): boolean 
   return slotted !== isSlotted(charge.entryId, charge.placement);
 }
 
-/**
- * Interprets a cancelled charge: an existing record means it was applied before; otherwise the account said
- * no, for a reason its billing mode decides.
- */
+/** Interprets a cancelled charge: an existing record means it was applied before; otherwise the account said no. */
 function chargeRefusal(
   outcome: TransactOutcome,
   charge: UsageCharge,
@@ -208,18 +169,16 @@ function chargeRefusal(
   if (unexpected) return unexpected;
   const before = appliedBefore(outcome, indexes.records);
   if (before) return before;
-  // Only the account's own condition failing is a refusal about money.
-  if (!failedCondition(outcome, indexes.account)) return { status: 'rejected', reasons: [] };
-  const item = reasonAt(outcome, indexes.account)?.item;
-  // A balance shard said no (or is missing): the sharded charge decides what next (balance-shards.ts).
-  if ((charge.shard ?? 0) !== 0) return { status: 'insufficient', account: undefined };
-  const account = toMoney(item);
-  const mode = charge.billing?.mode ?? PREPAID;
-  if (item && account && account.billing_mode !== mode) return { status: 'wrong_mode', account, item };
-  if (item && !charge.billing && misplaced(charge, item))
-    return { status: 'wrong_mode', account: account!, item };
-  if (charge.billing && item) return accrualRefusal(charge.billing, item, charge.at);
-  return { status: 'insufficient', account };
+  if (failedCondition(outcome, indexes.account)) {
+    // A balance shard said no (or is missing): the sharded charge decides what next (balance-shards.ts).
+    if ((charge.shard ?? 0) !== 0) return { status: 'insufficient', account: undefined };
+    // A charge built on an older view of an account sharded since: learn the account and build it again.
+    const item = reasonAt(outcome, indexes.account)?.item;
+    const account = accountMoney(item);
+    if (item && account && modeOfCharge(charge).name === 'prepaid' && misplaced(charge, item))
+      return { status: 'wrong_mode', account, item };
+  }
+  return accountRefusal(outcome, indexes.account, modeOfCharge(charge), charge.billing, charge.at);
 }
 
 export type UsageCharge = {
@@ -233,10 +192,8 @@ export type UsageCharge = {
   cost: Micros;
   at: string;
   guard?: Guard;
-  /** This instance's view says the charge takes the balance below the auto-refill threshold: ask promptly. */
-  refillDue?: boolean;
-  /** Postpaid or marketplace usage, billed later; absent for prepaid usage, which is debited. */
-  billing?: AccrualBilling;
+  /** The charge's billing mode and what the mode decides on (shared/billing-modes/); none: prepaid. */
+  billing?: Billing;
   /** The request's earlier charge, reversed: this one charges the request again (a retry after a failure). */
   replaces?: string;
   /** A settle capped at its hold: the cost that was asked (recorded on the hold, so a re-settle can say so). */
@@ -252,25 +209,12 @@ export type UsageCharge = {
   companion?: TransactItem;
 };
 
-/**
- * What an accrued entry says about its billing, for the rollup consumer: the mode (postpaid usage goes to
- * its period item, marketplace usage to its hour record) and the marketplace dimension. Nothing for prepaid.
- */
-export function accrualFields(billing: AccrualBilling | undefined): Partial<LedgerEntry> {
-  if (!billing) return {};
-  return billing.mode === 'marketplace'
-    ? { billing_mode: 'marketplace', dimension: billing.dimension }
-    : { billing_mode: 'postpaid' };
-}
-
 function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): LedgerEntry {
   return {
     entry_id: charge.entryId,
     account_id: charge.accountId,
     type: 'usage',
-    amount: charge.billing ? (0 as Micros) : negate(amount),
-    ...(charge.billing ? { accrued: amount } : {}),
-    ...accrualFields(charge.billing),
+    ...modeOfCharge(charge).entryMoney(charge.billing, amount),
     created_at: charge.at,
     request_id: charge.requestId,
     feature: charge.feature,
@@ -281,13 +225,9 @@ function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): Ledge
   };
 }
 
-/** The account write of a charge in the charge's billing mode; `heldRelease`/`headroomBack` come from a hold. */
-function accountCharge(charge: UsageCharge, heldRelease: Micros, headroomBack = 0): TransactItem {
-  const billing = charge.billing;
-  if (!billing) return accountDebit(charge, charge.cost, heldRelease);
-  if (billing.mode === 'postpaid')
-    return postpaidAccountCharge(charge.accountId, billing, charge.cost, charge.at, headroomBack);
-  return marketplaceAccountCharge(charge.accountId, charge.at);
+/** The account write of a charge in the charge's billing mode; `hold`: the hold the charge settles. */
+function accountCharge(charge: UsageCharge, hold?: Hold): TransactItem {
+  return modeOfCharge(charge).accountCharge(charge, charge.billing, hold);
 }
 
 /**
@@ -328,12 +268,7 @@ export async function chargeUsage(
   charge: UsageCharge,
 ): Promise<ChargeOutcome | { status: 'companion_exists'; item: Record<string, unknown> }> {
   const entry = usageEntry(charge, charge.cost);
-  const { outcome, indexes } = await commitCharge(
-    charge,
-    entry,
-    accountCharge(charge, 0 as Micros),
-    charge.companion,
-  );
+  const { outcome, indexes } = await commitCharge(charge, entry, accountCharge(charge), charge.companion);
   if (outcome.committed) return { status: 'charged', entry };
   if (indexes.extra !== undefined && failedCondition(outcome, indexes.extra) && !rejected(outcome))
     return { status: 'companion_exists', item: reasonAt(outcome, indexes.extra)?.item ?? {} };
@@ -353,9 +288,8 @@ export class CompanionExistsError extends Error {
 export type ReserveOutcome =
   | { status: 'reserved'; hold: Hold }
   | { status: 'exists'; hold: Hold }
-  | { status: 'insufficient'; account: AccountMoney | undefined }
-  | AccrualRefusal
-  | { status: 'wrong_mode'; account: AccountMoney; item: Record<string, unknown> }
+  | Refusal
+  | ChargeRetry
   | ChargeRejected;
 
 function shardOf(holdId: string): number {
@@ -364,7 +298,10 @@ function shardOf(holdId: string): number {
   return h % OPEN_HOLD_SHARDS;
 }
 
-/** Reserves an estimate for a variable-cost call: available goes down, held goes up, balance stays. */
+/**
+ * Reserves an estimate for a per-unit call against what its mode limits (prepaid: available goes down, held
+ * goes up, balance stays). A mode that holds nothing (`admit` decides instead) may not be asked.
+ */
 export async function reserveHold(input: {
   accountId: string;
   holdId: string;
@@ -374,9 +311,9 @@ export async function reserveHold(input: {
   feature: string;
   at: Date;
   ttlMs?: number;
-  /** A postpaid account reserves against its period's spend-limit headroom instead of its balance. */
-  billing?: PostpaidBilling;
+  billing?: Billing;
 }): Promise<ReserveOutcome> {
+  const mode = modeOfCharge(input);
   const createdAt = input.at.toISOString();
   const expiresAt = new Date(input.at.getTime() + (input.ttlMs ?? config.holdTtlMs)).toISOString();
   const hold: Hold = {
@@ -389,20 +326,13 @@ export async function reserveHold(input: {
     request_id: input.requestId,
     feature: input.feature,
     ...(input.tokenId ? { token_id: input.tokenId } : {}),
-    ...(input.billing ? { mode: 'postpaid' as const, period: input.billing.period } : {}),
+    ...mode.holdFields(input.billing),
   };
-  const account: TransactItem = input.billing
-    ? postpaidAccountReserve(input.accountId, input.billing, input.amount, createdAt)
-    : {
-        Update: {
-          TableName: config.tableName,
-          Key: keys.account(input.accountId),
-          UpdateExpression: `SET held = held + :amount, available = available - :amount, ${headroomFollows('-', ':amount')}, updated_at = :at`,
-          ConditionExpression: 'billing_mode = :prepaid AND available >= :amount',
-          ExpressionAttributeValues: { ':amount': input.amount, ':at': createdAt, ':prepaid': PREPAID },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      };
+  const account = mode.accountReserve(
+    { accountId: input.accountId, amount: input.amount, at: createdAt },
+    input.billing,
+  );
+  if (!account) throw new Error(`${mode.name} accounts hold nothing: hold ${input.holdId} is not reserved`);
   const outcome = await transactWrite([
     account,
     {
@@ -423,13 +353,7 @@ export async function reserveHold(input: {
   const unexpected = rejected(outcome);
   if (unexpected) return unexpected;
   if (failedCondition(outcome, 1)) return { status: 'exists', hold: reasonAt(outcome, 1)!.item as Hold };
-  if (!failedCondition(outcome, 0)) return { status: 'rejected', reasons: [] };
-  const item = reasonAt(outcome, 0)?.item;
-  const money = toMoney(item);
-  const mode = input.billing?.mode ?? PREPAID;
-  if (item && money && money.billing_mode !== mode) return { status: 'wrong_mode', account: money, item };
-  if (input.billing && item) return accrualRefusal(input.billing, item, createdAt);
-  return { status: 'insufficient', account: money };
+  return accountRefusal(outcome, 0, mode, input.billing, createdAt);
 }
 
 function closeHold(
@@ -464,36 +388,20 @@ export type SettleOutcome =
   | { status: 'charged'; entry: LedgerEntry }
   | { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros }
   | { status: 'hold_not_open'; hold: Hold | undefined }
-  | { status: 'insufficient'; account: AccountMoney | undefined }
   /** The hold was made in another billing mode than the account's now: release it and charge anew. */
   | { status: 'mode_changed' }
-  | AccrualRefusal
+  | Refusal
   | ChargeRetry
   | ChargeRejected;
 
 /**
  * Settles a hold at the actual cost: charges it, releases the rest, closes the hold and records the entry,
- * all in one transaction. A cost above the hold needs the difference to be available (prepaid)
- * or within the spend limit (postpaid). A postpaid hold settled in a later period than it was made in is
- * charged to the new period as already admitted.
+ * all in one transaction. A cost above the hold needs the difference to pass the mode's condition (prepaid:
+ * available; postpaid: within the spend limit).
  */
 export async function settleHold(hold: Hold, charge: UsageCharge): Promise<SettleOutcome> {
-  const holdMode = hold.mode ?? PREPAID;
-  const chargeMode = charge.billing?.mode ?? PREPAID;
-  if (holdMode !== chargeMode) return { status: 'mode_changed' };
-  let account: TransactItem;
-  if (charge.billing?.mode === 'postpaid') {
-    const samePeriod = hold.period === charge.billing.period && !charge.billing.rollover;
-    account = postpaidAccountCharge(
-      charge.accountId,
-      { ...charge.billing, admitted: true },
-      charge.cost,
-      charge.at,
-      samePeriod ? hold.amount : 0,
-    );
-  } else {
-    account = accountCharge(charge, hold.amount);
-  }
+  if (modeOfHold(hold).name !== modeOfCharge(charge).name) return { status: 'mode_changed' };
+  const account = accountCharge(charge, hold);
   const entry = usageEntry(charge, charge.cost, hold.hold_id);
   const { outcome, indexes } = await commitCharge(
     charge,
@@ -511,31 +419,18 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
   return chargeRefusal(outcome, charge, indexes);
 }
 
-/** Gives a hold's whole amount back to `available`: the call failed (`released`) or never settled (`expired`). */
+/**
+ * Gives a hold's whole estimate back where its mode took it from, and closes it: the call failed
+ * (`released`) or never settled (`expired`). When the account no longer takes it back (a postpaid period
+ * that ended: the next period has its own headroom), only the hold is closed. False: it was closed before.
+ */
 export async function releaseHold(hold: Hold, status: 'released' | 'expired', at: string): Promise<boolean> {
-  if (hold.mode === 'postpaid') {
-    // The estimate goes back to the headroom of the period it was taken from, if that period is still the
-    // account's; a later period has its own headroom, and then only the hold is closed.
-    const restored = await transactWrite([
-      postpaidAccountRelease(hold.account_id, hold.period ?? '', hold.amount, at),
-      closeHold(hold, status, at),
-    ]);
+  const account = modeOfHold(hold).accountRelease(hold, at);
+  if (account) {
+    const restored = await transactWrite([account, closeHold(hold, status, at)]);
     if (restored.committed || failedCondition(restored, 1)) return restored.committed;
-    return (await transactWrite([closeHold(hold, status, at)])).committed;
   }
-  const outcome = await transactWrite([
-    {
-      Update: {
-        TableName: config.tableName,
-        Key: keys.account(hold.account_id),
-        UpdateExpression: `SET held = held - :amount, available = available + :amount, ${headroomFollows('+', ':amount')}, updated_at = :at`,
-        ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeValues: { ':amount': hold.amount, ':at': at },
-      },
-    },
-    closeHold(hold, status, at),
-  ]);
-  return outcome.committed;
+  return (await transactWrite([closeHold(hold, status, at)])).committed;
 }
 
 export type CreditOutcome =
@@ -639,5 +534,5 @@ function creditRefusal(
     }
   }
   if (input.bound && failedCondition(outcome, boundIndex)) throw new BoundChangedError();
-  return { status: 'insufficient', account: toMoney(reasonAt(outcome, 0)?.item) };
+  return { status: 'insufficient', account: accountMoney(reasonAt(outcome, 0)?.item) };
 }

@@ -2,12 +2,12 @@
 // runs (an account that cannot pay gets its 402 before any work is done), so a failure must undo it: one
 // transaction writes a `reversal` ledger entry keyed by the charge's id (so it happens once, however many
 // reversers race) and undoes the charge's effect on the account: the balance (prepaid), the period's usage
-// and headroom (postpaid). The usage rollups, and the period item or hour record that bills the call, follow
+// and headroom (postpaid), as the charge's billing mode says (shared/billing-modes/). The usage rollups, and the period item or hour record that bills the call, follow
 // the reversal entry from the stream (shared/usage/rollups.ts). Rules: ../metering/CHARGING.md.
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { TransactGetCommand } from '@aws-sdk/lib-dynamodb';
-import { headroomFollows } from '../auto-refill/headroom.ts';
+import { modeOfCharge, modeOfEntry, type ReversalScope } from '../billing-modes/mode.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -15,8 +15,7 @@ import { failedCondition, type TransactItem, transactWrite, unexpectedReasons } 
 import { ulidAfter } from '../ids.ts';
 import { type Micros, negate } from '../money.ts';
 import { metrics } from '../observability/powertools.ts';
-import { ACCRUAL_COUNT, periodOf } from './accrual.ts';
-import { accrualFields, ledgerPut, type UsageCharge } from './ledger.ts';
+import { ledgerPut, type UsageCharge } from './ledger.ts';
 import { chargeEntryKey, chargeGuardKey, type Placement, placementOf } from './shards.ts';
 import type { LedgerEntry } from './types.ts';
 
@@ -30,56 +29,13 @@ export function nextChargeIdOf(chargeId: string): string {
   return ulidAfter(chargeId, 2);
 }
 
-/** Whether a postpaid charge's period is still the account's, so its usage and headroom come back. */
-export type ReversalScope = { periodOpen: boolean };
+export type { ReversalScope };
 
 export type ReversalPlan = {
   entry: LedgerEntry;
   items: TransactItem[];
   indexes: { account: number; reversal: number; charge: number };
 };
-
-function accountReversal(charge: UsageCharge, at: string, scope: ReversalScope): TransactItem {
-  const key = keys.account(charge.accountId);
-  if (!charge.billing) {
-    return {
-      Update: {
-        TableName: config.tableName,
-        Key: key,
-        UpdateExpression: `SET balance = balance + :cost, available = available + :cost, ${headroomFollows('+', ':cost')}, updated_at = :at ADD entry_count :one`,
-        ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeValues: { ':cost': charge.cost, ':at': at, ':one': 1 },
-      },
-    };
-  }
-  if (charge.billing.mode === 'postpaid' && scope.periodOpen) {
-    return {
-      Update: {
-        TableName: config.tableName,
-        Key: key,
-        UpdateExpression: `SET period_usage = period_usage - :cost, period_committed = period_committed - :cost, period_headroom = period_headroom + :cost, updated_at = :at ADD entry_count :one, ${ACCRUAL_COUNT} :one`,
-        ConditionExpression: '#period = :p',
-        ExpressionAttributeNames: { '#period': 'period' },
-        ExpressionAttributeValues: {
-          ':cost': charge.cost,
-          ':p': charge.billing.period,
-          ':at': at,
-          ':one': 1,
-        },
-      },
-    };
-  }
-  // Marketplace usage moves nothing on the account; a postpaid period already left keeps its own totals.
-  return {
-    Update: {
-      TableName: config.tableName,
-      Key: key,
-      UpdateExpression: `SET updated_at = :at ADD entry_count :one, ${ACCRUAL_COUNT} :one`,
-      ConditionExpression: 'attribute_exists(PK)',
-      ExpressionAttributeValues: { ':at': at, ':one': 1 },
-    },
-  };
-}
 
 /**
  * Proof that the charge committed, in the same transaction: a charge whose reply was lost may not exist.
@@ -109,13 +65,12 @@ function chargeProof(charge: UsageCharge, reversalId: string): TransactItem {
 
 /** The reversal transaction of `charge` at `at`, given which of its bookings can still be undone. */
 export function planReversal(charge: UsageCharge, at: string, scope: ReversalScope): ReversalPlan {
+  const mode = modeOfCharge(charge);
   const entry: LedgerEntry = {
     entry_id: reversalIdOf(charge.entryId),
     account_id: charge.accountId,
     type: 'reversal',
-    amount: charge.billing ? (0 as Micros) : charge.cost,
-    ...(charge.billing ? { accrued: negate(charge.cost) } : {}),
-    ...accrualFields(charge.billing),
+    ...mode.entryMoney(charge.billing, negate(charge.cost)),
     created_at: at,
     request_id: charge.requestId,
     feature: charge.feature,
@@ -127,7 +82,7 @@ export function planReversal(charge: UsageCharge, at: string, scope: ReversalSco
   return {
     entry,
     items: [
-      accountReversal(charge, at, scope),
+      mode.accountReversal(charge, charge.billing, at, scope),
       ledgerPut(entry, charge.placement),
       chargeProof(charge, entry.entry_id),
     ],
@@ -140,9 +95,10 @@ export type ReversalOutcome = 'reversed' | 'already_reversed' | 'not_charged';
 const MAX_REVERSAL_ATTEMPTS = 2;
 
 /**
- * Reverses `charge` once. A postpaid account that moved on to a newer period keeps that period's totals
- * (the reversal still reaches the invoice: the rollup consumer takes it back from the charge's period item,
- * or from the next open one if that period was claimed already).
+ * Reverses `charge` once. When the account refuses the undo where the charge booked it (a postpaid account
+ * moved on to a newer period, which keeps its own totals), it is undone out of scope: the reversal still
+ * reaches the invoice, as the rollup consumer takes it back from the charge's period item, or from the next
+ * open one if that period was claimed already.
  */
 export async function reverseCharge(charge: UsageCharge, at: string): Promise<ReversalOutcome> {
   let scope: ReversalScope = { periodOpen: true };
@@ -158,8 +114,8 @@ export async function reverseCharge(charge: UsageCharge, at: string): Promise<Re
       throw new Error(`reversal of ${charge.entryId} refused by DynamoDB: ${unexpected.join('; ')}`);
     if (failedCondition(outcome, plan.indexes.reversal)) return 'already_reversed';
     if (failedCondition(outcome, plan.indexes.charge)) return 'not_charged';
-    const periodMoved = charge.billing?.mode === 'postpaid' && failedCondition(outcome, plan.indexes.account);
-    if (!periodMoved || !scope.periodOpen) throw new Error(`reversal of ${charge.entryId} refused`);
+    if (!failedCondition(outcome, plan.indexes.account) || !scope.periodOpen)
+      throw new Error(`reversal of ${charge.entryId} refused`);
     scope = { periodOpen: false };
   }
   throw new Error(`reversal of ${charge.entryId} did not settle after ${MAX_REVERSAL_ATTEMPTS} attempts`);
@@ -207,7 +163,7 @@ export async function readEarlierCharge(
   const reversalItem = ownReversal ?? slotReversal;
   const entry = entryItem as LedgerEntry | undefined;
   if (!entry) return undefined;
-  const accrued = entry.accrued !== undefined;
+  const billing = modeOfEntry(entry, accountItem?.billing_mode).billingOfEntry(entry);
   const charge: UsageCharge = {
     accountId,
     entryId: entry.entry_id,
@@ -215,20 +171,11 @@ export async function readEarlierCharge(
     tokenId: entry.token_id,
     feature: entry.feature ?? '',
     quantity: entry.quantity ?? 1,
-    cost: (accrued ? entry.accrued : negate(entry.amount)) as Micros,
+    cost: (entry.accrued ?? negate(entry.amount)) as Micros,
     at: entry.created_at,
     ...(entry.reference ? { guard: { reference: entry.reference } } : {}),
+    ...(billing ? { billing } : {}),
     ...(accountItem ? { placement: placementOf(accountItem) } : {}),
-    ...(!accrued
-      ? {}
-      : (entry.billing_mode ?? accountItem?.billing_mode) === 'marketplace'
-        ? {
-            billing: {
-              mode: 'marketplace' as const,
-              dimension: entry.dimension ?? config.marketplaceDimension,
-            },
-          }
-        : { billing: { mode: 'postpaid' as const, period: periodOf(entry.created_at), rollover: false } }),
   };
   return { charge, reversed: reversalItem !== undefined };
 }

@@ -79,3 +79,17 @@ export type AccountMoney = {
   /** The account is in the auto-refill sweep's index (shared/auto-refill/headroom.ts). */
   refill_listed: boolean;
 };
+
+/** The money fields of an account item (as a failed condition returned it). */
+export function accountMoney(item: Record<string, unknown> | undefined): AccountMoney | undefined {
+  if (!item) return undefined;
+  const autoRefill = item.auto_refill as { enabled?: boolean; status?: string } | undefined;
+  return {
+    balance: item.balance as Micros,
+    held: item.held as Micros,
+    available: item.available as Micros,
+    billing_mode: item.billing_mode as string,
+    auto_refill_active: autoRefill?.status === 'active' && autoRefill.enabled === true,
+    refill_listed: item.GSI2PK !== undefined,
+  };
+}

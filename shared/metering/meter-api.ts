@@ -4,7 +4,8 @@
 // named differently: by the customer's token (as the customer sent it to the operator) or by account id.
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
-import { applyToView, isViewFresh, refreshView, viewOf } from '../accounts/view.ts';
+import { isViewFresh, refreshView, viewOf } from '../accounts/view.ts';
+import { modeOfCharge, modeOfHold } from '../billing-modes/mode.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
@@ -229,7 +230,7 @@ export async function meterCharge(
       const charge = chargeFor(payer, body.feature, asked.quantity, asked.cost, asked.cost, at);
       // A prepaid charge takes its cost off the instance's view as it commits (afterCharged): the answer
       // is known now, and written with the charge.
-      const seen = charge.billing ? undefined : viewOf(payer.accountId);
+      const seen = modeOfCharge(charge).remaining(payer.accountId);
       answered = {
         charge_id: charge.entryId,
         account_id: payer.accountId,
@@ -359,7 +360,7 @@ function releasedBy(hold: Hold): Micros {
 export async function meterRelease(id: string, api: ApiState): Promise<z.output<typeof meterReleaseAnswer>> {
   const hold = await readHold(id, {}, api);
   if (hold.status === 'open' && (await releaseHold(hold, 'released', nowIso()))) {
-    if (hold.mode === undefined) applyToView(hold.account_id, hold.amount);
+    modeOfHold(hold).gaveBack(hold.account_id, hold.amount);
     return { released: toWire(hold.amount) };
   }
   const closed = hold.status === 'open' ? await readHold(id, {}, api) : hold;

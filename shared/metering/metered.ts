@@ -6,65 +6,42 @@
 // once (shared/ledger/reversal.ts). Per-unit price: an estimate is held before the feature runs, the actual
 // cost is settled after and the rest released; a failed feature releases the whole hold; a hold never
 // settled (crashed invocation) is released by the `expire-holds` job. Rules: CHARGING.md.
+//
+// Every billing mode is charged along the same path: what differs (the billing a charge carries, how a
+// refusal ends the request, what the instance learns from a charge) the account's mode says, through
+// shared/billing-modes/.
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import * as z from 'zod/mini';
 import { ANSWER_MARGIN_MS } from '#infra/definitions/timeouts.ts';
+import type { Account } from '../accounts/repository.ts';
+import { isViewFresh, modeOf, placementOfView, refreshView, setView } from '../accounts/view.ts';
 import {
-  type Account,
-  getAccount,
-  markDepletedNotified,
-  markSpendLimitNotified,
-} from '../accounts/repository.ts';
-import {
-  applyAccrualToView,
-  applyToView,
-  isViewFresh,
-  modeOf,
-  noteMarkedDue,
-  periodOfView,
-  placementOfView,
-  recentlyMarkedDue,
-  refillDueAfter,
-  refreshView,
-  setPeriodOfView,
-  setView,
-  viewOf,
-} from '../accounts/view.ts';
-import { relist } from '../auto-refill/store.ts';
-import { requestRefill } from '../auto-refill/trigger.ts';
-import { nowIso, nowMs } from '../clock.ts';
-import { config } from '../config.ts';
-import {
-  ChargeRejectedError,
-  InsufficientCreditsError,
-  InvoiceOverdueError,
-  SpendLimitReachedError,
-  SubscriptionInactiveError,
-  TemporarilyUnavailableError,
-} from '../errors.ts';
-import { billingEvent } from '../events/outbox.ts';
+  type BillingModeRules,
+  modeNamed,
+  modeOfCharge,
+  modeOfHold,
+  type Refusal,
+} from '../billing-modes/mode.ts';
+import { nowIso } from '../clock.ts';
+import { ChargeRejectedError, TemporarilyUnavailableError } from '../errors.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, json, type RouteHandler } from '../http/api.ts';
 import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
 import { usd } from '../http/validation.ts';
 import { idempotent } from '../idempotency/middleware.ts';
-import { type AccrualBilling, periodOf, USABLE_SUBSCRIPTION_STATES } from '../ledger/accrual.ts';
-import { chargeOnShards, readShards } from '../ledger/balance-shards.ts';
+import { chargeOnShards } from '../ledger/balance-shards.ts';
 import {
-  type ChargeOutcome,
+  type ChargeRetry,
   CompanionExistsError,
   releaseHold,
   reserveHold,
-  type SettleOutcome,
   settleHold,
   type UsageCharge,
 } from '../ledger/ledger.ts';
 import { nextChargeIdOf, readEarlierCharge, reverseCharge } from '../ledger/reversal.ts';
-import { totalOf } from '../ledger/shard-plan.ts';
-import { isSharded } from '../ledger/shards.ts';
-import type { AccountMoney, Hold } from '../ledger/types.ts';
+import type { Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { flushingMetrics, logger, metrics } from '../observability/powertools.ts';
 import { type FeaturePrice, priceOf } from './catalog.ts';
@@ -81,66 +58,9 @@ type MeterState = {
 };
 
 const states = new WeakMap<object, MeterState>();
-const DEPLETED_QUIET_MS = 60 * 60_000;
-/** `credits.spend_limit.warning` fires once a period when usage passes this share of the limit. */
-const SPEND_WARNING_PERCENT = 80;
 
 function refreshQuietly(accountId: string): Promise<void> {
   return refreshView(accountId).catch((error) => logger.warn('credits view refresh failed', { error }));
-}
-
-async function refuseForCredits(accountId: string, account: AccountMoney | undefined): Promise<never> {
-  if (account) setView(accountId, account.available);
-  // Out of credits with auto-refill on: make sure a refill is under way now rather than at the sweep (the
-  // crossing debit may have been made by an instance that did not know the threshold), and that the account
-  // is listed for the sweep (auto-refill switched on before accounts were listed).
-  if (account?.auto_refill_active && !recentlyMarkedDue(accountId)) {
-    noteMarkedDue(accountId);
-    if (!account.refill_listed) await relist(accountId);
-    await requestRefill(accountId);
-  }
-  metrics.addMetric('InsufficientCredits', MetricUnit.Count, 1);
-  const quietSince = new Date(nowMs() - DEPLETED_QUIET_MS).toISOString();
-  await markDepletedNotified(
-    accountId,
-    quietSince,
-    billingEvent('credits.balance.depleted', accountId, {
-      available: account ? toWire(account.available) : 0,
-      balance: account ? toWire(account.balance) : 0,
-    }),
-  );
-  throw new InsufficientCreditsError();
-}
-
-/** Records a committed postpaid charge; the first charge to take usage past 80 % of the limit warns once. */
-async function noteAccrual(charge: UsageCharge): Promise<void> {
-  if (charge.billing?.mode !== 'postpaid') return;
-  const seen = applyAccrualToView(charge.accountId, charge.billing.period, charge.cost);
-  if (!seen?.limit) return;
-  const warnAt = (seen.limit * SPEND_WARNING_PERCENT) / 100;
-  if (seen.before >= warnAt || seen.after < warnAt) return;
-  await markSpendLimitNotified(
-    charge.accountId,
-    'spend_limit_warned_period',
-    charge.billing.period,
-    billingEvent('credits.spend_limit.warning', charge.accountId, {
-      period: charge.billing.period,
-      period_usage: toWire(seen.after as Micros),
-      monthly_spend_limit: toWire(seen.limit),
-      percent: SPEND_WARNING_PERCENT,
-    }),
-  );
-}
-
-async function refuseForSpendLimit(accountId: string, period: string): Promise<never> {
-  metrics.addMetric('SpendLimitReached', MetricUnit.Count, 1);
-  await markSpendLimitNotified(
-    accountId,
-    'spend_limit_reached_period',
-    period,
-    billingEvent('credits.spend_limit.reached', accountId, { period }),
-  );
-  throw new SpendLimitReachedError();
 }
 
 /** DynamoDB refused the write for a reason that is not money: a 500, never a 402 or a depletion event. */
@@ -149,25 +69,14 @@ function rejectCharge(charge: UsageCharge, reasons: string[]): never {
   throw new ChargeRejectedError(charge.entryId, reasons);
 }
 
-/** The refusals that end a charge, whatever its mode. */
-function refuse(
-  charge: UsageCharge,
-  outcome: { status: string; account?: AccountMoney | undefined },
-): Promise<never> {
-  switch (outcome.status) {
-    case 'insufficient':
-      return refuseForCredits(charge.accountId, outcome.account);
-    case 'spend_limit':
-      return refuseForSpendLimit(
-        charge.accountId,
-        charge.billing?.mode === 'postpaid' ? charge.billing.period : '',
-      );
-    case 'invoice_overdue':
-      throw new InvoiceOverdueError();
-    case 'subscription_inactive':
-      throw new SubscriptionInactiveError();
-  }
-  throw new Error(`unexpected charge refusal ${outcome.status}`);
+/** Ends the request with the account's refusal, as the charge's mode says (402, 403). */
+function refuse(charge: UsageCharge, refusal: Refusal): Promise<never> {
+  return modeOfCharge(charge).refuse(charge, charge.billing, refusal);
+}
+
+/** The mode this instance knows the account to be in (prepaid until it has read the account). */
+function accountMode(accountId: string): BillingModeRules {
+  return modeNamed(modeOf(accountId));
 }
 
 /** Builds a request's charge at a time; rebuilt when the account's mode or period turns out to differ. */
@@ -200,47 +109,36 @@ function payerOf(request: ApiRequest): Payer {
   };
 }
 
-/**
- * What to do about a retryable refusal: learn the account's mode or period, and the time to charge at (a
- * postpaid charge never lands before the account's period).
- */
-function retryAt(charge: UsageCharge, outcome: ChargeOutcome | SettleOutcome): string | undefined {
-  switch (outcome.status) {
-    case 'wrong_mode':
-      setView(charge.accountId, outcome.account.available, outcome.item as unknown as Account);
-      return charge.at;
-    case 'period_moved': {
-      const accountPeriod = outcome.accountPeriod;
-      setPeriodOfView(charge.accountId, accountPeriod);
-      if (
-        accountPeriod === undefined ||
-        charge.billing?.mode !== 'postpaid' ||
-        accountPeriod < charge.billing.period
-      )
-        return charge.at;
-      return latest(nowIso(), `${accountPeriod}-01T00:00:00.000Z`);
-    }
-  }
-  return undefined;
+/** The account is in another mode than the charge assumed: this instance learns it, the charge is rebuilt. */
+function learnMode(outcome: ChargeRetry, accountId: string): void {
+  setView(accountId, outcome.account.available, outcome.item as unknown as Account);
 }
 
-function latest(a: string, b: string): string {
-  return a > b ? a : b;
+/**
+ * After a refusal: the time to charge again at (the account is in another mode, or its mode says the refusal
+ * is retryable: a postpaid period moved on), or, when `final` or the refusal stands, the request ends with it.
+ */
+function nextAttempt(
+  charge: UsageCharge,
+  outcome: Refusal | ChargeRetry,
+  final = false,
+): Promise<string> | string {
+  if (outcome.status === 'wrong_mode') {
+    learnMode(outcome, charge.accountId);
+    if (!final) return charge.at;
+    throw new Error(`charge of ${charge.entryId} found the account's mode changing`);
+  }
+  const next = modeOfCharge(charge).retryAt(charge, charge.billing, outcome);
+  return next === undefined || final ? refuse(charge, outcome) : next;
 }
 
 const MAX_CHARGE_ATTEMPTS = 4;
 /** A settle that keeps being refused gives up (the hold is then released) rather than retry until it expires. */
 const MAX_SETTLE_ATTEMPTS = 3;
 
-/** After a committed charge: the instance's view of the account, the spend warning, a prompt refill. */
-async function afterCharged(charge: UsageCharge, availableDrop: number): Promise<void> {
-  if (!charge.billing && isSharded(charge.placement)) {
-    // Other shards move without this instance seeing it: `x-credits-remaining` is the total read after commit.
-    const read = await readShards(charge.accountId, charge.placement?.shards);
-    if (read.item) setView(charge.accountId, totalOf(read.states).available);
-  } else if (!charge.billing) applyToView(charge.accountId, -availableDrop);
-  await noteAccrual(charge);
-  await startRefillIfMarked(charge);
+/** After a committed charge: what its mode learns (the instance's view, a spend warning, a prompt refill). */
+function afterCharged(charge: UsageCharge, availableDrop: number): Promise<void> {
+  return modeOfCharge(charge).afterCharged(charge, charge.billing, availableDrop);
 }
 
 /**
@@ -277,8 +175,7 @@ async function chargeFirst(build: ChargeBuilder, state: MeterState): Promise<voi
       continue;
     }
     if (outcome.status === 'rejected') return rejectCharge(charge, outcome.reasons);
-    const next = retryAt(charge, outcome);
-    if (next === undefined) return refuse(charge, outcome);
+    const next = await nextAttempt(charge, outcome);
     charge = stamp(next);
   }
   throw new Error(`charge of ${charge.entryId} did not settle after ${MAX_CHARGE_ATTEMPTS} attempts`);
@@ -288,7 +185,7 @@ async function chargeFirst(build: ChargeBuilder, state: MeterState): Promise<voi
 async function reverseAfterFailure(request: ApiRequest, charge: UsageCharge): Promise<void> {
   try {
     const outcome = await reverseCharge(charge, nowIso());
-    if (outcome === 'reversed' && !charge.billing) applyToView(charge.accountId, charge.cost);
+    if (outcome === 'reversed') modeOfCharge(charge).gaveBack(charge.accountId, charge.cost);
   } catch (error) {
     // The answer becomes a 500, which releases the Idempotency-Key: the retry finds the charge standing,
     // runs the feature under it and reverses it if it fails again.
@@ -309,8 +206,7 @@ export async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): P
     if (outcome.status === 'already_applied') return earlier(outcome);
     if (outcome.status === 'companion_exists') throw new CompanionExistsError(outcome.item);
     if (outcome.status === 'rejected') return rejectCharge(charge, outcome.reasons);
-    const next = retryAt(charge, outcome);
-    if (next === undefined) return refuse(charge, outcome);
+    const next = await nextAttempt(charge, outcome);
     charge = build(next);
   }
   throw new Error(
@@ -366,62 +262,30 @@ export async function settle(
     case 'wrong_mode': {
       // The account changed billing mode while the feature ran: the hold belongs to the old mode. Give it
       // back, then charge the call in the account's mode now.
-      if (outcome.status === 'wrong_mode') retryAt(charge, outcome);
+      if (outcome.status === 'wrong_mode') learnMode(outcome, charge.accountId);
       else await refreshView(charge.accountId);
-      if (await releaseHold(hold, 'released', nowIso())) applyToView(hold.account_id, hold.amount);
+      if (await releaseHold(hold, 'released', nowIso()))
+        modeOfHold(hold).gaveBack(hold.account_id, hold.amount);
       return chargeOnce(build, charge.at);
     }
   }
-  const next = retryAt(charge, outcome);
-  if (next === undefined || attempt >= MAX_SETTLE_ATTEMPTS) return refuse(charge, outcome);
+  const next = await nextAttempt(charge, outcome, attempt >= MAX_SETTLE_ATTEMPTS);
   return settle(hold, build, next, attempt + 1);
-}
-
-/** The billing of a charge at `at` in the mode this instance knows the account to be in. */
-function billingAt(accountId: string, at: string): AccrualBilling | undefined {
-  switch (modeOf(accountId)) {
-    case 'postpaid': {
-      const period = periodOf(at);
-      const held = periodOfView(accountId);
-      return { mode: 'postpaid', period, rollover: held === undefined || held < period };
-    }
-    case 'marketplace':
-      return { mode: 'marketplace', dimension: config.marketplaceDimension };
-    default:
-      return undefined;
-  }
-}
-
-/**
- * A marketplace buyer's per-unit call holds nothing (buyers have no limit), so nothing before the work would
- * refuse an inactive subscription: the account is read, and the call refused with 403 before the feature (or
- * the upstream) runs. False when the account is no longer a marketplace account (this instance learns its mode).
- */
-async function buyerMayUse(accountId: string): Promise<boolean> {
-  const account = await getAccount(accountId);
-  if (account?.billing_mode !== 'marketplace') {
-    if (account) setView(accountId, account.available, account);
-    return false;
-  }
-  if (
-    !(USABLE_SUBSCRIPTION_STATES as readonly (string | undefined)[]).includes(account.subscription_status)
-  ) {
-    throw new SubscriptionInactiveError();
-  }
-  return true;
 }
 
 /**
  * Reserves a per-unit call's estimate in the account's mode: the new hold, or the request's hold made
- * before (a retry; it may be settled or released by now). Marketplace buyers have no limit: no hold.
+ * before (a retry; it may be settled or released by now). A mode with no limit holds nothing: it admits the
+ * call (or refuses it) before the work instead.
  */
 export async function reserveFor(payer: Payer, feature: string, amount: Micros): Promise<Hold | undefined> {
   const { accountId, tokenId } = payer;
   let at = nowIso();
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
-    const billing = billingAt(accountId, at);
-    if (billing?.mode === 'marketplace') {
-      if (await buyerMayUse(accountId)) return undefined;
+    const mode = accountMode(accountId);
+    const billing = mode.billingAt(accountId, at, amount);
+    if (!mode.accountReserve({ accountId, amount, at }, billing)) {
+      if (await mode.admit(accountId)) return undefined;
       continue;
     }
     const outcome = await reserveHold({
@@ -438,8 +302,7 @@ export async function reserveFor(payer: Payer, feature: string, amount: Micros):
       case 'rejected':
         return rejectCharge(chargeFor(payer, feature, 0, amount), outcome.reasons);
       case 'reserved':
-        if (!billing) applyToView(accountId, -amount);
-        else setPeriodOfView(accountId, billing.period);
+        mode.afterReserved(accountId, billing, amount);
         return outcome.hold;
       case 'exists':
         return outcome.hold;
@@ -449,9 +312,7 @@ export async function reserveFor(payer: Payer, feature: string, amount: Micros):
       at,
       ...(billing ? { billing } : {}),
     };
-    const next = retryAt(probe, outcome);
-    if (next === undefined) return refuse(probe, outcome);
-    at = next;
+    at = await nextAttempt(probe, outcome);
   }
   throw new Error(`hold for ${payer.entryId} did not settle on a billing mode`);
 }
@@ -465,8 +326,10 @@ export function chargeFor(
   availableDrop: number = cost,
   at: string = nowIso(),
 ): UsageCharge {
-  const billing = billingAt(payer.accountId, at);
-  const placement = billing ? undefined : placementOfView(payer.accountId);
+  const mode = accountMode(payer.accountId);
+  const billing = mode.billingAt(payer.accountId, at, availableDrop);
+  // Prepaid charges go where the account's shards and ledger slots are, as this instance knows them.
+  const placement = mode.name === 'prepaid' ? placementOfView(payer.accountId) : undefined;
   return {
     accountId: payer.accountId,
     entryId: payer.entryId,
@@ -479,15 +342,7 @@ export function chargeFor(
     ...(payer.idempotencyReference ? { guard: { reference: payer.idempotencyReference } } : {}),
     ...(billing ? { billing } : {}),
     ...(placement ? { placement } : {}),
-    ...(!billing && refillDueAfter(payer.accountId, availableDrop) ? { refillDue: true } : {}),
   };
-}
-
-/** After a committed debit this instance saw cross the threshold: start the refill now, not at the sweep. */
-async function startRefillIfMarked(charge: UsageCharge): Promise<void> {
-  if (!charge.refillDue || recentlyMarkedDue(charge.accountId)) return;
-  noteMarkedDue(charge.accountId);
-  await requestRefill(charge.accountId);
 }
 
 /**
@@ -552,7 +407,7 @@ export async function chargeForWork(request: ApiRequest, feature: string, quanti
   }
   state.hold = undefined;
   metrics.addMetric('ChargedMicros', MetricUnit.Count, cost);
-  const remaining = modeOf(accountId) === 'prepaid' ? viewOf(accountId) : undefined;
+  const remaining = accountMode(accountId).remaining(accountId);
   return remaining === undefined ? { cost } : { cost, remaining };
 }
 
@@ -569,8 +424,8 @@ export async function refundFailedWork(request: ApiRequest): Promise<void> {
   state.hold = undefined;
   // If this write fails too, the expire-holds job releases the hold when it expires.
   try {
-    if ((await releaseHold(hold, 'released', nowIso())) && hold.mode === undefined)
-      applyToView(hold.account_id, hold.amount);
+    if (await releaseHold(hold, 'released', nowIso()))
+      modeOfHold(hold).gaveBack(hold.account_id, hold.amount);
   } catch (error) {
     logger.error('hold release failed; the expiry job will release it', { error, hold: hold.hold_id });
   }

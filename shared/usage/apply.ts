@@ -8,14 +8,13 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
+import { rollupOf } from '../billing-modes/mode.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
 import { failedCondition, type TransactItem, transactWrite, unexpectedReasons } from '../dynamo/transact.ts';
 import { LEDGER_ITEM_KIND, type LedgerEntry } from '../ledger/types.ts';
-import { hourRollupUpdate } from '../marketplace/hour-store.ts';
 import { logger, metrics } from '../observability/powertools.ts';
-import { periodRollupUpdate } from '../postpaid/store.ts';
 import {
   type AccrualIncrement,
   bucketId,
@@ -58,9 +57,7 @@ function incrementUpdate(increment: Increment): TransactItem {
 }
 
 function accrualUpdate(accrual: AccrualIncrement): TransactItem {
-  const { bucket } = accrual;
-  if (bucket.mode === 'postpaid') return periodRollupUpdate(bucket.accountId, bucket.period, accrual);
-  return hourRollupUpdate(bucket.accountId, bucket.hour, bucket.dimension, accrual);
+  return rollupOf(accrual.bucket).update(accrual.bucket, accrual);
 }
 
 function watermarkUpdate(accountId: string, added: WatermarkIncrement, at: string): TransactItem {

@@ -27,9 +27,8 @@
 // without `billing_mode` were summed there by their own charging transaction, before the upgrade: they add
 // nothing here. Each item also counts the entries rolled in (`entries`), which never decreases: the jobs'
 // claims compare it with what they read.
-import { config } from '../config.ts';
+import { type AccrualBucket, modeNamed, rollupOf } from '../billing-modes/mode.ts';
 import { keys } from '../dynamo/keys.ts';
-import { hourOf, periodOf } from '../ledger/accrual.ts';
 import type { LedgerEntry } from '../ledger/types.ts';
 import type { FeatureSums } from '../postpaid/store.ts';
 
@@ -85,31 +84,21 @@ export type Increment = {
 /** A ledger entry as the stream delivered it; `sequence` names its record in a partial-batch failure. */
 export type StreamEntry = { entry: LedgerEntry; sequence: string };
 
-/** Where an accrued entry is billed: a postpaid period item or a marketplace hour record. */
-export type AccrualBucket =
-  | { mode: 'postpaid'; accountId: string; period: string }
-  | { mode: 'marketplace'; accountId: string; hour: string; dimension: string };
+export type { AccrualBucket };
 
 /** What one accrued entry adds to its bucket: a charge its cost and one request; its reversal takes both back. */
 export type EntryAccrual = { bucket: AccrualBucket; feature: string } & FeatureSums;
 
+/** Where an entry is billed, as its mode keeps it (the entry's `billing_mode`); undefined: nothing to bill. */
 export function accrualOfEntry(entry: LedgerEntry): EntryAccrual | undefined {
-  if (!entry.billing_mode || entry.accrued === undefined) return undefined;
+  const rollup = entry.billing_mode ? modeNamed(entry.billing_mode).accrual : undefined;
+  if (!rollup || entry.accrued === undefined) return undefined;
   if (entry.type !== 'usage' && entry.type !== 'reversal') return undefined;
   const sign = entry.type === 'usage' ? 1 : -1;
   // Like usage, a reversal is billed where its charge was: the charge's period or hour.
   const at = entry.type === 'reversal' ? (entry.reverses_at ?? entry.created_at) : entry.created_at;
-  const accountId = entry.account_id;
   return {
-    bucket:
-      entry.billing_mode === 'postpaid'
-        ? { mode: 'postpaid', accountId, period: periodOf(at) }
-        : {
-            mode: 'marketplace',
-            accountId,
-            hour: hourOf(at),
-            dimension: entry.dimension ?? config.marketplaceDimension,
-          },
+    bucket: rollup.bucketOf(entry, at),
     feature: entry.feature ?? '',
     cost: entry.accrued,
     quantity: sign * (entry.quantity ?? 1),
@@ -118,17 +107,12 @@ export function accrualOfEntry(entry: LedgerEntry): EntryAccrual | undefined {
 }
 
 export function bucketId(bucket: AccrualBucket): string {
-  return bucket.mode === 'postpaid'
-    ? `${bucket.accountId} PERIOD#${bucket.period}`
-    : `${bucket.accountId} MKT_HOUR#${bucket.hour}#${bucket.dimension}`;
+  return rollupOf(bucket).id(bucket);
 }
 
 /** The period or hour after `bucket`: where an entry goes when `bucket` was claimed before it was rolled in. */
 export function nextBucket(bucket: AccrualBucket): AccrualBucket {
-  if (bucket.mode === 'marketplace')
-    return { ...bucket, hour: hourOf(new Date(Date.parse(bucket.hour) + 3_600_000).toISOString()) };
-  const [year, month] = bucket.period.split('-').map(Number) as [number, number];
-  return { ...bucket, period: periodOf(new Date(Date.UTC(year, month, 1)).toISOString()) };
+  return rollupOf(bucket).next(bucket);
 }
 
 /** The first bucket from `bucket` on that is not known to be claimed. */
@@ -211,7 +195,7 @@ function addAccrual(chunk: Building, accrual: EntryAccrual, target: AccrualBucke
   sum.cost += accrual.cost;
   sum.requests += accrual.requests;
   sum.entries += 1;
-  if (target.mode === 'postpaid') {
+  if (rollupOf(target).linesPerFeature) {
     const line = sum.features.get(accrual.feature) ?? { cost: 0, quantity: 0, requests: 0 };
     line.cost += accrual.cost;
     line.quantity += accrual.quantity;
