@@ -2,12 +2,12 @@
 // in one snapshot and their total, the operator setting the count, moving credit between shards in one
 // conditional transaction, and a prepaid charge that finds a shard able to pay it.
 
-import { GetCommand, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
 import { headroomFollows } from '../auto-refill/headroom.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
-import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
+import { sleep, type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { ConflictError, NotFoundError, TemporarilyUnavailableError } from '../errors.ts';
 import { ulidFrom } from '../ids.ts';
 import type { Micros } from '../money.ts';
@@ -63,14 +63,7 @@ export async function readShards(accountId: string, knownShards?: number): Promi
     shards = placement.shards;
   }
   for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
-    const result = await ddb().send(
-      new TransactGetCommand({
-        TransactItems: Array.from({ length: shards }, (_, shard) => ({
-          Get: { TableName: config.tableName, Key: shardKey(accountId, shard) },
-        })),
-      }),
-    );
-    const items = (result.Responses ?? []).map((response) => response.Item);
+    const items = await snapshotOf(accountId, shards);
     const item = items[0];
     if (!item) return { item: undefined, placement: { shards: 1 }, states: [] };
     const placement = placementOf(item);
@@ -84,6 +77,77 @@ export async function readShards(accountId: string, knownShards?: number): Promi
     shards = placement.shards;
   }
   throw new TemporarilyUnavailableError();
+}
+
+/**
+ * Shards 0..shards-1 in one TransactGetItems. DynamoDB refuses one while a transaction is writing an item it
+ * reads (a hot account's shards often are): tried again with backoff, then read with BatchGetItem (each item
+ * consistent; a rebalance committing in between may be seen on one side only, which a reader of the balance
+ * tolerates and money never depends on: every move and debit is conditioned on the shard's own item).
+ */
+async function snapshotOf(
+  accountId: string,
+  shards: number,
+): Promise<(Record<string, unknown> | undefined)[]> {
+  for (let attempt = 1; attempt <= SNAPSHOT_ATTEMPTS; attempt++) {
+    try {
+      const result = await ddb().send(
+        new TransactGetCommand({
+          TransactItems: Array.from({ length: shards }, (_, shard) => ({
+            Get: { TableName: config.tableName, Key: shardKey(accountId, shard) },
+          })),
+        }),
+      );
+      return (result.Responses ?? []).map((response) => response.Item);
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') throw error;
+      await sleep(Math.random() * 10 * 2 ** attempt);
+    }
+  }
+  return latestOf(accountId, shards);
+}
+
+/**
+ * Shards 0..shards-1 with BatchGetItem, each read consistently: what a charge plans on and what
+ * `x-credits-remaining` says after it (never refused by a transaction in flight).
+ */
+export async function latestOf(
+  accountId: string,
+  shards: number,
+): Promise<(Record<string, unknown> | undefined)[]> {
+  const wanted = Array.from({ length: shards }, (_, shard) => shardKey(accountId, shard));
+  const found = new Map<string, Record<string, unknown>>();
+  let keysLeft: Record<string, unknown>[] = wanted;
+  for (let attempt = 0; keysLeft.length && attempt < SNAPSHOT_ATTEMPTS * 2; attempt++) {
+    if (attempt > 0) await sleep(Math.random() * 10 * 2 ** attempt);
+    const result = await ddb().send(
+      new BatchGetCommand({
+        RequestItems: { [config.tableName]: { Keys: keysLeft, ConsistentRead: true } },
+      }),
+    );
+    for (const item of result.Responses?.[config.tableName] ?? []) found.set(String(item.PK), item);
+    keysLeft = result.UnprocessedKeys?.[config.tableName]?.Keys ?? [];
+  }
+  if (keysLeft.length) throw new TemporarilyUnavailableError();
+  return wanted.map((key) => found.get(key.PK));
+}
+
+/** The account's shards as they hold it now, read with BatchGetItem (see `latestOf`). */
+async function readLatest(accountId: string, shards: number): Promise<ShardsRead> {
+  const items = await latestOf(accountId, shards);
+  const item = items[0];
+  if (!item) return { item: undefined, placement: { shards: 1 }, states: [] };
+  const placement = placementOf(item);
+  const states = Array.from({ length: Math.min(placement.shards, shards) }, (_, shard) =>
+    stateOf(shard, items[shard]),
+  );
+  return { item, placement, states };
+}
+
+/** The account's total as its shards hold it now (BatchGetItem: see `latestOf`). */
+export async function latestTotal(accountId: string, shards: number): Promise<AccountTotal | undefined> {
+  const read = await readLatest(accountId, shards);
+  return read.item ? totalOf(read.states) : undefined;
 }
 
 /**
@@ -168,11 +232,13 @@ export async function gatherForTakeBack(
             },
           }
         : {
-            ConditionCheck: {
+            // Nothing to take, but it must still hold nothing when the credit commits.
+            Update: {
               TableName: config.tableName,
               Key: shardKey(accountId, state.shard),
+              UpdateExpression: 'SET updated_at = :at',
               ConditionExpression: 'available = :read',
-              ExpressionAttributeValues: { ':read': state.available },
+              ExpressionAttributeValues: { ':at': at, ':read': state.available },
             },
           };
     });
@@ -211,7 +277,7 @@ export async function chargeOnShards(charge: UsageCharge): ReturnType<typeof cha
   for (let attempt = 0; attempt < MAX_SHARD_ATTEMPTS; attempt++) {
     const outcome = await chargeUsage({ ...charge, shard });
     if (outcome.status !== 'insufficient') return outcome;
-    const read = await readShards(charge.accountId, placement.shards);
+    const read = await readLatest(charge.accountId, placement.shards);
     if (!read.item) return { status: 'insufficient', account: undefined };
     const total = totalOf(read.states);
     if (read.item.billing_mode !== 'prepaid' || read.placement.shards !== placement.shards) {
