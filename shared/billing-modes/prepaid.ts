@@ -22,7 +22,7 @@ import { keys } from '../dynamo/keys.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
 import { InsufficientCreditsError } from '../errors.ts';
 import { billingEvent } from '../events/outbox.ts';
-import { latestTotal } from '../ledger/balance-shards.ts';
+import { totalAfterCommit } from '../ledger/balance-shards.ts';
 import { isSharded, isSlotted, shardKey } from '../ledger/shards.ts';
 import { accountMoney } from '../ledger/types.ts';
 import { type Micros, negate, toWire } from '../money.ts';
@@ -157,7 +157,7 @@ export const prepaid: BillingModeRules<PrepaidBilling | undefined> = {
   async afterCharged(charge, billing, availableDrop) {
     if (isSharded(charge.placement)) {
       // Other shards move without this instance seeing it: what is left is the total read after the commit.
-      const total = await latestTotal(charge.accountId, charge.placement?.shards ?? 1);
+      const total = await totalAfterCommit(charge.accountId, charge.placement?.shards ?? 1);
       if (total) setView(charge.accountId, total.available);
     } else applyToView(charge.accountId, -availableDrop);
     // This instance saw the debit cross the threshold: start the refill now, not at the sweep.

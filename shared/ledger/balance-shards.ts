@@ -150,6 +150,33 @@ export async function latestTotal(accountId: string, shards: number): Promise<Ac
   return read.item ? totalOf(read.states) : undefined;
 }
 
+const reading = new Map<string, Promise<AccountTotal | undefined>>();
+const queued = new Map<string, Promise<AccountTotal | undefined>>();
+
+/**
+ * The account's total read after the caller's charge committed (`x-credits-remaining`). Concurrent charges of
+ * one instance share reads: a caller joins the read queued to start after the one in flight (which may have
+ * begun before its commit), so every caller's answer comes from a read that began after its own commit, and a
+ * hot account costs one read per round trip rather than one per charge.
+ */
+export function totalAfterCommit(accountId: string, shards: number): Promise<AccountTotal | undefined> {
+  const waiting = queued.get(accountId);
+  if (waiting) return waiting;
+  const start = () => {
+    queued.delete(accountId);
+    const read = latestTotal(accountId, shards).finally(() => {
+      if (reading.get(accountId) === read) reading.delete(accountId);
+    });
+    reading.set(accountId, read);
+    return read;
+  };
+  const inFlight = reading.get(accountId);
+  if (!inFlight) return start();
+  const next = inFlight.catch(() => undefined).then(start);
+  queued.set(accountId, next);
+  return next;
+}
+
 /**
  * The account item with its money summed over its shards (unchanged for one shard): what every reader of a
  * balance sees (GET /v1/credits, the views, history, reconciliation).
@@ -246,7 +273,7 @@ export async function gatherForTakeBack(
   return { gathered, items };
 }
 
-const MAX_SHARD_ATTEMPTS = 8;
+const MAX_SHARD_ATTEMPTS = 16;
 
 /** The account's money as a charge refusal reports it (the total, for the depletion event and the view). */
 function refusalMoney(read: ShardsRead, total: AccountTotal) {
@@ -275,16 +302,24 @@ export async function chargeOnShards(charge: UsageCharge): ReturnType<typeof cha
   const preferred = firstShardOf(charge.entryId, placement.shards);
   let shard = preferred;
   for (let attempt = 0; attempt < MAX_SHARD_ATTEMPTS; attempt++) {
+    // Charges racing for the last credit keep taking each other's shards: back off a little, at random.
+    if (attempt > 1) await sleep(Math.random() * 5 * attempt);
     const outcome = await chargeUsage({ ...charge, shard });
     if (outcome.status !== 'insufficient') return outcome;
-    const read = await readLatest(charge.accountId, placement.shards);
-    if (!read.item) return { status: 'insufficient', account: undefined };
+    let read = await readLatest(charge.accountId, placement.shards);
+    let plan = read.item ? planCharge(read.states, charge.cost, preferred, shard) : undefined;
+    // The shards were read one by one: a rebalance seen half done can hide credit. A refusal is decided on
+    // a snapshot only.
+    if (plan?.kind === 'insufficient') {
+      read = await readShards(charge.accountId, placement.shards);
+      plan = read.item ? planCharge(read.states, charge.cost, preferred, shard) : undefined;
+    }
+    if (!read.item || !plan) return { status: 'insufficient', account: undefined };
     const total = totalOf(read.states);
     if (read.item.billing_mode !== 'prepaid' || read.placement.shards !== placement.shards) {
       // Another mode, or the count changed: the caller learns the account and builds the charge again.
       return { status: 'wrong_mode', account: refusalMoney(read, total) as never, item: read.item };
     }
-    const plan = planCharge(read.states, charge.cost, preferred, shard);
     if (plan.kind === 'insufficient')
       return { status: 'insufficient', account: refusalMoney(read, total) as never };
     if (plan.kind === 'rebalance') await moveCredit(charge.accountId, plan.moves);
