@@ -231,6 +231,19 @@ export async function spreadCredit(accountId: string): Promise<boolean> {
 }
 
 /**
+ * Moves credit onto the account item (shard 0) until it has `amount` available, when the account's total
+ * can: a per-unit call's hold is reserved on the account item. False when the total cannot (or in debt).
+ */
+export async function fundAccountItem(accountId: string, amount: Micros): Promise<boolean> {
+  const read = await readShards(accountId);
+  const home = read.states[0];
+  if (!read.item || !isSharded(read.placement) || !home || home.available < 0) return false;
+  if (home.available >= amount) return true;
+  if (totalOf(read.states).available < amount) return false;
+  return moveCredit(accountId, spread(read.states, 0, amount));
+}
+
+/**
  * The writes that gather every shard's available credit onto shard 0 in a credit's own transaction (a
  * refund or correction works on the account total), each conditioned on exactly what was read: after it
  * commits, shards 1..N-1 hold nothing and shard 0 holds the whole total, so a refund that takes the total

@@ -31,7 +31,7 @@ import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
 import { usd } from '../http/validation.ts';
 import { idempotent } from '../idempotency/middleware.ts';
-import { chargeOnShards } from '../ledger/balance-shards.ts';
+import { chargeOnShards, fundAccountItem } from '../ledger/balance-shards.ts';
 import {
   type ChargeRetry,
   CompanionExistsError,
@@ -41,6 +41,7 @@ import {
   type UsageCharge,
 } from '../ledger/ledger.ts';
 import { nextChargeIdOf, readEarlierCharge, reverseCharge } from '../ledger/reversal.ts';
+import { isSharded } from '../ledger/shards.ts';
 import type { Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { flushingMetrics, logger, metrics } from '../observability/powertools.ts';
@@ -307,6 +308,14 @@ export async function reserveFor(payer: Payer, feature: string, amount: Micros):
       case 'exists':
         return outcome.hold;
     }
+    // Holds are reserved on the account item: a sharded account whose total can pay moves credit there first.
+    if (
+      outcome.status === 'insufficient' &&
+      mode.name === 'prepaid' &&
+      isSharded(placementOfView(accountId)) &&
+      (await fundAccountItem(accountId, amount))
+    )
+      continue;
     const probe: UsageCharge = {
       ...chargeFor(payer, feature, 0, amount),
       at,

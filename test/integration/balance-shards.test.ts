@@ -96,6 +96,24 @@ describe('balance shards', () => {
     await expectConserved(accountId);
   });
 
+  it('reserves a per-unit call on the account item, moving credit there when only the total can pay', async () => {
+    // Prepare: $0.01 over 8 shards (1,250 micro-USD each); 50 words hold and cost 5,000.
+    const { accountId, token } = await shardedAccount(0.01, 8);
+    const text = Array.from({ length: 50 }, (_, i) => `w${i}`).join(' ');
+
+    // Act
+    const answer = await call('POST', '/v1/demo/words', { token, body: { text } });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(answer.body.cost).toBe(0.005);
+    const { total } = await expectConserved(accountId);
+    expect(total.balance).toBe(5_000);
+    expect(total.held).toBe(0);
+    const tooMuch = Array.from({ length: 60 }, (_, i) => `w${i}`).join(' ');
+    expect((await call('POST', '/v1/demo/words', { token, body: { text: tooMuch } })).status).toBe(402);
+  });
+
   it('keeps every shard at or above zero and the total exact while rebalances race charges', async () => {
     const { accountId, token } = await shardedAccount(0.2, 8);
     const rebalancing = (async () => {
