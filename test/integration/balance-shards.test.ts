@@ -4,17 +4,20 @@
 // the count, and the operator route's refusals. Against DynamoDB Local.
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod/mini';
 import { nowIso } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
+import type { ApiContext } from '#shared/http/api.ts';
 import { newUlid } from '#shared/ids.ts';
 import { readShards, setBalanceShards, spreadCredit } from '#shared/ledger/balance-shards.ts';
 import { applyCredit } from '#shared/ledger/ledger.ts';
 import { reconcileAccount } from '#shared/ledger/reconcile.ts';
 import { totalOf } from '#shared/ledger/shard-plan.ts';
+import { paidFeature } from '#shared/metering/metered.ts';
 import type { Micros } from '#shared/money.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum, tableItem } from '../support/accounts.ts';
-import { call } from '../support/api.ts';
+import { apiEvent, call, lambdaContext } from '../support/api.ts';
 
 const ECHO = 2_000; // micro-USD per echo call
 
@@ -94,6 +97,40 @@ describe('balance shards', () => {
     expect(rest.body.data.map((row: { type: string }) => row.type)).toEqual(['usage', 'usage', 'grant']);
     expect(rest.body.data.at(-1).balance_after).toBe(1);
     await expectConserved(accountId);
+  });
+
+  it("reverses a failed call's charge on a sharded account, and its retry under the same key charges once", async () => {
+    const { accountId, token } = await shardedAccount(1, 8);
+    let failing = true;
+    const handler = paidFeature({
+      feature: 'echo',
+      body: z.object({ text: z.string() }),
+      results: z.object({ echo: z.string() }),
+      run: async ({ text }) => {
+        if (failing) throw new Error('upstream down');
+        return { results: { echo: text } };
+      },
+    });
+    const send = async () => {
+      const event = apiEvent('POST', '/v1/demo/echo', {
+        token,
+        headers: { 'idempotency-key': 'sharded-retry' },
+        body: { text: 'a' },
+      });
+      return (await handler(event, lambdaContext() as ApiContext)).statusCode;
+    };
+
+    expect(await send()).toBe(500);
+    failing = false;
+    expect(await send()).toBe(200);
+
+    const { total, entries } = await expectConserved(accountId);
+    expect(total.balance).toBe(1_000_000 - ECHO);
+    expect(entries.filter((e) => e.type === 'usage')).toHaveLength(2);
+    expect(entries.filter((e) => e.type === 'reversal')).toHaveLength(1);
+    const today = nowIso().slice(0, 10);
+    const usage = await call('GET', '/v1/usage', { token, query: { begin: today, end: today } });
+    expect(usage.body.data[0]).toMatchObject({ cost: 0.002, requests: 1 });
   });
 
   it('reserves a per-unit call on the account item, moving credit there when only the total can pay', async () => {
