@@ -210,6 +210,10 @@ try {
     sharded_16_charges_per_s_limited: sharded.perSecond,
     hot_account_scaling: round(sharded.perSecond / single.perSecond, 2),
     hottest_partition_write_share: round((hottest?.[1] ?? 0) / allUnits, 4),
+    // What the partitions allow, whatever the CPU: the limit over the hottest partition's units per charge
+    // in the 10,000-charge run (the 16-shard window above is bound by the shared cores, not by partitions).
+    ceiling_charges_per_s_16_shards: round((LIMIT * shareCounts.charged) / (hottest?.[1] ?? 1), 1),
+    write_units_per_charge_16_shards: round(allUnits / shareCounts.charged, 2),
     hottest_partition: hottest?.[0].replace(/^[^|]*\|/, '').replace(/acct_[0-9A-Z]+/, '<account>') ?? null,
     share_run_charges: shareCounts.charged,
     share_run_partitions: unitsByPartition.size,
@@ -224,6 +228,7 @@ try {
     throttled_ddb_attempts_16_shards: sharded.throttled,
     write_units_per_charge: unitsPerCharge,
     ceiling_charges_per_s: round(LIMIT / unitsPerCharge, 1),
+    ceiling_scaling: round((LIMIT * shareCounts.charged) / (hottest?.[1] ?? 1) / (LIMIT / unitsPerCharge), 1),
     ...sizes,
     conservation_errors: single.conservation.errors + sharded.conservation.errors + shareRun.errors,
     overdrafts: single.conservation.overdrafts + sharded.conservation.overdrafts + shareRun.overdrafts,
