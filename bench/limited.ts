@@ -15,6 +15,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { ApiEvent, ApiResult } from '#shared/http/api.ts';
 import { createTable, startDynamoLocal } from '../local/dynamo-local.ts';
+import { LIFTED_RATE_LIMITS } from './floor.ts';
 import { mergeResults } from './results.ts';
 
 const LIMIT = 100; // write units per second per partition key (AWS: 1,000)
@@ -33,6 +34,7 @@ Object.assign(process.env, {
   POWERTOOLS_METRICS_DISABLED: 'true',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   DYNAMO_WRITE_LIMIT_PER_PARTITION: String(LIMIT),
+  ...LIFTED_RATE_LIMITS,
 });
 (globalThis as { __localEvents?: unknown[] }).__localEvents = [];
 

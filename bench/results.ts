@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LIFTED_RATE_LIMITS } from './floor.ts';
 
 const resultsDir = join(fileURLToPath(new URL('..', import.meta.url)), 'bench', 'results');
 const latestPath = join(resultsDir, 'latest.json');
@@ -26,5 +27,15 @@ export function percentile(sorted: number[], p: number): number {
 /** `npm start`'s stack in memory, with its demo account, no jobs and no output: what the HTTP benches time. */
 export async function startBenchStack() {
   const { startLocalStack } = await import('../local/server.ts');
-  return startLocalStack({ port: 0, adminApiKey: 'bench', seedDemo: true, runJobs: false, quiet: true });
+  const rateLimits = Object.fromEntries(
+    Object.entries(LIFTED_RATE_LIMITS).map(([name, value]) => [name, Number(value)]),
+  );
+  return startLocalStack({
+    port: 0,
+    adminApiKey: 'bench',
+    seedDemo: true,
+    runJobs: false,
+    quiet: true,
+    rateLimits,
+  });
 }

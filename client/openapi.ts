@@ -196,7 +196,11 @@ export interface paths {
         delete: operations["deleteV1TokensById"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a token: name, spend limit, expiry
+         * @description Only the fields sent change; `null` clears the spend limit or the expiry. A limit lowered below what the token spent in its period refuses its next call (402 `token_limit_reached`). A changed `reset` starts the new kind of period now and carries what was spent. Applies at once on the instance that changed it and within 60 seconds elsewhere (a changed limit amount applies everywhere at once).
+         */
+        patch: operations["patchV1TokensById"];
         trace?: never;
     };
     "/v1/billing/checkout": {
@@ -616,7 +620,7 @@ export interface components {
             /** @description A sentence for people */
             error: string;
             /** @enum {string} */
-            code: "invalid_request" | "unauthorized" | "token_expired" | "customer_unauthorized" | "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue" | "forbidden" | "subscription_inactive" | "not_found" | "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_answer_too_large" | "no_payment_method" | "wrong_billing_mode" | "too_many_tokens" | "insufficient_balance" | "payload_too_large" | "internal_error" | "upstream_error" | "temporarily_unavailable" | "upstream_timeout";
+            code: "invalid_request" | "unauthorized" | "token_expired" | "customer_unauthorized" | "insufficient_credits" | "spend_limit_reached" | "token_limit_reached" | "invoice_overdue" | "forbidden" | "subscription_inactive" | "not_found" | "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_answer_too_large" | "no_payment_method" | "wrong_billing_mode" | "too_many_tokens" | "insufficient_balance" | "payload_too_large" | "rate_limited" | "internal_error" | "upstream_error" | "temporarily_unavailable" | "upstream_timeout";
             /** @description With `invalid_request`: each field and its problem */
             details?: {
                 field: string;
@@ -643,7 +647,7 @@ export interface components {
         Cost: string;
         /** @description Prepaid accounts: the available balance after this call, USD */
         CreditsRemaining: string;
-        /** @description Seconds to wait before retrying (`temporarily_unavailable`) */
+        /** @description Seconds to wait before retrying (`temporarily_unavailable`, `rate_limited`) */
         RetryAfter: string;
     };
     pathItems: never;
@@ -779,6 +783,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -949,6 +971,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -1081,6 +1121,25 @@ export interface operations {
                         code: "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_answer_too_large";
                         /** @description With `idempotency_answer_too_large`: the status of the first answer, which ran (and was charged, see `x-cost`) once */
                         original_status?: number;
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     } | unknown;
                     "*/*": unknown;
                 };
@@ -1275,6 +1334,25 @@ export interface operations {
                     "*/*": unknown;
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    } | unknown;
+                    "*/*": unknown;
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -1432,6 +1510,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -1554,6 +1650,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -1685,6 +1799,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -1828,6 +1960,25 @@ export interface operations {
                             created_at: string;
                             last_used_at: string | null;
                             expires_at: string | null;
+                            rate_limit: {
+                                /** @description Requests per second on average */
+                                rps: number;
+                                /** @description Requests at once at most */
+                                burst: number;
+                            } | null;
+                            spend_limit: {
+                                /** @description USD, a JSON number with at most 6 decimal places */
+                                amount: number;
+                                /** @enum {string} */
+                                reset: "daily" | "weekly" | "monthly" | "never";
+                            } | null;
+                            usage: {
+                                /** @description The UTC day (YYYY-MM-DD) the period began: the limit's period, else the month */
+                                period_start: string;
+                                /** @description Charged with this token in the period (without a limit: from the usage rollups, seconds behind) */
+                                spent: number;
+                                remaining: number | null;
+                            };
                         }[];
                     };
                 };
@@ -1859,6 +2010,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -1919,6 +2088,16 @@ export interface operations {
                     scopes?: ("api" | "billing")[];
                     /** Format: date-time */
                     expires_at?: string;
+                    spend_limit?: {
+                        /** @description USD, a JSON number with at most 6 decimal places */
+                        amount: number;
+                        /** @enum {string} */
+                        reset: "daily" | "weekly" | "monthly" | "never";
+                    };
+                    rate_limit?: {
+                        rps: number;
+                        burst: number;
+                    };
                 };
             };
         };
@@ -1938,6 +2117,18 @@ export interface operations {
                         /** @description ISO 8601 UTC time */
                         created_at: string;
                         expires_at: string | null;
+                        rate_limit: {
+                            /** @description Requests per second on average */
+                            rps: number;
+                            /** @description Requests at once at most */
+                            burst: number;
+                        } | null;
+                        spend_limit: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            amount: number;
+                            /** @enum {string} */
+                            reset: "daily" | "weekly" | "monthly" | "never";
+                        } | null;
                     };
                 };
             };
@@ -2020,6 +2211,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -2141,6 +2350,226 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    patchV1TokensById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    spend_limit?: {
+                        /** @description USD, a JSON number with at most 6 decimal places */
+                        amount: number;
+                        /** @enum {string} */
+                        reset: "daily" | "weekly" | "monthly" | "never";
+                    } | null;
+                    rate_limit?: {
+                        rps: number;
+                        burst: number;
+                    } | null;
+                    expires_at?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The token as it is now */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        scopes: ("api" | "billing")[];
+                        /** @description The first characters of the secret, to recognise it */
+                        prefix: string;
+                        /** @description ISO 8601 UTC time */
+                        created_at: string;
+                        last_used_at: string | null;
+                        expires_at: string | null;
+                        rate_limit: {
+                            /** @description Requests per second on average */
+                            rps: number;
+                            /** @description Requests at once at most */
+                            burst: number;
+                        } | null;
+                        spend_limit: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            amount: number;
+                            /** @enum {string} */
+                            reset: "daily" | "weekly" | "monthly" | "never";
+                        } | null;
+                        usage: {
+                            /** @description The UTC day (YYYY-MM-DD) the period began: the limit's period, else the month */
+                            period_start: string;
+                            /** @description Charged with this token in the period (without a limit: from the usage rollups, seconds behind) */
+                            spent: number;
+                            remaining: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown;
+                };
+            };
+            /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`, `token_expired`) */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired";
+                    };
+                };
+            };
+            /** @description Not allowed (`forbidden`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    };
+                };
+            };
+            /** @description Unknown route or resource, or a resource of another account (`not_found`) */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than the route accepts (`payload_too_large`) */
+            413: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -2298,6 +2727,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -2392,6 +2839,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -2529,6 +2994,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -2640,6 +3123,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -2820,6 +3321,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -2969,6 +3488,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -3068,6 +3605,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };
@@ -3260,6 +3815,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
             /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
             500: {
                 headers: {
@@ -3444,6 +4017,24 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
                     };
                 };
             };

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type FunctionName, functions } from '#infra/definitions/functions.ts';
 import { nowIso, nowMs, resetClock, setClock } from '#shared/clock.ts';
+import { config, type RateLimit, type RateLimitVariable } from '#shared/config.ts';
 import {
   errorResponse,
   MethodNotAllowedError,
@@ -76,6 +77,12 @@ export type LocalStackOptions = {
    * a free port with a secret generated per start.
    */
   upstreams?: Record<string, { url: string; secret: string }>;
+  /**
+   * The rate limits the handlers enforce (RATE_LIMIT_RPS, RATE_LIMIT_BURST, RATE_LIMIT_ACCOUNT_RPS,
+   * RATE_LIMIT_ACCOUNT_BURST), over what the environment says. One process serves everything here, so its
+   * buckets alone are exact: nothing is shared through the table (RATE_LIMIT_SYNC off).
+   */
+  rateLimits?: Partial<Record<RateLimitVariable, number>>;
 };
 
 export type LocalStripeOptions = {
@@ -101,6 +108,8 @@ export type LocalStack = {
   marketplace?: MarketplaceEmulator;
   /** The proxy routes' upstreams, with the secret each verifies the gateway's signature with. */
   upstreams: Record<string, { url: string; secret: string }>;
+  /** The rate limits the handlers enforce: each token's default, and each account's ceiling. */
+  rateLimits: { token: RateLimit; account: RateLimit };
   /** Delivers every record written to the table's stream so far to its consumers (tests, scripts). */
   drainStream(): Promise<void>;
   stop(): Promise<void>;
@@ -522,8 +531,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             }
           : {}),
         ...(marketplace ? { MARKETPLACE_METERING_ENDPOINT: marketplace.endpoint } : {}),
+        RATE_LIMIT_SYNC: 'off',
+        ...Object.fromEntries(
+          Object.entries(options.rateLimits ?? {}).map(([name, value]) => [name, String(value)]),
+        ),
       }),
     );
+    // Read now: a bad rate limit stops the start here, naming the variable, rather than failing every request.
+    const rateLimits = { token: config.rateLimit, account: config.accountRateLimit };
     // A document client created earlier in this process may point at another endpoint.
     const { setDocumentClient } = await import('#shared/dynamo/client.ts');
     setDocumentClient(undefined);
@@ -644,6 +659,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(stripe ? { stripe } : {}),
       ...(marketplace ? { marketplace } : {}),
       upstreams,
+      rateLimits,
       drainStream: () => poller.drain(),
       stop,
     };

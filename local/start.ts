@@ -21,6 +21,7 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
     '',
     `  Data:                     ${stack.dataDirectory}   (kept across restarts; npm start -- --fresh starts empty)`,
     `  Admin key (x-admin-key):  ${key}${generatedKey ? '   (generated, kept with the data; set ADMIN_API_KEY to choose one)' : ''}`,
+    `  Rate limits:              ${stack.rateLimits.token.rps}/s, bursts of ${stack.rateLimits.token.burst} per token; ${stack.rateLimits.account.rps}/s, bursts of ${stack.rateLimits.account.burst} per account   (RATE_LIMIT_*)`,
     stack.stripe
       ? `  Stripe emulator:          ${stack.stripe.url}   (checkout pages; test cards 4242…, 9995, 3184, 0341)`
       : `  Stripe:                   test mode (STRIPE_SECRET_KEY); forward webhooks with\n` +

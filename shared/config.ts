@@ -31,6 +31,30 @@ export const DEFAULT_MARKETPLACE_WINDOW_HOURS = 6;
 export const MIN_MARKETPLACE_WINDOW_HOURS = 2;
 export const MAX_MARKETPLACE_WINDOW_HOURS = 24;
 
+/** A token bucket's settings: `rps` requests per second on average, at most `burst` at once. */
+export type RateLimit = { rps: number; burst: number };
+
+/** The variables that set the rate limits (the CDK stack and the local stack pass them on). */
+export type RateLimitVariable =
+  | 'RATE_LIMIT_RPS'
+  | 'RATE_LIMIT_BURST'
+  | 'RATE_LIMIT_ACCOUNT_RPS'
+  | 'RATE_LIMIT_ACCOUNT_BURST';
+
+export const DEFAULT_RATE_LIMIT: RateLimit = { rps: 50, burst: 100 };
+export const DEFAULT_ACCOUNT_RATE_LIMIT: RateLimit = { rps: 200, burst: 400 };
+
+/** A bucket from two variables: rps a positive number, burst a whole number ≥ 1 (fails fast otherwise). */
+function rateLimitFrom(rpsName: string, burstName: string, fallback: RateLimit): RateLimit {
+  const rps = optionalNumber(rpsName, fallback.rps);
+  const burst = optionalNumber(burstName, fallback.burst);
+  if (!(rps > 0)) throw new MissingConfigurationError(`${rpsName} must be a positive number`);
+  if (!Number.isInteger(burst) || burst < 1) {
+    throw new MissingConfigurationError(`${burstName} must be a whole number ≥ 1`);
+  }
+  return { rps, burst };
+}
+
 export const config = {
   get tableName(): string {
     return required('TABLE_NAME');
@@ -60,6 +84,29 @@ export const config = {
   /** How long an instance trusts a cached token before re-reading it (revocation reaches it within this). */
   get tokenCacheTtlMs(): number {
     return optionalNumber('TOKEN_CACHE_TTL_MS', 30_000);
+  },
+  /** Each token's bucket unless the token has its own `rate_limit` (RATE_LIMIT_RPS 50, RATE_LIMIT_BURST 100). */
+  get rateLimit(): RateLimit {
+    return rateLimitFrom('RATE_LIMIT_RPS', 'RATE_LIMIT_BURST', DEFAULT_RATE_LIMIT);
+  },
+  /**
+   * The ceiling across all tokens of one account (RATE_LIMIT_ACCOUNT_RPS 200, RATE_LIMIT_ACCOUNT_BURST 400),
+   * and the most a token's own `rate_limit` may ask for.
+   */
+  get accountRateLimit(): RateLimit {
+    return rateLimitFrom('RATE_LIMIT_ACCOUNT_RPS', 'RATE_LIMIT_ACCOUNT_BURST', DEFAULT_ACCOUNT_RATE_LIMIT);
+  },
+  /**
+   * How instances share what their buckets let through (RATE_LIMIT_SYNC): `table` adds each instance's count
+   * to a counter item at most once per second per active token and account; `off` keeps the buckets local,
+   * exact when one process serves everything. Default `table` in the cloud, `off` in local mode.
+   */
+  get rateLimitSync(): 'table' | 'off' {
+    const mode = optional('RATE_LIMIT_SYNC') ?? (this.localMode ? 'off' : 'table');
+    if (mode !== 'table' && mode !== 'off') {
+      throw new MissingConfigurationError('RATE_LIMIT_SYNC must be table or off');
+    }
+    return mode;
   },
   /** How long an unsettled hold lives before the expiry job releases it. */
   get holdTtlMs(): number {

@@ -141,6 +141,15 @@ export class InsufficientCreditsError extends DomainError {
 }
 
 /** A postpaid account's monthly spend limit would be passed: blocked until the next period. */
+export class TokenLimitReachedError extends DomainError {
+  override readonly name = 'TokenLimitReachedError';
+  readonly status = 402;
+  readonly code = 'token_limit_reached';
+  constructor() {
+    super('Token spend limit reached');
+  }
+}
+
 export class SpendLimitReachedError extends DomainError {
   override readonly name = 'SpendLimitReachedError';
   readonly status = 402;
@@ -157,6 +166,24 @@ export class InvoiceOverdueError extends DomainError {
   readonly code = 'invoice_overdue';
   constructor() {
     super('Payment of an overdue invoice is required');
+  }
+}
+
+/**
+ * A token (or its account's tokens together) past its rate limit: refused before any charge or feature work,
+ * and never charged. `retry-after` says in whole seconds (at least 1) when its bucket has room again.
+ */
+export class RateLimitedError extends DomainError {
+  override readonly name = 'RateLimitedError';
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super('Too many requests for this token; retry after the time in retry-after');
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+  override headers() {
+    return { 'retry-after': String(this.retryAfterSeconds) };
   }
 }
 

@@ -3,7 +3,7 @@
 // infra/openapi/document.ts turns this table and the route table into the OpenAPI document; a test proves
 // both tables name the same routes.
 import * as z from 'zod/mini';
-import { newToken } from '#functions/account/tokens.ts';
+import { newToken, tokenChanges } from '#functions/account/tokens.ts';
 import { transactionsQuery } from '#functions/account/transactions.ts';
 import { usageQuery } from '#functions/account/usage.ts';
 import {
@@ -207,6 +207,17 @@ export const operations: Record<string, Operation> = {
     scope: 'billing',
     answers: { 200: { description: 'Active tokens', json: list(tokenSchema) } },
   },
+  'PATCH /v1/tokens/{id}': {
+    tag: 'Account',
+    summary: 'Change a token: name, spend limit, expiry',
+    description:
+      'Only the fields sent change; `null` clears the spend limit or the expiry. A limit lowered below what the token spent in its period refuses its next call (402 `token_limit_reached`). A changed `reset` starts the new kind of period now and carries what was spent. Applies at once on the instance that changed it and within 60 seconds elsewhere (a changed limit amount applies everywhere at once).',
+    scope: 'billing',
+    path: idParameter,
+    body: tokenChanges,
+    answers: { 200: { description: 'The token as it is now', json: tokenSchema } },
+    refusals: { 404: ['not_found'] },
+  },
   'DELETE /v1/tokens/{id}': {
     tag: 'Account',
     summary: 'Revoke a token',
@@ -279,7 +290,7 @@ export const operations: Record<string, Operation> = {
     idempotent: 'required',
     charges: true,
     answers: { 201: { description: 'The charge', json: meterChargeAnswer } },
-    refusals: { 401: ['customer_unauthorized'], 404: ['not_found'] },
+    refusals: { 401: ['customer_unauthorized'], 404: ['not_found'], 429: ['rate_limited'] },
   },
   'POST /v1/meter/holds': {
     tag: 'Metering API',
@@ -291,7 +302,12 @@ export const operations: Record<string, Operation> = {
     idempotent: 'required',
     charges: true,
     answers: { 201: { description: 'The hold', json: meterHoldAnswer } },
-    refusals: { 401: ['customer_unauthorized'], 404: ['not_found'], 409: ['wrong_billing_mode'] },
+    refusals: {
+      401: ['customer_unauthorized'],
+      404: ['not_found'],
+      409: ['wrong_billing_mode'],
+      429: ['rate_limited'],
+    },
   },
   'POST /v1/meter/holds/{id}/settle': {
     tag: 'Metering API',

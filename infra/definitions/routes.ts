@@ -2,7 +2,7 @@
 
 import type { FunctionName } from './functions.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'ANY';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'ANY';
 
 /**
  * `token`: a customer's bearer token checked inside the function; `service`: an operator's service key
@@ -57,6 +57,7 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/prices', function: 'prices', auth: 'none' },
   { method: 'POST', path: '/v1/tokens', function: 'tokens', auth: 'token' },
   { method: 'GET', path: '/v1/tokens', function: 'tokens', auth: 'token' },
+  { method: 'PATCH', path: '/v1/tokens/{id}', function: 'tokens', auth: 'token' },
   { method: 'DELETE', path: '/v1/tokens/{id}', function: 'tokens', auth: 'token' },
   { method: 'POST', path: '/v1/billing/checkout', function: 'billingPurchases', auth: 'token' },
   { method: 'GET', path: '/v1/billing/purchases', function: 'billingPurchases', auth: 'token' },

@@ -46,6 +46,7 @@ export const errorCodes: Record<number, string[]> = {
     'insufficient_balance',
   ],
   413: ['payload_too_large'],
+  429: ['rate_limited'],
   500: ['internal_error'],
   502: ['upstream_error'],
   503: ['temporarily_unavailable'],
@@ -60,6 +61,9 @@ const errorMeaning: Record<number, string> = {
   404: 'Unknown route or resource, or a resource of another account',
   409: 'State conflict',
   413: 'The body is larger than the route accepts',
+  429:
+    'Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment ' +
+    'past its stage throttle (API Gateway’s own answer); never charged',
   500: 'Internal error: safe to retry with the same Idempotency-Key',
   502: 'The upstream answered 5xx, broke the connection or reported an invalid usage quantity; not charged',
   503:
@@ -133,6 +137,7 @@ function refusalsOf(route: Route, operation: Operation): Map<number, string[]> {
   if (route.auth === 'token') {
     add(401, ['unauthorized', 'token_expired']);
     add(403, ['forbidden']);
+    add(429, ['rate_limited']);
   }
   if (route.auth === 'iam') {
     add(401, ['unauthorized']);
@@ -167,18 +172,17 @@ const retryAfterHeader = { $ref: '#/components/headers/RetryAfter' };
 function refusal(route: Route, operation: Operation, status: number, codes: string[]): Json {
   const contract = errorSchema(codes);
   // IAM refusals and function failures come from API Gateway itself, in its own shape.
-  const gateway = status === 500 || (status === 403 && route.auth === 'iam');
+  // The stage throttle's 429 is API Gateway's too, on any route.
+  const gateway = status === 500 || status === 429 || (status === 403 && route.auth === 'iam');
   const passed = operation.proxied && status < 500;
-  const schema = gateway
-    ? { anyOf: [contract, gatewayMessage] }
-    : passed
-      ? { anyOf: [contract, upstreamBody] }
-      : contract;
+  // A proxied route's 429 may be any of the three: the token's rate limit, the stage throttle, the upstream's.
+  const alternatives = [contract, ...(gateway ? [gatewayMessage] : []), ...(passed ? [upstreamBody] : [])];
+  const schema = alternatives.length === 1 ? contract : { anyOf: alternatives };
   const content: Json = { 'application/json': { schema } };
   if (passed) content['*/*'] = { schema: upstreamBody };
   if (operation.answers[200]?.html && status < 500) content['text/html'] = { schema: { type: 'string' } };
   const headers: Json = { 'x-request-id': requestIdHeader };
-  if (status === 503) headers['retry-after'] = retryAfterHeader;
+  if (status === 503 || status === 429) headers['retry-after'] = retryAfterHeader;
   return {
     description: `${errorMeaning[status] ?? 'Refused'} (${codes.map((code) => `\`${code}\``).join(', ')})`,
     headers,
@@ -328,7 +332,7 @@ export function openApiDocument(): Json {
           schema: { type: 'string' },
         },
         RetryAfter: {
-          description: 'Seconds to wait before retrying (`temporarily_unavailable`)',
+          description: 'Seconds to wait before retrying (`temporarily_unavailable`, `rate_limited`)',
           schema: { type: 'string', pattern: '^[0-9]+$' },
         },
       },

@@ -50,6 +50,7 @@ import {
   DEFAULT_MARKETPLACE_WINDOW_HOURS,
   MAX_MARKETPLACE_WINDOW_HOURS,
   MIN_MARKETPLACE_WINDOW_HOURS,
+  type RateLimitVariable,
 } from '#shared/config.ts';
 import { HOUSE_DEFAULTS, HouseFunction, type MarketplaceSettings } from '../constructs/house-function.ts';
 import { lifecycleEventPattern } from '../constructs/marketplace-events.ts';
@@ -92,8 +93,17 @@ export type ApiStackProps = StackProps & {
   serviceName?: string;
   /** @default 'CreditsBilling' */
   metricsNamespace?: string;
-  /** Default route throttling on the stage. @default 100 rps steady, 200 burst */
+  /**
+   * Default route throttling on the stage: the global ceiling over every caller, in front of the functions'
+   * own per-token limits. @default CDK context `apiThrottleRps`, `apiThrottleBurst`, else 100 rps, 200 burst
+   */
   throttle?: ThrottleSettings;
+  /**
+   * The rate limits the token-authenticated functions enforce (RATE_LIMIT_* in shared/config.ts), only those
+   * given. @default CDK context `rateLimitRps`, `rateLimitBurst`, `rateLimitAccountRps`,
+   * `rateLimitAccountBurst`, else the defaults of shared/config.ts (50/100 per token, 200/400 per account)
+   */
+  rateLimits?: Partial<Record<RateLimitVariable, number>>;
   /**
    * Block a postpaid account's calls this many days after an unpaid invoice's due date
    * (POSTPAID_OVERDUE_BLOCK_GRACE_DAYS). @default CDK context `postpaidOverdueBlockGraceDays`, else off
@@ -127,6 +137,51 @@ export const PUBLIC_BASE_URL_CONTEXT = 'publicBaseUrl';
 function dashboardUrlParameterName(serviceName: string): string {
   return `/${serviceName}/dashboard-url`;
 }
+
+export const DEFAULT_STAGE_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
+
+/** The functions' rate-limit variables, by the CDK context key that sets each. */
+export const RATE_LIMIT_CONTEXT = {
+  rateLimitRps: 'RATE_LIMIT_RPS',
+  rateLimitBurst: 'RATE_LIMIT_BURST',
+  rateLimitAccountRps: 'RATE_LIMIT_ACCOUNT_RPS',
+  rateLimitAccountBurst: 'RATE_LIMIT_ACCOUNT_BURST',
+} as const satisfies Record<string, RateLimitVariable>;
+
+/** A CDK context number: a rate (`rps`, positive) or a burst (a whole number ≥ 1); undefined when not given. */
+function contextRate(scope: Construct, key: string, kind: 'rps' | 'burst'): number | undefined {
+  const given: unknown = scope.node.tryGetContext(key);
+  if (given === undefined || given === '') return undefined;
+  const value = Number(given);
+  const valid = kind === 'rps' ? Number.isFinite(value) && value > 0 : Number.isInteger(value) && value >= 1;
+  if (!valid) {
+    const what = kind === 'rps' ? 'a positive number' : 'a whole number ≥ 1';
+    throw new Error(`${key} must be ${what}, got ${JSON.stringify(given)}`);
+  }
+  return value;
+}
+
+/** The stage throttle from CDK context (`-c apiThrottleRps=… -c apiThrottleBurst=…`), else the default. */
+function stageThrottleFromContext(scope: Construct): ThrottleSettings {
+  return {
+    rateLimit: contextRate(scope, 'apiThrottleRps', 'rps') ?? DEFAULT_STAGE_THROTTLE.rateLimit,
+    burstLimit: contextRate(scope, 'apiThrottleBurst', 'burst') ?? DEFAULT_STAGE_THROTTLE.burstLimit,
+  };
+}
+
+function rateLimitsFromContext(scope: Construct): Partial<Record<RateLimitVariable, number>> {
+  const limits: Partial<Record<RateLimitVariable, number>> = {};
+  for (const [key, variable] of Object.entries(RATE_LIMIT_CONTEXT)) {
+    const value = contextRate(scope, key, key.endsWith('Rps') ? 'rps' : 'burst');
+    if (value !== undefined) limits[variable] = value;
+  }
+  return limits;
+}
+
+/** The functions that authenticate customers' tokens (their own routes, or a metering call's customer token). */
+const rateLimitedFunctions = new Set<FunctionName>(
+  routes.filter((route) => route.auth === 'token' || route.auth === 'service').map((route) => route.function),
+);
 
 /** CDK context switching the postpaid overdue block on, with its grace in days. */
 export const OVERDUE_BLOCK_CONTEXT = 'postpaidOverdueBlockGraceDays';
@@ -350,6 +405,14 @@ export class ApiStack extends Stack {
       }
     }
 
+    // Rate limits: enforced where tokens are authenticated, so only those functions are told them.
+    const rateLimits = props.rateLimits ?? rateLimitsFromContext(this);
+    for (const [name, fn] of Object.entries(this.functions) as [FunctionName, HouseFunction][]) {
+      if (!rateLimitedFunctions.has(name)) continue;
+      for (const [variable, value] of Object.entries(rateLimits))
+        fn.function.addEnvironment(variable, String(value));
+    }
+
     // Proxy functions: where each configured upstream is, and reading exactly its signing secret.
     const upstreams = props.proxyUpstreams ?? {};
     const upstreamSecretArns = Object.values(upstreams).map(({ secret }) => secret.secretArn);
@@ -385,7 +448,7 @@ export class ApiStack extends Stack {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: props.throttle ?? { rateLimit: 100, burstLimit: 200 },
+      throttle: props.throttle ?? stageThrottleFromContext(this),
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         format: AccessLogFormat.custom(

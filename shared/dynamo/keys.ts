@@ -20,6 +20,20 @@ export const keys = {
    * and revoke tokens. Its own item, not the account's, so token changes never contend with charges.
    */
   tokenCounter: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'TOKEN_COUNT' }),
+  /**
+   * How many requests the instances' rate-limit buckets let through for one token or account, summed across
+   * instances (shared/rate-limit/shared-count.ts). Its own partition, so the syncs never add writes to the
+   * partition an account's charges debit. `subject`: `TOKEN#<token id>` or `ACCOUNT#<account id>`.
+   */
+  rateCount: (subject: string) => ({ PK: `RATE#${subject}`, SK: 'RATE' }),
+  /**
+   * A token's own spend limit (shared/tokens/spend-limit.ts): present only for tokens that have one, written
+   * in each of the token's charges. Its own partition, so limited tokens add no write to the account's.
+   */
+  tokenLimit: (accountId: string, tokenId: string) => ({
+    PK: `TOKEN_LIMIT#${accountId}#${tokenId}`,
+    SK: 'TOKEN_LIMIT',
+  }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

@@ -22,6 +22,7 @@ export type BillingEventType =
   | 'credits.auto_refill.suspended'
   | 'credits.spend_limit.warning'
   | 'credits.spend_limit.reached'
+  | 'credits.token_limit.reached'
   | 'credits.invoice.paid'
   | 'credits.invoice.payment_failed'
   | 'credits.invoice.overdue';

@@ -2,6 +2,7 @@
 import type * as z from 'zod/mini';
 import { type DomainError, PayloadTooLargeError, ValidationError } from '../errors.ts';
 import { logger } from '../observability/powertools.ts';
+import { enforceRateLimit } from '../rate-limit/enforce.ts';
 import { authenticateService } from '../service-keys/authenticate.ts';
 import { authenticate, requireScope } from '../tokens/authenticate.ts';
 import type { Scope } from '../tokens/repository.ts';
@@ -9,14 +10,18 @@ import { type ApiContext, header } from './api.ts';
 import type { ApiMiddleware } from './request.ts';
 import { zodProblems } from './validation.ts';
 
-/** Bearer-token authentication with the scope the route needs. */
+/**
+ * Bearer-token authentication with the scope the route needs, then the token's rate limit: every request the
+ * token authenticates counts, and a 429 is decided here, before any DynamoDB write, charge or feature work.
+ */
 export function authenticated(scope: Scope): ApiMiddleware {
   return {
     before: async (request) => {
       const principal = await authenticate(header(request.event, 'authorization'));
+      logger.appendKeys({ account_id: principal.accountId, token_id: principal.tokenId });
+      enforceRateLimit(principal);
       requireScope(principal, scope);
       request.context.api.principal = principal;
-      logger.appendKeys({ account_id: principal.accountId, token_id: principal.tokenId });
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   errorResponse,
   IdempotencyInProgressError,
   IdempotencyKeyReusedError,
+  RateLimitedError,
   ValidationError,
 } from '../errors.ts';
 import { type ApiEvent, type ApiResult, header, SECURITY_HEADERS } from '../http/api.ts';
@@ -185,8 +186,9 @@ export function idempotent(
       // not replace a 503 `temporarily_unavailable` with a 500. The key's lease then runs out and a retry
       // takes it over with the same request id, whose records make the money exactly-once anyway.
       try {
-        if (request.error instanceof ValidationError) {
-          // Nothing ran: the caller may correct the request and send it again under the same key.
+        if (request.error instanceof ValidationError || request.error instanceof RateLimitedError) {
+          // Nothing ran: the caller may correct the request (or wait retry-after) and send it again under
+          // the same key.
           await forgetKey(claim.key, claim.owner);
         } else if (status >= 500) {
           await releaseKey(claim.key, claim.owner);

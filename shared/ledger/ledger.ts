@@ -30,6 +30,14 @@ import {
 import { TemporarilyUnavailableError } from '../errors.ts';
 import { type BillingEvent, eventPut } from '../events/outbox.ts';
 import type { Micros } from '../money.ts';
+import {
+  type LimitRefusal,
+  limitCharge,
+  limitGiveBack,
+  limitRefusal,
+  limitReserve,
+  type TokenLimitTerms,
+} from '../tokens/spend-limit.ts';
 import { gatherForTakeBack } from './balance-shards.ts';
 import { chargeEntryKey, chargeGuardKey, isSlotted, type Placement } from './shards.ts';
 import {
@@ -56,6 +64,7 @@ export type ChargeOutcome =
   | { status: 'charged'; entry: LedgerEntry }
   | { status: 'already_applied'; entryId: string; amount: Micros; accrued?: Micros }
   | Refusal
+  | LimitRefusal
   | ChargeRetry
   | ChargeRejected;
 
@@ -178,7 +187,21 @@ function chargeRefusal(
     if (item && account && modeOfCharge(charge).name === 'prepaid' && misplaced(charge, item))
       return { status: 'wrong_mode', account, item };
   }
-  return accountRefusal(outcome, indexes.account, modeOfCharge(charge), charge.billing, charge.at);
+  return refusalOf(outcome, indexes, modeOfCharge(charge), charge, charge.at);
+}
+
+/** The account's refusal when its condition failed, else the token limit's when that one failed. */
+function refusalOf(
+  outcome: TransactOutcome,
+  indexes: { account: number; limit?: number },
+  mode: BillingModeRules,
+  charge: Pick<UsageCharge, 'billing' | 'tokenLimit'>,
+  at: string,
+): Refusal | LimitRefusal | ChargeRetry | ChargeRejected {
+  const limitFailed = indexes.limit !== undefined && failedCondition(outcome, indexes.limit);
+  if (failedCondition(outcome, indexes.account) || !limitFailed || !charge.tokenLimit)
+    return accountRefusal(outcome, indexes.account, mode, charge.billing, at);
+  return limitRefusal(charge.tokenLimit, reasonAt(outcome, indexes.limit!)?.item);
 }
 
 export type UsageCharge = {
@@ -194,6 +217,8 @@ export type UsageCharge = {
   guard?: Guard;
   /** The charge's billing mode and what the mode decides on (shared/billing-modes/); none: prepaid. */
   billing?: Billing;
+  /** The token's own spend limit: its item is written in the charge's transaction (shared/tokens/spend-limit.ts). */
+  tokenLimit?: TokenLimitTerms;
   /** The request's earlier charge, reversed: this one charges the request again (a retry after a failure). */
   replaces?: string;
   /** A settle capped at its hold: the cost that was asked (recorded on the hold, so a re-settle can say so). */
@@ -222,7 +247,18 @@ function usageEntry(charge: UsageCharge, amount: Micros, holdId?: string): Ledge
     ...(charge.tokenId ? { token_id: charge.tokenId } : {}),
     ...(charge.guard ? { reference: charge.guard.reference } : {}),
     ...(holdId ? { hold_id: holdId } : {}),
+    ...(charge.tokenLimit ? { limit_period: charge.tokenLimit.periodStart } : {}),
   };
+}
+
+/**
+ * The token limit's write in a charge. A settle whose hold reserved its estimate on the limit was admitted
+ * then: only the cost above the estimate must fit, and in the hold's own period the estimate is given back.
+ */
+function limitWrite(charge: UsageCharge, terms: TokenLimitTerms, hold?: Hold): TransactItem {
+  const admitted = hold?.limit_period !== undefined;
+  const samePeriod = admitted && hold.limit_period === terms.periodStart && !terms.rollover;
+  return limitCharge(charge.accountId, terms, charge.cost, samePeriod ? hold.amount : 0, admitted);
 }
 
 /** The account write of a charge in the charge's billing mode; `hold`: the hold the charge settles. */
@@ -242,12 +278,16 @@ async function commitCharge(
   entry: LedgerEntry,
   account: TransactItem,
   extra?: TransactItem,
+  hold?: Hold,
 ): Promise<{
   outcome: Awaited<ReturnType<typeof transactWrite>>;
-  indexes: { account: number; records: number[]; extra?: number };
+  indexes: { account: number; records: number[]; extra?: number; limit?: number };
 }> {
   const items: TransactItem[] = [account];
   const extraIndex = extra ? items.push(extra) - 1 : undefined;
+  const limitIndex = charge.tokenLimit
+    ? items.push(limitWrite(charge, charge.tokenLimit, hold)) - 1
+    : undefined;
   const ledgerIndex = items.push(ledgerPut(entry, charge.placement)) - 1;
   const guardIndex = charge.guard
     ? items.push(guardPut(charge.accountId, charge.guard, entry, charge.replaces, charge.placement)) - 1
@@ -259,6 +299,7 @@ async function commitCharge(
       account: 0,
       records: guardIndex === undefined ? [ledgerIndex] : [guardIndex, ledgerIndex],
       ...(extraIndex === undefined ? {} : { extra: extraIndex }),
+      ...(limitIndex === undefined ? {} : { limit: limitIndex }),
     },
   };
 }
@@ -289,6 +330,7 @@ export type ReserveOutcome =
   | { status: 'reserved'; hold: Hold }
   | { status: 'exists'; hold: Hold }
   | Refusal
+  | LimitRefusal
   | ChargeRetry
   | ChargeRejected;
 
@@ -312,6 +354,7 @@ export async function reserveHold(input: {
   at: Date;
   ttlMs?: number;
   billing?: Billing;
+  tokenLimit?: TokenLimitTerms;
 }): Promise<ReserveOutcome> {
   const mode = modeOfCharge(input);
   const createdAt = input.at.toISOString();
@@ -327,6 +370,8 @@ export async function reserveHold(input: {
     feature: input.feature,
     ...(input.tokenId ? { token_id: input.tokenId } : {}),
     ...mode.holdFields(input.billing),
+    ...(input.tokenLimit ? { limit_period: input.tokenLimit.periodStart } : {}),
+    ...(input.tokenLimit?.reset ? { limit_reset: input.tokenLimit.reset } : {}),
   };
   const account = mode.accountReserve(
     { accountId: input.accountId, amount: input.amount, at: createdAt },
@@ -348,12 +393,19 @@ export async function reserveHold(input: {
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     },
+    ...(input.tokenLimit ? [limitReserve(input.accountId, input.tokenLimit, input.amount)] : []),
   ]);
   if (outcome.committed) return { status: 'reserved', hold };
   const unexpected = rejected(outcome);
   if (unexpected) return unexpected;
   if (failedCondition(outcome, 1)) return { status: 'exists', hold: reasonAt(outcome, 1)!.item as Hold };
-  return accountRefusal(outcome, 0, mode, input.billing, createdAt);
+  return refusalOf(
+    outcome,
+    { account: 0, ...(input.tokenLimit ? { limit: 2 } : {}) },
+    mode,
+    input,
+    createdAt,
+  );
 }
 
 function closeHold(
@@ -391,6 +443,7 @@ export type SettleOutcome =
   /** The hold was made in another billing mode than the account's now: release it and charge anew. */
   | { status: 'mode_changed' }
   | Refusal
+  | LimitRefusal
   | ChargeRetry
   | ChargeRejected;
 
@@ -408,6 +461,7 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
     entry,
     account,
     closeHold(hold, 'settled', charge.at, charge.cost, charge.cappedFrom),
+    hold,
   );
   if (outcome.committed) return { status: 'charged', entry };
   const closedBefore =
@@ -425,12 +479,30 @@ export async function settleHold(hold: Hold, charge: UsageCharge): Promise<Settl
  * that ended: the next period has its own headroom), only the hold is closed. False: it was closed before.
  */
 export async function releaseHold(hold: Hold, status: 'released' | 'expired', at: string): Promise<boolean> {
-  const account = modeOfHold(hold).accountRelease(hold, at);
-  if (account) {
-    const restored = await transactWrite([account, closeHold(hold, status, at)]);
-    if (restored.committed || failedCondition(restored, 1)) return restored.committed;
+  let account = modeOfHold(hold).accountRelease(hold, at);
+  let limit =
+    hold.limit_period && hold.token_id
+      ? limitGiveBack(hold.account_id, hold.token_id, hold.limit_period, {
+          committed: hold.amount,
+          spent: 0 as Micros,
+        })
+      : undefined;
+  // Each part the account or the token's limit no longer takes back (a period ended, a limit removed) is
+  // left out of the next attempt; the hold is closed in every one.
+  for (;;) {
+    const items = [closeHold(hold, status, at)];
+    const accountIndex = account ? items.push(account) - 1 : undefined;
+    const limitIndex = limit ? items.push(limit) - 1 : undefined;
+    const outcome = await transactWrite(items);
+    if (outcome.committed) return true;
+    if (failedCondition(outcome, 0)) return false;
+    const accountGone = accountIndex !== undefined && failedCondition(outcome, accountIndex);
+    const limitGone = limitIndex !== undefined && failedCondition(outcome, limitIndex);
+    if (!accountGone && !limitGone)
+      throw new Error(`release of hold ${hold.hold_id} refused: ${unexpectedReasons(outcome).join('; ')}`);
+    if (accountGone) account = undefined;
+    if (limitGone) limit = undefined;
   }
-  return (await transactWrite([closeHold(hold, status, at)])).committed;
 }
 
 export type CreditOutcome =

@@ -15,6 +15,7 @@ import { failedCondition, type TransactItem, transactWrite, unexpectedReasons } 
 import { ulidAfter } from '../ids.ts';
 import { type Micros, negate } from '../money.ts';
 import { metrics } from '../observability/powertools.ts';
+import { limitGiveBack } from '../tokens/spend-limit.ts';
 import { ledgerPut, type UsageCharge } from './ledger.ts';
 import { chargeEntryKey, chargeGuardKey, type Placement, placementOf } from './shards.ts';
 import type { LedgerEntry } from './types.ts';
@@ -34,8 +35,14 @@ export type { ReversalScope };
 export type ReversalPlan = {
   entry: LedgerEntry;
   items: TransactItem[];
-  indexes: { account: number; reversal: number; charge: number };
+  indexes: { account: number; reversal: number; charge: number; limit?: number };
 };
+
+/**
+ * What the reversal can still undo where the charge booked it: the account's totals (a postpaid period may
+ * have ended) and the token limit's spend (its period may have ended, or the limit been removed).
+ */
+type Undo = ReversalScope & { limitOpen: boolean };
 
 /**
  * Proof that the charge committed, in the same transaction: a charge whose reply was lost may not exist.
@@ -64,7 +71,12 @@ function chargeProof(charge: UsageCharge, reversalId: string): TransactItem {
 }
 
 /** The reversal transaction of `charge` at `at`, given which of its bookings can still be undone. */
-export function planReversal(charge: UsageCharge, at: string, scope: ReversalScope): ReversalPlan {
+export function planReversal(
+  charge: UsageCharge,
+  at: string,
+  scope: ReversalScope,
+  limitOpen = true,
+): ReversalPlan {
   const mode = modeOfCharge(charge);
   const entry: LedgerEntry = {
     entry_id: reversalIdOf(charge.entryId),
@@ -79,20 +91,35 @@ export function planReversal(charge: UsageCharge, at: string, scope: ReversalSco
     reverses: charge.entryId,
     reverses_at: charge.at,
   };
+  const items = [
+    mode.accountReversal(charge, charge.billing, at, scope),
+    ledgerPut(entry, charge.placement),
+    chargeProof(charge, entry.entry_id),
+  ];
+  const limit = charge.tokenLimit && limitOpen ? charge.tokenLimit : undefined;
+  const limitIndex = limit
+    ? items.push(
+        limitGiveBack(charge.accountId, limit.tokenId, limit.periodStart, {
+          committed: charge.cost,
+          spent: charge.cost,
+        }),
+      ) - 1
+    : undefined;
   return {
     entry,
-    items: [
-      mode.accountReversal(charge, charge.billing, at, scope),
-      ledgerPut(entry, charge.placement),
-      chargeProof(charge, entry.entry_id),
-    ],
-    indexes: { account: 0, reversal: 1, charge: 2 },
+    items,
+    indexes: {
+      account: 0,
+      reversal: 1,
+      charge: 2,
+      ...(limitIndex === undefined ? {} : { limit: limitIndex }),
+    },
   };
 }
 
 export type ReversalOutcome = 'reversed' | 'already_reversed' | 'not_charged';
 
-const MAX_REVERSAL_ATTEMPTS = 2;
+const MAX_REVERSAL_ATTEMPTS = 3;
 
 /**
  * Reverses `charge` once. When the account refuses the undo where the charge booked it (a postpaid account
@@ -101,9 +128,9 @@ const MAX_REVERSAL_ATTEMPTS = 2;
  * open one if that period was claimed already.
  */
 export async function reverseCharge(charge: UsageCharge, at: string): Promise<ReversalOutcome> {
-  let scope: ReversalScope = { periodOpen: true };
+  const undo: Undo = { periodOpen: true, limitOpen: true };
   for (let attempt = 0; attempt < MAX_REVERSAL_ATTEMPTS; attempt++) {
-    const plan = planReversal(charge, at, scope);
+    const plan = planReversal(charge, at, { periodOpen: undo.periodOpen }, undo.limitOpen);
     const outcome = await transactWrite(plan.items);
     if (outcome.committed) {
       metrics.addMetric('ChargeReversed', MetricUnit.Count, 1);
@@ -114,9 +141,12 @@ export async function reverseCharge(charge: UsageCharge, at: string): Promise<Re
       throw new Error(`reversal of ${charge.entryId} refused by DynamoDB: ${unexpected.join('; ')}`);
     if (failedCondition(outcome, plan.indexes.reversal)) return 'already_reversed';
     if (failedCondition(outcome, plan.indexes.charge)) return 'not_charged';
-    if (!failedCondition(outcome, plan.indexes.account) || !scope.periodOpen)
-      throw new Error(`reversal of ${charge.entryId} refused`);
-    scope = { periodOpen: false };
+    // The token limit moved to a new period (it starts from zero) or was removed: nothing to give back there.
+    const limitClosed = plan.indexes.limit !== undefined && failedCondition(outcome, plan.indexes.limit);
+    const periodClosed = failedCondition(outcome, plan.indexes.account) && undo.periodOpen;
+    if (!limitClosed && !periodClosed) throw new Error(`reversal of ${charge.entryId} refused`);
+    if (limitClosed) undo.limitOpen = false;
+    if (periodClosed) undo.periodOpen = false;
   }
   throw new Error(`reversal of ${charge.entryId} did not settle after ${MAX_REVERSAL_ATTEMPTS} attempts`);
 }
@@ -176,6 +206,9 @@ export async function readEarlierCharge(
     ...(entry.reference ? { guard: { reference: entry.reference } } : {}),
     ...(billing ? { billing } : {}),
     ...(accountItem ? { placement: placementOf(accountItem) } : {}),
+    ...(entry.limit_period && entry.token_id
+      ? { tokenLimit: { tokenId: entry.token_id, periodStart: entry.limit_period, rollover: false } }
+      : {}),
   };
   return { charge, reversed: reversalItem !== undefined };
 }

@@ -1,5 +1,6 @@
 // The ledger's vocabulary: immutable entries that change a balance, and holds that reserve part of it.
 import type { Micros } from '../money.ts';
+import type { LimitReset } from '../tokens/spend-limit.ts';
 
 /** The `kind` of a ledger entry's item: what the usage rollup consumer's stream filter lets through. */
 export const LEDGER_ITEM_KIND = 'ledger';
@@ -45,6 +46,8 @@ export type LedgerEntry = {
   reverses?: string;
   /** A reversal: when the charge it gives back was made (its usage is taken back from that day). */
   reverses_at?: string;
+  /** Made with a token that has its own spend limit: the limit's period it counted in (a reversal gives it back there). */
+  limit_period?: string;
 };
 
 export type HoldStatus = 'open' | 'settled' | 'released' | 'expired';
@@ -66,6 +69,10 @@ export type Hold = {
   /** A postpaid hold reserves the estimate against `period`'s spend-limit headroom, not the balance. */
   mode?: 'postpaid';
   period?: string;
+  /** Made with a token that has its own spend limit: the limit's period the estimate was reserved in. */
+  limit_period?: string;
+  /** ... and how that limit resets (a settle made for the hold counts on it too). */
+  limit_reset?: LimitReset;
 };
 
 /** The account item's money fields, as a write's condition failure returns them. */

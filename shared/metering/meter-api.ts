@@ -34,7 +34,9 @@ import {
 import { CompanionExistsError, releaseHold } from '../ledger/ledger.ts';
 import type { Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
-import { authenticate } from '../tokens/authenticate.ts';
+import { enforceRateLimit } from '../rate-limit/enforce.ts';
+import { authenticate, type Principal } from '../tokens/authenticate.ts';
+import type { LimitReset } from '../tokens/spend-limit.ts';
 import { type FeaturePrice, priceOf, UnknownFeatureError } from './catalog.ts';
 import { chargeFor, chargeOnce, type Payer, reserveFor, settle } from './metered.ts';
 
@@ -104,20 +106,28 @@ export const meterReleaseAnswer = z.object({ released: usd });
 
 type Priced = { quantity?: number | undefined; amount?: Micros | undefined };
 
-/** The customer a call names, as the payer of this request; a bad customer token charges nothing. */
-async function payerFor(customer: Customer, api: ApiState): Promise<Payer> {
+/**
+ * The customer a call names, as the payer of this request; a bad customer token charges nothing. `newWork`
+ * (a charge or a hold, not the settling or release of one): the customer token's rate limit counts the call,
+ * as if the customer had called this API with it, and refuses it before anything is charged.
+ */
+async function payerFor(customer: Customer, api: ApiState, newWork = false): Promise<Payer> {
   let account: string;
   let tokenId: string | undefined;
+  let limitReset: LimitReset | undefined;
   if (customer.customer_token !== undefined) {
+    let principal: Principal;
     try {
-      const principal = await authenticate(`Bearer ${customer.customer_token}`);
-      account = principal.accountId;
-      tokenId = principal.tokenId;
+      principal = await authenticate(`Bearer ${customer.customer_token}`);
     } catch (error) {
       if (error instanceof UnauthorizedError || error instanceof TokenExpiredError)
         throw new CustomerUnauthorizedError({ cause: error });
       throw error;
     }
+    if (newWork) enforceRateLimit(principal);
+    account = principal.accountId;
+    tokenId = principal.tokenId;
+    limitReset = principal.limitReset;
   } else {
     account = customer.account_id!;
   }
@@ -131,6 +141,7 @@ async function payerFor(customer: Customer, api: ApiState): Promise<Payer> {
     entryId: api.entryId,
     requestId: api.requestId,
     idempotencyReference: api.idempotencyReference,
+    limitReset,
   };
 }
 
@@ -210,7 +221,7 @@ export async function meterCharge(
   const asked = costFor(price, body, 1);
   let payer: Payer;
   try {
-    payer = await payerFor(body, api);
+    payer = await payerFor(body, api, true);
   } catch (error) {
     // The customer's token was revoked (or expired) after this key's charge: its retry still gets the
     // answer the key had. Only this refusal reads the record; a charge never does.
@@ -282,7 +293,7 @@ export async function meterHold(
     ]);
   }
   const asked = costFor(price, body, undefined);
-  const payer = await payerFor(body, api);
+  const payer = await payerFor(body, api, true);
   const hold = await reserveFor(payer, body.feature, asked.cost);
   if (!hold) {
     throw new ConflictError(
@@ -340,6 +351,8 @@ export async function meterSettle(
     entryId: hold.hold_id,
     requestId: api.requestId,
     idempotencyReference: api.idempotencyReference,
+    // A hold reserved on its token's limit is settled on it too, whoever settles it.
+    limitReset: hold.limit_reset,
   };
   if (!isViewFresh(payer.accountId)) await refreshView(payer.accountId);
   const charged = await settle(hold, (at) =>

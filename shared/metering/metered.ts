@@ -45,6 +45,13 @@ import { isSharded } from '../ledger/shards.ts';
 import type { Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { flushingMetrics, logger, metrics } from '../observability/powertools.ts';
+import {
+  learnLimitPeriod,
+  learnLimitRemoved,
+  refuseForTokenLimit,
+  tokenLimitAt,
+} from '../tokens/limit-view.ts';
+import type { LimitRefusal, LimitReset } from '../tokens/spend-limit.ts';
 import { type FeaturePrice, priceOf } from './catalog.ts';
 
 export type FeatureResult<R> = { results: R; quantity?: number };
@@ -70,8 +77,16 @@ function rejectCharge(charge: UsageCharge, reasons: string[]): never {
   throw new ChargeRejectedError(charge.entryId, reasons);
 }
 
-/** Ends the request with the account's refusal, as the charge's mode says (402, 403). */
-function refuse(charge: UsageCharge, refusal: Refusal): Promise<never> {
+/** Ends the request with the refusal: the token's limit (402), or the account's as its mode says (402, 403). */
+function refuse(charge: UsageCharge, refusal: Refusal | LimitRefusal): Promise<never> {
+  if (refusal.status === 'token_limit' && charge.tokenLimit)
+    return refuseForTokenLimit(charge.accountId, charge.tokenLimit);
+  if (
+    refusal.status === 'token_limit' ||
+    refusal.status === 'limit_period' ||
+    refusal.status === 'limit_removed'
+  )
+    throw new Error(`charge of ${charge.entryId}: limit refusal ${refusal.status} without a limit`);
   return modeOfCharge(charge).refuse(charge, charge.billing, refusal);
 }
 
@@ -96,6 +111,8 @@ export type Payer = {
   entryId: string;
   requestId: string;
   idempotencyReference?: string | undefined;
+  /** The token has its own spend limit, reset per this period (its charges write its limit item). */
+  limitReset?: LimitReset | undefined;
 };
 
 function payerOf(request: ApiRequest): Payer {
@@ -107,6 +124,7 @@ function payerOf(request: ApiRequest): Payer {
     entryId: api.entryId,
     requestId: api.requestId,
     idempotencyReference: api.idempotencyReference,
+    limitReset: principal.limitReset,
   };
 }
 
@@ -121,7 +139,7 @@ function learnMode(outcome: ChargeRetry, accountId: string): void {
  */
 function nextAttempt(
   charge: UsageCharge,
-  outcome: Refusal | ChargeRetry,
+  outcome: Refusal | LimitRefusal | ChargeRetry,
   final = false,
 ): Promise<string> | string {
   if (outcome.status === 'wrong_mode') {
@@ -129,6 +147,15 @@ function nextAttempt(
     if (!final) return charge.at;
     throw new Error(`charge of ${charge.entryId} found the account's mode changing`);
   }
+  // The token's limit item holds another period, or is gone: learn it, and build the charge again.
+  if (outcome.status === 'limit_period' || outcome.status === 'limit_removed') {
+    const tokenId = charge.tokenLimit!.tokenId;
+    if (outcome.status === 'limit_period') learnLimitPeriod(tokenId, outcome.held);
+    else learnLimitRemoved(tokenId);
+    if (!final) return charge.at;
+    throw new Error(`charge of ${charge.entryId} found the token's limit changing`);
+  }
+  if (outcome.status === 'token_limit') return refuse(charge, outcome);
   const next = modeOfCharge(charge).retryAt(charge, charge.billing, outcome);
   return next === undefined || final ? refuse(charge, outcome) : next;
 }
@@ -139,6 +166,7 @@ const MAX_SETTLE_ATTEMPTS = 3;
 
 /** After a committed charge: what its mode learns (the instance's view, a spend warning, a prompt refill). */
 function afterCharged(charge: UsageCharge, availableDrop: number): Promise<void> {
+  if (charge.tokenLimit) learnLimitPeriod(charge.tokenLimit.tokenId, charge.tokenLimit.periodStart);
   return modeOfCharge(charge).afterCharged(charge, charge.billing, availableDrop);
 }
 
@@ -243,7 +271,8 @@ export async function settle(
       // Expired by the job while the feature ran (far beyond any API timeout): charge without it.
       return chargeOnce(build, charge.at);
     case 'insufficient':
-    case 'spend_limit': {
+    case 'spend_limit':
+    case 'token_limit': {
       // Even the held amount is refused (a dispute took the balance below zero meanwhile): give up.
       if (attempt >= MAX_SETTLE_ATTEMPTS || charge.cost === hold.amount) return refuse(charge, outcome);
       // The actual cost exceeded the hold and the difference is not available (or not within the limit):
@@ -284,7 +313,9 @@ export async function reserveFor(payer: Payer, feature: string, amount: Micros):
   let at = nowIso();
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
     const mode = accountMode(accountId);
-    const billing = mode.billingAt(accountId, at, amount);
+    // The hold's terms, as a charge of its estimate at `at` would have them (a refusal is read through it).
+    const probe = chargeFor(payer, feature, 0, amount, amount, at);
+    const { billing, tokenLimit } = probe;
     if (!mode.accountReserve({ accountId, amount, at }, billing)) {
       if (await mode.admit(accountId)) return undefined;
       continue;
@@ -298,12 +329,14 @@ export async function reserveFor(payer: Payer, feature: string, amount: Micros):
       feature,
       at: new Date(at),
       ...(billing ? { billing } : {}),
+      ...(tokenLimit ? { tokenLimit } : {}),
     });
     switch (outcome.status) {
       case 'rejected':
-        return rejectCharge(chargeFor(payer, feature, 0, amount), outcome.reasons);
+        return rejectCharge(probe, outcome.reasons);
       case 'reserved':
         mode.afterReserved(accountId, billing, amount);
+        if (tokenLimit) learnLimitPeriod(tokenLimit.tokenId, tokenLimit.periodStart);
         return outcome.hold;
       case 'exists':
         return outcome.hold;
@@ -316,11 +349,6 @@ export async function reserveFor(payer: Payer, feature: string, amount: Micros):
       (await fundAccountItem(accountId, amount))
     )
       continue;
-    const probe: UsageCharge = {
-      ...chargeFor(payer, feature, 0, amount),
-      at,
-      ...(billing ? { billing } : {}),
-    };
     at = await nextAttempt(probe, outcome);
   }
   throw new Error(`hold for ${payer.entryId} did not settle on a billing mode`);
@@ -337,6 +365,7 @@ export function chargeFor(
 ): UsageCharge {
   const mode = accountMode(payer.accountId);
   const billing = mode.billingAt(payer.accountId, at, availableDrop);
+  const tokenLimit = tokenLimitAt(payer.tokenId, payer.limitReset, at);
   // Prepaid charges go where the account's shards and ledger slots are, as this instance knows them.
   const placement = mode.name === 'prepaid' ? placementOfView(payer.accountId) : undefined;
   return {
@@ -351,6 +380,7 @@ export function chargeFor(
     ...(payer.idempotencyReference ? { guard: { reference: payer.idempotencyReference } } : {}),
     ...(billing ? { billing } : {}),
     ...(placement ? { placement } : {}),
+    ...(tokenLimit ? { tokenLimit } : {}),
   };
 }
 

@@ -4,10 +4,11 @@
 // re-read: it is checked against the clock on every request, cached or not.
 
 import { nowIso, nowMs } from '../clock.ts';
-import { config } from '../config.ts';
+import { config, type RateLimit } from '../config.ts';
 import { ForbiddenError, TokenExpiredError, UnauthorizedError } from '../errors.ts';
 import { hashToken, looksLikeApiToken } from '../ids.ts';
-import { findTokenByHash, type Scope, touchToken } from './repository.ts';
+import { findTokenByHash, type Scope, type TokenRecord, touchToken } from './repository.ts';
+import type { LimitReset } from './spend-limit.ts';
 
 export type Principal = {
   accountId: string;
@@ -15,6 +16,10 @@ export type Principal = {
   scopes: Scope[];
   /** When the token stops being valid (ms since the epoch), if it was created with `expires_at`. */
   expiresAtMs?: number;
+  /** The token's own rate limit, if the account gave it one (else the operator's default applies). */
+  rateLimit?: RateLimit;
+  /** The token has its own spend limit, reset per this period: its charges write its limit item. */
+  limitReset?: LimitReset;
 };
 
 type CacheEntry = { principal: Principal | undefined; checkedAt: number };
@@ -33,9 +38,15 @@ function bearerToken(authorization: string | undefined): string {
   return match[1]!;
 }
 
-function withExpiry(principal: Principal, validUntil: string | undefined): Principal {
-  const { expiresAtMs: _previous, ...rest } = principal;
-  return validUntil ? { ...rest, expiresAtMs: Date.parse(validUntil) } : rest;
+/** The principal with what its record says now: expiry, rate limit and spend limit. */
+function withRecord(principal: Principal, record: TokenRecord): Principal {
+  const { expiresAtMs: _expiry, rateLimit: _rate, limitReset: _limit, ...rest } = principal;
+  return {
+    ...rest,
+    ...(record.valid_until ? { expiresAtMs: Date.parse(record.valid_until) } : {}),
+    ...(record.rate_limit ? { rateLimit: record.rate_limit } : {}),
+    ...(record.spend_limit ? { limitReset: record.spend_limit.reset } : {}),
+  };
 }
 
 async function loadPrincipal(hash: string, known: Principal | undefined): Promise<Principal | undefined> {
@@ -46,8 +57,9 @@ async function loadPrincipal(hash: string, known: Principal | undefined): Promis
     principal = { accountId: lookup.account_id, tokenId: lookup.token_id, scopes: lookup.scopes };
   }
   const record = await touchToken(principal.accountId, principal.tokenId, nowIso());
-  // Expiry is read from the account's own record (the lookup item does not carry it), at every re-read.
-  return record && !record.revoked_at ? withExpiry(principal, record.valid_until) : undefined;
+  // Expiry and limits are read from the account's own record (the lookup item does not carry them), at every
+  // re-read.
+  return record && !record.revoked_at ? withRecord(principal, record) : undefined;
 }
 
 export async function authenticate(authorization: string | undefined): Promise<Principal> {
@@ -70,6 +82,13 @@ export function requireScope(principal: Principal, scope: Scope): void {
 export function forgetRevokedToken(tokenId: string): void {
   for (const [hash, entry] of cache) {
     if (entry.principal?.tokenId === tokenId) cache.set(hash, { principal: undefined, checkedAt: nowMs() });
+  }
+}
+
+/** Called by the instance that changes a token (expiry, limit), so that its next request reads the change. */
+export function forgetToken(tokenId: string): void {
+  for (const [hash, entry] of cache) {
+    if (entry.principal?.tokenId === tokenId) cache.set(hash, { principal: entry.principal, checkedAt: 0 });
   }
 }
 

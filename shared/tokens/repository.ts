@@ -6,8 +6,13 @@
 // token was active, so racing creations can never pass the cap and a double revocation frees one slot.
 // Accounts opened before the counter existed get it on their first token creation (startCounting).
 
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { config } from '../config.ts';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  GetCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { config, type RateLimit } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
@@ -15,10 +20,13 @@ import {
   failedCondition,
   isConditionFailure,
   reasonAt,
+  sleep,
   type TransactItem,
   transactWrite,
 } from '../dynamo/transact.ts';
 import { newApiToken } from '../ids.ts';
+import type { Micros } from '../money.ts';
+import { type LimitReset, limitPeriodStart, type TokenLimitItem } from './spend-limit.ts';
 
 export type Scope = 'api' | 'billing';
 
@@ -37,7 +45,13 @@ export type TokenRecord = {
    * TTL attribute, and TTL deleting a token's items would lose its slot in the counter.
    */
   valid_until?: string;
+  /** The token's own rate limit (`rate_limit` on the wire); without it the operator's default applies. */
+  rate_limit?: RateLimit;
+  /** The token's own spend limit; its running total is the limit item (shared/tokens/spend-limit.ts). */
+  spend_limit?: TokenSpendLimit;
 };
+
+export type TokenSpendLimit = { amount: Micros; reset: LimitReset };
 
 export type NewToken = { record: TokenRecord; token: string; items: TransactItem[] };
 
@@ -49,6 +63,8 @@ export function prepareToken(input: {
   scopes: Scope[];
   at: string;
   expiresAt?: string;
+  rateLimit?: RateLimit;
+  spendLimit?: TokenSpendLimit;
 }): NewToken {
   const { token, hash, displayPrefix } = newApiToken();
   const record: TokenRecord = {
@@ -60,6 +76,8 @@ export function prepareToken(input: {
     token_hash: hash,
     created_at: input.at,
     ...(input.expiresAt ? { valid_until: input.expiresAt } : {}),
+    ...(input.rateLimit ? { rate_limit: input.rateLimit } : {}),
+    ...(input.spendLimit ? { spend_limit: input.spendLimit } : {}),
   };
   const items: TransactItem[] = [
     {
@@ -84,7 +102,148 @@ export function prepareToken(input: {
       },
     },
   ];
+  if (input.spendLimit)
+    items.push(limitSet(input.accountId, input.tokenId, input.spendLimit, true, input.at));
   return { record, token, items };
+}
+
+/**
+ * Sets a token's limit item: a new one starts its period now with nothing spent; a changed amount keeps the
+ * period's spend (the headroom may go below zero: the next call is refused); a changed reset starts the new
+ * kind of period now, carrying what was spent (a change of reset never frees spend).
+ */
+export function limitSet(
+  accountId: string,
+  tokenId: string,
+  limit: TokenSpendLimit,
+  resetChanged: boolean,
+  at: string,
+): TransactItem {
+  const periodStart = resetChanged ? ':p' : 'if_not_exists(period_start, :p)';
+  return {
+    Update: {
+      TableName: config.tableName,
+      Key: keys.tokenLimit(accountId, tokenId),
+      UpdateExpression: `SET kind = :kind, account_id = :account, token_id = :token, amount = :amount, #reset = :reset, period_start = ${periodStart}, spent = if_not_exists(spent, :zero), committed = if_not_exists(committed, :zero), headroom = :amount - if_not_exists(committed, :zero)`,
+      ExpressionAttributeNames: { '#reset': 'reset' },
+      ExpressionAttributeValues: {
+        ':kind': 'token_limit',
+        ':account': accountId,
+        ':token': tokenId,
+        ':amount': limit.amount,
+        ':reset': limit.reset,
+        ':p': limitPeriodStart(limit.reset, at),
+        ':zero': 0,
+      },
+    },
+  };
+}
+
+export type TokenChanges = {
+  name?: string;
+  /** null: the token no longer expires. */
+  validUntil?: string | null;
+  /** null: the token no longer has a limit (its limit item is deleted). */
+  spendLimit?: TokenSpendLimit | null;
+  /** null: the operator's default rate limit applies again. */
+  rateLimit?: RateLimit | null;
+};
+
+/**
+ * Changes an active token's name, expiry and spend limit, with its limit item, in one transaction; false
+ * when the token is revoked or gone. Returns the record as it is now.
+ */
+export async function changeToken(
+  record: TokenRecord,
+  changes: TokenChanges,
+  at: string,
+): Promise<TokenRecord | undefined> {
+  const set: string[] = ['updated_at = :at'];
+  const remove: string[] = [];
+  const values: Record<string, unknown> = { ':at': at };
+  if (changes.name !== undefined) {
+    set.push('#name = :name');
+    values[':name'] = changes.name;
+  }
+  if (changes.validUntil === null) remove.push('valid_until');
+  else if (changes.validUntil !== undefined) {
+    set.push('valid_until = :until');
+    values[':until'] = changes.validUntil;
+  }
+  if (changes.rateLimit === null) remove.push('rate_limit');
+  else if (changes.rateLimit !== undefined) {
+    set.push('rate_limit = :rate');
+    values[':rate'] = changes.rateLimit;
+  }
+  if (changes.spendLimit === null) remove.push('spend_limit');
+  else if (changes.spendLimit !== undefined) {
+    set.push('spend_limit = :limit');
+    values[':limit'] = changes.spendLimit;
+  }
+  const items: TransactItem[] = [
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.accountToken(record.account_id, record.token_id),
+        UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+        ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(revoked_at)',
+        ...(changes.name === undefined ? {} : { ExpressionAttributeNames: { '#name': 'name' } }),
+        ExpressionAttributeValues: values,
+      },
+    },
+  ];
+  if (changes.spendLimit === null) {
+    items.push({
+      Delete: { TableName: config.tableName, Key: keys.tokenLimit(record.account_id, record.token_id) },
+    });
+  } else if (changes.spendLimit !== undefined) {
+    const resetChanged = record.spend_limit?.reset !== changes.spendLimit.reset;
+    items.push(limitSet(record.account_id, record.token_id, changes.spendLimit, resetChanged, at));
+  }
+  const outcome = await transactWrite(items);
+  if (!outcome.committed) {
+    if (failedCondition(outcome, 0)) return undefined;
+    throw new Error(`token change cancelled: ${outcome.reasons.map((r) => r.code).join(', ')}`);
+  }
+  const { valid_until: _until, spend_limit: _limit, rate_limit: _rate, ...rest } = record;
+  const validUntil = changes.validUntil === undefined ? record.valid_until : changes.validUntil;
+  const spendLimit = changes.spendLimit === undefined ? record.spend_limit : changes.spendLimit;
+  const rateLimit = changes.rateLimit === undefined ? record.rate_limit : changes.rateLimit;
+  return {
+    ...rest,
+    ...(changes.name === undefined ? {} : { name: changes.name }),
+    ...(validUntil ? { valid_until: validUntil } : {}),
+    ...(spendLimit ? { spend_limit: spendLimit } : {}),
+    ...(rateLimit ? { rate_limit: rateLimit } : {}),
+  };
+}
+
+/** The limit items of the given tokens (those that have one), by token id. */
+export async function getLimitItems(
+  accountId: string,
+  tokenIds: string[],
+): Promise<Map<string, TokenLimitItem>> {
+  const found = new Map<string, TokenLimitItem>();
+  for (let start = 0; start < tokenIds.length; start += 100) {
+    let keysLeft: Record<string, unknown>[] | undefined = tokenIds
+      .slice(start, start + 100)
+      .map((tokenId) => keys.tokenLimit(accountId, tokenId));
+    for (let attempt = 0; keysLeft?.length && attempt < 8; attempt++) {
+      if (attempt > 0) await sleep(2 ** attempt * 10);
+      const result: BatchGetCommandOutput = await ddb().send(
+        new BatchGetCommand({
+          RequestItems: { [config.tableName]: { Keys: keysLeft, ConsistentRead: true } },
+        }),
+      );
+      for (const item of result.Responses?.[config.tableName] ?? []) {
+        const limit = item as TokenLimitItem;
+        found.set(limit.token_id, limit);
+      }
+      keysLeft = result.UnprocessedKeys?.[config.tableName]?.Keys;
+    }
+    if (keysLeft?.length) throw new Error('token limit items stayed unprocessed');
+  }
+  return found;
 }
 
 export type TokenLookup = {

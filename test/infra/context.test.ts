@@ -5,6 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { CreditsApp } from '#infra/build.ts';
 import { type FunctionName, type FunctionSpec, functions } from '#infra/definitions/functions.ts';
+import { routes } from '#infra/definitions/routes.ts';
 import { asArray, buildUnbundled, logicalId, resources, roleStatements } from './synth.ts';
 
 const specs = Object.entries(functions) as [FunctionName, FunctionSpec][];
@@ -90,4 +91,66 @@ describe('context stripeSecretArn', () => {
       );
     },
   );
+});
+
+describe('context stage throttle and rate limits', () => {
+  const tokenRouted = new Set(
+    routes
+      .filter((route) => route.auth === 'token' || route.auth === 'service')
+      .map((route) => route.function),
+  );
+  const stageThrottle = (template: Template) => {
+    const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+    return (stage?.Properties as { DefaultRouteSettings?: Record<string, unknown> } | undefined)
+      ?.DefaultRouteSettings;
+  };
+
+  it('throttles the stage at 100 rps, bursts of 200, and sets no RATE_LIMIT_* without context', () => {
+    const { built, functionOf } = build({});
+    expect(stageThrottle(Template.fromStack(built.api))).toEqual({
+      ThrottlingRateLimit: 100,
+      ThrottlingBurstLimit: 200,
+    });
+    expect(functionOf('demoEcho').variables.RATE_LIMIT_RPS).toBeUndefined();
+  });
+
+  const { built, functionOf } = build({
+    apiThrottleRps: '300',
+    apiThrottleBurst: '600',
+    rateLimitRps: '20',
+    rateLimitBurst: '40',
+    rateLimitAccountRps: '120.5',
+    rateLimitAccountBurst: '240',
+  });
+
+  it('takes the stage throttle from apiThrottleRps and apiThrottleBurst', () => {
+    expect(stageThrottle(Template.fromStack(built.api))).toEqual({
+      ThrottlingRateLimit: 300,
+      ThrottlingBurstLimit: 600,
+    });
+  });
+
+  it.each(specs)('%s: RATE_LIMIT_* from context exactly when it authenticates tokens', (name) => {
+    const { variables } = functionOf(name);
+    const expected = tokenRouted.has(name)
+      ? {
+          RATE_LIMIT_RPS: '20',
+          RATE_LIMIT_BURST: '40',
+          RATE_LIMIT_ACCOUNT_RPS: '120.5',
+          RATE_LIMIT_ACCOUNT_BURST: '240',
+        }
+      : {};
+    expect(
+      Object.fromEntries(Object.entries(variables).filter(([key]) => key.startsWith('RATE_LIMIT'))),
+    ).toEqual(expected);
+  });
+
+  it.each([
+    [{ apiThrottleRps: '0' }, /apiThrottleRps must be a positive number/],
+    [{ apiThrottleBurst: '1.5' }, /apiThrottleBurst must be a whole number/],
+    [{ rateLimitRps: 'fast' }, /rateLimitRps must be a positive number/],
+    [{ rateLimitAccountBurst: '0' }, /rateLimitAccountBurst must be a whole number/],
+  ])('refuses %o', (context, message) => {
+    expect(() => buildUnbundled(context)).toThrow(message);
+  });
 });

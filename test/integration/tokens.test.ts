@@ -19,6 +19,9 @@ type TokenView = {
   created_at: string;
   last_used_at: string | null;
   expires_at: string | null;
+  rate_limit: { rps: number; burst: number } | null;
+  spend_limit: { amount: number; reset: string } | null;
+  usage: { period_start: string; spent: number; remaining: number | null };
 };
 
 async function newToken(billingToken: string, name: string, scopes: string[] = ['api']) {
@@ -57,7 +60,9 @@ describe('tokens', () => {
       'expires_at',
       'id',
       'name',
+      'rate_limit',
       'scopes',
+      'spend_limit',
       'token',
     ]);
     expect(created.body.token).toMatch(TOKEN);
@@ -74,6 +79,9 @@ describe('tokens', () => {
       created_at: created.body.created_at,
       last_used_at: null,
       expires_at: null,
+      rate_limit: null,
+      spend_limit: null,
+      usage: { period_start: `${nowIso().slice(0, 7)}-01`, spent: 0, remaining: null },
     });
     for (const item of list.data) {
       expect(Object.keys(item).sort()).toEqual([
@@ -83,7 +91,10 @@ describe('tokens', () => {
         'last_used_at',
         'name',
         'prefix',
+        'rate_limit',
         'scopes',
+        'spend_limit',
+        'usage',
       ]);
     }
     expect(list.raw).not.toContain(secret);

@@ -175,6 +175,18 @@ const cases: Record<string, Case> = {
     success: async () => ({ method: 'GET', path: '/v1/tokens', options: { token: demoToken() } }),
     error: unauthenticated('GET', '/v1/tokens'),
   },
+  'PATCH /v1/tokens/{id}': {
+    success: async () => ({
+      method: 'PATCH',
+      path: `/v1/tokens/${await newTokenId()}`,
+      options: { token: demoToken(), body: { name: 'renamed' } },
+    }),
+    error: async () => ({
+      method: 'PATCH',
+      path: '/v1/tokens/tok_unknown',
+      options: { token: demoToken(), body: { name: 'renamed' } },
+    }),
+  },
   'DELETE /v1/tokens/{id}': {
     success: async () => ({
       method: 'DELETE',

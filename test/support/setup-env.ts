@@ -22,7 +22,16 @@ process.env.LOCAL_MODE = 'true';
 // The key that signs pagination cursors, per test file (the local stack generates its own when unset).
 process.env.CURSOR_KEY = randomBytes(32).toString('base64url');
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+// The tests' own bursts (hundreds of calls on one token) are not what the default rate limits (50/s, bursts
+// of 100 per token) are for: they are lifted here, and the rate-limit tests set the limits they test.
+for (const name of [
+  'RATE_LIMIT_RPS',
+  'RATE_LIMIT_BURST',
+  'RATE_LIMIT_ACCOUNT_RPS',
+  'RATE_LIMIT_ACCOUNT_BURST',
+])
+  process.env[name] ??= '1000000';
+process.env.POWERTOOLS_LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'SILENT';
 (globalThis as { __localEvents?: unknown[] }).__localEvents = [];
 // Events reach the sink through the table's stream: read it from before this file's first write.
 await startTestStream();
