@@ -4,6 +4,7 @@
 
 import { BatchGetCommand, GetCommand, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
 import { headroomFollows } from '../auto-refill/headroom.ts';
+import { relist } from '../auto-refill/store.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
@@ -130,6 +131,12 @@ export async function latestOf(
   }
   if (keysLeft.length) throw new TemporarilyUnavailableError();
   return wanted.map((key) => found.get(key.PK));
+}
+
+/** The account's total in one snapshot of its shards (undefined: no account). */
+export async function readAccountTotal(accountId: string): Promise<AccountTotal | undefined> {
+  const read = await readShards(accountId);
+  return read.item ? totalOf(read.states) : undefined;
 }
 
 /** The account's shards as they hold it now, read with BatchGetItem (see `latestOf`). */
@@ -436,6 +443,8 @@ export async function setBalanceShards(accountId: string, count: number): Promis
     const outcome = await transactWrite(items);
     if (outcome.committed) {
       if (count > 1) await spreadCredit(accountId);
+      // The auto-refill headroom is the account item's share of the threshold: 1/N of it.
+      if (read.item.auto_refill !== undefined) await relist(accountId);
       return;
     }
   }
