@@ -9,8 +9,34 @@ export function floorAccount(pk: string): Record<string, unknown> {
   return { PK: pk, SK: 'ACCOUNT', balance: Number.MAX_SAFE_INTEGER };
 }
 
-/** One floor transaction: debit the account by `cost`, put one entry under it. */
-export function floorTransaction(table: string, pk: string, cost: number): TransactWriteCommandInput {
+/** The floor's token-limit item (its own partition, like a token's limit item), written once. */
+export function floorLimitItem(pk: string): Record<string, unknown> {
+  return { PK: `${pk}#LIMIT`, SK: 'TOKEN_LIMIT', spent: 0, headroom: Number.MAX_SAFE_INTEGER };
+}
+
+/**
+ * One floor transaction: debit the account by `cost`, put one entry under it; `withLimit`: a third item, the
+ * conditional update of a limit item in its own partition (the floor of a charge by a token with a limit).
+ */
+export function floorTransaction(
+  table: string,
+  pk: string,
+  cost: number,
+  withLimit = false,
+): TransactWriteCommandInput {
+  const limit = withLimit
+    ? [
+        {
+          Update: {
+            TableName: table,
+            Key: { PK: `${pk}#LIMIT`, SK: 'TOKEN_LIMIT' },
+            UpdateExpression: 'SET spent = spent + :c, headroom = headroom - :c',
+            ConditionExpression: 'headroom >= :c',
+            ExpressionAttributeValues: { ':c': cost },
+          },
+        },
+      ]
+    : [];
   return {
     TransactItems: [
       {
@@ -29,6 +55,7 @@ export function floorTransaction(table: string, pk: string, cost: number): Trans
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       },
+      ...limit,
     ],
   };
 }

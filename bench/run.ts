@@ -25,7 +25,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { build } from 'esbuild';
 import type { ApiEvent, ApiResult } from '#shared/http/api.ts';
-import { floorAccount, floorTransaction, localEnvironment } from './floor.ts';
+import { floorAccount, floorLimitItem, floorTransaction, localEnvironment } from './floor.ts';
 
 // ---- environment: set before any project module is imported (the logger reads its level on import) ----
 const TABLE = 'credits-bench';
@@ -324,6 +324,59 @@ async function main(): Promise<number> {
       };
     }
 
+    // ---- token limit: the same call with a token that has its own spend limit (account, entry and the
+    // token's limit item) against a floor of the same three items, interleaved call by call ----
+    {
+      const { fromWire } = await import('#shared/money.ts');
+      const owner = await fundedAccount(Math.ceil((WARMUP + N) * ECHO_COST_USD) + 1, 'Bench limited token');
+      const limited = await createToken(owner.accountId, {
+        name: 'limited',
+        scopes: ['api'],
+        spendLimit: { amount: fromWire(1_000_000), reset: 'monthly' },
+      });
+      await client.send(new PutCommand({ TableName: TABLE, Item: floorLimitItem(floorPk) }));
+      const floor3Once = async (): Promise<number> => {
+        const command = new TransactWriteCommand(floorTransaction(TABLE, floorPk, ECHO_COST_MICROS, true));
+        const start = performance.now();
+        await client.send(command);
+        return performance.now() - start;
+      };
+      const limitedOnce = async (): Promise<number> => {
+        const event = apiEvent('POST', '/v1/demo/echo', { token: limited.token, body: { text: 'hello' } });
+        const start = performance.now();
+        const result = await echo(event, lambdaContext());
+        const elapsed = performance.now() - start;
+        if (result.statusCode !== 200)
+          throw new Error(`limited-token charge returned ${result.statusCode} ${result.body}`);
+        return elapsed;
+      };
+      for (let i = 0; i < WARMUP; i++) {
+        await floor3Once();
+        await limitedOnce();
+      }
+      const floor3: number[] = [];
+      const limitedSamples: number[] = [];
+      for (let i = 0; i < N / 2; i++) {
+        const pair = i % 2 === 0 ? [floor3Once, limitedOnce] : [limitedOnce, floor3Once];
+        for (const once of pair) (once === floor3Once ? floor3 : limitedSamples).push(await once());
+      }
+      const item = (
+        await client.send(
+          new GetCommand({
+            TableName: TABLE,
+            Key: { PK: `TOKEN_LIMIT#${owner.accountId}#${limited.id}`, SK: 'TOKEN_LIMIT' },
+          }),
+        )
+      ).Item;
+      if (item?.spent !== (WARMUP + N / 2) * ECHO_COST_MICROS)
+        throw new Error(`limited token spent ${item?.spent}, not the calls made`);
+      results.limited_token_ratio_p50 = round(percentile(limitedSamples, 50) / percentile(floor3, 50));
+      results.limited_token = {
+        charge_p50_ms: round(percentile(limitedSamples, 50)),
+        floor_3_items_p50_ms: round(percentile(floor3, 50)),
+      };
+    }
+
     // ---- contention: 64 callers, one account funded for exactly K calls ----
     console.log(
       `contention: ${CONTENTION_CALLERS} concurrent callers, account funded for ${CONTENTION_CALLS} calls`,
@@ -573,6 +626,15 @@ async function main(): Promise<number> {
       ([name, value]): [string, string, string, string] => [`postpaid.${name}`, String(value), '', ''],
     ),
     ['contention_conservation_errors', String(conservation), '= 0', verdict(conservation === 0)],
+    [
+      'limited_token_ratio_p50',
+      String(results.limited_token_ratio_p50),
+      '<= 1.5',
+      verdict((results.limited_token_ratio_p50 as number) <= 1.5),
+    ],
+    ...Object.entries(results.limited_token as Record<string, number>).map(
+      ([name, value]): [string, string, string, string] => [`limited_token.${name}`, String(value), '', ''],
+    ),
     ['proxy_direct_p50_ms', String(results.proxy_direct_p50_ms), '', ''],
     ['proxy_proxied_p50_ms', String(results.proxy_proxied_p50_ms), '', ''],
     [

@@ -5,6 +5,7 @@
 
 import { isListed } from '../auto-refill/headroom.ts';
 import { relist } from '../auto-refill/store.ts';
+import { BoundedMap } from '../bounded-map.ts';
 import { nowMs } from '../clock.ts';
 import { optionalNumber } from '../config.ts';
 import { type Placement, placementOf } from '../ledger/shards.ts';
@@ -29,8 +30,7 @@ type View = {
   placement?: Placement;
 };
 
-const views = new Map<string, View>();
-const MAX_VIEWS = 10_000;
+const views = new BoundedMap<string, View>(10_000);
 
 const ttlMs = () => optionalNumber('CREDITS_VIEW_TTL_MS', 5_000);
 
@@ -40,7 +40,6 @@ export function isViewFresh(accountId: string): boolean {
 }
 
 export function setView(accountId: string, available: Micros, account?: Account): void {
-  if (!views.has(accountId) && views.size >= MAX_VIEWS) views.delete(views.keys().next().value!);
   const previous = views.get(accountId);
   const refill = account ? account.auto_refill : undefined;
   const refillBelow =

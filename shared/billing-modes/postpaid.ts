@@ -11,6 +11,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { markSpendLimitNotified } from '../accounts/repository.ts';
 import { applyAccrualToView, periodOfView, setPeriodOfView } from '../accounts/view.ts';
+import { BoundedMap } from '../bounded-map.ts';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -145,14 +146,19 @@ async function noteAccrual(accountId: string, billing: PostpaidBilling, cost: Mi
   );
 }
 
+/** The period whose spend-limit notice this instance recorded per account: later refusals skip the write. */
+const limitNoted = new BoundedMap<string, string>(10_000);
+
 async function refuseForSpendLimit(accountId: string, period: string): Promise<never> {
   metrics.addMetric('SpendLimitReached', MetricUnit.Count, 1);
+  if (limitNoted.get(accountId) === period) throw new SpendLimitReachedError();
   await markSpendLimitNotified(
     accountId,
     'spend_limit_reached_period',
     period,
     billingEvent('credits.spend_limit.reached', accountId, { period }),
   );
+  limitNoted.set(accountId, period);
   throw new SpendLimitReachedError();
 }
 

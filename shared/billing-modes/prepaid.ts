@@ -16,6 +16,7 @@ import {
 import { headroomFollows } from '../auto-refill/headroom.ts';
 import { relist } from '../auto-refill/store.ts';
 import { requestRefill } from '../auto-refill/trigger.ts';
+import { BoundedMap } from '../bounded-map.ts';
 import { nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -32,6 +33,11 @@ import type { BillingModeRules, PrepaidBilling, Refusal } from './mode.ts';
 const PREPAID = 'prepaid';
 /** A depleted account's `credits.balance.depleted` event fires at most once in this time. */
 const DEPLETED_QUIET_MS = 60 * 60_000;
+/**
+ * When this instance last recorded an account's depletion notice: within the quiet time a refusal sends no
+ * second request to find the notice already recorded, so a refused call costs its refused transaction only.
+ */
+const depletedNoted = new BoundedMap<string, number>(10_000);
 
 /** Out of credits: make sure a refill is under way, say so once, and refuse with 402. */
 async function refuseForCredits(accountId: string, refusal: Refusal): Promise<never> {
@@ -46,6 +52,8 @@ async function refuseForCredits(accountId: string, refusal: Refusal): Promise<ne
     await requestRefill(accountId);
   }
   metrics.addMetric('InsufficientCredits', MetricUnit.Count, 1);
+  const noted = depletedNoted.get(accountId);
+  if (noted !== undefined && nowMs() - noted < DEPLETED_QUIET_MS) throw new InsufficientCreditsError();
   const quietSince = new Date(nowMs() - DEPLETED_QUIET_MS).toISOString();
   await markDepletedNotified(
     accountId,
@@ -55,6 +63,7 @@ async function refuseForCredits(accountId: string, refusal: Refusal): Promise<ne
       balance: account ? toWire(account.balance) : 0,
     }),
   );
+  depletedNoted.set(accountId, nowMs());
   throw new InsufficientCreditsError();
 }
 

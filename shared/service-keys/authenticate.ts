@@ -1,6 +1,7 @@
 // Service-key authentication for the metering API, with the same per-instance cache rules as customer tokens
 // (shared/tokens/authenticate.ts): a warm call costs no read; a cached key is re-read at most once per
 // TOKEN_CACHE_TTL_MS, so a revocation elsewhere reaches this instance within that time, and at once here.
+import { BoundedMap } from '../bounded-map.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { UnauthorizedError } from '../errors.ts';
@@ -11,8 +12,7 @@ export type ServicePrincipal = { keyId: string };
 
 type CacheEntry = { principal: ServicePrincipal | undefined; checkedAt: number };
 
-const MAX_ENTRIES = 1_000;
-const cache = new Map<string, CacheEntry>();
+const cache = new BoundedMap<string, CacheEntry>(1_000);
 
 async function loadPrincipal(
   hash: string,
@@ -36,10 +36,7 @@ export async function authenticateService(authorization: string | undefined): Pr
   const cached = cache.get(hash);
   const fresh = cached && nowMs() - cached.checkedAt < config.tokenCacheTtlMs;
   const principal = fresh ? cached.principal : await loadPrincipal(hash, cached?.principal);
-  if (!fresh) {
-    if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-    cache.set(hash, { principal, checkedAt: nowMs() });
-  }
+  if (!fresh) cache.set(hash, { principal, checkedAt: nowMs() });
   if (!principal) throw new UnauthorizedError('Missing, invalid or revoked service key');
   return principal;
 }

@@ -3,6 +3,7 @@
 // elsewhere reaches this instance within that time, and one made here applies at once. Expiry needs no
 // re-read: it is checked against the clock on every request, cached or not.
 
+import { BoundedMap } from '../bounded-map.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config, type RateLimit } from '../config.ts';
 import { ForbiddenError, TokenExpiredError, UnauthorizedError } from '../errors.ts';
@@ -24,11 +25,9 @@ export type Principal = {
 
 type CacheEntry = { principal: Principal | undefined; checkedAt: number };
 
-const MAX_ENTRIES = 10_000;
-const cache = new Map<string, CacheEntry>();
+const cache = new BoundedMap<string, CacheEntry>(10_000);
 
 function remember(hash: string, entry: CacheEntry): void {
-  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
   cache.set(hash, entry);
 }
 

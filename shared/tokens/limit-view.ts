@@ -3,6 +3,7 @@
 // tokens whose limit was found removed (charged without the item until the token is read again).
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { BoundedMap } from '../bounded-map.ts';
 import { nowMs } from '../clock.ts';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -14,11 +15,9 @@ import { type LimitReset, limitTerms, type TokenLimitTerms } from './spend-limit
 
 type Seen = { held?: string; removedAt?: number; reachedPeriod?: string };
 
-const MAX_ENTRIES = 10_000;
-const seen = new Map<string, Seen>();
+const seen = new BoundedMap<string, Seen>(10_000);
 
 function remember(tokenId: string, entry: Seen): void {
-  if (!seen.has(tokenId) && seen.size >= MAX_ENTRIES) seen.delete(seen.keys().next().value!);
   seen.set(tokenId, entry);
 }
 

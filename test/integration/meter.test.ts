@@ -643,3 +643,45 @@ describe('holds', () => {
     );
   });
 });
+
+describe("a customer token's own spend limit on the metering API", () => {
+  it('counts charges and holds made with the token, refusing with 402 token_limit_reached past it; by account id it does not apply', async () => {
+    // Prepare: room for 0.006 on this token.
+    const { accountId } = await fundedAccount(1);
+    const limited = await createToken(accountId, {
+      name: 'customer key',
+      scopes: ['api'],
+      spendLimit: { amount: fromWire(0.006), reset: 'monthly' },
+    });
+    const { key } = await serviceKey();
+    const byToken = { customer_token: limited.token, feature: 'echo' };
+
+    // Act: after a charge (0.002), a hold of 30 words (0.003) leaves 0.001, no room for a charge until it
+    // settles at 5 words (0.0005); then one more charge fits (0.0045 spent) and the next does not.
+    const charged = await meter(key, '/v1/meter/charges', byToken);
+    const hold = await meter(key, '/v1/meter/holds', {
+      customer_token: limited.token,
+      feature: 'words',
+      quantity: 30,
+    });
+    const whileHeld = await meter(key, '/v1/meter/charges', byToken);
+    const settled = await meter(key, `/v1/meter/holds/${hold.body.hold_id}/settle`, { quantity: 5 });
+    const afterSettle = await meter(key, '/v1/meter/charges', byToken);
+    const past = await meter(key, '/v1/meter/charges', byToken);
+    const byAccount = await meter(key, '/v1/meter/charges', { account_id: accountId, feature: 'echo' });
+
+    // Assess
+    expect([charged.status, hold.status, settled.status, afterSettle.status]).toEqual([201, 201, 200, 201]);
+    expectContractError(whileHeld, 402, 'token_limit_reached');
+    expectContractError(past, 402, 'token_limit_reached');
+    expect(byAccount.status).toBe(201);
+    await expectConserved(accountId);
+    const listed = await call('GET', '/v1/tokens', {
+      token: (await createToken(accountId, { name: 'b', scopes: ['billing'] })).token,
+    });
+    const usage = (listed.body.data as { id: string; usage: { spent: number; remaining: number } }[]).find(
+      (token) => token.id === limited.id,
+    )!.usage;
+    expect(usage).toEqual({ period_start: expect.any(String), spent: 0.0045, remaining: 0.0015 });
+  });
+});

@@ -9,7 +9,7 @@ import { clearViews } from '#shared/accounts/view.ts';
 import { freezeClock, resetClock } from '#shared/clock.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { fromWire } from '#shared/money.ts';
-import { accountMoney, ledgerEntries, tableItem } from '../support/accounts.ts';
+import { accountMoney, fundedAccount, ledgerEntries, tableItem } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { marketplaceAccount } from '../support/marketplace.ts';
 import { postpaidAccount } from '../support/postpaid.ts';
@@ -112,4 +112,29 @@ describe('a marketplace buyer', () => {
       expect((await ledgerEntries(accountId)).filter((e) => e.type === 'usage')).toHaveLength(0);
     },
   );
+});
+
+describe('a token with its own spend limit, on a proxied route', () => {
+  it('is refused with 402 token_limit_reached before the upstream once its limit is reached', async () => {
+    // Prepare: room for one translate call (0.005) on this token; the account could pay for 200.
+    const { accountId, token: billing } = await fundedAccount(1);
+    const created = await call('POST', '/v1/tokens', {
+      token: billing,
+      body: { name: 'proxy client', spend_limit: { amount: 0.005, reset: 'daily' } },
+    });
+    const limited = created.body.token as string;
+
+    // Act
+    const first = await translate(limited);
+    const second = await translate(limited);
+    const other = await translate(billing);
+
+    // Assess
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(402);
+    expect(second.body.code).toBe('token_limit_reached');
+    expect(other.status).toBe(200);
+    expect(await seenBy(accountId)).toHaveLength(2);
+    expect((await accountMoney(accountId)).balance).toBe(1_000_000 - 2 * 5_000);
+  });
 });
