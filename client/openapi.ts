@@ -508,8 +508,31 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Move an account between prepaid and postpaid */
+        /**
+         * Move an account between prepaid and postpaid
+         * @description A prepaid account with more than one balance shard moves to postpaid only after its count is set to 1 (409 `wrong_billing_mode`).
+         */
         put: operations["putAdminAccountsByIdBilling"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/accounts/{id}/balance-shards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Split a hot prepaid account's spendable balance across 1–32 balance items
+         * @description Each balance shard is its own DynamoDB item in its own partition, so one account can take more charges per second. A charge tries one shard, then others, moving credit between shards when no single one can pay; it is refused (402) only when the account as a whole cannot pay. Raising creates the new shards and spreads the credit; lowering moves the credit of the removed shards back, in one transaction; the same count again recreates a missing shard. Balances read (`GET /v1/credits`, this view) are the sum of the shards. Postpaid and Marketplace accounts: 409 `wrong_billing_mode`.
+         */
+        put: operations["putAdminAccountsByIdBalanceShards"];
         post?: never;
         delete?: never;
         options?: never;
@@ -4843,6 +4866,7 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        balance_shards?: number;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
                     };
@@ -5176,6 +5200,7 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        balance_shards?: number;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
                     };
@@ -5247,6 +5272,207 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description State conflict (`wrong_billing_mode`) */
+            409: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "wrong_billing_mode";
+                    };
+                };
+            };
+            /** @description The body is larger than the route accepts (`payload_too_large`) */
+            413: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    putAdminAccountsByIdBalanceShards: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    count: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The account, with `balance_shards` */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        account_id: string;
+                        name: string;
+                        email: string | null;
+                        /** @enum {string} */
+                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        /** @description USD, a JSON number with at most 6 decimal places */
+                        balance: number;
+                        /** @description USD, a JSON number with at most 6 decimal places */
+                        held: number;
+                        /** @description USD, a JSON number with at most 6 decimal places */
+                        available: number;
+                        /** @constant */
+                        currency: "USD";
+                        /** @description The current UTC month, YYYY-MM */
+                        period?: string;
+                        /** @description USD, a JSON number with at most 6 decimal places */
+                        period_usage?: number;
+                        monthly_spend_limit?: number | null;
+                        payment_terms_days?: number;
+                        /** @description active, cancel_pending, cancelled or failed */
+                        subscription_status?: string;
+                        balance_shards?: number;
+                        /** @description ISO 8601 UTC time */
+                        created_at: string;
+                    };
+                };
+            };
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown;
+                };
+            };
+            /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`) */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not allowed (`forbidden`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description Unknown route or resource, or a resource of another account (`not_found`) */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "not_found";
+                    };
+                };
+            };
+            /** @description State conflict (`wrong_billing_mode`) */
+            409: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "wrong_billing_mode";
                     };
                 };
             };

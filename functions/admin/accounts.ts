@@ -1,4 +1,4 @@
-// Operator API: open accounts, read them, grant or correct credits, set the billing mode.
+// Operator API: open accounts, read them, grant or correct credits, set the billing mode and balance shards.
 import * as z from 'zod/mini';
 import { setBillingMode } from '#shared/accounts/billing-mode.ts';
 import { adjustCredits, createAccount, operatorView, requireAccount } from '#shared/accounts/service.ts';
@@ -6,6 +6,8 @@ import { type ApiContext, json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf } from '#shared/http/middleware.ts';
 import { isoTime, usd, usdAmount } from '#shared/http/validation.ts';
+import { setBalanceShards } from '#shared/ledger/balance-shards.ts';
+import { MAX_BALANCE_SHARDS, MIN_BALANCE_SHARDS } from '#shared/ledger/shards.ts';
 import { toWire } from '#shared/money.ts';
 
 export const newAccount = z.strictObject({
@@ -34,6 +36,11 @@ export const billingMode = z
       path: ['payment_terms_days'],
     }),
   );
+
+/** How many balance items a prepaid account's spendable balance is split across (hot accounts). */
+export const balanceShards = z.strictObject({
+  count: z.number().check(z.int(), z.gte(MIN_BALANCE_SHARDS), z.lte(MAX_BALANCE_SHARDS)),
+});
 
 /** The `billing` token is shown once: an Idempotency-Key replay answers it as null. */
 export const createdAccount = z.object({ account_id: z.string(), token: z.nullable(z.string()) });
@@ -92,6 +99,14 @@ export const handler = byRoute({
     async (_event, context) => {
       const { mode, payment_terms_days } = bodyOf<z.infer<typeof billingMode>>(context);
       return json(200, operatorView(await setBillingMode(accountIdOf(context), mode, payment_terms_days)));
+    },
+  ),
+  'PUT /admin/accounts/{id}/balance-shards': apiRoute(
+    { auth: 'admin', path: accountPath, body: balanceShards },
+    async (_event, context) => {
+      const { count } = bodyOf<z.infer<typeof balanceShards>>(context);
+      await setBalanceShards(accountIdOf(context), count);
+      return json(200, operatorView(await requireAccount(accountIdOf(context))));
     },
   ),
 });

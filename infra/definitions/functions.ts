@@ -59,8 +59,11 @@ export type FunctionSpec = {
   timeoutSeconds?: number;
 };
 
-/** What every token-authenticated function needs: token lookup and its throttled last-use write. */
-const tokenAuth: TableAction[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
+/**
+ * What every token-authenticated function needs: token lookup and its throttled last-use write, and the
+ * account's balance read (a sharded account's shards: TransactGetItems, BatchGetItem when that conflicts).
+ */
+const tokenAuth: TableAction[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'];
 /** Idempotency records: claim, complete, release, and forget after a refused (invalid) request. */
 export const idempotency: TableAction[] = [
   'dynamodb:GetItem',
@@ -68,8 +71,16 @@ export const idempotency: TableAction[] = [
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
 ];
-/** Charging transactions: account update, ledger put, usage update, hold update, reference guard. */
-const charging: TableAction[] = ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem'];
+/**
+ * Charging transactions: account update, ledger put, usage update, hold update, reference guard; the balance
+ * shards of a hot account read together (BatchGetItem) when a shard refuses and after a charge.
+ */
+const charging: TableAction[] = [
+  'dynamodb:UpdateItem',
+  'dynamodb:PutItem',
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+];
 
 function unique(actions: TableAction[]): TableAction[] {
   return [...new Set(actions)].sort();
@@ -143,7 +154,13 @@ export const functions = {
   adminAccounts: {
     entry: 'functions/admin/accounts.ts',
     description: 'Operator API: accounts, grants and corrections, billing mode',
-    table: unique([...idempotency, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']),
+    table: unique([
+      ...idempotency,
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+    ]),
   },
   adminServiceKeys: {
     entry: 'functions/admin/service-keys.ts',
@@ -296,7 +313,14 @@ export const functions = {
   reconcile: {
     entry: 'functions/jobs/reconcile.ts',
     description: 'Scheduled: recomputes every balance from the ledger and reports drift',
-    table: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+    table: [
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'dynamodb:PutItem',
+      'dynamodb:DeleteItem',
+    ],
     timeoutSeconds: 900,
     memoryMb: 1024,
   },

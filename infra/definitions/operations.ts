@@ -8,6 +8,7 @@ import { transactionsQuery } from '#functions/account/transactions.ts';
 import { usageQuery } from '#functions/account/usage.ts';
 import {
   accountPath,
+  balanceShards,
   billingMode,
   createdAccount,
   creditChange,
@@ -392,7 +393,25 @@ export const operations: Record<string, Operation> = {
     summary: 'Move an account between prepaid and postpaid',
     path: accountPath,
     body: billingMode,
+    description:
+      'A prepaid account with more than one balance shard moves to postpaid only after its count is set to 1 (409 `wrong_billing_mode`).',
     answers: { 200: { description: 'The account', json: operatorAccountSchema } },
+    refusals: { 409: ['wrong_billing_mode'] },
+  },
+  'PUT /admin/accounts/{id}/balance-shards': {
+    tag: 'Operator',
+    summary: "Split a hot prepaid account's spendable balance across 1–32 balance items",
+    description:
+      'Each balance shard is its own DynamoDB item in its own partition, so one account can take more charges ' +
+      'per second. A charge tries one shard, then others, moving credit between shards when no single one can ' +
+      'pay; it is refused (402) only when the account as a whole cannot pay. Raising creates the new shards and ' +
+      'spreads the credit; lowering moves the credit of the removed shards back, in one transaction; the same ' +
+      'count again recreates a missing shard. Balances read (`GET /v1/credits`, this view) are the sum of the ' +
+      'shards. Postpaid and Marketplace accounts: 409 `wrong_billing_mode`.',
+    path: accountPath,
+    body: balanceShards,
+    answers: { 200: { description: 'The account, with `balance_shards`', json: operatorAccountSchema } },
+    refusals: { 409: ['wrong_billing_mode'] },
   },
   'POST /admin/service-keys': {
     tag: 'Operator',

@@ -77,6 +77,7 @@ export const routes: Route[] = [
   { method: 'GET', path: '/admin/accounts/{id}', function: 'adminAccounts', auth: 'iam' },
   { method: 'POST', path: '/admin/accounts/{id}/credits', function: 'adminAccounts', auth: 'iam' },
   { method: 'PUT', path: '/admin/accounts/{id}/billing', function: 'adminAccounts', auth: 'iam' },
+  { method: 'PUT', path: '/admin/accounts/{id}/balance-shards', function: 'adminAccounts', auth: 'iam' },
   { method: 'POST', path: '/admin/service-keys', function: 'adminServiceKeys', auth: 'iam' },
   { method: 'GET', path: '/admin/service-keys', function: 'adminServiceKeys', auth: 'iam' },
   { method: 'DELETE', path: '/admin/service-keys/{id}', function: 'adminServiceKeys', auth: 'iam' },

@@ -20,7 +20,7 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import { usd } from '../http/validation.ts';
 import { periodOf } from '../ledger/accrual.ts';
 import { type Micros, toWire } from '../money.ts';
-import { type Account, stripKeys } from './repository.ts';
+import { type Account, getAccount, stripKeys } from './repository.ts';
 
 export const DEFAULT_PAYMENT_TERMS_DAYS = 30;
 
@@ -56,20 +56,29 @@ export async function setBillingMode(
     UpdateExpression: postpaid
       ? 'SET billing_mode = :mode, payment_terms_days = :terms, updated_at = :at REMOVE GSI2PK'
       : 'SET billing_mode = :mode, updated_at = :at',
-    ConditionExpression: 'billing_mode IN (:prepaid, :postpaid)',
+    // Balance shards are prepaid only: a sharded account is brought back to one shard first.
+    ConditionExpression: postpaid
+      ? 'billing_mode IN (:prepaid, :postpaid) AND (attribute_not_exists(balance_shards) OR balance_shards = :one)'
+      : 'billing_mode IN (:prepaid, :postpaid)',
     ExpressionAttributeValues: {
       ':mode': mode,
       ':prepaid': 'prepaid',
       ':postpaid': 'postpaid',
       ':at': nowIso(),
-      ...(postpaid ? { ':terms': paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS } : {}),
+      ...(postpaid ? { ':terms': paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS, ':one': 1 } : {}),
     },
   });
   if ('account' in result) {
     if (!postpaid && result.account.auto_refill?.status === 'active') await relist(accountId);
+    // A sharded account's money is its shards' sum.
+    if ((result.account.balance_shards ?? 1) > 1) return (await getAccount(accountId)) ?? result.account;
     return result.account;
   }
   if (!result.refused) throw new NotFoundError('Account not found');
+  if ((result.refused.balance_shards ?? 1) > 1 && result.refused.billing_mode === 'prepaid')
+    throw new WrongBillingModeError(
+      `This account's balance is split across ${result.refused.balance_shards} shards: set balance-shards to 1 before moving it to postpaid`,
+    );
   throw new WrongBillingModeError(
     `This account is billed in "${result.refused.billing_mode}" mode, which the operator cannot change`,
   );

@@ -6,6 +6,7 @@ import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
 import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
+import { withShardTotals } from '../ledger/balance-shards.ts';
 import type { Micros } from '../money.ts';
 
 export type BillingMode = 'prepaid' | 'postpaid' | 'marketplace';
@@ -35,6 +36,10 @@ export type Account = {
   spend_limit?: Micros;
   /** Marketplace: the subscription's state (calls are served while `active` or `cancel_pending`). */
   subscription_status?: string;
+  /** Prepaid: how many balance items the spendable balance is split across (absent: 1; shared/ledger/shards.ts). */
+  balance_shards?: number;
+  /** Set when the account is first sharded: charges from this entry id on keep their records in ledger slots. */
+  ledger_slots_since?: string;
   /** Listed for the auto-refill sweep (shared/auto-refill/headroom.ts); as read by `getAccount`. */
   refill_listed?: true;
 };
@@ -66,9 +71,12 @@ export async function getAccount(accountId: string): Promise<Account | undefined
     new GetCommand({ TableName: config.tableName, Key: keys.account(accountId), ConsistentRead: true }),
   );
   if (!result.Item) return undefined;
+  // A sharded account's money is the sum of its shards, read in one snapshot (shared/ledger/balance-shards.ts).
+  const item = await withShardTotals(accountId, result.Item);
+  if (!item) return undefined;
   return {
-    ...(stripKeys(result.Item) as Account),
-    ...(result.Item.GSI2PK === undefined ? {} : { refill_listed: true }),
+    ...(stripKeys(item) as Account),
+    ...(item.GSI2PK === undefined ? {} : { refill_listed: true }),
   };
 }
 

@@ -149,6 +149,8 @@ export const operatorAccountSchema = z.object({
   currency: z.literal('USD'),
   ...postpaidFields,
   subscription_status: subscriptionStatus,
+  /** Prepaid: how many balance items the spendable balance is split across (`PUT …/balance-shards`). */
+  balance_shards: z.optional(z.number()),
   created_at: isoTime,
 });
 
@@ -164,6 +166,7 @@ export function operatorView(account: Account): z.output<typeof operatorAccountS
     currency: 'USD',
     ...(account.billing_mode === 'postpaid' ? postpaidView(account) : {}),
     ...(account.subscription_status ? { subscription_status: account.subscription_status } : {}),
+    ...(account.billing_mode === 'prepaid' ? { balance_shards: account.balance_shards ?? 1 } : {}),
     created_at: account.created_at,
   };
 }

@@ -8,6 +8,7 @@ import { relist } from '../auto-refill/store.ts';
 import { BoundedMap } from '../bounded-map.ts';
 import { nowMs } from '../clock.ts';
 import { optionalNumber } from '../config.ts';
+import { type Placement, placementOf } from '../ledger/shards.ts';
 import type { Micros } from '../money.ts';
 import { type Account, type BillingMode, getAccount } from './repository.ts';
 
@@ -25,6 +26,8 @@ type View = {
   period?: string;
   periodUsage?: Micros;
   spendLimit?: Micros;
+  /** How many balance shards the account has and where its charges' records go (shared/ledger/shards.ts). */
+  placement?: Placement;
 };
 
 const views = new BoundedMap<string, View>(10_000);
@@ -51,12 +54,14 @@ export function setView(accountId: string, available: Micros, account?: Account)
         period: account.period,
         periodUsage: account.period_usage,
         spendLimit: account.spend_limit,
+        placement: placementOf(account),
       }
     : {
         mode: previous?.mode,
         period: previous?.period,
         periodUsage: previous?.periodUsage,
         spendLimit: previous?.spendLimit,
+        placement: previous?.placement,
       };
   views.set(accountId, {
     available,
@@ -72,6 +77,11 @@ export function setView(accountId: string, available: Micros, account?: Account)
 /** The billing mode this instance last saw (prepaid until it has read the account). */
 export function modeOf(accountId: string): BillingMode {
   return views.get(accountId)?.mode ?? 'prepaid';
+}
+
+/** The account's shards and record layout as this instance last read them (one shard until it has). */
+export function placementOfView(accountId: string): Placement | undefined {
+  return views.get(accountId)?.placement;
 }
 
 /** The latest postpaid period this instance saw the account hold. */

@@ -6,6 +6,8 @@ import type { Account } from '../accounts/repository.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { type BillingEvent, billingEvent } from '../events/outbox.ts';
 import { newUlid } from '../ids.ts';
+import { readAccountTotal } from '../ledger/balance-shards.ts';
+import { isSharded, placementOf } from '../ledger/shards.ts';
 import { add, type Micros, toCents, toWire, ZERO } from '../money.ts';
 import { logger } from '../observability/powertools.ts';
 import { openCheckout } from '../payments/checkout.ts';
@@ -88,7 +90,11 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
   });
 
   // Only prepaid accounts are refilled: a postpaid or marketplace account's usage never takes its balance.
-  if (!resumed && (account.available >= state.threshold || account.billing_mode !== 'prepaid')) {
+  // A sharded account's available is the sum of its shards (the claim's item is only the account item).
+  const available = isSharded(placementOf(account))
+    ? ((await readAccountTotal(accountId))?.available ?? account.available)
+    : account.available;
+  if (!resumed && (available >= state.threshold || account.billing_mode !== 'prepaid')) {
     await conclude(account, state, refillId, undefined, { month, month_total: monthTotal });
     return { account_id: accountId, outcome: 'not_needed' };
   }

@@ -1,12 +1,13 @@
 // Auto-refill's conditional writes on the account item: settings with the account's listing in the sparse
 // index the sweep reads (shared/auto-refill/headroom.ts), the claim with its lease, and each attempt's record.
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Account, getAccount, stripKeys } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { isConditionFailure } from '../dynamo/transact.ts';
 import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
+import type { Micros } from '../money.ts';
 import { headroomOf, isListed } from './headroom.ts';
 import type { AutoRefill, RefillAttempt } from './types.ts';
 
@@ -31,6 +32,11 @@ async function writeListed(
     if (!next) return { account, written: false };
     const before = account.auto_refill;
     const listed = isListed(account, next);
+    // A sharded account's headroom lives on its account item, which holds about 1/N of its credit: its share
+    // of the threshold is 1/N too (shared/ledger/SHARDS.md), against the account item's own available.
+    const shards = account.balance_shards ?? 1;
+    const available = shards > 1 ? await ownAvailable(accountId) : account.available;
+    const share = shards > 1 ? { ...next, threshold: Math.ceil(next.threshold / shards) as Micros } : next;
     try {
       const result = await ddb().send(
         new UpdateCommand({
@@ -40,8 +46,8 @@ async function writeListed(
           ConditionExpression: `available = :available AND billing_mode = :mode AND ${before ? 'auto_refill = :before' : 'attribute_not_exists(auto_refill)'}`,
           ExpressionAttributeValues: {
             ':next': next,
-            ':headroom': headroomOf(account.available, next, listed),
-            ':available': account.available,
+            ':headroom': headroomOf(available, share, listed),
+            ':available': available,
             ':mode': account.billing_mode,
             ...(before ? { ':before': before } : {}),
             ...(listed ? { ':listing': keys.refillListing(accountId).GSI2PK } : {}),
@@ -55,6 +61,19 @@ async function writeListed(
     }
   }
   throw new Error(`auto-refill settings of ${accountId} kept changing under the listing write`);
+}
+
+/** The account item's own `available` (for a sharded account, one shard's: getAccount answers the sum). */
+async function ownAvailable(accountId: string): Promise<Micros> {
+  const result = await ddb().send(
+    new GetCommand({
+      TableName: config.tableName,
+      Key: keys.account(accountId),
+      ProjectionExpression: 'available',
+      ConsistentRead: true,
+    }),
+  );
+  return Number(result.Item?.available ?? 0) as Micros;
 }
 
 /** Saves the settings `decide` makes from the account as it is now (it may throw to refuse them). */

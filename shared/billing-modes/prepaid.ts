@@ -23,6 +23,8 @@ import { keys } from '../dynamo/keys.ts';
 import type { TransactItem } from '../dynamo/transact.ts';
 import { InsufficientCreditsError } from '../errors.ts';
 import { billingEvent } from '../events/outbox.ts';
+import { totalAfterCommit } from '../ledger/balance-shards.ts';
+import { isSharded, isSlotted, shardKey } from '../ledger/shards.ts';
 import { accountMoney } from '../ledger/types.ts';
 import { type Micros, negate, toWire } from '../money.ts';
 import { metrics } from '../observability/powertools.ts';
@@ -76,21 +78,42 @@ export const prepaid: BillingModeRules<PrepaidBilling | undefined> = {
     // use anything.
     const released = hold?.amount ?? 0;
     const availableDelta = released - charge.cost;
+    const values = {
+      ':amount': charge.cost,
+      ':release': released,
+      ':delta': availableDelta,
+      ':at': charge.at,
+      ':one': 1,
+      ':need': Math.max(0, -availableDelta),
+    };
+    const shard = charge.shard ?? 0;
+    if (shard !== 0) {
+      // Another balance shard of a sharded account (shared/ledger/balance-shards.ts): its own money decides.
+      return {
+        Update: {
+          TableName: config.tableName,
+          Key: shardKey(charge.accountId, shard),
+          UpdateExpression:
+            'SET balance = balance - :amount, held = held - :release, available = available + :delta, updated_at = :at ADD entry_count :one',
+          ConditionExpression: 'available >= :need',
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    }
+    // The entry goes where the account's layout says (shared/ledger/shards.ts): a charge built on an older
+    // view of an account sharded since is refused here and built again, so a request's records are never in
+    // two places.
+    const placed = isSlotted(charge.entryId, charge.placement)
+      ? 'ledger_slots_since <= :entry'
+      : '(attribute_not_exists(ledger_slots_since) OR ledger_slots_since > :entry)';
     return {
       Update: {
         TableName: config.tableName,
         Key: keys.account(charge.accountId),
         UpdateExpression: `SET balance = balance - :amount, held = held - :release, available = available + :delta, ${headroomFollows('+', ':delta')}, updated_at = :at ADD entry_count :one`,
-        ConditionExpression: 'billing_mode = :prepaid AND available >= :need',
-        ExpressionAttributeValues: {
-          ':amount': charge.cost,
-          ':release': released,
-          ':delta': availableDelta,
-          ':at': charge.at,
-          ':one': 1,
-          ':prepaid': PREPAID,
-          ':need': Math.max(0, -availableDelta),
-        },
+        ConditionExpression: `billing_mode = :prepaid AND available >= :need AND ${placed}`,
+        ExpressionAttributeValues: { ...values, ':prepaid': PREPAID, ':entry': charge.entryId },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     };
@@ -141,7 +164,11 @@ export const prepaid: BillingModeRules<PrepaidBilling | undefined> = {
   afterReserved: (accountId, _billing, amount) => applyToView(accountId, -amount),
 
   async afterCharged(charge, billing, availableDrop) {
-    applyToView(charge.accountId, -availableDrop);
+    if (isSharded(charge.placement)) {
+      // Other shards move without this instance seeing it: what is left is the total read after the commit.
+      const total = await totalAfterCommit(charge.accountId, charge.placement?.shards ?? 1);
+      if (total) setView(charge.accountId, total.available);
+    } else applyToView(charge.accountId, -availableDrop);
     // This instance saw the debit cross the threshold: start the refill now, not at the sweep.
     if (!billing?.refillDue || recentlyMarkedDue(charge.accountId)) return;
     noteMarkedDue(charge.accountId);

@@ -39,6 +39,20 @@ export const keys = {
     SK: `LEDGER#${entryId}`,
   }),
   ledgerPrefix: 'LEDGER#',
+  /**
+   * One of a sharded account's balance items (shard 1..N-1; shard 0 is the account item itself,
+   * shared/ledger/shards.ts). Each has its own partition, so the account's debits spread over N partitions.
+   */
+  balanceShard: (accountId: string, shard: number) => ({
+    PK: `BALANCE_SHARD#${accountId}#${shard}`,
+    SK: 'BALANCE_SHARD',
+  }),
+  /**
+   * One of the ledger slots of an account that was ever sharded: its charges' entries (and their
+   * Idempotency-Key guards) land in the slot their entry id hashes to, so they do not all write one partition.
+   * Sort keys are the same as in the account partition (`LEDGER#…`, `REF#…`).
+   */
+  ledgerSlot: (accountId: string, slot: number) => `LEDGER_SLOT#${accountId}#${slot}`,
   hold: (accountId: string, holdId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `HOLD#${holdId}` }),
   holdPrefix: 'HOLD#',
   /** How far reconciliation has summed the account's ledger, and where its possibly open holds begin. */
@@ -88,6 +102,14 @@ export const keys = {
     SK: 'PAYMENT_METHOD',
   }),
   idempotency: (scope: string, keyHash: string) => ({ PK: `IDEMPOTENCY#${scope}`, SK: `KEY#${keyHash}` }),
+  /**
+   * An account's Idempotency-Key record, spread over 256 partitions by the key's hash, so a hot account's
+   * keys do not all write one partition (records written before this are still found at `idempotency`).
+   */
+  idempotencySpread: (scope: string, keyHash: string) => ({
+    PK: `IDEMPOTENCY#${scope}#${keyHash.slice(0, 2)}`,
+    SK: `KEY#${keyHash}`,
+  }),
   /**
    * A postpaid account's billing period (UTC month `YYYY-MM`): its usage summed per feature by the charging
    * transaction, and the period's invoice claim and state (written by the invoicing job).

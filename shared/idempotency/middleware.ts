@@ -15,11 +15,20 @@ import {
 import { type ApiEvent, type ApiResult, header, SECURITY_HEADERS } from '../http/api.ts';
 import type { ApiMiddleware, ApiRequest } from '../http/request.ts';
 import { sha256Hex } from '../ids.ts';
-import { claimKey, completeKey, forgetKey, readKey, releaseKey, type StoredResponse } from './store.ts';
+import { logger } from '../observability/powertools.ts';
+import {
+  claimKey,
+  completeKey,
+  forgetKey,
+  type RecordKey,
+  readRecord,
+  releaseKey,
+  type StoredResponse,
+} from './store.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
-type Claim = { scope: string; keyHash: string; owner: string };
+type Claim = { key: RecordKey; owner: string };
 const claims = new WeakMap<object, Claim>();
 
 /** What "the same request" means for a key: the route, its path parameters and the body as sent. */
@@ -143,13 +152,13 @@ export function idempotent(
           request.context.api.requestId = requestId;
           request.context.api.entryId = requestId.slice(4);
           request.context.api.idempotencyReference = `idem:${scope}:${keyHash}`;
-          claims.set(request.context, { scope, keyHash, owner });
+          claims.set(request.context, { key: claim.key, owner });
           return;
         }
         // Another attempt holds the key: wait for its answer rather than running twice.
         if (performance.now() > deadline) throw new IdempotencyInProgressError();
         await sleep(idempotencyWait.pollMs);
-        const current = await readKey(scope, keyHash);
+        const current = await readRecord(claim.key);
         if (current?.status === 'completed' && current.fingerprint === fingerprint)
           return asReplay(current.response);
       }
@@ -159,8 +168,7 @@ export function idempotent(
       if (!claim || !request.response) return;
       const { statusCode, headers, body, isBase64Encoded } = request.response;
       await completeKey(
-        claim.scope,
-        claim.keyHash,
+        claim.key,
         claim.owner,
         storedAnswer({
           statusCode,
@@ -174,21 +182,26 @@ export function idempotent(
       const claim = claims.get(request.context);
       if (!claim) return;
       const { status, body } = errorResponse(request.error);
-      if (request.error instanceof ValidationError || request.error instanceof RateLimitedError) {
-        // Nothing ran: the caller may correct the request (or wait retry-after) and send it again under the
-        // same key.
-        await forgetKey(claim.scope, claim.keyHash, claim.owner);
-        return;
+      // The request's own error is the answer: a write here that fails (its partition throttled, say) must
+      // not replace a 503 `temporarily_unavailable` with a 500. The key's lease then runs out and a retry
+      // takes it over with the same request id, whose records make the money exactly-once anyway.
+      try {
+        if (request.error instanceof ValidationError || request.error instanceof RateLimitedError) {
+          // Nothing ran: the caller may correct the request (or wait retry-after) and send it again under
+          // the same key.
+          await forgetKey(claim.key, claim.owner);
+        } else if (status >= 500) {
+          await releaseKey(claim.key, claim.owner);
+        } else {
+          await completeKey(claim.key, claim.owner, {
+            statusCode: status,
+            headers: { 'content-type': 'application/json', 'x-request-id': request.context.api.requestId },
+            body: JSON.stringify(body),
+          });
+        }
+      } catch (error) {
+        logger.warn('idempotency key not finished after an error; its lease will expire', { error, status });
       }
-      if (status >= 500) {
-        await releaseKey(claim.scope, claim.keyHash, claim.owner);
-        return;
-      }
-      await completeKey(claim.scope, claim.keyHash, claim.owner, {
-        statusCode: status,
-        headers: { 'content-type': 'application/json', 'x-request-id': request.context.api.requestId },
-        body: JSON.stringify(body),
-      });
     },
   };
 }

@@ -35,6 +35,35 @@ export type ClaimOutcome =
 
 const ttlDays = () => optionalNumber('IDEMPOTENCY_TTL_DAYS', 7);
 
+/** Where a key's record lives. */
+export type RecordKey = { PK: string; SK: string };
+
+/** Service scopes spread by their name already (`service-xx`); an account's keys spread by their hash. */
+function spreadKey(scope: string, keyHash: string): RecordKey {
+  return scope.startsWith('service-')
+    ? keys.idempotency(scope, keyHash)
+    : keys.idempotencySpread(scope, keyHash);
+}
+
+/**
+ * The record's key: where it was first written. A record from before keys were spread (at most
+ * IDEMPOTENCY_TTL_DAYS old) stays where it is, so a retry across the upgrade finds its answer.
+ */
+async function recordKeyOf(scope: string, keyHash: string): Promise<RecordKey> {
+  const spread = spreadKey(scope, keyHash);
+  const legacy = keys.idempotency(scope, keyHash);
+  if (spread.PK === legacy.PK) return spread;
+  const result = await ddb().send(
+    new GetCommand({
+      TableName: config.tableName,
+      Key: legacy,
+      ConsistentRead: true,
+      ProjectionExpression: 'PK',
+    }),
+  );
+  return result.Item ? legacy : spread;
+}
+
 /**
  * Claims the key for this attempt. A new key takes `requestId`; a key whose earlier attempt was released
  * (failed with 5xx) or whose lease ran out is taken over with its original request id.
@@ -46,13 +75,22 @@ export async function claimKey(input: {
   requestId: string;
   owner: string;
   nowMs: number;
-}): Promise<ClaimOutcome> {
-  const { scope, keyHash, fingerprint, requestId, owner, nowMs } = input;
+}): Promise<ClaimOutcome & { key: RecordKey }> {
+  const { scope, keyHash } = input;
+  const key = await recordKeyOf(scope, keyHash);
+  return { ...(await claimAt(key, input)), key };
+}
+
+async function claimAt(
+  key: RecordKey,
+  input: { fingerprint: string; requestId: string; owner: string; nowMs: number },
+): Promise<ClaimOutcome> {
+  const { fingerprint, requestId, owner, nowMs } = input;
   try {
     const result = await ddb().send(
       new UpdateCommand({
         TableName: config.tableName,
-        Key: keys.idempotency(scope, keyHash),
+        Key: key,
         UpdateExpression:
           'SET kind = :kind, fingerprint = if_not_exists(fingerprint, :fp), request_id = if_not_exists(request_id, :rid), ' +
           '#status = :in_progress, lease_owner = :owner, lease_until = :lease, ' +
@@ -89,26 +127,20 @@ export async function claimKey(input: {
 }
 
 export async function readKey(scope: string, keyHash: string): Promise<IdempotencyRecord | undefined> {
+  return readRecord(await recordKeyOf(scope, keyHash));
+}
+
+export async function readRecord(key: RecordKey): Promise<IdempotencyRecord | undefined> {
   const result = await ddb().send(
-    new GetCommand({
-      TableName: config.tableName,
-      Key: keys.idempotency(scope, keyHash),
-      ConsistentRead: true,
-    }),
+    new GetCommand({ TableName: config.tableName, Key: key, ConsistentRead: true }),
   );
   return result.Item as IdempotencyRecord | undefined;
 }
 
 /** Stores the final response; only the lease owner may, so a taken-over attempt cannot overwrite it. */
-export async function completeKey(
-  scope: string,
-  keyHash: string,
-  owner: string,
-  response: StoredResponse,
-): Promise<void> {
+export async function completeKey(key: RecordKey, owner: string, response: StoredResponse): Promise<void> {
   await finish(
-    scope,
-    keyHash,
+    key,
     owner,
     'SET #status = :completed, #response = :response REMOVE lease_owner, lease_until',
     {
@@ -119,19 +151,19 @@ export async function completeKey(
 }
 
 /** Lets a retry take the key over at once (a 5xx or crash-free failure), keeping its request id. */
-export async function releaseKey(scope: string, keyHash: string, owner: string): Promise<void> {
-  await finish(scope, keyHash, owner, 'SET #status = :released REMOVE lease_owner, lease_until', {
+export async function releaseKey(key: RecordKey, owner: string): Promise<void> {
+  await finish(key, owner, 'SET #status = :released REMOVE lease_owner, lease_until', {
     ':released': 'released',
   });
 }
 
 /** Deletes a key whose request was refused as invalid before anything ran, so the key can be used again. */
-export async function forgetKey(scope: string, keyHash: string, owner: string): Promise<void> {
+export async function forgetKey(key: RecordKey, owner: string): Promise<void> {
   try {
     await ddb().send(
       new DeleteCommand({
         TableName: config.tableName,
-        Key: keys.idempotency(scope, keyHash),
+        Key: key,
         ConditionExpression: 'lease_owner = :owner',
         ExpressionAttributeValues: { ':owner': owner },
       }),
@@ -142,8 +174,7 @@ export async function forgetKey(scope: string, keyHash: string, owner: string): 
 }
 
 async function finish(
-  scope: string,
-  keyHash: string,
+  key: RecordKey,
   owner: string,
   updateExpression: string,
   values: Record<string, unknown>,
@@ -152,7 +183,7 @@ async function finish(
     await ddb().send(
       new UpdateCommand({
         TableName: config.tableName,
-        Key: keys.idempotency(scope, keyHash),
+        Key: key,
         UpdateExpression: updateExpression,
         ConditionExpression: 'lease_owner = :owner',
         ExpressionAttributeNames: {

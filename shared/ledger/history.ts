@@ -6,7 +6,7 @@
 // to the next page, which is why it is signed and bound to the account (shared/http/cursor.ts): a client
 // cannot make the API answer balances it invented. If an entry commits between the two reads (the count
 // moved), the page is read again.
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { getAccount } from '../accounts/repository.ts';
 import { config } from '../config.ts';
@@ -16,6 +16,7 @@ import { invalidCursor, openCursor, signCursor } from '../http/cursor.ts';
 import { isoTime, usd } from '../http/validation.ts';
 import { isUlid } from '../ids.ts';
 import { type Micros, toWire } from '../money.ts';
+import { ledgerPartitions, type Placement, placementOf } from './shards.ts';
 import type { LedgerEntry } from './types.ts';
 
 export const transactionPageSchema = z.object({
@@ -64,26 +65,50 @@ async function decodeCursor(text: string, accountId: string): Promise<Cursor> {
   throw invalidCursor();
 }
 
+/**
+ * The newest entries before `after`. An account that was ever sharded keeps its charges' entries in ledger
+ * slots too (shards.ts): each partition is read for a page and the pages merged by entry id (time order).
+ */
 async function readPage(accountId: string, limit: number, after: string | undefined) {
-  const result = await ddb().send(
-    new QueryCommand({
-      TableName: config.tableName,
-      KeyConditionExpression: after
-        ? 'PK = :pk AND SK BETWEEN :prefix AND :before'
-        : 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: {
-        ':pk': keys.account(accountId).PK,
-        ':prefix': keys.ledgerPrefix,
-        ...(after ? { ':before': keys.ledgerEntry(accountId, after).SK } : {}),
-      },
-      ScanIndexForward: false,
-      ConsistentRead: true,
-      // One extra to know whether another page exists; `after` itself is excluded below.
-      Limit: limit + (after ? 2 : 1),
+  const placement = await readPlacement(accountId);
+  const pages = await Promise.all(
+    ledgerPartitions(accountId, placement).map(async (pk) => {
+      const result = await ddb().send(
+        new QueryCommand({
+          TableName: config.tableName,
+          KeyConditionExpression: after
+            ? 'PK = :pk AND SK BETWEEN :prefix AND :before'
+            : 'PK = :pk AND begins_with(SK, :prefix)',
+          ExpressionAttributeValues: {
+            ':pk': pk,
+            ':prefix': keys.ledgerPrefix,
+            ...(after ? { ':before': keys.ledgerEntry(accountId, after).SK } : {}),
+          },
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          // One extra to know whether another page exists; `after` itself is excluded below.
+          Limit: limit + (after ? 2 : 1),
+        }),
+      );
+      return (result.Items ?? []) as LedgerEntry[];
     }),
   );
-  const entries = ((result.Items ?? []) as LedgerEntry[]).filter((e) => e.entry_id !== after);
-  return entries;
+  const merged = pages
+    .flat()
+    .sort((a, b) => (a.entry_id < b.entry_id ? 1 : a.entry_id > b.entry_id ? -1 : 0));
+  return merged.filter((e) => e.entry_id !== after).slice(0, limit + 1);
+}
+
+async function readPlacement(accountId: string): Promise<Placement> {
+  const result = await ddb().send(
+    new GetCommand({
+      TableName: config.tableName,
+      Key: keys.account(accountId),
+      ProjectionExpression: 'balance_shards, ledger_slots_since',
+      ConsistentRead: true,
+    }),
+  );
+  return placementOf(result.Item ?? {});
 }
 
 const SNAPSHOT_ATTEMPTS = 5;

@@ -27,6 +27,7 @@ import {
   transactWrite,
   unexpectedReasons,
 } from '../dynamo/transact.ts';
+import { TemporarilyUnavailableError } from '../errors.ts';
 import { type BillingEvent, eventPut } from '../events/outbox.ts';
 import type { Micros } from '../money.ts';
 import {
@@ -37,6 +38,8 @@ import {
   limitReserve,
   type TokenLimitTerms,
 } from '../tokens/spend-limit.ts';
+import { gatherForTakeBack } from './balance-shards.ts';
+import { chargeEntryKey, chargeGuardKey, isSlotted, type Placement } from './shards.ts';
 import {
   type AccountMoney,
   accountMoney,
@@ -65,11 +68,16 @@ export type ChargeOutcome =
   | ChargeRetry
   | ChargeRejected;
 
-export function ledgerPut(entry: LedgerEntry): TransactItem {
+/** `placement`: a charge's or reversal's entry goes where its account's layout puts it (shards.ts). */
+export function ledgerPut(entry: LedgerEntry, placement?: Placement): TransactItem {
   return {
     Put: {
       TableName: config.tableName,
-      Item: { ...keys.ledgerEntry(entry.account_id, entry.entry_id), kind: LEDGER_ITEM_KIND, ...entry },
+      Item: {
+        ...chargeEntryKey(entry.account_id, entry.entry_id, placement),
+        kind: LEDGER_ITEM_KIND,
+        ...entry,
+      },
       ConditionExpression: 'attribute_not_exists(PK)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
@@ -80,12 +88,18 @@ export function ledgerPut(entry: LedgerEntry): TransactItem {
  * The permanent guard of an Idempotency-Key or external reference. `replaces`: the request's earlier charge,
  * reversed (its reversal marked the guard), which this charge may take the guard over from.
  */
-function guardPut(accountId: string, guard: Guard, entry: LedgerEntry, replaces?: string): TransactItem {
+function guardPut(
+  accountId: string,
+  guard: Guard,
+  entry: LedgerEntry,
+  replaces?: string,
+  placement?: Placement,
+): TransactItem {
   return {
     Put: {
       TableName: config.tableName,
       Item: {
-        ...keys.reference(accountId, guard.reference),
+        ...chargeGuardKey(accountId, guard.reference, entry.entry_id, placement),
         kind: 'reference',
         reference: guard.reference,
         entry_id: entry.entry_id,
@@ -147,6 +161,13 @@ function accountRefusal(
   return mode.refusal(billing, item, at);
 }
 
+/** The account item refused a charge whose records it would place elsewhere (the charge's view is old). */
+function misplaced(charge: UsageCharge, item: Record<string, unknown>): boolean {
+  const since = item.ledger_slots_since;
+  const slotted = typeof since === 'string' && charge.entryId >= since;
+  return slotted !== isSlotted(charge.entryId, charge.placement);
+}
+
 /** Interprets a cancelled charge: an existing record means it was applied before; otherwise the account said no. */
 function chargeRefusal(
   outcome: TransactOutcome,
@@ -157,6 +178,15 @@ function chargeRefusal(
   if (unexpected) return unexpected;
   const before = appliedBefore(outcome, indexes.records);
   if (before) return before;
+  if (failedCondition(outcome, indexes.account)) {
+    // A balance shard said no (or is missing): the sharded charge decides what next (balance-shards.ts).
+    if ((charge.shard ?? 0) !== 0) return { status: 'insufficient', account: undefined };
+    // A charge built on an older view of an account sharded since: learn the account and build it again.
+    const item = reasonAt(outcome, indexes.account)?.item;
+    const account = accountMoney(item);
+    if (item && account && modeOfCharge(charge).name === 'prepaid' && misplaced(charge, item))
+      return { status: 'wrong_mode', account, item };
+  }
   return refusalOf(outcome, indexes, modeOfCharge(charge), charge, charge.at);
 }
 
@@ -193,6 +223,10 @@ export type UsageCharge = {
   replaces?: string;
   /** A settle capped at its hold: the cost that was asked (recorded on the hold, so a re-settle can say so). */
   cappedFrom?: Micros;
+  /** How the account lays out its shards and records, as this instance knows it (shards.ts). */
+  placement?: Placement;
+  /** The balance shard this charge debits (prepaid; 0, the account item, unless sharded). */
+  shard?: number;
   /**
    * One more conditional put in the charge's transaction (the Idempotency-Key's completed record of a
    * metering API charge): when it exists already, nothing is written and the outcome is `companion_exists`.
@@ -254,9 +288,9 @@ async function commitCharge(
   const limitIndex = charge.tokenLimit
     ? items.push(limitWrite(charge, charge.tokenLimit, hold)) - 1
     : undefined;
-  const ledgerIndex = items.push(ledgerPut(entry)) - 1;
+  const ledgerIndex = items.push(ledgerPut(entry, charge.placement)) - 1;
   const guardIndex = charge.guard
-    ? items.push(guardPut(charge.accountId, charge.guard, entry, charge.replaces)) - 1
+    ? items.push(guardPut(charge.accountId, charge.guard, entry, charge.replaces, charge.placement)) - 1
     : undefined;
   const outcome = await transactWrite(items);
   return {
@@ -518,30 +552,53 @@ export async function applyCredit(input: {
     ...(input.guard ? { reference: input.guard.reference } : {}),
   };
   const taking = input.amount < 0 && !input.allowNegative;
-  const items: TransactItem[] = [
-    {
-      Update: {
-        TableName: config.tableName,
-        Key: keys.account(input.accountId),
-        UpdateExpression: `SET balance = balance + :amount, available = available + :amount, ${headroomFollows('+', ':amount')}, updated_at = :at ADD entry_count :one`,
-        ConditionExpression: taking ? 'attribute_exists(PK) AND available >= :need' : 'attribute_exists(PK)',
-        ExpressionAttributeValues: {
-          ':amount': input.amount,
-          ':at': input.at,
-          ':one': 1,
-          ...(taking ? { ':need': -input.amount } : {}),
+  for (let attempt = 1; ; attempt++) {
+    // Taking credit back works on the account total: a sharded account's credit is gathered onto its
+    // account item in the same transaction, each shard conditioned on what was read (balance-shards.ts).
+    const gather = input.amount < 0 ? await gatherForTakeBack(input.accountId) : undefined;
+    const gathered = gather?.gathered ?? 0;
+    const items: TransactItem[] = [
+      {
+        Update: {
+          TableName: config.tableName,
+          Key: keys.account(input.accountId),
+          UpdateExpression: `SET balance = balance + :move, available = available + :move, ${headroomFollows('+', ':move')}, updated_at = :at ADD entry_count :one`,
+          ConditionExpression: taking
+            ? 'attribute_exists(PK) AND available >= :need'
+            : 'attribute_exists(PK)',
+          ExpressionAttributeValues: {
+            ':move': input.amount + gathered,
+            ':at': input.at,
+            ':one': 1,
+            ...(taking ? { ':need': -input.amount - gathered } : {}),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
-    },
-    ledgerPut(entry),
-  ];
-  if (input.guard) items.push(guardPut(input.accountId, input.guard, entry));
-  const boundIndex = items.length;
-  if (input.bound) items.push(input.bound);
-  items.push(...(input.events ?? []).map(eventPut));
-  const outcome = await transactWrite(items);
-  if (outcome.committed) return { status: 'applied', entry };
+      ledgerPut(entry),
+    ];
+    if (input.guard) items.push(guardPut(input.accountId, input.guard, entry));
+    const boundIndex = items.length;
+    if (input.bound) items.push(input.bound);
+    items.push(...(input.events ?? []).map(eventPut));
+    const gatherFrom = items.length;
+    items.push(...(gather?.items ?? []));
+    const outcome = await transactWrite(items);
+    if (outcome.committed) return { status: 'applied', entry };
+    const shardMoved = items.some((_, index) => index >= gatherFrom && failedCondition(outcome, index));
+    if (shardMoved && attempt < MAX_GATHER_ATTEMPTS) continue;
+    if (shardMoved) throw new TemporarilyUnavailableError();
+    return creditRefusal(outcome, input, boundIndex);
+  }
+}
+
+const MAX_GATHER_ATTEMPTS = 5;
+
+function creditRefusal(
+  outcome: TransactOutcome,
+  input: { guard?: Guard; bound?: TransactItem },
+  boundIndex: number,
+): CreditOutcome {
   for (const index of input.guard ? [2, 1] : [1]) {
     if (failedCondition(outcome, index)) {
       const old = reasonAt(outcome, index)!.item ?? {};

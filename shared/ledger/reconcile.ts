@@ -17,6 +17,7 @@ import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryPages } from '../dynamo/query.ts';
 import { logger, metrics } from '../observability/powertools.ts';
+import { ledgerPartitions, type Placement, placementOf } from './shards.ts';
 
 export type Drift = {
   account_id: string;
@@ -89,21 +90,26 @@ async function saveCheckpoint(accountId: string, checkpoint: Checkpoint): Promis
 
 type Tail = { sum: number; count: number; last: string | undefined };
 
-/** Sums the ledger entries after `after` (a sort key), in key order. */
-async function ledgerAfter(accountId: string, after: string): Promise<Tail> {
+/**
+ * Sums the ledger entries after `after` (a sort key), in every partition holding the account's entries (its
+ * own, and its ledger slots once it was sharded: shards.ts); `last` is the highest sort key read.
+ */
+async function ledgerAfter(accountId: string, after: string, placement: Placement): Promise<Tail> {
   const tail: Tail = { sum: 0, count: 0, last: undefined };
-  for await (const page of queryPages({
-    TableName: config.tableName,
-    KeyConditionExpression: 'PK = :pk AND SK BETWEEN :after AND :end',
-    ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':after': after, ':end': LEDGER_END },
-    ProjectionExpression: 'SK, amount',
-    ConsistentRead: true,
-  })) {
-    for (const item of page) {
-      if (item.SK === after) continue;
-      tail.sum += Number(item.amount ?? 0);
-      tail.count++;
-      tail.last = String(item.SK);
+  for (const pk of ledgerPartitions(accountId, placement)) {
+    for await (const page of queryPages({
+      TableName: config.tableName,
+      KeyConditionExpression: 'PK = :pk AND SK BETWEEN :after AND :end',
+      ExpressionAttributeValues: { ':pk': pk, ':after': after, ':end': LEDGER_END },
+      ProjectionExpression: 'SK, amount',
+      ConsistentRead: true,
+    })) {
+      for (const item of page) {
+        if (item.SK === after) continue;
+        tail.sum += Number(item.amount ?? 0);
+        tail.count++;
+        if (tail.last === undefined || String(item.SK) > tail.last) tail.last = String(item.SK);
+      }
     }
   }
   return tail;
@@ -147,11 +153,14 @@ export async function reconcileAccount(accountId: string): Promise<Check> {
   let account: Account | undefined;
   let ledgerSum = 0;
   let settled: Checkpoint | undefined;
+  // The layout before the entries: an account sharded meanwhile is read again (its counts disagree).
+  let placement = placementOf((await getAccount(accountId)) ?? {});
   for (const fallback of ['extend', 'restart', 'last'] as const) {
-    const tail = await ledgerAfter(accountId, base.through);
+    const tail = await ledgerAfter(accountId, base.through, placement);
     read += tail.count;
     account = await getAccount(accountId);
     if (!account) return { drift: undefined, read };
+    placement = placementOf(account);
     const counted = base.count + tail.count;
     ledgerSum = base.sum + tail.sum;
     const reached = { ...base, through: tail.last ?? base.through, sum: ledgerSum, count: counted };

@@ -17,6 +17,7 @@ import { type Micros, negate } from '../money.ts';
 import { metrics } from '../observability/powertools.ts';
 import { limitGiveBack } from '../tokens/spend-limit.ts';
 import { ledgerPut, type UsageCharge } from './ledger.ts';
+import { chargeEntryKey, chargeGuardKey, type Placement, placementOf } from './shards.ts';
 import type { LedgerEntry } from './types.ts';
 
 /** The id of a charge's reversal: derived, so every reverser writes the same item and only one succeeds. */
@@ -53,7 +54,7 @@ function chargeProof(charge: UsageCharge, reversalId: string): TransactItem {
     return {
       Update: {
         TableName: config.tableName,
-        Key: keys.reference(charge.accountId, charge.guard.reference),
+        Key: chargeGuardKey(charge.accountId, charge.guard.reference, charge.entryId, charge.placement),
         UpdateExpression: 'SET reversed_by = :reversal',
         ConditionExpression: 'entry_id = :charge',
         ExpressionAttributeValues: { ':reversal': reversalId, ':charge': charge.entryId },
@@ -63,7 +64,7 @@ function chargeProof(charge: UsageCharge, reversalId: string): TransactItem {
   return {
     ConditionCheck: {
       TableName: config.tableName,
-      Key: keys.ledgerEntry(charge.accountId, charge.entryId),
+      Key: chargeEntryKey(charge.accountId, charge.entryId, charge.placement),
       ConditionExpression: 'attribute_exists(PK)',
     },
   };
@@ -92,7 +93,7 @@ export function planReversal(
   };
   const items = [
     mode.accountReversal(charge, charge.billing, at, scope),
-    ledgerPut(entry),
+    ledgerPut(entry, charge.placement),
     chargeProof(charge, entry.entry_id),
   ];
   const limit = charge.tokenLimit && limitOpen ? charge.tokenLimit : undefined;
@@ -161,6 +162,8 @@ export async function readEarlierCharge(
   accountId: string,
   chargeId: string,
 ): Promise<EarlierCharge | undefined> {
+  // A charge of an account that was ever sharded may sit in a ledger slot (shards.ts): both places are read.
+  const slotted: Placement = { shards: 1, slotsSince: '' };
   const result = await ddb().send(
     new TransactGetCommand({
       TransactItems: [
@@ -170,13 +173,24 @@ export async function readEarlierCharge(
           Get: {
             TableName: config.tableName,
             Key: keys.account(accountId),
-            ProjectionExpression: 'billing_mode',
+            ProjectionExpression: 'billing_mode, balance_shards, ledger_slots_since',
+          },
+        },
+        { Get: { TableName: config.tableName, Key: chargeEntryKey(accountId, chargeId, slotted) } },
+        {
+          Get: {
+            TableName: config.tableName,
+            Key: chargeEntryKey(accountId, reversalIdOf(chargeId), slotted),
           },
         },
       ],
     }),
   );
-  const [entryItem, reversalItem, accountItem] = (result.Responses ?? []).map((response) => response.Item);
+  const [ownEntry, ownReversal, accountItem, slotEntry, slotReversal] = (result.Responses ?? []).map(
+    (response) => response.Item,
+  );
+  const entryItem = ownEntry ?? slotEntry;
+  const reversalItem = ownReversal ?? slotReversal;
   const entry = entryItem as LedgerEntry | undefined;
   if (!entry) return undefined;
   const billing = modeOfEntry(entry, accountItem?.billing_mode).billingOfEntry(entry);
@@ -191,6 +205,7 @@ export async function readEarlierCharge(
     at: entry.created_at,
     ...(entry.reference ? { guard: { reference: entry.reference } } : {}),
     ...(billing ? { billing } : {}),
+    ...(accountItem ? { placement: placementOf(accountItem) } : {}),
     ...(entry.limit_period && entry.token_id
       ? { tokenLimit: { tokenId: entry.token_id, periodStart: entry.limit_period, rollover: false } }
       : {}),

@@ -16,7 +16,7 @@ import middy from '@middy/core';
 import * as z from 'zod/mini';
 import { ANSWER_MARGIN_MS } from '#infra/definitions/timeouts.ts';
 import type { Account } from '../accounts/repository.ts';
-import { isViewFresh, modeOf, refreshView, setView } from '../accounts/view.ts';
+import { isViewFresh, modeOf, placementOfView, refreshView, setView } from '../accounts/view.ts';
 import {
   type BillingModeRules,
   modeNamed,
@@ -31,16 +31,17 @@ import { authenticated, jsonBody, principalOf } from '../http/middleware.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from '../http/request.ts';
 import { usd } from '../http/validation.ts';
 import { idempotent } from '../idempotency/middleware.ts';
+import { chargeOnShards, fundAccountItem } from '../ledger/balance-shards.ts';
 import {
   type ChargeRetry,
   CompanionExistsError,
-  chargeUsage,
   releaseHold,
   reserveHold,
   settleHold,
   type UsageCharge,
 } from '../ledger/ledger.ts';
 import { nextChargeIdOf, readEarlierCharge, reverseCharge } from '../ledger/reversal.ts';
+import { isSharded } from '../ledger/shards.ts';
 import type { Hold } from '../ledger/types.ts';
 import { costOf, type Micros, toWire } from '../money.ts';
 import { flushingMetrics, logger, metrics } from '../observability/powertools.ts';
@@ -181,7 +182,7 @@ async function chargeFirst(build: ChargeBuilder, state: MeterState): Promise<voi
   let charge = stamp(nowIso());
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
     state.charge = charge;
-    const outcome = await chargeUsage(charge).catch((error: unknown) => {
+    const outcome = await chargeOnShards(charge).catch((error: unknown) => {
       // Every attempt was cancelled (a partition at its write limit): nothing to reverse, and a reversal
       // would only add writes to the hot partition and, throttled itself, turn the 503 into a 500.
       if (error instanceof TemporarilyUnavailableError) state.charge = undefined;
@@ -226,7 +227,7 @@ async function reverseAfterFailure(request: ApiRequest, charge: UsageCharge): Pr
 export async function chargeOnce(build: ChargeBuilder, at: string = nowIso()): Promise<Charged> {
   let charge = build(at);
   for (let attempt = 0; attempt < MAX_CHARGE_ATTEMPTS; attempt++) {
-    const outcome = await chargeUsage(charge);
+    const outcome = await chargeOnShards(charge);
     if (outcome.status === 'charged') {
       await afterCharged(charge, charge.cost);
       return { entryId: charge.entryId, cost: charge.cost };
@@ -340,6 +341,14 @@ export async function reserveFor(payer: Payer, feature: string, amount: Micros):
       case 'exists':
         return outcome.hold;
     }
+    // Holds are reserved on the account item: a sharded account whose total can pay moves credit there first.
+    if (
+      outcome.status === 'insufficient' &&
+      mode.name === 'prepaid' &&
+      isSharded(placementOfView(accountId)) &&
+      (await fundAccountItem(accountId, amount))
+    )
+      continue;
     at = await nextAttempt(probe, outcome);
   }
   throw new Error(`hold for ${payer.entryId} did not settle on a billing mode`);
@@ -354,8 +363,11 @@ export function chargeFor(
   availableDrop: number = cost,
   at: string = nowIso(),
 ): UsageCharge {
-  const billing = accountMode(payer.accountId).billingAt(payer.accountId, at, availableDrop);
+  const mode = accountMode(payer.accountId);
+  const billing = mode.billingAt(payer.accountId, at, availableDrop);
   const tokenLimit = tokenLimitAt(payer.tokenId, payer.limitReset, at);
+  // Prepaid charges go where the account's shards and ledger slots are, as this instance knows them.
+  const placement = mode.name === 'prepaid' ? placementOfView(payer.accountId) : undefined;
   return {
     accountId: payer.accountId,
     entryId: payer.entryId,
@@ -367,6 +379,7 @@ export function chargeFor(
     at,
     ...(payer.idempotencyReference ? { guard: { reference: payer.idempotencyReference } } : {}),
     ...(billing ? { billing } : {}),
+    ...(placement ? { placement } : {}),
     ...(tokenLimit ? { tokenLimit } : {}),
   };
 }

@@ -155,7 +155,14 @@ describe('postpaid invoicing: the fan-out queue', () => {
         .filter((action) => action.startsWith('dynamodb:'));
     expect(new Set(tableActions('postpaidInvoices'))).toEqual(new Set(['dynamodb:Query']));
     expect(new Set(tableActions('invoiceWorker'))).toEqual(
-      new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']),
+      // The charging grant includes reading a sharded account's balance shards together (BatchGetItem).
+      new Set([
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:ConditionCheckItem',
+      ]),
     );
     const secrets = roleStatements(template, roleId('invoiceWorker')).filter((s) => s.Sid === 'StripeSecret');
     expect(secrets).toHaveLength(1);

@@ -273,3 +273,41 @@ describe('safeguards', () => {
     expect((await view(token)).status).toBe('active');
   });
 });
+
+describe('a sharded account (balance shards)', () => {
+  it('buys into the total, refills on the total, not on the account item alone, and prompts from the total', async () => {
+    // Prepare: $5 bought by card, split over 8 shards ($0.625 on the account item), then $5 more bought.
+    const { accountId, token } = await accountWithCard('4242424242424242');
+    await call('PUT', `/admin/accounts/${accountId}/balance-shards`, { body: { count: 8 } });
+    const checkout = await call('POST', '/v1/billing/checkout', { token, body: { amount: 5 } });
+    payments.emulator.control.completeCheckout(String(checkout.body.checkout_url).split('/').pop()!, {
+      payment_method: 'card',
+      card_number: '4242424242424242',
+    });
+    await payments.emulator.control.idle();
+    expect((await accountMoney(accountId)).available).toBe(10_000_000);
+    await call('PUT', `/admin/accounts/${accountId}/balance-shards`, { body: { count: 8 } });
+    clearViews();
+
+    // Act: a threshold of $2, far above what the account item alone holds after the spread
+    await settings(token, { enabled: true, threshold: 2, amount: 10 });
+    await drained();
+
+    // Assess: not refilled while the total is above the threshold
+    expect(await refillEntries(accountId)).toHaveLength(0);
+    expect((await runRefill(accountId)).outcome).not.toBe('succeeded');
+
+    // Act: the total falls below the threshold (a correction gathers every shard first)
+    await call('POST', `/admin/accounts/${accountId}/credits`, { body: { amount: -8.5, reason: 'test' } });
+    clearViews();
+    const spent = await call('POST', '/v1/demo/echo', { token, body: { text: 'below' } });
+    await drained();
+
+    // Assess: the prompt path refilled once, and the money is the ledger
+    expect(spent.status).toBe(200);
+    expect(await refillEntries(accountId)).toHaveLength(1);
+    const account = await accountMoney(accountId);
+    expect(account.balance).toBe(1_500_000 - 2_000 + 10_000_000);
+    expect(ledgerSum(await ledgerEntries(accountId))).toBe(account.balance);
+  });
+});

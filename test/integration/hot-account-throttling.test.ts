@@ -5,7 +5,9 @@
 // `retry-after` the callers wait.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PartitionWriteLimiter, useWriteLimiter } from '#shared/dynamo/write-limiter.ts';
+import { type PartitionWrite, PartitionWriteLimiter, useWriteLimiter } from '#shared/dynamo/write-limiter.ts';
+import { readShards, setBalanceShards } from '#shared/ledger/balance-shards.ts';
+import { totalOf } from '#shared/ledger/shard-plan.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
 import { type CallResult, call } from '../support/api.ts';
 
@@ -80,5 +82,75 @@ describe('a hot account at its partition write limit', () => {
     expect(end.balance).toBe(FUNDED_USD * 1_000_000 - CALLS * ECHO_MICROS);
     expect(end.ledgerSum).toBe(end.balance);
     expect(limiter.stats().throttledRequests).toBeGreaterThan(0);
+  });
+
+  it('takes a burst of 120 charges on a 16-shard account that one shard could not, each charged once', async () => {
+    // Prepare: 16 shards, the credit spread, before the limiter is on.
+    const { accountId, token } = await fundedAccount(FUNDED_USD);
+    await setBalanceShards(accountId, 16);
+    // One call first: the token's use is recorded once per cache period, not by every call of the burst.
+    expect((await call('POST', '/v1/demo/echo', { token, body: { text: 'warm' } })).status).toBe(200);
+    let now = 0;
+    const limiter = new PartitionWriteLimiter({ unitsPerSecond: LIMIT, now: () => now });
+    useWriteLimiter(limiter);
+    const requests = Array.from({ length: 120 }, (_, i) => ({ key: randomUUID(), text: `sharded ${i}` }));
+    const send = (request: { key: string; text: string }) =>
+      call('POST', '/v1/demo/echo', {
+        token,
+        body: { text: request.text },
+        headers: { 'idempotency-key': request.key },
+      });
+
+    // Act: the burst, within one second of the limiter's clock (one shard takes 100 / 6 = 16 of them)
+    const first = await Promise.all(requests.map(send));
+    const answers = new Map<string, CallResult>(requests.map((request, i) => [request.key, first[i]!]));
+    for (let round = 0; round < 20; round++) {
+      const waiting = requests.filter((request) => answers.get(request.key)!.status === 503);
+      if (waiting.length === 0) break;
+      now += 1000;
+      const again = await Promise.all(waiting.map(send));
+      for (const [i, request] of waiting.entries()) answers.set(request.key, again[i]!);
+    }
+
+    // Assess: most pass at once, none refused for money, every one charged once, nothing overdrawn
+    expect(first.filter((r) => r.status !== 200 && r.status !== 503)).toEqual([]);
+    expect(first.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(100);
+    const final = [...answers.values()];
+    expect(final.every((r) => r.status === 200)).toBe(true);
+    const end = await conserved(accountId);
+    expect(end.usage).toHaveLength(121);
+    expect(new Set(end.usage.map((entry) => entry.request_id)).size).toBe(121);
+    expect(end.balance).toBe(FUNDED_USD * 1_000_000 - 121 * ECHO_MICROS);
+    expect(end.ledgerSum).toBe(end.balance);
+    const shards = await readShards(accountId);
+    expect(shards.states.every((shard) => shard.available >= 0)).toBe(true);
+    expect(totalOf(shards.states).balance).toBe(end.balance);
+  });
+
+  it("answers 503, not a 500, when releasing the throttled request's key is throttled too", async () => {
+    // Prepare: a limiter that lets the key's claim through and then refuses every write.
+    const { token } = await fundedAccount(FUNDED_USD);
+    let claims = 1;
+    class ClaimOnly extends PartitionWriteLimiter {
+      override admit(writes: PartitionWrite[]): Set<string> {
+        if (claims > 0 && writes.every((write) => write.partition.includes('"IDEMPOTENCY#'))) {
+          claims--;
+          return new Set();
+        }
+        return new Set(writes.map((write) => write.partition));
+      }
+    }
+    useWriteLimiter(new ClaimOnly({ unitsPerSecond: LIMIT }));
+
+    // Act
+    const answer = await call('POST', '/v1/demo/echo', {
+      token,
+      body: { text: 'throttled' },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+
+    // Assess
+    expect(answer.status).toBe(503);
+    expect(answer.body.code).toBe('temporarily_unavailable');
   });
 });

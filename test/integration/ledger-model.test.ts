@@ -6,7 +6,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nowIso } from '#shared/clock.ts';
 import { newUlid } from '#shared/ids.ts';
+import { chargeOnShards, readShards, setBalanceShards, spreadCredit } from '#shared/ledger/balance-shards.ts';
 import { applyCredit, chargeUsage, releaseHold, reserveHold, settleHold } from '#shared/ledger/ledger.ts';
+import { totalOf } from '#shared/ledger/shard-plan.ts';
+import type { Placement } from '#shared/ledger/shards.ts';
 import type { Hold } from '#shared/ledger/types.ts';
 import { micros } from '#shared/money.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum } from '../support/accounts.ts';
@@ -213,6 +216,161 @@ describe('ledger model', () => {
         await fc.asyncModelRun(() => ({ model, real }), cmds);
       }),
       { numRuns: 40, verbose: true },
+    );
+  });
+});
+
+// The same model over a sharded account (issue 14 item 3): charges pick shards, rebalance, and learn a new
+// count; the operator raises and lowers the count; refunds may take the total below zero, which blocks every
+// shard. After every step: the shards sum to the model, no shard but the account item is below zero (and it
+// only in debt), the ledger sums to the balance, and the balance is never overdrawn by usage. Holds live on
+// the account item and are covered above.
+type ShardedModel = { balance: number; usedIds: Set<string>; shards: number };
+type ShardedReal = { accountId: string; idPool: (string | undefined)[] };
+
+class ShardedGrant implements fc.AsyncCommand<ShardedModel, ShardedReal> {
+  readonly value: number;
+  constructor(value: number) {
+    this.value = value;
+  }
+  check = () => true;
+  async run(model: ShardedModel, real: ShardedReal) {
+    const outcome = await applyCredit({
+      accountId: real.accountId,
+      entryId: newUlid(),
+      type: 'grant',
+      amount: micros(this.value),
+      at: nowIso(),
+    });
+    expect(outcome.status).toBe('applied');
+    model.balance += this.value;
+    await compareSharded(model, real);
+  }
+  toString = () => `Grant(${this.value})`;
+}
+
+class ShardedRefund implements fc.AsyncCommand<ShardedModel, ShardedReal> {
+  readonly value: number;
+  constructor(value: number) {
+    this.value = value;
+  }
+  check = () => true;
+  async run(model: ShardedModel, real: ShardedReal) {
+    const outcome = await applyCredit({
+      accountId: real.accountId,
+      entryId: newUlid(),
+      type: 'refund',
+      amount: micros(-this.value),
+      at: nowIso(),
+      allowNegative: true,
+    });
+    expect(outcome.status).toBe('applied');
+    model.balance -= this.value;
+    await compareSharded(model, real);
+  }
+  toString = () => `Refund(${this.value})`;
+}
+
+class ShardedCharge implements fc.AsyncCommand<ShardedModel, ShardedReal> {
+  readonly value: number;
+  readonly slot: number;
+  /** Built on a view from before any sharding: refused as misplaced, then built again. */
+  readonly stale: boolean;
+  constructor(value: number, slot: number, stale: boolean) {
+    this.value = value;
+    this.slot = slot;
+    this.stale = stale;
+  }
+  check = () => true;
+  async run(model: ShardedModel, real: ShardedReal) {
+    real.idPool[this.slot] ??= newUlid();
+    const entryId = real.idPool[this.slot]!;
+    const charge = async (placement: Placement | undefined) =>
+      chargeOnShards({
+        accountId: real.accountId,
+        entryId,
+        requestId: `req_${entryId}`,
+        tokenId: undefined,
+        feature: 'echo',
+        quantity: 1,
+        cost: micros(this.value),
+        at: nowIso(),
+        ...(placement ? { placement } : {}),
+      });
+    let outcome = await charge(this.stale ? undefined : (await readShards(real.accountId)).placement);
+    if (outcome.status === 'wrong_mode') outcome = await charge((await readShards(real.accountId)).placement);
+    if (model.usedIds.has(entryId)) {
+      expect(outcome.status).toBe('already_applied');
+    } else if (model.balance >= this.value) {
+      expect(outcome.status).toBe('charged');
+      model.balance -= this.value;
+      model.usedIds.add(entryId);
+    } else {
+      expect(outcome.status).toBe('insufficient');
+    }
+    await compareSharded(model, real);
+  }
+  toString = () => `Charge(${this.value}, id#${this.slot}${this.stale ? ', stale' : ''})`;
+}
+
+class SetShards implements fc.AsyncCommand<ShardedModel, ShardedReal> {
+  readonly count: number;
+  constructor(count: number) {
+    this.count = count;
+  }
+  check = () => true;
+  async run(model: ShardedModel, real: ShardedReal) {
+    await setBalanceShards(real.accountId, this.count);
+    model.shards = this.count;
+    await compareSharded(model, real);
+  }
+  toString = () => `SetShards(${this.count})`;
+}
+
+class Rebalance implements fc.AsyncCommand<ShardedModel, ShardedReal> {
+  check = () => true;
+  async run(model: ShardedModel, real: ShardedReal) {
+    await spreadCredit(real.accountId);
+    await compareSharded(model, real);
+  }
+  toString = () => 'Rebalance';
+}
+
+async function compareSharded(model: ShardedModel, real: ShardedReal) {
+  const read = await readShards(real.accountId);
+  expect(read.states).toHaveLength(model.shards);
+  for (const shard of read.states.slice(1)) expect(shard.available).toBeGreaterThanOrEqual(0);
+  // Only the account item carries a debt, and then every other shard is empty.
+  if (read.states[0]!.available < 0) expect(read.states.slice(1).every((s) => s.available === 0)).toBe(true);
+  const total = totalOf(read.states);
+  expect(total.balance).toBe(model.balance);
+  expect(total.available).toBe(model.balance);
+  const entries = await ledgerEntries(real.accountId);
+  expect(ledgerSum(entries)).toBe(model.balance);
+  expect(entries).toHaveLength(total.entry_count);
+  expect((await accountMoney(real.accountId)).balance).toBe(model.balance);
+}
+
+const shardedCommands = [
+  amount.map((v) => new ShardedGrant(v)),
+  fc.integer({ min: 1, max: 2_000 }).map((v) => new ShardedRefund(v)),
+  fc.tuple(amount, slot, fc.boolean()).map(([v, s, stale]) => new ShardedCharge(v, s, stale)),
+  fc.tuple(amount, slot).map(([v, s]) => new ShardedCharge(v, s, false)),
+  fc.integer({ min: 1, max: 8 }).map((n) => new SetShards(n)),
+  fc.constant(new Rebalance()),
+];
+
+describe('ledger model over balance shards', () => {
+  it('matches an in-memory model for any sequence of charges, credits, refunds, rebalances and counts', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.commands(shardedCommands, { maxCommands: 25 }), async (cmds) => {
+        const { accountId } = await fundedAccount(0);
+        await setBalanceShards(accountId, 4);
+        const real: ShardedReal = { accountId, idPool: Array.from({ length: 5 }, () => undefined) };
+        const model: ShardedModel = { balance: 0, usedIds: new Set(), shards: 4 };
+        await fc.asyncModelRun(() => ({ model, real }), cmds);
+      }),
+      { numRuns: 30, verbose: true },
     );
   });
 });

@@ -325,6 +325,18 @@ const cases: Record<string, Case> = {
       options: { admin: true, body: { mode: 'free' } },
     }),
   },
+  'PUT /admin/accounts/{id}/balance-shards': {
+    success: async () => ({
+      method: 'PUT',
+      path: `/admin/accounts/${demoAccount()}/balance-shards`,
+      options: { admin: true, body: { count: 1 } },
+    }),
+    error: async () => ({
+      method: 'PUT',
+      path: `/admin/accounts/${demoAccount()}/balance-shards`,
+      options: { admin: true, body: { count: 33 } },
+    }),
+  },
   'GET /admin/marketplace/reconciliation': {
     success: async () => ({
       method: 'GET',

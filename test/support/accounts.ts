@@ -6,6 +6,7 @@ import { createAccount, grantCredits } from '#shared/accounts/service.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { queryAll } from '#shared/dynamo/query.ts';
+import { ledgerPartitions, placementOf } from '#shared/ledger/shards.ts';
 import type { LedgerEntry } from '#shared/ledger/types.ts';
 
 export async function fundedAccount(usd: number, name = 'Test account') {
@@ -22,13 +23,19 @@ export async function accountMoney(accountId: string) {
 
 /** Every ledger entry of the account, read straight from the table. */
 export async function ledgerEntries(accountId: string): Promise<LedgerEntry[]> {
-  const entries = await queryAll({
-    TableName: process.env.TABLE_NAME,
-    KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-    ExpressionAttributeValues: { ':pk': keys.account(accountId).PK, ':prefix': keys.ledgerPrefix },
-    ConsistentRead: true,
-  });
-  return entries as LedgerEntry[];
+  // A sharded account's charges are in its ledger slots too (shared/ledger/shards.ts).
+  const placement = placementOf((await tableItem(keys.account(accountId))) ?? {});
+  const pages = await Promise.all(
+    ledgerPartitions(accountId, placement).map((pk) =>
+      queryAll({
+        TableName: process.env.TABLE_NAME,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': keys.ledgerPrefix },
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  return (pages.flat() as LedgerEntry[]).sort((a, b) => (a.entry_id < b.entry_id ? -1 : 1));
 }
 
 export function ledgerSum(entries: LedgerEntry[]): number {
