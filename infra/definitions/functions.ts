@@ -189,6 +189,11 @@ export const functions = {
     table: unique([...tokenAuth]),
     refillQueue: true,
   },
+  notifications: {
+    entry: 'functions/account/notifications.ts',
+    description: 'GET/PUT /v1/notifications: who is emailed about billing, and for what',
+    table: unique([...tokenAuth, 'dynamodb:PutItem']),
+  },
   billingSpendLimit: {
     entry: 'functions/billing/spend-limit.ts',
     description: "PUT /v1/billing/spend-limit: a postpaid account's monthly spend limit",

@@ -2,6 +2,7 @@
 // the zod schemas the handlers validate with and build their answers from (never written a second time).
 // infra/openapi/document.ts turns this table and the route table into the OpenAPI document; a test proves
 // both tables name the same routes.
+
 import * as z from 'zod/mini';
 import { newToken, tokenChanges } from '#functions/account/tokens.ts';
 import { transactionsQuery } from '#functions/account/transactions.ts';
@@ -41,6 +42,7 @@ import {
 } from '#shared/metering/meter-api.ts';
 import { paidAnswerSchema } from '#shared/metering/metered.ts';
 import { priceListSchema } from '#shared/metering/prices.ts';
+import { notificationSettingsBody, notificationSettingsSchema } from '#shared/notifications/settings.ts';
 import { checkoutSchema } from '#shared/payments/checkout.ts';
 import { purchaseSchema } from '#shared/payments/purchases.ts';
 import { invoiceSchema } from '#shared/postpaid/invoices.ts';
@@ -271,6 +273,24 @@ export const operations: Record<string, Operation> = {
     body: spendLimit,
     answers: { 200: { description: 'The period figures with the new limit', json: postpaidSchema } },
     refusals: { 409: ['wrong_billing_mode'] },
+  },
+  'GET /v1/notifications': {
+    tag: 'Account',
+    summary:
+      'Who is emailed about the account’s billing, the low-balance alert threshold, and which events email',
+    description:
+      'An account that never set them has the defaults: no recipients, no low-balance alert, every family on.',
+    scope: 'billing',
+    answers: { 200: { description: 'The notification settings', json: notificationSettingsSchema } },
+  },
+  'PUT /v1/notifications': {
+    tag: 'Account',
+    summary: 'Replace the notification settings',
+    description:
+      'Up to 10 distinct email addresses; `low_balance_threshold` in USD (null: no low-balance alert), independent of auto-refill’s threshold; every event family on or off.',
+    scope: 'billing',
+    body: notificationSettingsBody,
+    answers: { 200: { description: 'The settings as stored', json: notificationSettingsSchema } },
   },
   'GET /v1/billing/invoices': {
     tag: 'Billing',

@@ -65,6 +65,8 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/billing/auto-refill', function: 'billingAutoRefill', auth: 'token' },
   { method: 'PUT', path: '/v1/billing/auto-refill', function: 'billingAutoRefill', auth: 'token' },
   { method: 'PUT', path: '/v1/billing/spend-limit', function: 'billingSpendLimit', auth: 'token' },
+  { method: 'GET', path: '/v1/notifications', function: 'notifications', auth: 'token' },
+  { method: 'PUT', path: '/v1/notifications', function: 'notifications', auth: 'token' },
   { method: 'GET', path: '/v1/billing/invoices', function: 'billingInvoices', auth: 'token' },
   { method: 'POST', path: '/v1/meter/charges', function: 'meter', auth: 'service' },
   { method: 'POST', path: '/v1/meter/holds', function: 'meter', auth: 'service' },

@@ -34,6 +34,8 @@ export const keys = {
     PK: `TOKEN_LIMIT#${accountId}#${tokenId}`,
     SK: 'TOKEN_LIMIT',
   }),
+  /** Who is emailed about the account's billing, and for what (shared/notifications/settings.ts). */
+  notificationSettings: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'NOTIFICATIONS' }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

@@ -243,6 +243,29 @@ const cases: Record<string, Case> = {
       options: { token: demoToken(), body: { enabled: 'yes' } },
     }),
   },
+  'GET /v1/notifications': {
+    success: async () => ({ method: 'GET', path: '/v1/notifications', options: { token: demoToken() } }),
+    error: unauthenticated('GET', '/v1/notifications'),
+  },
+  'PUT /v1/notifications': {
+    success: async () => ({
+      method: 'PUT',
+      path: '/v1/notifications',
+      options: {
+        token: demoToken(),
+        body: {
+          recipients: ['ops@example.com'],
+          low_balance_threshold: 5,
+          events: { low_balance: true, auto_refill: true, spend_limit: true, invoices: true, receipts: true },
+        },
+      },
+    }),
+    error: async () => ({
+      method: 'PUT',
+      path: '/v1/notifications',
+      options: { token: demoToken(), body: { recipients: ['not an address'] } },
+    }),
+  },
   'PUT /v1/billing/spend-limit': {
     success: async () => ({
       method: 'PUT',

@@ -1,0 +1,33 @@
+// /v1/notifications: who is emailed about the account's billing, the low-balance alert threshold, and which
+// families of events email (billing scope).
+
+import type * as z from 'zod/mini';
+import { json } from '#shared/http/api.ts';
+import { apiRoute, byRoute } from '#shared/http/handler.ts';
+import { bodyOf, principalOf } from '#shared/http/middleware.ts';
+import {
+  getNotificationSettings,
+  type NotificationSettings,
+  notificationSettingsBody,
+  putNotificationSettings,
+  settingsView,
+} from '#shared/notifications/settings.ts';
+
+export const handler = byRoute({
+  'GET /v1/notifications': apiRoute({ auth: 'billing' }, async (_event, context) =>
+    json(200, settingsView(await getNotificationSettings(principalOf(context).accountId))),
+  ),
+  'PUT /v1/notifications': apiRoute(
+    { auth: 'billing', body: notificationSettingsBody },
+    async (_event, context) => {
+      const body = bodyOf<z.infer<typeof notificationSettingsBody>>(context);
+      const settings: NotificationSettings = {
+        recipients: body.recipients,
+        lowBalanceThreshold: body.low_balance_threshold,
+        events: body.events,
+      };
+      await putNotificationSettings(principalOf(context).accountId, settings);
+      return json(200, settingsView(settings));
+    },
+  ),
+});
