@@ -113,7 +113,7 @@ function render(brand: Brand, content: EmailContent): EmailMessage {
             `<tr><th scope="row" style="${STYLE.cell}">${escapeHtml(label)}</th><td style="${STYLE.cell}">${escapeHtml(value)}</td></tr>`,
         )
         .join('');
-      html.push(`<table role="presentation" style="border-collapse:collapse">${rows}</table>`);
+      html.push(`<table style="border-collapse:collapse">${rows}</table>`);
     } else {
       const url = safeLink(block.url);
       if (!url) continue;
