@@ -217,7 +217,7 @@ export function autoRefillFailedEmail(brand: Brand, input: AutoRefillFailedEmail
   } else {
     blocks.push({
       kind: 'paragraph',
-      text: 'We will try again when your balance is next low. Check your payment method in the dashboard.',
+      text: 'Auto-refill stays on and tries again when it may. Check your payment method in the dashboard.',
     });
   }
   return render(brand, {

@@ -261,10 +261,10 @@ describe('auto-refill failed', () => {
     expect(email.html).toContain('<a href="https://checkout.stripe.com/c/pay/cs_1"');
   });
 
-  it('says it will try again when there is no top-up link', () => {
+  it('says auto-refill stays on when there is no top-up link', () => {
     const email = autoRefillFailedEmail(brand, { accountId: 'acc_1', amount, reason: 'card_declined' });
 
-    expect(email.text).toContain('We will try again');
+    expect(email.text).toContain('Auto-refill stays on');
     expect(email.text).not.toContain('authenticate');
   });
 });
