@@ -285,6 +285,18 @@ describe('token limit reached', () => {
     expect(email.text).toContain('Limit: $5.00 weekly');
     expect(email.text).toContain('Period started: Nov 30, 2026');
   });
+  it('keeps the subject on one line whatever the name holds', () => {
+    const email = tokenLimitReachedEmail(brand, {
+      accountId: 'acc_1',
+      tokenName: 'ci\r\nBcc: someone@example.com',
+      tokenPrefix: 'cr_live_ab12',
+      limit: micros(5_000_000),
+      reset: 'never',
+      periodStart: '2026-11-30T00:00:00Z',
+    });
+
+    expect(email.subject).toBe('Token "ci Bcc: someone@example.com" reached its $5.00 lifetime limit');
+  });
 });
 
 describe('invoices and receipts', () => {
