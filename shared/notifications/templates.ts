@@ -59,11 +59,6 @@ export function safeLink(url: string | undefined): string | undefined {
 
 const monthName = new Intl.DateTimeFormat('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' });
 const dayName = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeZone: 'UTC' });
-const instantName = new Intl.DateTimeFormat('en-US', {
-  dateStyle: 'medium',
-  timeStyle: 'short',
-  timeZone: 'UTC',
-});
 
 /** A billing period (`2026-12`) as `December 2026`; anything else as given. */
 function period(text: string): string {
@@ -78,9 +73,11 @@ function day(iso: string): string {
   return Number.isNaN(at.getTime()) ? iso : dayName.format(at);
 }
 
+/** An instant as `Dec 2, 2026, 12:20 UTC`. */
 function instant(iso: string): string {
   const at = new Date(iso);
-  return Number.isNaN(at.getTime()) ? iso : `${instantName.format(at)} UTC`;
+  // The time as 24-hour UTC digits: no AM/PM, whose spacing differs between ICU versions.
+  return Number.isNaN(at.getTime()) ? iso : `${dayName.format(at)}, ${at.toISOString().slice(11, 16)} UTC`;
 }
 
 /** A subject is one header line: no line breaks from an interpolated value, no runs of spaces. */

@@ -315,13 +315,13 @@ describe('invoices and receipts', () => {
       purchaseId: 'pur_1',
       amount: micros(10_000_000),
       paymentMethod: 'Visa ending in 4242',
-      paidAt: '2026-12-02T12:20:00Z',
+      paidAt: '2026-12-02T15:20:00Z',
       receiptUrl: 'https://pay.stripe.com/receipts/r_1',
     });
 
     expect(email.subject).toBe('Receipt for your $10.00 purchase');
     expect(email.text).toContain('Payment method: Visa ending in 4242');
-    expect(email.text).toContain('Paid: Dec 2, 2026, 12:20 PM UTC');
+    expect(email.text).toContain('Paid: Dec 2, 2026, 15:20 UTC');
     expect(email.html).toContain('href="https://pay.stripe.com/receipts/r_1"');
   });
 });
