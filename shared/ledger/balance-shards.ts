@@ -2,11 +2,12 @@
 // in one snapshot and their total, the operator setting the count, moving credit between shards in one
 // conditional transaction, and a prepaid charge that finds a shard able to pay it.
 
-import { BatchGetCommand, GetCommand, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
 import { headroomFollows } from '../auto-refill/headroom.ts';
 import { relist } from '../auto-refill/store.ts';
 import { nowIso, nowMs } from '../clock.ts';
 import { config } from '../config.ts';
+import { batchGetConsistent } from '../dynamo/batch-get.ts';
 import { ddb } from '../dynamo/client.ts';
 import { sleep, type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { ConflictError, NotFoundError, TemporarilyUnavailableError } from '../errors.ts';
@@ -117,20 +118,7 @@ export async function latestOf(
   shards: number,
 ): Promise<(Record<string, unknown> | undefined)[]> {
   const wanted = Array.from({ length: shards }, (_, shard) => shardKey(accountId, shard));
-  const found = new Map<string, Record<string, unknown>>();
-  let keysLeft: Record<string, unknown>[] = wanted;
-  for (let attempt = 0; keysLeft.length && attempt < SNAPSHOT_ATTEMPTS * 2; attempt++) {
-    if (attempt > 0) await sleep(Math.random() * 10 * 2 ** attempt);
-    const result = await ddb().send(
-      new BatchGetCommand({
-        RequestItems: { [config.tableName]: { Keys: keysLeft, ConsistentRead: true } },
-      }),
-    );
-    for (const item of result.Responses?.[config.tableName] ?? []) found.set(String(item.PK), item);
-    keysLeft = result.UnprocessedKeys?.[config.tableName]?.Keys ?? [];
-  }
-  if (keysLeft.length) throw new TemporarilyUnavailableError();
-  return wanted.map((key) => found.get(key.PK));
+  return batchGetConsistent(wanted, () => new TemporarilyUnavailableError(), SNAPSHOT_ATTEMPTS * 2);
 }
 
 /** The account's total in one snapshot of its shards (undefined: no account). */

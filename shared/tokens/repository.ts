@@ -6,13 +6,9 @@
 // token was active, so racing creations can never pass the cap and a double revocation frees one slot.
 // Accounts opened before the counter existed get it on their first token creation (startCounting).
 
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  GetCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config, type RateLimit } from '../config.ts';
+import { batchGetConsistent } from '../dynamo/batch-get.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
@@ -20,7 +16,6 @@ import {
   failedCondition,
   isConditionFailure,
   reasonAt,
-  sleep,
   type TransactItem,
   transactWrite,
 } from '../dynamo/transact.ts';
@@ -223,26 +218,12 @@ export async function getLimitItems(
   accountId: string,
   tokenIds: string[],
 ): Promise<Map<string, TokenLimitItem>> {
+  const items = await batchGetConsistent(
+    tokenIds.map((tokenId) => keys.tokenLimit(accountId, tokenId)),
+    () => new Error('token limit items stayed unprocessed'),
+  );
   const found = new Map<string, TokenLimitItem>();
-  for (let start = 0; start < tokenIds.length; start += 100) {
-    let keysLeft: Record<string, unknown>[] | undefined = tokenIds
-      .slice(start, start + 100)
-      .map((tokenId) => keys.tokenLimit(accountId, tokenId));
-    for (let attempt = 0; keysLeft?.length && attempt < 8; attempt++) {
-      if (attempt > 0) await sleep(2 ** attempt * 10);
-      const result: BatchGetCommandOutput = await ddb().send(
-        new BatchGetCommand({
-          RequestItems: { [config.tableName]: { Keys: keysLeft, ConsistentRead: true } },
-        }),
-      );
-      for (const item of result.Responses?.[config.tableName] ?? []) {
-        const limit = item as TokenLimitItem;
-        found.set(limit.token_id, limit);
-      }
-      keysLeft = result.UnprocessedKeys?.[config.tableName]?.Keys;
-    }
-    if (keysLeft?.length) throw new Error('token limit items stayed unprocessed');
-  }
+  for (const item of items) if (item) found.set(String(item.token_id), item as TokenLimitItem);
   return found;
 }
 
