@@ -301,7 +301,7 @@ export interface paths {
         };
         /**
          * Who is emailed about the account’s billing, the low-balance alert threshold, and which events email
-         * @description An account that never set them has the defaults: no recipients, no low-balance alert, every family on.
+         * @description An account that never set them has the defaults: no recipients, no low-balance alert, every family on. `status` says when an email was last sent and the last failure (SES throttling is retried; `permanent` failures, such as a rejected address, are not).
          */
         get: operations["getV1Notifications"];
         /**
@@ -3574,7 +3574,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The notification settings */
+            /** @description The notification settings and their status */
             200: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
@@ -3590,6 +3590,16 @@ export interface operations {
                             spend_limit: boolean;
                             invoices: boolean;
                             receipts: boolean;
+                        };
+                        status: {
+                            last_sent_at: string | null;
+                            last_failure: {
+                                at: string;
+                                recipient: string;
+                                event_type: string;
+                                reason: string;
+                                permanent: boolean;
+                            } | null;
                         };
                     };
                 };

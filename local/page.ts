@@ -1,13 +1,28 @@
 // Local stack: the billing dashboard at `GET /` and its assets under `/assets/`, built from dashboard/src on
 // the first request (esbuild, in memory) and served as CloudFront serves the deployed copy.
 import type { IncomingMessage } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { buildDashboard, CONTENT_SECURITY_POLICY, type DashboardFile } from '../dashboard/build.ts';
 import type { HttpAnswer } from './api-gateway.ts';
 
 let built: Map<string, DashboardFile> | undefined;
 
+/**
+ * The local banner, added to the page only by the local stack: emails are caught here, not sent, and listed
+ * on the local mailbox page (local/mailbox.ts). Static markup styled by app.css (the CSP allows no inline style).
+ */
+export const LOCAL_BANNER =
+  '<p class="local-banner" role="note">Local stack: emails are caught, not sent. <a href="/__local/mailbox">Open the local mailbox</a></p>';
+
+function withLocalBanner(file: DashboardFile): DashboardFile {
+  if (file.path !== '/index.html') return file;
+  const html = file.body.toString('utf8').replace('<body>\n', `<body>\n${LOCAL_BANNER}\n`);
+  const body = Buffer.from(html, 'utf8');
+  return { ...file, body, gzip: gzipSync(body) };
+}
+
 function dashboardFiles(): Map<string, DashboardFile> {
-  built ??= new Map(buildDashboard().map((file) => [file.path, file]));
+  built ??= new Map(buildDashboard().map((file) => [file.path, withLocalBanner(file)]));
   return built;
 }
 

@@ -10,6 +10,7 @@ import { nowIso, nowMs, resetClock, setClock } from '#shared/clock.ts';
 import { config, type RateLimit, type RateLimitVariable } from '#shared/config.ts';
 import {
   errorResponse,
+  ForbiddenError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -18,6 +19,7 @@ import {
 } from '#shared/errors.ts';
 import { SECURITY_HEADERS } from '#shared/http/api.ts';
 import { requestIdFor } from '#shared/ids.ts';
+import { caughtMail, clearCaughtMail } from '#shared/notifications/mailer.ts';
 import {
   buildEvent,
   FunctionTimeoutError,
@@ -31,6 +33,7 @@ import {
 import { readStackState, type StackState, writeStackState } from './data-dir.ts';
 import { createTable, startDynamoLocal } from './dynamo-local.ts';
 import { createJobRunner, type JobRunner } from './jobs.ts';
+import { fromLoopback, mailboxPage } from './mailbox.ts';
 import type { MarketplaceEmulator } from './marketplace/emulator.ts';
 import {
   type LocalMarketplaceOptions,
@@ -129,8 +132,15 @@ const LOCAL_INVOICE_WORKERS = 5;
 /** How often the local stream poller reads the table's stream (Lambda polls each shard about 4× a second). */
 const STREAM_POLL_MS = 250;
 
-/** The sink `shared/events/bus.ts` pushes to in local mode. */
-type LocalEventSink = { __localEvents?: unknown[] };
+/** The sink `shared/events/bus.ts` pushes to in local mode, and its stand-in for the notification queue. */
+type LocalEventSink = {
+  __localEvents?: unknown[];
+  __localNotify?: (events: { event_id: string }[]) => Promise<void> | void;
+};
+
+/** The notification queue's stand-in redelivers a failed event after this long, this many times at most. */
+const LOCAL_NOTIFY_RETRY_MS = 2_000;
+const LOCAL_NOTIFY_ATTEMPTS = 10;
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -281,6 +291,20 @@ async function localEndpoint({
     else if (method === 'DELETE') resetClock();
     else throw new MethodNotAllowedError();
     return json(200, { now: nowIso() }, requestId);
+  }
+  if (path === '/__local/mail') {
+    admin();
+    if (method === 'GET') return json(200, { data: caughtMail() }, requestId);
+    if (method === 'DELETE') {
+      clearCaughtMail();
+      return json(200, { data: [] }, requestId);
+    }
+    throw new MethodNotAllowedError();
+  }
+  if (path === '/__local/mailbox') {
+    if (method !== 'GET') throw new MethodNotAllowedError();
+    if (!fromLoopback(request)) throw new ForbiddenError('The local mailbox is served to this machine only');
+    return toHttpAnswer(mailboxPage());
   }
   if (path === '/__local/events') {
     admin();
@@ -576,8 +600,37 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sink = globalThis as LocalEventSink;
     const previousEvents = sink.__localEvents;
     sink.__localEvents = [];
+    // The notification queue (a rule on the bus → SQS in the cloud): each event runs the notify worker after
+    // the outbox delivered it, and a failed one is redelivered like SQS would, a few times.
+    const previousNotify = sink.__localNotify;
+    let stopped = false;
+    const notify = (events: { event_id: string }[], attempt: number): void => {
+      const Records = events.map((event) => ({
+        messageId: event.event_id,
+        body: JSON.stringify({ 'detail-type': 'billing event', detail: event }),
+        attributes: { ApproximateReceiveCount: String(attempt) },
+      }));
+      invoke('notify', { Records })
+        .then((result) => {
+          const failed = new Set(
+            ((result as { batchItemFailures?: { itemIdentifier: string }[] }).batchItemFailures ?? []).map(
+              (failure) => failure.itemIdentifier,
+            ),
+          );
+          const again = events.filter((event) => failed.has(event.event_id));
+          if (again.length > 0 && attempt < LOCAL_NOTIFY_ATTEMPTS && !stopped) {
+            setTimeout(() => notify(again, attempt + 1), LOCAL_NOTIFY_RETRY_MS).unref();
+          }
+        })
+        .catch((error: unknown) => console.error('local notify worker failed:', error));
+    };
+    sink.__localNotify = (events) => {
+      setImmediate(() => notify(events, 1));
+    };
     cleanups.push(() => {
+      stopped = true;
       sink.__localEvents = previousEvents;
+      sink.__localNotify = previousNotify;
     });
 
     // The table's stream (Lambda event source mappings in the cloud): billing events reach the sink above

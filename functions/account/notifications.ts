@@ -5,6 +5,7 @@ import type * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, principalOf } from '#shared/http/middleware.ts';
+import { getNotificationStatus } from '#shared/notifications/send.ts';
 import {
   getNotificationSettings,
   type NotificationSettings,
@@ -14,9 +15,14 @@ import {
 } from '#shared/notifications/settings.ts';
 
 export const handler = byRoute({
-  'GET /v1/notifications': apiRoute({ auth: 'billing' }, async (_event, context) =>
-    json(200, settingsView(await getNotificationSettings(principalOf(context).accountId))),
-  ),
+  'GET /v1/notifications': apiRoute({ auth: 'billing' }, async (_event, context) => {
+    const accountId = principalOf(context).accountId;
+    const [settings, status] = await Promise.all([
+      getNotificationSettings(accountId),
+      getNotificationStatus(accountId),
+    ]);
+    return json(200, { ...settingsView(settings), status });
+  }),
   'PUT /v1/notifications': apiRoute(
     { auth: 'billing', body: notificationSettingsBody },
     async (_event, context) => {

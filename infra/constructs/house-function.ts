@@ -39,6 +39,8 @@ export const HOUSE_DEFAULTS = {
    * which keeps the fan-out within Stripe's rate limits (100 operations/s live, 25 in test mode).
    */
   invoiceMaxConcurrency: 5,
+  /** Messages per invocation of the `notificationWorker` (failures are reported per item). */
+  notificationBatchSize: 10,
 } as const;
 
 /** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
@@ -82,6 +84,8 @@ export type HouseFunctionProps = {
   refillQueue?: IQueue;
   /** Required when the spec says `invoiceQueue` or `invoiceWorker`: the postpaid invoicing queue. */
   invoiceQueue?: IQueue;
+  /** Required when the spec says `notificationWorker`: the notification queue and how email is sent. */
+  notifications?: NotificationAccess;
   /** AWS Marketplace settings (MARKETPLACE_* variables); only what the operator set. */
   marketplace?: MarketplaceSettings;
   /** POWERTOOLS_SERVICE_NAME. */
@@ -109,6 +113,7 @@ export class HouseFunction extends Construct {
       spec.refillQueue || spec.refillWorker ? refillQueueOf(spec, props.refillQueue) : undefined;
     const invoiceQueue =
       spec.invoiceQueue || spec.invoiceWorker ? invoiceQueueOf(spec, props.invoiceQueue) : undefined;
+    const notifications = spec.notificationWorker ? notificationsOf(spec, props.notifications) : undefined;
 
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? HOUSE_DEFAULTS.logRetention,
@@ -126,6 +131,7 @@ export class HouseFunction extends Construct {
             ...marketplaceStatements(spec),
             ...cursorSecretStatements(cursorSecretArn),
             ...dashboardUrlStatements(dashboardUrl),
+            ...notificationStatements(this, notifications),
           ],
         }),
       },
@@ -157,6 +163,7 @@ export class HouseFunction extends Construct {
         ...(spec.refillQueue && refillQueue ? { REFILL_QUEUE_URL: refillQueue.queueUrl } : {}),
         ...(spec.invoiceQueue && invoiceQueue ? { INVOICE_QUEUE_URL: invoiceQueue.queueUrl } : {}),
         ...marketplaceEnvironment(spec, props.marketplace),
+        ...notificationEnvironment(notifications),
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -195,6 +202,16 @@ export class HouseFunction extends Construct {
       });
     }
 
+    if (notifications) {
+      // By hand like the other queues; one event per message, each reported on its own.
+      new EventSourceMapping(this, 'NotificationQueueSource', {
+        target: this.function,
+        eventSourceArn: notifications.queue.queueArn,
+        batchSize: HOUSE_DEFAULTS.notificationBatchSize,
+        reportBatchItemFailures: true,
+      });
+    }
+
     if (spec.marketplace?.length) {
       Validations.of(this.role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
@@ -203,6 +220,77 @@ export class HouseFunction extends Construct {
       });
     }
   }
+}
+
+/**
+ * How the notification worker sends email: from one address of one verified SES identity, through one
+ * configuration set (bounce and complaint handling, reputation metrics). Without `email` no email is sent
+ * (the worker still delivers webhooks) and the function gets no SES permission.
+ */
+export type NotificationAccess = {
+  queue: IQueue;
+  email?: {
+    /** NOTIFY_FROM: the sender address, e.g. `billing@example.com` (or `"Example" <billing@example.com>`). */
+    from: string;
+    /** The verified SES identity the sender belongs to: a domain or the address itself. */
+    identity: string;
+    /** SES_CONFIGURATION_SET. */
+    configurationSetName: string;
+  };
+  /** PRODUCT_NAME, as the emails name the product. */
+  productName?: string;
+  /** PUBLIC_BASE_URL: the emails' link to the dashboard when its own URL cannot be read. */
+  publicBaseUrl: string;
+};
+
+/** The SES sending grant: SendEmail from exactly the configured address, its identity and configuration set. */
+function notificationStatements(scope: Construct, access: NotificationAccess | undefined): PolicyStatement[] {
+  if (!access) return [];
+  const statements = [
+    new PolicyStatement({
+      sid: 'NotificationQueueConsume',
+      actions: [
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ChangeMessageVisibility',
+      ],
+      resources: [access.queue.queueArn],
+    }),
+  ];
+  if (access.email) {
+    const stack = Stack.of(scope);
+    const arn = (resource: string, resourceName: string) =>
+      stack.formatArn({ service: 'ses', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    statements.push(
+      new PolicyStatement({
+        sid: 'NotificationEmail',
+        actions: ['ses:SendEmail'],
+        resources: [
+          arn('identity', access.email.identity),
+          arn('configuration-set', access.email.configurationSetName),
+        ],
+        conditions: { StringEquals: { 'ses:FromAddress': senderAddress(access.email.from) } },
+      }),
+    );
+  }
+  return statements;
+}
+
+/** `billing@example.com` from `"Example" <billing@example.com>` or the bare address. */
+export function senderAddress(from: string): string {
+  return /<([^>]+)>\s*$/.exec(from)?.[1] ?? from.trim();
+}
+
+function notificationEnvironment(access: NotificationAccess | undefined): Record<string, string> {
+  if (!access) return {};
+  return {
+    PUBLIC_BASE_URL: access.publicBaseUrl,
+    ...(access.productName ? { PRODUCT_NAME: access.productName } : {}),
+    ...(access.email
+      ? { NOTIFY_FROM: access.email.from, SES_CONFIGURATION_SET: access.email.configurationSetName }
+      : {}),
+  };
 }
 
 /** The operator's AWS Marketplace settings (CDK context); unset ones keep the code's defaults. */
@@ -236,6 +324,11 @@ function marketplaceStatements(spec: FunctionSpec): PolicyStatement[] {
   return [
     new PolicyStatement({ sid: 'MarketplaceMetering', actions: [...spec.marketplace], resources: ['*'] }),
   ];
+}
+
+function notificationsOf(spec: FunctionSpec, access: NotificationAccess | undefined): NotificationAccess {
+  if (!access) throw new Error(`function ${spec.entry} consumes the notification queue but was given none`);
+  return access;
 }
 
 function invoiceQueueOf(spec: FunctionSpec, queue: IQueue | undefined): IQueue {
@@ -286,7 +379,10 @@ function dashboardUrlGrantFor(
   spec: FunctionSpec,
   access: DashboardUrlAccess | undefined,
 ): DashboardUrlGrant {
-  if (!spec.stripe) throw new Error(`function ${spec.entry} sets dashboardUrl but not stripe`);
+  // Checkout functions read it for their return pages; the notification worker for the emails' links.
+  if (!spec.stripe && !spec.notificationWorker) {
+    throw new Error(`function ${spec.entry} sets dashboardUrl but neither stripe nor notificationWorker`);
+  }
   if (!access) throw new Error(`function ${spec.entry} sets dashboardUrl but was given no parameter name`);
   const parameterArn = Stack.of(scope).formatArn({
     service: 'ssm',

@@ -45,6 +45,11 @@ export type FunctionSpec = {
   /** Consumes the invoice queue (an SQS event source with bounded concurrency: Stripe's rate limits). */
   invoiceWorker?: boolean;
   /**
+   * Consumes the notification queue (every billing event, from a rule on the project's bus) and sends email
+   * through Amazon SES, from the configured sender only (NOTIFY_FROM; see infra/constructs/house-function.ts).
+   */
+  notificationWorker?: boolean;
+  /**
    * Serves metered proxy routes: forwards to the routes' upstreams (PROXY_UPSTREAMS: base URL and signing
    * secret of each) and reads each upstream's secret from Secrets Manager.
    */
@@ -328,6 +333,16 @@ export const functions = {
     ],
     timeoutSeconds: 900,
     memoryMb: 1024,
+  },
+  notify: {
+    entry: 'functions/workers/notify.ts',
+    description:
+      'Notifications: turns each billing event into its emails (SES) and customer webhook deliveries, once each',
+    // Settings, status and token reads; the per-recipient email claims (put, settle) and the status writes.
+    table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    dashboardUrl: true,
+    notificationWorker: true,
+    timeoutSeconds: 60,
   },
   eventDelivery: {
     entry: 'functions/streams/events.ts',

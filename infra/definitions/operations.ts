@@ -42,7 +42,11 @@ import {
 } from '#shared/metering/meter-api.ts';
 import { paidAnswerSchema } from '#shared/metering/metered.ts';
 import { priceListSchema } from '#shared/metering/prices.ts';
-import { notificationSettingsBody, notificationSettingsSchema } from '#shared/notifications/settings.ts';
+import {
+  notificationSettingsBody,
+  notificationSettingsSchema,
+  notificationSettingsWithStatusSchema,
+} from '#shared/notifications/settings.ts';
 import { checkoutSchema } from '#shared/payments/checkout.ts';
 import { purchaseSchema } from '#shared/payments/purchases.ts';
 import { invoiceSchema } from '#shared/postpaid/invoices.ts';
@@ -279,9 +283,14 @@ export const operations: Record<string, Operation> = {
     summary:
       'Who is emailed about the account’s billing, the low-balance alert threshold, and which events email',
     description:
-      'An account that never set them has the defaults: no recipients, no low-balance alert, every family on.',
+      'An account that never set them has the defaults: no recipients, no low-balance alert, every family on. `status` says when an email was last sent and the last failure (SES throttling is retried; `permanent` failures, such as a rejected address, are not).',
     scope: 'billing',
-    answers: { 200: { description: 'The notification settings', json: notificationSettingsSchema } },
+    answers: {
+      200: {
+        description: 'The notification settings and their status',
+        json: notificationSettingsWithStatusSchema,
+      },
+    },
   },
   'PUT /v1/notifications': {
     tag: 'Account',

@@ -34,6 +34,8 @@ export const awsCalls = {
   secretsManager: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxAttempts: 3 },
   /** The dashboard's URL: a checkout that cannot read it in time goes on without it (PUBLIC_BASE_URL only). */
   ssm: { connectionTimeoutMs: 1_000, requestTimeoutMs: 1_000, maxAttempts: 2 },
+  /** Notification emails: throttling is retried here, then by the notification queue's redelivery. */
+  ses: { connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000, maxAttempts: 3 },
   /** One attempt: the metering job backs off and re-sends throttled calls and unprocessed records itself. */
   marketplaceMetering: { connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000, maxAttempts: 1 },
 } as const satisfies Record<string, AwsCallBudget>;

@@ -32,7 +32,7 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   EventSourceMapping,
@@ -42,6 +42,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { ConfigurationSet, SuppressionReasons } from 'aws-cdk-lib/aws-ses';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -52,7 +53,14 @@ import {
   MIN_MARKETPLACE_WINDOW_HOURS,
   type RateLimitVariable,
 } from '#shared/config.ts';
-import { HOUSE_DEFAULTS, HouseFunction, type MarketplaceSettings } from '../constructs/house-function.ts';
+import { EVENT_SOURCE } from '#shared/events/bus.ts';
+import {
+  HOUSE_DEFAULTS,
+  HouseFunction,
+  type MarketplaceSettings,
+  type NotificationAccess,
+  senderAddress,
+} from '../constructs/house-function.ts';
 import { lifecycleEventPattern } from '../constructs/marketplace-events.ts';
 import { type FunctionName, type FunctionSpec, functions } from '../definitions/functions.ts';
 import { jobs } from '../definitions/jobs.ts';
@@ -220,6 +228,56 @@ function unauthorizedRouteReason(route: Route): string {
 
 export type MarketplaceContext = MarketplaceSettings & { snsTopicArns?: string[]; productId?: string };
 
+/** CDK context of the notification emails (README, "Notifications"). */
+export const NOTIFY_CONTEXT = {
+  from: 'notifyFrom',
+  identity: 'sesIdentity',
+  configurationSet: 'sesConfigurationSet',
+  productName: 'productName',
+} as const;
+
+/**
+ * The notification emails' settings from CDK context: `notifyFrom` (the sender), `sesIdentity` (its verified
+ * SES identity; default the sender's domain), `sesConfigurationSet` (default: one this stack creates, which
+ * suppresses bounced and complaining addresses) and `productName`. Without `notifyFrom`, no email is sent.
+ */
+function notificationEmailFromContext(
+  scope: Stack,
+  serviceName: string,
+): Pick<NotificationAccess, 'email' | 'productName'> {
+  const text = (key: string): string | undefined => {
+    const value: unknown = scope.node.tryGetContext(key);
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string') throw new Error(`${key} must be a string, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const productName = text(NOTIFY_CONTEXT.productName);
+  const from = text(NOTIFY_CONTEXT.from);
+  if (!from) {
+    Annotations.of(scope).addWarningV2(
+      'credits:notificationEmail',
+      'No notifyFrom in the CDK context: notification emails are not sent (webhooks still are). See README, "Notifications".',
+    );
+    return productName ? { productName } : {};
+  }
+  const address = senderAddress(from);
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address)) {
+    throw new Error(`${NOTIFY_CONTEXT.from} must be an email address, got ${JSON.stringify(from)}`);
+  }
+  const identity = text(NOTIFY_CONTEXT.identity) ?? address.slice(address.indexOf('@') + 1);
+  if (address !== identity && !address.endsWith(`@${identity}`)) {
+    throw new Error(`${NOTIFY_CONTEXT.from} ${address} is not an address of the SES identity ${identity}`);
+  }
+  const configurationSetName =
+    text(NOTIFY_CONTEXT.configurationSet) ??
+    new ConfigurationSet(scope, 'NotificationConfigurationSet', {
+      configurationSetName: `${serviceName}-notifications`,
+      suppressionReasons: SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+      reputationMetrics: true,
+    }).configurationSetName;
+  return { email: { from, identity, configurationSetName }, ...(productName ? { productName } : {}) };
+}
+
 /** The AWS Marketplace settings given as CDK context (`cdk deploy -c marketplaceProductCode=...`). */
 function marketplaceFromContext(scope: Construct): MarketplaceContext {
   const text = (key: string): string | undefined => {
@@ -313,6 +371,9 @@ export class ApiStack extends Stack {
   readonly refillDeadLetterQueue: Queue;
   readonly invoiceQueue: Queue;
   readonly invoiceDeadLetterQueue: Queue;
+  /** Every billing event, from a rule on the project's bus, for the notification worker (emails, webhooks). */
+  readonly notificationQueue: Queue;
+  readonly notificationDeadLetterQueue: Queue;
   /** Where a stream consumer reports a batch it gave up on (shard and sequence numbers; alarmed). */
   readonly streamFailureQueue: Queue;
   /** The lifecycle rule's pattern: this product's agreement and licence events (the forwarder reuses it). */
@@ -375,6 +436,35 @@ export class ApiStack extends Stack {
       visibilityTimeout: Duration.seconds(6 * invoiceWorkerTimeoutSeconds),
       deadLetterQueue: { queue: this.invoiceDeadLetterQueue, maxReceiveCount: 5 },
     });
+    // Notifications: a rule on the project's bus puts every billing event on this queue, which the notify
+    // worker consumes (emails through SES, customer webhooks). An event the rule cannot deliver, or the
+    // worker fails 10 times, lands in the dead-letter queue (alarmed); nothing is dropped silently.
+    this.notificationDeadLetterQueue = failureQueue(this, 'NotificationDeadLetterQueue');
+    this.notificationQueue = new Queue(this, 'NotificationQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(
+        6 * (functions.notify.timeoutSeconds ?? HOUSE_DEFAULTS.timeoutSeconds),
+      ),
+      deadLetterQueue: { queue: this.notificationDeadLetterQueue, maxReceiveCount: 10 },
+    });
+    new Rule(this, 'NotificationEvents', {
+      description: 'Every billing event, for the notification worker (emails and customer webhooks)',
+      eventBus: bus,
+      eventPattern: { source: [EVENT_SOURCE] },
+      targets: [
+        new SqsQueue(this.notificationQueue, {
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: this.notificationDeadLetterQueue,
+        }),
+      ],
+    });
+    const notifications: NotificationAccess = {
+      queue: this.notificationQueue,
+      publicBaseUrl: givenBaseUrl ?? this.api.apiEndpoint,
+      ...notificationEmailFromContext(this, serviceName),
+    };
     const marketplace = props.marketplace ?? marketplaceFromContext(this);
     const built: Partial<Record<FunctionName, HouseFunction>> = {};
     for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
@@ -387,6 +477,7 @@ export class ApiStack extends Stack {
         cursorSecret: props.cursorSecret,
         refillQueue: this.refillQueue,
         invoiceQueue: this.invoiceQueue,
+        notifications,
         marketplace,
         serviceName,
         metricsNamespace,
@@ -738,6 +829,25 @@ export class ApiStack extends Stack {
       alarmDescription: 'Refill requests have waited more than 5 minutes',
     }).addAlarmAction(alarmAction);
 
+    alarm(
+      'NotificationDeadLetterAlarm',
+      this.notificationDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+      }),
+      'A billing event could not be notified (emails, webhooks) after 10 tries: see the notification dead-letter queue and redrive it',
+    );
+    alarm(
+      'NotificationEmailFailedAlarm',
+      new Metric({
+        namespace: metricsNamespace,
+        metricName: 'NotificationEmailFailed',
+        dimensionsMap: { service: serviceName },
+        statistic: 'Sum',
+        period: Duration.minutes(15),
+      }),
+      "Notification emails failed (SES throttling, refusals): see the accounts' notification status",
+      10,
+    );
     alarm(
       'InvoiceDeadLetterAlarm',
       this.invoiceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),

@@ -36,6 +36,16 @@ export const keys = {
   }),
   /** Who is emailed about the account's billing, and for what (shared/notifications/settings.ts). */
   notificationSettings: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'NOTIFICATIONS' }),
+  /** How the account's notification emails fare: the last one sent, the last failure (GET /v1/notifications). */
+  notificationStatus: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'NOTIFICATION_STATUS' }),
+  /**
+   * The claim that sends one event's email to one recipient once (shared/notifications/send.ts); its own
+   * partition per event, expired by TTL long after any redelivery.
+   */
+  emailClaim: (eventId: string, recipient: string) => ({
+    PK: `EMAIL#${eventId}`,
+    SK: `TO#${recipient.toLowerCase()}`,
+  }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

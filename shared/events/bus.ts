@@ -18,7 +18,11 @@ export const EVENT_SOURCE = 'credits.billing';
 /** PutEvents takes at most 10 entries. */
 const ENTRIES_PER_PUT = 10;
 
-type LocalEventSink = { __localEvents?: BillingEvent[] };
+type LocalEventSink = {
+  __localEvents?: BillingEvent[];
+  /** The local stack's stand-in for the bus rule → notification queue → worker (and tests' capture). */
+  __localNotify?: (events: BillingEvent[]) => Promise<void> | void;
+};
 
 let client: EventBridgeClient | undefined;
 let clientGiven = false;
@@ -36,7 +40,9 @@ export function setEventBusClient(given: EventBridgeClient | undefined): void {
  */
 export async function putOnBus(events: BillingEvent[]): Promise<number> {
   if (config.localMode && !clientGiven) {
-    (globalThis as LocalEventSink).__localEvents?.push(...events);
+    const sink = globalThis as LocalEventSink;
+    sink.__localEvents?.push(...events);
+    await sink.__localNotify?.(events);
     return events.length;
   }
   const busName = config.eventBusName;

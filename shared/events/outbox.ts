@@ -23,6 +23,7 @@ export type BillingEventType =
   | 'credits.spend_limit.warning'
   | 'credits.spend_limit.reached'
   | 'credits.token_limit.reached'
+  | 'credits.invoice.issued'
   | 'credits.invoice.paid'
   | 'credits.invoice.payment_failed'
   | 'credits.invoice.overdue';

@@ -49,6 +49,26 @@ export const notificationSettingsSchema = z.object({
   events: families(z.boolean()),
 });
 
+/** How the account's emails fare (`GET /v1/notifications` `status`; shared/notifications/send.ts). */
+export const notificationStatusSchema = z.object({
+  last_sent_at: z.nullable(z.string()),
+  last_failure: z.nullable(
+    z.object({
+      at: z.string(),
+      recipient: z.string(),
+      event_type: z.string(),
+      reason: z.string(),
+      permanent: z.boolean(),
+    }),
+  ),
+});
+
+/** `GET /v1/notifications`: the settings and how their emails fare. */
+export const notificationSettingsWithStatusSchema = z.object({
+  ...notificationSettingsSchema.shape,
+  status: notificationStatusSchema,
+});
+
 export type NotificationSettings = {
   recipients: string[];
   lowBalanceThreshold: Micros | null;

@@ -84,6 +84,12 @@ export async function recordInvoiceStatus(
     ...(':url' in values ? ['hosted_invoice_url = :url'] : []),
     ...(':paidAt' in values ? ['paid_at = :paidAt'] : []),
   ];
+  // An invoice recorded open for the first time was just issued: its event rides on the write that records it
+  // (the rank only rises), so the finalizing routine and a `invoice.finalized` webhook announce it once.
+  const issued =
+    status === 'open'
+      ? [billingEvent('credits.invoice.issued', ref.accountId, eventDetail(invoice, ref))]
+      : [];
   const changed = await updateWithEvents(
     {
       Key: keys.period(ref.accountId, ref.period),
@@ -93,7 +99,7 @@ export async function recordInvoiceStatus(
         'attribute_exists(invoice_state) AND (stripe_invoice_id = :id OR attribute_not_exists(stripe_invoice_id)) AND (attribute_not_exists(status_rank) OR status_rank < :rank)',
       ExpressionAttributeValues: values,
     },
-    events,
+    [...issued, ...events],
   );
   await syncUnpaidInvoices(ref, invoice.id, status, due);
   return changed;

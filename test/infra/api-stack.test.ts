@@ -68,6 +68,8 @@ describe('api stack: functions', () => {
           'POWERTOOLS_SERVICE_NAME',
           'TABLE_NAME',
           ...(spec.stripe ? ['STRIPE_SECRET_ARN', 'PUBLIC_BASE_URL'] : []),
+          // The emails' dashboard link; no notifyFrom in this app's context, so no sender (notifications.test.ts).
+          ...(spec.notificationWorker ? ['PUBLIC_BASE_URL'] : []),
           ...(spec.cursors ? ['CURSOR_SECRET_ARN'] : []),
           // No public base URL given: Stripe's default pages may go to the dashboard (dashboard-url.test.ts).
           ...(spec.dashboardUrl ? ['DASHBOARD_URL_PARAMETER', 'RETURN_PAGES_ON_DASHBOARD'] : []),
@@ -186,6 +188,7 @@ describe('api stack: least-privilege roles', () => {
         spec.refillWorker ||
         spec.invoiceQueue ||
         spec.invoiceWorker ||
+        spec.notificationWorker ||
         spec.streamConsumer ||
         isJob
           ? ['sqs']
@@ -500,10 +503,11 @@ describe('api stack: outputs and annotations', () => {
     template.hasOutput('EventBusName', {});
   });
 
-  it('synthesizes without CDK warnings or errors (but the one asking for a Marketplace product filter)', () => {
+  it('synthesizes without CDK warnings or errors (but those asking for a Marketplace product filter and a sender)', () => {
+    const expected = ['credits:marketplaceProductFilter', 'credits:notificationEmail'];
     const warnings = Annotations.fromStack(api)
       .findWarning('*', Match.anyValue())
-      .filter((w) => !String(w.entry.data).includes('credits:marketplaceProductFilter'));
+      .filter((w) => !expected.some((id) => String(w.entry.data).includes(id)));
     expect(warnings).toEqual([]);
     expect(Annotations.fromStack(api).findError('*', Match.anyValue())).toEqual([]);
   });
@@ -667,7 +671,14 @@ describe('api stack: auto-refill queue', () => {
     // The invoice queue's senders and worker are checked in invoicing-stack.test.ts.
     // The job functions' default policies hold their on-failure destination grant (observability.test.ts).
     const expected = specs
-      .filter(([, spec]) => spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker)
+      .filter(
+        ([, spec]) =>
+          spec.refillQueue ||
+          spec.refillWorker ||
+          spec.invoiceQueue ||
+          spec.invoiceWorker ||
+          spec.notificationWorker,
+      )
       .map(([name]) => roleId(name));
     // So do the stream consumers' (their on-failure queue).
     const jobPolicies = [

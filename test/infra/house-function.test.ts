@@ -69,7 +69,7 @@ describe('house function', () => {
         dashboardUrl: true,
       };
       expect(() => new HouseFunction(stack, 'NoStripe', { ...base, spec, dashboardUrl })).toThrow(
-        /sets dashboardUrl but not stripe/,
+        /sets dashboardUrl but neither stripe nor notificationWorker/,
       );
     });
 

@@ -23,7 +23,12 @@ describe('notification settings', () => {
 
     // Assess
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ recipients: [], low_balance_threshold: null, events: allOn });
+    expect(response.body).toEqual({
+      recipients: [],
+      low_balance_threshold: null,
+      events: allOn,
+      status: { last_sent_at: null, last_failure: null },
+    });
   });
 
   it('PUT replaces them whole and GET answers what was stored; the threshold is exact micro-USD', async () => {
@@ -41,7 +46,7 @@ describe('notification settings', () => {
     // Assess
     expect(put.status).toBe(200);
     expect(put.body).toEqual(settings);
-    expect(read.body).toEqual(settings);
+    expect(read.body).toEqual({ ...settings, status: { last_sent_at: null, last_failure: null } });
     expect(cleared.body).toEqual({ recipients: [], low_balance_threshold: null, events: allOn });
     expect(await tableItem(keys.notificationSettings(accountId))).toMatchObject({ recipients: [] });
   });

@@ -93,6 +93,10 @@ describe('invoice webhooks: order-independent', () => {
     await settled();
 
     expect(await getPeriod(accountId, '2039-01')).toMatchObject({ invoice_status: 'paid', status_rank: 3 });
+    // Issued once: recorded open by the invoicing routine, whatever `invoice.finalized` deliveries followed.
+    expect(await busEvents(accountId, 'credits.invoice.issued')).toEqual([
+      expect.objectContaining({ invoice_id: invoice.id, period: '2039-01', amount: 0.25, status: 'open' }),
+    ]);
     expect(await busEvents(accountId, 'credits.invoice.paid')).toHaveLength(1);
     expect((await busEvents(accountId, 'credits.invoice.paid'))[0]).toMatchObject({
       invoice_id: invoice.id,

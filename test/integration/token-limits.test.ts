@@ -3,14 +3,11 @@
 // in its period. Against DynamoDB Local through the real route handlers.
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as z from 'zod/mini';
 import { advanceClock, nowIso, resetClock, setClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
-import type { ApiContext } from '#shared/http/api.ts';
-import { paidFeature } from '#shared/metering/metered.ts';
 import { accountMoney, fundedAccount, ledgerEntries, ledgerSum, tableItem } from '../support/accounts.ts';
-import { apiEvent, call, lambdaContext } from '../support/api.ts';
+import { call } from '../support/api.ts';
 import { eventsOf, expectContractError } from '../support/assertions.ts';
 
 type Listed = {
