@@ -36,6 +36,11 @@ export const keys = {
   }),
   /** Who is emailed about the account's billing, and for what (shared/notifications/settings.ts). */
   notificationSettings: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'NOTIFICATIONS' }),
+  /**
+   * The low-balance alert's state (shared/notifications/low-balance.ts): which threshold it fired for, or armed.
+   * Its own item, so a PUT of the settings (which replaces theirs whole) never re-arms it.
+   */
+  lowBalanceAlert: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'LOW_BALANCE_ALERT' }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,
