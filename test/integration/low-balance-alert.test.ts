@@ -10,6 +10,7 @@ import type { BillingEvent } from '#shared/events/outbox.ts';
 import { newUlid } from '#shared/ids.ts';
 import { chargeUsage } from '#shared/ledger/ledger.ts';
 import type { Micros } from '#shared/money.ts';
+import { checkLowBalanceAlerts } from '#shared/notifications/low-balance.ts';
 import { fundedAccount, tableItem } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { eventsOf, micros } from '../support/assertions.ts';
@@ -251,6 +252,28 @@ describe('exactly one event per crossing under redelivery and failures', () => {
     }
   });
 
+  it('concurrent checks of one crossing (invocations on different stream shards) record one event; of a re-arm, re-arm once', async () => {
+    // Prepare: the crossing rolled up and checked once already would leave nothing to race: race fresh checks.
+    const { accountId } = await prepaidWithAlert(10, 5);
+    await rollUpRecordedUsage();
+    failBeforeSending('BatchGetItemCommand');
+    await spend(accountId, 6);
+    await rollUpRecordedUsage(); // rolled up, its check failed: the crossing is not recorded yet
+    restoreClient();
+
+    // Act
+    await Promise.all(Array.from({ length: 8 }, () => checkLowBalanceAlerts([accountId])));
+    const fired = await tableItem(keys.lowBalanceAlert(accountId));
+    await grantCredits({ accountId, amountUsd: 2, reason: 'top-up' }); // 6: re-arming
+    await Promise.all(Array.from({ length: 8 }, () => checkLowBalanceAlerts([accountId])));
+    const rearmed = await tableItem(keys.lowBalanceAlert(accountId));
+
+    // Assess
+    expect(await eventsOf(accountId, 'credits.balance.low')).toHaveLength(1);
+    expect(fired).toMatchObject({ state: 'fired', version: 1 });
+    expect(rearmed).toMatchObject({ state: 'armed', version: 2 });
+  });
+
   it('the event’s transaction committed but its reply was lost: one event, and no other for the crossing', async () => {
     // Prepare
     const { accountId } = await prepaidWithAlert(10, 5);
@@ -258,13 +281,16 @@ describe('exactly one event per crossing under redelivery and failures', () => {
     await spend(accountId, 6);
 
     // Act: the batch's 1st transaction is its rollup, the 2nd the alert's.
-    loseRepliesOf('TransactWriteItemsCommand', 1, 1);
+    const { plan } = loseRepliesOf('TransactWriteItemsCommand', 1, 1);
     await rollUpRecordedUsage();
     restoreClient();
+    const afterLoss = await tableItem(keys.lowBalanceAlert(accountId));
     await spend(accountId, 1);
     const events = await lowEvents(accountId);
 
-    // Assess
+    // Assess: the reply lost was the alert's (a lost rollup reply would have left no check to fire).
+    expect(plan.remaining).toBe(0);
+    expect(afterLoss).toMatchObject({ state: 'fired', version: 1 });
     expect(events).toHaveLength(1);
     expect(await tableItem(keys.lowBalanceAlert(accountId))).toMatchObject({
       state: 'fired',
