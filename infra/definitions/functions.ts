@@ -356,7 +356,10 @@ export const functions = {
     description:
       'Stream consumer: sums new ledger entries into the usage rollups, postpaid period items and Marketplace hour records',
     // TransactWriteItems of entry markers (Put) and rollup, period, hour and watermark increments (Update).
-    table: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    // The low-balance alert (shared/notifications/low-balance.ts): settings and alert state (BatchGetItem,
+    // GetItem), the balance (GetItem; a sharded one's shards: TransactGetItems, or BatchGetItem when that
+    // conflicts), the alert's flip (Update) with its event (Put).
+    table: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
     streamConsumer: true,
   },
 } as const satisfies Record<string, FunctionSpec>;

@@ -110,6 +110,7 @@ export async function runRefill(accountId: string): Promise<RefillReport> {
   const low = billingEvent('credits.balance.low', accountId, {
     available: toWire(account.available),
     threshold: toWire(state.threshold),
+    source: 'auto_refill',
   });
   if (!resumed && recent.length >= MAX_ATTEMPTS_PER_WINDOW) {
     // Still due: the sweep retries once the window has room. No attempt is made, so none is recorded.

@@ -46,6 +46,11 @@ export const keys = {
     PK: `EMAIL#${eventId}`,
     SK: `TO#${recipient.toLowerCase()}`,
   }),
+  /**
+   * The low-balance alert's state (shared/notifications/low-balance.ts): which threshold it fired for, or armed.
+   * Its own item, so a PUT of the settings (which replaces theirs whole) never re-arms it.
+   */
+  lowBalanceAlert: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'LOW_BALANCE_ALERT' }),
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

@@ -3,7 +3,8 @@
 // usage increments, period and hour accruals and watermarks together. An entry whose marker exists was
 // applied before and is left out; a period or hour found claimed sends its entries to the next one; a
 // transaction that fails otherwise is reported as the batch's first failure, so it and everything after it
-// come again (nothing before it does).
+// come again (nothing before it does). Then the low-balance alerts of the accounts the batch's entries moved
+// money for are checked (shared/notifications/low-balance.ts).
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -14,6 +15,7 @@ import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
 import { failedCondition, type TransactItem, transactWrite, unexpectedReasons } from '../dynamo/transact.ts';
 import { LEDGER_ITEM_KIND, type LedgerEntry } from '../ledger/types.ts';
+import { accountsToCheck, checkLowBalanceAlerts } from '../notifications/low-balance.ts';
 import { logger, metrics } from '../observability/powertools.ts';
 import {
   type AccrualIncrement,
@@ -150,6 +152,7 @@ export async function rollUpLedgerRecords(records: DynamoDBRecord[]): Promise<Dy
     const entry = entryOfRecord(record);
     if (entry) pending.push({ entry, sequence: record.dynamodb?.SequenceNumber ?? '' });
   }
+  const received = pending;
   const applied: StreamEntry[] = [];
   let redirected = 0;
   let failure: string | undefined;
@@ -183,5 +186,11 @@ export async function rollUpLedgerRecords(records: DynamoDBRecord[]): Promise<Dy
       claimed: [...closed],
     });
   }
+  // The low-balance alerts of the accounts whose entries this batch is done with (applied now or before; the
+  // rest come again and are checked then). Never throws: the rollups' answer does not depend on it.
+  const left = new Set(pending);
+  await checkLowBalanceAlerts(
+    accountsToCheck(received.filter((e) => !left.has(e)).map(({ entry }) => entry)),
+  );
   return { batchItemFailures: failure === undefined ? [] : [{ itemIdentifier: failure }] };
 }

@@ -816,9 +816,14 @@ describe('api stack: the table stream consumers', () => {
     });
   });
 
-  it('gives the usage rollup function PutItem and UpdateItem on the table only: it reads nothing', () => {
+  it('gives the usage rollup function PutItem and UpdateItem on the table, and the reads of the low-balance alert only', () => {
     expect(functions.usageRollups).toMatchObject({ streamConsumer: true });
-    expect([...functions.usageRollups.table].sort()).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect([...functions.usageRollups.table].sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
   });
 
   it('alarms to the alarm topic when the rollups (usage, period items, hour records) lag the ledger by more than 5 minutes', () => {
