@@ -12,7 +12,10 @@ function day(unix: number): string {
 /** How the charge was paid, as a receipt prints it: "Visa •••• 4242", "PayPal", … */
 function methodOf(charge: Stripe.Charge): string {
   const details = charge.payment_method_details;
-  if (details?.card) return `${details.card.brand ?? 'Card'} •••• ${details.card.last4 ?? ''}`.trim();
+  if (details?.card) {
+    const brand = details.card.brand ?? 'card';
+    return `${brand.charAt(0).toUpperCase()}${brand.slice(1)} •••• ${details.card.last4 ?? ''}`.trim();
+  }
   if (details?.type === 'paypal') return 'PayPal';
   if (details?.type === 'customer_balance') return 'Bank transfer';
   return details?.type ?? 'Payment';
