@@ -115,6 +115,17 @@ describe('receipts and invoices of a purchase', () => {
       hosted_invoice_url: item!.invoice_url,
       metadata: { account_id: accountId, purchase_id: purchaseId },
     });
+    // Its invoice.* events are acknowledged as ignored (not a postpaid invoice), without a Stripe call.
+    const invoiceEvents = payments.emulator.control
+      .events()
+      .filter((e) => e.type.startsWith('invoice.') && (e.data.object as Stripe.Invoice).id === invoice.id);
+    expect(invoiceEvents.map((e) => e.type)).toContain('invoice.paid');
+    for (const event of invoiceEvents) {
+      expect((await deliver(event)).body).toMatchObject({ outcome: 'ignored' });
+    }
+    expect(
+      payments.emulator.control.apiRequests().filter((r) => r.path === `/v1/invoices/${invoice.id}`),
+    ).toEqual([]);
     const pdf = await fetch(invoice.invoice_pdf!);
     expect(pdf.status).toBe(200);
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
