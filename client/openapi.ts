@@ -2832,6 +2832,10 @@ export interface operations {
                             credited_at?: string;
                             /** @description ISO 8601 UTC time */
                             created_at: string;
+                            /** @description Stripe's hosted receipt of the payment; null until the purchase is paid and known */
+                            receipt_url: string | null;
+                            /** @description Stripe's hosted invoice (with its PDF); null until Stripe made it, or for older purchases */
+                            invoice_url: string | null;
                         }[];
                     };
                 };
@@ -2948,6 +2952,10 @@ export interface operations {
                         credited_at?: string;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
+                        /** @description Stripe's hosted receipt of the payment; null until the purchase is paid and known */
+                        receipt_url: string | null;
+                        /** @description Stripe's hosted invoice (with its PDF); null until Stripe made it, or for older purchases */
+                        invoice_url: string | null;
                     };
                 };
             };

@@ -4,9 +4,9 @@ import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf, principalOf } from '#shared/http/middleware.ts';
 import { openCheckout, requirePurchase } from '#shared/payments/checkout.ts';
-import { fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
+import { completePurchaseLinks, fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 import { purchaseAmount } from '#shared/payments/limits.ts';
-import { listPurchases, purchaseView } from '#shared/payments/purchases.ts';
+import { listPurchases, missingLinks, purchaseView } from '#shared/payments/purchases.ts';
 
 export const checkout = z.strictObject({
   amount: purchaseAmount,
@@ -46,6 +46,12 @@ export const handler = byRoute({
       // webhook safely (both credit through the same exactly-once path).
       if (purchase.status === 'pending' && purchase.checkout_session_id) {
         await fulfilCheckoutSession(purchase, purchase.checkout_session_id);
+        purchase = await requirePurchase(accountId, id);
+      }
+      // A paid purchase whose receipt or invoice link could not be read when it was credited gets it now
+      // (best effort: a Stripe failure answers the purchase as it is).
+      if (missingLinks(purchase)) {
+        await completePurchaseLinks(purchase);
         purchase = await requirePurchase(accountId, id);
       }
       return json(200, purchaseView(purchase));

@@ -87,6 +87,18 @@ export function handleApi(deps: ApiDeps, request: IncomingMessage, url: URL, bod
   };
   const answer = (status: number, payload: string): Answer => ({ status, headers, body: payload });
   const fail = (error: StripeApiError) => answer(error.status, errorPayload(error, requestId));
+  const outage = deps.ctx.store.requestFailures.find(
+    (rule) => rule.times > 0 && rule.method === method && rule.path.test(url.pathname),
+  );
+  if (outage) {
+    outage.times -= 1;
+    return fail(
+      new StripeApiError(outage.status, {
+        type: 'api_error',
+        message: 'Stripe is unavailable (emulated outage).',
+      }),
+    );
+  }
 
   let params: ReturnType<typeof parseForm>;
   let print = '';

@@ -57,6 +57,11 @@ export type StripeEmulatorControl = {
   deliveries(eventId?: string): DeliveryAttempt[];
   /** Every API request received so far (`/v1/*`, any answer), oldest first. */
   apiRequests(): ApiRequestRecord[];
+  /**
+   * An outage: the next `times` `/v1` requests with this method and a path matching `path` answer
+   * `status` (default 500, which the SDK retries) with an `api_error`, before any other check.
+   */
+  failRequests(rule: { method: 'GET' | 'POST'; path: RegExp; times: number; status?: number }): void;
   /** Resolves once no webhook delivery is in flight or waiting for a retry. */
   idle(): Promise<void>;
   /** Does time-driven work now: expire due sessions, fund due transfers, report overdue invoices. */
@@ -80,6 +85,9 @@ export function createControl(
     failFunding: (paymentIntentId) => snapshot(failBankTransfer(ctx, paymentIntentId)),
     updateCard: (paymentMethodId, update = {}) => snapshot(updateCardDetails(ctx, paymentMethodId, update)),
     payInvoice: (invoiceId) => snapshot(settleInvoiceOnPage(ctx, invoiceId)),
+    failRequests: (rule) => {
+      ctx.store.requestFailures.push({ ...rule, status: rule.status ?? 500 });
+    },
     resend(eventId) {
       if (!ctx.events.resend(eventId)) throw resourceMissing('event', eventId);
     },

@@ -15,6 +15,7 @@ import { createIdempotencyCache } from './idempotency.ts';
 import { randomToken } from './ids.ts';
 import { serveInvoicePage } from './invoice-page.ts';
 import { restoreStripeState, saveStripeState } from './persistence.ts';
+import { serveReceiptPages } from './receipt-page.ts';
 import { fundDueTransfers, fundPaymentIntent } from './resources/bank-transfers.ts';
 import { expireDueSessions } from './resources/checkout-sessions.ts';
 import { notifyOverdueInvoices } from './resources/invoices.ts';
@@ -158,6 +159,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     return (
       serveCheckoutPage(ctx, request, url.pathname, body) ??
       serveInvoicePage(ctx, request, url.pathname, body) ??
+      serveReceiptPages(ctx, request.method ?? 'GET', url.pathname) ??
       serveControls(control, request, url, body) ??
       json(404, { error: { type: 'invalid_request_error', message: `Nothing at ${url.pathname}` } })
     );

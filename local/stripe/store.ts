@@ -46,7 +46,12 @@ export type Store = {
   currentRequest: Stripe.Event.Request | null;
   /** Every `/v1` request received, oldest first, whatever its answer: tests count the calls a flow makes. */
   apiRequests: ApiRequestRecord[];
+  /** Outages a test asked for (`control.failRequests`): matching `/v1` requests answer an error. */
+  requestFailures: RequestFailure[];
 };
+
+/** `times` more `/v1` requests whose method and path match answer `status` (an `api_error`). */
+export type RequestFailure = { method: string; path: RegExp; times: number; status: number };
 
 export type ApiRequestRecord = { method: string; path: string };
 
@@ -67,6 +72,7 @@ export function createStore(): Store {
     overdueNotified: new Set(),
     currentRequest: null,
     apiRequests: [],
+    requestFailures: [],
   };
 }
 

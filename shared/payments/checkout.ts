@@ -116,13 +116,22 @@ export async function openCheckout(input: {
       },
       metadata,
       payment_intent_data: { metadata },
+      // Once paid, Stripe makes a paid invoice for the purchase, made out to the account's customer (its
+      // name and email); its hosted page and PDF are linked from the purchase history.
+      invoice_creation: {
+        enabled: true,
+        invoice_data: {
+          description: `Prepaid API credits (purchase ${input.purchaseId})`,
+          metadata,
+        },
+      },
       success_url: successUrl(input.purchaseId, input.returnUrl, base),
       cancel_url: input.returnUrl ?? `${base}/`,
     },
     { idempotencyKey: `checkout-${input.purchaseId}` },
   );
   if (!session.url) throw new Error('Stripe returned a checkout session without a URL');
-  await attachCheckoutSession(input.accountId, input.purchaseId, session.id);
+  await attachCheckoutSession(input.accountId, input.purchaseId, session.id, { invoiceCreation: true });
   return { purchase_id: input.purchaseId, checkout_url: session.url, status: 'pending' };
 }
 

@@ -12,7 +12,14 @@ import { applyCredit } from '../ledger/ledger.ts';
 import { fromCents, toWire } from '../money.ts';
 import { logger } from '../observability/powertools.ts';
 import { describeMethod, rememberPaymentMethod } from './payment-methods.ts';
-import { advancePurchase, type Purchase } from './purchases.ts';
+import {
+  advancePurchase,
+  missingLinks,
+  type Purchase,
+  type PurchaseLinks,
+  recordPurchaseLinks,
+} from './purchases.ts';
+import { invoiceLinks, invoiceOfPurchase, paymentMethodText, receiptUrlOf } from './receipts.ts';
 import { ignoreUnknown, refusedCurrency, reread } from './refusals.ts';
 import { stripe } from './stripe-client.ts';
 import { type TakeBackOutcome, takeBack } from './take-back.ts';
@@ -30,10 +37,20 @@ function paymentMethodType(intent: Stripe.PaymentIntent): string | undefined {
 
 export type FulfilOutcome = 'credited' | 'already_credited' | 'not_paid' | 'not_ours' | 'refused';
 
-/** Credits a succeeded PaymentIntent once; records the purchase as paid and the saved method on file. */
-export async function fulfilPaymentIntent(paymentIntentId: string): Promise<FulfilOutcome> {
+/**
+ * Credits a succeeded PaymentIntent once; records the purchase as paid (with its receipt and invoice links)
+ * and the saved method on file. `invoice`: the purchase's invoice when the caller has just read it (from
+ * the Checkout Session); otherwise it is looked up, best effort. Links never hold up the credit: one not
+ * known now is written by any later call for the same payment.
+ */
+export async function fulfilPaymentIntent(
+  paymentIntentId: string,
+  known: { invoice?: string | Stripe.Invoice | null } = {},
+): Promise<FulfilOutcome> {
   const intent = await reread('payment_intent', paymentIntentId, async () =>
-    (await stripe()).paymentIntents.retrieve(paymentIntentId, { expand: ['payment_method'] }),
+    (await stripe()).paymentIntents.retrieve(paymentIntentId, {
+      expand: ['latest_charge', 'payment_method'],
+    }),
   );
   if (!intent) return 'not_ours';
   const accountId = intent.metadata?.account_id;
@@ -44,7 +61,16 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
   const at = nowIso();
   const entryId = newUlid();
   const methodType = paymentMethodType(intent);
+  const methodText = paymentMethodText(intent);
   const purchaseId = intent.metadata.purchase_id;
+  const links: PurchaseLinks = {
+    ...(receiptUrlOf(intent) ? { receipt_url: receiptUrlOf(intent) } : {}),
+    ...(purchaseId
+      ? known.invoice !== undefined
+        ? invoiceLinks(known.invoice)
+        : await invoiceOfPurchase(accountId, purchaseId)
+      : {}),
+  };
   const outcome = await applyCredit({
     accountId,
     entryId,
@@ -62,6 +88,10 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
           payment_intent: intent.id,
           ...(purchaseId ? { purchase_id: purchaseId } : {}),
           ...(methodType ? { payment_method_type: methodType } : {}),
+          // What the receipt email shows: "Visa •••• 4242" (or the method's type), and Stripe's links.
+          ...(methodText ? { payment_method: methodText } : {}),
+          ...(links.receipt_url ? { receipt_url: links.receipt_url } : {}),
+          ...(links.invoice_url ? { invoice_url: links.invoice_url } : {}),
           entry_id: entryId,
         },
         at,
@@ -73,11 +103,14 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
     return ignoreUnknown('payment_intent', intent.id, 'its account is not in this deployment');
   }
   if (purchaseId) {
-    await advancePurchase(accountId, purchaseId, 'paid', at, {
+    const advanced = await advancePurchase(accountId, purchaseId, 'paid', at, {
       payment_intent_id: intent.id,
       credited_at: at,
       ...(methodType ? { payment_method_type: methodType } : {}),
+      ...links,
     });
+    // Already paid (a redelivery, the redirect, the other webhook): fill in the links learnt since.
+    if (!advanced) await recordPurchaseLinks(accountId, purchaseId, links);
   }
   // A method saved for later (setup_future_usage) ends up attached to the customer: that is the one on file.
   const method = intent.payment_method;
@@ -89,12 +122,29 @@ export async function fulfilPaymentIntent(paymentIntentId: string): Promise<Fulf
 }
 
 /**
+ * Fills in the links a paid purchase still lacks (a Stripe failure or the webhook order left them out),
+ * by following its payment again; never throws (logged), so a reader of the purchase is never held up.
+ */
+export async function completePurchaseLinks(purchase: Purchase): Promise<void> {
+  if (!missingLinks(purchase) || !purchase.payment_intent_id) return;
+  try {
+    await fulfilPaymentIntent(purchase.payment_intent_id);
+  } catch (error) {
+    logger.warn('purchase links not filled in; left for later', {
+      accountId: purchase.account_id,
+      purchaseId: purchase.purchase_id,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+/**
  * The Checkout Session of a stored purchase, re-read from Stripe; undefined (counted) when Stripe does not
  * know it or it names another purchase. Callers find the purchase first, so an unknown id costs no Stripe call.
  */
 async function sessionOf(purchase: Purchase, sessionId: string) {
   const session = await reread('checkout_session', sessionId, async () =>
-    (await stripe()).checkout.sessions.retrieve(sessionId),
+    (await stripe()).checkout.sessions.retrieve(sessionId, { expand: ['invoice'] }),
   );
   if (!session) return undefined;
   if (
@@ -113,7 +163,9 @@ export async function fulfilCheckoutSession(purchase: Purchase, sessionId: strin
   if (!session) return 'not_ours';
   const { account_id: accountId, purchase_id: purchaseId } = purchase;
   const intentId = idOf(session.payment_intent);
-  if (session.payment_status === 'paid' && intentId) return fulfilPaymentIntent(intentId);
+  if (session.payment_status === 'paid' && intentId) {
+    return fulfilPaymentIntent(intentId, { invoice: session.invoice });
+  }
   if (session.status === 'expired') {
     await advancePurchase(accountId, purchaseId, 'expired', nowIso());
     return 'not_paid';

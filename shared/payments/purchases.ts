@@ -2,7 +2,7 @@
 // (pending → paid | failed | expired, and failed/expired → paid when a later payment succeeds), so an older
 // event or a slower reader never overwrites a newer state.
 
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
@@ -27,6 +27,16 @@ export type Purchase = {
   payment_method_type?: string;
   credited_at?: string;
   failure_reason?: string;
+  /** The checkout asks Stripe for an invoice once paid (`invoice_creation`); older purchases have none. */
+  invoice_creation?: boolean;
+} & PurchaseLinks;
+
+/** Where the customer finds the paid purchase at Stripe: the charge's receipt, Checkout's invoice. */
+export type PurchaseLinks = {
+  receipt_url?: string;
+  invoice_id?: string;
+  /** The invoice's hosted page (`hosted_invoice_url`), which also offers its PDF. */
+  invoice_url?: string;
 };
 
 /** Paid is final; failed and expired can still be overtaken by a payment that succeeds later. */
@@ -62,20 +72,24 @@ export async function getPurchase(accountId: string, purchaseId: string): Promis
   return result.Item as Purchase | undefined;
 }
 
-/** Records the purchase's session, and the session's purchase (a replay writes the same again). */
+/**
+ * Records the purchase's session (and whether it makes an invoice), and the session's purchase (a replay
+ * writes the same again).
+ */
 export async function attachCheckoutSession(
   accountId: string,
   purchaseId: string,
   sessionId: string,
+  options: { invoiceCreation: boolean } = { invoiceCreation: false },
 ): Promise<void> {
   const outcome = await transactWrite([
     {
       Update: {
         TableName: config.tableName,
         Key: keys.purchase(accountId, purchaseId),
-        UpdateExpression: 'SET checkout_session_id = :session',
+        UpdateExpression: 'SET checkout_session_id = :session, invoice_creation = :invoice',
         ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeValues: { ':session': sessionId },
+        ExpressionAttributeValues: { ':session': sessionId, ':invoice': options.invoiceCreation },
       },
     },
     {
@@ -132,7 +146,8 @@ export async function advancePurchase(
   at: string,
   details: Partial<
     Pick<Purchase, 'payment_intent_id' | 'payment_method_type' | 'credited_at' | 'failure_reason'>
-  > = {},
+  > &
+    PurchaseLinks = {},
   /** Recorded with the change, when it is made (the status only ever moves up, so once). */
   events: BillingEvent[] = [],
 ): Promise<boolean> {
@@ -153,6 +168,34 @@ export async function advancePurchase(
     },
     events,
   );
+}
+
+/**
+ * Writes the links known of a purchase, whatever its status (they never change once Stripe made them):
+ * how a link found after the purchase was recorded paid is filled in. Nothing to write: no call.
+ */
+export async function recordPurchaseLinks(
+  accountId: string,
+  purchaseId: string,
+  links: PurchaseLinks,
+): Promise<void> {
+  const known = Object.entries(links).filter(([, value]) => value !== undefined);
+  if (known.length === 0) return;
+  await ddb().send(
+    new UpdateCommand({
+      TableName: config.tableName,
+      Key: keys.purchase(accountId, purchaseId),
+      UpdateExpression: `SET ${known.map(([name]) => `${name} = :${name}`).join(', ')}`,
+      ConditionExpression: 'attribute_exists(PK)',
+      ExpressionAttributeValues: Object.fromEntries(known.map(([name, value]) => [`:${name}`, value])),
+    }),
+  );
+}
+
+/** True when a paid purchase still lacks a link Stripe has or will have for it. */
+export function missingLinks(purchase: Purchase): boolean {
+  if (purchase.status !== 'paid' || !purchase.payment_intent_id) return false;
+  return !purchase.receipt_url || (purchase.invoice_creation === true && !purchase.invoice_url);
 }
 
 /** The account's purchases, newest first (ids are time-ordered). */
@@ -176,6 +219,14 @@ export const purchaseSchema = z.object({
   payment_method_type: z.optional(z.string()),
   credited_at: z.optional(isoTime),
   created_at: isoTime,
+  receipt_url: z
+    .nullable(z.string())
+    .check(z.describe("Stripe's hosted receipt of the payment; null until the purchase is paid and known")),
+  invoice_url: z
+    .nullable(z.string())
+    .check(
+      z.describe("Stripe's hosted invoice (with its PDF); null until Stripe made it, or for older purchases"),
+    ),
 });
 
 export function purchaseView(purchase: Purchase): z.output<typeof purchaseSchema> {
@@ -186,5 +237,7 @@ export function purchaseView(purchase: Purchase): z.output<typeof purchaseSchema
     ...(purchase.payment_method_type ? { payment_method_type: purchase.payment_method_type } : {}),
     ...(purchase.credited_at ? { credited_at: purchase.credited_at } : {}),
     created_at: purchase.created_at,
+    receipt_url: purchase.receipt_url ?? null,
+    invoice_url: purchase.invoice_url ?? null,
   };
 }

@@ -71,6 +71,11 @@ function forPurchase(follow: (purchase: Purchase, sessionId: string) => Promise<
   };
 }
 
+/** An invoice Checkout made for a purchase: it names the purchase and no postpaid period. */
+function isPurchaseInvoice(invoice: Stripe.Invoice): boolean {
+  return Boolean(invoice.metadata?.purchase_id) && !invoice.metadata?.period;
+}
+
 const handlers: Record<string, Handler> = {
   'checkout.session.completed': forPurchase(fulfilCheckoutSession),
   'checkout.session.async_payment_succeeded': forPurchase(fulfilCheckoutSession),
@@ -102,10 +107,13 @@ const handlers: Record<string, Handler> = {
     await refreshPaymentMethod(accountId, describeMethod(current, event.created));
   },
   // Postpaid invoices: each event re-reads the invoice and records its current state (shared/postpaid).
+  // A purchase's own invoice (Checkout's `invoice_creation`, already paid) has nothing to record there:
+  // acknowledged without a Stripe call, and not counted as unknown (it is ours).
   ...Object.fromEntries(
     invoiceEventTypes.map((type): [string, Handler] => [
       type,
-      (invoice, event) => handleInvoiceEvent(invoice.id, event),
+      async (invoice, event) =>
+        isPurchaseInvoice(invoice as Stripe.Invoice) ? 'not_ours' : handleInvoiceEvent(invoice.id, event),
     ]),
   ),
 };

@@ -158,6 +158,14 @@ describe('billing dashboard in Chromium', () => {
     await expect.poll(() => history.getByRole('row').count()).toBe(2);
     // The view reads the history as it opens and again once the purchase is paid; the newest read is drawn.
     await expect.poll(() => history.getByRole('row').nth(1).textContent()).toContain('Paid');
+    // Stripe's receipt and invoice of the purchase, linked from its row and served by the emulator.
+    const row = history.getByRole('row').nth(1);
+    for (const name of ['Receipt', 'Invoice']) {
+      const link = row.getByRole('link', { name: new RegExp(`^${name} of the \\$25\\.00 purchase`) });
+      const href = await link.getAttribute('href');
+      expect(href?.startsWith(stack.stripe!.url)).toBe(true);
+      expect((await fetch(href!)).status).toBe(200);
+    }
     await screenshot(page, '05-purchase-paid');
   });
 

@@ -292,3 +292,96 @@ describe('expiry', () => {
     expect(result.redirect).toBe(`https://app.example.com/billing/return?session_id=${session.id}`);
   });
 });
+
+describe('invoice creation', () => {
+  const invoiceCreation = {
+    invoice_creation: {
+      enabled: true,
+      invoice_data: { description: 'Prepaid API credits', metadata: { purchase_id: 'pur_1' } },
+    },
+  };
+
+  it('a paid card session gets a paid invoice with a hosted page and a PDF, and its charge a receipt', async () => {
+    const { customer, session } = await openSession(h.stripe, invoiceCreation);
+    expect(session.invoice_creation).toMatchObject({
+      enabled: true,
+      invoice_data: { metadata: { purchase_id: 'pur_1' } },
+    });
+    expect(session.invoice).toBeNull();
+    await submitPage(session, { payment_method: 'card', card_number: '4242424242424242' });
+
+    const completed = await h.receiver.waitFor('checkout.session.completed', objectId(session.id));
+    const invoiceId = (completed.event.data.object as Stripe.Checkout.Session).invoice as string;
+    expect(invoiceId).toMatch(/^in_/);
+    await h.receiver.waitFor('invoice.paid', objectId(invoiceId));
+    const paid = await h.stripe.checkout.sessions.retrieve(session.id, {
+      expand: ['invoice', 'payment_intent.latest_charge'],
+    });
+    const invoice = paid.invoice as Stripe.Invoice;
+    expect(invoice).toMatchObject({
+      status: 'paid',
+      customer: customer.id,
+      customer_name: 'Ada',
+      customer_email: 'ada@example.com',
+      description: 'Prepaid API credits',
+      metadata: { purchase_id: 'pur_1' },
+      amount_due: 2500,
+      amount_paid: 2500,
+      amount_remaining: 0,
+      collection_method: 'charge_automatically',
+      hosted_invoice_url: `${h.emulator.url}/invoices/${invoiceId}`,
+      invoice_pdf: `${h.emulator.url}/invoices/${invoiceId}/pdf`,
+    });
+    expect(invoice.number).toMatch(/-0001$/);
+    expect(invoice.lines.data.map((line) => [line.description, line.amount])).toEqual([
+      ['API credits', 2500],
+    ]);
+    const page = await fetch(invoice.hosted_invoice_url!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('This invoice is paid.');
+    const pdf = await fetch(invoice.invoice_pdf!);
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(await pdf.text()).toMatch(/^%PDF-1\.4[\s\S]*\(Total: \$25\.00\)[\s\S]*%%EOF\n$/);
+
+    const charge = (paid.payment_intent as Stripe.PaymentIntent).latest_charge as Stripe.Charge;
+    expect(charge.receipt_url).toBe(`${h.emulator.url}/receipts/${charge.id}`);
+    const receipt = await fetch(charge.receipt_url!);
+    expect(receipt.status).toBe(200);
+    expect(await receipt.text()).toContain('Visa •••• 4242');
+  });
+
+  it('a bank transfer session is invoiced when the transfer arrives, not before', async () => {
+    const manual = await startHarness({ fundingDelayMs: Number.POSITIVE_INFINITY });
+    try {
+      const { session } = await openSession(manual.stripe, invoiceCreation);
+      await submitPage(session, { payment_method: 'bank_transfer' });
+      const waiting = await manual.stripe.checkout.sessions.retrieve(session.id);
+      expect(waiting).toMatchObject({ status: 'complete', payment_status: 'unpaid', invoice: null });
+
+      manual.emulator.control.fund(String(waiting.payment_intent));
+      const succeeded = await manual.receiver.waitFor(
+        'checkout.session.async_payment_succeeded',
+        objectId(session.id),
+      );
+      const invoiceId = (succeeded.event.data.object as Stripe.Checkout.Session).invoice as string;
+      expect(invoiceId).toMatch(/^in_/);
+      expect((await manual.stripe.invoices.retrieve(invoiceId)).status).toBe('paid');
+    } finally {
+      await manual.stop();
+    }
+  });
+
+  it('is off unless asked for: no invoice, and a declined charge has no receipt', async () => {
+    const { session } = await openSession(h.stripe);
+    expect(session.invoice_creation).toMatchObject({ enabled: false });
+    await submitPage(session, { payment_method: 'card', card_number: '4000000000009995' });
+    await submitPage(session, { payment_method: 'card', card_number: '4242424242424242' });
+    const paid = await h.stripe.checkout.sessions.retrieve(session.id);
+    expect(paid.invoice).toBeNull();
+    const charges = await h.stripe.charges.list({ payment_intent: String(paid.payment_intent) });
+    expect(charges.data.map((charge) => [charge.status, charge.receipt_url === null])).toEqual([
+      ['succeeded', false],
+      ['failed', true],
+    ]);
+  });
+});

@@ -184,6 +184,31 @@ function follow(context: ViewContext, purchaseId: string, panel: HTMLElement): v
   void check();
 }
 
+/** Stripe's receipt and invoice of a paid purchase, each opened in a new tab; "—" while neither is known. */
+function documents(purchase: Purchase): HTMLElement | string {
+  const link = (url: string, label: string) =>
+    h(
+      'a',
+      {
+        href: url,
+        target: '_blank',
+        rel: 'noopener noreferrer',
+        'aria-label': `${label} of the ${money(purchase.amount)} purchase of ${when(purchase.created_at)}`,
+      },
+      label,
+    );
+  const links = [
+    ...(purchase.receipt_url ? [link(purchase.receipt_url, 'Receipt')] : []),
+    ...(purchase.invoice_url ? [link(purchase.invoice_url, 'Invoice')] : []),
+  ];
+  if (links.length === 0) return '—';
+  return h(
+    'span',
+    { class: 'documents' },
+    ...links.flatMap((item, index) => (index ? [' · ', item] : [item])),
+  );
+}
+
 const historyId = 'purchase-history';
 /**
  * The view draws the history when it opens and again once a followed purchase is paid; the two reads can
@@ -202,7 +227,7 @@ async function drawHistory(context: ViewContext): Promise<void> {
       data.length
         ? table(
             'Purchases, newest first',
-            ['Date', 'Amount', 'Method', 'State', 'Credited'],
+            ['Date', 'Amount', 'Method', 'State', 'Credited', 'Documents'],
             data.map((purchase) => [
               when(purchase.created_at),
               money(purchase.amount),
@@ -211,6 +236,7 @@ async function drawHistory(context: ViewContext): Promise<void> {
                 : (purchase.payment_method_type ?? '—'),
               badge(purchase.status),
               when(purchase.credited_at),
+              documents(purchase),
             ]),
           )
         : h('p', { class: 'muted' }, 'No purchases yet.'),

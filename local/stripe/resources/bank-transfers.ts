@@ -7,6 +7,7 @@ import { nowMs } from '#shared/clock.ts';
 import type { EmulatorContext } from '../context.ts';
 import { invalidRequest } from '../errors.ts';
 import { randomToken } from '../ids.ts';
+import { invoiceCheckoutSession } from './invoices.ts';
 import { requirePaymentIntent, requirePaymentMethod } from './lookup.ts';
 import { paymentAttemptExpired, succeedPayment } from './payments.ts';
 
@@ -132,6 +133,7 @@ export function fundPaymentIntent(ctx: EmulatorContext, id: string, amount?: num
   const session = sessionOfIntent(ctx, id);
   if (session && session.payment_status !== 'paid') {
     session.payment_status = 'paid';
+    invoiceCheckoutSession(ctx, session, ctx.store.sessionExtras.get(session.id)?.lineItems ?? []);
     ctx.events.emit('checkout.session.async_payment_succeeded', session);
   }
   return intent;

@@ -99,8 +99,9 @@ export function recordCharge(
   options: { decline?: Decline; authenticated?: boolean } = {},
 ): Stripe.Charge {
   const succeeded = !options.decline;
+  const id = newId('ch');
   const charge: Stripe.Charge = {
-    id: newId('ch'),
+    id,
     object: 'charge',
     amount: intent.amount,
     amount_captured: succeeded ? intent.amount : 0,
@@ -131,7 +132,8 @@ export function recordCharge(
     payment_method_details: methodDetails(method, intent.amount, options.authenticated ?? false),
     receipt_email: intent.receipt_email,
     receipt_number: null,
-    receipt_url: null,
+    // Stripe's hosted receipt of a successful payment (the emulator's page: local/stripe/receipt-page.ts).
+    receipt_url: succeeded ? `${ctx.baseUrl}/receipts/${id}` : null,
     refunded: false,
     review: null,
     shipping: null,

@@ -10,6 +10,7 @@ import type { OfferedType } from '../store.ts';
 import { awaitBankTransfer } from './bank-transfers.ts';
 import { expireSession, extrasOf } from './checkout-sessions.ts';
 import { newCustomer } from './customers.ts';
+import { invoiceCheckoutSession } from './invoices.ts';
 import { idOf, requirePaymentIntent, requireSession } from './lookup.ts';
 import { intentMethodOptions } from './method-options.ts';
 import { createCardMethod, createCustomerBalanceMethod, createPaypalMethod } from './payment-methods.ts';
@@ -78,7 +79,13 @@ function needsCustomer(
   intent: Stripe.PaymentIntent,
   type: OfferedType,
 ): boolean {
-  if (session.customer_creation === 'always' || type === 'customer_balance') return true;
+  // An invoice needs a customer to be made out to.
+  if (
+    session.customer_creation === 'always' ||
+    session.invoice_creation?.enabled ||
+    type === 'customer_balance'
+  )
+    return true;
   const usage = futureUsageFor(intent, type);
   return usage === 'off_session' || usage === 'on_session';
 }
@@ -102,6 +109,8 @@ function complete(
     tax_exempt: 'none',
     tax_ids: [],
   };
+  // Stripe makes the invoice once the payment succeeds, before the session completes.
+  if (paymentStatus === 'paid') invoiceCheckoutSession(ctx, session, extrasOf(ctx, session.id).lineItems);
   ctx.events.emit('checkout.session.completed', session);
 }
 

@@ -179,6 +179,35 @@ function readExpiry(params: ParamReader, created: number): number {
   return expiresAt;
 }
 
+/**
+ * `invoice_creation`: once the session is paid, an invoice (paid) is made for it, with these details.
+ * Stripe answers `invoice_creation` on every payment-mode session (`enabled: false` when not asked for).
+ */
+function readInvoiceCreation(params: ParamReader): Stripe.Checkout.Session.InvoiceCreation {
+  const creation = params.object('invoice_creation');
+  creation?.allow<Stripe.Checkout.SessionCreateParams.InvoiceCreation>(['enabled', 'invoice_data']);
+  const enabled = creation?.boolean('enabled');
+  if (creation && enabled === undefined) throw missingParam(creation.name('enabled'));
+  const data = creation?.object('invoice_data');
+  data?.allow<Stripe.Checkout.SessionCreateParams.InvoiceCreation.InvoiceData>([
+    'description',
+    'metadata',
+    'footer',
+  ]);
+  return {
+    enabled: enabled ?? false,
+    invoice_data: {
+      account_tax_ids: null,
+      custom_fields: null,
+      description: data?.string('description') ?? null,
+      footer: data?.string('footer') ?? null,
+      issuer: null,
+      metadata: mergeMetadata({}, data?.metadata()),
+      rendering_options: null,
+    },
+  };
+}
+
 export function createCheckoutSession(ctx: EmulatorContext, params: ParamReader): Stripe.Checkout.Session {
   params.allow<Stripe.Checkout.SessionCreateParams & { payment_method_types: string[] }>([
     'mode',
@@ -200,6 +229,7 @@ export function createCheckoutSession(ctx: EmulatorContext, params: ParamReader)
     'submit_type',
     'billing_address_collection',
     'ui_mode',
+    'invoice_creation',
   ]);
   const mode = params.string('mode');
   if (mode === undefined) throw missingParam('mode');
@@ -275,7 +305,7 @@ export function createCheckoutSession(ctx: EmulatorContext, params: ParamReader)
     expires_at: readExpiry(params, created),
     integration_identifier: null,
     invoice: null,
-    invoice_creation: null,
+    invoice_creation: readInvoiceCreation(params),
     livemode: false,
     locale: params.string('locale') ?? null,
     managed_payments: null,

@@ -21,6 +21,101 @@ function totals(invoice: Stripe.Invoice): void {
   invoice.amount_remaining = Math.max(total, 0) - invoice.amount_paid;
 }
 
+type InvoiceInit = {
+  collection: Stripe.Invoice.CollectionMethod;
+  autoAdvance: boolean;
+  billingReason: Stripe.Invoice.BillingReason;
+  currency: string;
+  description: string | null;
+  dueDate: number | null;
+  footer: string | null;
+  metadata: Record<string, string>;
+};
+
+/** A draft invoice for `customer`, stored; the caller adds lines and moves it on. */
+function newInvoice(ctx: EmulatorContext, customer: Stripe.Customer, init: InvoiceInit): Stripe.Invoice {
+  const id = newId('in');
+  const created = unixNow();
+  const invoice: Stripe.Invoice = {
+    id,
+    object: 'invoice',
+    account_country: 'US',
+    account_name: 'Stripe Emulator',
+    account_tax_ids: null,
+    amount_due: 0,
+    amount_overpaid: 0,
+    amount_paid: 0,
+    amount_remaining: 0,
+    amount_shipping: 0,
+    application: null,
+    attempt_count: 0,
+    attempted: false,
+    auto_advance: init.autoAdvance,
+    automatic_tax: { disabled_reason: null, enabled: false, liability: null, provider: null, status: null },
+    automatically_finalizes_at: null,
+    billing_reason: init.billingReason,
+    collection_method: init.collection,
+    created,
+    currency: init.currency,
+    custom_fields: null,
+    customer: customer.id,
+    customer_account: null,
+    customer_address: null,
+    customer_email: customer.email,
+    customer_name: customer.name ?? null,
+    customer_phone: customer.phone ?? null,
+    customer_shipping: null,
+    customer_tax_exempt: 'none',
+    customer_tax_ids: [],
+    default_payment_method: null,
+    default_source: null,
+    default_tax_rates: [],
+    description: init.description,
+    discounts: [],
+    due_date: init.dueDate,
+    effective_at: null,
+    ending_balance: null,
+    footer: init.footer,
+    from_invoice: null,
+    hosted_invoice_url: null,
+    invoice_pdf: null,
+    issuer: { type: 'self' },
+    last_finalization_error: null,
+    latest_revision: null,
+    lines: { object: 'list', data: [], has_more: false, url: `/v1/invoices/${id}/lines` },
+    livemode: false,
+    metadata: init.metadata,
+    next_payment_attempt: null,
+    number: null,
+    on_behalf_of: null,
+    parent: null,
+    payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
+    period_end: created,
+    period_start: created,
+    post_payment_credit_notes_amount: 0,
+    pre_payment_credit_notes_amount: 0,
+    receipt_number: null,
+    rendering: null,
+    shipping_cost: null,
+    shipping_details: null,
+    starting_balance: 0,
+    statement_descriptor: null,
+    status: 'draft',
+    status_transitions: { finalized_at: null, marked_uncollectible_at: null, paid_at: null, voided_at: null },
+    subtotal: 0,
+    subtotal_excluding_tax: 0,
+    test_clock: null,
+    total: 0,
+    total_discount_amounts: [],
+    total_excluding_tax: 0,
+    total_pretax_credit_amounts: [],
+    total_taxes: [],
+    webhooks_delivered_at: null,
+  };
+  ctx.store.invoices.set(id, invoice);
+  return invoice;
+}
+
 export function createInvoice(ctx: EmulatorContext, params: ParamReader): Stripe.Invoice {
   params.allow<Stripe.InvoiceCreateParams>([
     'customer',
@@ -58,84 +153,16 @@ export function createInvoice(ctx: EmulatorContext, params: ParamReader): Stripe
       },
     );
   }
-  const id = newId('in');
-  const invoice: Stripe.Invoice = {
-    id,
-    object: 'invoice',
-    account_country: 'US',
-    account_name: 'Stripe Emulator',
-    account_tax_ids: null,
-    amount_due: 0,
-    amount_overpaid: 0,
-    amount_paid: 0,
-    amount_remaining: 0,
-    amount_shipping: 0,
-    application: null,
-    attempt_count: 0,
-    attempted: false,
-    auto_advance: params.boolean('auto_advance') ?? false,
-    automatic_tax: { disabled_reason: null, enabled: false, liability: null, provider: null, status: null },
-    automatically_finalizes_at: null,
-    billing_reason: 'manual',
-    collection_method: collection,
-    created,
+  const invoice = newInvoice(ctx, customer, {
+    collection,
+    autoAdvance: params.boolean('auto_advance') ?? false,
+    billingReason: 'manual',
     currency: params.has('currency') ? readCurrency(params) : 'usd',
-    custom_fields: null,
-    customer: customer.id,
-    customer_account: null,
-    customer_address: null,
-    customer_email: customer.email,
-    customer_name: customer.name ?? null,
-    customer_phone: customer.phone ?? null,
-    customer_shipping: null,
-    customer_tax_exempt: 'none',
-    customer_tax_ids: [],
-    default_payment_method: null,
-    default_source: null,
-    default_tax_rates: [],
     description: params.string('description') ?? null,
-    discounts: [],
-    due_date: dueDate ?? (days === undefined ? null : created + days * DAY),
-    effective_at: null,
-    ending_balance: null,
+    dueDate: dueDate ?? (days === undefined ? null : created + days * DAY),
     footer: params.string('footer') ?? null,
-    from_invoice: null,
-    hosted_invoice_url: null,
-    invoice_pdf: null,
-    issuer: { type: 'self' },
-    last_finalization_error: null,
-    latest_revision: null,
-    lines: { object: 'list', data: [], has_more: false, url: `/v1/invoices/${id}/lines` },
-    livemode: false,
     metadata: mergeMetadata({}, params.metadata()),
-    next_payment_attempt: null,
-    number: null,
-    on_behalf_of: null,
-    parent: null,
-    payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
-    period_end: created,
-    period_start: created,
-    post_payment_credit_notes_amount: 0,
-    pre_payment_credit_notes_amount: 0,
-    receipt_number: null,
-    rendering: null,
-    shipping_cost: null,
-    shipping_details: null,
-    starting_balance: 0,
-    statement_descriptor: null,
-    status: 'draft',
-    status_transitions: { finalized_at: null, marked_uncollectible_at: null, paid_at: null, voided_at: null },
-    subtotal: 0,
-    subtotal_excluding_tax: 0,
-    test_clock: null,
-    total: 0,
-    total_discount_amounts: [],
-    total_excluding_tax: 0,
-    total_pretax_credit_amounts: [],
-    total_taxes: [],
-    webhooks_delivered_at: null,
-  };
-  ctx.store.invoices.set(id, invoice);
+  });
   // `exclude` is the default since API 2022-08-01: pending items stay pending unless asked for.
   if (params.oneOf('pending_invoice_items_behavior', ['exclude', 'include']) === 'include') {
     for (const item of ctx.store.invoiceItems.values()) {
@@ -289,10 +316,8 @@ function markPaid(ctx: EmulatorContext, invoice: Stripe.Invoice, outOfBand: bool
   return invoice;
 }
 
-export function finalizeInvoice(ctx: EmulatorContext, id: string, params: ParamReader): Stripe.Invoice {
-  params.allow<Stripe.InvoiceFinalizeInvoiceParams>(['auto_advance']);
-  const invoice = requireInvoice(ctx, id);
-  requireStatus(invoice, ['draft'], 'finalize');
+/** Numbers the invoice from its customer's sequence and opens it, with its hosted page and PDF. */
+function openInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): void {
   const customer = requireCustomer(ctx, idOf(invoice.customer)!);
   const sequence = customer.next_invoice_sequence ?? 1;
   customer.next_invoice_sequence = sequence + 1;
@@ -302,6 +327,74 @@ export function finalizeInvoice(ctx: EmulatorContext, id: string, params: ParamR
   invoice.effective_at = now;
   invoice.status_transitions.finalized_at = now;
   invoice.hosted_invoice_url = `${ctx.baseUrl}/invoices/${invoice.id}`;
+  invoice.invoice_pdf = `${ctx.baseUrl}/invoices/${invoice.id}/pdf`;
+}
+
+/**
+ * The invoice of a paid Checkout Session with `invoice_creation.enabled` (Stripe's post-payment invoice for
+ * one-time payments): made from the session's line items and `invoice_data`, finalized and paid at once,
+ * and named on the session (`invoice`). Once per session.
+ */
+export function invoiceCheckoutSession(
+  ctx: EmulatorContext,
+  session: Stripe.Checkout.Session,
+  lineItems: Stripe.LineItem[],
+): Stripe.Invoice | undefined {
+  if (!session.invoice_creation?.enabled || session.invoice) return undefined;
+  const customer = requireCustomer(ctx, idOf(session.customer)!);
+  const data = session.invoice_creation.invoice_data;
+  const invoice = newInvoice(ctx, customer, {
+    collection: 'charge_automatically',
+    autoAdvance: false,
+    billingReason: 'manual',
+    currency: session.currency ?? 'usd',
+    description: data.description,
+    dueDate: null,
+    footer: data.footer,
+    metadata: { ...(data.metadata ?? {}) },
+  });
+  ctx.events.emit('invoice.created', invoice);
+  const now = unixNow();
+  for (const line of lineItems) {
+    const item: Stripe.InvoiceItem = {
+      id: newId('ii'),
+      object: 'invoiceitem',
+      amount: line.amount_total,
+      currency: line.currency,
+      customer: customer.id,
+      customer_account: null,
+      date: now,
+      description: line.description ?? null,
+      discountable: false,
+      discounts: [],
+      invoice: null,
+      livemode: false,
+      metadata: { ...(line.metadata ?? {}) },
+      net_amount: line.amount_total,
+      parent: null,
+      period: { start: now, end: now },
+      pricing: null,
+      proration: false,
+      quantity: line.quantity ?? 1,
+      quantity_decimal: Stripe.Decimal.from(String(line.quantity ?? 1)),
+      tax_rates: [],
+      test_clock: null,
+    };
+    ctx.store.invoiceItems.set(item.id, item);
+    addLine(invoice, item);
+  }
+  totals(invoice);
+  openInvoice(ctx, invoice);
+  ctx.events.emit('invoice.finalized', invoice);
+  session.invoice = invoice.id;
+  return markPaid(ctx, invoice, false);
+}
+
+export function finalizeInvoice(ctx: EmulatorContext, id: string, params: ParamReader): Stripe.Invoice {
+  params.allow<Stripe.InvoiceFinalizeInvoiceParams>(['auto_advance']);
+  const invoice = requireInvoice(ctx, id);
+  requireStatus(invoice, ['draft'], 'finalize');
+  openInvoice(ctx, invoice);
   invoice.auto_advance = params.boolean('auto_advance') ?? invoice.auto_advance;
   totals(invoice);
   ctx.events.emit('invoice.finalized', invoice);
