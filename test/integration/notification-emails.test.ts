@@ -3,16 +3,21 @@
 // delivered — through SES (here the real SDK against a stand-in on this machine) or the local mail catcher.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { advanceClock, nowMs, resetClock } from '#shared/clock.ts';
+import { grantCredits } from '#shared/accounts/service.ts';
+import { advanceClock, nowIso, nowMs, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { transactWrite } from '#shared/dynamo/transact.ts';
 import { type BillingEvent, billingEvent, eventPut, updateWithEvents } from '#shared/events/outbox.ts';
+import { newUlid } from '#shared/ids.ts';
+import { chargeUsage } from '#shared/ledger/ledger.ts';
+import type { Micros } from '#shared/money.ts';
 import { caughtMail, clearCaughtMail, setSesClient } from '#shared/notifications/mailer.ts';
 import { handleNotificationMessages, notifyEvent } from '#shared/notifications/notify.ts';
 import { EmailInProgressError, SENDING_LEASE_MS } from '#shared/notifications/send.ts';
 import { fundedAccount, tableItem } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
+import { micros } from '../support/assertions.ts';
 import { type FakeSes, startFakeSes } from '../support/fake-ses.ts';
 import { deliverRecordedEvents } from '../support/stream.ts';
 
@@ -170,6 +175,55 @@ describe('notification emails from recorded events', () => {
     // Assess
     expect(wrote).toBe(false);
     expect(mailOf(accountId)).toEqual([]);
+  });
+});
+
+describe('the low-balance email', () => {
+  /** One charge through the ledger's own charging transaction. */
+  async function spend(accountId: string, usd: number) {
+    const entryId = newUlid();
+    const outcome = await chargeUsage({
+      accountId,
+      entryId,
+      requestId: `req_${entryId}`,
+      feature: 'alerts',
+      quantity: 1,
+      tokenId: undefined,
+      cost: micros(usd) as Micros,
+      at: nowIso(),
+    });
+    expect(outcome.status).toBe('charged');
+  }
+
+  /** Rollups check the balance and record the alert's event; the next pass delivers it to the worker. */
+  async function settle() {
+    await deliverRecordedEvents();
+    await deliverRecordedEvents();
+  }
+
+  it('a balance crossing the alert threshold three times yields exactly three emails', async () => {
+    // Prepare: $10, alert at $5.
+    const { accountId, token } = await fundedAccount(10);
+    const put = await call('PUT', '/v1/notifications', {
+      token,
+      body: { recipients: ['ops@example.com'], low_balance_threshold: 5, events: allOn },
+    });
+    expect(put.status).toBe(200);
+
+    // Act: 10 → 4 (crossing) → 3 → +5 = 8 (re-armed) → 2 (crossing) → +10 = 12 → 4.5 (crossing) → 4
+    for (const step of [-6, -1, 5, -6, 10, -7.5, -0.5]) {
+      if (step < 0) await spend(accountId, -step);
+      else await grantCredits({ accountId, amountUsd: step, reason: 'top-up' });
+      await settle();
+    }
+
+    // Assess
+    const mail = mailOf(accountId);
+    expect(mail).toHaveLength(3);
+    expect(mail.every((m) => m.event === 'credits.balance.low')).toBe(true);
+    // Newest first: the balance each crossing found, under the $5.00 threshold.
+    expect(mail.map((m) => m.subject)).toEqual(Array(3).fill('Your balance is below $5.00'));
+    expect(mail.map((m) => /balance is (\$[\d.]+)/.exec(m.text)?.[1])).toEqual(['$4.50', '$2.00', '$4.00']);
   });
 });
 

@@ -5,8 +5,9 @@
 import type Stripe from 'stripe';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { nowMs } from '#shared/clock.ts';
-import { fromWire } from '#shared/money.ts';
-import { purchaseReceiptEmail } from '#shared/notifications/templates.ts';
+import type { BillingEvent } from '#shared/events/outbox.ts';
+import { caughtMail } from '#shared/notifications/mailer.ts';
+import { notifyEvent } from '#shared/notifications/notify.ts';
 import { accountMoney, fundedAccount, ledgerEntries } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { eventsOf } from '../support/assertions.ts';
@@ -14,11 +15,21 @@ import { deliverWebhook, type Payments, startPayments } from '../support/payment
 
 let payments: Payments;
 
+type Sink = { __localNotify?: (events: BillingEvent[]) => Promise<void> | void };
+const sink = globalThis as Sink;
+let previousNotify: Sink['__localNotify'];
+
 beforeAll(async () => {
   payments = await startPayments();
+  // The notification queue's stand-in: each event the outbox delivers reaches the notify worker.
+  previousNotify = sink.__localNotify;
+  sink.__localNotify = async (events) => {
+    for (const event of events) await notifyEvent(event);
+  };
 });
 
 afterAll(async () => {
+  sink.__localNotify = previousNotify;
   await payments?.stop();
 });
 
@@ -79,6 +90,15 @@ const purchaseEntries = async (accountId: string) =>
 describe('receipts and invoices of a purchase', () => {
   it('a $10 card purchase yields a receipt and an invoice, linked from the history and named in the event', async () => {
     const { accountId, token } = await fundedAccount(0, 'Receipts Inc');
+    const settings = await call('PUT', '/v1/notifications', {
+      token,
+      body: {
+        recipients: ['books@receipts.example'],
+        low_balance_threshold: null,
+        events: { low_balance: true, auto_refill: true, spend_limit: true, invoices: true, receipts: true },
+      },
+    });
+    expect(settings.status).toBe(200);
     const { purchaseId, sessionId } = await checkout(token, 10);
 
     // The session asks Stripe for an invoice made out to the account's customer, naming the purchase.
@@ -142,20 +162,17 @@ describe('receipts and invoices of a purchase', () => {
       receipt_url: item!.receipt_url,
       invoice_url: item!.invoice_url,
     });
-    const email = purchaseReceiptEmail(
-      { productName: 'Acme API', dashboardUrl: 'https://dashboard.example.com' },
-      {
-        accountId,
-        purchaseId,
-        amount: fromWire(events[0]!.amount),
-        paymentMethod: String(events[0]!.payment_method),
-        paidAt: events[0]!.at,
-        receiptUrl: String(events[0]!.receipt_url),
-      },
-    );
-    expect(email.subject).toBe('Receipt for your $10.00 purchase');
-    expect(email.text).toContain('Visa •••• 4242');
-    expect(email.text).toContain(item!.receipt_url!);
+    // …and the notify worker emails it: one receipt to the account's recipient, with the receipt link.
+    const receipts = caughtMail().filter((mail) => mail.account_id === accountId);
+    expect(receipts).toHaveLength(1);
+    expect(receipts[0]).toMatchObject({
+      to: ['books@receipts.example'],
+      event: 'credits.purchase.succeeded',
+      subject: 'Receipt for your $10.00 purchase',
+    });
+    expect(receipts[0]!.text).toContain('Visa •••• 4242');
+    expect(receipts[0]!.text).toContain(item!.receipt_url!);
+    expect(receipts[0]!.html).toContain(`href="${item!.receipt_url!}"`);
   });
 
   it('names the invoice in the event when checkout.session.completed arrives before payment_intent.succeeded', async () => {
