@@ -210,6 +210,48 @@ describe('local stack', () => {
     expect(delivered[0]?.event_id).toMatch(/^evt_/);
   });
 
+  it('catches the emails the notify worker sends: a low-balance alert reaches /__local/mail and the mailbox page', async () => {
+    // Prepare: an alert threshold above the demo account's balance, so its next ledger entry fires it.
+    const token = stack.demo!.token;
+    const settings = await call('/v1/notifications', {
+      method: 'PUT',
+      token,
+      body: JSON.stringify({
+        recipients: ['local-ops@example.com'],
+        low_balance_threshold: 1_000_000,
+        events: { low_balance: true, auto_refill: true, spend_limit: true, invoices: true, receipts: true },
+      }),
+    });
+    expect(settings.status).toBe(200);
+    expect((await call('/__local/mail')).status).toBe(401);
+
+    // Act: a ledger entry; the stream poller, the rollups' check, the outbox and the notify worker follow.
+    const granted = await call(`/admin/accounts/${stack.demo!.accountId}/credits`, {
+      method: 'POST',
+      admin: true,
+      body: JSON.stringify({ amount: 1, reason: 'wake the alert' }),
+    });
+    expect(granted.status).toBe(201);
+    type Mail = { to: string[]; subject: string; event: string; text: string };
+    const mail = await eventually(
+      async () => {
+        const response = await call('/__local/mail', { admin: true });
+        return ((await response.json()) as { data: Mail[] }).data;
+      },
+      (caught) => caught.some((m) => m.to.includes('local-ops@example.com')),
+    );
+
+    // Assess
+    const alert = mail.find((m) => m.to.includes('local-ops@example.com'));
+    expect(alert).toMatchObject({ event: 'credits.balance.low', subject: 'Your balance is below $1,000,000.00' });
+    const page = await call('/__local/mailbox');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await page.text()).toContain('Your balance is below $1,000,000.00');
+    const dashboard = await (await call('/')).text();
+    expect(dashboard).toContain('<a href="/__local/mailbox">Open the local mailbox</a>');
+  });
+
   it('refuses bodies over 10 MB, declared or streamed', async () => {
     const expected = { error: 'Request body is larger than 10485760 bytes', code: 'payload_too_large' };
     const declared = await call('/v1/demo/echo', { method: 'POST', body: 'x'.repeat(10 * 1024 * 1024 + 1) });
