@@ -344,6 +344,12 @@ export const functions = {
     notificationWorker: true,
     timeoutSeconds: 60,
   },
+  sesFeedback: {
+    entry: 'functions/workers/ses-feedback.ts',
+    description:
+      "SES bounces and complaints of notification emails (default bus): recorded on the account's notification status",
+    table: ['dynamodb:UpdateItem'],
+  },
   eventDelivery: {
     entry: 'functions/streams/events.ts',
     description: 'Stream consumer: puts the billing events recorded in the table on the event bus',

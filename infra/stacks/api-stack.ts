@@ -31,7 +31,7 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type EventPattern, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { EventBus, type EventPattern, type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
@@ -42,7 +42,12 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { ConfigurationSet, SuppressionReasons } from 'aws-cdk-lib/aws-ses';
+import {
+  ConfigurationSet,
+  EmailSendingEvent,
+  EventDestination,
+  SuppressionReasons,
+} from 'aws-cdk-lib/aws-ses';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -132,7 +137,7 @@ export const USAGE_ROLLUP_LAG_ALARM_MS = 5 * 60_000;
  * function. A failure after Lambda's retries goes to the job failure queue (their on-failure destination).
  */
 export const ASYNCHRONOUSLY_INVOKED: readonly FunctionName[] = [
-  ...new Set<FunctionName>([...jobs.map((job) => job.function), 'marketplaceLifecycle']),
+  ...new Set<FunctionName>([...jobs.map((job) => job.function), 'marketplaceLifecycle', 'sesFeedback']),
 ];
 
 /** CDK context giving the public base URL of the deployment. */
@@ -244,7 +249,7 @@ export const NOTIFY_CONTEXT = {
 function notificationEmailFromContext(
   scope: Stack,
   serviceName: string,
-): Pick<NotificationAccess, 'email' | 'productName'> {
+): Pick<NotificationAccess, 'email' | 'productName'> & { configurationSet?: ConfigurationSet } {
   const text = (key: string): string | undefined => {
     const value: unknown = scope.node.tryGetContext(key);
     if (value === undefined || value === '') return undefined;
@@ -268,14 +273,22 @@ function notificationEmailFromContext(
   if (address !== identity && !address.endsWith(`@${identity}`)) {
     throw new Error(`${NOTIFY_CONTEXT.from} ${address} is not an address of the SES identity ${identity}`);
   }
-  const configurationSetName =
-    text(NOTIFY_CONTEXT.configurationSet) ??
-    new ConfigurationSet(scope, 'NotificationConfigurationSet', {
+  // An existing set is the operator's: its event destinations are theirs to point at the default bus.
+  let configurationSetName = text(NOTIFY_CONTEXT.configurationSet);
+  let configurationSet: ConfigurationSet | undefined;
+  if (!configurationSetName) {
+    configurationSet = new ConfigurationSet(scope, 'NotificationConfigurationSet', {
       configurationSetName: `${serviceName}-notifications`,
       suppressionReasons: SuppressionReasons.BOUNCES_AND_COMPLAINTS,
       reputationMetrics: true,
-    }).configurationSetName;
-  return { email: { from, identity, configurationSetName }, ...(productName ? { productName } : {}) };
+    });
+    configurationSetName = configurationSet.configurationSetName;
+  }
+  return {
+    email: { from, identity, configurationSetName },
+    ...(productName ? { productName } : {}),
+    ...(configurationSet ? { configurationSet } : {}),
+  };
 }
 
 /** The AWS Marketplace settings given as CDK context (`cdk deploy -c marketplaceProductCode=...`). */
@@ -460,10 +473,11 @@ export class ApiStack extends Stack {
         }),
       ],
     });
+    const { configurationSet, ...email } = notificationEmailFromContext(this, serviceName);
     const notifications: NotificationAccess = {
       queue: this.notificationQueue,
       publicBaseUrl: givenBaseUrl ?? this.api.apiEndpoint,
-      ...notificationEmailFromContext(this, serviceName),
+      ...email,
     };
     const marketplace = props.marketplace ?? marketplaceFromContext(this);
     const built: Partial<Record<FunctionName, HouseFunction>> = {};
@@ -684,6 +698,31 @@ export class ApiStack extends Stack {
       this.jobFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       'A scheduled job failed after 2 retries (the job failure queue holds its event and error; fix, then rerun the job)',
     );
+
+    // SES's later word on the notification emails (bounces, complaints): the configuration set this stack made
+    // publishes them to the default bus; the sesFeedback function records them on the account's status.
+    if (configurationSet) {
+      const defaultBus = EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+      configurationSet.addEventDestination('Feedback', {
+        destination: EventDestination.eventBus(defaultBus),
+        events: [EmailSendingEvent.BOUNCE, EmailSendingEvent.COMPLAINT],
+      });
+      new Rule(this, 'NotificationEmailFeedback', {
+        description: 'Bounces and complaints of the notification emails, recorded on the accounts',
+        eventPattern: {
+          source: ['aws.ses'],
+          detailType: ['Email Bounced', 'Email Complaint Received'],
+          detail: { mail: { tags: { 'ses:configuration-set': [configurationSet.configurationSetName] } } },
+        },
+        targets: [
+          new LambdaFunction(this.functions.sesFeedback.function, {
+            retryAttempts: 8,
+            maxEventAge: Duration.hours(2),
+            deadLetterQueue: this.jobsDeadLetterQueue,
+          }),
+        ],
+      });
+    }
 
     // AWS Marketplace: subscription events from the default bus (and the legacy SNS topics when given). AWS
     // sends them to us-east-1's default bus; buildApp forwards them to this region's when it is another one.

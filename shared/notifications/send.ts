@@ -184,18 +184,26 @@ async function recordFailure(
   reason: string,
   permanent: boolean,
 ): Promise<void> {
+  await recordEmailFailure(event.account_id, { recipient, event_type: event.type, reason, permanent });
+}
+
+/** Records the account's latest email failure: a send that failed here, or SES's later bounce or complaint. */
+export async function recordEmailFailure(
+  accountId: string,
+  failure: { recipient: string; event_type: string; reason: string; permanent: boolean; at?: string },
+): Promise<void> {
   await ddb().send(
     new UpdateCommand({
       TableName: config.tableName,
-      Key: keys.notificationStatus(event.account_id),
+      Key: keys.notificationStatus(accountId),
       UpdateExpression: 'SET last_failure = :failure, kind = :kind',
       ExpressionAttributeValues: {
         ':failure': {
-          at: nowIso(),
-          recipient,
-          event_type: event.type,
-          reason: reason.slice(0, 500),
-          permanent,
+          at: failure.at ?? nowIso(),
+          recipient: failure.recipient,
+          event_type: failure.event_type,
+          reason: failure.reason.slice(0, 500),
+          permanent: failure.permanent,
         },
         ':kind': 'notification_status',
       },

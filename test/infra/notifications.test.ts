@@ -112,6 +112,43 @@ describe('notifications with a sender (cdk synth -c notifyFrom=...)', () => {
   });
 });
 
+describe('SES feedback (bounces, complaints)', () => {
+  it('the set this stack makes publishes bounces and complaints to the default bus, for sesFeedback', () => {
+    const { built, template } = build({ notifyFrom: 'billing@example.com' });
+    const [configurationSet] = Object.keys(template.findResources('AWS::SES::ConfigurationSet'));
+    template.hasResourceProperties('AWS::SES::ConfigurationSetEventDestination', {
+      ConfigurationSetName: { Ref: configurationSet },
+      EventDestination: Match.objectLike({
+        Enabled: true,
+        MatchingEventTypes: ['bounce', 'complaint'],
+        EventBridgeDestination: Match.anyValue(),
+      }),
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ses'],
+        'detail-type': ['Email Bounced', 'Email Complaint Received'],
+        detail: { mail: { tags: { 'ses:configuration-set': [{ Ref: configurationSet }] } } },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalId(built.api, built.api.functions.sesFeedback.function), 'Arn'] },
+        }),
+      ],
+    });
+  });
+
+  it('an existing set is left alone: no destination, no rule', () => {
+    const { template } = build({ notifyFrom: 'billing@example.com', sesConfigurationSet: 'existing-set' });
+    template.resourceCountIs('AWS::SES::ConfigurationSetEventDestination', 0);
+    expect(
+      Object.values(template.findResources('AWS::Events::Rule')).filter((rule) =>
+        String(JSON.stringify(rule.Properties?.EventPattern)).includes('aws.ses'),
+      ),
+    ).toEqual([]);
+  });
+});
+
 describe('notification context errors', () => {
   it('an existing configuration set and an address identity are used as given', () => {
     const { statements, template } = build({

@@ -12,6 +12,7 @@ import { type BillingEvent, billingEvent, eventPut, updateWithEvents } from '#sh
 import { newUlid } from '#shared/ids.ts';
 import { chargeUsage } from '#shared/ledger/ledger.ts';
 import type { Micros } from '#shared/money.ts';
+import { recordSesFeedback } from '#shared/notifications/feedback.ts';
 import { caughtMail, clearCaughtMail, setSesClient } from '#shared/notifications/mailer.ts';
 import { handleNotificationMessages, notifyEvent } from '#shared/notifications/notify.ts';
 import { EmailInProgressError, SENDING_LEASE_MS } from '#shared/notifications/send.ts';
@@ -378,5 +379,57 @@ describe('the notify worker on queue messages', () => {
     // Assess
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
     expect(mailOf(accountId).map((mail) => mail.event_id)).toEqual([event.event_id]);
+  });
+});
+
+describe('SES feedback', () => {
+  it('a permanent bounce of a notification email is recorded on the account the email was tagged with', async () => {
+    // Prepare: the event SES publishes to the default bus (the SES developer guide's Bounce record).
+    const { accountId, token } = await fundedAccount(0);
+    const detail = {
+      eventType: 'Bounce',
+      bounce: {
+        bounceType: 'Permanent',
+        bounceSubType: 'General',
+        bouncedRecipients: [
+          {
+            emailAddress: 'gone@example.com',
+            action: 'failed',
+            status: '5.1.1',
+            diagnosticCode: 'smtp; 550 5.1.1 user unknown',
+          },
+        ],
+        timestamp: '2026-12-02T10:41:02.669Z',
+        feedbackId: '01000157c44f053b-61b59c11-9236-11e6-8f96-7be8aexample-000000',
+      },
+      mail: {
+        timestamp: '2026-12-02T10:40:02.012Z',
+        source: 'billing@example.com',
+        destination: ['gone@example.com'],
+        tags: {
+          'ses:configuration-set': ['credits-billing-notifications'],
+          account: [accountId],
+          event: ['credits_invoice_payment_failed'],
+        },
+      },
+    };
+
+    // Act
+    const outcome = await recordSesFeedback(detail);
+    const ignored = await recordSesFeedback({
+      eventType: 'Delivery',
+      mail: { tags: { account: [accountId] } },
+    });
+
+    // Assess
+    expect([outcome, ignored]).toEqual(['recorded', 'ignored']);
+    const status = (await call('GET', '/v1/notifications', { token })).body.status;
+    expect(status.last_failure).toEqual({
+      at: '2026-12-02T10:41:02.669Z',
+      recipient: 'gone@example.com',
+      event_type: 'credits.invoice.payment.failed',
+      reason: 'bounced (Permanent, General): smtp; 550 5.1.1 user unknown',
+      permanent: true,
+    });
   });
 });

@@ -243,7 +243,10 @@ describe('local stack', () => {
 
     // Assess
     const alert = mail.find((m) => m.to.includes('local-ops@example.com'));
-    expect(alert).toMatchObject({ event: 'credits.balance.low', subject: 'Your balance is below $1,000,000.00' });
+    expect(alert).toMatchObject({
+      event: 'credits.balance.low',
+      subject: 'Your balance is below $1,000,000.00',
+    });
     const page = await call('/__local/mailbox');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
