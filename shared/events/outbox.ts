@@ -25,7 +25,9 @@ export type BillingEventType =
   | 'credits.token_limit.reached'
   | 'credits.invoice.paid'
   | 'credits.invoice.payment_failed'
-  | 'credits.invoice.overdue';
+  | 'credits.invoice.overdue'
+  /** A customer's webhook endpoint failed for 3 days and was disabled (shared/webhook-endpoints/health.ts). */
+  | 'credits.webhook_endpoint.disabled';
 
 /** An event as subscribers get it (the EventBridge detail): `event_id` is stable across redeliveries. */
 export type BillingEvent = {
