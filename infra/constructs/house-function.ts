@@ -39,6 +39,8 @@ export const HOUSE_DEFAULTS = {
    * which keeps the fan-out within Stripe's rate limits (100 operations/s live, 25 in test mode).
    */
   invoiceMaxConcurrency: 5,
+  /** Messages per invocation of a `webhookWorker` function: attempts of a batch are sent in parallel. */
+  webhookBatchSize: 10,
 } as const;
 
 /** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
@@ -82,6 +84,8 @@ export type HouseFunctionProps = {
   refillQueue?: IQueue;
   /** Required when the spec says `invoiceQueue` or `invoiceWorker`: the postpaid invoicing queue. */
   invoiceQueue?: IQueue;
+  /** Required when the spec says `webhookQueue` or `webhookWorker`: the webhook delivery queue. */
+  webhookQueue?: IQueue;
   /** AWS Marketplace settings (MARKETPLACE_* variables); only what the operator set. */
   marketplace?: MarketplaceSettings;
   /** POWERTOOLS_SERVICE_NAME. */
@@ -110,6 +114,9 @@ export class HouseFunction extends Construct {
     const invoiceQueue =
       spec.invoiceQueue || spec.invoiceWorker ? invoiceQueueOf(spec, props.invoiceQueue) : undefined;
 
+    const webhookQueue =
+      spec.webhookQueue || spec.webhookWorker ? webhookQueueOf(spec, props.webhookQueue) : undefined;
+
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? HOUSE_DEFAULTS.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -123,6 +130,7 @@ export class HouseFunction extends Construct {
           statements: [
             ...statementsFor(spec, table, bus, this.logGroup, stripe, refillQueue),
             ...invoiceQueueStatements(spec, invoiceQueue),
+            ...webhookQueueStatements(spec, webhookQueue),
             ...marketplaceStatements(spec),
             ...cursorSecretStatements(cursorSecretArn),
             ...dashboardUrlStatements(dashboardUrl),
@@ -156,6 +164,7 @@ export class HouseFunction extends Construct {
         ...(dashboardUrl ? dashboardUrlEnvironment(dashboardUrl) : {}),
         ...(spec.refillQueue && refillQueue ? { REFILL_QUEUE_URL: refillQueue.queueUrl } : {}),
         ...(spec.invoiceQueue && invoiceQueue ? { INVOICE_QUEUE_URL: invoiceQueue.queueUrl } : {}),
+        ...(spec.webhookQueue && webhookQueue ? { WEBHOOK_QUEUE_URL: webhookQueue.queueUrl } : {}),
         ...marketplaceEnvironment(spec, props.marketplace),
       },
       bundling: {
@@ -191,6 +200,16 @@ export class HouseFunction extends Construct {
         eventSourceArn: invoiceQueue.queueArn,
         batchSize: HOUSE_DEFAULTS.invoiceBatchSize,
         maxConcurrency: HOUSE_DEFAULTS.invoiceMaxConcurrency,
+        reportBatchItemFailures: true,
+      });
+    }
+
+    if (spec.webhookWorker && webhookQueue) {
+      // By hand for the same reason as the refill queue's.
+      new EventSourceMapping(this, 'WebhookQueueSource', {
+        target: this.function,
+        eventSourceArn: webhookQueue.queueArn,
+        batchSize: HOUSE_DEFAULTS.webhookBatchSize,
         reportBatchItemFailures: true,
       });
     }
@@ -260,6 +279,44 @@ function invoiceQueueStatements(spec: FunctionSpec, queue: IQueue | undefined): 
       ? [
           new PolicyStatement({
             sid: 'InvoiceQueueConsume',
+            actions: [
+              'sqs:ReceiveMessage',
+              'sqs:DeleteMessage',
+              'sqs:ChangeMessageVisibility',
+              'sqs:GetQueueAttributes',
+            ],
+            resources: [queue.queueArn],
+          }),
+        ]
+      : []),
+  ];
+}
+
+function webhookQueueOf(spec: FunctionSpec, queue: IQueue | undefined): IQueue {
+  if (!queue) throw new Error(`function ${spec.entry} uses the webhook queue but was given none`);
+  return queue;
+}
+
+/**
+ * SendMessage on the webhook queue when `webhookQueue` (the worker too: it queues the next attempt, and
+ * re-queues a wait longer than SQS's 15-minute delay); what an SQS event source needs when `webhookWorker`.
+ */
+function webhookQueueStatements(spec: FunctionSpec, queue: IQueue | undefined): PolicyStatement[] {
+  if (!queue) return [];
+  return [
+    ...(spec.webhookQueue
+      ? [
+          new PolicyStatement({
+            sid: 'WebhookQueue',
+            actions: ['sqs:SendMessage'],
+            resources: [queue.queueArn],
+          }),
+        ]
+      : []),
+    ...(spec.webhookWorker
+      ? [
+          new PolicyStatement({
+            sid: 'WebhookQueueConsume',
             actions: [
               'sqs:ReceiveMessage',
               'sqs:DeleteMessage',

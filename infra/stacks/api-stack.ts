@@ -313,6 +313,9 @@ export class ApiStack extends Stack {
   readonly refillDeadLetterQueue: Queue;
   readonly invoiceQueue: Queue;
   readonly invoiceDeadLetterQueue: Queue;
+  /** One message per webhook delivery attempt (delayed up to 15 minutes; longer waits are re-queued). */
+  readonly webhookQueue: Queue;
+  readonly webhookDeadLetterQueue: Queue;
   /** Where a stream consumer reports a batch it gave up on (shard and sequence numbers; alarmed). */
   readonly streamFailureQueue: Queue;
   /** The lifecycle rule's pattern: this product's agreement and licence events (the forwarder reuses it). */
@@ -375,6 +378,22 @@ export class ApiStack extends Stack {
       visibilityTimeout: Duration.seconds(6 * invoiceWorkerTimeoutSeconds),
       deadLetterQueue: { queue: this.invoiceDeadLetterQueue, maxReceiveCount: 5 },
     });
+    // Webhook deliveries: one message per attempt; the worker records each attempt before its message is
+    // deleted, so a message that fails 5 times (DynamoDB or SQS down, not the customer's receiver) is a fault
+    // of ours: dead-lettered and alarmed.
+    const webhookWorkerTimeoutSeconds = Math.max(
+      ...Object.values(functions as Record<string, FunctionSpec>)
+        .filter((spec) => spec.webhookWorker)
+        .map((spec) => spec.timeoutSeconds ?? HOUSE_DEFAULTS.timeoutSeconds),
+    );
+    if (!Number.isFinite(webhookWorkerTimeoutSeconds)) throw new Error('no function spec says webhookWorker');
+    this.webhookDeadLetterQueue = failureQueue(this, 'WebhookDeadLetterQueue');
+    this.webhookQueue = new Queue(this, 'WebhookQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(6 * webhookWorkerTimeoutSeconds),
+      deadLetterQueue: { queue: this.webhookDeadLetterQueue, maxReceiveCount: 5 },
+    });
     const marketplace = props.marketplace ?? marketplaceFromContext(this);
     const built: Partial<Record<FunctionName, HouseFunction>> = {};
     for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
@@ -387,6 +406,7 @@ export class ApiStack extends Stack {
         cursorSecret: props.cursorSecret,
         refillQueue: this.refillQueue,
         invoiceQueue: this.invoiceQueue,
+        webhookQueue: this.webhookQueue,
         marketplace,
         serviceName,
         metricsNamespace,
@@ -751,6 +771,12 @@ export class ApiStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
       alarmDescription: 'Postpaid invoices have waited more than 3 hours to be made',
     }).addAlarmAction(alarmAction);
+
+    alarm(
+      'WebhookDeadLetterAlarm',
+      this.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A webhook delivery attempt could not be processed 5 times (see the webhook dead-letter queue; redrive it once fixed)',
+    );
 
     for (const [name, fn] of Object.entries(this.functions)) {
       alarm(
