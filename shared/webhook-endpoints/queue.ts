@@ -61,3 +61,8 @@ export function takeDueLocalMessages(): WebhookAttemptMessage[] {
 export function localWebhookMessages(): readonly WebhookAttemptMessage[] {
   return localQueue();
 }
+
+/** Local mode: forgets every queued message (tests start from an empty queue). */
+export function dropLocalWebhookMessages(): void {
+  localQueue().splice(0);
+}

@@ -73,6 +73,7 @@ describe('api stack: functions', () => {
           ...(spec.dashboardUrl ? ['DASHBOARD_URL_PARAMETER', 'RETURN_PAGES_ON_DASHBOARD'] : []),
           ...(spec.refillQueue ? ['REFILL_QUEUE_URL'] : []),
           ...(spec.invoiceQueue ? ['INVOICE_QUEUE_URL'] : []),
+          ...(spec.webhookQueue ? ['WEBHOOK_QUEUE_URL'] : []),
           ...(spec.proxy ? ['PROXY_UPSTREAMS'] : []),
         ].sort(),
       );
@@ -186,6 +187,8 @@ describe('api stack: least-privilege roles', () => {
         spec.refillWorker ||
         spec.invoiceQueue ||
         spec.invoiceWorker ||
+        spec.webhookQueue ||
+        spec.webhookWorker ||
         spec.streamConsumer ||
         isJob
           ? ['sqs']
@@ -664,10 +667,19 @@ describe('api stack: auto-refill queue', () => {
       .filter(([, r]) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
       .filter(([, r]) => JSON.stringify(r.Properties).includes('"sqs:'))
       .map(([id]) => id);
-    // The invoice queue's senders and worker are checked in invoicing-stack.test.ts.
+    // The invoice queue's senders and worker are checked in invoicing-stack.test.ts, the webhook queue's in
+    // webhook-stack.test.ts.
     // The job functions' default policies hold their on-failure destination grant (observability.test.ts).
     const expected = specs
-      .filter(([, spec]) => spec.refillQueue || spec.refillWorker || spec.invoiceQueue || spec.invoiceWorker)
+      .filter(
+        ([, spec]) =>
+          spec.refillQueue ||
+          spec.refillWorker ||
+          spec.invoiceQueue ||
+          spec.invoiceWorker ||
+          spec.webhookQueue ||
+          spec.webhookWorker,
+      )
       .map(([name]) => roleId(name));
     // So do the stream consumers' (their on-failure queue).
     const jobPolicies = [
