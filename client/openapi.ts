@@ -4063,8 +4063,7 @@ export interface operations {
                         id: string;
                         url: string;
                         events: string[];
-                        /** @description whsec_ + base64 key: shown once, sign checks use it */
-                        secret: string;
+                        secret: string | null;
                         /** @enum {string} */
                         status: "enabled" | "disabled";
                         /** @description ISO 8601 UTC time */

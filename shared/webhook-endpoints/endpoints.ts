@@ -51,7 +51,11 @@ export const createdWebhookEndpointSchema = z.object({
   id: z.string(),
   url: z.string(),
   events: z.array(z.string()),
-  secret: z.string().check(z.describe('whsec_ + base64 key: shown once, sign checks use it')),
+  secret: z.nullable(
+    z
+      .string()
+      .check(z.describe('whsec_ + base64 key, shown once (null in the replay of an Idempotency-Key)')),
+  ),
   status: z.enum(['enabled', 'disabled']),
   created_at: isoTime,
 });

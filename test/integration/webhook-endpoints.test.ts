@@ -135,6 +135,28 @@ describe('webhook endpoints: the routes', () => {
     expectContractError(again, 404, 'not_found');
   });
 
+  it('a retry with the same Idempotency-Key answers the same endpoint with the secret as null, and creates none', async () => {
+    // Prepare
+    const { token } = await fundedAccount(1);
+    const request = {
+      token,
+      headers: { 'idempotency-key': 'endpoint-once' },
+      body: { url: receiver.url, events: ['*'] },
+    };
+
+    // Act
+    const first = await call('POST', '/v1/webhook-endpoints', request);
+    const replay = await call('POST', '/v1/webhook-endpoints', request);
+    const listed = await call('GET', '/v1/webhook-endpoints', { token });
+
+    // Assess
+    expect(first.status).toBe(201);
+    expect(first.body.secret).toMatch(/^whsec_/);
+    expect(replay.status).toBe(201);
+    expect(replay.body).toEqual({ ...first.body, secret: null });
+    expect(listed.body.data).toHaveLength(1);
+  });
+
   it.each([
     [{ url: 'not a url', events: ['*'] }, 'url'],
     [{ url: 'ftp://127.0.0.1/hook', events: ['*'] }, 'url'],
