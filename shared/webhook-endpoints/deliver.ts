@@ -147,12 +147,10 @@ async function settleEarlierCopies(
     if (nowMs() - claimedAt < LOST_ATTEMPT_AFTER_MS) {
       throw new AttemptInProgressError(`attempt ${message.attempt} of ${delivery.id} is in progress`);
     }
-    await recordAndContinue(
-      message,
-      failure(message.attempt, { error: 'no outcome recorded (worker stopped)' }),
-    );
+    const lost = failure(message.attempt, { error: 'no outcome recorded (worker stopped)' });
+    await recordAndContinue(message, lost);
     await recordEndpointFailure(message.account_id, message.endpoint_id);
-    return 'failed';
+    return lost.status === 'failed' ? 'failed' : 'retrying';
   }
   return undefined;
 }

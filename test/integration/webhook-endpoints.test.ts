@@ -9,12 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handler as webhookWorker } from '#functions/workers/webhook-delivery.ts';
 import { advanceClock, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { billingEvent } from '#shared/events/outbox.ts';
 import { deliverAttempt, runDueWebhookDeliveries } from '#shared/webhook-endpoints/deliver.ts';
-import { deliverySortKey } from '#shared/webhook-endpoints/deliveries.ts';
+import { claimAttempt, deliverySortKey } from '#shared/webhook-endpoints/deliveries.ts';
 import { MAX_WEBHOOK_ENDPOINTS } from '#shared/webhook-endpoints/endpoints.ts';
 import { queueWebhookDeliveries } from '#shared/webhook-endpoints/fan-out.ts';
 import { DELIVERY_TIMEOUT_MS } from '#shared/webhook-endpoints/post.ts';
@@ -23,7 +24,7 @@ import {
   localWebhookMessages,
   takeDueLocalMessages,
 } from '#shared/webhook-endpoints/queue.ts';
-import { RETRY_DELAYS_SECONDS } from '#shared/webhook-endpoints/schedule.ts';
+import { LOST_ATTEMPT_AFTER_MS, RETRY_DELAYS_SECONDS } from '#shared/webhook-endpoints/schedule.ts';
 import { fundedAccount } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { eventsOf, expectContractError } from '../support/assertions.ts';
@@ -317,6 +318,36 @@ describe('webhook endpoints: delivery', () => {
         last_status_code: 200,
       }),
     ]);
+  });
+
+  it('an attempt claimed by a worker that stopped is retried by SQS, then counted failed without a second POST', async () => {
+    // Prepare: a worker claimed attempt 1 and stopped before sending or recording anything
+    const { accountId, token, id } = await endpointFor();
+    const event = billingEvent('credits.granted', accountId, { amount: 1 });
+    await queueWebhookDeliveries(event);
+    const [message] = takeDueLocalMessages();
+    expect(await claimAttempt(id, message!.delivery, 1)).toBe(true);
+    const record = { messageId: 'm-1', body: JSON.stringify(message) };
+
+    // Act
+    const whileClaimed = await webhookWorker({ Records: [record] } as never);
+    advanceClock(LOST_ATTEMPT_AFTER_MS);
+    const afterLease = await webhookWorker({ Records: [record] } as never);
+    const logged = (await deliveries(token, id))[0];
+    advanceClock(RETRY_DELAYS_SECONDS[0] * 1000);
+    const next = await runDueWebhookDeliveries();
+
+    // Assess
+    expect(whileClaimed.batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
+    expect(afterLease).toMatchObject({ batchItemFailures: [], reports: ['retrying'] });
+    expect(logged).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      last_error: 'no outcome recorded (worker stopped)',
+    });
+    expect(next).toEqual(['succeeded']);
+    expect(receiver.requests).toHaveLength(1);
+    expect((await deliveries(token, id))[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
 
   it('a delivery item written but never queued (a crash) is queued by the caller’s retry', async () => {
