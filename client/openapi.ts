@@ -354,7 +354,11 @@ export interface paths {
         delete: operations["deleteV1WebhookEndpointsById"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Re-enable a webhook endpoint (`{"enabled": true}`)
+         * @description Deliveries of events from now on resume; those given up while it was disabled are not resent. Enabling an enabled endpoint changes nothing.
+         */
+        patch: operations["patchV1WebhookEndpointsById"];
         trace?: never;
     };
     "/v1/webhook-endpoints/{id}/deliveries": {
@@ -4289,6 +4293,180 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    patchV1WebhookEndpointsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    enabled: true;
+                };
+            };
+        };
+        responses: {
+            /** @description The endpoint as it is now */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        url: string;
+                        events: string[];
+                        /** @enum {string} */
+                        status: "enabled" | "disabled";
+                        disabled_reason?: string;
+                        /** @description ISO 8601 UTC time */
+                        failing_since?: string;
+                        /** @description ISO 8601 UTC time */
+                        created_at: string;
+                    };
+                };
+            };
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown;
+                };
+            };
+            /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`, `token_expired`) */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired";
+                    };
+                };
+            };
+            /** @description Not allowed (`forbidden`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    };
+                };
+            };
+            /** @description Unknown route or resource, or a resource of another account (`not_found`) */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than the route accepts (`payload_too_large`) */
+            413: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };

@@ -1,5 +1,5 @@
 // /v1/webhook-endpoints: the account's webhook endpoints (billing scope): create (the signing secret is shown
-// once), list, delete, the delivery log of one, and "send test event".
+// once), list, re-enable, delete, the delivery log of one, and "send test event".
 import * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
@@ -8,10 +8,12 @@ import { DELIVERY_PAGE_LIMIT, deliveryView, listDeliveries } from '#shared/webho
 import {
   createWebhookEndpoint,
   deleteWebhookEndpoint,
+  enableWebhookEndpoint,
   endpointView,
   getWebhookEndpoint,
   listWebhookEndpoints,
   newWebhookEndpoint,
+  webhookEndpointChanges,
   webhookEndpointPath,
 } from '#shared/webhook-endpoints/endpoints.ts';
 import { queueTestDelivery } from '#shared/webhook-endpoints/fan-out.ts';
@@ -32,6 +34,16 @@ export const handler = byRoute({
   ),
   'GET /v1/webhook-endpoints': apiRoute({ auth: 'billing' }, async (_event, context) =>
     json(200, { data: (await listWebhookEndpoints(principalOf(context).accountId)).map(endpointView) }),
+  ),
+  'PATCH /v1/webhook-endpoints/{id}': apiRoute(
+    { auth: 'billing', path: webhookEndpointPath, body: webhookEndpointChanges },
+    async (_event, context) => {
+      const endpoint = await enableWebhookEndpoint(
+        principalOf(context).accountId,
+        pathOf<EndpointPath>(context).id,
+      );
+      return json(200, endpointView(endpoint));
+    },
   ),
   'DELETE /v1/webhook-endpoints/{id}': apiRoute(
     { auth: 'billing', path: webhookEndpointPath },

@@ -54,6 +54,7 @@ import { deliverySchema } from '#shared/webhook-endpoints/deliveries.ts';
 import {
   createdWebhookEndpointSchema,
   newWebhookEndpoint,
+  webhookEndpointChanges,
   webhookEndpointPath,
   webhookEndpointSchema,
 } from '#shared/webhook-endpoints/endpoints.ts';
@@ -318,6 +319,17 @@ export const operations: Record<string, Operation> = {
       '`status` is `disabled` once an endpoint failed every attempt for 3 days (`disabled_reason` says so).',
     scope: 'billing',
     answers: { 200: { description: 'Webhook endpoints', json: list(webhookEndpointSchema) } },
+  },
+  'PATCH /v1/webhook-endpoints/{id}': {
+    tag: 'Account',
+    summary: 'Re-enable a webhook endpoint (`{"enabled": true}`)',
+    description:
+      'Deliveries of events from now on resume; those given up while it was disabled are not resent. Enabling an enabled endpoint changes nothing.',
+    scope: 'billing',
+    path: webhookEndpointPath,
+    body: webhookEndpointChanges,
+    answers: { 200: { description: 'The endpoint as it is now', json: webhookEndpointSchema } },
+    refusals: { 404: ['not_found'] },
   },
   'DELETE /v1/webhook-endpoints/{id}': {
     tag: 'Account',

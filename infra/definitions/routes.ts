@@ -69,6 +69,7 @@ export const routes: Route[] = [
   { method: 'PUT', path: '/v1/notifications', function: 'notifications', auth: 'token' },
   { method: 'POST', path: '/v1/webhook-endpoints', function: 'webhookEndpoints', auth: 'token' },
   { method: 'GET', path: '/v1/webhook-endpoints', function: 'webhookEndpoints', auth: 'token' },
+  { method: 'PATCH', path: '/v1/webhook-endpoints/{id}', function: 'webhookEndpoints', auth: 'token' },
   { method: 'DELETE', path: '/v1/webhook-endpoints/{id}', function: 'webhookEndpoints', auth: 'token' },
   {
     method: 'GET',

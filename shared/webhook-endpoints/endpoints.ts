@@ -9,7 +9,7 @@ import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { failedCondition, transactWrite } from '../dynamo/transact.ts';
+import { failedCondition, transactWrite, updateOrCurrent } from '../dynamo/transact.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isoTime } from '../http/validation.ts';
 import { newUlid } from '../ids.ts';
@@ -200,6 +200,23 @@ export async function getWebhookEndpoint(accountId: string, endpointId: string):
   const endpoint = await findWebhookEndpoint(accountId, endpointId);
   if (!endpoint) throw new NotFoundError('No such webhook endpoint');
   return endpoint;
+}
+
+/** The body of `PATCH /v1/webhook-endpoints/{id}`: only re-enabling for now. */
+export const webhookEndpointChanges = z.strictObject({ enabled: z.literal(true) });
+
+/** Turns a disabled endpoint back on: deliveries of new events resume, its failure run starts afresh. */
+export async function enableWebhookEndpoint(accountId: string, endpointId: string): Promise<WebhookEndpoint> {
+  const result = await updateOrCurrent({
+    TableName: config.tableName,
+    Key: keys.webhookEndpoint(accountId, endpointId),
+    UpdateExpression: 'SET #status = :enabled REMOVE disabled_reason, disabled_at, failing_since',
+    ConditionExpression: 'attribute_exists(PK)',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':enabled': 'enabled' },
+  });
+  if (!result.written) throw new NotFoundError('No such webhook endpoint');
+  return endpointOf(result.item);
 }
 
 /** Deletes the endpoint and frees its place under the cap; its pending deliveries stop at their next attempt. */

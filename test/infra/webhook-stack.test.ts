@@ -29,6 +29,7 @@ describe('webhook endpoints: routes', () => {
   it.each([
     ['POST', '/v1/webhook-endpoints'],
     ['GET', '/v1/webhook-endpoints'],
+    ['PATCH', '/v1/webhook-endpoints/{id}'],
     ['DELETE', '/v1/webhook-endpoints/{id}'],
     ['GET', '/v1/webhook-endpoints/{id}/deliveries'],
     ['POST', '/v1/webhook-endpoints/{id}/test'],

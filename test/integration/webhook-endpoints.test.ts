@@ -551,4 +551,34 @@ describe('webhook endpoints: health', () => {
     expect(await runDueWebhookDeliveries()).toEqual(['endpoint_unavailable', 'endpoint_unavailable']);
     expect(receiver.requests).toHaveLength(RETRY_DELAYS_SECONDS.length + 1 + 2);
   });
+
+  it('PATCH {"enabled": true} re-enables a disabled endpoint with a fresh failure run; deliveries resume', async () => {
+    // Prepare: disabled after 3 days of failures
+    const { accountId, token, id } = await endpointFor();
+    receiver.reset([500]);
+    await queueWebhookDeliveries(billingEvent('credits.granted', accountId, { amount: 1 }));
+    await runDueWebhookDeliveries();
+    advanceClock(3 * 86_400_000);
+    await queueWebhookDeliveries(billingEvent('credits.granted', accountId, { amount: 2 }));
+    await runDueWebhookDeliveries();
+    dropLocalWebhookMessages();
+    receiver.reset([200]);
+
+    // Act
+    const disabled = (await call('GET', '/v1/webhook-endpoints', { token })).body.data[0];
+    const enabled = await call('PATCH', `/v1/webhook-endpoints/${id}`, { token, body: { enabled: true } });
+    await queueWebhookDeliveries(billingEvent('credits.granted', accountId, { amount: 3 }));
+    const reports = await runDueWebhookDeliveries();
+    const refused = await call('PATCH', `/v1/webhook-endpoints/${id}`, { token, body: { enabled: false } });
+
+    // Assess
+    expect(disabled.status).toBe('disabled');
+    expect(enabled.status).toBe(200);
+    expect(enabled.body).toMatchObject({ id, status: 'enabled' });
+    expect(enabled.body).not.toHaveProperty('disabled_reason');
+    expect(enabled.body).not.toHaveProperty('failing_since');
+    expect(reports).toEqual(['succeeded']);
+    expect(receiver.requests).toHaveLength(1);
+    expectContractError(refused, 400, 'invalid_request', { details: true });
+  });
 });

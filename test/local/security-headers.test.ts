@@ -291,6 +291,18 @@ const cases: Record<string, Case> = {
     success: async () => ({ method: 'GET', path: '/v1/webhook-endpoints', options: { token: demoToken() } }),
     error: unauthenticated('GET', '/v1/webhook-endpoints'),
   },
+  'PATCH /v1/webhook-endpoints/{id}': {
+    success: async () => ({
+      method: 'PATCH',
+      path: `/v1/webhook-endpoints/${await newWebhookEndpointId()}`,
+      options: { token: demoToken(), body: { enabled: true } },
+    }),
+    error: async () => ({
+      method: 'PATCH',
+      path: `/v1/webhook-endpoints/${await newWebhookEndpointId()}`,
+      options: { token: demoToken(), body: { enabled: false } },
+    }),
+  },
   'DELETE /v1/webhook-endpoints/{id}': {
     success: async () => ({
       method: 'DELETE',
