@@ -131,6 +131,8 @@ const LOCAL_INVOICE_WORKERS = 5;
 
 /** How often the local stream poller reads the table's stream (Lambda polls each shard about 4× a second). */
 const STREAM_POLL_MS = 250;
+/** How often the local webhook queue looks for attempts that are due (by the shared clock). */
+const WEBHOOK_QUEUE_POLL_MS = 1_000;
 
 /** The sink `shared/events/bus.ts` pushes to in local mode, and its stand-in for the notification queue. */
 type LocalEventSink = {
@@ -596,6 +598,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }, LOCAL_INVOICE_WORKERS);
     cleanups.push(() => {
       invoiceQueue.__localInvoiceQueue = previousInvoiceQueue;
+    });
+    // The webhook delivery queue (SQS in the cloud): attempts wait in-process until due by the shared clock
+    // (so a moved clock brings retries due), then run, one pass at a time.
+    const { runDueWebhookDeliveries } = await import('#shared/webhook-endpoints/deliver.ts');
+    let webhookPass: Promise<unknown> | undefined;
+    const webhookTimer = setInterval(() => {
+      webhookPass ??= runDueWebhookDeliveries()
+        .catch((error: unknown) => console.error('local webhook deliveries failed:', error))
+        .finally(() => {
+          webhookPass = undefined;
+        });
+    }, WEBHOOK_QUEUE_POLL_MS);
+    webhookTimer.unref();
+    cleanups.push(async () => {
+      clearInterval(webhookTimer);
+      await webhookPass;
     });
     const sink = globalThis as LocalEventSink;
     const previousEvents = sink.__localEvents;

@@ -166,4 +166,17 @@ export const config = {
   get marketplaceDryRun(): boolean {
     return optional('MARKETPLACE_METERING_DRY_RUN') === 'true';
   },
+  /**
+   * Which webhook endpoint URLs are accepted and delivered to (WEBHOOK_TARGETS): `public` (https to public
+   * addresses only: private, loopback, link-local and metadata targets are refused, at creation and at each
+   * delivery) or `local` (http or https to any address, for the local stack's receivers). Default `public`
+   * in the cloud, `local` in local mode; tests set `public` to run the cloud's checks.
+   */
+  get webhookTargets(): 'public' | 'local' {
+    const mode = optional('WEBHOOK_TARGETS') ?? (this.localMode ? 'local' : 'public');
+    if (mode !== 'public' && mode !== 'local') {
+      throw new MissingConfigurationError('WEBHOOK_TARGETS must be public or local');
+    }
+    return mode;
+  },
 };

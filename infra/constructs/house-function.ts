@@ -41,6 +41,8 @@ export const HOUSE_DEFAULTS = {
   invoiceMaxConcurrency: 5,
   /** Messages per invocation of the `notificationWorker` (failures are reported per item). */
   notificationBatchSize: 10,
+  /** Messages per invocation of a `webhookWorker` function: attempts of a batch are sent in parallel. */
+  webhookBatchSize: 10,
 } as const;
 
 /** ESM bundles still meet CommonJS dependencies that call `require`; give them one. */
@@ -86,6 +88,8 @@ export type HouseFunctionProps = {
   invoiceQueue?: IQueue;
   /** Required when the spec says `notificationWorker`: the notification queue and how email is sent. */
   notifications?: NotificationAccess;
+  /** Required when the spec says `webhookQueue` or `webhookWorker`: the webhook delivery queue. */
+  webhookQueue?: IQueue;
   /** AWS Marketplace settings (MARKETPLACE_* variables); only what the operator set. */
   marketplace?: MarketplaceSettings;
   /** POWERTOOLS_SERVICE_NAME. */
@@ -115,6 +119,9 @@ export class HouseFunction extends Construct {
       spec.invoiceQueue || spec.invoiceWorker ? invoiceQueueOf(spec, props.invoiceQueue) : undefined;
     const notifications = spec.notificationWorker ? notificationsOf(spec, props.notifications) : undefined;
 
+    const webhookQueue =
+      spec.webhookQueue || spec.webhookWorker ? webhookQueueOf(spec, props.webhookQueue) : undefined;
+
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention ?? HOUSE_DEFAULTS.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -128,6 +135,7 @@ export class HouseFunction extends Construct {
           statements: [
             ...statementsFor(spec, table, bus, this.logGroup, stripe, refillQueue),
             ...invoiceQueueStatements(spec, invoiceQueue),
+            ...webhookQueueStatements(spec, webhookQueue),
             ...marketplaceStatements(spec),
             ...cursorSecretStatements(cursorSecretArn),
             ...dashboardUrlStatements(dashboardUrl),
@@ -162,6 +170,7 @@ export class HouseFunction extends Construct {
         ...(dashboardUrl ? dashboardUrlEnvironment(dashboardUrl) : {}),
         ...(spec.refillQueue && refillQueue ? { REFILL_QUEUE_URL: refillQueue.queueUrl } : {}),
         ...(spec.invoiceQueue && invoiceQueue ? { INVOICE_QUEUE_URL: invoiceQueue.queueUrl } : {}),
+        ...(spec.webhookQueue && webhookQueue ? { WEBHOOK_QUEUE_URL: webhookQueue.queueUrl } : {}),
         ...marketplaceEnvironment(spec, props.marketplace),
         ...notificationEnvironment(notifications),
       },
@@ -208,6 +217,16 @@ export class HouseFunction extends Construct {
         target: this.function,
         eventSourceArn: notifications.queue.queueArn,
         batchSize: HOUSE_DEFAULTS.notificationBatchSize,
+        reportBatchItemFailures: true,
+      });
+    }
+
+    if (spec.webhookWorker && webhookQueue) {
+      // By hand for the same reason as the refill queue's.
+      new EventSourceMapping(this, 'WebhookQueueSource', {
+        target: this.function,
+        eventSourceArn: webhookQueue.queueArn,
+        batchSize: HOUSE_DEFAULTS.webhookBatchSize,
         reportBatchItemFailures: true,
       });
     }
@@ -353,6 +372,44 @@ function invoiceQueueStatements(spec: FunctionSpec, queue: IQueue | undefined): 
       ? [
           new PolicyStatement({
             sid: 'InvoiceQueueConsume',
+            actions: [
+              'sqs:ReceiveMessage',
+              'sqs:DeleteMessage',
+              'sqs:ChangeMessageVisibility',
+              'sqs:GetQueueAttributes',
+            ],
+            resources: [queue.queueArn],
+          }),
+        ]
+      : []),
+  ];
+}
+
+function webhookQueueOf(spec: FunctionSpec, queue: IQueue | undefined): IQueue {
+  if (!queue) throw new Error(`function ${spec.entry} uses the webhook queue but was given none`);
+  return queue;
+}
+
+/**
+ * SendMessage on the webhook queue when `webhookQueue` (the worker too: it queues the next attempt, and
+ * re-queues a wait longer than SQS's 15-minute delay); what an SQS event source needs when `webhookWorker`.
+ */
+function webhookQueueStatements(spec: FunctionSpec, queue: IQueue | undefined): PolicyStatement[] {
+  if (!queue) return [];
+  return [
+    ...(spec.webhookQueue
+      ? [
+          new PolicyStatement({
+            sid: 'WebhookQueue',
+            actions: ['sqs:SendMessage'],
+            resources: [queue.queueArn],
+          }),
+        ]
+      : []),
+    ...(spec.webhookWorker
+      ? [
+          new PolicyStatement({
+            sid: 'WebhookQueueConsume',
             actions: [
               'sqs:ReceiveMessage',
               'sqs:DeleteMessage',

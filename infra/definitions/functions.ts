@@ -44,6 +44,10 @@ export type FunctionSpec = {
   invoiceQueue?: boolean;
   /** Consumes the invoice queue (an SQS event source with bounded concurrency: Stripe's rate limits). */
   invoiceWorker?: boolean;
+  /** Queues webhook delivery attempts: sqs:SendMessage on the webhook queue (WEBHOOK_QUEUE_URL). */
+  webhookQueue?: boolean;
+  /** Consumes the webhook queue (an SQS event source): one message is one attempt of one delivery. */
+  webhookWorker?: boolean;
   /**
    * Consumes the notification queue (every billing event, from a rule on the project's bus) and sends email
    * through Amazon SES, from the configured sender only (NOTIFY_FROM; see infra/constructs/house-function.ts).
@@ -199,6 +203,20 @@ export const functions = {
     description: 'GET/PUT /v1/notifications: who is emailed about billing, and for what',
     table: unique([...tokenAuth, 'dynamodb:PutItem']),
   },
+  webhookEndpoints: {
+    entry: 'functions/account/webhook-endpoints.ts',
+    description: 'Webhook endpoints: create, list, delete, delivery log, send a test event',
+    // Endpoint and counter items (one transaction), delivery items of a test event, listings by Query.
+    table: unique([
+      ...tokenAuth,
+      ...idempotency,
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+    ]),
+    webhookQueue: true,
+  },
   billingSpendLimit: {
     entry: 'functions/billing/spend-limit.ts',
     description: "PUT /v1/billing/spend-limit: a postpaid account's monthly spend limit",
@@ -253,6 +271,16 @@ export const functions = {
     stripe: true,
     invoiceWorker: true,
     timeoutSeconds: 60,
+  },
+  webhookDelivery: {
+    entry: 'functions/workers/webhook-delivery.ts',
+    description:
+      "Webhook deliveries: one attempt per message, signed (Standard Webhooks), to a customer's endpoint",
+    // Delivery and endpoint reads and updates; disabling an endpoint records its event (Put) in a transaction.
+    table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    webhookQueue: true,
+    webhookWorker: true,
+    timeoutSeconds: 30,
   },
   marketplaceRegister: {
     entry: 'functions/marketplace/register.ts',
@@ -338,10 +366,12 @@ export const functions = {
     entry: 'functions/workers/notify.ts',
     description:
       'Notifications: turns each billing event into its emails (SES) and customer webhook deliveries, once each',
-    // Settings, status and token reads; the per-recipient email claims (put, settle) and the status writes.
-    table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    // Settings, status and token reads; the per-recipient email claims (put, settle) and the status writes;
+    // the account's webhook endpoints (Query) and one delivery item per event and endpoint, then queued.
+    table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
     dashboardUrl: true,
     notificationWorker: true,
+    webhookQueue: true,
     timeoutSeconds: 60,
   },
   sesFeedback: {

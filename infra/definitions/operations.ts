@@ -7,6 +7,7 @@ import * as z from 'zod/mini';
 import { newToken, tokenChanges } from '#functions/account/tokens.ts';
 import { transactionsQuery } from '#functions/account/transactions.ts';
 import { usageQuery } from '#functions/account/usage.ts';
+import { testEventAnswer } from '#functions/account/webhook-endpoints.ts';
 import {
   accountPath,
   balanceShards,
@@ -53,6 +54,14 @@ import { invoiceSchema } from '#shared/postpaid/invoices.ts';
 import { createdServiceKeySchema, serviceKeySchema } from '#shared/service-keys/service.ts';
 import { createdTokenSchema, tokenSchema } from '#shared/tokens/service.ts';
 import { usageSchema } from '#shared/usage/query.ts';
+import { deliverySchema } from '#shared/webhook-endpoints/deliveries.ts';
+import {
+  createdWebhookEndpointSchema,
+  newWebhookEndpoint,
+  webhookEndpointChanges,
+  webhookEndpointPath,
+  webhookEndpointSchema,
+} from '#shared/webhook-endpoints/endpoints.ts';
 
 export type Schema = z.core.$ZodType;
 
@@ -300,6 +309,62 @@ export const operations: Record<string, Operation> = {
     scope: 'billing',
     body: notificationSettingsBody,
     answers: { 200: { description: 'The settings as stored', json: notificationSettingsSchema } },
+  },
+  'POST /v1/webhook-endpoints': {
+    tag: 'Account',
+    summary: 'Add a webhook endpoint (its signing secret is shown once)',
+    description:
+      'Deliveries follow the Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for about 27 hours. `events`: types from the event list, or `["*"]` for all. In the cloud only `https` URLs whose host resolves to public addresses only are accepted (400 naming `url` otherwise); redirects are never followed. At most 16 endpoints per account.',
+    scope: 'billing',
+    body: newWebhookEndpoint,
+    idempotent: true,
+    answers: { 201: { description: 'The endpoint, with its secret', json: createdWebhookEndpointSchema } },
+    refusals: { 409: ['too_many_webhook_endpoints'] },
+  },
+  'GET /v1/webhook-endpoints': {
+    tag: 'Account',
+    summary: 'The account’s webhook endpoints (never their secrets), with their health',
+    description:
+      '`status` is `disabled` once an endpoint failed every attempt for 3 days (`disabled_reason` says so).',
+    scope: 'billing',
+    answers: { 200: { description: 'Webhook endpoints', json: list(webhookEndpointSchema) } },
+  },
+  'PATCH /v1/webhook-endpoints/{id}': {
+    tag: 'Account',
+    summary: 'Re-enable a webhook endpoint (`{"enabled": true}`)',
+    description:
+      'Deliveries of events from now on resume; those given up while it was disabled are not resent. Enabling an enabled endpoint changes nothing.',
+    scope: 'billing',
+    path: webhookEndpointPath,
+    body: webhookEndpointChanges,
+    answers: { 200: { description: 'The endpoint as it is now', json: webhookEndpointSchema } },
+    refusals: { 404: ['not_found'] },
+  },
+  'DELETE /v1/webhook-endpoints/{id}': {
+    tag: 'Account',
+    summary: 'Delete a webhook endpoint; its pending deliveries stop',
+    scope: 'billing',
+    path: webhookEndpointPath,
+    answers: { 204: { description: 'Deleted' } },
+    refusals: { 404: ['not_found'] },
+  },
+  'GET /v1/webhook-endpoints/{id}/deliveries': {
+    tag: 'Account',
+    summary: 'The endpoint’s delivery log, newest first (the latest 50)',
+    description:
+      'One entry per event: `attempts` made so far, the last status code or error, when the next attempt is due, and each attempt in `log`.',
+    scope: 'billing',
+    path: webhookEndpointPath,
+    answers: { 200: { description: 'Deliveries', json: list(deliverySchema) } },
+    refusals: { 404: ['not_found'] },
+  },
+  'POST /v1/webhook-endpoints/{id}/test': {
+    tag: 'Account',
+    summary: 'Send a `webhook.test` event to this endpoint only',
+    scope: 'billing',
+    path: webhookEndpointPath,
+    answers: { 202: { description: 'Queued; its delivery shows in the log', json: testEventAnswer } },
+    refusals: { 404: ['not_found'], 409: ['webhook_endpoint_disabled'] },
   },
   'GET /v1/billing/invoices': {
     tag: 'Billing',

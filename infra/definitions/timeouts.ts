@@ -133,6 +133,9 @@ export function apiFunctionNames(routes: readonly Pick<Route, 'function'>[]): Se
   return new Set(routes.map((route) => route.function));
 }
 
+/** shared/webhook-endpoints/post.ts DELIVERY_TIMEOUT_MS plus a DNS lookup's worst (5 s). */
+export const WEBHOOK_ATTEMPT_WORST_MS = 15_000;
+
 export type Wait = { what: string; ms: number };
 
 /** The budgets that make up one function's worst request or run, and what they add up to. */
@@ -160,7 +163,11 @@ function dependencyWaits(spec: FunctionSpec, { aws, stripe }: Budgets, upstreamM
   }
   if (spec.dashboardUrl) waits.push({ what: 'SSM parameter read', ms: awsCallWorstMs(aws.ssm) });
   if (spec.publishesEvents) waits.push({ what: 'EventBridge put', ms: awsCallWorstMs(aws.eventBridge) });
-  if (spec.refillQueue || spec.invoiceQueue) waits.push({ what: 'SQS send', ms: awsCallWorstMs(aws.sqs) });
+  if (spec.refillQueue || spec.invoiceQueue || spec.webhookQueue) {
+    waits.push({ what: 'SQS send', ms: awsCallWorstMs(aws.sqs) });
+  }
+  // A webhook attempt: DNS, then the receiver's answer, cut at DELIVERY_TIMEOUT_MS.
+  if (spec.webhookWorker) waits.push({ what: 'webhook attempt', ms: WEBHOOK_ATTEMPT_WORST_MS });
   if (spec.marketplace?.length) {
     waits.push({ what: 'Marketplace Metering call', ms: awsCallWorstMs(aws.marketplaceMetering) });
   }

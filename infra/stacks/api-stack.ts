@@ -387,6 +387,9 @@ export class ApiStack extends Stack {
   /** Every billing event, from a rule on the project's bus, for the notification worker (emails, webhooks). */
   readonly notificationQueue: Queue;
   readonly notificationDeadLetterQueue: Queue;
+  /** One message per webhook delivery attempt (delayed up to 15 minutes; longer waits are re-queued). */
+  readonly webhookQueue: Queue;
+  readonly webhookDeadLetterQueue: Queue;
   /** Where a stream consumer reports a batch it gave up on (shard and sequence numbers; alarmed). */
   readonly streamFailureQueue: Queue;
   /** The lifecycle rule's pattern: this product's agreement and licence events (the forwarder reuses it). */
@@ -479,6 +482,22 @@ export class ApiStack extends Stack {
       publicBaseUrl: givenBaseUrl ?? this.api.apiEndpoint,
       ...email,
     };
+    // Webhook deliveries: one message per attempt; the worker records each attempt before its message is
+    // deleted, so a message that fails 5 times (DynamoDB or SQS down, not the customer's receiver) is a fault
+    // of ours: dead-lettered and alarmed.
+    const webhookWorkerTimeoutSeconds = Math.max(
+      ...Object.values(functions as Record<string, FunctionSpec>)
+        .filter((spec) => spec.webhookWorker)
+        .map((spec) => spec.timeoutSeconds ?? HOUSE_DEFAULTS.timeoutSeconds),
+    );
+    if (!Number.isFinite(webhookWorkerTimeoutSeconds)) throw new Error('no function spec says webhookWorker');
+    this.webhookDeadLetterQueue = failureQueue(this, 'WebhookDeadLetterQueue');
+    this.webhookQueue = new Queue(this, 'WebhookQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(6 * webhookWorkerTimeoutSeconds),
+      deadLetterQueue: { queue: this.webhookDeadLetterQueue, maxReceiveCount: 5 },
+    });
     const marketplace = props.marketplace ?? marketplaceFromContext(this);
     const built: Partial<Record<FunctionName, HouseFunction>> = {};
     for (const [name, spec] of Object.entries(functions) as [FunctionName, FunctionSpec][]) {
@@ -492,6 +511,7 @@ export class ApiStack extends Stack {
         refillQueue: this.refillQueue,
         invoiceQueue: this.invoiceQueue,
         notifications,
+        webhookQueue: this.webhookQueue,
         marketplace,
         serviceName,
         metricsNamespace,
@@ -900,6 +920,12 @@ export class ApiStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
       alarmDescription: 'Postpaid invoices have waited more than 3 hours to be made',
     }).addAlarmAction(alarmAction);
+
+    alarm(
+      'WebhookDeadLetterAlarm',
+      this.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A webhook delivery attempt could not be processed 5 times (see the webhook dead-letter queue; redrive it once fixed)',
+    );
 
     for (const [name, fn] of Object.entries(this.functions)) {
       alarm(

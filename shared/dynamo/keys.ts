@@ -34,6 +34,23 @@ export const keys = {
     PK: `TOKEN_LIMIT#${accountId}#${tokenId}`,
     SK: 'TOKEN_LIMIT',
   }),
+  /** A customer's webhook endpoint (shared/webhook-endpoints/): its URL, subscribed types, secret, health. */
+  webhookEndpoint: (accountId: string, endpointId: string) => ({
+    PK: `ACCOUNT#${accountId}`,
+    SK: `WEBHOOK_ENDPOINT#${endpointId}`,
+  }),
+  webhookEndpointsPrefix: 'WEBHOOK_ENDPOINT#',
+  /** How many webhook endpoints the account has: changed only with the create and delete transactions. */
+  webhookEndpointCount: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'WEBHOOK_ENDPOINT_COUNT' }),
+  /**
+   * One event's delivery to one endpoint (`sortKey` from deliverySortKey: event time, then event id, so the
+   * log reads newest first). Its own partition per endpoint: deliveries never write the account partition.
+   */
+  webhookDelivery: (endpointId: string, sortKey: string) => ({
+    PK: `WEBHOOK_DELIVERIES#${endpointId}`,
+    SK: sortKey,
+  }),
+  webhookDeliveriesPartition: (endpointId: string) => `WEBHOOK_DELIVERIES#${endpointId}`,
   /** Who is emailed about the account's billing, and for what (shared/notifications/settings.ts). */
   notificationSettings: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'NOTIFICATIONS' }),
   /** How the account's notification emails fare: the last one sent, the last failure (GET /v1/notifications). */

@@ -26,7 +26,9 @@ export type BillingEventType =
   | 'credits.invoice.issued'
   | 'credits.invoice.paid'
   | 'credits.invoice.payment_failed'
-  | 'credits.invoice.overdue';
+  | 'credits.invoice.overdue'
+  /** A customer's webhook endpoint failed for 3 days and was disabled (shared/webhook-endpoints/health.ts). */
+  | 'credits.webhook_endpoint.disabled';
 
 /** An event as subscribers get it (the EventBridge detail): `event_id` is stable across redeliveries. */
 export type BillingEvent = {

@@ -24,6 +24,7 @@ import {
   spendLimitReachedEmail,
   spendLimitWarningEmail,
   tokenLimitReachedEmail,
+  webhookEndpointDisabledEmail,
 } from './templates.ts';
 
 /** `family` null: always sent to the recipients (it is about the notifications themselves). */
@@ -187,6 +188,16 @@ export async function emailOfEvent(event: BillingEvent, look: Brand): Promise<Ev
           paidAt: event.at,
           ...(receiptUrl ? { receiptUrl } : {}),
         }),
+      };
+    }
+    case 'credits.webhook_endpoint.disabled': {
+      const endpointId = text(event.endpoint_id);
+      const url = text(event.url);
+      const failingSince = text(event.failing_since);
+      if (!endpointId || !url || !failingSince) return undefined;
+      return {
+        family: null,
+        message: webhookEndpointDisabledEmail(look, { accountId, endpointId, url, failingSince }),
       };
     }
     default:

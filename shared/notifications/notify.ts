@@ -7,6 +7,7 @@ import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import type { BillingEvent } from '../events/outbox.ts';
 import { logger } from '../observability/powertools.ts';
+import { queueWebhookDeliveries } from '../webhook-endpoints/fan-out.ts';
 import { sendEventEmails } from './send.ts';
 
 const billingEventSchema = z.looseObject({
@@ -26,9 +27,18 @@ export function eventOfMessage(body: string): BillingEvent {
   return billingEventSchema.parse(detail) as BillingEvent;
 }
 
-/** Everything an event makes for people: its emails, then its webhook deliveries. Throws to be retried. */
+/**
+ * Everything an event makes for people: its emails and its webhook deliveries. Both run even when one fails
+ * (each is idempotent per event); a failure of either throws, so the queue redelivers the event and only what
+ * is missing is done then.
+ */
 export async function notifyEvent(event: BillingEvent): Promise<void> {
-  await sendEventEmails(event);
+  const [emails, webhooks] = await Promise.allSettled([
+    sendEventEmails(event),
+    queueWebhookDeliveries(event),
+  ]);
+  if (emails.status === 'rejected') throw emails.reason;
+  if (webhooks.status === 'rejected') throw webhooks.reason;
 }
 
 /** A batch of queue messages: the ones that failed are redelivered (partial batch response). */

@@ -441,3 +441,37 @@ export function purchaseReceiptEmail(brand: Brand, input: PurchaseReceiptEmail):
     ],
   });
 }
+
+export type WebhookEndpointDisabledEmail = {
+  accountId: string;
+  endpointId: string;
+  /** The customer's endpoint: shown as text, never as a link (it is theirs, and may be anything). */
+  url: string;
+  /** When its run of failed deliveries began. */
+  failingSince: string;
+};
+
+export function webhookEndpointDisabledEmail(
+  brand: Brand,
+  input: WebhookEndpointDisabledEmail,
+): EmailMessage {
+  return render(brand, {
+    subject: 'A webhook endpoint was disabled',
+    heading: 'A webhook endpoint was disabled',
+    blocks: [
+      {
+        kind: 'paragraph',
+        text: `Every delivery to one of your ${brand.productName} webhook endpoints has failed for 3 days, so we stopped sending to it. Events from now on are not delivered to it; fix the receiver, then add the endpoint again in the dashboard or the API.`,
+      },
+      {
+        kind: 'facts',
+        rows: [
+          account(input.accountId),
+          ['Endpoint', input.endpointId],
+          ['URL', input.url],
+          ['Failing since', instant(input.failingSince)],
+        ],
+      },
+    ],
+  });
+}

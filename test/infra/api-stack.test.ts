@@ -75,6 +75,7 @@ describe('api stack: functions', () => {
           ...(spec.dashboardUrl ? ['DASHBOARD_URL_PARAMETER', 'RETURN_PAGES_ON_DASHBOARD'] : []),
           ...(spec.refillQueue ? ['REFILL_QUEUE_URL'] : []),
           ...(spec.invoiceQueue ? ['INVOICE_QUEUE_URL'] : []),
+          ...(spec.webhookQueue ? ['WEBHOOK_QUEUE_URL'] : []),
           ...(spec.proxy ? ['PROXY_UPSTREAMS'] : []),
         ].sort(),
       );
@@ -189,6 +190,8 @@ describe('api stack: least-privilege roles', () => {
         spec.invoiceQueue ||
         spec.invoiceWorker ||
         spec.notificationWorker ||
+        spec.webhookQueue ||
+        spec.webhookWorker ||
         spec.streamConsumer ||
         isJob
           ? ['sqs']
@@ -668,7 +671,8 @@ describe('api stack: auto-refill queue', () => {
       .filter(([, r]) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
       .filter(([, r]) => JSON.stringify(r.Properties).includes('"sqs:'))
       .map(([id]) => id);
-    // The invoice queue's senders and worker are checked in invoicing-stack.test.ts.
+    // The invoice queue's senders and worker are checked in invoicing-stack.test.ts, the webhook queue's in
+    // webhook-stack.test.ts.
     // The job functions' default policies hold their on-failure destination grant (observability.test.ts).
     const expected = specs
       .filter(
@@ -677,7 +681,9 @@ describe('api stack: auto-refill queue', () => {
           spec.refillWorker ||
           spec.invoiceQueue ||
           spec.invoiceWorker ||
-          spec.notificationWorker,
+          spec.notificationWorker ||
+          spec.webhookQueue ||
+          spec.webhookWorker,
       )
       .map(([name]) => roleId(name));
     // So do the stream consumers' (their on-failure queue).

@@ -39,6 +39,11 @@ function build(context: Record<string, unknown> = {}) {
 
 const stack = build();
 
+/** The lifecycle rule: on the default bus (the notification rule is on the project's bus, with its name). */
+function isLifecycleRule(rule: { Properties?: Record<string, unknown> }): boolean {
+  return Boolean(rule.Properties?.EventPattern) && rule.Properties?.EventBusName === undefined;
+}
+
 describe('AWS Marketplace: grants', () => {
   it.each(specs)('%s may call exactly the Metering actions its spec names, and no others', (name, spec) => {
     const metering = stack
@@ -83,7 +88,7 @@ describe('AWS Marketplace: grants', () => {
 
 describe('AWS Marketplace: events and schedule', () => {
   it('routes the agreement and licence events of the default bus to the lifecycle function, with a DLQ', () => {
-    const rules = stack.ofType('AWS::Events::Rule').filter((rule) => rule.Properties?.EventPattern);
+    const rules = stack.ofType('AWS::Events::Rule').filter((rule) => isLifecycleRule(rule));
     expect(rules).toHaveLength(1);
     const rule = rules[0]!.Properties!;
     expect(rule.EventPattern).toEqual({
@@ -243,7 +248,7 @@ describe('AWS Marketplace: only this product changes accounts', () => {
   const patternOf = (context: Record<string, unknown>) => {
     const rules = build(context)
       .ofType('AWS::Events::Rule')
-      .filter((rule) => rule.Properties?.EventPattern);
+      .filter((rule) => isLifecycleRule(rule));
     expect(rules).toHaveLength(1);
     return rules[0]!.Properties!.EventPattern;
   };
@@ -304,7 +309,7 @@ describe('AWS Marketplace: events reach a stack outside us-east-1', () => {
       expect(rules).toHaveLength(1);
       const rule = rules[0]!.Properties!;
       const lifecycle = Object.values(resources(Template.fromStack(built.api))).find(
-        (r) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern,
+        (r) => r.Type === 'AWS::Events::Rule' && isLifecycleRule(r),
       );
       expect(rule.EventPattern).toEqual(lifecycle?.Properties?.EventPattern);
       expect(rule.EventBusName).toBeUndefined();

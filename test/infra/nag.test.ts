@@ -105,9 +105,9 @@ describe('cdk-nag AwsSolutions', () => {
     expect(acks.map((ack) => `${ack.id}@${ack.path}`).sort()).toEqual(expected.sort());
   });
 
-  it('needs no acknowledgment for the refill and invoice queues (SQS2/SQS3/SQS4 are met; the DLQs are by redrive)', () => {
+  it('needs no acknowledgment for the refill, invoice and webhook queues (SQS2/SQS3/SQS4 are met; the DLQs are by redrive)', () => {
     const onRefillQueues = rawFindings().filter((finding) =>
-      /@CreditsApi\/(Refill|Invoice)(DeadLetter)?Queue(\/|$)/.test(finding),
+      /@CreditsApi\/(Refill|Invoice|Webhook)(DeadLetter)?Queue(\/|$)/.test(finding),
     );
     expect(onRefillQueues).toEqual([]);
   });

@@ -24,6 +24,15 @@ async function newTokenId(): Promise<string> {
   return created.body.id as string;
 }
 
+async function newWebhookEndpointId(): Promise<string> {
+  const created = await http('POST', '/v1/webhook-endpoints', {
+    token: demoToken(),
+    body: { url: 'http://127.0.0.1:9/hook', events: ['*'] },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body.id as string;
+}
+
 async function checkout() {
   const opened = await http('POST', '/v1/billing/checkout', { token: demoToken(), body: { amount: 10 } });
   expect(opened.status, JSON.stringify(opened.body)).toBe(201);
@@ -264,6 +273,66 @@ const cases: Record<string, Case> = {
       method: 'PUT',
       path: '/v1/notifications',
       options: { token: demoToken(), body: { recipients: ['not an address'] } },
+    }),
+  },
+  'POST /v1/webhook-endpoints': {
+    success: async () => ({
+      method: 'POST',
+      path: '/v1/webhook-endpoints',
+      options: { token: demoToken(), body: { url: 'http://127.0.0.1:9/hook', events: ['credits.granted'] } },
+    }),
+    error: async () => ({
+      method: 'POST',
+      path: '/v1/webhook-endpoints',
+      options: { token: demoToken(), body: { url: 'not a url', events: ['*'] } },
+    }),
+  },
+  'GET /v1/webhook-endpoints': {
+    success: async () => ({ method: 'GET', path: '/v1/webhook-endpoints', options: { token: demoToken() } }),
+    error: unauthenticated('GET', '/v1/webhook-endpoints'),
+  },
+  'PATCH /v1/webhook-endpoints/{id}': {
+    success: async () => ({
+      method: 'PATCH',
+      path: `/v1/webhook-endpoints/${await newWebhookEndpointId()}`,
+      options: { token: demoToken(), body: { enabled: true } },
+    }),
+    error: async () => ({
+      method: 'PATCH',
+      path: `/v1/webhook-endpoints/${await newWebhookEndpointId()}`,
+      options: { token: demoToken(), body: { enabled: false } },
+    }),
+  },
+  'DELETE /v1/webhook-endpoints/{id}': {
+    success: async () => ({
+      method: 'DELETE',
+      path: `/v1/webhook-endpoints/${await newWebhookEndpointId()}`,
+      options: { token: demoToken() },
+    }),
+    error: async () => ({
+      method: 'DELETE',
+      path: '/v1/webhook-endpoints/we_01JAAAAAAAAAAAAAAAAAAAAAAA',
+      options: { token: demoToken() },
+    }),
+  },
+  'GET /v1/webhook-endpoints/{id}/deliveries': {
+    success: async () => ({
+      method: 'GET',
+      path: `/v1/webhook-endpoints/${await newWebhookEndpointId()}/deliveries`,
+      options: { token: demoToken() },
+    }),
+    error: unauthenticated('GET', '/v1/webhook-endpoints/we_01JAAAAAAAAAAAAAAAAAAAAAAA/deliveries'),
+  },
+  'POST /v1/webhook-endpoints/{id}/test': {
+    success: async () => ({
+      method: 'POST',
+      path: `/v1/webhook-endpoints/${await newWebhookEndpointId()}/test`,
+      options: { token: demoToken() },
+    }),
+    error: async () => ({
+      method: 'POST',
+      path: '/v1/webhook-endpoints/not-an-id/test',
+      options: { token: demoToken() },
     }),
   },
   'PUT /v1/billing/spend-limit': {

@@ -18,6 +18,7 @@ import {
   spendLimitWarningEmail,
   tokenLimitReachedEmail,
   usd,
+  webhookEndpointDisabledEmail,
 } from '#shared/notifications/templates.ts';
 import { money } from '../../dashboard/src/format.ts';
 
@@ -106,6 +107,16 @@ const emails: Array<[string, (brand: Brand, name: string, link?: string) => Emai
         paymentMethod: name,
         paidAt: '2026-12-02T12:20:00Z',
         receiptUrl: link,
+      }),
+  ],
+  [
+    'webhook endpoint disabled',
+    (b, name) =>
+      webhookEndpointDisabledEmail(b, {
+        accountId: 'acc_1',
+        endpointId: 'we_01JEXAMPLE',
+        url: `https://hooks.example.com/${name}`,
+        failingSince: '2026-11-29T08:05:00Z',
       }),
   ],
 ];
@@ -323,5 +334,22 @@ describe('invoices and receipts', () => {
     expect(email.text).toContain('Payment method: Visa ending in 4242');
     expect(email.text).toContain('Paid: Dec 2, 2026, 15:20 UTC');
     expect(email.html).toContain('href="https://pay.stripe.com/receipts/r_1"');
+  });
+});
+
+describe('webhook endpoint disabled', () => {
+  it('names the endpoint, its URL as text (never a link) and since when it failed', () => {
+    const email = webhookEndpointDisabledEmail(brand, {
+      accountId: 'acc_1',
+      endpointId: 'we_01JEXAMPLE',
+      url: 'https://hooks.example.com/billing',
+      failingSince: '2026-11-29T08:05:00Z',
+    });
+
+    expect(email.subject).toBe('A webhook endpoint was disabled');
+    expect(email.text).toContain('Endpoint: we_01JEXAMPLE');
+    expect(email.text).toContain('URL: https://hooks.example.com/billing');
+    expect(email.text).toContain('Failing since: Nov 29, 2026, 08:05 UTC');
+    expect(email.html).not.toContain('href="https://hooks.example.com');
   });
 });
