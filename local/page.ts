@@ -21,7 +21,8 @@ const SKIP_LINK = '<a class="skip" href="#main">Skip to content</a>\n';
 function withLocalBanner(file: DashboardFile): DashboardFile {
   if (file.path !== '/index.html') return file;
   const page = file.body.toString('utf8');
-  if (!page.includes(SKIP_LINK)) throw new Error('dashboard/index.html: the skip link the local banner follows is missing');
+  if (!page.includes(SKIP_LINK))
+    throw new Error('dashboard/index.html: the skip link the local banner follows is missing');
   const html = page.replace(SKIP_LINK, `${SKIP_LINK}${LOCAL_BANNER}\n`);
   const body = Buffer.from(html, 'utf8');
   return { ...file, body, gzip: gzipSync(body) };

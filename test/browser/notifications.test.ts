@@ -116,9 +116,9 @@ describe('dashboard Notifications view', () => {
       expect(await page.getByRole('checkbox', { name: label }).isChecked(), label).toBe(true);
     }
     // The explanation is the checkbox's description.
-    expect(
-      await page.getByRole('checkbox', { name: 'Invoices' }).getAttribute('aria-describedby'),
-    ).toBe('notify-invoices-help');
+    expect(await page.getByRole('checkbox', { name: 'Invoices' }).getAttribute('aria-describedby')).toBe(
+      'notify-invoices-help',
+    );
     await screenshot(page, 'notifications-01-empty');
   });
 
@@ -203,6 +203,46 @@ describe('dashboard Notifications view', () => {
     await page.getByRole('button', { name: 'Remove recipient 3' }).click();
   });
 
+  it('shows the last failed email: refused for good, or being retried', async () => {
+    // The local mail catcher never refuses an address: the status of GET /v1/notifications is given a failure
+    // on its way to the page (the rest of the answer is the API's own).
+    let permanent = true;
+    await page.route(`${stack.url}/v1/notifications`, async (route) => {
+      if (route.request().method() !== 'GET') return route.fallback();
+      const response = await route.fetch();
+      const body = (await response.json()) as Settings;
+      body.status = {
+        last_sent_at: '2026-11-30T09:15:00.000Z',
+        last_failure: {
+          at: '2026-11-30T10:00:00.000Z',
+          recipient: 'finance@example.com',
+          event_type: 'credits.invoice.issued',
+          reason: 'MessageRejected: address does not exist',
+          permanent,
+        },
+      };
+      await route.fulfill({ response, json: body });
+    });
+    try {
+      await openView('Overview');
+      await openView('Notifications');
+      const failure = page.locator('#notify-last-failure');
+      expect(await failure.textContent()).toMatch(
+        /^The last email that failed: about an issued invoice, to finance@example\.com, Nov 30, 2026, .+ \(MessageRejected: address does not exist\)\. It was refused for good and is not retried: check the address\.$/,
+      );
+      expect(await page.locator('#notify-last-sent').textContent()).toMatch(
+        /^Last email sent Nov 30, 2026, /,
+      );
+      await screenshot(page, 'notifications-04-last-failure');
+      permanent = false;
+      await openView('Overview');
+      await openView('Notifications');
+      expect(await failure.textContent()).toMatch(/\. It is being retried\.$/);
+    } finally {
+      await page.unroute(`${stack.url}/v1/notifications`);
+    }
+  });
+
   it('labels every control and fits a phone-sized screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await openView('Overview');
@@ -221,7 +261,7 @@ describe('dashboard Notifications view', () => {
     expect(
       await page.evaluate(() => (globalThis as unknown as InPage).document.documentElement.scrollWidth),
     ).toBeLessThanOrEqual(390);
-    await screenshot(page, 'notifications-04-phone');
+    await screenshot(page, 'notifications-05-phone');
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
@@ -267,6 +307,6 @@ describe('dashboard Notifications view', () => {
     await page.waitForURL(`${stack.url}/__local/mailbox`);
     await page.getByRole('heading', { level: 1, name: 'Local mailbox' }).waitFor();
     await page.getByRole('heading', { level: 2, name: alert!.subject }).waitFor();
-    await screenshot(page, 'notifications-05-mailbox');
+    await screenshot(page, 'notifications-06-mailbox');
   });
 });

@@ -4,7 +4,17 @@
 import { ApiError, answer, client, type NotificationSettings, type Notifications } from '../api.ts';
 import { field, h } from '../dom.ts';
 import { money, readAmount, when } from '../format.ts';
-import { announce, busy, errorBox, fieldProblem, loading, page, section, type View, type ViewContext } from '../ui.ts';
+import {
+  announce,
+  busy,
+  errorBox,
+  fieldProblem,
+  loading,
+  page,
+  section,
+  type View,
+  type ViewContext,
+} from '../ui.ts';
 
 const MAX_RECIPIENTS = 10;
 
@@ -46,7 +56,11 @@ function statusSection(settings: Notifications): HTMLElement {
   return section(
     'Status',
     settings.recipients.length
-      ? h('p', { id: 'notify-summary', tabindex: '-1' }, `Billing emails go to ${plural(settings.recipients.length)}.`)
+      ? h(
+          'p',
+          { id: 'notify-summary', tabindex: '-1' },
+          `Billing emails go to ${plural(settings.recipients.length)}.`,
+        )
       : h(
           'p',
           { id: 'notify-summary', tabindex: '-1', class: 'warning' },
