@@ -10,13 +10,20 @@ let built: Map<string, DashboardFile> | undefined;
 /**
  * The local banner, added to the page only by the local stack: emails are caught here, not sent, and listed
  * on the local mailbox page (local/mailbox.ts). Static markup styled by app.css (the CSP allows no inline style).
+ * A landmark of its own (every part of the page sits in one), right after the skip link, which stays the
+ * first thing a keyboard reaches.
  */
 export const LOCAL_BANNER =
-  '<p class="local-banner" role="note">Local stack: emails are caught, not sent. <a href="/__local/mailbox">Open the local mailbox</a></p>';
+  '<aside class="local-banner" aria-label="Local stack"><p>Local stack: emails are caught, not sent. <a href="/__local/mailbox">Open the local mailbox</a></p></aside>';
+
+const SKIP_LINK = '<a class="skip" href="#main">Skip to content</a>\n';
 
 function withLocalBanner(file: DashboardFile): DashboardFile {
   if (file.path !== '/index.html') return file;
-  const html = file.body.toString('utf8').replace('<body>\n', `<body>\n${LOCAL_BANNER}\n`);
+  const page = file.body.toString('utf8');
+  if (!page.includes(SKIP_LINK))
+    throw new Error('dashboard/index.html: the skip link the local banner follows is missing');
+  const html = page.replace(SKIP_LINK, `${SKIP_LINK}${LOCAL_BANNER}\n`);
   const body = Buffer.from(html, 'utf8');
   return { ...file, body, gzip: gzipSync(body) };
 }

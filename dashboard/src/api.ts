@@ -152,3 +152,7 @@ export type Token = JsonAnswer<'/v1/tokens', 'get'>['data'][number];
 export type CreatedToken = paths['/v1/tokens']['post']['responses'][201]['content']['application/json'];
 export type Purchase = JsonAnswer<'/v1/billing/purchases/{id}', 'get'>;
 export type AutoRefill = JsonAnswer<'/v1/billing/auto-refill', 'get'>;
+export type Notifications = JsonAnswer<'/v1/notifications', 'get'>;
+export type NotificationSettings = NonNullable<
+  paths['/v1/notifications']['put']['requestBody']
+>['content']['application/json'];

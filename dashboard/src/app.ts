@@ -6,6 +6,7 @@ import { money } from './format.ts';
 import { announce, errorBox, type View, type ViewContext } from './ui.ts';
 import { autoRefill } from './views/auto-refill.ts';
 import { buy, takeCheckoutReturn } from './views/buy.ts';
+import { notifications } from './views/notifications.ts';
 import { overview } from './views/overview.ts';
 import { postpaid } from './views/postpaid.ts';
 import { prices } from './views/prices.ts';
@@ -13,7 +14,17 @@ import { tokens } from './views/tokens.ts';
 import { transactions } from './views/transactions.ts';
 import { usage } from './views/usage.ts';
 
-const views: View[] = [overview, buy, autoRefill, postpaid, usage, transactions, tokens, prices];
+const views: View[] = [
+  overview,
+  buy,
+  autoRefill,
+  postpaid,
+  usage,
+  transactions,
+  tokens,
+  notifications,
+  prices,
+];
 
 const main = document.getElementById('main')!;
 const nav = document.getElementById('nav')!;

@@ -316,6 +316,7 @@ describe('billing dashboard in Chromium', () => {
       'Usage',
       'Transactions',
       'Tokens',
+      'Notifications',
       'Prices',
     ]) {
       await openView(view);
@@ -352,6 +353,11 @@ describe('billing dashboard in Chromium', () => {
     expect(
       await page.evaluate(() => (globalThis as unknown as InPage).document.activeElement?.textContent),
     ).toBe('Skip to content');
+    // The local stack's banner (local/page.ts) comes next: its mailbox link, then the navigation.
+    await page.keyboard.press('Tab');
+    expect(
+      await page.evaluate(() => (globalThis as unknown as InPage).document.activeElement?.textContent),
+    ).toBe('Open the local mailbox');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
     expect(
