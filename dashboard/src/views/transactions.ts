@@ -38,7 +38,7 @@ function row(entry: Transaction): HTMLTableRowElement {
       { class: `num ${entry.amount < 0 ? 'minus' : 'plus'}` },
       `${entry.amount > 0 ? '+' : ''}${money(entry.amount)}`,
     ),
-    h('td', { class: 'num' }, money(entry.balance_after)),
+    h('td', { class: 'num' }, entry.balance_after === undefined ? '' : money(entry.balance_after)),
     h('td', { class: 'mono' }, entry.request_id ?? ''),
   );
 }
