@@ -120,6 +120,8 @@ async function decodeCursor(text: string, accountId: string, filter: Transaction
 }
 
 const DAY_MS = 86_400_000;
+/** How many entries a filtered page reads at most, over all its partitions (about 0.5 MB at most). */
+const FILTERED_READ_BUDGET = 2_000;
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** The ULID time prefix (10 characters) of a millisecond. */
@@ -193,31 +195,47 @@ async function readPage(
   const placement = await readPlacement(accountId);
   const { low, high } = keyRange(accountId, filter, after);
   const narrowed = filterExpression(filter);
+  const partitions = ledgerPartitions(accountId, placement);
+  // A filtered page reads on (following LastEvaluatedKey) until it has a page of matches or has read its
+  // budget of items, so a filter that matches few entries among many (purchases among a day's 2,000 calls)
+  // still fills a page in one request; an unfiltered one reads a page's worth once.
+  const want = limit + (after ? 2 : 1);
+  const budget = narrowed ? Math.max(want, Math.floor(FILTERED_READ_BUDGET / partitions.length)) : want;
   const pages = await Promise.all(
-    ledgerPartitions(accountId, placement).map(async (pk) => {
-      const result = await ddb().send(
-        new QueryCommand({
-          TableName: config.tableName,
-          KeyConditionExpression: 'PK = :pk AND SK BETWEEN :low AND :high',
-          ...(narrowed?.FilterExpression ? { FilterExpression: narrowed.FilterExpression } : {}),
-          ...(narrowed?.ExpressionAttributeNames
-            ? { ExpressionAttributeNames: narrowed.ExpressionAttributeNames }
-            : {}),
-          ExpressionAttributeValues: {
-            ':pk': pk,
-            ':low': low,
-            ':high': high,
-            ...narrowed?.ExpressionAttributeValues,
-          },
-          ScanIndexForward: false,
-          ConsistentRead: true,
-          // One extra to know whether another page exists; `after` itself is excluded below.
-          Limit: limit + (after ? 2 : 1),
-        }),
-      );
-      const last = result.LastEvaluatedKey?.SK;
+    partitions.map(async (pk) => {
+      const items: LedgerEntry[] = [];
+      let read = 0;
+      let start: Record<string, unknown> | undefined;
+      do {
+        const result = await ddb().send(
+          new QueryCommand({
+            TableName: config.tableName,
+            KeyConditionExpression: 'PK = :pk AND SK BETWEEN :low AND :high',
+            ...(narrowed?.FilterExpression ? { FilterExpression: narrowed.FilterExpression } : {}),
+            ...(narrowed?.ExpressionAttributeNames
+              ? { ExpressionAttributeNames: narrowed.ExpressionAttributeNames }
+              : {}),
+            ExpressionAttributeValues: {
+              ':pk': pk,
+              ':low': low,
+              ':high': high,
+              ...narrowed?.ExpressionAttributeValues,
+            },
+            ScanIndexForward: false,
+            ConsistentRead: true,
+            // One extra to know whether another page exists (`after` itself is excluded below); reading on,
+            // twice as much each time, within the budget.
+            Limit: Math.min(budget - read, Math.max(want, read * 2)),
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        items.push(...((result.Items ?? []) as LedgerEntry[]));
+        read += result.ScannedCount ?? result.Items?.length ?? 0;
+        start = result.LastEvaluatedKey;
+      } while (start && items.length < want && read < budget);
+      const last = start?.SK;
       return {
-        items: (result.Items ?? []) as LedgerEntry[],
+        items,
         lastRead: typeof last === 'string' ? last.slice(keys.ledgerPrefix.length) : undefined,
       };
     }),

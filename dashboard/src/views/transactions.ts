@@ -20,6 +20,8 @@ import {
 } from '../ui.ts';
 
 const PAGE_SIZE = 50;
+/** Requests one "page" of a filtered list may take to fill up (the API reads up to 2,000 entries each). */
+const READS_PER_PAGE = 5;
 /** CSV export reads at most this many pages of 100 (50,000 entries): a bigger export belongs in a job. */
 const EXPORT_PAGES = 500;
 
@@ -137,7 +139,8 @@ async function entries(query: Record<string, string | number>, cursor: string | 
 }
 
 /**
- * A list that reads pages until it has some rows (filtered pages may be empty) and offers "Show more" while
+ * A list that reads pages until it has a page of rows (filtered pages may be short, even empty), at most
+ * READS_PER_PAGE requests at a time, and offers "Show more" while
  * the API has more. Resolves with whether it found anything at all.
  */
 function pagedRows(
@@ -150,13 +153,14 @@ function pagedRows(
   let cursor: string | null | undefined;
   return async () => {
     let added = 0;
+    let requests = 0;
     do {
       const result = await entries(query, cursor);
       if (!isCurrent()) return;
       body.append(...result.data.map(row));
       added += result.data.length;
       cursor = result.next_cursor;
-    } while (cursor && added === 0);
+    } while (cursor && added < PAGE_SIZE && ++requests < READS_PER_PAGE);
     more.hidden = !cursor;
   };
 }
