@@ -172,7 +172,7 @@ describe('dashboard Transactions view', () => {
   });
 
   it('2,000 echo calls on one day read as ONE row (count and total) that opens to the calls', {
-    timeout: 180_000,
+    timeout: 90_000,
   }, async () => {
     const account = await newAccount('Busy day', 10);
     await charge(account.accountId, 2_000);
