@@ -141,6 +141,17 @@ describe('GET /v1/transactions filters', () => {
     expect(none.rows).toEqual([]);
   });
 
+  it('a filtered page reads on past non-matching entries: the first page already holds the match', async () => {
+    // The newest correction lies behind today's grant and 7 charges: a single read of limit + 1 would miss it.
+    const first = await call('GET', '/v1/transactions', {
+      token: account.token,
+      query: { type: 'correction', limit: '1' },
+    });
+    expect(first.status).toBe(200);
+    expect(first.body.data.map((r: Row) => r.reason)).toEqual(['fix 1']);
+    expect(first.body.next_cursor).toEqual(expect.any(String));
+  });
+
   it('unfiltered paging still sums to the balance', async () => {
     const { rows } = await walk(account.token, { limit: '4' });
     expect(rows).toHaveLength((await ledgerEntries(account.accountId)).length);
