@@ -133,7 +133,7 @@ export interface paths {
         };
         /**
          * The ledger entries that changed the balance, newest first
-         * @description `amount` is signed, so the entries sum to the balance. Pages follow `next_cursor`.
+         * @description `amount` is signed, so the entries sum to the balance. Pages follow `next_cursor`. Optional filters: `type` and `exclude_type` (comma-separated entry types), `feature`, and `begin`/`end` (YYYY-MM-DD, inclusive, UTC). A filtered page may hold fewer than `limit` entries (even none) while `next_cursor` continues; a cursor is only valid with the filters it was made for. `balance_after` is left out when `type`, `exclude_type`, `feature` or `end` narrows the page. Purchases and auto-refills carry `payment_method` ("Visa •••• 4242") and `receipt_url` when known.
          */
         get: operations["getV1Transactions"];
         put?: never;
@@ -1817,6 +1817,11 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                type?: string;
+                exclude_type?: string;
+                feature?: string;
+                begin?: string;
+                end?: string;
             };
             header?: never;
             path?: never;
@@ -1839,7 +1844,7 @@ export interface operations {
                             /** @description USD, a JSON number with at most 6 decimal places */
                             amount: number;
                             /** @description USD, a JSON number with at most 6 decimal places */
-                            balance_after: number;
+                            balance_after?: number;
                             /** @description ISO 8601 UTC time */
                             created_at: string;
                             request_id?: string;
@@ -1851,6 +1856,8 @@ export interface operations {
                             /** @description USD, a JSON number with at most 6 decimal places */
                             accrued?: number;
                             reverses?: string;
+                            payment_method?: string;
+                            receipt_url?: string;
                         }[];
                         next_cursor: string | null;
                     };

@@ -12,7 +12,7 @@ import { queryUsage } from '#shared/usage/query.ts';
 const DAY_MS = 86_400_000;
 const MAX_DAYS = { day: 366, week: 3 * 366, month: 10 * 366, year: 10 * 366 } as const;
 
-const date = z.string().check(
+export const calendarDate = z.string().check(
   z.regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD'),
   z.refine((value) => {
     const day = new Date(`${value}T00:00:00Z`);
@@ -21,8 +21,8 @@ const date = z.string().check(
 );
 
 export const usageQuery = z.strictObject({
-  begin: z.optional(date),
-  end: z.optional(date),
+  begin: z.optional(calendarDate),
+  end: z.optional(calendarDate),
   step: z._default(z.enum(['day', 'week', 'month', 'year']), 'day'),
   feature: z.optional(identifier),
   token_id: z.optional(identifier),

@@ -197,7 +197,8 @@ export const operations: Record<string, Operation> = {
   'GET /v1/transactions': {
     tag: 'Account',
     summary: 'The ledger entries that changed the balance, newest first',
-    description: '`amount` is signed, so the entries sum to the balance. Pages follow `next_cursor`.',
+    description:
+      '`amount` is signed, so the entries sum to the balance. Pages follow `next_cursor`. Optional filters: `type` and `exclude_type` (comma-separated entry types), `feature`, and `begin`/`end` (YYYY-MM-DD, inclusive, UTC). A filtered page may hold fewer than `limit` entries (even none) while `next_cursor` continues; a cursor is only valid with the filters it was made for. `balance_after` is left out when `type`, `exclude_type`, `feature` or `end` narrows the page. Purchases and auto-refills carry `payment_method` ("Visa •••• 4242") and `receipt_url` when known.',
     scope: 'api',
     query: transactionsQuery,
     answers: { 200: { description: 'A page of entries', json: transactionPageSchema } },

@@ -527,6 +527,9 @@ export async function applyCredit(input: {
   at: string;
   reason?: string;
   requestId?: string;
+  /** A payment's credit: how it was paid and its receipt, shown with the entry. */
+  paymentMethod?: string;
+  receiptUrl?: string;
   guard?: Guard;
   /**
    * Refunds and disputes take back credits the customer may already have spent: the balance may go below
@@ -550,6 +553,8 @@ export async function applyCredit(input: {
     ...(input.reason ? { reason: input.reason } : {}),
     ...(input.requestId ? { request_id: input.requestId } : {}),
     ...(input.guard ? { reference: input.guard.reference } : {}),
+    ...(input.paymentMethod ? { payment_method: input.paymentMethod } : {}),
+    ...(input.receiptUrl ? { receipt_url: input.receiptUrl } : {}),
   };
   const taking = input.amount < 0 && !input.allowNegative;
   for (let attempt = 1; ; attempt++) {

@@ -42,6 +42,10 @@ export type LedgerEntry = {
   billing_mode?: 'postpaid' | 'marketplace';
   /** Marketplace usage: the dimension it is reported in. */
   dimension?: string;
+  /** A purchase or auto-refill credit: how it was paid ("Visa •••• 4242", or the method's type). */
+  payment_method?: string;
+  /** A purchase or auto-refill credit: Stripe's receipt, when it was known at credit time. */
+  receipt_url?: string;
   /** A reversal: the id of the usage entry it gives back (a fixed-price call whose feature failed). */
   reverses?: string;
   /** A reversal: when the charge it gives back was made (its usage is taken back from that day). */

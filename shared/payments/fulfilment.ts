@@ -78,6 +78,8 @@ export async function fulfilPaymentIntent(
     amount,
     at,
     reason: intent.metadata.purchase_id ? 'Credit purchase' : 'Automatic refill',
+    ...(methodText ? { paymentMethod: methodText } : {}),
+    ...(links.receipt_url ? { receiptUrl: links.receipt_url } : {}),
     guard: { reference: `stripe:pi:${intent.id}` },
     events: [
       billingEvent(

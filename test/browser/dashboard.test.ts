@@ -243,10 +243,14 @@ describe('billing dashboard in Chromium', () => {
 
   it('pages through the ledger and exports it as CSV', async () => {
     await openView('Transactions');
-    const ledger = page.getByRole('table', { name: 'Ledger entries, newest first' });
-    // 7 charges, the $25 purchase and the demo grant.
-    await expect.poll(() => ledger.getByRole('row').count()).toBe(1 + 9);
-    expect(await ledger.getByRole('row').nth(1).textContent()).toContain('words');
+    // The 7 charges as one row per feature (5 echo, 2 words); the $25 purchase and the demo grant on their own.
+    const groups = page.getByRole('table', { name: 'Usage per day and feature' });
+    await expect.poll(() => groups.locator('tr.usage-group').count()).toBe(2);
+    expect(await groups.locator('tr.usage-group[data-feature="echo"] td').nth(2).textContent()).toBe('5');
+    expect(await groups.locator('tr.usage-group[data-feature="words"] td').nth(2).textContent()).toBe('2');
+    const others = page.getByRole('table', { name: 'Other entries, newest first' });
+    expect(await others.locator('tbody tr').count()).toBe(2);
+    expect(await others.locator('tbody tr').first().textContent()).toMatch(/Purchase · .*\+\$25\.00/);
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download CSV' }).click();
     const file = await (await download).path();
