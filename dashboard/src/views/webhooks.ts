@@ -239,8 +239,8 @@ function endpointCard(context: ViewContext, endpoint: Endpoint, list: HTMLElemen
     await busy(remove, async () => {
       try {
         await answer(client.DELETE('/v1/webhook-endpoints/{id}', { params: { path: { id: endpoint.id } } }));
-        announce(`Endpoint ${endpoint.url} deleted.`);
         await refresh();
+        announce(`Endpoint ${endpoint.url} deleted.`);
         list.querySelector<HTMLElement>('h3, p')?.focus();
       } catch (error) {
         result.replaceChildren(errorBox(error));
@@ -260,8 +260,8 @@ function endpointCard(context: ViewContext, endpoint: Endpoint, list: HTMLElemen
               body: { enabled: true },
             }),
           );
-          announce(`Endpoint ${endpoint.url} enabled again.`);
           await refresh();
+          announce(`Endpoint ${endpoint.url} enabled again.`);
         } catch (error) {
           result.replaceChildren(errorBox(error));
         }
