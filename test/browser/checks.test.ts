@@ -3,15 +3,12 @@
 // axe-core injected: no accessibility violation of any impact, no sideways scrolling, no console error, and a
 // screenshot of each view at each size. The page's compressed size is measured from the build.
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../dashboard/build.ts';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { axeViolations } from './axe.ts';
 import { type ConsoleProblem, launchChromium, screenshot, watchConsole } from './browser.ts';
-
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core');
 
 /** The page's budget, every file gzip-compressed (issue 17: under 25 KB). */
 const PAGE_BUDGET_BYTES = 25_000;
@@ -36,6 +33,30 @@ beforeAll(async () => {
     runJobs: false,
     quiet: true,
   });
+  // Something in every view: paid calls (usage, chart, ledger), a grant, a webhook endpoint.
+  const call = (method: string, path: string, body: unknown, headers: Record<string, string>) =>
+    fetch(`${stack.url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  const bearer = { authorization: `Bearer ${stack.demo!.token}` };
+  for (let i = 0; i < 3; i++)
+    expect((await call('POST', '/v1/demo/echo', { text: `call ${i}` }, bearer)).status).toBe(200);
+  const grant = await call(
+    'POST',
+    `/admin/accounts/${stack.demo!.accountId}/credits`,
+    { amount: 5, reason: 'checks: a welcome grant' },
+    { 'x-admin-key': 'browser-admin' },
+  );
+  expect(grant.status).toBe(201);
+  const hook = await call(
+    'POST',
+    '/v1/webhook-endpoints',
+    { url: 'http://127.0.0.1:9/billing-events-with-a-rather-long-path/for-narrow-screens', events: ['*'] },
+    bearer,
+  );
+  expect(hook.status).toBe(201);
 });
 
 beforeEach(() => {
@@ -47,8 +68,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-type Violation = { id: string; impact: string | null; help: string; nodes: { target: string[] }[] };
-
 /** The browser globals read inside `page.evaluate` (the tests compile without the DOM library). */
 type InPage = {
   innerWidth: number;
@@ -58,9 +77,6 @@ type InPage = {
     querySelectorAll(
       selector: string,
     ): Iterable<{ textContent: string | null; getAttribute(name: string): string | null }>;
-  };
-  axe: {
-    run(context: unknown, options: { resultTypes: string[] }): Promise<{ violations: Violation[] }>;
   };
 };
 
@@ -81,22 +97,6 @@ async function settled(page: Page): Promise<void> {
     if (document.querySelector('[aria-busy="true"]')) return false;
     return ![...document.querySelectorAll('main p')].some((p) => /^Loading .*…$/.test(p.textContent ?? ''));
   });
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  // The page's policy allows no inline script: the test context bypasses it to inject axe-core.
-  await page.addScriptTag({ path: AXE });
-  const { violations } = await page.evaluate(() =>
-    (globalThis as unknown as InPage).axe.run((globalThis as unknown as InPage).document, {
-      resultTypes: ['violations'],
-    }),
-  );
-  return violations.map(
-    (violation) =>
-      `${violation.impact ?? 'unknown'} ${violation.id} (${violation.help}): ${violation.nodes
-        .map((node) => node.target.join(' '))
-        .join(', ')}`,
-  );
 }
 
 const sizes = [

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import { axeViolations } from './axe.ts';
 import { type ConsoleProblem, type InPage, launchChromium, screenshot, watchConsole } from './browser.ts';
 
 let stack: LocalStack;
@@ -50,7 +51,8 @@ beforeAll(async () => {
     runJobs: false,
     quiet: true,
   });
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // bypassCSP: axe-core is injected as an inline script, which the page's policy refuses.
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
   page = await context.newPage();
   problems = watchConsole(page, stack.url);
@@ -171,6 +173,7 @@ describe('dashboard Webhooks view', () => {
       }),
     ]);
     await screenshot(page, 'webhooks-03-secret-once');
+    expect(await axeViolations(page)).toEqual([]);
 
     // Drawn afresh, the view no longer has the secret: the API never answers it again.
     await openView('Overview');
@@ -183,7 +186,7 @@ describe('dashboard Webhooks view', () => {
   it('sends a test event: the receiver gets it and the delivery log shows it succeeded', async () => {
     received.length = 0;
     const item = endpointItem(receiverUrl);
-    await item.getByRole('button', { name: `Send a test event to ${receiverUrl}` }).click();
+    await item.getByRole('button', { name: `Send test event to ${receiverUrl}` }).click();
     await item.getByText('Test event queued', { exact: false }).waitFor();
     const log = item.getByRole('table');
     await log.waitFor();
@@ -191,7 +194,7 @@ describe('dashboard Webhooks view', () => {
     await expect
       .poll(
         async () => {
-          await item.getByRole('button', { name: `Refresh the delivery log of ${receiverUrl}` }).click();
+          await item.getByRole('button', { name: `Refresh log of ${receiverUrl}` }).click();
           await log.waitFor();
           return (await log.locator('tbody tr').first().textContent()) ?? '';
         },
@@ -206,6 +209,7 @@ describe('dashboard Webhooks view', () => {
     expect(received[0]!.headers['webhook-signature']).toMatch(/^v1,/);
     expect(JSON.parse(received[0]!.body)).toMatchObject({ type: 'webhook.test' });
     await screenshot(page, 'webhooks-04-delivered');
+    expect(await axeViolations(page)).toEqual([]);
 
     // On a phone the log's rows stack as label: value, and nothing scrolls sideways.
     await page.setViewportSize({ width: 390, height: 844 });
@@ -213,6 +217,7 @@ describe('dashboard Webhooks view', () => {
       await page.evaluate(() => (globalThis as unknown as InPage).document.documentElement.scrollWidth),
     ).toBeLessThanOrEqual(390);
     await screenshot(page, 'webhooks-05-phone');
+    expect(await axeViolations(page)).toEqual([]);
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
@@ -235,9 +240,9 @@ describe('dashboard Webhooks view', () => {
       const item = endpointItem(receiverUrl);
       await item.waitFor();
       expect(await item.textContent()).toContain('Disabled: every delivery failed for 3 days.');
-      expect(
-        await item.getByRole('button', { name: `Send a test event to ${receiverUrl}` }).isDisabled(),
-      ).toBe(true);
+      expect(await item.getByRole('button', { name: `Send test event to ${receiverUrl}` }).isDisabled()).toBe(
+        true,
+      );
       await screenshot(page, 'webhooks-06-disabled');
       const patches: unknown[] = [];
       page.on('request', (request) => {
@@ -261,6 +266,7 @@ describe('dashboard Webhooks view', () => {
     const dialog = page.getByRole('dialog', { name: 'Delete this endpoint?' });
     await dialog.waitFor();
     await screenshot(page, 'webhooks-07-confirm-delete');
+    expect(await axeViolations(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     expect(await endpoints()).toHaveLength(1);
 

@@ -193,7 +193,7 @@ function endpointCard(context: ViewContext, endpoint: Endpoint, list: HTMLElemen
       label,
     );
 
-  const test = button('Send test event', 'secondary', 'Send a test event to');
+  const test = button('Send test event', 'secondary', 'Send test event to');
   test.disabled = endpoint.status === 'disabled';
   test.addEventListener('click', () =>
     busy(test, async () => {
@@ -220,7 +220,7 @@ function endpointCard(context: ViewContext, endpoint: Endpoint, list: HTMLElemen
   showLog.setAttribute('aria-controls', `${titleId}-log`);
   log.id = `${titleId}-log`;
   const logBody = h('div', {});
-  const reload = button('Refresh log', 'secondary', 'Refresh the delivery log of');
+  const reload = button('Refresh log', 'secondary', 'Refresh log of');
   reload.addEventListener('click', () => busy(reload, () => drawDeliveries(endpoint, logBody)));
   log.append(h('div', { class: 'actions' }, reload), logBody);
   showLog.addEventListener('click', () => {
