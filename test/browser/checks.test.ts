@@ -32,8 +32,10 @@ beforeAll(async () => {
     seedDemo: true,
     runJobs: false,
     quiet: true,
+    stripe: { fundingDelayMs: 300, webhookRetryBaseMs: 50 },
   });
-  // Something in every view: paid calls (usage, chart, ledger), a grant, a webhook endpoint.
+  // Something in every view: a paid purchase (purchase history), paid calls (usage, chart, ledger), a grant,
+  // a webhook endpoint.
   const call = (method: string, path: string, body: unknown, headers: Record<string, string>) =>
     fetch(`${stack.url}${path}`, {
       method,
@@ -57,6 +59,34 @@ beforeAll(async () => {
     bearer,
   );
   expect(hook.status).toBe(201);
+  const checkout = await call(
+    'POST',
+    '/v1/billing/checkout',
+    { amount: 25 },
+    {
+      ...bearer,
+      'idempotency-key': randomUUID(),
+    },
+  );
+  expect(checkout.status).toBe(201);
+  const { checkout_url } = (await checkout.json()) as { checkout_url: string };
+  const payer = await browser.newPage();
+  try {
+    await payer.goto(checkout_url);
+    await payer.getByLabel('Card number').fill('4242424242424242');
+    await payer.getByRole('button', { name: 'Pay $25.00' }).click();
+    // The emulator pays after a short funding delay; the purchase is read until it is paid.
+    const deadline = Date.now() + 20_000;
+    let status: string | undefined;
+    while (status !== 'paid' && Date.now() < deadline) {
+      const response = await fetch(`${stack.url}/v1/billing/purchases`, { headers: bearer });
+      status = ((await response.json()) as { data: { status: string }[] }).data[0]?.status;
+      if (status !== 'paid') await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(status, 'the seeded $25 purchase').toBe('paid');
+  } finally {
+    await payer.close();
+  }
 });
 
 beforeEach(() => {
