@@ -135,6 +135,30 @@ describe('dashboard Webhooks view', () => {
     problems.length = 0;
   });
 
+  it("shows the API's refusal of a URL next to the field, and asks for at least one chosen event", async () => {
+    await page.getByLabel('Endpoint URL').fill('ftp://127.0.0.1/billing-events');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const problem = page.locator('#webhook-url-problem');
+    await problem.waitFor();
+    expect(await problem.textContent()).toMatch(/^The URL .+\.$/);
+    expect(await page.getByLabel('Endpoint URL').getAttribute('aria-invalid')).toBe('true');
+    expect(
+      await page.evaluate(() => (globalThis as unknown as InPage).document.activeElement?.getAttribute('id')),
+    ).toBe('webhook-url');
+    await screenshot(page, 'webhooks-02b-refused-url');
+    // Chromium logs the refused fetch as a console error; this 400 is the one this test provokes.
+    expect(problems.every((entry) => /status of 400/.test(entry.text))).toBe(true);
+    problems.length = 0;
+
+    await page.getByLabel('Endpoint URL').fill(receiverUrl);
+    await page.getByRole('radio', { name: 'Only the events I choose' }).check();
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    expect(await page.locator('main').getByRole('alert').textContent()).toBe('Choose at least one event.');
+    expect(await endpoints()).toEqual([]);
+    await page.getByRole('radio', { name: 'All events, including new ones' }).check();
+    expect(await page.getByRole('group', { name: 'Events to send' }).isVisible()).toBe(false);
+  });
+
   it('adds an endpoint for chosen events and shows its signing secret once', async () => {
     await page.getByLabel('Endpoint URL').fill(receiverUrl);
     await page.getByRole('radio', { name: 'Only the events I choose' }).check();

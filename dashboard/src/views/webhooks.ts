@@ -250,7 +250,7 @@ function endpointCard(context: ViewContext, endpoint: Endpoint, list: HTMLElemen
 
   const actions = [test, showLog];
   if (endpoint.status === 'disabled') {
-    const enable = button('Re-enable', 'primary', 'Re-enable');
+    const enable = button('Re-enable', '', 'Re-enable');
     enable.addEventListener('click', () =>
       busy(enable, async () => {
         try {
