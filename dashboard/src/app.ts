@@ -13,6 +13,8 @@ import { prices } from './views/prices.ts';
 import { tokens } from './views/tokens.ts';
 import { transactions } from './views/transactions.ts';
 import { usage } from './views/usage.ts';
+// Slice D (issue 17): the Webhooks view.
+import { webhooks } from './views/webhooks.ts';
 
 const views: View[] = [
   overview,
@@ -23,6 +25,7 @@ const views: View[] = [
   transactions,
   tokens,
   notifications,
+  webhooks,
   prices,
 ];
 

@@ -133,7 +133,7 @@ describe('billing dashboard in Chromium', () => {
       `${JSON.stringify({ ...load, encoded_bytes: encoded, decoded_bytes: decoded }, null, 2)}\n`,
     );
     expect(load.files).toHaveLength(3);
-    expect(encoded).toBeLessThan(30_000);
+    expect(encoded).toBeLessThan(25_000);
     await screenshot(page, '02-overview');
   });
 
