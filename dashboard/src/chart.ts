@@ -131,8 +131,8 @@ function drawSvg({ buckets, options, label, colours }: Drawing, width: number): 
       base += cost;
     }
     svg.append(group);
-    const last = i === buckets.length - 1;
-    if (i % labelEvery === 0 || (last && (buckets.length - 1) % labelEvery >= labelEvery / 2)) {
+    // Counted from the newest bucket, so the latest period is always labelled and the spacing stays even.
+    if ((buckets.length - 1 - i) % labelEvery === 0) {
       const text = axisText(bucket.period_start);
       const centre = x + slot * 0.35;
       // Never past the right edge: the last label ends at the edge rather than being cut there.

@@ -86,10 +86,22 @@ export function table(caption: string, headers: string[], rows: Child[][]): HTML
 /** Labels each body cell with its column header and puts the table in a focusable, labelled scroll region. */
 export function tidyTable(element: HTMLTableElement): void {
   const headers = [...(element.tHead?.rows[0]?.cells ?? [])].map((cell) => cell.textContent?.trim() ?? '');
+  // Stacked with `display: block`, a table loses its table semantics in browsers; explicit roles keep them.
+  const role = (node: Element, name: string) => {
+    if (!node.hasAttribute('role')) node.setAttribute('role', name);
+  };
+  role(element, 'table');
+  for (const group of [element.tHead, ...element.tBodies]) if (group) role(group, 'rowgroup');
+  for (const row of element.tHead?.rows ?? []) {
+    role(row, 'row');
+    for (const cell of row.cells) role(cell, 'columnheader');
+  }
   for (const body of element.tBodies)
     for (const row of body.rows) {
+      role(row, 'row');
       let column = 0;
       for (const cell of row.cells) {
+        role(cell, cell.tagName === 'TH' ? 'rowheader' : 'cell');
         if (!cell.hasAttribute('data-label')) cell.setAttribute('data-label', headers[column] ?? '');
         column += cell.colSpan;
       }
