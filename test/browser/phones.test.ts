@@ -203,7 +203,7 @@ describe('the dashboard on a phone', () => {
             // Wide enough, a table is a table; it scrolls in its region if it must.
             expect(table.cellDisplay, `${view}: ${table.caption}`).toEqual(['table-cell']);
           } else if (table.labels.length) {
-            expect(table.cellDisplay, `${view}: ${table.caption}`).toEqual(['block']);
+            expect(table.cellDisplay, `${view}: ${table.caption}`).toEqual(['flow-root']);
             const [shown, label] = table.before[0]!;
             expect(shown, `${view}: ${table.caption}`).toBe(`${label} / ""`);
           }
