@@ -1,7 +1,7 @@
 // Dashboard entry: sign-in with a billing token, the navigation, and the hash router that renders one view
 // at a time (#overview, #buy, …), so the page is static files and needs no server-side routes.
 import { ApiError, answer, type Credits, client, session, whenUnauthorized, withToken } from './api.ts';
-import { h } from './dom.ts';
+import { h, tidyTables } from './dom.ts';
 import { money } from './format.ts';
 import { announce, errorBox, type View, type ViewContext } from './ui.ts';
 import { autoRefill } from './views/auto-refill.ts';
@@ -30,6 +30,8 @@ const views: View[] = [
 ];
 
 const main = document.getElementById('main')!;
+// Slice B (phones): every table labels its cells for the stacked phone layout and scrolls in a focusable region.
+tidyTables(main);
 const nav = document.getElementById('nav')!;
 const chip = document.getElementById('balance-chip')!;
 const signOutButton = document.getElementById('sign-out') as HTMLButtonElement;

@@ -61,13 +61,71 @@ export function field(
   );
 }
 
-/** A table with a caption, header row and one row per item. */
+/** A table with a caption, header row and one row per item; each cell carries its column's label. */
 export function table(caption: string, headers: string[], rows: Child[][]): HTMLTableElement {
   return h(
     'table',
     {},
     h('caption', {}, caption),
     h('thead', {}, h('tr', {}, ...headers.map((header) => h('th', { scope: 'col' }, header)))),
-    h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((cell) => h('td', {}, cell))))),
+    h(
+      'tbody',
+      {},
+      ...rows.map((cells) =>
+        h('tr', {}, ...cells.map((cell, i) => h('td', { 'data-label': headers[i] ?? '' }, cell))),
+      ),
+    ),
   );
+}
+
+// Slice B (phones): below 600 px wide, app.css shows every table as stacked rows whose cells read
+// "label: value" from `data-label`; wider, a table scrolls inside a focusable, labelled region (axe:
+// scrollable-region-focusable). Whatever builds a table (`table()` above or `h('table', …)` in a view),
+// `tidyTables` gives it both, so no view can forget.
+
+/** Labels each body cell with its column header and puts the table in a focusable, labelled scroll region. */
+export function tidyTable(element: HTMLTableElement): void {
+  const headers = [...(element.tHead?.rows[0]?.cells ?? [])].map((cell) => cell.textContent?.trim() ?? '');
+  // Stacked with `display: block`, a table loses its table semantics in browsers; explicit roles keep them.
+  const role = (node: Element, name: string) => {
+    if (!node.hasAttribute('role')) node.setAttribute('role', name);
+  };
+  role(element, 'table');
+  for (const group of [element.tHead, ...element.tBodies]) if (group) role(group, 'rowgroup');
+  for (const row of element.tHead?.rows ?? []) {
+    role(row, 'row');
+    for (const cell of row.cells) role(cell, 'columnheader');
+  }
+  for (const body of element.tBodies)
+    for (const row of body.rows) {
+      role(row, 'row');
+      let column = 0;
+      for (const cell of row.cells) {
+        role(cell, cell.tagName === 'TH' ? 'rowheader' : 'cell');
+        if (!cell.hasAttribute('data-label')) cell.setAttribute('data-label', headers[column] ?? '');
+        column += cell.colSpan;
+      }
+    }
+  let region = element.parentElement;
+  if (!region) return;
+  if (!region.classList.contains('scroll')) {
+    region = h('div', { class: 'scroll' });
+    element.replaceWith(region);
+    region.append(element);
+  }
+  if (!region.hasAttribute('role')) {
+    region.setAttribute('role', 'region');
+    region.setAttribute('tabindex', '0');
+  }
+  const name = element.caption?.textContent?.trim() || headers.filter(Boolean).join(', ') || 'Table';
+  if (region.getAttribute('aria-label') !== name) region.setAttribute('aria-label', name);
+}
+
+/** Keeps every table under `root` tidy as views draw and redraw (see `tidyTable`). */
+export function tidyTables(root: HTMLElement): void {
+  const tidyAll = () => {
+    for (const element of root.querySelectorAll('table')) tidyTable(element);
+  };
+  new MutationObserver(tidyAll).observe(root, { childList: true, subtree: true });
+  tidyAll();
 }

@@ -3,12 +3,34 @@ import { answer, client, type Token } from '../api.ts';
 import { spendChart } from '../chart.ts';
 import { field, h } from '../dom.ts';
 import { day, daysAgo, money } from '../format.ts';
-import { busy, errorBox, page, section, type View, type ViewContext } from '../ui.ts';
+import { busy, errorBox, fieldProblem, page, section, type View, type ViewContext } from '../ui.ts';
 
 type Step = 'day' | 'week' | 'month';
 
 /** The default range per step: about a month of days, a quarter of weeks, a year of months. */
 const defaultDays: Record<Step, number> = { day: 29, week: 7 * 12 - 1, month: 364 };
+/** The longest range the API answers per step (functions/account/usage.ts), checked here first. */
+const maxDays: Record<Step, number> = { day: 366, week: 3 * 366, month: 10 * 366 };
+
+/** What is wrong with the range, said next to the field it concerns, before asking the server. */
+function checkRange(step: Step, begin: HTMLInputElement, end: HTMLInputElement): boolean {
+  fieldProblem(begin, begin.value ? null : 'Choose the first day of the range.');
+  fieldProblem(end, end.value ? null : 'Choose the last day of the range.');
+  if (!begin.value || !end.value) return false;
+  if (end.value < begin.value) {
+    fieldProblem(end, `The range ends before it begins: choose a day on or after ${day(begin.value)}.`);
+    return false;
+  }
+  const days = (Date.parse(end.value) - Date.parse(begin.value)) / 86_400_000 + 1;
+  if (days > maxDays[step]) {
+    fieldProblem(
+      end,
+      `Grouped by ${step}, a range covers at most ${maxDays[step]} days: choose a closer end.`,
+    );
+    return false;
+  }
+  return true;
+}
 
 function periodLabel(step: Step): (start: string) => string {
   if (step === 'week') return (start) => `Week of ${day(start)}`;
@@ -77,6 +99,10 @@ async function render(context: ViewContext): Promise<void> {
   );
   const knownFeatures = new Set<string>();
   const load = async () => {
+    if (!checkRange(step.value as Step, begin, end)) {
+      form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+      return;
+    }
     const tokenId = token.value.trim();
     const query = {
       step: step.value as Step,
@@ -99,15 +125,18 @@ async function render(context: ViewContext): Promise<void> {
         title: `Spend by ${step.value}${feature.value.trim() ? `, feature ${feature.value.trim()}` : ''}${tokenName ? `, token ${tokenName}` : ''}`,
         id: 'usage-chart',
         label: periodLabel(step.value as Step),
+        onlyUsedRows: true,
       });
       chart.querySelector('details')?.setAttribute('open', '');
+      const used = usage.data.some((bucket) => bucket.requests > 0 || bucket.cost > 0);
       results.replaceChildren(
         h(
           'p',
           { id: 'usage-total' },
           `${requests} requests, ${money(cost)} from ${day(begin.value)} to ${day(end.value)} (UTC)${tokenName ? ` for the token ${tokenName}` : ''}.`,
         ),
-        chart,
+        // Rows of $0.00 say nothing: the table lists the periods with usage, or says there are none.
+        used ? chart : h('p', { class: 'muted', id: 'usage-empty' }, 'No usage in this range.'),
       );
     } catch (error) {
       if (context.isCurrent()) results.replaceChildren(errorBox(error, () => void load()));
