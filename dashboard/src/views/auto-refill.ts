@@ -8,7 +8,7 @@ import { announce, busy, errorBox, fieldProblem, page, section, type View, type 
 const MAX_CONSECUTIVE_FAILURES = 3;
 const MAX_ATTEMPTS_PER_10_MINUTES = 2;
 
-function summary(settings: AutoRefill): string {
+export function refillSummary(settings: AutoRefill): string {
   const method = paymentMethod(settings.payment_method);
   if (settings.status === 'active' && settings.threshold !== null && settings.amount !== null) {
     const cap = settings.monthly_cap === null ? '' : `, up to ${money(settings.monthly_cap)} a month`;
@@ -72,7 +72,7 @@ function statusSection(settings: AutoRefill): HTMLElement {
     h(
       'p',
       { id: 'refill-summary', tabindex: '-1', class: settings.status === 'suspended' ? 'warning' : '' },
-      summary(settings),
+      refillSummary(settings),
     ),
     h(
       'p',
