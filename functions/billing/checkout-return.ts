@@ -40,7 +40,7 @@ function page(title: string, message: string, way: Way | undefined, status = 200
     ? `<p><a href="${escapeHtml(way.href)}">Back to ${escapeHtml(viewNames[way.view])} in the billing dashboard</a></p>${
         way.elsewhere
           ? `<p>The dashboard is at <a href="${escapeHtml(way.elsewhere)}/">${escapeHtml(way.elsewhere)}</a>: if it asks, sign in there again with your billing token.</p>`
-          : ''
+          : '<p>If the dashboard asks, sign in again with your billing token: a sign-in is kept per browser tab and per address.</p>'
       }`
     : '';
   return htmlPage(title, `<p role="status">${escapeHtml(message)}</p>${back}`, status);
