@@ -201,7 +201,13 @@ describe('billing modes in the dashboard (Chromium)', () => {
     expect(token).toMatch(/^crd_[A-Za-z0-9_-]{43}$/);
     await screenshot(tab, '22-marketplace-registered');
 
-    await signIn(tab, token);
+    // The page leads to the dashboard's sign-in (issue 17: it showed the token and nothing else).
+    await tab.getByRole('link', { name: 'Open the billing dashboard' }).click();
+    await tab.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    expect(new URL(tab.url()).origin).toBe(new URL(stack.url).origin);
+    await tab.getByLabel('Billing token').fill(token);
+    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await tab.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     expect(await tab.locator('#balance-chip').textContent()).toBe('Billed through AWS');
     const billing = tab.getByRole('region', { name: 'Billing' });
     expect(await billing.textContent()).toContain(

@@ -34,7 +34,8 @@ beforeAll(async () => {
     seedDemo: false,
     runJobs: false,
     quiet: true,
-    stripe: { fundingDelayMs: 300, webhookRetryBaseMs: 50 },
+    // Bank transfers arrive only when funded: the test sees one in progress.
+    stripe: { fundingDelayMs: Number.POSITIVE_INFINITY, webhookRetryBaseMs: 50 },
   });
   const created = await http('POST', '/admin/accounts', { admin: true, body: { name: 'Round trips' } });
   expect(created.status).toBe(201);
@@ -144,5 +145,20 @@ describe('Stripe round trips return to the dashboard view they started from', ()
       'needs you to confirm the payment with your bank',
     );
     await screenshot(page, 'rt-05-back-on-auto-refill');
+  });
+
+  it('a bank transfer in progress says it waits for the transfer', async () => {
+    await openView('Buy credits');
+    await page.getByLabel('Or another amount (USD)').fill('30');
+    await page.getByRole('button', { name: 'Continue to payment' }).click();
+    await page.waitForURL((url) => url.href.startsWith(stack.stripe!.url));
+    await page.getByLabel('Bank transfer').check();
+    await page.getByRole('button', { name: 'Pay $30.00' }).click();
+    await page.waitForURL((url) => url.hash === '#buy');
+    const panel = page.getByRole('region', { name: 'Your purchase' });
+    await expect
+      .poll(() => panel.textContent(), { timeout: 15_000 })
+      .toContain('Waiting for your bank transfer of $30.00. Credits appear here as soon as it arrives.');
+    await screenshot(page, 'rt-06-bank-transfer-waiting');
   });
 });
