@@ -216,7 +216,7 @@ describe('billing modes in the dashboard (Chromium)', () => {
     expect(await billing.textContent()).toContain('There are no credits to buy here.');
     expect(await tab.locator('#balance').count()).toBe(0);
     expect(await tab.getByRole('link', { name: /buy credits|auto-refill/i }).count()).toBe(0);
-    expect(await navLinks(tab)).toEqual(['Overview', 'Usage', 'Transactions', 'Tokens', 'Prices']);
+    expect(await navLinks(tab)).toEqual(['Overview', 'Usage', 'Transactions', 'Tokens', 'Notifications', 'Prices']);
     // Typed addresses of the prepaid pages land on the overview, not on a form the buyer cannot use.
     for (const hash of ['#buy', '#auto-refill', '#postpaid']) {
       await tab.goto(`${stack.url}/${hash}`);
