@@ -96,7 +96,13 @@ function standing(credits: Credits): HTMLElement {
   );
 }
 
-type Banner = { id: string; urgent: boolean; text: string; action?: { href: string; label: string } };
+type Banner = {
+  id: string;
+  urgent: boolean;
+  text: string;
+  /** `external`: Stripe's page, opened in a new tab so the dashboard stays where it was. */
+  action?: { href: string; label: string; external?: boolean };
+};
 
 /** A warning the customer should act on: `alert` when calls are (or are about to be) refused, else `status`. */
 function banner(item: Banner): HTMLElement {
@@ -111,7 +117,20 @@ function banner(item: Banner): HTMLElement {
       'p',
       {},
       item.text,
-      item.action ? h('span', {}, ' ', h('a', { href: item.action.href }, item.action.label)) : null,
+      item.action
+        ? h(
+            'span',
+            {},
+            ' ',
+            h(
+              'a',
+              item.action.external
+                ? { href: item.action.href, target: '_blank', rel: 'noopener noreferrer' }
+                : { href: item.action.href },
+              item.action.label,
+            ),
+          )
+        : null,
     ),
   );
 }
@@ -204,7 +223,7 @@ async function warnings(
       urgent: true,
       text: `The ${invoice.period} invoice of ${money(invoice.amount)} is overdue${invoice.due_date ? ` (due ${day(invoice.due_date)})` : ''}: API calls may be refused (invoice_overdue) until it is paid.`,
       action: invoice.hosted_invoice_url
-        ? { href: invoice.hosted_invoice_url, label: `Pay the ${invoice.period} invoice` }
+        ? { href: invoice.hosted_invoice_url, label: `Pay the ${invoice.period} invoice`, external: true }
         : { href: '#postpaid', label: 'See invoices' },
     });
   }
