@@ -522,7 +522,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Where Stripe sends the customer after paying: a page saying whether the credits arrived */
+        /** Where Stripe sends the customer after paying: a page saying whether the credits arrived, with a link back to the dashboard view it started from */
         get: operations["getBillingReturn"];
         put?: never;
         post?: never;
@@ -5798,6 +5798,7 @@ export interface operations {
             query: {
                 purchase_id: string;
                 session_id: string;
+                view?: "buy" | "auto-refill";
             };
             header?: never;
             path?: never;

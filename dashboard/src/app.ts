@@ -5,7 +5,7 @@ import { h, tidyTables } from './dom.ts';
 import { money } from './format.ts';
 import { announce, errorBox, type View, type ViewContext } from './ui.ts';
 import { autoRefill } from './views/auto-refill.ts';
-import { buy, takeCheckoutReturn } from './views/buy.ts';
+import { buy, FOLLOWING_KEY, takeCheckoutReturn } from './views/buy.ts';
 import { notifications } from './views/notifications.ts';
 import { overview } from './views/overview.ts';
 import { postpaid } from './views/postpaid.ts';
@@ -159,9 +159,18 @@ function signInForm(message?: string): void {
       submit.disabled = false;
     }
   });
+  // Slice C (issue 17): back from a payment on another address (or in a new tab), the sign-in is not there.
+  const returning = sessionStorage.getItem(FOLLOWING_KEY)?.startsWith('pur_')
+    ? h(
+        'p',
+        { role: 'status', id: 'returning' },
+        'Welcome back from the payment page: sign in to see its outcome.',
+      )
+    : null;
   main.replaceChildren(
     h('h1', { tabindex: '-1' }, 'Sign in'),
     ...(message ? [h('p', { class: 'error', role: 'alert' }, message)] : []),
+    ...(returning ? [returning] : []),
     h('section', { class: 'card' }, form),
   );
   input.focus();

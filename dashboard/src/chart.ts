@@ -1,11 +1,10 @@
 // Dashboard: spend over time as an inline SVG stacked bar chart (one bar per bucket, one colour per feature),
 // with the same figures as a table for screen readers and keyboard users.
 import type { UsageBucket } from './api.ts';
+import { featureColour } from './colours.ts';
 import { h, s, table } from './dom.ts';
 import { day, money, shortDay } from './format.ts';
 
-// Each at least 3:1 against white (WCAG non-text contrast), and distinguishable with common colour blindness.
-const PALETTE = ['#1f5fbf', '#c2410c', '#047857', '#7c3aed', '#b91c1c', '#0e7490', '#a16207'];
 const OTHER = '#4b5563';
 
 const HEIGHT = 240;
@@ -21,14 +20,14 @@ function roundUp(value: number): number {
   return 10 * magnitude;
 }
 
-/** Features by total spend, largest first; past the palette's size the rest are drawn as "other". */
+/** Features by total spend, largest first, each in its own stable colour (colours.ts). */
 function featureColours(buckets: UsageBucket[]): Map<string, string> {
   const totals = new Map<string, number>();
   for (const bucket of buckets)
     for (const [feature, cost] of Object.entries(bucket.by_feature))
       totals.set(feature, (totals.get(feature) ?? 0) + cost);
   const ranked = [...totals].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([name]) => name);
-  return new Map(ranked.map((feature, i) => [feature, PALETTE[i] ?? OTHER]));
+  return new Map(ranked.map((feature) => [feature, featureColour(feature)])); // slice C: stable colours
 }
 
 export type ChartOptions = {

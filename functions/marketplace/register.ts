@@ -7,6 +7,7 @@ import { header, json } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
 import { ALREADY_USED_MESSAGE, registeredPage, registrationErrorPage } from '#shared/marketplace/page.ts';
 import { RegistrationTokenError, registerBuyer } from '#shared/marketplace/registration.ts';
+import { dashboardUrl } from '#shared/payments/dashboard-url.ts';
 
 const TOKEN_FIELD = 'x-amzn-marketplace-token';
 
@@ -58,7 +59,8 @@ export const handler = apiRoute({ auth: 'none' }, async (event) => {
       };
       return json(registration.created ? 201 : 200, answer);
     }
-    return registeredPage(registration);
+    // The dashboard's own URL when this deployment names one (never throws), else this origin's.
+    return registeredPage(registration, (await dashboardUrl()) ?? '');
   } catch (error) {
     if (wantsJson) throw error;
     const { status, body: answer } = errorResponse(error);

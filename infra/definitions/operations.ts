@@ -439,7 +439,8 @@ export const operations: Record<string, Operation> = {
   },
   'GET /billing/return': {
     tag: 'Integrations',
-    summary: 'Where Stripe sends the customer after paying: a page saying whether the credits arrived',
+    summary:
+      'Where Stripe sends the customer after paying: a page saying whether the credits arrived, with a link back to the dashboard view it started from',
     query: returnQuery,
     answers: {
       200: { description: 'Paid (credits on the account) or still pending', html: true },

@@ -276,6 +276,7 @@ async function chargeFailed(
       purchaseId: `pur_${refillId}`,
       amount: state.amount,
       returnUrl: undefined,
+      returnView: 'auto-refill',
     }).catch(() => undefined);
     return suspendRun(
       account,

@@ -9,11 +9,20 @@ export const ALREADY_USED_MESSAGE =
   'Use that token; create more with POST /v1/tokens (or in the dashboard) using any billing token of the account; ' +
   'if none is left, open the product again from your AWS Marketplace subscriptions for a new registration link, or ask the operator.';
 
-export function registeredPage(registration: Registration): ApiResult {
+/**
+ * The way to the dashboard's sign-in: `dashboard` is its origin (`https://d123.cloudfront.net`), or '' when
+ * the dashboard is served on this page's own origin (locally).
+ */
+function signInLink(dashboard: string): string {
+  const href = `${dashboard}/`;
+  return `<p><a href="${escapeHtml(href)}">Open the billing dashboard</a>${dashboard ? ` (${escapeHtml(dashboard)})` : ''} and sign in with your billing token to see your usage and manage tokens.</p>`;
+}
+
+export function registeredPage(registration: Registration, dashboard = ''): ApiResult {
   if (registration.token === null) {
     return htmlPage(
       'Registration link already used',
-      `<p role="status">${escapeHtml(ALREADY_USED_MESSAGE)}</p><p>Account: <strong>${escapeHtml(registration.account_id)}</strong></p>`,
+      `<p role="status">${escapeHtml(ALREADY_USED_MESSAGE)}</p><p>Account: <strong>${escapeHtml(registration.account_id)}</strong></p>${signInLink(dashboard)}`,
     );
   }
   const intro = registration.created
@@ -27,7 +36,7 @@ export function registeredPage(registration: Registration): ApiResult {
     'AWS Marketplace registration complete',
     `${intro}${inactive}<p>Account: <strong>${escapeHtml(registration.account_id)}</strong></p>
 <p>Your billing token (shown only this once; store it now):</p><code>${escapeHtml(registration.token)}</code>
-<p>Send it as <code>Authorization: Bearer &lt;token&gt;</code>.</p>`,
+<p>Send it as <code>Authorization: Bearer &lt;token&gt;</code>.</p>${signInLink(dashboard)}`,
     registration.created ? 201 : 200,
   );
 }

@@ -12,9 +12,21 @@ import { dashboardUrl } from './dashboard-url.ts';
 import { attachCheckoutSession, createPurchase, getPurchase, type Purchase } from './purchases.ts';
 import { stripe } from './stripe-client.ts';
 
+/**
+ * The dashboard view a checkout started from, when no caller's page is given: the return page links back to
+ * it (an auto-refill top-up returns to the auto-refill view, not to Buy).
+ */
+export const RETURN_VIEWS = ['buy', 'auto-refill'] as const;
+export type ReturnView = (typeof RETURN_VIEWS)[number];
+
 /** Where Stripe sends the customer after paying: the caller's page, or this deployment's return page. */
-function successUrl(purchaseId: string, returnUrl: string | undefined, base: string): string {
-  const page = returnUrl ?? `${base}/billing/return`;
+function successUrl(
+  purchaseId: string,
+  returnUrl: string | undefined,
+  base: string,
+  view: ReturnView | undefined,
+): string {
+  const page = returnUrl ?? `${base}/billing/return${view ? `?view=${view}` : ''}`;
   const separator = page.includes('?') ? '&' : '?';
   return `${page}${separator}purchase_id=${purchaseId}&session_id={CHECKOUT_SESSION_ID}`;
 }
@@ -69,6 +81,8 @@ export async function openCheckout(input: {
   purchaseId: string;
   amount: Micros;
   returnUrl: string | undefined;
+  /** Without `returnUrl`: the dashboard view the return page leads back to (Buy when not given). */
+  returnView?: ReturnView;
 }): Promise<CheckoutAnswer> {
   // Before anything is read or created: a refused return URL leaves no trace, here or at Stripe.
   if (input.returnUrl !== undefined && !(await isOwnOrigin(input.returnUrl))) {
@@ -125,8 +139,8 @@ export async function openCheckout(input: {
           metadata,
         },
       },
-      success_url: successUrl(input.purchaseId, input.returnUrl, base),
-      cancel_url: input.returnUrl ?? `${base}/`,
+      success_url: successUrl(input.purchaseId, input.returnUrl, base, input.returnView),
+      cancel_url: input.returnUrl ?? `${base}/${input.returnView ? `#${input.returnView}` : ''}`,
     },
     { idempotencyKey: `checkout-${input.purchaseId}` },
   );

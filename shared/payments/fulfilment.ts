@@ -15,6 +15,7 @@ import { describeMethod, rememberPaymentMethod } from './payment-methods.ts';
 import {
   advancePurchase,
   missingLinks,
+  notePendingMethod,
   type Purchase,
   type PurchaseLinks,
   recordPurchaseLinks,
@@ -174,7 +175,7 @@ export async function fulfilCheckoutSession(purchase: Purchase, sessionId: strin
   }
   if (intentId) {
     const intent = await reread('payment_intent', intentId, async () =>
-      (await stripe()).paymentIntents.retrieve(intentId),
+      (await stripe()).paymentIntents.retrieve(intentId, { expand: ['payment_method'] }),
     );
     // A delayed method (bank transfer) that can no longer succeed: the purchase failed.
     if (
@@ -183,6 +184,11 @@ export async function fulfilCheckoutSession(purchase: Purchase, sessionId: strin
         (session.status === 'complete' && intent.status === 'requires_payment_method'))
     ) {
       await markFailed(accountId, purchaseId, intent.last_payment_error?.message ?? 'payment failed');
+    } else if (intent && session.status === 'complete') {
+      // Chosen but not paid yet (a bank transfer waiting for its funds): the purchase says how it is paid.
+      // Only the chosen method's own type: the intent's list of allowed types says nothing of the choice.
+      const method = intent.payment_method;
+      if (method && typeof method !== 'string') await notePendingMethod(accountId, purchaseId, method.type);
     }
   }
   return 'not_paid';

@@ -7,7 +7,7 @@ import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { transactWrite } from '../dynamo/transact.ts';
+import { isConditionFailure, transactWrite } from '../dynamo/transact.ts';
 import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
 import { isoTime, usd } from '../http/validation.ts';
 import { type Micros, toWire } from '../money.ts';
@@ -190,6 +190,35 @@ export async function recordPurchaseLinks(
       ExpressionAttributeValues: Object.fromEntries(known.map(([name, value]) => [`:${name}`, value])),
     }),
   );
+}
+
+/**
+ * Records how a still-pending purchase is being paid (a bank transfer waits for its funds for days), so its
+ * readers can say so. Only on a pending purchase that has no method yet: a paid one keeps what its payment
+ * wrote. False when nothing was written.
+ */
+export async function notePendingMethod(
+  accountId: string,
+  purchaseId: string,
+  paymentMethodType: string,
+): Promise<boolean> {
+  try {
+    await ddb().send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: keys.purchase(accountId, purchaseId),
+        UpdateExpression: 'SET payment_method_type = :type',
+        ConditionExpression:
+          'attribute_exists(PK) AND #status = :pending AND attribute_not_exists(payment_method_type)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':type': paymentMethodType, ':pending': 'pending' },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }
 
 /** True when a paid purchase still lacks a link Stripe has or will have for it. */

@@ -154,14 +154,19 @@ describe('billing modes in the dashboard (Chromium)', () => {
 
     // Paid by the customer on the emulator's hosted invoice page, reached from the dashboard's link.
     await open(tab, 'Limit and invoices', 'Spend limit and invoices');
-    await tab.getByRole('link', { name: 'View or pay the 2040-03 invoice' }).click();
-    await tab.waitForURL((url) => url.href.startsWith(stack.stripe!.url));
-    await tab.getByLabel('Card number').fill('4242424242424242');
-    await tab.getByRole('button', { name: 'Pay $0.01' }).click();
-    await tab.getByRole('status').filter({ hasText: 'This invoice is paid.' }).waitFor();
-    await screenshot(tab, '20-hosted-invoice-paid');
+    // Stripe's invoice page opens in a new tab: the dashboard stays on the view the payment started from.
+    const [invoiceTab] = await Promise.all([
+      tab.context().waitForEvent('page'),
+      tab.getByRole('link', { name: 'View or pay the 2040-03 invoice' }).click(),
+    ]);
+    await invoiceTab.waitForURL((url) => url.href.startsWith(stack.stripe!.url));
+    await invoiceTab.getByLabel('Card number').fill('4242424242424242');
+    await invoiceTab.getByRole('button', { name: 'Pay $0.01' }).click();
+    await invoiceTab.getByRole('status').filter({ hasText: 'This invoice is paid.' }).waitFor();
+    await screenshot(invoiceTab, '20-hosted-invoice-paid');
+    await invoiceTab.close();
 
-    await tab.goto(`${stack.url}/#postpaid`);
+    expect(new URL(tab.url()).hash).toBe('#postpaid');
     await tab.getByRole('heading', { level: 1, name: 'Spend limit and invoices' }).waitFor();
     // The payment reaches the billing service by webhook: the view shows it once refreshed after that.
     await expect
@@ -201,7 +206,13 @@ describe('billing modes in the dashboard (Chromium)', () => {
     expect(token).toMatch(/^crd_[A-Za-z0-9_-]{43}$/);
     await screenshot(tab, '22-marketplace-registered');
 
-    await signIn(tab, token);
+    // The page leads to the dashboard's sign-in (issue 17: it showed the token and nothing else).
+    await tab.getByRole('link', { name: 'Open the billing dashboard' }).click();
+    await tab.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    expect(new URL(tab.url()).origin).toBe(new URL(stack.url).origin);
+    await tab.getByLabel('Billing token').fill(token);
+    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await tab.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     expect(await tab.locator('#balance-chip').textContent()).toBe('Billed through AWS');
     const billing = tab.getByRole('region', { name: 'Billing' });
     expect(await billing.textContent()).toContain(

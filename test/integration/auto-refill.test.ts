@@ -237,6 +237,44 @@ describe('safeguards', () => {
     expect(events).toHaveLength(1);
   });
 
+  it('sends the top-up back to the auto-refill view, and drops its link once it is paid', async () => {
+    const { accountId, token } = await accountWithCard('4000002760003184');
+    (globalThis as { __localRefillQueue?: unknown }).__localRefillQueue = undefined;
+    await settings(token, { enabled: true, threshold: 10, amount: 20 });
+    expect((await runRefill(accountId)).outcome).toBe('authentication_required');
+    const topUpUrl = String((await view(token)).last_attempt.top_up_url);
+    const sessionId = topUpUrl.split('/').pop()!;
+    const session = await payments.stripe.checkout.sessions.retrieve(sessionId);
+    expect(session.success_url).toMatch(
+      /^http:\/\/localhost:3000\/billing\/return\?view=auto-refill&purchase_id=pur_[0-9A-Z]{26}&session_id=/,
+    );
+    expect(session.cancel_url).toBe('http://localhost:3000/#auto-refill');
+    const purchaseId = /purchase_id=(pur_[0-9A-Z]{26})/.exec(session.success_url ?? '')![1]!;
+
+    // Not paid yet: the link is still offered.
+    expect((await view(token)).last_attempt.top_up_url).toBe(topUpUrl);
+
+    payments.emulator.control.completeCheckout(sessionId, {
+      payment_method: 'card',
+      card_number: '4242424242424242',
+    });
+    await payments.emulator.control.idle();
+    expect((await accountMoney(accountId)).balance).toBe(25_000_000);
+    const after = await view(token);
+    expect(after.last_attempt.outcome).toBe('authentication_required');
+    expect(after.last_attempt.top_up_url).toBeUndefined();
+
+    // The return page says it is paid and links back to the auto-refill view, carrying the purchase.
+    const page = await call('GET', '/billing/return', {
+      query: { purchase_id: purchaseId, session_id: sessionId, view: 'auto-refill' },
+    });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Payment received');
+    expect(page.body).toContain(
+      `<a href="/?purchase_id=${purchaseId}&amp;view=auto-refill#auto-refill">Back to Auto-refill in the billing dashboard</a>`,
+    );
+  });
+
   it('never exceeds the monthly cap: the refill that would is not made, and the customer is told', async () => {
     const { accountId, token } = await accountWithCard('4242424242424242');
     (globalThis as { __localRefillQueue?: unknown }).__localRefillQueue = undefined;

@@ -4,11 +4,12 @@ import { ApiError, type AutoRefill, answer, client } from '../api.ts';
 import { field, h } from '../dom.ts';
 import { money, paymentMethod, readAmount, when } from '../format.ts';
 import { announce, busy, errorBox, fieldProblem, page, section, type View, type ViewContext } from '../ui.ts';
+import { FOLLOWING_KEY, follow } from './buy.ts';
 
 const MAX_CONSECUTIVE_FAILURES = 3;
 const MAX_ATTEMPTS_PER_10_MINUTES = 2;
 
-function summary(settings: AutoRefill): string {
+export function refillSummary(settings: AutoRefill): string {
   const method = paymentMethod(settings.payment_method);
   if (settings.status === 'active' && settings.threshold !== null && settings.amount !== null) {
     const cap = settings.monthly_cap === null ? '' : `, up to ${money(settings.monthly_cap)} a month`;
@@ -67,12 +68,12 @@ function safeguards(settings: AutoRefill): HTMLElement | null {
 }
 
 function statusSection(settings: AutoRefill): HTMLElement {
-  return section(
+  const part = section(
     'Status',
     h(
       'p',
       { id: 'refill-summary', tabindex: '-1', class: settings.status === 'suspended' ? 'warning' : '' },
-      summary(settings),
+      refillSummary(settings),
     ),
     h(
       'p',
@@ -92,6 +93,8 @@ function statusSection(settings: AutoRefill): HTMLElement {
       ? lastAttempt(settings.last_attempt)
       : h('p', { class: 'muted' }, 'No refill has run yet.'),
   );
+  part.id = 'refill-status';
+  return part;
 }
 
 function settingsForm(
@@ -182,11 +185,20 @@ function settingsForm(
 async function render(context: ViewContext): Promise<void> {
   const settings = await answer(client.GET('/v1/billing/auto-refill'));
   if (!context.isCurrent()) return;
+  // A top-up the bank wanted confirmed comes back here (the return page's link): it is followed like a
+  // purchase, then the status is read again, so the used top-up link is gone.
+  const following = h('section', {
+    class: 'card',
+    'aria-labelledby': 'following-title',
+    'aria-live': 'polite',
+    hidden: true,
+  });
   const draw = (current: AutoRefill, afterSave: boolean) => {
     const status = statusSection(current);
     page(
       context,
       'Auto-refill',
+      following,
       status,
       section(
         'Settings',
@@ -197,6 +209,18 @@ async function render(context: ViewContext): Promise<void> {
     if (afterSave) context.main.querySelector<HTMLElement>('#refill-summary')?.focus();
   };
   draw(settings, false);
+  const purchaseId = sessionStorage.getItem(FOLLOWING_KEY);
+  if (purchaseId?.startsWith('pur_')) {
+    follow(context, purchaseId, following, async () => {
+      try {
+        const now = await answer(client.GET('/v1/billing/auto-refill'));
+        if (context.isCurrent())
+          context.main.querySelector('#refill-status')?.replaceWith(statusSection(now));
+      } catch {
+        // The outcome above stands; the status is read again on the next visit.
+      }
+    });
+  }
 }
 
 export const autoRefill: View = {

@@ -18,15 +18,17 @@ import {
 const PRESETS = [10, 25, 50, 100];
 const MIN = 5;
 const MAX = 10_000;
-const FOLLOWING_KEY = 'credits-billing.following';
+export const FOLLOWING_KEY = 'credits-billing.following';
 
 /** Poll quickly while a card payment lands, then ease off (bank transfers take longer), for 15 minutes. */
 const pollDelay = (attempt: number) => (attempt < 30 ? 1_000 : attempt < 60 ? 3_000 : 10_000);
 const POLL_FOR_MS = 15 * 60_000;
 
 /**
- * Stripe sends the customer back to `/?purchase_id=…&session_id=…`. The id is kept for the buy view (in
- * session storage, so a sign-in in between does not lose it) and the query is dropped from the address bar.
+ * Stripe sends the customer back to `/?purchase_id=…&session_id=…` (from Buy), or the return page links to
+ * `/?purchase_id=…&view=auto-refill#auto-refill` (a top-up the bank wanted confirmed). The id is kept for
+ * the view it started from (in session storage, so a sign-in in between does not lose it) and the query is
+ * dropped from the address bar.
  */
 export function takeCheckoutReturn(): void {
   const query = new URLSearchParams(location.search);
@@ -34,7 +36,8 @@ export function takeCheckoutReturn(): void {
   if (!query.has('checkout') && !purchaseId) return;
   if (purchaseId && /^pur_[0-9A-Z]{26}$/.test(purchaseId)) sessionStorage.setItem(FOLLOWING_KEY, purchaseId);
   else if (!purchaseId) sessionStorage.setItem(FOLLOWING_KEY, 'cancelled');
-  history.replaceState(null, '', `${location.pathname}#buy`);
+  const view = query.get('view') === 'auto-refill' ? 'auto-refill' : 'buy';
+  history.replaceState(null, '', `${location.pathname}#${view}`);
 }
 
 function badge(status: string): HTMLElement {
@@ -124,8 +127,16 @@ function purchaseForm(): HTMLElement {
   return form;
 }
 
-/** Follows a purchase until it settles, then shows the balance it produced. */
-function follow(context: ViewContext, purchaseId: string, panel: HTMLElement): void {
+/**
+ * Follows a purchase until it settles, then shows the balance it produced; `settled` runs once it is paid,
+ * failed or expired (the auto-refill view re-reads its settings then).
+ */
+export function follow(
+  context: ViewContext,
+  purchaseId: string,
+  panel: HTMLElement,
+  settled: () => Promise<void> = () => drawHistory(context),
+): void {
   const started = Date.now();
   const line = h('p', {}, 'Checking your payment…');
   panel.replaceChildren(h('h2', { id: 'following-title' }, 'Your purchase'), line);
@@ -142,7 +153,7 @@ function follow(context: ViewContext, purchaseId: string, panel: HTMLElement): v
       if (!context.isCurrent()) return;
       panel.replaceChildren(
         panel.firstChild!,
-        errorBox(error, () => follow(context, purchaseId, panel)),
+        errorBox(error, () => follow(context, purchaseId, panel, settled)),
       );
       return;
     }
@@ -154,9 +165,9 @@ function follow(context: ViewContext, purchaseId: string, panel: HTMLElement): v
       const message = credits
         ? `Payment received: ${money(purchase.amount)} added. Your balance is now ${money(credits.balance)}.`
         : `Payment received: ${money(purchase.amount)} added.`;
+      // The panel is a live region: it is announced from there, once (not again in the status bar).
       panel.replaceChildren(panel.firstChild!, h('p', { class: 'success', id: 'purchase-outcome' }, message));
-      announce(message);
-      await drawHistory(context);
+      await settled();
       return;
     }
     if (purchase.status === 'failed' || purchase.status === 'expired') {
@@ -169,6 +180,7 @@ function follow(context: ViewContext, purchaseId: string, panel: HTMLElement): v
         panel.firstChild!,
         h('p', { class: 'error', role: 'alert', id: 'purchase-outcome' }, message),
       );
+      await settled();
       return;
     }
     line.textContent =

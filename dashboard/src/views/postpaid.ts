@@ -114,7 +114,9 @@ async function drawInvoices(context: ViewContext, holder: HTMLElement): Promise<
               invoice.hosted_invoice_url
                 ? h(
                     'a',
-                    { href: invoice.hosted_invoice_url, rel: 'noopener' },
+                    // A new tab: after paying on Stripe's page (which cannot send anyone back), this view is
+                    // still here, where the payment started.
+                    { href: invoice.hosted_invoice_url, target: '_blank', rel: 'noopener noreferrer' },
                     // A settled invoice has nothing left to pay: offering to pay it would read as still due.
                     invoice.status === 'paid' || invoice.status === 'void'
                       ? `View the ${invoice.period} invoice`
