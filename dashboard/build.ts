@@ -12,7 +12,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
@@ -31,6 +31,11 @@ export type DashboardFile = {
   gzip: Buffer;
   /** Content-hashed assets never change under their name; index.html must always be revalidated. */
   immutable: boolean;
+  /**
+   * Loaded with the page itself (index.html, the stylesheet, the entry script and the chunks it imports
+   * statically); the other chunks are views loaded when first opened. The page budget counts these.
+   */
+  initial: boolean;
 };
 
 const contentTypes: Record<string, string> = {
@@ -55,7 +60,7 @@ export const CONTENT_SECURITY_POLICY = [
   "object-src 'none'",
 ].join('; ');
 
-function file(path: string, body: Buffer, immutable: boolean): DashboardFile {
+function file(path: string, body: Buffer, immutable: boolean, initial = true): DashboardFile {
   const extension = path.slice(path.lastIndexOf('.'));
   return {
     path,
@@ -63,6 +68,7 @@ function file(path: string, body: Buffer, immutable: boolean): DashboardFile {
     body,
     gzip: gzipSync(body, { level: 9 }),
     immutable,
+    initial,
   };
 }
 
@@ -75,6 +81,10 @@ export function buildDashboard(): DashboardFile[] {
     format: 'esm',
     target: ['es2022', 'chrome109', 'firefox115', 'safari16'],
     entryNames: 'assets/[name]-[hash]',
+    // Views other than the first page are chunks loaded when opened (app.ts), so the page stays small as
+    // views are added.
+    splitting: true,
+    chunkNames: 'assets/[name]-[hash]',
     outdir: join(root, 'out'),
     write: false,
     metafile: true,
@@ -82,10 +92,24 @@ export function buildDashboard(): DashboardFile[] {
     logLevel: 'silent',
   });
   const outDir = join(root, 'out');
-  const assets = result.outputFiles.map((output) =>
-    file(output.path.slice(outDir.length).replaceAll('\\', '/'), Buffer.from(output.contents), true),
-  );
-  const script = assets.find((asset) => asset.path.endsWith('.js'));
+  // Metafile paths are relative to the working directory; URLs are relative to the output folder.
+  const urlOf = (path: string) => `/${relative(outDir, resolve(path)).replaceAll('\\', '/')}`;
+  const outputs = result.metafile.outputs;
+  const entry = Object.keys(outputs).find((path) => outputs[path]?.entryPoint?.endsWith('src/app.ts'));
+  // The entry script and, transitively, the chunks it imports statically load with the page.
+  const initial = new Set<string>();
+  const visit = (path: string | undefined) => {
+    if (!path || initial.has(urlOf(path))) return;
+    initial.add(urlOf(path));
+    for (const imported of outputs[path]?.imports ?? [])
+      if (imported.kind === 'import-statement') visit(imported.path);
+  };
+  visit(entry);
+  const assets = result.outputFiles.map((output) => {
+    const path = output.path.slice(outDir.length).replaceAll('\\', '/');
+    return file(path, Buffer.from(output.contents), true, !path.endsWith('.js') || initial.has(path));
+  });
+  const script = assets.find((asset) => entry !== undefined && asset.path === urlOf(entry));
   const style = assets.find((asset) => asset.path.endsWith('.css'));
   if (!script || !style) throw new Error('the dashboard build produced no script or no stylesheet');
   const html = readFileSync(join(root, 'index.html'), 'utf8')

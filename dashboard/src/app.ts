@@ -4,29 +4,51 @@ import { ApiError, answer, type Credits, client, session, whenUnauthorized, with
 import { h, tidyTables } from './dom.ts';
 import { money } from './format.ts';
 import { announce, errorBox, type View, type ViewContext } from './ui.ts';
-import { autoRefill } from './views/auto-refill.ts';
 import { buy, FOLLOWING_KEY, takeCheckoutReturn } from './views/buy.ts';
-import { notifications } from './views/notifications.ts';
 import { overview } from './views/overview.ts';
-import { postpaid } from './views/postpaid.ts';
-import { prices } from './views/prices.ts';
-import { tokens } from './views/tokens.ts';
-import { transactions } from './views/transactions.ts';
-import { usage } from './views/usage.ts';
-// Slice D (issue 17): the Webhooks view.
-import { webhooks } from './views/webhooks.ts';
+
+/**
+ * A view loaded when first opened: its module is a chunk of its own (dashboard/build.ts splits them), so the
+ * first page carries only the overview, the sign-in and the buying flow the checkout return needs.
+ */
+function later(id: string, title: string, shows: View['shows'], load: () => Promise<View>): View {
+  return { id, title, shows, render: async (context) => (await load()).render(context) };
+}
+
+const prepaid: View['shows'] = (current) => current.billing_mode === 'prepaid';
+const always: View['shows'] = () => true;
 
 const views: View[] = [
   overview,
   buy,
-  autoRefill,
-  postpaid,
-  usage,
-  transactions,
-  tokens,
-  notifications,
-  webhooks,
-  prices,
+  later(
+    'auto-refill',
+    'Auto-refill',
+    prepaid,
+    async () => (await import('./views/auto-refill.ts')).autoRefill,
+  ),
+  later(
+    'postpaid',
+    'Limit and invoices',
+    (current) => current.billing_mode === 'postpaid',
+    async () => (await import('./views/postpaid.ts')).postpaid,
+  ),
+  later('usage', 'Usage', always, async () => (await import('./views/usage.ts')).usage),
+  later(
+    'transactions',
+    'Transactions',
+    always,
+    async () => (await import('./views/transactions.ts')).transactions,
+  ),
+  later('tokens', 'Tokens', always, async () => (await import('./views/tokens.ts')).tokens),
+  later(
+    'notifications',
+    'Notifications',
+    always,
+    async () => (await import('./views/notifications.ts')).notifications,
+  ),
+  later('webhooks', 'Webhooks', always, async () => (await import('./views/webhooks.ts')).webhooks),
+  later('prices', 'Prices', always, async () => (await import('./views/prices.ts')).prices),
 ];
 
 const main = document.getElementById('main')!;

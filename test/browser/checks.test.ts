@@ -179,7 +179,10 @@ describe('dashboard checks: every view at two sizes', () => {
   );
 
   it(`keeps the page under ${PAGE_BUDGET_BYTES} bytes gzip`, () => {
-    const total = buildDashboard().reduce((sum, file) => sum + file.gzip.length, 0);
+    // What a visit downloads before the first view shows; the other views are chunks loaded when opened.
+    const total = buildDashboard()
+      .filter((file) => file.initial)
+      .reduce((sum, file) => sum + file.gzip.length, 0);
     console.info(`dashboard page: ${total} B gzip`);
     expect(total).toBeLessThan(PAGE_BUDGET_BYTES);
   });

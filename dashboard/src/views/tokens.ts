@@ -388,7 +388,7 @@ async function drawList(context: ViewContext, holder: HTMLElement): Promise<void
               return;
             }
             await drawList(context, holder);
-            holder.querySelector<HTMLElement>('table caption, p')?.focus();
+            holder.querySelector<HTMLElement>('.scroll, p')?.focus();
           } catch (error) {
             holder.prepend(errorBox(error));
           }
@@ -410,7 +410,7 @@ async function drawList(context: ViewContext, holder: HTMLElement): Promise<void
         );
         await drawList(context, holder);
         const again = holder.querySelector<HTMLElement>(`tr[data-token-id="${token.id}"] button.edit`);
-        (again ?? holder.querySelector<HTMLElement>('table caption, p'))?.focus();
+        (again ?? holder.querySelector<HTMLElement>('.scroll, p'))?.focus();
       });
       edit.classList.add('edit');
       const expired = token.expires_at !== null && Date.parse(token.expires_at) <= Date.now();
@@ -449,11 +449,12 @@ async function drawList(context: ViewContext, holder: HTMLElement): Promise<void
     holder.replaceChildren(
       h(
         'div',
-        { class: 'scroll' },
+        // Focus lands here after a revoke or an edit (a focusable caption would break the table's roles).
+        { class: 'scroll', role: 'region', tabindex: '0', 'aria-label': 'Active tokens' },
         h(
           'table',
           {},
-          h('caption', { tabindex: '-1' }, 'Active tokens'),
+          h('caption', {}, 'Active tokens'),
           h(
             'thead',
             {},
