@@ -227,6 +227,7 @@ describe('billing modes in the dashboard (Chromium)', () => {
       'Transactions',
       'Tokens',
       'Notifications',
+      'Webhooks',
       'Prices',
     ]);
     // Typed addresses of the prepaid pages land on the overview, not on a form the buyer cannot use.
