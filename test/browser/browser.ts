@@ -1,9 +1,19 @@
 // Browser tests: Debian's Chromium driven by playwright-core (no browser download), console-error capture
 // and screenshots under test-output/screenshots/.
+
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/server.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -80,3 +90,67 @@ export type InPage = {
   localStorage: Storage;
   performance: { getEntriesByType(type: 'navigation' | 'resource'): ResourceTiming[] };
 };
+
+/** One test file's browser, local stack and (unless `page: false`) watched page, filled in before its tests. */
+export type DashboardHarness = {
+  browser: Browser;
+  stack: LocalStack;
+  context: BrowserContext;
+  page: Page;
+  problems: ConsoleProblem[];
+};
+
+/**
+ * Registers a test file's browser setup: Chromium (a missing one fails every test with the install hint, never
+ * skips), a local stack on its own table named after the file, and one page watched for console errors, which
+ * are checked after every test; everything is closed after the file. Read the fields in a test or a later
+ * `beforeAll` (they are set by this one, which runs first).
+ */
+export function useDashboard(
+  name: string,
+  options: {
+    stack?: LocalStackOptions;
+    context?: BrowserContextOptions;
+    /** False: the file makes its own contexts and pages (then `context`, `page` and `problems` stay unset). */
+    page?: boolean;
+  } = {},
+): DashboardHarness {
+  const harness = { problems: [] } as unknown as DashboardHarness;
+  let launchFailure: unknown;
+  beforeAll(async () => {
+    try {
+      harness.browser = await launchChromium();
+    } catch (error) {
+      launchFailure = error;
+      return;
+    }
+    harness.stack = await startLocalStack({
+      port: 0,
+      adminApiKey: 'browser-admin',
+      dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
+      tableName: `${name}-${randomUUID().slice(0, 8)}`,
+      seedDemo: true,
+      runJobs: false,
+      quiet: true,
+      ...options.stack,
+    });
+    if (options.page === false) return;
+    harness.context = await harness.browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      ...options.context,
+    });
+    harness.page = await harness.context.newPage();
+    harness.problems = watchConsole(harness.page, harness.stack.url);
+  });
+  beforeEach(() => {
+    if (launchFailure) throw launchFailure;
+  });
+  afterEach(() => {
+    expect(harness.problems.splice(0), 'console errors on the dashboard').toEqual([]);
+  });
+  afterAll(async () => {
+    await harness.browser?.close();
+    await harness.stack?.stop();
+  });
+  return harness;
+}

@@ -1,60 +1,22 @@
-// The dashboard's Notifications view in a real browser against the local stack: the empty state, recipients,
-// the low-balance alert threshold and the event families saved and kept across a reload (GET /v1/notifications
-// agrees), the API's 400 shown next to the address it names, and a low-balance email delivered by the local
-// stack's stream poller and notify worker, then found through the banner's link on the local mailbox page.
-import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
-import { type ConsoleProblem, type InPage, launchChromium, screenshot, watchConsole } from './browser.ts';
+import type { Page, Request } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/server.ts';
+import { type InPage, screenshot, useDashboard } from './browser.ts';
 
 const ADMIN_KEY = 'browser-admin';
 
+const harness = useDashboard('browser-notify', { stack: { adminApiKey: ADMIN_KEY } });
 let stack: LocalStack;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-let problems: ConsoleProblem[];
-let launchFailure: unknown;
 /** Every PUT /v1/notifications the page sent. */
 const sent: Request[] = [];
 
-beforeAll(async () => {
-  try {
-    browser = await launchChromium();
-  } catch (error) {
-    launchFailure = error;
-    return;
-  }
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `browser-notify-${randomUUID().slice(0, 8)}`,
-    seedDemo: true,
-    runJobs: false,
-    quiet: true,
-  });
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  problems = watchConsole(page, stack.url);
-  page.on('request', (request) => {
+beforeAll(() => {
+  ({ stack, page } = harness);
+  page?.on('request', (request) => {
     if (new URL(request.url()).pathname === '/v1/notifications' && request.method() === 'PUT')
       sent.push(request);
   });
-});
-
-beforeEach(() => {
-  if (launchFailure) throw launchFailure;
-});
-
-afterEach(() => {
-  expect(problems?.splice(0) ?? [], 'console errors on the dashboard').toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
 });
 
 type Settings = {
@@ -189,8 +151,8 @@ describe('dashboard Notifications view', () => {
     expect((await stored()).recipients).toEqual(['ops@example.com', 'finance@example.com']);
     await screenshot(page, 'notifications-03-refused-address');
     // Chromium logs the refused fetch as a console error; this 400 is the one this test provokes.
-    expect(problems.every((entry) => /status of 400/.test(entry.text))).toBe(true);
-    problems.length = 0;
+    expect(harness.problems.every((entry) => /status of 400/.test(entry.text))).toBe(true);
+    harness.problems.length = 0;
 
     // An address listed twice is caught before sending.
     sent.length = 0;

@@ -5,17 +5,14 @@
 // their day, feature and amount; Usage lists only periods with usage, keeps the week label whole and
 // catches a range that ends before it begins next to the field.
 import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
-import { type ConsoleProblem, launchChromium, screenshot, watchConsole } from './browser.ts';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/server.ts';
+import { screenshot, useDashboard } from './browser.ts';
 
+const harness = useDashboard('phones', { context: { viewport: { width: 390, height: 844 } } });
 let stack: LocalStack;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-let problems: ConsoleProblem[];
-let launchFailure: unknown;
 
 /** The few browser globals these tests read inside `page.evaluate` (they compile without the DOM library). */
 type Box = { x: number; y: number; width: number; height: number };
@@ -39,38 +36,8 @@ type Doc = {
   getComputedStyle(element: El, pseudo?: string): { fontSize: string; display: string; content: string };
 };
 
-beforeAll(async () => {
-  try {
-    browser = await launchChromium();
-  } catch (error) {
-    launchFailure = error;
-    return;
-  }
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: 'browser-admin',
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `phones-${randomUUID().slice(0, 8)}`,
-    seedDemo: true,
-    runJobs: false,
-    quiet: true,
-  });
-  context = await browser.newContext({ viewport: { width: 390, height: 844 } });
-  page = await context.newPage();
-  problems = watchConsole(page, stack.url);
-});
-
-beforeEach(() => {
-  if (launchFailure) throw launchFailure;
-});
-
-afterEach(() => {
-  expect(problems?.splice(0) ?? [], 'console errors on the dashboard').toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
+beforeAll(() => {
+  ({ stack, page } = harness);
 });
 
 const token = () => stack.demo!.token;

@@ -1,61 +1,29 @@
-// Stripe round trips come back where they started (issue 17, slice C), in Chromium against the local stack
-// and its Stripe emulator: a purchase from Buy returns to Buy and says so once; an auto-refill the bank
-// wanted confirmed is topped up by hand on the hosted page, whose return page leads back to the auto-refill
-// view, which follows the top-up and no longer offers the used link.
-import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/server.ts';
 import { stackClient } from '../support/http.ts';
-import { type ConsoleProblem, launchChromium, screenshot, watchConsole } from './browser.ts';
+import { screenshot, useDashboard } from './browser.ts';
 
 const ADMIN = 'browser-admin';
 
+const harness = useDashboard('browser-trips', {
+  stack: {
+    adminApiKey: ADMIN,
+    seedDemo: false,
+    // Bank transfers arrive only when funded: the test sees one in progress.
+    stripe: { fundingDelayMs: Number.POSITIVE_INFINITY, webhookRetryBaseMs: 50 },
+  },
+});
 let stack: LocalStack;
-let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-let problems: ConsoleProblem[] = [];
-let launchFailure: unknown;
 let token: string;
 
 beforeAll(async () => {
-  try {
-    browser = await launchChromium();
-  } catch (error) {
-    launchFailure = error;
-    return;
-  }
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: ADMIN,
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `browser-trips-${randomUUID().slice(0, 8)}`,
-    seedDemo: false,
-    runJobs: false,
-    quiet: true,
-    // Bank transfers arrive only when funded: the test sees one in progress.
-    stripe: { fundingDelayMs: Number.POSITIVE_INFINITY, webhookRetryBaseMs: 50 },
-  });
+  ({ stack, page } = harness);
+  if (!stack) return;
   const created = await http('POST', '/admin/accounts', { admin: true, body: { name: 'Round trips' } });
   expect(created.status).toBe(201);
   token = created.body.token;
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  problems = watchConsole(page, stack.url);
-});
-
-beforeEach(() => {
-  if (launchFailure) throw launchFailure;
-});
-
-afterEach(() => {
-  expect(problems.splice(0), 'console errors on the dashboard').toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
 });
 
 const http = stackClient(() => stack.url, ADMIN);

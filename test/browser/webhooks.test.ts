@@ -1,22 +1,16 @@
-// The dashboard's Webhooks view in a real browser against the local stack: the empty state, adding an endpoint
-// that points at a receiver started here (the local policy allows http://127.0.0.1), its signing secret shown
-// once, a test event delivered (the receiver gets it; the delivery log shows it succeeded), a failing
-// listing shown as an error with a retry, re-enabling a disabled endpoint, and deleting one after confirming.
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/server.ts';
 import { axeViolations } from './axe.ts';
-import { type ConsoleProblem, type InPage, launchChromium, screenshot, watchConsole } from './browser.ts';
+import { type InPage, screenshot, useDashboard } from './browser.ts';
 
+// bypassCSP: axe-core is injected as an inline script, which the page's policy refuses.
+const harness = useDashboard('browser-webhooks', { context: { bypassCSP: true } });
 let stack: LocalStack;
-let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let problems: ConsoleProblem[];
-let launchFailure: unknown;
 
 /** What the receiver got: each request's headers and body. */
 const received: { headers: IncomingHttpHeaders; body: string }[] = [];
@@ -36,39 +30,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/billing-events`;
-  try {
-    browser = await launchChromium();
-  } catch (error) {
-    launchFailure = error;
-    return;
-  }
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: 'browser-admin',
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `browser-webhooks-${randomUUID().slice(0, 8)}`,
-    seedDemo: true,
-    runJobs: false,
-    quiet: true,
-  });
-  // bypassCSP: axe-core is injected as an inline script, which the page's policy refuses.
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+  ({ stack, context, page } = harness);
+  if (!stack) return;
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
-  page = await context.newPage();
-  problems = watchConsole(page, stack.url);
-});
-
-beforeEach(() => {
-  if (launchFailure) throw launchFailure;
-});
-
-afterEach(() => {
-  expect(problems?.splice(0) ?? [], 'console errors on the dashboard').toEqual([]);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
   await new Promise((resolve) => receiver?.close(resolve));
 });
 
@@ -131,8 +98,8 @@ describe('dashboard Webhooks view', () => {
       await page.unroute(`${stack.url}/v1/webhook-endpoints`);
     }
     // Chromium logs the refused fetch as a console error; this 503 is the one this test provokes.
-    expect(problems.every((problem) => /status of 503/.test(problem.text))).toBe(true);
-    problems.length = 0;
+    expect(harness.problems.every((problem) => /status of 503/.test(problem.text))).toBe(true);
+    harness.problems.length = 0;
   });
 
   it("shows the API's refusal of a URL next to the field, and asks for at least one chosen event", async () => {
@@ -147,8 +114,8 @@ describe('dashboard Webhooks view', () => {
     ).toBe('webhook-url');
     await screenshot(page, 'webhooks-02b-refused-url');
     // Chromium logs the refused fetch as a console error; this 400 is the one this test provokes.
-    expect(problems.every((entry) => /status of 400/.test(entry.text))).toBe(true);
-    problems.length = 0;
+    expect(harness.problems.every((entry) => /status of 400/.test(entry.text))).toBe(true);
+    harness.problems.length = 0;
 
     await page.getByLabel('Endpoint URL').fill(receiverUrl);
     await page.getByRole('radio', { name: 'Only the events I choose' }).check();
