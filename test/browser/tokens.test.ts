@@ -1,61 +1,22 @@
-// The dashboard's Tokens view in a real browser against the local stack: create a token with a spend limit
-// and an expiry, see its spend this period against the limit after a paid call, change and remove the limit
-// and the expiry in the edit dialog (GET /v1/tokens agrees each time), and bad input shown next to its field
-// (the page's own checks send nothing; the API's 400 is placed next to the field it names). The browser runs
-// in Asia/Kolkata (UTC+5:30, no daylight saving), so the expiry typed in local time must reach the API as UTC.
-import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/server.ts';
-import { type ConsoleProblem, type InPage, launchChromium, screenshot, watchConsole } from './browser.ts';
-
-let stack: LocalStack;
-let browser: Browser;
-let context: BrowserContext;
-let page: Page;
-let problems: ConsoleProblem[];
-let launchFailure: unknown;
-/** Every token-changing request the page sent (POST /v1/tokens, PATCH /v1/tokens/{id}). */
-const sent: Request[] = [];
+import type { Page, Request } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/server.ts';
+import { type InPage, screenshot, useDashboard, watchConsole } from './browser.ts';
 
 const TIME_ZONE = 'Asia/Kolkata';
 
-beforeAll(async () => {
-  try {
-    browser = await launchChromium();
-  } catch (error) {
-    launchFailure = error;
-    return;
-  }
-  stack = await startLocalStack({
-    port: 0,
-    adminApiKey: 'browser-admin',
-    dynamoEndpoint: process.env.DYNAMODB_ENDPOINT,
-    tableName: `browser-tokens-${randomUUID().slice(0, 8)}`,
-    seedDemo: true,
-    runJobs: false,
-    quiet: true,
-  });
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: TIME_ZONE });
-  page = await context.newPage();
-  problems = watchConsole(page, stack.url);
-  page.on('request', (request) => {
+const harness = useDashboard('browser-tokens', { context: { timezoneId: TIME_ZONE } });
+let stack: LocalStack;
+let page: Page;
+/** Every token-changing request the page sent (POST /v1/tokens, PATCH /v1/tokens/{id}). */
+const sent: Request[] = [];
+
+beforeAll(() => {
+  ({ stack, page } = harness);
+  page?.on('request', (request) => {
     const path = new URL(request.url()).pathname;
     if (path.startsWith('/v1/tokens') && request.method() !== 'GET') sent.push(request);
   });
-});
-
-beforeEach(() => {
-  if (launchFailure) throw launchFailure;
-});
-
-afterEach(() => {
-  expect(problems?.splice(0) ?? [], 'console errors on the dashboard').toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
 });
 
 type ListedToken = {
@@ -315,8 +276,8 @@ describe('dashboard Tokens view: spend limits, expiry and spend per token', () =
     expect(sent.map((request) => request.method())).toEqual(['POST']);
     expect(await row('too-large').count()).toBe(0);
     // Chromium logs the refused fetch as a console error; this 400 is the one this test provokes.
-    expect(problems.every((entry) => /status of 400/.test(entry.text))).toBe(true);
-    problems.length = 0;
+    expect(harness.problems.every((entry) => /status of 400/.test(entry.text))).toBe(true);
+    harness.problems.length = 0;
     await page.getByLabel('Limit (USD)').fill('');
     await page.getByLabel('Token name').fill('');
   });
@@ -327,7 +288,7 @@ describe('dashboard Tokens view: spend limits, expiry and spend per token', () =
     await reopenTokens();
     expect(await row('short-lived').textContent()).toContain(expiryText(soon));
     // The page's own clock, an hour on (its own tab, so the other tests keep the real time).
-    const later = await context.newPage();
+    const later = await harness.context.newPage();
     const laterProblems = watchConsole(later, stack.url);
     try {
       await later.clock.setFixedTime(new Date(Date.now() + 60 * 60_000));
