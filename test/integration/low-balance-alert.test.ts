@@ -4,16 +4,12 @@
 // reads; with the total of a sharded balance; and no reads beyond one BatchGetItem for accounts without one.
 import { afterEach, describe, expect, it } from 'vitest';
 import { grantCredits } from '#shared/accounts/service.ts';
-import { nowIso } from '#shared/clock.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import type { BillingEvent } from '#shared/events/outbox.ts';
-import { newUlid } from '#shared/ids.ts';
-import { chargeUsage } from '#shared/ledger/ledger.ts';
-import type { Micros } from '#shared/money.ts';
 import { checkLowBalanceAlerts } from '#shared/notifications/low-balance.ts';
-import { fundedAccount, tableItem } from '../support/accounts.ts';
+import { fundedAccount, spend, tableItem } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
-import { eventsOf, micros } from '../support/assertions.ts';
+import { eventsOf } from '../support/assertions.ts';
 import { countCommands, failBeforeSending, loseRepliesOf, restoreClient } from '../support/faults.ts';
 import { postpaidAccount } from '../support/postpaid.ts';
 import { rollUpRecordedUsage, rollupPoller } from '../support/stream.ts';
@@ -36,22 +32,6 @@ async function prepaidWithAlert(usd: number, threshold: number) {
   const account = await fundedAccount(usd, 'Low-balance alert');
   await setThreshold(account.token, threshold);
   return account;
-}
-
-/** One charge of `usd` through the ledger's own charging transaction. */
-async function spend(accountId: string, usd: number) {
-  const entryId = newUlid();
-  const outcome = await chargeUsage({
-    accountId,
-    entryId,
-    requestId: `req_${entryId}`,
-    feature: 'alerts',
-    quantity: 1,
-    tokenId: undefined,
-    cost: micros(usd) as Micros,
-    at: nowIso(),
-  });
-  expect(outcome.status).toBe('charged');
 }
 
 async function topUp(accountId: string, usd: number) {

@@ -4,21 +4,17 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { grantCredits } from '#shared/accounts/service.ts';
-import { advanceClock, nowIso, nowMs, resetClock } from '#shared/clock.ts';
+import { advanceClock, nowMs, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { transactWrite } from '#shared/dynamo/transact.ts';
 import { type BillingEvent, billingEvent, eventPut, updateWithEvents } from '#shared/events/outbox.ts';
-import { newUlid } from '#shared/ids.ts';
-import { chargeUsage } from '#shared/ledger/ledger.ts';
-import type { Micros } from '#shared/money.ts';
 import { recordSesFeedback } from '#shared/notifications/feedback.ts';
 import { caughtMail, clearCaughtMail, setSesClient } from '#shared/notifications/mailer.ts';
 import { handleNotificationMessages, notifyEvent } from '#shared/notifications/notify.ts';
 import { EmailInProgressError, SENDING_LEASE_MS } from '#shared/notifications/send.ts';
-import { fundedAccount, tableItem } from '../support/accounts.ts';
+import { fundedAccount, spend, tableItem } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
-import { micros } from '../support/assertions.ts';
 import { type FakeSes, startFakeSes } from '../support/fake-ses.ts';
 import { deliverRecordedEvents } from '../support/stream.ts';
 
@@ -180,22 +176,6 @@ describe('notification emails from recorded events', () => {
 });
 
 describe('the low-balance email', () => {
-  /** One charge through the ledger's own charging transaction. */
-  async function spend(accountId: string, usd: number) {
-    const entryId = newUlid();
-    const outcome = await chargeUsage({
-      accountId,
-      entryId,
-      requestId: `req_${entryId}`,
-      feature: 'alerts',
-      quantity: 1,
-      tokenId: undefined,
-      cost: micros(usd) as Micros,
-      at: nowIso(),
-    });
-    expect(outcome.status).toBe('charged');
-  }
-
   /** Rollups check the balance and record the alert's event; the next pass delivers it to the worker. */
   async function settle() {
     await deliverRecordedEvents();

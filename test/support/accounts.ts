@@ -1,13 +1,18 @@
 // Test fixtures: accounts with money and tokens, made through the real services.
 
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { expect } from 'vitest';
 import { getAccount } from '#shared/accounts/repository.ts';
 import { createAccount, grantCredits } from '#shared/accounts/service.ts';
+import { nowIso } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { queryAll } from '#shared/dynamo/query.ts';
+import { newUlid } from '#shared/ids.ts';
+import { chargeUsage } from '#shared/ledger/ledger.ts';
 import { ledgerPartitions, placementOf } from '#shared/ledger/shards.ts';
 import type { LedgerEntry } from '#shared/ledger/types.ts';
+import type { Micros } from '#shared/money.ts';
 
 export async function fundedAccount(usd: number, name = 'Test account') {
   const { account, token } = await createAccount({ name });
@@ -51,4 +56,20 @@ export async function tableItem(key: {
     new GetCommand({ TableName: process.env.TABLE_NAME, Key: key, ConsistentRead: true }),
   );
   return result.Item;
+}
+
+/** One charge of `usd` (at most 6 decimals) through the ledger's own charging transaction, now. */
+export async function spend(accountId: string, usd: number, feature = 'alerts'): Promise<void> {
+  const entryId = newUlid();
+  const outcome = await chargeUsage({
+    accountId,
+    entryId,
+    requestId: `req_${entryId}`,
+    feature,
+    quantity: 1,
+    tokenId: undefined,
+    cost: Math.round(usd * 1_000_000) as Micros,
+    at: nowIso(),
+  });
+  expect(outcome.status).toBe('charged');
 }
