@@ -2,9 +2,9 @@
 import { creditsView, requireAccount } from '#shared/accounts/service.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
-import { principalOf } from '#shared/http/middleware.ts';
+import { callerOf } from '#shared/http/middleware.ts';
 
 export const handler = apiRoute({ auth: 'api' }, async (_event, context) => {
-  const account = await requireAccount(principalOf(context).accountId);
+  const account = await requireAccount(callerOf(context).accountId);
   return json(200, creditsView(account));
 });

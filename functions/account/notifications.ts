@@ -4,7 +4,7 @@
 import type * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
-import { bodyOf, principalOf } from '#shared/http/middleware.ts';
+import { bodyOf, callerOf } from '#shared/http/middleware.ts';
 import { getNotificationStatus } from '#shared/notifications/send.ts';
 import {
   getNotificationSettings,
@@ -16,7 +16,7 @@ import {
 
 export const handler = byRoute({
   'GET /v1/notifications': apiRoute({ auth: 'billing' }, async (_event, context) => {
-    const accountId = principalOf(context).accountId;
+    const accountId = callerOf(context).accountId;
     const [settings, status] = await Promise.all([
       getNotificationSettings(accountId),
       getNotificationStatus(accountId),
@@ -32,7 +32,7 @@ export const handler = byRoute({
         lowBalanceThreshold: body.low_balance_threshold,
         events: body.events,
       };
-      await putNotificationSettings(principalOf(context).accountId, settings);
+      await putNotificationSettings(callerOf(context).accountId, settings);
       return json(200, settingsView(settings));
     },
   ),

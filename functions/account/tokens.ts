@@ -5,7 +5,7 @@ import { nowMs } from '#shared/clock.ts';
 import { config } from '#shared/config.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
-import { bodyOf, principalOf } from '#shared/http/middleware.ts';
+import { bodyOf, callerOf } from '#shared/http/middleware.ts';
 import { usdAmount } from '#shared/http/validation.ts';
 import { changeAccountToken, createToken, listTokens, revokeAccountToken } from '#shared/tokens/service.ts';
 import { LIMIT_RESETS } from '#shared/tokens/spend-limit.ts';
@@ -69,7 +69,7 @@ export const handler = byRoute({
     { auth: 'billing', body: newToken, idempotent: { redact: ['token'] } },
     async (_event, context) => {
       const { name, scopes, expires_at, spend_limit, rate_limit } = bodyOf<z.infer<typeof newToken>>(context);
-      const created = await createToken(principalOf(context).accountId, {
+      const created = await createToken(callerOf(context).accountId, {
         name,
         scopes,
         ...(expires_at ? { expiresAt: expires_at } : {}),
@@ -80,11 +80,11 @@ export const handler = byRoute({
     },
   ),
   'GET /v1/tokens': apiRoute({ auth: 'billing' }, async (_event, context) =>
-    json(200, { data: await listTokens(principalOf(context).accountId) }),
+    json(200, { data: await listTokens(callerOf(context).accountId) }),
   ),
   'PATCH /v1/tokens/{id}': apiRoute({ auth: 'billing', body: tokenChanges }, async (event, context) => {
     const { name, spend_limit, expires_at, rate_limit } = bodyOf<z.infer<typeof tokenChanges>>(context);
-    const token = await changeAccountToken(principalOf(context).accountId, event.pathParameters?.id ?? '', {
+    const token = await changeAccountToken(callerOf(context).accountId, event.pathParameters?.id ?? '', {
       ...(name === undefined ? {} : { name }),
       ...(spend_limit === undefined ? {} : { spendLimit: spend_limit }),
       ...(expires_at === undefined ? {} : { validUntil: expires_at }),
@@ -93,7 +93,7 @@ export const handler = byRoute({
     return json(200, token);
   }),
   'DELETE /v1/tokens/{id}': apiRoute({ auth: 'billing' }, async (event, context) => {
-    await revokeAccountToken(principalOf(context).accountId, event.pathParameters?.id ?? '');
+    await revokeAccountToken(callerOf(context).accountId, event.pathParameters?.id ?? '');
     return json(204, null);
   }),
 });

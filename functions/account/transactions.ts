@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { ValidationError } from '#shared/errors.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
-import { principalOf } from '#shared/http/middleware.ts';
+import { callerOf } from '#shared/http/middleware.ts';
 import { identifier, zodProblems } from '#shared/http/validation.ts';
 import { ENTRY_TYPES, listTransactions } from '#shared/ledger/history.ts';
 import { calendarDate } from './usage.ts';
@@ -47,7 +47,7 @@ export const handler = apiRoute({ auth: 'api' }, async (event, context) => {
   }
   const include = types(parsed.data.type);
   const exclude = types(parsed.data.exclude_type);
-  const page = await listTransactions(principalOf(context).accountId, limit, cursor, {
+  const page = await listTransactions(callerOf(context).accountId, limit, cursor, {
     ...(include ? { types: include } : {}),
     ...(exclude ? { excludeTypes: exclude } : {}),
     ...(feature ? { feature } : {}),

@@ -5,7 +5,7 @@ import { nowIso } from '#shared/clock.ts';
 import { ValidationError } from '#shared/errors.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
-import { principalOf } from '#shared/http/middleware.ts';
+import { callerOf } from '#shared/http/middleware.ts';
 import { identifier, zodProblems } from '#shared/http/validation.ts';
 import { queryUsage } from '#shared/usage/query.ts';
 
@@ -44,7 +44,7 @@ export const handler = apiRoute({ auth: 'api' }, async (event, context) => {
     ]);
   }
   const usage = await queryUsage({
-    accountId: principalOf(context).accountId,
+    accountId: callerOf(context).accountId,
     begin,
     end,
     step,

@@ -3,7 +3,7 @@
 import * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
-import { bodyOf, pathOf, principalOf } from '#shared/http/middleware.ts';
+import { bodyOf, callerOf, pathOf } from '#shared/http/middleware.ts';
 import { DELIVERY_PAGE_LIMIT, deliveryView, listDeliveries } from '#shared/webhook-endpoints/deliveries.ts';
 import {
   createWebhookEndpoint,
@@ -29,17 +29,17 @@ export const handler = byRoute({
     { auth: 'billing', body: newWebhookEndpoint, idempotent: { redact: ['secret'] } },
     async (_event, context) => {
       const body = bodyOf<z.infer<typeof newWebhookEndpoint>>(context);
-      return json(201, await createWebhookEndpoint(principalOf(context).accountId, body));
+      return json(201, await createWebhookEndpoint(callerOf(context).accountId, body));
     },
   ),
   'GET /v1/webhook-endpoints': apiRoute({ auth: 'billing' }, async (_event, context) =>
-    json(200, { data: (await listWebhookEndpoints(principalOf(context).accountId)).map(endpointView) }),
+    json(200, { data: (await listWebhookEndpoints(callerOf(context).accountId)).map(endpointView) }),
   ),
   'PATCH /v1/webhook-endpoints/{id}': apiRoute(
     { auth: 'billing', path: webhookEndpointPath, body: webhookEndpointChanges },
     async (_event, context) => {
       const endpoint = await enableWebhookEndpoint(
-        principalOf(context).accountId,
+        callerOf(context).accountId,
         pathOf<EndpointPath>(context).id,
       );
       return json(200, endpointView(endpoint));
@@ -48,7 +48,7 @@ export const handler = byRoute({
   'DELETE /v1/webhook-endpoints/{id}': apiRoute(
     { auth: 'billing', path: webhookEndpointPath },
     async (_event, context) => {
-      await deleteWebhookEndpoint(principalOf(context).accountId, pathOf<EndpointPath>(context).id);
+      await deleteWebhookEndpoint(callerOf(context).accountId, pathOf<EndpointPath>(context).id);
       return json(204, null);
     },
   ),
@@ -56,7 +56,7 @@ export const handler = byRoute({
     { auth: 'billing', path: webhookEndpointPath },
     async (_event, context) => {
       const endpoint = await getWebhookEndpoint(
-        principalOf(context).accountId,
+        callerOf(context).accountId,
         pathOf<EndpointPath>(context).id,
       );
       const deliveries = await listDeliveries(endpoint.id, DELIVERY_PAGE_LIMIT);
@@ -66,6 +66,6 @@ export const handler = byRoute({
   'POST /v1/webhook-endpoints/{id}/test': apiRoute(
     { auth: 'billing', path: webhookEndpointPath },
     async (_event, context) =>
-      json(202, await queueTestDelivery(principalOf(context).accountId, pathOf<EndpointPath>(context).id)),
+      json(202, await queueTestDelivery(callerOf(context).accountId, pathOf<EndpointPath>(context).id)),
   ),
 });

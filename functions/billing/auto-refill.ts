@@ -6,7 +6,7 @@ import { requireAccount } from '#shared/accounts/service.ts';
 import { autoRefillView, updateSettings } from '#shared/auto-refill/settings.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
-import { bodyOf, principalOf } from '#shared/http/middleware.ts';
+import { bodyOf, callerOf } from '#shared/http/middleware.ts';
 import { usdAmount } from '#shared/http/validation.ts';
 import { logger } from '#shared/observability/powertools.ts';
 import { purchaseAmount } from '#shared/payments/limits.ts';
@@ -48,11 +48,11 @@ export async function currentView(account: Account): Promise<ReturnType<typeof a
 
 export const handler = byRoute({
   'GET /v1/billing/auto-refill': apiRoute({ auth: 'billing' }, async (_event, context) =>
-    json(200, await currentView(await requireAccount(principalOf(context).accountId))),
+    json(200, await currentView(await requireAccount(callerOf(context).accountId))),
   ),
   'PUT /v1/billing/auto-refill': apiRoute({ auth: 'billing', body: settings }, async (_event, context) => {
     const input = bodyOf<z.infer<typeof settings>>(context);
-    const view = await updateSettings(principalOf(context).accountId, {
+    const view = await updateSettings(callerOf(context).accountId, {
       enabled: input.enabled,
       threshold: input.threshold,
       amount: input.amount,

@@ -2,7 +2,7 @@
 import * as z from 'zod/mini';
 import { json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
-import { bodyOf, pathOf, principalOf } from '#shared/http/middleware.ts';
+import { bodyOf, callerOf, pathOf } from '#shared/http/middleware.ts';
 import { openCheckout, requirePurchase } from '#shared/payments/checkout.ts';
 import { completePurchaseLinks, fulfilCheckoutSession } from '#shared/payments/fulfilment.ts';
 import { purchaseAmount } from '#shared/payments/limits.ts';
@@ -24,7 +24,7 @@ export const handler = byRoute({
     async (_event, context) => {
       const { amount, return_url } = bodyOf<z.infer<typeof checkout>>(context);
       const answer = await openCheckout({
-        accountId: principalOf(context).accountId,
+        accountId: callerOf(context).accountId,
         purchaseId: `pur_${context.api.entryId}`,
         amount,
         returnUrl: return_url,
@@ -33,12 +33,12 @@ export const handler = byRoute({
     },
   ),
   'GET /v1/billing/purchases': apiRoute({ auth: 'billing' }, async (_event, context) =>
-    json(200, { data: (await listPurchases(principalOf(context).accountId)).map(purchaseView) }),
+    json(200, { data: (await listPurchases(callerOf(context).accountId)).map(purchaseView) }),
   ),
   'GET /v1/billing/purchases/{id}': apiRoute(
     { auth: 'billing', path: purchasePath },
     async (_event, context) => {
-      const accountId = principalOf(context).accountId;
+      const accountId = callerOf(context).accountId;
       const { id } = pathOf<z.infer<typeof purchasePath>>(context);
       let purchase = await requirePurchase(accountId, id);
       // A pending purchase (found above: an unknown id is a 404 before any Stripe call) is followed up with

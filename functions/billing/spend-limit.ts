@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { postpaidView, setSpendLimit } from '#shared/accounts/billing-mode.ts';
 import { json } from '#shared/http/api.ts';
 import { apiRoute } from '#shared/http/handler.ts';
-import { bodyOf, principalOf } from '#shared/http/middleware.ts';
+import { bodyOf, callerOf } from '#shared/http/middleware.ts';
 import { usdAmount } from '#shared/http/validation.ts';
 
 export const spendLimit = z.strictObject({
@@ -12,6 +12,6 @@ export const spendLimit = z.strictObject({
 
 export const handler = apiRoute({ auth: 'billing', body: spendLimit }, async (_event, context) => {
   const { monthly_spend_limit } = bodyOf<z.infer<typeof spendLimit>>(context);
-  const account = await setSpendLimit(principalOf(context).accountId, monthly_spend_limit);
+  const account = await setSpendLimit(callerOf(context).accountId, monthly_spend_limit);
   return json(200, postpaidView(account));
 });

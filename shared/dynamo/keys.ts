@@ -68,6 +68,42 @@ export const keys = {
    * Its own item, so a PUT of the settings (which replaces theirs whole) never re-arms it.
    */
   lowBalanceAlert: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'LOW_BALANCE_ALERT' }),
+  /**
+   * A member of the account (shared/members/): email, role, invited or active. `memberId` is random, so a
+   * removed and re-invited person is a new member and an old session of theirs finds nothing.
+   */
+  member: (accountId: string, memberId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: `MEMBER#${memberId}` }),
+  membersPrefix: 'MEMBER#',
+  /**
+   * How many members and owners the account has: changed only in the transactions that invite, change a
+   * role or remove, whose conditions on it keep at least one owner (and the member cap) under races.
+   */
+  memberCount: (accountId: string) => ({ PK: `ACCOUNT#${accountId}`, SK: 'MEMBER_COUNT' }),
+  /**
+   * A person's membership of one account, keyed by the hash of their (lower-cased) email: sign-in lists a
+   * person's accounts with one Query, and an address is a member of an account at most once.
+   */
+  personAccount: (emailHash: string, accountId: string) => ({
+    PK: `PERSON#${emailHash}`,
+    SK: `ACCOUNT#${accountId}`,
+  }),
+  personPartition: (emailHash: string) => `PERSON#${emailHash}`,
+  /** An email sign-in (or sign-up) link, by the hash of its secret: one conditional write uses it once. */
+  signInLink: (secretHash: string) => ({ PK: `SIGNIN#${secretHash}`, SK: 'SIGNIN' }),
+  /** A dashboard session, by the hash of the cookie's random id; expired by its own dates (and TTL). */
+  session: (sessionHash: string) => ({ PK: `SESSION#${sessionHash}`, SK: 'SESSION' }),
+  /** The sessions of one person, so removing a member or signing out everywhere can find them. */
+  personSessions: (emailHash: string) => `PERSON_SESSIONS#${emailHash}`,
+  /** The once-per-address guard of self-serve sign-up credits: written with the grant, never deleted. */
+  signupGrant: (emailHash: string) => ({ PK: `SIGNUP#${emailHash}`, SK: 'SIGNUP' }),
+  /** A fixed-window counter of /auth requests for one subject (`EMAIL#<hash>` or `CLIENT#<ip>`), TTL-expired. */
+  authRate: (subject: string, window: string) => ({ PK: `AUTH_RATE#${subject}`, SK: window }),
+  /** One entry of the account's audit trail of billing changes (shared/audit/), newest last by ULID. */
+  auditEntry: (accountId: string, entryId: string) => ({
+    PK: `ACCOUNT#${accountId}`,
+    SK: `AUDIT#${entryId}`,
+  }),
+  auditPrefix: 'AUDIT#',
   ledgerEntry: (accountId: string, entryId: string) => ({
     PK: `ACCOUNT#${accountId}`,
     SK: `LEDGER#${entryId}`,

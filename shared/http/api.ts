@@ -1,6 +1,7 @@
 // The shape every HTTP handler shares: API Gateway v2 events in, structured results out, and the per-request
 // state that middleware adds (request id, principal, parsed body, idempotency scope).
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Caller } from '../auth/caller.ts';
 import type { ServicePrincipal } from '../service-keys/authenticate.ts';
 import type { Principal } from '../tokens/authenticate.ts';
 
@@ -16,7 +17,10 @@ export type ApiState = {
   requestId: string;
   /** The request id's ULID: the id of the ledger entry (and hold) the request creates. */
   entryId: string;
+  /** A bearer token's principal (metered routes charge its token). */
   principal?: Principal;
+  /** Who calls an account route: the token above, or a member's session. */
+  caller?: Caller;
   /** The operator's backend calling the metering API with a service key. */
   service?: ServicePrincipal;
   body?: unknown;

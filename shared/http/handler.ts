@@ -8,7 +8,7 @@ import { sha256Hex } from '../ids.ts';
 import { flushingMetrics } from '../observability/powertools.ts';
 import type { Scope } from '../tokens/repository.ts';
 import { type ApiContext, type ApiEvent, type ApiResult, header, type RouteHandler } from './api.ts';
-import { authenticated, jsonBody, pathParameters, principalOf, serviceAuthenticated } from './middleware.ts';
+import { authenticated, callerOf, jsonBody, pathParameters, serviceAuthenticated } from './middleware.ts';
 import { unknownRoute } from './not-found.ts';
 import { type ApiMiddleware, type ApiRequest, apiRequest } from './request.ts';
 
@@ -57,7 +57,7 @@ export function apiRoute(
       if (options.auth === 'admin') return 'admin';
       if (options.auth === 'service')
         return serviceScope(sha256Hex(header(request.event, 'idempotency-key') ?? ''));
-      return principalOf(request.context).accountId;
+      return callerOf(request.context).accountId;
     };
     chain.use(idempotent(scopeOf, { redact, required }));
   }

@@ -1,5 +1,6 @@
 // The middleware HTTP functions add after `apiRequest()` (request.ts): token auth, JSON bodies, path params.
 import type * as z from 'zod/mini';
+import type { Caller } from '../auth/caller.ts';
 import { type DomainError, PayloadTooLargeError, ValidationError } from '../errors.ts';
 import { logger } from '../observability/powertools.ts';
 import { enforceRateLimit } from '../rate-limit/enforce.ts';
@@ -22,6 +23,10 @@ export function authenticated(scope: Scope): ApiMiddleware {
       enforceRateLimit(principal);
       requireScope(principal, scope);
       request.context.api.principal = principal;
+      request.context.api.caller = {
+        accountId: principal.accountId,
+        actor: { type: 'token', id: principal.tokenId },
+      };
     },
   };
 }
@@ -80,10 +85,18 @@ export function bodyOf<T>(context: ApiContext): T {
   return context.api.body as T;
 }
 
+/** The bearer token's principal: metered routes, which only tokens may call. */
 export function principalOf(context: ApiContext) {
   const principal = context.api.principal;
   if (!principal) throw new Error('authenticated() middleware missing before this handler');
   return principal;
+}
+
+/** Who calls an account route (a token or a member's session): its account, and the actor of its changes. */
+export function callerOf(context: ApiContext): Caller {
+  const caller = context.api.caller;
+  if (!caller) throw new Error('authenticated() middleware missing before this handler');
+  return caller;
 }
 
 export type { DomainError };
