@@ -160,6 +160,20 @@ export const functions = {
       'dynamodb:ConditionCheckItem',
     ]),
   },
+  members: {
+    entry: 'functions/account/members.ts',
+    description: 'Members: invite (with an email), list, change role, remove',
+    // Member, person and counter items in one transaction (Put, Update, Delete), listing by Query, the
+    // account's name for the invitation (GetItem). Sends the invitation email.
+    table: unique([
+      ...tokenAuth,
+      ...idempotency,
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+    ]),
+  },
   adminAccounts: {
     entry: 'functions/admin/accounts.ts',
     description: 'Operator API: accounts, grants and corrections, billing mode',

@@ -4,6 +4,7 @@
 // both tables name the same routes.
 
 import * as z from 'zod/mini';
+import { memberChanges, memberPath, newMember } from '#functions/account/members.ts';
 import { newToken, tokenChanges } from '#functions/account/tokens.ts';
 import { transactionsQuery } from '#functions/account/transactions.ts';
 import { usageQuery } from '#functions/account/usage.ts';
@@ -32,6 +33,7 @@ import { creditsSchema, operatorAccountSchema } from '#shared/accounts/service.t
 import { autoRefillSchema } from '#shared/auto-refill/settings.ts';
 import { transactionPageSchema } from '#shared/ledger/history.ts';
 import { reconciliationSchema } from '#shared/marketplace/reconcile.ts';
+import { memberSchema } from '#shared/members/service.ts';
 import {
   holdPath,
   meterCallBody,
@@ -242,6 +244,44 @@ export const operations: Record<string, Operation> = {
     path: idParameter,
     answers: { 204: { description: 'Revoked' } },
     refusals: { 404: ['not_found'] },
+  },
+  'POST /v1/members': {
+    tag: 'Account',
+    summary: 'Invite a member (an invitation email is sent)',
+    description:
+      'The address is lower-cased; the member is `invited` until their first sign-in. The invitation email links to the dashboard’s sign-in with the address filled in, where the person asks for a sign-in link (it carries no secret itself). An account has at most 100 members and keeps at least one owner.',
+    scope: 'billing',
+    body: newMember,
+    idempotent: true,
+    answers: { 201: { description: 'The invited member', json: memberSchema } },
+    refusals: { 409: ['already_member', 'too_many_members'] },
+  },
+  'GET /v1/members': {
+    tag: 'Account',
+    summary: 'The account’s members, invited and active',
+    scope: 'billing',
+    answers: { 200: { description: 'Members, oldest first', json: list(memberSchema) } },
+  },
+  'PATCH /v1/members/{id}': {
+    tag: 'Account',
+    summary: 'Change a member’s role',
+    description:
+      'Applies to the member’s sessions on their next request. The last owner cannot stop being one (409 `last_owner`).',
+    scope: 'billing',
+    path: memberPath,
+    body: memberChanges,
+    answers: { 200: { description: 'The member as it is now', json: memberSchema } },
+    refusals: { 404: ['not_found'], 409: ['last_owner', 'member_changed'] },
+  },
+  'DELETE /v1/members/{id}': {
+    tag: 'Account',
+    summary: 'Remove a member',
+    description:
+      'Their sessions stop working on their next request, and sign-in no longer offers the account. The last owner cannot be removed (409 `last_owner`).',
+    scope: 'billing',
+    path: memberPath,
+    answers: { 204: { description: 'Removed' } },
+    refusals: { 404: ['not_found'], 409: ['last_owner', 'member_changed'] },
   },
   'POST /v1/billing/checkout': {
     tag: 'Billing',

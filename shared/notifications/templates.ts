@@ -19,7 +19,13 @@ type Block =
   | { kind: 'paragraph'; text: string }
   | { kind: 'facts'; rows: readonly Fact[] }
   | { kind: 'link'; label: string; url: string | undefined };
-type EmailContent = { subject: string; heading: string; blocks: readonly Block[] };
+type EmailContent = {
+  subject: string;
+  heading: string;
+  blocks: readonly Block[];
+  /** Why the reader gets this email, when it is not the notification settings (an invitation, a sign-up). */
+  footer?: string;
+};
 
 // The dashboard's display rule for money (dashboard/src/format.ts `money`): at least the cents, and every
 // micro-dollar digit beyond. Fed the exact decimal text from money.ts, so nothing is rounded or lost to a
@@ -95,7 +101,9 @@ const STYLE = {
 
 function render(brand: Brand, content: EmailContent): EmailMessage {
   const dashboard = safeLink(brand.dashboardUrl);
-  const footer = `You receive this email because your address is in the notification settings of your ${brand.productName} account.`;
+  const footer =
+    content.footer ??
+    `You receive this email because your address is in the notification settings of your ${brand.productName} account.`;
   const text: string[] = [content.heading, ''];
   const html: string[] = [];
   for (const block of content.blocks) {
@@ -473,5 +481,59 @@ export function webhookEndpointDisabledEmail(
         ],
       },
     ],
+  });
+}
+
+const roleWords: Record<'owner' | 'billing' | 'viewer', string> = {
+  owner: 'owner (everything, including tokens, members and webhook endpoints)',
+  billing: 'billing (buy credits, auto-refill, limits, notifications and invoices)',
+  viewer: 'viewer (read credits, usage, transactions and invoices)',
+};
+
+export type MemberInvitationEmail = {
+  accountId: string;
+  accountName: string;
+  role: 'owner' | 'billing' | 'viewer';
+  /** Where the invited person signs in by email: the dashboard's sign-in, with their address filled in. */
+  signInUrl: string;
+};
+
+/** An invitation to an account: no secret in it, the person asks the dashboard for a sign-in link. */
+export function memberInvitationEmail(brand: Brand, input: MemberInvitationEmail): EmailMessage {
+  return render(brand, {
+    subject: `You are invited to ${input.accountName} on ${brand.productName}`,
+    heading: `You are invited to ${input.accountName}`,
+    blocks: [
+      {
+        kind: 'paragraph',
+        text: `You were added to the ${brand.productName} account "${input.accountName}" as ${roleWords[input.role]}. Sign in with this email address: the dashboard emails you a sign-in link, no password needed.`,
+      },
+      { kind: 'facts', rows: [account(input.accountId), ['Role', input.role]] },
+      { kind: 'link', label: 'Sign in to the dashboard', url: input.signInUrl },
+    ],
+    footer: `You receive this email because a member of a ${brand.productName} account invited your address.`,
+  });
+}
+
+export type SignupLinkEmail = {
+  /** The link that opens the account: valid for a short time, usable once. */
+  url: string;
+  accountName: string;
+  validMinutes: number;
+};
+
+/** A self-serve sign-up's confirmation link. */
+export function signupLinkEmail(brand: Brand, input: SignupLinkEmail): EmailMessage {
+  return render(brand, {
+    subject: `Confirm your ${brand.productName} sign-up`,
+    heading: 'Confirm your sign-up',
+    blocks: [
+      {
+        kind: 'paragraph',
+        text: `Follow this link to open the ${brand.productName} account "${input.accountName}" and sign in. It works once, within ${input.validMinutes} minutes. If you did not sign up, ignore this email: nothing is opened without the link.`,
+      },
+      { kind: 'link', label: 'Open my account', url: input.url },
+    ],
+    footer: `You receive this email because someone signed up to ${brand.productName} with your address.`,
   });
 }
