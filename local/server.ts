@@ -386,9 +386,13 @@ function applyEnvironment(values: Record<string, string>): () => void {
   };
 }
 
+/** The demo account's owner member: signs in by email, the link landing in the local mailbox. */
+export const DEMO_OWNER_EMAIL = 'demo@example.com';
+
 async function seedDemoAccount(): Promise<{ accountId: string; token: string }> {
   const { createAccount, grantCredits } = await import('#shared/accounts/service.ts');
-  const { account, token } = await createAccount({ name: 'Demo account', email: 'demo@example.com' });
+  // The address makes that person the account's owner member (invited until their first sign-in).
+  const { account, token } = await createAccount({ name: 'Demo account', email: DEMO_OWNER_EMAIL });
   await grantCredits({ accountId: account.account_id, amountUsd: 10, reason: 'Demo credits' });
   return { accountId: account.account_id, token };
 }
@@ -455,6 +459,18 @@ async function startLocalStripe(
   return emulator;
 }
 
+/** A demo account seeded before accounts had members gets its owner member now. */
+async function keepDemoOwner(accountId: string): Promise<void> {
+  const { AlreadyMemberError, inviteMember, membershipsOf } = await import('#shared/members/store.ts');
+  const memberships = await membershipsOf(DEMO_OWNER_EMAIL);
+  if (memberships.some((membership) => membership.account_id === accountId)) return;
+  try {
+    await inviteMember(accountId, { email: DEMO_OWNER_EMAIL, role: 'owner' }, { type: 'operator' });
+  } catch (error) {
+    if (!(error instanceof AlreadyMemberError)) throw error;
+  }
+}
+
 /** The demo account: the one an earlier start of this data directory seeded, else a new one. */
 async function demoAccount(
   state: StackState | undefined,
@@ -462,6 +478,7 @@ async function demoAccount(
 ): Promise<{ accountId: string; token: string }> {
   if (state?.demo) {
     log(`Demo account ${state.demo.accountId} kept from an earlier start`);
+    await keepDemoOwner(state.demo.accountId);
     return state.demo;
   }
   log('Seeding the demo account…');

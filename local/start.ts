@@ -9,7 +9,7 @@ import {
   lockDataDirectory,
 } from './data-dir.ts';
 import { JavaMissingError } from './dynamo-local.ts';
-import { type LocalStack, startLocalStack } from './server.ts';
+import { DEMO_OWNER_EMAIL, type LocalStack, startLocalStack } from './server.ts';
 import { StateFileUnreadableError } from './state-file.ts';
 
 function banner(stack: LocalStack, generatedKey: boolean): string {
@@ -46,6 +46,7 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
       `  Demo account:             ${accountId}`,
       `  Demo billing token:       ${token}`,
       `  Billing dashboard:        ${url}/   (sign in with the demo billing token)`,
+      `  Demo owner:               ${DEMO_OWNER_EMAIL}   (or sign in by email: the link lands in ${url}/__local/mail, x-admin-key)`,
       '',
       'Try:',
       `  curl -s -X POST ${url}/admin/accounts/${accountId}/credits \\`,

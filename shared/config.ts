@@ -1,5 +1,5 @@
 // Configuration read from the environment once, failing fast with a named error when something is missing.
-import { fromDecimalString } from './money.ts';
+import { fromDecimalString, type Micros } from './money.ts';
 
 export class MissingConfigurationError extends Error {
   override readonly name = 'MissingConfigurationError';
@@ -178,5 +178,21 @@ export const config = {
       throw new MissingConfigurationError('WEBHOOK_TARGETS must be public or local');
     }
     return mode;
+  },
+  /** Self-serve sign-up (`POST /auth/signup`) is on only when SELF_SIGNUP is `true`; off by default. */
+  get selfSignup(): boolean {
+    return optional('SELF_SIGNUP') === 'true';
+  },
+  /** Credits (USD, decimal text) granted once per email address to a self-serve sign-up; default 0 (none). */
+  get signupCredits(): Micros {
+    const text = optional('SIGNUP_CREDITS') ?? '0';
+    let parsed: Micros;
+    try {
+      parsed = fromDecimalString(text);
+    } catch {
+      throw new MissingConfigurationError('SIGNUP_CREDITS must be an amount of USD, like 5 or 2.50');
+    }
+    if (parsed < 0) throw new MissingConfigurationError('SIGNUP_CREDITS must not be negative');
+    return parsed;
   },
 };

@@ -1,4 +1,5 @@
-// Operator API: open accounts, read them, grant or correct credits, set the billing mode and balance shards.
+// Operator API: open accounts (with `email`, that person is the first owner member and gets an invitation),
+// read them, grant or correct credits, set the billing mode and balance shards.
 import * as z from 'zod/mini';
 import { setBillingMode } from '#shared/accounts/billing-mode.ts';
 import { adjustCredits, createAccount, operatorView, requireAccount } from '#shared/accounts/service.ts';
@@ -8,6 +9,7 @@ import { bodyOf, pathOf } from '#shared/http/middleware.ts';
 import { isoTime, usd, usdAmount } from '#shared/http/validation.ts';
 import { setBalanceShards } from '#shared/ledger/balance-shards.ts';
 import { MAX_BALANCE_SHARDS, MIN_BALANCE_SHARDS } from '#shared/ledger/shards.ts';
+import { sendInvitation } from '#shared/members/service.ts';
 import { toWire } from '#shared/money.ts';
 
 export const newAccount = z.strictObject({
@@ -62,7 +64,9 @@ export const handler = byRoute({
     // The token is a secret shown once: a replay answers the same account with `token: null`.
     { auth: 'admin', body: newAccount, idempotent: { redact: ['token'] } },
     async (_event, context) => {
-      const { account, token } = await createAccount(bodyOf<z.infer<typeof newAccount>>(context));
+      const { account, token, owner } = await createAccount(bodyOf<z.infer<typeof newAccount>>(context));
+      // The first owner is told where to sign in; a replay of the key sends nothing again.
+      if (owner) await sendInvitation(owner, account.name);
       const answer: z.output<typeof createdAccount> = { account_id: account.account_id, token };
       return json(201, answer);
     },

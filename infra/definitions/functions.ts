@@ -54,6 +54,11 @@ export type FunctionSpec = {
    */
   notificationWorker?: boolean;
   /**
+   * Sends its own transactional email (invitations): ses:SendEmail from the same configured sender as the
+   * notification worker (NOTIFY_FROM, SES_CONFIGURATION_SET), without the notification queue.
+   */
+  sendsEmail?: boolean;
+  /**
    * Serves metered proxy routes: forwards to the routes' upstreams (PROXY_UPSTREAMS: base URL and signing
    * secret of each) and reads each upstream's secret from Secrets Manager.
    */
@@ -173,10 +178,20 @@ export const functions = {
       'dynamodb:DeleteItem',
       'dynamodb:Query',
     ]),
+    sendsEmail: true,
+    dashboardUrl: true,
+  },
+  signup: {
+    entry: 'functions/signup/signup.ts',
+    description: 'POST /auth/signup: self-serve sign-up (SELF_SIGNUP), emails the link that opens an account',
+    // The /auth rate counters (UpdateItem) and the pending sign-up's link item (PutItem).
+    table: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    sendsEmail: true,
+    dashboardUrl: true,
   },
   adminAccounts: {
     entry: 'functions/admin/accounts.ts',
-    description: 'Operator API: accounts, grants and corrections, billing mode',
+    description: 'Operator API: accounts (with their first owner, invited by email), grants, billing mode',
     table: unique([
       ...idempotency,
       'dynamodb:PutItem',
@@ -184,6 +199,8 @@ export const functions = {
       'dynamodb:GetItem',
       'dynamodb:BatchGetItem',
     ]),
+    sendsEmail: true,
+    dashboardUrl: true,
   },
   adminServiceKeys: {
     entry: 'functions/admin/service-keys.ts',

@@ -27,6 +27,7 @@ import { spendLimit } from '#functions/billing/spend-limit.ts';
 import { echoBody, echoResults } from '#functions/demo/echo.ts';
 import { wordsBody, wordsResults } from '#functions/demo/words.ts';
 import { registeredAnswer, registrationForm } from '#functions/marketplace/register.ts';
+import { signupAnswer, signupBody } from '#functions/signup/signup.ts';
 import { signatureRefusal, webhookAnswer } from '#functions/webhooks/stripe.ts';
 import { postpaidSchema } from '#shared/accounts/billing-mode.ts';
 import { creditsSchema, operatorAccountSchema } from '#shared/accounts/service.ts';
@@ -282,6 +283,15 @@ export const operations: Record<string, Operation> = {
     path: memberPath,
     answers: { 204: { description: 'Removed' } },
     refusals: { 404: ['not_found'], 409: ['last_owner', 'member_changed'] },
+  },
+  'POST /auth/signup': {
+    tag: 'Account',
+    summary: 'Self-serve sign-up: email a link that opens a prepaid account',
+    description:
+      'Only when the operator turned it on (`SELF_SIGNUP=true`; otherwise 404 `not_found`). Answers 202 whatever the address. The emailed link (valid 15 minutes, usable once) opens a prepaid account named `name` with the person as its owner, grants the operator’s sign-up credits (`SIGNUP_CREDITS`) once per email address ever, and signs in. Rate limited like sign-in: 5 requests per address and 30 per client in 15 minutes (429 `rate_limited` with `retry-after`).',
+    body: signupBody,
+    answers: { 202: { description: 'The link was sent', json: signupAnswer } },
+    refusals: { 404: ['not_found'], 429: ['rate_limited'] },
   },
   'POST /v1/billing/checkout': {
     tag: 'Billing',

@@ -87,6 +87,7 @@ export const routes: Route[] = [
   { method: 'POST', path: '/v1/meter/holds', function: 'meter', auth: 'service' },
   { method: 'POST', path: '/v1/meter/holds/{id}/settle', function: 'meter', auth: 'service' },
   { method: 'POST', path: '/v1/meter/holds/{id}/release', function: 'meter', auth: 'service' },
+  { method: 'POST', path: '/auth/signup', function: 'signup', auth: 'none' },
   { method: 'POST', path: '/webhooks/stripe', function: 'stripeWebhook', auth: 'none' },
   { method: 'GET', path: '/billing/return', function: 'billingReturn', auth: 'none' },
   { method: 'POST', path: '/marketplace/register', function: 'marketplaceRegister', auth: 'none' },

@@ -1,14 +1,16 @@
 // Account operations: opening an account with its first billing token, operator grants and corrections,
 // the billing mode, and the view of an account that the APIs answer with.
 import * as z from 'zod/mini';
+import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
-import { transactWrite } from '../dynamo/transact.ts';
+import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { BalanceWouldGoNegativeError, NotFoundError } from '../errors.ts';
 import { billingEvent } from '../events/outbox.ts';
 import { isoTime, usd } from '../http/validation.ts';
 import { newUlid } from '../ids.ts';
 import { applyCredit, type Guard } from '../ledger/ledger.ts';
 import type { LedgerEntry } from '../ledger/types.ts';
+import { type Member, type MemberStatus, normalEmail, prepareMember } from '../members/store.ts';
 import { fromWire, type Micros, toWire, ZERO } from '../money.ts';
 import { newTokenCounterPut, prepareToken } from '../tokens/repository.ts';
 import { postpaidSchema, postpaidView } from './billing-mode.ts';
@@ -22,16 +24,26 @@ export function newTokenId(): string {
   return `tok_${newUlid()}`;
 }
 
-/** Opens a prepaid account and its first `billing` token (returned once), in one transaction. */
+/**
+ * Opens a prepaid account and its first `billing` token (returned once), in one transaction. With `email`,
+ * that person is the account's first owner member (invited, or `ownerStatus` active for a self-serve
+ * sign-up that proved the address), in the same transaction; the caller sends any invitation.
+ */
 export async function createAccount(input: {
   name: string;
   email?: string;
-}): Promise<{ account: Account; token: string }> {
+  ownerStatus?: MemberStatus;
+  /** Who opens it: the operator (/admin), or the system (a self-serve sign-up). */
+  actor?: Actor;
+  /** More writes for the same transaction (a sign-up's grant guard, an audit entry). */
+  also?: (account: Account) => TransactItem[];
+}): Promise<{ account: Account; token: string; owner?: Member }> {
   const at = nowIso();
+  const email = input.email ? normalEmail(input.email) : undefined;
   const account: Account = {
     account_id: newAccountId(),
     name: input.name,
-    ...(input.email ? { email: input.email } : {}),
+    ...(email ? { email } : {}),
     billing_mode: 'prepaid',
     balance: ZERO,
     held: ZERO,
@@ -47,13 +59,23 @@ export async function createAccount(input: {
     scopes: ['api', 'billing'],
     at,
   });
+  const owner = email
+    ? prepareMember(
+        account.account_id,
+        { email, role: 'owner', ...(input.ownerStatus ? { status: input.ownerStatus } : {}) },
+        input.actor ?? { type: 'operator' },
+      )
+    : undefined;
   const outcome = await transactWrite([
     newAccountPut(account),
     ...token.items,
     newTokenCounterPut(account.account_id, 1),
+    ...(owner?.items ?? []),
+    ...(input.also?.(account) ?? []),
   ]);
-  if (!outcome.committed) throw new Error('account id collision');
-  return { account, token: token.token };
+  if (!outcome.committed)
+    throw new Error(`opening an account was refused: ${JSON.stringify(outcome.reasons)}`);
+  return { account, token: token.token, ...(owner ? { owner: owner.member } : {}) };
 }
 
 export async function requireAccount(accountId: string): Promise<Account> {
@@ -73,6 +95,11 @@ export async function adjustCredits(input: {
   entryId: string;
   requestId?: string;
   guard?: Guard;
+  /**
+   * One more conditional write in the grant's transaction (a sign-up's once-per-address guard): when only its
+   * condition fails, nothing is written and the ledger's BoundChangedError is thrown.
+   */
+  bound?: TransactItem;
 }): Promise<LedgerEntry> {
   const type = input.amount >= 0 ? 'grant' : 'correction';
   // The event carries the time of its ledger entry: one clock reading for both.
@@ -96,6 +123,7 @@ export async function adjustCredits(input: {
     reason: input.reason,
     ...(input.requestId ? { requestId: input.requestId } : {}),
     ...(input.guard ? { guard: input.guard } : {}),
+    ...(input.bound ? { bound: input.bound } : {}),
     events: [announced],
   });
   if (outcome.status === 'insufficient') {

@@ -69,7 +69,8 @@ describe('api stack: functions', () => {
           'TABLE_NAME',
           ...(spec.stripe ? ['STRIPE_SECRET_ARN', 'PUBLIC_BASE_URL'] : []),
           // The emails' dashboard link; no notifyFrom in this app's context, so no sender (notifications.test.ts).
-          ...(spec.notificationWorker ? ['PUBLIC_BASE_URL'] : []),
+          // Invitations (`sendsEmail`) link the dashboard the same way.
+          ...(spec.notificationWorker || spec.sendsEmail ? ['PUBLIC_BASE_URL'] : []),
           ...(spec.cursors ? ['CURSOR_SECRET_ARN'] : []),
           // No public base URL given: Stripe's default pages may go to the dashboard (dashboard-url.test.ts).
           ...(spec.dashboardUrl ? ['DASHBOARD_URL_PARAMETER', 'RETURN_PAGES_ON_DASHBOARD'] : []),

@@ -18,18 +18,25 @@ function build(context: Record<string, unknown>) {
     const variables =
       (fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {};
     const statements = roleStatements(template, logicalId(built.api, notify.role));
+    // The functions that send their own email (invitations: spec `sendsEmail`) are checked on their own.
     const otherSesGrants = Object.entries(built.api.functions)
-      .filter(([name]) => name !== 'notify')
+      .filter(([name, other]) => name !== 'notify' && !other.spec.sendsEmail)
       .flatMap(([, other]) => roleStatements(template, logicalId(built.api, other.role)))
       .filter((statement) => asArray(statement.Action).some((action) => action.startsWith('ses:')));
-    return { built, template, variables, statements, otherSesGrants };
+    const senders = Object.entries(built.api.functions)
+      .filter(([, other]) => other.spec.sendsEmail)
+      .map(([name, other]) => ({
+        name,
+        statements: roleStatements(template, logicalId(built.api, other.role)),
+      }));
+    return { built, template, variables, statements, otherSesGrants, senders };
   } finally {
     rmSync(built.app.outdir, { recursive: true, force: true });
   }
 }
 
 describe('notifications without a sender configured', () => {
-  const { built, template, variables, statements, otherSesGrants } = build({});
+  const { built, template, variables, statements, otherSesGrants, senders } = build({});
 
   it('routes every billing event of the project bus to the notification queue, with a dead-letter queue', () => {
     const queue = logicalId(built.api, built.api.notificationQueue);
@@ -72,12 +79,17 @@ describe('notifications without a sender configured', () => {
     expect(variables.NOTIFY_FROM).toBeUndefined();
     expect(statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')))).toEqual([]);
     expect(otherSesGrants).toEqual([]);
+    for (const sender of senders) {
+      expect(sender.statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')))).toEqual(
+        [],
+      );
+    }
     template.resourceCountIs('AWS::SES::ConfigurationSet', 0);
   });
 });
 
 describe('notifications with a sender (cdk synth -c notifyFrom=...)', () => {
-  const { template, variables, statements, otherSesGrants } = build({
+  const { template, variables, statements, otherSesGrants, senders } = build({
     notifyFrom: 'Example billing <billing@example.com>',
     productName: 'Example API',
   });
@@ -109,6 +121,20 @@ describe('notifications with a sender (cdk synth -c notifyFrom=...)', () => {
     expect(resources[1]).toContain(':ses:eu-west-1:123456789012:configuration-set/');
     expect(resources[1]).toContain(`{"Ref":"${configurationSet}"}`);
     expect(otherSesGrants).toEqual([]);
+  });
+
+  it('gives the functions that send invitations the same one grant, and not the notification queue', () => {
+    expect(senders.map((sender) => sender.name).sort()).toEqual(['adminAccounts', 'members', 'signup']);
+    for (const sender of senders) {
+      const ses = sender.statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')));
+      expect(ses).toHaveLength(1);
+      expect(ses[0]).toMatchObject({
+        Action: 'ses:SendEmail',
+        Condition: { StringEquals: { 'ses:FromAddress': 'billing@example.com' } },
+      });
+      const sqs = sender.statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('sqs:Receive')));
+      expect(sqs).toEqual([]);
+    }
   });
 });
 

@@ -299,3 +299,48 @@ describe('markJoined', () => {
     expect(gone).toBeUndefined();
   });
 });
+
+describe('the operator opens an account with its first owner', () => {
+  it('POST /admin/accounts with email: that person is the invited owner, and gets the invitation', async () => {
+    // Act
+    const response = await call('POST', '/admin/accounts', {
+      body: { name: 'Owned Inc', email: 'Founder@Example.com' },
+    });
+
+    // Assess
+    expect(response.status).toBe(201);
+    const accountId = response.body.account_id as string;
+    const members = (await call('GET', '/v1/members', { token: response.body.token })).body.data;
+    expect(members).toEqual([
+      {
+        id: expect.stringMatching(MEMBER_ID),
+        email: 'founder@example.com',
+        role: 'owner',
+        status: 'invited',
+        created_at: expect.any(String),
+        joined_at: null,
+      },
+    ]);
+    expect(await memberCount(accountId)).toEqual({ owners: 1, members: 1 });
+    expect(await membershipsOf('founder@example.com')).toEqual([
+      { account_id: accountId, member_id: members[0].id },
+    ]);
+    const mail = caughtMail().filter((m) => m.to.includes('founder@example.com'));
+    expect(mail).toHaveLength(1);
+    expect(mail[0]?.subject).toContain('Owned Inc');
+    expect(mail[0]?.text).toContain('http://localhost:3000/?signin=founder%40example.com');
+    const member = await getMember(accountId, members[0].id);
+    expect(member?.invited_by).toEqual({ type: 'operator' });
+  });
+
+  it('without email: no member, no email', async () => {
+    // Act
+    const response = await call('POST', '/admin/accounts', { body: { name: 'Tokens only' } });
+
+    // Assess
+    expect(response.status).toBe(201);
+    const members = await call('GET', '/v1/members', { token: response.body.token });
+    expect(members.body.data).toEqual([]);
+    expect(caughtMail()).toEqual([]);
+  });
+});
