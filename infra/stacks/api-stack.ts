@@ -196,6 +196,13 @@ const rateLimitedFunctions = new Set<FunctionName>(
   routes.filter((route) => route.auth === 'token' || route.auth === 'service').map((route) => route.function),
 );
 
+/**
+ * CDK context of self-serve sign-up (README, "Members and roles"): `selfSignup` (`true` turns it on) and
+ * `signupCredits` (USD granted once per address). Given to the functions that take or complete sign-ups.
+ */
+export const SIGNUP_CONTEXT = { selfSignup: 'SELF_SIGNUP', signupCredits: 'SIGNUP_CREDITS' } as const;
+const signupFunctions = new Set<FunctionName>(['signup']);
+
 /** CDK context switching the postpaid overdue block on, with its grace in days. */
 export const OVERDUE_BLOCK_CONTEXT = 'postpaidOverdueBlockGraceDays';
 
@@ -210,6 +217,8 @@ const reviewedPublicRoutes: Partial<Record<string, string>> = {
     "AWS Marketplace's buyer landing form POST: the registration token is resolved with AWS (ResolveCustomer) before anything is written",
   'GET /billing/return':
     "Stripe's browser redirect after payment; it only re-reads the payment from Stripe and reveals nothing",
+  'POST /auth/signup':
+    'Self-serve sign-up: 404 unless the operator set selfSignup; rate limited per address and per client; it only stores a pending sign-up (hashed link secret) and emails the link, opening nothing until the link is followed',
 };
 
 /** Why a route without an API Gateway authorizer is acceptable, from its declared auth and its function. */
@@ -536,6 +545,13 @@ export class ApiStack extends Stack {
       if (!rateLimitedFunctions.has(name)) continue;
       for (const [variable, value] of Object.entries(rateLimits))
         fn.function.addEnvironment(variable, String(value));
+    }
+
+    for (const [key, variable] of Object.entries(SIGNUP_CONTEXT)) {
+      const value = this.node.tryGetContext(key);
+      if (value === undefined || value === '') continue;
+      for (const name of signupFunctions)
+        this.functions[name].function.addEnvironment(variable, String(value));
     }
 
     // Proxy functions: where each configured upstream is, and reading exactly its signing secret.

@@ -39,10 +39,10 @@ describe('context publicBaseUrl', () => {
   const { functionOf } = build({ publicBaseUrl: 'https://billing.example.com' });
 
   it.each(specs)(
-    '%s: PUBLIC_BASE_URL is the given URL when its spec says stripe or notificationWorker, absent otherwise',
+    '%s: PUBLIC_BASE_URL is the given URL when its spec says stripe, notificationWorker or sendsEmail, absent otherwise',
     (name, spec) => {
       expect(functionOf(name).variables.PUBLIC_BASE_URL).toBe(
-        spec.stripe || spec.notificationWorker ? 'https://billing.example.com' : undefined,
+        spec.stripe || spec.notificationWorker || spec.sendsEmail ? 'https://billing.example.com' : undefined,
       );
     },
   );
@@ -152,5 +152,18 @@ describe('context stage throttle and rate limits', () => {
     [{ rateLimitAccountBurst: '0' }, /rateLimitAccountBurst must be a whole number/],
   ])('refuses %o', (context, message) => {
     expect(() => buildUnbundled(context)).toThrow(message);
+  });
+});
+
+describe('context selfSignup and signupCredits', () => {
+  it('are given to the sign-up function only, and absent unless set', () => {
+    const { functionOf } = build({ selfSignup: 'true', signupCredits: '5' });
+    expect(functionOf('signup').variables).toMatchObject({ SELF_SIGNUP: 'true', SIGNUP_CREDITS: '5' });
+    for (const [name] of specs.filter(([name]) => name !== 'signup')) {
+      expect(functionOf(name).variables.SELF_SIGNUP, name).toBeUndefined();
+    }
+    const { functionOf: unset } = build({});
+    expect(unset('signup').variables.SELF_SIGNUP).toBeUndefined();
+    expect(unset('signup').variables.SIGNUP_CREDITS).toBeUndefined();
   });
 });

@@ -12,8 +12,10 @@ import {
   invoiceOverdueEmail,
   invoicePaymentFailedEmail,
   lowBalanceEmail,
+  memberInvitationEmail,
   purchaseReceiptEmail,
   safeLink,
+  signupLinkEmail,
   spendLimitReachedEmail,
   spendLimitWarningEmail,
   tokenLimitReachedEmail,
@@ -119,10 +121,26 @@ const emails: Array<[string, (brand: Brand, name: string, link?: string) => Emai
         failingSince: '2026-11-29T08:05:00Z',
       }),
   ],
+  [
+    'member invitation',
+    (b, name, link) =>
+      memberInvitationEmail(b, {
+        accountId: 'acc_1',
+        accountName: name,
+        role: 'billing',
+        signInUrl: link ?? '',
+      }),
+  ],
+  [
+    'sign-up link',
+    (b, name, link) => signupLinkEmail(b, { url: link ?? '', accountName: name, validMinutes: 15 }),
+  ],
 ];
 
-/** The emails that take a link of their own (top-up, invoice, receipt). */
+/** The emails that take a link of their own (top-up, invoice, receipt, sign-in, sign-up). */
 const linking = new Set([
+  'member invitation',
+  'sign-up link',
   'auto-refill failed',
   'auto-refill suspended',
   'invoice issued',
@@ -351,5 +369,28 @@ describe('webhook endpoint disabled', () => {
     expect(email.text).toContain('URL: https://hooks.example.com/billing');
     expect(email.text).toContain('Failing since: Nov 29, 2026, 08:05 UTC');
     expect(email.html).not.toContain('href="https://hooks.example.com');
+  });
+});
+
+describe('member invitation and sign-up emails', () => {
+  it('say why the reader gets them, not the notification settings', () => {
+    const invitation = memberInvitationEmail(brand, {
+      accountId: 'acc_1',
+      accountName: 'Acme Corp',
+      role: 'owner',
+      signInUrl: `${DASHBOARD}/?signin=ann%40example.com`,
+    });
+    const signup = signupLinkEmail(brand, {
+      url: `${DASHBOARD}/auth/callback?token=x`,
+      accountName: 'New',
+      validMinutes: 15,
+    });
+
+    expect(invitation.subject).toBe('You are invited to Acme Corp on Acme API');
+    expect(invitation.text).toContain('invited your address');
+    expect(invitation.text).toContain(`Sign in to the dashboard: ${DASHBOARD}/?signin=ann%40example.com`);
+    expect(invitation.text).not.toContain('notification settings of your');
+    expect(signup.text).toContain('within 15 minutes');
+    expect(signup.text).toContain('signed up to Acme API with your address');
   });
 });
