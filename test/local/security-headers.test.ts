@@ -24,6 +24,15 @@ async function newTokenId(): Promise<string> {
   return created.body.id as string;
 }
 
+async function newMemberId(): Promise<string> {
+  const created = await http('POST', '/v1/members', {
+    token: demoToken(),
+    body: { email: `member-${randomUUID()}@example.com`, role: 'viewer' },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body.id as string;
+}
+
 async function newWebhookEndpointId(): Promise<string> {
   const created = await http('POST', '/v1/webhook-endpoints', {
     token: demoToken(),
@@ -206,6 +215,57 @@ const cases: Record<string, Case> = {
       method: 'DELETE',
       path: '/v1/tokens/tok_unknown',
       options: { token: demoToken() },
+    }),
+  },
+  'POST /v1/members': {
+    success: async () => ({
+      method: 'POST',
+      path: '/v1/members',
+      options: {
+        token: demoToken(),
+        body: { email: `invited-${randomUUID()}@example.com`, role: 'billing' },
+      },
+    }),
+    error: async () => ({
+      method: 'POST',
+      path: '/v1/members',
+      options: { token: demoToken(), body: { email: 'not an address', role: 'billing' } },
+    }),
+  },
+  'GET /v1/members': {
+    success: async () => ({ method: 'GET', path: '/v1/members', options: { token: demoToken() } }),
+    error: unauthenticated('GET', '/v1/members'),
+  },
+  'PATCH /v1/members/{id}': {
+    success: async () => ({
+      method: 'PATCH',
+      path: `/v1/members/${await newMemberId()}`,
+      options: { token: demoToken(), body: { role: 'billing' } },
+    }),
+    error: async () => ({
+      method: 'PATCH',
+      path: '/v1/members/mem_unknown',
+      options: { token: demoToken(), body: { role: 'billing' } },
+    }),
+  },
+  'DELETE /v1/members/{id}': {
+    success: async () => ({
+      method: 'DELETE',
+      path: `/v1/members/${await newMemberId()}`,
+      options: { token: demoToken() },
+    }),
+    error: async () => ({
+      method: 'DELETE',
+      path: '/v1/members/mem_unknown',
+      options: { token: demoToken() },
+    }),
+  },
+  // Self-serve sign-up is off on the test stack: the route answers 404, as a deployment without it does.
+  'POST /auth/signup': {
+    error: async () => ({
+      method: 'POST',
+      path: '/auth/signup',
+      options: { body: { email: 'someone@example.com', name: 'Someone' } },
     }),
   },
   'POST /v1/billing/checkout': {
