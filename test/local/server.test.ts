@@ -7,7 +7,7 @@ import { functions } from '#infra/definitions/functions.ts';
 import { jobs } from '#infra/definitions/jobs.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
 import { nowMs } from '#shared/clock.ts';
-import { type LocalStack, matchRoute, startLocalStack } from '../../local/server.ts';
+import { DEMO_OWNER_EMAIL, type LocalStack, matchRoute, startLocalStack } from '../../local/server.ts';
 import { eventually } from '../support/eventually.ts';
 
 const ADMIN_KEY = 'test-admin-key';
@@ -127,6 +127,14 @@ describe('local stack', () => {
     const credits = await call('/v1/credits', { token });
     expect(credits.status).toBe(200);
     expect(await credits.json()).toMatchObject({ balance: 10, currency: 'USD' });
+  });
+
+  it('seeds the demo account with its owner member demo@example.com, who signs in by email', async () => {
+    const members = await call('/v1/members', { token: stack.demo!.token });
+    expect(members.status).toBe(200);
+    expect(((await members.json()) as { data: unknown[] }).data).toEqual([
+      expect.objectContaining({ email: DEMO_OWNER_EMAIL, role: 'owner' }),
+    ]);
   });
 
   it('routes DELETE /v1/tokens/{id} with its path parameter', async () => {
