@@ -1,6 +1,7 @@
 // Members of an account (issue 18): invited by email through /v1/members, listed, given another role and
 // removed, with the rules the store's transactions keep under races: at least one owner, at most 100
 // members, an address once per account, and a removed member's person mapping gone with them.
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keys } from '#shared/dynamo/keys.ts';
 import {
@@ -14,7 +15,7 @@ import {
   membershipsOf,
   removeMember,
 } from '#shared/members/store.ts';
-import { caughtMail, clearCaughtMail } from '#shared/notifications/mailer.ts';
+import { caughtMail, clearCaughtMail, setSesClient } from '#shared/notifications/mailer.ts';
 import { fundedAccount, tableItem } from '../support/accounts.ts';
 import { call } from '../support/api.ts';
 import { expectContractError, REQUEST_ID } from '../support/assertions.ts';
@@ -197,6 +198,34 @@ describe('the members API', () => {
     expect(replay.status).toBe(201);
     expect(replay.body).toEqual(first.body);
     expect(caughtMail().filter((m) => m.to.includes('once@example.com'))).toHaveLength(1);
+  });
+
+  it('an invitation whose email fails still adds the member (they can sign in from the dashboard)', async () => {
+    // Prepare: SES refuses every send.
+    const { accountId, token } = await fundedAccount(0);
+    const previousFrom = process.env.NOTIFY_FROM;
+    process.env.NOTIFY_FROM = 'billing@example.com';
+    setSesClient({
+      send: async () => {
+        throw new Error('SES is down');
+      },
+    } as unknown as SESv2Client);
+
+    // Act
+    let response: Awaited<ReturnType<typeof invite>>;
+    try {
+      response = await invite(token, 'unlucky@example.com', 'viewer');
+    } finally {
+      setSesClient(undefined);
+      if (previousFrom === undefined) delete process.env.NOTIFY_FROM;
+      else process.env.NOTIFY_FROM = previousFrom;
+    }
+
+    // Assess
+    expect(response.status).toBe(201);
+    expect(await membershipsOf('unlucky@example.com')).toEqual([
+      { account_id: accountId, member_id: response.body.id },
+    ]);
   });
 
   it('needs a billing token: an api token is 403', async () => {
