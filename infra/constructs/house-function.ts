@@ -117,7 +117,8 @@ export class HouseFunction extends Construct {
       spec.refillQueue || spec.refillWorker ? refillQueueOf(spec, props.refillQueue) : undefined;
     const invoiceQueue =
       spec.invoiceQueue || spec.invoiceWorker ? invoiceQueueOf(spec, props.invoiceQueue) : undefined;
-    const notifications = spec.notificationWorker ? notificationsOf(spec, props.notifications) : undefined;
+    const notifications =
+      spec.notificationWorker || spec.sendsEmail ? notificationsOf(spec, props.notifications) : undefined;
 
     const webhookQueue =
       spec.webhookQueue || spec.webhookWorker ? webhookQueueOf(spec, props.webhookQueue) : undefined;
@@ -139,7 +140,7 @@ export class HouseFunction extends Construct {
             ...marketplaceStatements(spec),
             ...cursorSecretStatements(cursorSecretArn),
             ...dashboardUrlStatements(dashboardUrl),
-            ...notificationStatements(this, notifications),
+            ...notificationStatements(this, notifications, Boolean(spec.notificationWorker)),
           ],
         }),
       },
@@ -211,7 +212,7 @@ export class HouseFunction extends Construct {
       });
     }
 
-    if (notifications) {
+    if (notifications && spec.notificationWorker) {
       // By hand like the other queues; one event per message, each reported on its own.
       new EventSourceMapping(this, 'NotificationQueueSource', {
         target: this.function,
@@ -263,20 +264,27 @@ export type NotificationAccess = {
 };
 
 /** The SES sending grant: SendEmail from exactly the configured address, its identity and configuration set. */
-function notificationStatements(scope: Construct, access: NotificationAccess | undefined): PolicyStatement[] {
+function notificationStatements(
+  scope: Construct,
+  access: NotificationAccess | undefined,
+  consumesQueue: boolean,
+): PolicyStatement[] {
   if (!access) return [];
-  const statements = [
-    new PolicyStatement({
-      sid: 'NotificationQueueConsume',
-      actions: [
-        'sqs:ReceiveMessage',
-        'sqs:DeleteMessage',
-        'sqs:GetQueueAttributes',
-        'sqs:ChangeMessageVisibility',
-      ],
-      resources: [access.queue.queueArn],
-    }),
-  ];
+  const statements: PolicyStatement[] = [];
+  if (consumesQueue) {
+    statements.push(
+      new PolicyStatement({
+        sid: 'NotificationQueueConsume',
+        actions: [
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:ChangeMessageVisibility',
+        ],
+        resources: [access.queue.queueArn],
+      }),
+    );
+  }
   if (access.email) {
     const stack = Stack.of(scope);
     const arn = (resource: string, resourceName: string) =>
@@ -346,7 +354,7 @@ function marketplaceStatements(spec: FunctionSpec): PolicyStatement[] {
 }
 
 function notificationsOf(spec: FunctionSpec, access: NotificationAccess | undefined): NotificationAccess {
-  if (!access) throw new Error(`function ${spec.entry} consumes the notification queue but was given none`);
+  if (!access) throw new Error(`function ${spec.entry} sends notification email but was given no settings`);
   return access;
 }
 
@@ -436,9 +444,11 @@ function dashboardUrlGrantFor(
   spec: FunctionSpec,
   access: DashboardUrlAccess | undefined,
 ): DashboardUrlGrant {
-  // Checkout functions read it for their return pages; the notification worker for the emails' links.
-  if (!spec.stripe && !spec.notificationWorker) {
-    throw new Error(`function ${spec.entry} sets dashboardUrl but neither stripe nor notificationWorker`);
+  // Checkout functions read it for their return pages; the email senders for the emails' links.
+  if (!spec.stripe && !spec.notificationWorker && !spec.sendsEmail) {
+    throw new Error(
+      `function ${spec.entry} sets dashboardUrl but neither stripe, notificationWorker nor sendsEmail`,
+    );
   }
   if (!access) throw new Error(`function ${spec.entry} sets dashboardUrl but was given no parameter name`);
   const parameterArn = Stack.of(scope).formatArn({

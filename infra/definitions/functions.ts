@@ -54,6 +54,11 @@ export type FunctionSpec = {
    */
   notificationWorker?: boolean;
   /**
+   * Sends email itself, outside the notification queue (sign-in links): SES SendEmail from the configured sender
+   * only, with the notification worker's email settings (NOTIFY_FROM, SES_CONFIGURATION_SET, PUBLIC_BASE_URL).
+   */
+  sendsEmail?: boolean;
+  /**
    * Serves metered proxy routes: forwards to the routes' upstreams (PROXY_UPSTREAMS: base URL and signing
    * secret of each) and reads each upstream's secret from Secrets Manager.
    */
@@ -361,6 +366,21 @@ export const functions = {
     ],
     timeoutSeconds: 900,
     memoryMb: 1024,
+  },
+  auth: {
+    entry: 'functions/auth/auth.ts',
+    description: 'Email sign-in: links, the session cookie, logout, the session account (switch)',
+    // Link put and use (Put, Update), the /auth rate counters (Update), memberships (Query), member and account
+    // reads (Get), invited → active (Update), sessions (Put, Get, Update, Delete).
+    table: unique([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+    ]),
+    dashboardUrl: true,
+    sendsEmail: true,
   },
   notify: {
     entry: 'functions/workers/notify.ts',

@@ -19,7 +19,13 @@ type Block =
   | { kind: 'paragraph'; text: string }
   | { kind: 'facts'; rows: readonly Fact[] }
   | { kind: 'link'; label: string; url: string | undefined };
-type EmailContent = { subject: string; heading: string; blocks: readonly Block[] };
+type EmailContent = {
+  subject: string;
+  heading: string;
+  blocks: readonly Block[];
+  /** Why the reader got this email, when it is not the notification settings (sign-in links). */
+  footer?: string;
+};
 
 // The dashboard's display rule for money (dashboard/src/format.ts `money`): at least the cents, and every
 // micro-dollar digit beyond. Fed the exact decimal text from money.ts, so nothing is rounded or lost to a
@@ -95,7 +101,9 @@ const STYLE = {
 
 function render(brand: Brand, content: EmailContent): EmailMessage {
   const dashboard = safeLink(brand.dashboardUrl);
-  const footer = `You receive this email because your address is in the notification settings of your ${brand.productName} account.`;
+  const footer =
+    content.footer ??
+    `You receive this email because your address is in the notification settings of your ${brand.productName} account.`;
   const text: string[] = [content.heading, ''];
   const html: string[] = [];
   for (const block of content.blocks) {
@@ -473,5 +481,27 @@ export function webhookEndpointDisabledEmail(
         ],
       },
     ],
+  });
+}
+
+export type SignInLinkEmail = { url: string; validMinutes: number };
+
+/** A member's sign-in link (POST /auth/email): sent only to an address that is a member of some account. */
+export function signInLinkEmail(brand: Brand, input: SignInLinkEmail): EmailMessage {
+  return render(brand, {
+    subject: `Sign in to ${brand.productName}`,
+    heading: `Sign in to ${brand.productName}`,
+    blocks: [
+      {
+        kind: 'paragraph',
+        text: `Follow this link within ${input.validMinutes} minutes to sign in to the ${brand.productName} dashboard. It works once.`,
+      },
+      { kind: 'link', label: 'Sign in', url: input.url },
+      {
+        kind: 'paragraph',
+        text: 'If you did not ask to sign in, ignore this email: nothing happens without the link.',
+      },
+    ],
+    footer: `You receive this email because someone asked for a sign-in link for this address on ${brand.productName}.`,
   });
 }
