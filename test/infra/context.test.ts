@@ -39,10 +39,10 @@ describe('context publicBaseUrl', () => {
   const { functionOf } = build({ publicBaseUrl: 'https://billing.example.com' });
 
   it.each(specs)(
-    '%s: PUBLIC_BASE_URL is the given URL when its spec says stripe or notificationWorker, absent otherwise',
+    '%s: PUBLIC_BASE_URL is the given URL when its spec says stripe, notificationWorker or sendsEmail, absent otherwise',
     (name, spec) => {
       expect(functionOf(name).variables.PUBLIC_BASE_URL).toBe(
-        spec.stripe || spec.notificationWorker ? 'https://billing.example.com' : undefined,
+        spec.stripe || spec.notificationWorker || spec.sendsEmail ? 'https://billing.example.com' : undefined,
       );
     },
   );

@@ -61,10 +61,11 @@ describe('the dashboard URL parameter, by default', () => {
   const { built, api, dashboard, functionOf } = build({});
   const readers = specs.filter(([, spec]) => spec.dashboardUrl).map(([name]) => name);
 
-  it('is read by exactly the functions that open Stripe checkouts, and by the notify worker (emails link it)', () => {
-    expect(readers.sort()).toEqual(['autoRefillSweep', 'billingPurchases', 'notify', 'refillWorker']);
+  it('is read by exactly the functions that open Stripe checkouts, and by the email senders (emails link it)', () => {
+    expect(readers.sort()).toEqual(['auth', 'autoRefillSweep', 'billingPurchases', 'notify', 'refillWorker']);
     for (const [name, spec] of specs)
-      if (spec.dashboardUrl) expect(spec.stripe || spec.notificationWorker, name).toBe(true);
+      if (spec.dashboardUrl)
+        expect(spec.stripe || spec.notificationWorker || spec.sendsEmail, name).toBe(true);
   });
 
   it("is created by the dashboard stack under the service's name, holding the dashboard's URL", () => {

@@ -18,11 +18,13 @@ function build(context: Record<string, unknown>) {
     const variables =
       (fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {};
     const statements = roleStatements(template, logicalId(built.api, notify.role));
+    // Sign-in links are sent by the auth function itself (spec `sendsEmail`), with the same grant.
+    const authStatements = roleStatements(template, logicalId(built.api, built.api.functions.auth.role));
     const otherSesGrants = Object.entries(built.api.functions)
-      .filter(([name]) => name !== 'notify')
+      .filter(([name]) => name !== 'notify' && name !== 'auth')
       .flatMap(([, other]) => roleStatements(template, logicalId(built.api, other.role)))
       .filter((statement) => asArray(statement.Action).some((action) => action.startsWith('ses:')));
-    return { built, template, variables, statements, otherSesGrants };
+    return { built, template, variables, statements, authStatements, otherSesGrants };
   } finally {
     rmSync(built.app.outdir, { recursive: true, force: true });
   }
@@ -77,7 +79,7 @@ describe('notifications without a sender configured', () => {
 });
 
 describe('notifications with a sender (cdk synth -c notifyFrom=...)', () => {
-  const { template, variables, statements, otherSesGrants } = build({
+  const { template, variables, statements, authStatements, otherSesGrants } = build({
     notifyFrom: 'Example billing <billing@example.com>',
     productName: 'Example API',
   });
@@ -95,7 +97,14 @@ describe('notifications with a sender (cdk synth -c notifyFrom=...)', () => {
     });
   });
 
-  it('grants ses:SendEmail on exactly the identity and configuration set, from exactly the sender, to notify only', () => {
+  it('grants the auth function (sign-in links) the same ses:SendEmail, and not the notification queue', () => {
+    const ses = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')));
+    const authSes = authStatements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')));
+    expect(authSes).toEqual(ses);
+    expect(authStatements.filter((s) => asArray(s.Action).some((a) => a.startsWith('sqs:')))).toEqual([]);
+  });
+
+  it('grants ses:SendEmail on exactly the identity and configuration set, from exactly the sender, to notify and auth only', () => {
     const ses = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')));
     const [configurationSet] = Object.keys(template.findResources('AWS::SES::ConfigurationSet'));
     expect(ses).toHaveLength(1);
