@@ -7,6 +7,7 @@ import { newUlid } from '../ids.ts';
 import { brand } from '../notifications/emails.ts';
 import { sendEmail } from '../notifications/mailer.ts';
 import { signInLinkEmail } from '../notifications/templates.ts';
+import { logger } from '../observability/powertools.ts';
 import type { Role } from './caller.ts';
 import { createLink, LINK_LIFETIME_MS } from './links.ts';
 import { type MemberRecord, markJoined, membershipsOf, normalEmail, readMember } from './memberships.ts';
@@ -48,13 +49,18 @@ export async function sendSignInLink(email: string): Promise<void> {
     { productName, dashboardUrl },
     { url: `${dashboardUrl}/auth/callback?token=${secret}`, validMinutes: LINK_LIFETIME_MS / 60_000 },
   );
-  await sendEmail({
-    ...message,
-    to: normalEmail(email),
-    event: 'auth.sign_in_link',
-    accountId: first.account_id,
-    eventId: `signin_${newUlid()}`,
-  });
+  try {
+    await sendEmail({
+      ...message,
+      to: normalEmail(email),
+      event: 'auth.sign_in_link',
+      accountId: first.account_id,
+      eventId: `signin_${newUlid()}`,
+    });
+  } catch (error) {
+    // Still the same 202: an error only members could get would tell who is one. The person asks again.
+    logger.error('sign-in link not sent', { error });
+  }
 }
 
 /** The account a fresh sign-in lands in: the most recently joined, else the first by name. */
