@@ -20,7 +20,6 @@ export const signInRequest = z.strictObject({
   email: z.pipe(z.string().check(z.trim(), z.toLowerCase(), z.maxLength(254)), z.email()),
 });
 export const signInAccepted = z.strictObject({ status: z.literal('sent') });
-export const callbackQuery = z.object({ token: z.optional(z.string()) });
 export const accountSwitch = z.strictObject({
   account_id: z.string().check(z.minLength(1), z.maxLength(100)),
 });

@@ -43,7 +43,7 @@ export async function membershipsOf(email: string): Promise<Membership[]> {
       ConsistentRead: true,
     }),
   );
-  // A person belongs to at most 100 accounts in practice far fewer: one page holds them.
+  // One page holds them: a person is a member of a few accounts, each item a few hundred bytes.
   return (result.Items ?? []).map((item) => ({
     account_id: String(item.account_id),
     member_id: String(item.member_id),
