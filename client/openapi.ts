@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Echo the text back (reference fixed-price feature)
-         * @description Priced by the catalog feature `echo` (0.002 USD a call by default).
+         * @description Priced by the catalog feature `echo` (0.002 USD a call by default). API tokens only: a dashboard session is refused (403).
          */
         post: operations["postV1DemoEcho"];
         delete?: never;
@@ -35,7 +35,7 @@ export interface paths {
         put?: never;
         /**
          * Count the words of the text (reference per-unit feature)
-         * @description Priced per word by the catalog feature `words`: an estimate (length / 2 words, at least 1) is held before the call and the actual count settled after.
+         * @description Priced per word by the catalog feature `words`: an estimate (length / 2 words, at least 1) is held before the call and the actual count settled after. API tokens only: a dashboard session is refused (403).
          */
         post: operations["postV1DemoWords"];
         delete?: never;
@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Translate the text (sample metered proxy route, local stack)
-         * @description Forwarded to the sample upstream’s `POST /translate` and priced by the catalog feature `sample_translate` (0.005 USD a call by default), charged only when the upstream answers 2xx. Body `{"text", "to"}` → `{"translation", "to", "cost"}`; `"fail": 400..599` and `"delay_ms"` make the sample fail or wait. Deployed stacks serve it only when the upstream `sample` is configured. With `Idempotency-Key` (scoped to the account and the route; the same request is the same method, path, query and body bytes): a retry answers the first answer (status, body byte for byte, `content-type`, `x-cost`) without calling the upstream again, so it is charged once; a 5xx/502/504 is not kept, so its retry forwards again. An answer whose body is above 300 KB as stored (base64 when binary) is charged once but not kept: its replay is 409 `idempotency_answer_too_large` with `original_status`, and `x-cost` and `x-request-id` of the first answer.
+         * @description Forwarded to the sample upstream’s `POST /translate` and priced by the catalog feature `sample_translate` (0.005 USD a call by default), charged only when the upstream answers 2xx. Body `{"text", "to"}` → `{"translation", "to", "cost"}`; `"fail": 400..599` and `"delay_ms"` make the sample fail or wait. Deployed stacks serve it only when the upstream `sample` is configured. With `Idempotency-Key` (scoped to the account and the route; the same request is the same method, path, query and body bytes): a retry answers the first answer (status, body byte for byte, `content-type`, `x-cost`) without calling the upstream again, so it is charged once; a 5xx/502/504 is not kept, so its retry forwards again. An answer whose body is above 300 KB as stored (base64 when binary) is charged once but not kept: its replay is 409 `idempotency_answer_too_large` with `original_status`, and `x-cost` and `x-request-id` of the first answer. API tokens only: a dashboard session is refused (403).
          */
         post: operations["postV1SampleTranslate"];
         delete?: never;
@@ -75,7 +75,7 @@ export interface paths {
         put?: never;
         /**
          * Complete the prompt (sample metered proxy route, priced per token)
-         * @description Forwarded to the sample upstream’s `POST /complete` and priced per `token` by the catalog feature `sample_complete`: `max_quantity` × unit price is held before forwarding, and a 2xx answer is charged for the `x-usage-quantity` the upstream reports (words in `prompt` + `max_tokens`). Body `{"prompt", "max_tokens": 1..4096}` → `{"completion", "cost"}`. With `Idempotency-Key` (scoped to the account and the route; the same request is the same method, path, query and body bytes): a retry answers the first answer (status, body byte for byte, `content-type`, `x-cost`) without calling the upstream again, so it is charged once; a 5xx/502/504 is not kept, so its retry forwards again. An answer whose body is above 300 KB as stored (base64 when binary) is charged once but not kept: its replay is 409 `idempotency_answer_too_large` with `original_status`, and `x-cost` and `x-request-id` of the first answer.
+         * @description Forwarded to the sample upstream’s `POST /complete` and priced per `token` by the catalog feature `sample_complete`: `max_quantity` × unit price is held before forwarding, and a 2xx answer is charged for the `x-usage-quantity` the upstream reports (words in `prompt` + `max_tokens`). Body `{"prompt", "max_tokens": 1..4096}` → `{"completion", "cost"}`. With `Idempotency-Key` (scoped to the account and the route; the same request is the same method, path, query and body bytes): a retry answers the first answer (status, body byte for byte, `content-type`, `x-cost`) without calling the upstream again, so it is charged once; a 5xx/502/504 is not kept, so its retry forwards again. An answer whose body is above 300 KB as stored (base64 when binary) is charged once but not kept: its replay is 409 `idempotency_answer_too_large` with `original_status`, and `x-cost` and `x-request-id` of the first answer. API tokens only: a dashboard session is refused (403).
          */
         post: operations["postV1SampleComplete"];
         delete?: never;
@@ -93,7 +93,7 @@ export interface paths {
         };
         /**
          * Balance, available balance and billing mode
-         * @description Postpaid accounts add the current period, its usage and the monthly spend limit.
+         * @description Postpaid accounts add the current period, its usage and the monthly spend limit. Dashboard session: the `viewer` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         get: operations["getV1Credits"];
         put?: never;
@@ -113,7 +113,7 @@ export interface paths {
         };
         /**
          * Cost and requests per day, week, month or year
-         * @description Defaults: the 30 days up to today, by day. Usage is summed from the ledger a few seconds after each call (typically under a second), so a call made just before may not be counted yet; `GET /v1/transactions` and `GET /v1/credits` are exact at once.
+         * @description Defaults: the 30 days up to today, by day. Usage is summed from the ledger a few seconds after each call (typically under a second), so a call made just before may not be counted yet; `GET /v1/transactions` and `GET /v1/credits` are exact at once. Dashboard session: the `viewer` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         get: operations["getV1Usage"];
         put?: never;
@@ -133,7 +133,7 @@ export interface paths {
         };
         /**
          * The ledger entries that changed the balance, newest first
-         * @description `amount` is signed, so the entries sum to the balance. Pages follow `next_cursor`. Optional filters: `type` and `exclude_type` (comma-separated entry types), `feature`, and `begin`/`end` (YYYY-MM-DD, inclusive, UTC). A filtered page may hold fewer than `limit` entries (even none) while `next_cursor` continues; a cursor is only valid with the filters it was made for. `balance_after` is left out when `type`, `exclude_type`, `feature` or `end` narrows the page. Purchases and auto-refills carry `payment_method` ("Visa •••• 4242") and `receipt_url` when known.
+         * @description `amount` is signed, so the entries sum to the balance. Pages follow `next_cursor`. Optional filters: `type` and `exclude_type` (comma-separated entry types), `feature`, and `begin`/`end` (YYYY-MM-DD, inclusive, UTC). A filtered page may hold fewer than `limit` entries (even none) while `next_cursor` continues; a cursor is only valid with the filters it was made for. `balance_after` is left out when `type`, `exclude_type`, `feature` or `end` narrows the page. Purchases and auto-refills carry `payment_method` ("Visa •••• 4242") and `receipt_url` when known. Dashboard session: the `viewer` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         get: operations["getV1Transactions"];
         put?: never;
@@ -168,10 +168,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account’s active tokens (never their secrets) */
+        /**
+         * The account’s active tokens (never their secrets)
+         * @description Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         get: operations["getV1Tokens"];
         put?: never;
-        /** Create an API token (the secret is shown once) */
+        /**
+         * Create an API token (the secret is shown once)
+         * @description Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         post: operations["postV1Tokens"];
         delete?: never;
         options?: never;
@@ -191,14 +197,14 @@ export interface paths {
         post?: never;
         /**
          * Revoke a token
-         * @description Refused everywhere within 60 seconds (at once on the instance that revoked it).
+         * @description Refused everywhere within 60 seconds (at once on the instance that revoked it). Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         delete: operations["deleteV1TokensById"];
         options?: never;
         head?: never;
         /**
          * Change a token: name, spend limit, expiry
-         * @description Only the fields sent change; `null` clears the spend limit or the expiry. A limit lowered below what the token spent in its period refuses its next call (402 `token_limit_reached`). A changed `reset` starts the new kind of period now and carries what was spent. Applies at once on the instance that changed it and within 60 seconds elsewhere (a changed limit amount applies everywhere at once).
+         * @description Only the fields sent change; `null` clears the spend limit or the expiry. A limit lowered below what the token spent in its period refuses its next call (402 `token_limit_reached`). A changed `reset` starts the new kind of period now and carries what was spent. Applies at once on the instance that changed it and within 60 seconds elsewhere (a changed limit amount applies everywhere at once). Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         patch: operations["patchV1TokensById"];
         trace?: never;
@@ -210,12 +216,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account’s members, invited and active */
+        /**
+         * The account’s members, invited and active
+         * @description Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         get: operations["getV1Members"];
         put?: never;
         /**
          * Invite a member (an invitation email is sent)
-         * @description The address is lower-cased; the member is `invited` until their first sign-in. The invitation email links to the dashboard’s sign-in with the address filled in, where the person asks for a sign-in link (it carries no secret itself). An account has at most 100 members and keeps at least one owner.
+         * @description The address is lower-cased; the member is `invited` until their first sign-in. The invitation email links to the dashboard’s sign-in with the address filled in, where the person asks for a sign-in link (it carries no secret itself). An account has at most 100 members and keeps at least one owner. Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         post: operations["postV1Members"];
         delete?: never;
@@ -236,14 +245,14 @@ export interface paths {
         post?: never;
         /**
          * Remove a member
-         * @description Their sessions stop working on their next request, and sign-in no longer offers the account. The last owner cannot be removed (409 `last_owner`).
+         * @description Their sessions stop working on their next request, and sign-in no longer offers the account. The last owner cannot be removed (409 `last_owner`). Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         delete: operations["deleteV1MembersById"];
         options?: never;
         head?: never;
         /**
          * Change a member’s role
-         * @description Applies to the member’s sessions on their next request. The last owner cannot stop being one (409 `last_owner`).
+         * @description Applies to the member’s sessions on their next request. The last owner cannot stop being one (409 `last_owner`). Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         patch: operations["patchV1MembersById"];
         trace?: never;
@@ -259,7 +268,7 @@ export interface paths {
         put?: never;
         /**
          * Buy credits: open a Stripe Checkout
-         * @description `return_url` must be on this deployment’s own origin.
+         * @description `return_url` must be on this deployment’s own origin. Dashboard session: the `billing` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         post: operations["postV1BillingCheckout"];
         delete?: never;
@@ -275,7 +284,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account’s purchases, newest first */
+        /**
+         * The account’s purchases, newest first
+         * @description Dashboard session: the `viewer` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         get: operations["getV1BillingPurchases"];
         put?: never;
         post?: never;
@@ -292,7 +304,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One purchase (a pending one is followed up with Stripe first) */
+        /**
+         * One purchase (a pending one is followed up with Stripe first)
+         * @description Dashboard session: the `viewer` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         get: operations["getV1BillingPurchasesById"];
         put?: never;
         post?: never;
@@ -309,9 +324,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Auto-refill settings, the payment method on file and the last attempt */
+        /**
+         * Auto-refill settings, the payment method on file and the last attempt
+         * @description Dashboard session: the `billing` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         get: operations["getV1BillingAutoRefill"];
-        /** Change the auto-refill settings */
+        /**
+         * Change the auto-refill settings
+         * @description Dashboard session: the `billing` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         put: operations["putV1BillingAutoRefill"];
         post?: never;
         delete?: never;
@@ -328,7 +349,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Set or remove (null) a postpaid account’s monthly spend limit */
+        /**
+         * Set or remove (null) a postpaid account’s monthly spend limit
+         * @description Dashboard session: the `billing` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         put: operations["putV1BillingSpendLimit"];
         post?: never;
         delete?: never;
@@ -346,12 +370,12 @@ export interface paths {
         };
         /**
          * Who is emailed about the account’s billing, the low-balance alert threshold, and which events email
-         * @description An account that never set them has the defaults: no recipients, no low-balance alert, every family on. `status` says when an email was last sent and the last failure (SES throttling is retried; `permanent` failures, such as a rejected address, are not).
+         * @description An account that never set them has the defaults: no recipients, no low-balance alert, every family on. `status` says when an email was last sent and the last failure (SES throttling is retried; `permanent` failures, such as a rejected address, are not). Dashboard session: the `billing` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         get: operations["getV1Notifications"];
         /**
          * Replace the notification settings
-         * @description Up to 10 distinct email addresses; `low_balance_threshold` in USD (null: no low-balance alert), independent of auto-refill’s threshold; every event family on or off.
+         * @description Up to 10 distinct email addresses; `low_balance_threshold` in USD (null: no low-balance alert), independent of auto-refill’s threshold; every event family on or off. Dashboard session: the `billing` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         put: operations["putV1Notifications"];
         post?: never;
@@ -370,13 +394,13 @@ export interface paths {
         };
         /**
          * The account’s webhook endpoints (never their secrets), with their health
-         * @description `status` is `disabled` once an endpoint failed every attempt for 3 days (`disabled_reason` says so).
+         * @description `status` is `disabled` once an endpoint failed every attempt for 3 days (`disabled_reason` says so). Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         get: operations["getV1WebhookEndpoints"];
         put?: never;
         /**
          * Add a webhook endpoint (its signing secret is shown once)
-         * @description Deliveries follow the Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for about 27 hours. `events`: types from the event list, or `["*"]` for all. In the cloud only `https` URLs whose host resolves to public addresses only are accepted (400 naming `url` otherwise); redirects are never followed. At most 16 endpoints per account.
+         * @description Deliveries follow the Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff for about 27 hours. `events`: types from the event list, or `["*"]` for all. In the cloud only `https` URLs whose host resolves to public addresses only are accepted (400 naming `url` otherwise); redirects are never followed. At most 16 endpoints per account. Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         post: operations["postV1WebhookEndpoints"];
         delete?: never;
@@ -395,13 +419,16 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete a webhook endpoint; its pending deliveries stop */
+        /**
+         * Delete a webhook endpoint; its pending deliveries stop
+         * @description Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         delete: operations["deleteV1WebhookEndpointsById"];
         options?: never;
         head?: never;
         /**
          * Re-enable a webhook endpoint (`{"enabled": true}`)
-         * @description Deliveries of events from now on resume; those given up while it was disabled are not resent. Enabling an enabled endpoint changes nothing.
+         * @description Deliveries of events from now on resume; those given up while it was disabled are not resent. Enabling an enabled endpoint changes nothing. Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         patch: operations["patchV1WebhookEndpointsById"];
         trace?: never;
@@ -415,7 +442,7 @@ export interface paths {
         };
         /**
          * The endpoint’s delivery log, newest first (the latest 50)
-         * @description One entry per event: `attempts` made so far, the last status code or error, when the next attempt is due, and each attempt in `log`.
+         * @description One entry per event: `attempts` made so far, the last status code or error, when the next attempt is due, and each attempt in `log`. Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         get: operations["getV1WebhookEndpointsByIdDeliveries"];
         put?: never;
@@ -435,7 +462,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a `webhook.test` event to this endpoint only */
+        /**
+         * Send a `webhook.test` event to this endpoint only
+         * @description Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         post: operations["postV1WebhookEndpointsByIdTest"];
         delete?: never;
         options?: never;
@@ -450,7 +480,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Postpaid invoices, newest first */
+        /**
+         * Postpaid invoices, newest first
+         * @description Dashboard session: the `viewer` role or above (and `x-requested-with: credits-dashboard` unless GET).
+         */
         get: operations["getV1BillingInvoices"];
         put?: never;
         post?: never;
@@ -551,7 +584,7 @@ export interface paths {
         put?: never;
         /**
          * Self-serve sign-up: email a link that opens a prepaid account
-         * @description Only when the operator turned it on (`SELF_SIGNUP=true`; otherwise 404 `not_found`). Answers 202 whatever the address. The emailed link (valid 15 minutes, usable once) opens a prepaid account named `name` with the person as its owner, grants the operator’s sign-up credits (`SIGNUP_CREDITS`) once per email address ever, and signs in. Rate limited like sign-in: 5 requests per address and 30 per client in 15 minutes (429 `rate_limited` with `retry-after`).
+         * @description Only when the operator turned it on (`SELF_SIGNUP=true`; otherwise 404 `not_found`). Answers 202 whatever the address. The emailed link (valid 15 minutes, usable once) opens a prepaid account named `name` with the person as its owner, grants the operator’s sign-up credits (`SIGNUP_CREDITS`) once per email address ever, and signs in. Rate limited with sign-in’s own counters (sign-in and sign-up requests count together): 5 per address and 30 per client in 15 minutes (429 `rate_limited` with `retry-after`).
          */
         post: operations["postAuthSignup"];
         delete?: never;
@@ -776,6 +809,84 @@ export interface paths {
         /** This document */
         get: operations["getOpenapiJson"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a sign-in link to a member (202 whatever the address: no one learns who is a member)
+         * @description A member of some account gets a link valid 15 minutes, usable once. Rate limited: 5 requests per address and 30 per client IP per 15 minutes (429 `rate_limited` with `retry-after`, and no email).
+         */
+        post: operations["postAuthEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The emailed link: sets the session cookie and redirects to the dashboard
+         * @description The cookie is `HttpOnly; SameSite=Strict; Path=/` (`__Host-` prefixed and `Secure` when deployed). An expired, used or invalid link gets a page saying so, with a way to ask for a new one.
+         */
+        get: operations["getAuthCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End the session (its cookie is cleared); needs `x-requested-with: credits-dashboard` */
+        post: operations["postAuthLogout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who is signed in, the account the session acts in, and every account of theirs
+         * @description Without a live session (no cookie, or one that ended) the answer is 200 with `email: null`, `account: null` and no accounts: signed out is a state the dashboard reads on every load, not an error.
+         */
+        get: operations["getAuthSession"];
+        /** Act in another account of the person; needs `x-requested-with: credits-dashboard` */
+        put: operations["putAuthSession"];
         post?: never;
         delete?: never;
         options?: never;
@@ -8282,6 +8393,499 @@ export interface operations {
                         openapi: string;
                     } & {
                         [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    postAuthEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted; a link is on its way if the address is a member */
+            202: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        status: "sent";
+                    };
+                };
+            };
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown;
+                };
+            };
+            /** @description The body is larger than the route accepts (`payload_too_large`) */
+            413: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getAuthCallback: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in: `set-cookie` carries the session, `location` the dashboard */
+            302: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The link is not valid */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The address is no longer a member of any account */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The link expired (15 minutes) or was already used */
+            410: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    postAuthLogout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed (`forbidden`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getAuthSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session, or signed out (`email: null`) */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        email: string | null;
+                        account: {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            role: "viewer" | "billing" | "owner";
+                        } | null;
+                        accounts: {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            role: "viewer" | "billing" | "owner";
+                        }[];
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    putAuthSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    account_id: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The session, now in that account */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        email: string | null;
+                        account: {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            role: "viewer" | "billing" | "owner";
+                        } | null;
+                        accounts: {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            role: "viewer" | "billing" | "owner";
+                        }[];
+                    };
+                };
+            };
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown;
+                };
+            };
+            /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`) */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not allowed (`forbidden`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    };
+                };
+            };
+            /** @description Unknown route or resource, or a resource of another account (`not_found`) */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than the route accepts (`payload_too_large`) */
+            413: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };

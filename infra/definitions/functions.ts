@@ -54,8 +54,9 @@ export type FunctionSpec = {
    */
   notificationWorker?: boolean;
   /**
-   * Sends its own transactional email (invitations): ses:SendEmail from the same configured sender as the
-   * notification worker (NOTIFY_FROM, SES_CONFIGURATION_SET), without the notification queue.
+   * Sends email itself, outside the notification queue (sign-in links, invitations, sign-up links): SES
+   * SendEmail from the configured sender only, with the notification worker's email settings (NOTIFY_FROM,
+   * SES_CONFIGURATION_SET, PUBLIC_BASE_URL).
    */
   sendsEmail?: boolean;
   /**
@@ -392,6 +393,23 @@ export const functions = {
     ],
     timeoutSeconds: 900,
     memoryMb: 1024,
+  },
+  auth: {
+    entry: 'functions/auth/auth.ts',
+    description: 'Email sign-in: links, the session cookie, logout, the session account (switch)',
+    // Link put and use (Put, Update), the /auth rate counters (Update), memberships (Query), member and account
+    // reads (Get), invited → active (Update), sessions (Put, Get, Update, Delete); a followed sign-up link
+    // opens its account and grants the sign-up credits (the ledger's transaction and balance reads).
+    table: unique([
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+    ]),
+    dashboardUrl: true,
+    sendsEmail: true,
   },
   notify: {
     entry: 'functions/workers/notify.ts',

@@ -20,6 +20,7 @@ import {
 } from '#functions/admin/accounts.ts';
 import { reconciliationQuery } from '#functions/admin/marketplace.ts';
 import { newServiceKey, serviceKeyPath } from '#functions/admin/service-keys.ts';
+import { accountSwitch, sessionViewSchema, signInAccepted, signInRequest } from '#functions/auth/auth.ts';
 import { settings } from '#functions/billing/auto-refill.ts';
 import { returnQuery } from '#functions/billing/checkout-return.ts';
 import { checkout, purchasePath } from '#functions/billing/purchases.ts';
@@ -79,12 +80,15 @@ export type Tag =
   | 'Prices'
   | 'Operator'
   | 'Integrations'
+  | 'Sign-in'
   | 'Reference';
 
 export type Operation = {
   tag: Tag;
   summary: string;
   description?: string;
+  /** Authorised by the dashboard's session cookie (checked inside the function), not by a bearer token. */
+  session?: boolean;
   /** Token routes: the scope the bearer token needs (`billing` includes `api`). */
   scope?: 'api' | 'billing';
   path?: Schema;
@@ -285,10 +289,10 @@ export const operations: Record<string, Operation> = {
     refusals: { 404: ['not_found'], 409: ['last_owner', 'member_changed'] },
   },
   'POST /auth/signup': {
-    tag: 'Account',
+    tag: 'Sign-in',
     summary: 'Self-serve sign-up: email a link that opens a prepaid account',
     description:
-      'Only when the operator turned it on (`SELF_SIGNUP=true`; otherwise 404 `not_found`). Answers 202 whatever the address. The emailed link (valid 15 minutes, usable once) opens a prepaid account named `name` with the person as its owner, grants the operator’s sign-up credits (`SIGNUP_CREDITS`) once per email address ever, and signs in. Rate limited like sign-in: 5 requests per address and 30 per client in 15 minutes (429 `rate_limited` with `retry-after`).',
+      'Only when the operator turned it on (`SELF_SIGNUP=true`; otherwise 404 `not_found`). Answers 202 whatever the address. The emailed link (valid 15 minutes, usable once) opens a prepaid account named `name` with the person as its owner, grants the operator’s sign-up credits (`SIGNUP_CREDITS`) once per email address ever, and signs in. Rate limited with sign-in’s own counters (sign-in and sign-up requests count together): 5 per address and 30 per client in 15 minutes (429 `rate_limited` with `retry-after`).',
     body: signupBody,
     answers: { 202: { description: 'The link was sent', json: signupAnswer } },
     refusals: { 404: ['not_found'], 429: ['rate_limited'] },
@@ -583,6 +587,56 @@ export const operations: Record<string, Operation> = {
     summary: 'Units reported to AWS Marketplace against the ledger, per buyer, to the unit',
     query: reconciliationQuery,
     answers: { 200: { description: 'The reconciliation', json: reconciliationSchema } },
+  },
+  'POST /auth/email': {
+    tag: 'Sign-in',
+    summary: 'Email a sign-in link to a member (202 whatever the address: no one learns who is a member)',
+    description:
+      'A member of some account gets a link valid 15 minutes, usable once. Rate limited: 5 requests per ' +
+      'address and 30 per client IP per 15 minutes (429 `rate_limited` with `retry-after`, and no email).',
+    body: signInRequest,
+    answers: {
+      202: { description: 'Accepted; a link is on its way if the address is a member', json: signInAccepted },
+    },
+    refusals: { 429: ['rate_limited'] },
+  },
+  'GET /auth/callback': {
+    tag: 'Sign-in',
+    summary: 'The emailed link: sets the session cookie and redirects to the dashboard',
+    description:
+      'The cookie is `HttpOnly; SameSite=Strict; Path=/` (`__Host-` prefixed and `Secure` when deployed). An ' +
+      'expired, used or invalid link gets a page saying so, with a way to ask for a new one.',
+    query: z.object({ token: z.string() }),
+    answers: {
+      302: { description: 'Signed in: `set-cookie` carries the session, `location` the dashboard' },
+      400: { description: 'The link is not valid', html: true },
+      403: { description: 'The address is no longer a member of any account', html: true },
+      410: { description: 'The link expired (15 minutes) or was already used', html: true },
+    },
+  },
+  'POST /auth/logout': {
+    tag: 'Sign-in',
+    summary: 'End the session (its cookie is cleared); needs `x-requested-with: credits-dashboard`',
+    session: true,
+    answers: { 204: { description: 'Signed out' } },
+    refusals: { 403: ['forbidden'] },
+  },
+  'GET /auth/session': {
+    tag: 'Sign-in',
+    summary: 'Who is signed in, the account the session acts in, and every account of theirs',
+    description:
+      'Without a live session (no cookie, or one that ended) the answer is 200 with `email: null`, ' +
+      '`account: null` and no accounts: signed out is a state the dashboard reads on every load, not an error.',
+    session: true,
+    answers: { 200: { description: 'The session, or signed out (`email: null`)', json: sessionViewSchema } },
+  },
+  'PUT /auth/session': {
+    tag: 'Sign-in',
+    summary: 'Act in another account of the person; needs `x-requested-with: credits-dashboard`',
+    session: true,
+    body: accountSwitch,
+    answers: { 200: { description: 'The session, now in that account', json: sessionViewSchema } },
+    refusals: { 401: ['unauthorized'], 403: ['forbidden'], 404: ['not_found'] },
   },
   'GET /openapi.json': {
     tag: 'Reference',

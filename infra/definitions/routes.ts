@@ -101,6 +101,12 @@ export const routes: Route[] = [
   { method: 'DELETE', path: '/admin/service-keys/{id}', function: 'adminServiceKeys', auth: 'iam' },
   { method: 'GET', path: '/admin/marketplace/reconciliation', function: 'adminMarketplace', auth: 'iam' },
   { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
+  // Email sign-in: the session routes check the session cookie inside the function.
+  { method: 'POST', path: '/auth/email', function: 'auth', auth: 'none' },
+  { method: 'GET', path: '/auth/callback', function: 'auth', auth: 'none' },
+  { method: 'POST', path: '/auth/logout', function: 'auth', auth: 'none' },
+  { method: 'GET', path: '/auth/session', function: 'auth', auth: 'none' },
+  { method: 'PUT', path: '/auth/session', function: 'auth', auth: 'none' },
   // Catch-all, matched only when no route above does: unknown routes answer the contract's 404 body.
   { method: 'ANY', path: '/{proxy+}', function: 'notFound', auth: 'none' },
 ];

@@ -4,6 +4,7 @@
 import * as z from 'zod/mini';
 import { type Operation, operations, type Schema } from '#infra/definitions/operations.ts';
 import { type Route, routeKey, routes } from '#infra/definitions/routes.ts';
+import { ROUTE_ROLES } from '#shared/auth/route-roles.ts';
 
 type Json = Record<string, unknown>;
 
@@ -227,7 +228,12 @@ function operationId(route: Route): string {
 }
 
 function security(route: Route, operation: Operation): Json[] {
-  if (route.auth === 'token') return [{ bearerToken: operation.scope ? [operation.scope] : [] }];
+  if (route.auth === 'token') {
+    const bearer = { bearerToken: operation.scope ? [operation.scope] : [] };
+    // A dashboard session may call it too when the route table gives it a role (shared/auth/route-roles.ts).
+    return ROUTE_ROLES[routeKey(route)] ? [bearer, { sessionCookie: [] }] : [bearer];
+  }
+  if (operation.session) return [{ sessionCookie: [] }];
   if (route.auth === 'service') return [{ serviceKey: [] }];
   if (route.auth === 'iam') return [{ awsSigV4: [] }, { localAdminKey: [] }];
   return [];
@@ -273,11 +279,18 @@ function describedOperation(route: Route, operation: Operation): Json {
     : operation.form
       ? { 'application/x-www-form-urlencoded': { schema: jsonSchema(operation.form, 'input') } }
       : undefined;
+  const role = route.auth === 'token' ? ROUTE_ROLES[routeKey(route)] : undefined;
+  const roleNote = role
+    ? `Dashboard session: the \`${role}\` role or above (and \`x-requested-with: credits-dashboard\` unless GET).`
+    : role === null
+      ? 'API tokens only: a dashboard session is refused (403).'
+      : undefined;
+  const described = [operation.description, roleNote].filter(Boolean).join(' ');
   return {
     operationId: operationId(route),
     tags: [operation.tag],
     summary: operation.summary,
-    ...(operation.description ? { description: operation.description } : {}),
+    ...(described ? { description: described } : {}),
     security: security(route, operation),
     parameters: [
       ...parameters('path', operation.path),
@@ -297,7 +310,8 @@ Money is USD: a JSON number with at most 6 decimal places. Times are ISO 8601 UT
 document does not list answers 404 \`not_found\` in that shape.
 
 Customer routes take \`Authorization: Bearer <token>\` with the scope each names (\`billing\` can do all
-\`api\` can). The metering API (\`/v1/meter\`) takes the operator's service keys (\`svc_…\`) instead.
+\`api\` can), or the billing dashboard's session cookie (from the email sign-in under \`/auth\`) with the
+role each names. The metering API (\`/v1/meter\`) takes the operator's service keys (\`svc_…\`) instead.
 Operator routes under \`/admin\` are authorised by AWS IAM (SigV4) when deployed; under
 \`npm start\` by the header \`x-admin-key: <ADMIN_API_KEY>\` instead.`;
 
@@ -381,6 +395,15 @@ export function openApiDocument(): Json {
           description:
             'Deployed: AWS IAM. Sign the request with Signature Version 4 (service `execute-api`) as a principal ' +
             'allowed to invoke the /admin routes.',
+        },
+        sessionCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: '__Host-credits_session',
+          description:
+            'The billing dashboard’s session, set by GET /auth/callback (`credits_session` under `npm start`). ' +
+            'Each route allows the roles its description names; requests other than GET also need the header ' +
+            '`x-requested-with: credits-dashboard`. A request with an Authorization header is a token request.',
         },
         localAdminKey: {
           type: 'apiKey',

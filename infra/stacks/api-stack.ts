@@ -201,7 +201,13 @@ const rateLimitedFunctions = new Set<FunctionName>(
  * `signupCredits` (USD granted once per address). Given to the functions that take or complete sign-ups.
  */
 export const SIGNUP_CONTEXT = { selfSignup: 'SELF_SIGNUP', signupCredits: 'SIGNUP_CREDITS' } as const;
-const signupFunctions = new Set<FunctionName>(['signup']);
+// `signup` takes sign-ups; `auth` completes them when their link is followed (the account and its credits).
+const signupFunctions = new Set<FunctionName>(['signup', 'auth']);
+/** The functions that read the dashboard's session cookie (the token routes') or set it (email sign-in). */
+export const sessionCookieFunctions = new Set<FunctionName>([
+  ...routes.filter((route) => route.auth === 'token').map((route) => route.function),
+  'auth',
+]);
 
 /** CDK context switching the postpaid overdue block on, with its grace in days. */
 export const OVERDUE_BLOCK_CONTEXT = 'postpaidOverdueBlockGraceDays';
@@ -219,6 +225,16 @@ const reviewedPublicRoutes: Partial<Record<string, string>> = {
     "Stripe's browser redirect after payment; it only re-reads the payment from Stripe and reveals nothing",
   'POST /auth/signup':
     'Self-serve sign-up: 404 unless the operator set selfSignup; rate limited per address and per client; it only stores a pending sign-up (hashed link secret) and emails the link, opening nothing until the link is followed',
+  'POST /auth/email':
+    'Email sign-in: answers 202 whatever the address (no enumeration), rate limited per address and per client IP in the table; a link goes only to members',
+  'GET /auth/callback':
+    'The emailed sign-in link: its 256-bit secret (stored hashed, 15 minutes, used once by a conditional write) is the credential',
+  'POST /auth/logout':
+    'Ends the session its cookie names (and needs the CSRF header); without one it only clears the cookie',
+  'GET /auth/session':
+    'Authorised by the session cookie, checked inside the function (401 without a live session)',
+  'PUT /auth/session':
+    'Authorised by the session cookie and the CSRF header, checked inside the function; switches only to accounts the person is a member of',
 };
 
 /** Why a route without an API Gateway authorizer is acceptable, from its declared auth and its function. */
@@ -545,6 +561,11 @@ export class ApiStack extends Stack {
       if (!rateLimitedFunctions.has(name)) continue;
       for (const [variable, value] of Object.entries(rateLimits))
         fn.function.addEnvironment(variable, String(value));
+    }
+    // Deployed, the session cookie is `__Host-` prefixed and Secure (shared/auth/cookie.ts): every function
+    // that reads or sets it is told so; locally (plain http) the variable is unset.
+    for (const [name, fn] of Object.entries(this.functions) as [FunctionName, HouseFunction][]) {
+      if (sessionCookieFunctions.has(name)) fn.function.addEnvironment('SESSION_COOKIE_SECURE', 'true');
     }
 
     for (const [key, variable] of Object.entries(SIGNUP_CONTEXT)) {

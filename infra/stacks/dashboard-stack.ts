@@ -16,6 +16,7 @@ import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   AllowedMethods,
   type BehaviorOptions,
+  CacheCookieBehavior,
   CacheHeaderBehavior,
   CachePolicy,
   CacheQueryStringBehavior,
@@ -46,7 +47,7 @@ import { CONTENT_SECURITY_POLICY, writeDashboard } from '../../dashboard/build.t
 const BOOTSTRAP_QUALIFIER_CONTEXT = '@aws-cdk/core:bootstrapQualifier';
 
 /** The API's paths a browser (or Stripe, or AWS Marketplace) reaches through the dashboard's domain. */
-export const API_PATH_PATTERNS = ['/v1/*', '/billing/*', '/webhooks/*', '/marketplace/*'] as const;
+export const API_PATH_PATTERNS = ['/v1/*', '/auth/*', '/billing/*', '/webhooks/*', '/marketplace/*'] as const;
 
 export type DashboardStackProps = StackProps & {
   /** The HTTP API the page calls; CloudFront forwards the API paths to its default stage. */
@@ -98,7 +99,7 @@ export class DashboardStack extends Stack {
     });
 
     // The API behind the same origin. Nothing is cached: the cache key holds the Authorization header (the
-    // only way CloudFront forwards it) and every query string, with TTLs of zero unless the API asks for
+    // only way CloudFront forwards it), the dashboard's session cookie and every query string, with TTLs of zero unless the API asks for
     // more (capped at 1 s). The origin request policy forwards every other header except Host, which API
     // Gateway needs to be its own domain.
     const apiCachePolicy = new CachePolicy(this, 'ApiPassThrough', {
@@ -107,6 +108,8 @@ export class DashboardStack extends Stack {
       minTtl: Duration.seconds(0),
       maxTtl: Duration.seconds(1),
       headerBehavior: CacheHeaderBehavior.allowList('authorization'),
+      // Never one person's answer for another's session, even within the 1 s cap (shared/auth/cookie.ts).
+      cookieBehavior: CacheCookieBehavior.allowList('__Host-credits_session'),
       queryStringBehavior: CacheQueryStringBehavior.all(),
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,

@@ -1,24 +1,37 @@
 // The middleware HTTP functions add after `apiRequest()` (request.ts): token auth, JSON bodies, path params.
 import type * as z from 'zod/mini';
 import type { Caller } from '../auth/caller.ts';
+import { sessionIdOf } from '../auth/cookie.ts';
+import { CSRF_HEADER, requireCsrfHeader, requireRole } from '../auth/route-roles.ts';
+import { sessionMember } from '../auth/sessions.ts';
 import { type DomainError, PayloadTooLargeError, ValidationError } from '../errors.ts';
 import { logger } from '../observability/powertools.ts';
 import { enforceRateLimit } from '../rate-limit/enforce.ts';
 import { authenticateService } from '../service-keys/authenticate.ts';
 import { authenticate, requireScope } from '../tokens/authenticate.ts';
 import type { Scope } from '../tokens/repository.ts';
-import { type ApiContext, header } from './api.ts';
+import { type ApiContext, type ApiEvent, header } from './api.ts';
 import type { ApiMiddleware } from './request.ts';
 import { zodProblems } from './validation.ts';
 
 /**
- * Bearer-token authentication with the scope the route needs, then the token's rate limit: every request the
- * token authenticates counts, and a 429 is decided here, before any DynamoDB write, charge or feature work.
+ * Who calls an account route. An `Authorization` header makes it a token request (whatever cookie it carries):
+ * the bearer token with the scope the route needs, then the token's rate limit. Without one, the dashboard's
+ * session cookie: the session and its member re-read, the member's role checked against the route
+ * (shared/auth/route-roles.ts), the CSRF header on mutating methods, then the member's rate limit. Every 429
+ * is decided here, before any DynamoDB write, charge or feature work.
  */
 export function authenticated(scope: Scope): ApiMiddleware {
   return {
     before: async (request) => {
-      const principal = await authenticate(header(request.event, 'authorization'));
+      const { event } = request;
+      const authorization = header(event, 'authorization');
+      const sessionId = sessionIdOf(event);
+      if (authorization === undefined && sessionId !== undefined) {
+        request.context.api.caller = await sessionCaller(event, sessionId);
+        return;
+      }
+      const principal = await authenticate(authorization);
       logger.appendKeys({ account_id: principal.accountId, token_id: principal.tokenId });
       enforceRateLimit(principal);
       requireScope(principal, scope);
@@ -28,6 +41,21 @@ export function authenticated(scope: Scope): ApiMiddleware {
         actor: { type: 'token', id: principal.tokenId },
       };
     },
+  };
+}
+
+async function sessionCaller(event: ApiEvent, sessionId: string): Promise<Caller> {
+  const { session, member } = await sessionMember(sessionId);
+  logger.appendKeys({ account_id: member.account_id, member_id: member.member_id });
+  requireRole(event.routeKey, member.role);
+  requireCsrfHeader(event.requestContext.http.method, header(event, CSRF_HEADER));
+  // A member's requests share the token buckets' limits, keyed by the member id (never a token id).
+  enforceRateLimit({ accountId: member.account_id, tokenId: member.member_id });
+  return {
+    accountId: member.account_id,
+    actor: { type: 'member', id: member.member_id, email: member.email },
+    role: member.role,
+    sessionHash: session.hash,
   };
 }
 

@@ -23,7 +23,7 @@ type EmailContent = {
   subject: string;
   heading: string;
   blocks: readonly Block[];
-  /** Why the reader gets this email, when it is not the notification settings (an invitation, a sign-up). */
+  /** Why the reader got this email, when it is not the notification settings (sign-in, invitation, sign-up). */
   footer?: string;
 };
 
@@ -535,5 +535,27 @@ export function signupLinkEmail(brand: Brand, input: SignupLinkEmail): EmailMess
       { kind: 'link', label: 'Open my account', url: input.url },
     ],
     footer: `You receive this email because someone signed up to ${brand.productName} with your address.`,
+  });
+}
+
+export type SignInLinkEmail = { url: string; validMinutes: number };
+
+/** A member's sign-in link (POST /auth/email): sent only to an address that is a member of some account. */
+export function signInLinkEmail(brand: Brand, input: SignInLinkEmail): EmailMessage {
+  return render(brand, {
+    subject: `Sign in to ${brand.productName}`,
+    heading: `Sign in to ${brand.productName}`,
+    blocks: [
+      {
+        kind: 'paragraph',
+        text: `Follow this link within ${input.validMinutes} minutes to sign in to the ${brand.productName} dashboard. It works once.`,
+      },
+      { kind: 'link', label: 'Sign in', url: input.url },
+      {
+        kind: 'paragraph',
+        text: 'If you did not ask to sign in, ignore this email: nothing happens without the link.',
+      },
+    ],
+    footer: `You receive this email because someone asked for a sign-in link for this address on ${brand.productName}.`,
   });
 }

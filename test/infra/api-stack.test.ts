@@ -6,7 +6,11 @@ import { jobs } from '#infra/definitions/jobs.ts';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
 import { streamConsumers } from '#infra/definitions/streams.ts';
 import { timeoutSecondsOf } from '#infra/definitions/timeouts.ts';
-import { ASYNCHRONOUSLY_INVOKED, USAGE_ROLLUP_LAG_ALARM_MS } from '#infra/stacks/api-stack.ts';
+import {
+  ASYNCHRONOUSLY_INVOKED,
+  sessionCookieFunctions,
+  USAGE_ROLLUP_LAG_ALARM_MS,
+} from '#infra/stacks/api-stack.ts';
 import {
   asArray,
   buildUnbundled,
@@ -69,8 +73,9 @@ describe('api stack: functions', () => {
           'TABLE_NAME',
           ...(spec.stripe ? ['STRIPE_SECRET_ARN', 'PUBLIC_BASE_URL'] : []),
           // The emails' dashboard link; no notifyFrom in this app's context, so no sender (notifications.test.ts).
-          // Invitations (`sendsEmail`) link the dashboard the same way.
           ...(spec.notificationWorker || spec.sendsEmail ? ['PUBLIC_BASE_URL'] : []),
+          // Deployed, the dashboard's session cookie is __Host- and Secure (shared/auth/cookie.ts).
+          ...(sessionCookieFunctions.has(name) ? ['SESSION_COOKIE_SECURE'] : []),
           ...(spec.cursors ? ['CURSOR_SECRET_ARN'] : []),
           // No public base URL given: Stripe's default pages may go to the dashboard (dashboard-url.test.ts).
           ...(spec.dashboardUrl ? ['DASHBOARD_URL_PARAMETER', 'RETURN_PAGES_ON_DASHBOARD'] : []),

@@ -172,10 +172,19 @@ describe('dashboard stack', () => {
         ParametersInCacheKeyAndForwardedToOrigin: {
           HeadersConfig: { HeaderBehavior: 'whitelist', Headers: ['authorization'] },
           QueryStringsConfig: { QueryStringBehavior: 'all' },
-          CookiesConfig: { CookieBehavior: 'none' },
+          // The session cookie is part of the key: no answer cached for one session is served to another.
+          CookiesConfig: { CookieBehavior: 'whitelist', Cookies: ['__Host-credits_session'] },
         },
       },
     });
+  });
+
+  it('sends /auth/* to the API with every cookie forwarded, so the session cookie reaches the sign-in routes', () => {
+    const config = distribution();
+    const auth = config.CacheBehaviors.find((behavior) => behavior.PathPattern === '/auth/*');
+    // The managed AllViewerExceptHostHeader policy forwards all viewer cookies (and headers but Host).
+    expect(auth).toMatchObject({ OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST_HEADER });
+    expect(API_PATH_PATTERNS).toContain('/auth/*');
   });
 
   it('uploads hashed assets as immutable, then index.html revalidated with an invalidation', () => {

@@ -64,6 +64,7 @@ describe('the dashboard URL parameter, by default', () => {
   it('is read by exactly the functions that open Stripe checkouts, and by those that send email (emails link it)', () => {
     expect(readers.sort()).toEqual([
       'adminAccounts',
+      'auth',
       'autoRefillSweep',
       'billingPurchases',
       'members',

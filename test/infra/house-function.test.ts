@@ -61,7 +61,7 @@ describe('house function', () => {
     const base = { table, bus, serviceName: 's', metricsNamespace: 'n' };
     const dashboardUrl = { parameterName: '/s/dashboard-url', returnPagesOnDashboard: true };
 
-    it('refuses to build without stripe (only checkouts read the dashboard URL)', () => {
+    it('refuses to build without stripe or email (only checkouts and emails read the dashboard URL)', () => {
       const spec: FunctionSpec = {
         entry: 'functions/not-found.ts',
         description: 'x',
@@ -69,7 +69,7 @@ describe('house function', () => {
         dashboardUrl: true,
       };
       expect(() => new HouseFunction(stack, 'NoStripe', { ...base, spec, dashboardUrl })).toThrow(
-        /sets dashboardUrl but neither stripe nor notificationWorker/,
+        /sets dashboardUrl but neither stripe, notificationWorker nor sendsEmail/,
       );
     });
 

@@ -107,7 +107,7 @@ describe('notifications with a sender (cdk synth -c notifyFrom=...)', () => {
     });
   });
 
-  it('grants ses:SendEmail on exactly the identity and configuration set, from exactly the sender, to notify only', () => {
+  it('grants ses:SendEmail on exactly the identity and configuration set, from exactly the sender, to notify and the email senders only', () => {
     const ses = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')));
     const [configurationSet] = Object.keys(template.findResources('AWS::SES::ConfigurationSet'));
     expect(ses).toHaveLength(1);
@@ -123,12 +123,18 @@ describe('notifications with a sender (cdk synth -c notifyFrom=...)', () => {
     expect(otherSesGrants).toEqual([]);
   });
 
-  it('gives the functions that send invitations the same one grant, and not the notification queue', () => {
-    expect(senders.map((sender) => sender.name).sort()).toEqual(['adminAccounts', 'members', 'signup']);
+  it('gives the functions that send sign-in links and invitations the same one grant, and not the notification queue', () => {
+    const ses = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')));
+    expect(senders.map((sender) => sender.name).sort()).toEqual([
+      'adminAccounts',
+      'auth',
+      'members',
+      'signup',
+    ]);
     for (const sender of senders) {
-      const ses = sender.statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')));
-      expect(ses).toHaveLength(1);
-      expect(ses[0]).toMatchObject({
+      const own = sender.statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('ses:')));
+      expect(own).toEqual(ses);
+      expect(own[0]).toMatchObject({
         Action: 'ses:SendEmail',
         Condition: { StringEquals: { 'ses:FromAddress': 'billing@example.com' } },
       });

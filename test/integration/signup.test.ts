@@ -1,15 +1,12 @@
 // Self-serve sign-up (issue 18 item 5): off by default (404); when on, POST /auth/signup emails a link that
 // is usable once within 15 minutes and opens a prepaid account with the person as its active owner; the
 // sign-up credits are granted once per email address ever, whatever happened to the first account.
+
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  completeSignup,
-  redeemSignupLink,
-  SIGNUP_CREDITS_REASON,
-  SIGNUP_LINK_VALID_MS,
-  SIGNUPS_PER_ADDRESS,
-} from '#shared/auth/signup.ts';
+import { LINK_LIFETIME_MS } from '#shared/auth/links.ts';
+import { AUTH_EMAIL_LIMITS } from '#shared/auth/rate.ts';
+import { completeSignup, redeemSignupLink, SIGNUP_CREDITS_REASON } from '#shared/auth/signup.ts';
 import { advanceClock, resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
@@ -129,7 +126,7 @@ describe('POST /auth/signup', () => {
     const secret = linkSecret('late@example.com');
 
     // Act
-    advanceClock(SIGNUP_LINK_VALID_MS + 1);
+    advanceClock(LINK_LIFETIME_MS + 1);
     const late = await redeemSignupLink(secret);
     const unknown = await redeemSignupLink('A'.repeat(43));
 
@@ -142,7 +139,8 @@ describe('POST /auth/signup', () => {
   it('is rate limited per address: past 5 in 15 minutes, 429 with retry-after and no more email', async () => {
     // Prepare
     const body = { email: 'eager@example.com', name: 'Eager' };
-    for (let i = 0; i < SIGNUPS_PER_ADDRESS; i++) expect((await signup(body)).status).toBe(202);
+    for (let i = 0; i < AUTH_EMAIL_LIMITS.perAddress.limit; i++)
+      expect((await signup(body)).status).toBe(202);
 
     // Act
     const refused = await signup(body);
@@ -155,7 +153,7 @@ describe('POST /auth/signup', () => {
     expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(15 * 60);
     expect(nextWindow.status).toBe(202);
     expect(caughtMail().filter((m) => m.to.includes('eager@example.com'))).toHaveLength(
-      SIGNUPS_PER_ADDRESS + 1,
+      AUTH_EMAIL_LIMITS.perAddress.limit + 1,
     );
   });
 

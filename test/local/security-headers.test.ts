@@ -2,9 +2,15 @@
 // and `x-content-type-options: nosniff`, on success and on error: the headers are stamped in one place, so a
 // route cannot forget them. A route added to the table without a case here fails the first test.
 import { randomUUID } from 'node:crypto';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
+import { emailHashOf } from '#shared/auth/memberships.ts';
+import { nowIso } from '#shared/clock.ts';
+import { ddb } from '#shared/dynamo/client.ts';
+import { keys } from '#shared/dynamo/keys.ts';
+import { newUlid } from '#shared/ids.ts';
 import { type HttpAnswer, type HttpOptions, stackClient } from '../support/http.ts';
 import { useLocalStack } from '../support/stack.ts';
 
@@ -14,7 +20,10 @@ const stack = useLocalStack('headers', { adminApiKey: ADMIN_KEY, seedDemo: true 
 const http = stackClient(() => stack().url, ADMIN_KEY);
 
 type Request = { method: string; path: string; options?: HttpOptions };
-type Case = { success?: () => Promise<Request>; error: () => Promise<Request> };
+/** `noError`: the route has no error answer for a well-formed request (why); its success is checked twice. */
+type Case =
+  | { success?: () => Promise<Request>; error: () => Promise<Request> }
+  | { success: () => Promise<Request>; also: () => Promise<Request>; noError: string };
 
 const demoToken = () => stack().demo!.token;
 const demoAccount = () => stack().demo!.accountId;
@@ -109,6 +118,53 @@ async function holdId(): Promise<string> {
   expect(held.status, JSON.stringify(held.body)).toBe(201);
   return held.body.hold_id as string;
 }
+
+/**
+ * A dashboard session of an owner of the demo account: the member written in the design's key layout (the
+ * stack runs in this process, on the table its environment names), signed in through the mail catcher.
+ */
+let sessionCookie: string | undefined;
+async function signedIn(): Promise<Record<string, string>> {
+  if (!sessionCookie) {
+    const email = `headers-${randomUUID().slice(0, 8)}@example.com`;
+    const memberId = `mem_${newUlid()}`;
+    for (const Item of [
+      {
+        ...keys.member(demoAccount(), memberId),
+        member_id: memberId,
+        account_id: demoAccount(),
+        email,
+        role: 'owner',
+        status: 'active',
+        created_at: nowIso(),
+        invited_by: { type: 'system' },
+      },
+      {
+        ...keys.personAccount(emailHashOf(email), demoAccount()),
+        account_id: demoAccount(),
+        member_id: memberId,
+        email,
+      },
+    ])
+      await ddb().send(new PutCommand({ TableName: process.env.TABLE_NAME, Item }));
+    expect((await http('POST', '/auth/email', { body: { email } })).status).toBe(202);
+    const mail = await http('GET', '/__local/mail', { admin: true });
+    const text =
+      (mail.body.data as { to: string[]; text: string }[]).find((m) => m.to[0] === email)?.text ?? '';
+    const token = /token=([A-Za-z0-9_-]{43})/.exec(text)?.[1];
+    // The callback's 302 (not followed): it carries the headers too.
+    const callback = await fetch(`${stack().url}/auth/callback?token=${token}`, { redirect: 'manual' });
+    expect(callback.status).toBe(302);
+    expectSecurityHeaders(
+      { status: callback.status, headers: callback.headers, body: undefined },
+      'GET /auth/callback success',
+    );
+    sessionCookie = callback.headers.getSetCookie()[0]!.split(';')[0]!;
+  }
+  return { cookie: sessionCookie };
+}
+
+const CSRF = { 'x-requested-with': 'credits-dashboard' };
 
 /** The routes that need a bearer token: no token is the error case. */
 const unauthenticated = (method: string, path: string) => async (): Promise<Request> => ({ method, path });
@@ -546,6 +602,42 @@ const cases: Record<string, Case> = {
     success: async () => meterCall(`/v1/meter/holds/${await holdId()}/release`),
     error: () => meterCall('/v1/meter/holds/hold_unknown/release'),
   },
+  'POST /auth/email': {
+    success: async () => ({
+      method: 'POST',
+      path: '/auth/email',
+      options: { body: { email: 'nobody@example.com' } },
+    }),
+    error: async () => ({
+      method: 'POST',
+      path: '/auth/email',
+      options: { body: { email: 'not an address' } },
+    }),
+  },
+  // Its success is a 302 (checked in signedIn()); here the page of a link that is not valid.
+  'GET /auth/callback': { error: async () => ({ method: 'GET', path: '/auth/callback?token=tampered' }) },
+  'GET /auth/session': {
+    success: async () => ({ method: 'GET', path: '/auth/session', options: { headers: await signedIn() } }),
+    also: async () => ({ method: 'GET', path: '/auth/session' }),
+    noError: 'signed out is an answer too: 200 {"email": null}',
+  },
+  'PUT /auth/session': {
+    success: async () => ({
+      method: 'PUT',
+      path: '/auth/session',
+      options: { headers: { ...(await signedIn()), ...CSRF }, body: { account_id: demoAccount() } },
+    }),
+    error: async () => ({
+      method: 'PUT',
+      path: '/auth/session',
+      options: { headers: await signedIn(), body: { account_id: demoAccount() } },
+    }),
+  },
+  'POST /auth/logout': {
+    // Without a session it only clears the cookie: the signed-in session stays for the cases above.
+    success: async () => ({ method: 'POST', path: '/auth/logout', options: { headers: CSRF } }),
+    error: async () => ({ method: 'POST', path: '/auth/logout' }),
+  },
   // The catch-all only ever answers 404.
   'ANY /{proxy+}': { error: async () => ({ method: 'GET', path: '/v1/nothing-here' }) },
 };
@@ -569,6 +661,13 @@ describe('security headers on every route', () => {
         const answer = await http(method, path, options);
         expect(answer.status, `${key} success: ${JSON.stringify(answer.body)}`).toBeLessThan(300);
         expectSecurityHeaders(answer, `${key} success`);
+      }
+      if ('noError' in routeCase) {
+        const { method, path, options } = await routeCase.also();
+        const answer = await http(method, path, options);
+        expect(answer.status, `${key} (${routeCase.noError})`).toBe(200);
+        expectSecurityHeaders(answer, `${key} (${routeCase.noError})`);
+        return;
       }
       const { method, path, options } = await routeCase.error();
       const answer = await http(method, path, options);

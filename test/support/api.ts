@@ -34,13 +34,17 @@ export type CallOptions = {
   base64?: boolean;
   headers?: Record<string, string>;
   query?: Record<string, string>;
+  /** Cookies as payload 2.0 lists them (`name=value`): a dashboard session. */
+  cookies?: string[];
+  /** The client's address (default 127.0.0.1). */
+  sourceIp?: string;
   /** Reuse a gateway request id and arrival time, as a redelivered event would. */
   gatewayRequestId?: string;
   timeEpoch?: number;
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies field by field and assert each one
-export type CallResult = { status: number; headers: Record<string, string>; body: any };
+export type CallResult = { status: number; headers: Record<string, string>; cookies: string[]; body: any };
 
 export function lambdaContext(): Context {
   return {
@@ -77,6 +81,7 @@ export function apiEvent(method: string, path: string, options: CallOptions = {}
     headers,
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
     ...(matched.pathParameters ? { pathParameters: matched.pathParameters } : {}),
+    ...(options.cookies?.length ? { cookies: options.cookies } : {}),
     body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
     isBase64Encoded: options.base64 ?? false,
     requestContext: {
@@ -84,7 +89,13 @@ export function apiEvent(method: string, path: string, options: CallOptions = {}
       apiId: 'test',
       domainName: 'test.local',
       domainPrefix: 'test',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+      http: {
+        method,
+        path,
+        protocol: 'HTTP/1.1',
+        sourceIp: options.sourceIp ?? '127.0.0.1',
+        userAgent: 'vitest',
+      },
       requestId: options.gatewayRequestId ?? randomUUID(),
       routeKey: matched.routeKey,
       stage: '$default',
@@ -112,6 +123,7 @@ export async function call(method: string, path: string, options: CallOptions = 
   const answer = {
     status: result.statusCode,
     headers: result.headers,
+    cookies: result.cookies ?? [],
     body: !result.body
       ? undefined
       : result.headers['content-type']?.startsWith('application/json')
