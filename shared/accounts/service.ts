@@ -1,6 +1,8 @@
 // Account operations: opening an account with its first billing token, operator grants and corrections,
 // the billing mode, and the view of an account that the APIs answer with.
 import * as z from 'zod/mini';
+import { auditItem } from '../audit/trail.ts';
+import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
 import { transactWrite } from '../dynamo/transact.ts';
 import { BalanceWouldGoNegativeError, NotFoundError } from '../errors.ts';
@@ -73,6 +75,8 @@ export async function adjustCredits(input: {
   entryId: string;
   requestId?: string;
   guard?: Guard;
+  /** Who asked (the operator): recorded in the audit trail, in the credit's transaction. */
+  actor?: Actor;
 }): Promise<LedgerEntry> {
   const type = input.amount >= 0 ? 'grant' : 'correction';
   // The event carries the time of its ledger entry: one clock reading for both.
@@ -97,6 +101,19 @@ export async function adjustCredits(input: {
     ...(input.requestId ? { requestId: input.requestId } : {}),
     ...(input.guard ? { guard: input.guard } : {}),
     events: [announced],
+    ...(input.actor
+      ? {
+          audit: auditItem(
+            input.accountId,
+            input.actor,
+            type === 'grant' ? 'credits.granted' : 'credits.corrected',
+            {
+              target: input.entryId,
+              details: { amount: toWire(input.amount), reason: input.reason, entry_id: input.entryId },
+            },
+          ),
+        }
+      : {}),
   });
   if (outcome.status === 'insufficient') {
     if (!outcome.account) throw new NotFoundError('Account not found');
