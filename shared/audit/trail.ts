@@ -108,6 +108,23 @@ export async function recordAudit(
   await ddb().send(new PutCommand(put(auditRecord(accountId, actor, action, options))));
 }
 
+/**
+ * The members store's `also` hook for invitations, role changes and removals: the entry names the member
+ * (its id as the target, its email and role after the change), in the member's own transaction.
+ */
+export function memberAudit(
+  accountId: string,
+  actor: Actor,
+  action: 'member.invited' | 'member.role_changed' | 'member.removed',
+): (member: { member_id: string; email: string; role: string }) => TransactItem[] {
+  return (member) => [
+    auditItem(accountId, actor, action, {
+      target: member.member_id,
+      details: { email: member.email, role: member.role },
+    }),
+  ];
+}
+
 /** The operator, for the audit entries of /admin routes (IAM decides who may call them). */
 export const OPERATOR: Actor = { type: 'operator' };
 
