@@ -114,7 +114,7 @@ async function render(context: ViewContext): Promise<void> {
       results.replaceChildren(
         h(
           'table',
-          { class: 'stacked' },
+          {},
           h('caption', {}, 'Billing changes, newest first'),
           h(
             'thead',
