@@ -144,6 +144,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail of billing changes, newest first
+         * @description Who (`actor`: a member signed in by email, an API token, or the operator) changed what (`action`, `target`, `details`) and when. Recorded with each change, in its own transaction: purchases started, auto-refill settings, spend limits, tokens created, changed or revoked, notification settings, webhook endpoints, members and roles, and the operator's mode switches, grants, corrections and balance shards. Automatic changes (auto-refill charges) are not listed. Never holds a secret. Pages follow `next_cursor`. A billing token, or an owner's session.
+         */
+        get: operations["getV1Audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/prices": {
         parameters: {
             query?: never;
@@ -2034,6 +2054,166 @@ export interface operations {
                             reverses?: string;
                             payment_method?: string;
                             receipt_url?: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown;
+                };
+            };
+            /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`, `token_expired`) */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "unauthorized" | "token_expired";
+                    };
+                };
+            };
+            /** @description Not allowed (`forbidden`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    };
+                };
+            };
+            /** @description Too many requests: a token past its rate limit (`rate_limited`, with `retry-after`), or the deployment past its stage throttle (API Gateway’s own answer); never charged (`rate_limited`) */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getV1Audit: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of entries */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description aud_<ULID>: sorts by time */
+                            id: string;
+                            /** @description ISO 8601 UTC time */
+                            at: string;
+                            /** @description Who made the change: a member (signed in by email), an API token, or the operator */
+                            actor: {
+                                /** @constant */
+                                type: "member";
+                                id: string;
+                                email: string;
+                            } | {
+                                /** @constant */
+                                type: "token";
+                                id: string;
+                            } | {
+                                /** @constant */
+                                type: "operator";
+                            } | {
+                                /** @constant */
+                                type: "system";
+                            };
+                            /** @enum {string} */
+                            action: "purchase.started" | "auto_refill.changed" | "spend_limit.set" | "spend_limit.cleared" | "token.created" | "token.changed" | "token.revoked" | "notifications.changed" | "webhook_endpoint.created" | "webhook_endpoint.enabled" | "webhook_endpoint.deleted" | "member.invited" | "member.role_changed" | "member.removed" | "billing_mode.changed" | "credits.granted" | "credits.corrected" | "balance_shards.changed";
+                            /** @description The id of what was changed (token, endpoint, purchase…) */
+                            target?: string;
+                            /** @description What changed: amounts in USD, names, scopes, limits, before and after; never secrets */
+                            details?: {
+                                [key: string]: unknown;
+                            };
                         }[];
                         next_cursor: string | null;
                     };

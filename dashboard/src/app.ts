@@ -48,6 +48,7 @@ const views: View[] = [
     async () => (await import('./views/notifications.ts')).notifications,
   ),
   later('webhooks', 'Webhooks', always, async () => (await import('./views/webhooks.ts')).webhooks),
+  later('audit', 'Audit', always, async () => (await import('./views/audit.ts')).audit),
   later('prices', 'Prices', always, async () => (await import('./views/prices.ts')).prices),
 ];
 

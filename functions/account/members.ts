@@ -2,6 +2,7 @@
 // (billing tokens today; owner sessions once sign-in by email lands). The rules (at least one owner, at most
 // 100 members, an address once per account) are the store's (shared/members/store.ts).
 import * as z from 'zod/mini';
+import { memberAudit } from '#shared/audit/trail.ts';
 import { ROLES, type Role } from '#shared/auth/caller.ts';
 import { type ApiContext, json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
@@ -28,7 +29,9 @@ export const handler = byRoute({
     { auth: 'billing', body: newMember, idempotent: true },
     async (_event, context) => {
       const { accountId, actor } = callerOf(context);
-      const member = await inviteWithEmail(accountId, bodyOf<z.infer<typeof newMember>>(context), actor);
+      const member = await inviteWithEmail(accountId, bodyOf<z.infer<typeof newMember>>(context), actor, {
+        also: memberAudit(accountId, actor, 'member.invited'),
+      });
       return json(201, memberView(member));
     },
   ),
@@ -40,12 +43,28 @@ export const handler = byRoute({
     async (_event, context) => {
       const { accountId, actor } = callerOf(context);
       const { role: next } = bodyOf<z.infer<typeof memberChanges>>(context);
-      return json(200, memberView(await changeRole(accountId, memberIdOf(context), next, actor)));
+      return json(
+        200,
+        memberView(
+          await changeRole(
+            accountId,
+            memberIdOf(context),
+            next,
+            actor,
+            memberAudit(accountId, actor, 'member.role_changed'),
+          ),
+        ),
+      );
     },
   ),
   'DELETE /v1/members/{id}': apiRoute({ auth: 'billing', path: memberPath }, async (_event, context) => {
     const { accountId, actor } = callerOf(context);
-    await removeMember(accountId, memberIdOf(context), actor);
+    await removeMember(
+      accountId,
+      memberIdOf(context),
+      actor,
+      memberAudit(accountId, actor, 'member.removed'),
+    );
     return json(204, null);
   }),
 });

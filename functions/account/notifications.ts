@@ -32,7 +32,8 @@ export const handler = byRoute({
         lowBalanceThreshold: body.low_balance_threshold,
         events: body.events,
       };
-      await putNotificationSettings(callerOf(context).accountId, settings);
+      const { accountId, actor } = callerOf(context);
+      await putNotificationSettings(accountId, settings, actor);
       return json(200, settingsView(settings));
     },
   ),

@@ -69,13 +69,18 @@ export const handler = byRoute({
     { auth: 'billing', body: newToken, idempotent: { redact: ['token'] } },
     async (_event, context) => {
       const { name, scopes, expires_at, spend_limit, rate_limit } = bodyOf<z.infer<typeof newToken>>(context);
-      const created = await createToken(callerOf(context).accountId, {
-        name,
-        scopes,
-        ...(expires_at ? { expiresAt: expires_at } : {}),
-        ...(spend_limit ? { spendLimit: spend_limit } : {}),
-        ...(rate_limit ? { rateLimit: rate_limit } : {}),
-      });
+      const { accountId, actor } = callerOf(context);
+      const created = await createToken(
+        accountId,
+        {
+          name,
+          scopes,
+          ...(expires_at ? { expiresAt: expires_at } : {}),
+          ...(spend_limit ? { spendLimit: spend_limit } : {}),
+          ...(rate_limit ? { rateLimit: rate_limit } : {}),
+        },
+        actor,
+      );
       return json(201, created);
     },
   ),
@@ -84,16 +89,23 @@ export const handler = byRoute({
   ),
   'PATCH /v1/tokens/{id}': apiRoute({ auth: 'billing', body: tokenChanges }, async (event, context) => {
     const { name, spend_limit, expires_at, rate_limit } = bodyOf<z.infer<typeof tokenChanges>>(context);
-    const token = await changeAccountToken(callerOf(context).accountId, event.pathParameters?.id ?? '', {
-      ...(name === undefined ? {} : { name }),
-      ...(spend_limit === undefined ? {} : { spendLimit: spend_limit }),
-      ...(expires_at === undefined ? {} : { validUntil: expires_at }),
-      ...(rate_limit === undefined ? {} : { rateLimit: rate_limit }),
-    });
+    const { accountId, actor } = callerOf(context);
+    const token = await changeAccountToken(
+      accountId,
+      event.pathParameters?.id ?? '',
+      {
+        ...(name === undefined ? {} : { name }),
+        ...(spend_limit === undefined ? {} : { spendLimit: spend_limit }),
+        ...(expires_at === undefined ? {} : { validUntil: expires_at }),
+        ...(rate_limit === undefined ? {} : { rateLimit: rate_limit }),
+      },
+      actor,
+    );
     return json(200, token);
   }),
   'DELETE /v1/tokens/{id}': apiRoute({ auth: 'billing' }, async (event, context) => {
-    await revokeAccountToken(callerOf(context).accountId, event.pathParameters?.id ?? '');
+    const { accountId, actor } = callerOf(context);
+    await revokeAccountToken(accountId, event.pathParameters?.id ?? '', actor);
     return json(204, null);
   }),
 });

@@ -29,7 +29,8 @@ export const handler = byRoute({
     { auth: 'billing', body: newWebhookEndpoint, idempotent: { redact: ['secret'] } },
     async (_event, context) => {
       const body = bodyOf<z.infer<typeof newWebhookEndpoint>>(context);
-      return json(201, await createWebhookEndpoint(callerOf(context).accountId, body));
+      const { accountId, actor } = callerOf(context);
+      return json(201, await createWebhookEndpoint(accountId, body, actor));
     },
   ),
   'GET /v1/webhook-endpoints': apiRoute({ auth: 'billing' }, async (_event, context) =>
@@ -38,17 +39,16 @@ export const handler = byRoute({
   'PATCH /v1/webhook-endpoints/{id}': apiRoute(
     { auth: 'billing', path: webhookEndpointPath, body: webhookEndpointChanges },
     async (_event, context) => {
-      const endpoint = await enableWebhookEndpoint(
-        callerOf(context).accountId,
-        pathOf<EndpointPath>(context).id,
-      );
+      const { accountId, actor } = callerOf(context);
+      const endpoint = await enableWebhookEndpoint(accountId, pathOf<EndpointPath>(context).id, actor);
       return json(200, endpointView(endpoint));
     },
   ),
   'DELETE /v1/webhook-endpoints/{id}': apiRoute(
     { auth: 'billing', path: webhookEndpointPath },
     async (_event, context) => {
-      await deleteWebhookEndpoint(callerOf(context).accountId, pathOf<EndpointPath>(context).id);
+      const { accountId, actor } = callerOf(context);
+      await deleteWebhookEndpoint(accountId, pathOf<EndpointPath>(context).id, actor);
       return json(204, null);
     },
   ),

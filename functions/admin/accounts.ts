@@ -3,6 +3,7 @@
 import * as z from 'zod/mini';
 import { setBillingMode } from '#shared/accounts/billing-mode.ts';
 import { adjustCredits, createAccount, operatorView, requireAccount } from '#shared/accounts/service.ts';
+import { OPERATOR } from '#shared/audit/trail.ts';
 import { type ApiContext, json } from '#shared/http/api.ts';
 import { apiRoute, byRoute } from '#shared/http/handler.ts';
 import { bodyOf, pathOf } from '#shared/http/middleware.ts';
@@ -86,6 +87,7 @@ export const handler = byRoute({
         entryId: api.entryId,
         requestId: api.requestId,
         ...(api.idempotencyReference ? { guard: { reference: api.idempotencyReference } } : {}),
+        actor: OPERATOR,
       });
       const answer: z.output<typeof creditEntry> = {
         id: entry.entry_id,
@@ -102,14 +104,15 @@ export const handler = byRoute({
     { auth: 'admin', path: accountPath, body: billingMode },
     async (_event, context) => {
       const { mode, payment_terms_days } = bodyOf<z.infer<typeof billingMode>>(context);
-      return json(200, operatorView(await setBillingMode(accountIdOf(context), mode, payment_terms_days)));
+      const account = await setBillingMode(accountIdOf(context), mode, payment_terms_days, OPERATOR);
+      return json(200, operatorView(account));
     },
   ),
   'PUT /admin/accounts/{id}/balance-shards': apiRoute(
     { auth: 'admin', path: accountPath, body: balanceShards },
     async (_event, context) => {
       const { count } = bodyOf<z.infer<typeof balanceShards>>(context);
-      await setBalanceShards(accountIdOf(context), count);
+      await setBalanceShards(accountIdOf(context), count, OPERATOR);
       return json(200, operatorView(await requireAccount(accountIdOf(context))));
     },
   ),

@@ -52,12 +52,17 @@ export const handler = byRoute({
   ),
   'PUT /v1/billing/auto-refill': apiRoute({ auth: 'billing', body: settings }, async (_event, context) => {
     const input = bodyOf<z.infer<typeof settings>>(context);
-    const view = await updateSettings(callerOf(context).accountId, {
-      enabled: input.enabled,
-      threshold: input.threshold,
-      amount: input.amount,
-      monthly_cap: input.monthly_cap ?? null,
-    });
+    const { accountId, actor } = callerOf(context);
+    const view = await updateSettings(
+      accountId,
+      {
+        enabled: input.enabled,
+        threshold: input.threshold,
+        amount: input.amount,
+        monthly_cap: input.monthly_cap ?? null,
+      },
+      actor,
+    );
     return json(200, view);
   }),
 });

@@ -23,11 +23,13 @@ export const handler = byRoute({
     { auth: 'billing', body: checkout, idempotent: true },
     async (_event, context) => {
       const { amount, return_url } = bodyOf<z.infer<typeof checkout>>(context);
+      const { accountId, actor } = callerOf(context);
       const answer = await openCheckout({
-        accountId: callerOf(context).accountId,
+        accountId,
         purchaseId: `pur_${context.api.entryId}`,
         amount,
         returnUrl: return_url,
+        actor,
       });
       return json(201, answer);
     },

@@ -12,6 +12,7 @@ export const spendLimit = z.strictObject({
 
 export const handler = apiRoute({ auth: 'billing', body: spendLimit }, async (_event, context) => {
   const { monthly_spend_limit } = bodyOf<z.infer<typeof spendLimit>>(context);
-  const account = await setSpendLimit(callerOf(context).accountId, monthly_spend_limit);
+  const { accountId, actor } = callerOf(context);
+  const account = await setSpendLimit(accountId, monthly_spend_limit, actor);
   return json(200, postpaidView(account));
 });

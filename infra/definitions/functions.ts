@@ -146,6 +146,13 @@ export const functions = {
     table: unique([...tokenAuth, 'dynamodb:Query']),
     cursors: true,
   },
+  audit: {
+    entry: 'functions/account/audit.ts',
+    description: 'GET /v1/audit: the audit trail of billing changes',
+    // Reads only: the entries are written by the functions whose changes they record.
+    table: unique([...tokenAuth, 'dynamodb:Query']),
+    cursors: true,
+  },
   prices: {
     entry: 'functions/prices.ts',
     description: 'GET /v1/prices: the public price list, from the price catalog',
@@ -227,7 +234,8 @@ export const functions = {
   billingAutoRefill: {
     entry: 'functions/billing/auto-refill.ts',
     description: 'GET / PUT /v1/billing/auto-refill',
-    table: unique([...tokenAuth]),
+    // PutItem: the audit entry, written in the settings' transaction.
+    table: unique([...tokenAuth, 'dynamodb:PutItem']),
     refillQueue: true,
   },
   notifications: {
@@ -252,7 +260,8 @@ export const functions = {
   billingSpendLimit: {
     entry: 'functions/billing/spend-limit.ts',
     description: "PUT /v1/billing/spend-limit: a postpaid account's monthly spend limit",
-    table: unique([...tokenAuth]),
+    // PutItem: the audit entry, written in the limit's transaction.
+    table: unique([...tokenAuth, 'dynamodb:PutItem']),
   },
   stripeWebhook: {
     entry: 'functions/webhooks/stripe.ts',

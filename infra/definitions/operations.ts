@@ -4,6 +4,7 @@
 // both tables name the same routes.
 
 import * as z from 'zod/mini';
+import { auditQuery } from '#functions/account/audit.ts';
 import { memberChanges, memberPath, newMember } from '#functions/account/members.ts';
 import { newToken, tokenChanges } from '#functions/account/tokens.ts';
 import { transactionsQuery } from '#functions/account/transactions.ts';
@@ -32,6 +33,7 @@ import { signupAnswer, signupBody } from '#functions/signup/signup.ts';
 import { signatureRefusal, webhookAnswer } from '#functions/webhooks/stripe.ts';
 import { postpaidSchema } from '#shared/accounts/billing-mode.ts';
 import { creditsSchema, operatorAccountSchema } from '#shared/accounts/service.ts';
+import { auditPageSchema } from '#shared/audit/trail.ts';
 import { autoRefillSchema } from '#shared/auto-refill/settings.ts';
 import { transactionPageSchema } from '#shared/ledger/history.ts';
 import { reconciliationSchema } from '#shared/marketplace/reconcile.ts';
@@ -209,6 +211,15 @@ export const operations: Record<string, Operation> = {
     scope: 'api',
     query: transactionsQuery,
     answers: { 200: { description: 'A page of entries', json: transactionPageSchema } },
+  },
+  'GET /v1/audit': {
+    tag: 'Account',
+    summary: 'The audit trail of billing changes, newest first',
+    description:
+      "Who (`actor`: a member signed in by email, an API token, or the operator) changed what (`action`, `target`, `details`) and when. Recorded with each change, in its own transaction: purchases started, auto-refill settings, spend limits, tokens created, changed or revoked, notification settings, webhook endpoints, members and roles, and the operator's mode switches, grants, corrections and balance shards. Automatic changes (auto-refill charges) are not listed. Never holds a secret. Pages follow `next_cursor`. A billing token, or an owner's session.",
+    scope: 'billing',
+    query: auditQuery,
+    answers: { 200: { description: 'A page of entries', json: auditPageSchema } },
   },
   'GET /v1/prices': {
     tag: 'Prices',

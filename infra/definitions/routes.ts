@@ -54,6 +54,7 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/credits', function: 'credits', auth: 'token' },
   { method: 'GET', path: '/v1/usage', function: 'usage', auth: 'token' },
   { method: 'GET', path: '/v1/transactions', function: 'transactions', auth: 'token' },
+  { method: 'GET', path: '/v1/audit', function: 'audit', auth: 'token' },
   { method: 'GET', path: '/v1/prices', function: 'prices', auth: 'none' },
   { method: 'POST', path: '/v1/tokens', function: 'tokens', auth: 'token' },
   { method: 'GET', path: '/v1/tokens', function: 'tokens', auth: 'token' },

@@ -9,13 +9,14 @@
 // usual (its period item stays in the invoicing index); later calls draw on the balance again. Switching
 // back to postpaid within the same month continues that period, so its usage still counts toward the limit.
 
-import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
+import { auditItem } from '../audit/trail.ts';
+import type { Actor } from '../auth/caller.ts';
 import { relist } from '../auto-refill/store.ts';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
-import { updateOrCurrent } from '../dynamo/transact.ts';
+import { reasonAt, type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { usd } from '../http/validation.ts';
 import { periodOf } from '../ledger/accrual.ts';
@@ -30,17 +31,35 @@ export class WrongBillingModeError extends ConflictError {
   }
 }
 
+/**
+ * The account update, with the audit entry of the person or operator who asked (when there is one) in the
+ * same transaction: refused (its condition) → the account as it is, and no entry.
+ */
 async function conditionalUpdate(
   accountId: string,
-  input: Omit<UpdateCommandInput, 'TableName' | 'Key'>,
+  input: Omit<NonNullable<TransactItem['Update']>, 'TableName' | 'Key'>,
+  audit?: TransactItem,
 ): Promise<{ account: Account } | { refused: Account | undefined }> {
-  const result = await updateOrCurrent({
-    TableName: config.tableName,
-    Key: keys.account(accountId),
-    ...input,
-  });
-  if (result.written) return { account: stripKeys(result.item) as Account };
-  return { refused: result.item ? (stripKeys(result.item) as Account) : undefined };
+  const outcome = await transactWrite([
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.account(accountId),
+        ...input,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+    ...(audit ? [audit] : []),
+  ]);
+  if (outcome.committed) {
+    const account = await getAccount(accountId);
+    return account ? { account } : { refused: undefined };
+  }
+  const refused = reasonAt(outcome, 0);
+  if (refused?.code !== 'ConditionalCheckFailed') {
+    throw new Error(`account update cancelled: ${outcome.reasons.map((r) => r.code).join(', ')}`);
+  }
+  return { refused: refused.item ? (stripKeys(refused.item) as Account) : undefined };
 }
 
 /** `PUT /admin/accounts/{id}/billing`: prepaid ⇄ postpaid. Marketplace accounts are billed through AWS. */
@@ -48,30 +67,35 @@ export async function setBillingMode(
   accountId: string,
   mode: 'prepaid' | 'postpaid',
   paymentTermsDays?: number,
+  actor?: Actor,
 ): Promise<Account> {
   const postpaid = mode === 'postpaid';
-  const result = await conditionalUpdate(accountId, {
-    // Auto-refill is for prepaid accounts: a postpaid account leaves the sweep's list; back in prepaid, its
-    // settings decide (relist, below), with the headroom computed afresh.
-    UpdateExpression: postpaid
-      ? 'SET billing_mode = :mode, payment_terms_days = :terms, updated_at = :at REMOVE GSI2PK'
-      : 'SET billing_mode = :mode, updated_at = :at',
-    // Balance shards are prepaid only: a sharded account is brought back to one shard first.
-    ConditionExpression: postpaid
-      ? 'billing_mode IN (:prepaid, :postpaid) AND (attribute_not_exists(balance_shards) OR balance_shards = :one)'
-      : 'billing_mode IN (:prepaid, :postpaid)',
-    ExpressionAttributeValues: {
-      ':mode': mode,
-      ':prepaid': 'prepaid',
-      ':postpaid': 'postpaid',
-      ':at': nowIso(),
-      ...(postpaid ? { ':terms': paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS, ':one': 1 } : {}),
+  const terms = postpaid ? { payment_terms_days: paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS } : {};
+  const audit = actor && auditItem(accountId, actor, 'billing_mode.changed', { details: { mode, ...terms } });
+  const result = await conditionalUpdate(
+    accountId,
+    {
+      // Auto-refill is for prepaid accounts: a postpaid account leaves the sweep's list; back in prepaid, its
+      // settings decide (relist, below), with the headroom computed afresh.
+      UpdateExpression: postpaid
+        ? 'SET billing_mode = :mode, payment_terms_days = :terms, updated_at = :at REMOVE GSI2PK'
+        : 'SET billing_mode = :mode, updated_at = :at',
+      // Balance shards are prepaid only: a sharded account is brought back to one shard first.
+      ConditionExpression: postpaid
+        ? 'billing_mode IN (:prepaid, :postpaid) AND (attribute_not_exists(balance_shards) OR balance_shards = :one)'
+        : 'billing_mode IN (:prepaid, :postpaid)',
+      ExpressionAttributeValues: {
+        ':mode': mode,
+        ':prepaid': 'prepaid',
+        ':postpaid': 'postpaid',
+        ':at': nowIso(),
+        ...(postpaid ? { ':terms': paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS, ':one': 1 } : {}),
+      },
     },
-  });
+    audit,
+  );
   if ('account' in result) {
     if (!postpaid && result.account.auto_refill?.status === 'active') await relist(accountId);
-    // A sharded account's money is its shards' sum.
-    if ((result.account.balance_shards ?? 1) > 1) return (await getAccount(accountId)) ?? result.account;
     return result.account;
   }
   if (!result.refused) throw new NotFoundError('Account not found');
@@ -89,8 +113,17 @@ export async function setBillingMode(
  * headroom is recomputed from the period's usage and open holds (`period_committed`) in the same write, so a limit below the usage blocks the
  * very next call; a stale period's headroom is recomputed by the first charge of the new period.
  */
-export async function setSpendLimit(accountId: string, limit: Micros | null): Promise<Account> {
+export async function setSpendLimit(
+  accountId: string,
+  limit: Micros | null,
+  actor?: Actor,
+): Promise<Account> {
   const at = nowIso();
+  const audit =
+    actor &&
+    (limit === null
+      ? auditItem(accountId, actor, 'spend_limit.cleared')
+      : auditItem(accountId, actor, 'spend_limit.set', { details: { monthly_spend_limit: toWire(limit) } }));
   const result = await conditionalUpdate(
     accountId,
     limit === null
@@ -105,6 +138,7 @@ export async function setSpendLimit(accountId: string, limit: Micros | null): Pr
           ConditionExpression: 'billing_mode = :postpaid',
           ExpressionAttributeValues: { ':postpaid': 'postpaid', ':limit': limit, ':zero': 0, ':at': at },
         },
+    audit,
   );
   if ('account' in result) return result.account;
   if (!result.refused) throw new NotFoundError('Account not found');

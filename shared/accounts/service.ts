@@ -1,6 +1,7 @@
 // Account operations: opening an account with its first billing token, operator grants and corrections,
 // the billing mode, and the view of an account that the APIs answer with.
 import * as z from 'zod/mini';
+import { auditItem } from '../audit/trail.ts';
 import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
 import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
@@ -100,6 +101,8 @@ export async function adjustCredits(input: {
    * condition fails, nothing is written and the ledger's BoundChangedError is thrown.
    */
   bound?: TransactItem;
+  /** Who asked (the operator): recorded in the audit trail, in the credit's transaction. */
+  actor?: Actor;
 }): Promise<LedgerEntry> {
   const type = input.amount >= 0 ? 'grant' : 'correction';
   // The event carries the time of its ledger entry: one clock reading for both.
@@ -125,6 +128,19 @@ export async function adjustCredits(input: {
     ...(input.guard ? { guard: input.guard } : {}),
     ...(input.bound ? { bound: input.bound } : {}),
     events: [announced],
+    ...(input.actor
+      ? {
+          audit: auditItem(
+            input.accountId,
+            input.actor,
+            type === 'grant' ? 'credits.granted' : 'credits.corrected',
+            {
+              target: input.entryId,
+              details: { amount: toWire(input.amount), reason: input.reason, entry_id: input.entryId },
+            },
+          ),
+        }
+      : {}),
   });
   if (outcome.status === 'insufficient') {
     if (!outcome.account) throw new NotFoundError('Account not found');

@@ -3,6 +3,8 @@ import * as z from 'zod/mini';
 import { WrongBillingModeError } from '../accounts/billing-mode.ts';
 import type { Account } from '../accounts/repository.ts';
 import { setView } from '../accounts/view.ts';
+import { auditItem } from '../audit/trail.ts';
+import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { isoTime, usd } from '../http/validation.ts';
@@ -100,13 +102,30 @@ export function autoRefillView(account: Account): z.output<typeof autoRefillSche
 export async function updateSettings(
   accountId: string,
   input: SettingsInput,
+  actor?: Actor,
 ): Promise<z.output<typeof autoRefillSchema>> {
-  const saved = await saveSettings(accountId, (account) => settingsFor(account, input));
+  const audit =
+    actor &&
+    ((before: AutoRefill | undefined, after: AutoRefill) =>
+      auditItem(accountId, actor, 'auto_refill.changed', {
+        details: { before: before ? settingsOf(before) : null, after: settingsOf(after) },
+      }));
+  const saved = await saveSettings(accountId, (account) => settingsFor(account, input), audit);
   if (!saved) throw new NotFoundError('Account not found');
   // This instance now knows the threshold, so its next debit below it asks for a refill at once.
   setView(accountId, saved.available, saved);
   if (input.enabled && saved.available < input.threshold) await requestRefill(accountId);
   return autoRefillView(saved);
+}
+
+/** The fields a person sets (wire form): what the audit trail shows before and after a change. */
+function settingsOf(settings: AutoRefill) {
+  return {
+    enabled: settings.enabled,
+    threshold: toWire(settings.threshold),
+    amount: toWire(settings.amount),
+    monthly_cap: settings.monthly_cap === null ? null : toWire(settings.monthly_cap),
+  };
 }
 
 function settingsFor(account: Account, input: SettingsInput): AutoRefill {

@@ -5,7 +5,7 @@ import { type Account, getAccount, stripKeys } from '../accounts/repository.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { isConditionFailure } from '../dynamo/transact.ts';
+import { isConditionFailure, type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
 import type { Micros } from '../money.ts';
 import { headroomOf, isListed } from './headroom.ts';
@@ -24,6 +24,7 @@ const MAX_LISTING_ATTEMPTS = 8;
 async function writeListed(
   accountId: string,
   change: (account: Account) => AutoRefill | undefined,
+  audit?: (before: AutoRefill | undefined, after: AutoRefill) => TransactItem,
 ): Promise<{ account: Account; written: boolean } | undefined> {
   for (let attempt = 0; attempt < MAX_LISTING_ATTEMPTS; attempt++) {
     const account = await getAccount(accountId);
@@ -37,24 +38,41 @@ async function writeListed(
     const shards = account.balance_shards ?? 1;
     const available = shards > 1 ? await ownAvailable(accountId) : account.available;
     const share = shards > 1 ? { ...next, threshold: Math.ceil(next.threshold / shards) as Micros } : next;
+    const update = {
+      TableName: config.tableName,
+      Key: keys.account(accountId),
+      UpdateExpression: `SET auto_refill = :next, refill_headroom = :headroom${listed ? ', GSI2PK = :listing' : ' REMOVE GSI2PK'}`,
+      ConditionExpression: `available = :available AND billing_mode = :mode AND ${before ? 'auto_refill = :before' : 'attribute_not_exists(auto_refill)'}`,
+      ExpressionAttributeValues: {
+        ':next': next,
+        ':headroom': headroomOf(available, share, listed),
+        ':available': available,
+        ':mode': account.billing_mode,
+        ...(before ? { ':before': before } : {}),
+        ...(listed ? { ':listing': keys.refillListing(accountId).GSI2PK } : {}),
+      },
+    };
+    if (audit) {
+      // A person's change: the update and its audit entry in one transaction (same condition, same retry).
+      const outcome = await transactWrite([{ Update: update }, audit(before, next)]);
+      if (outcome.committed) {
+        // As ALL_NEW would have answered it: the account item's own `available`, the new settings and listing.
+        const { refill_listed: _listed, ...rest } = account;
+        const written = {
+          ...rest,
+          available,
+          auto_refill: next,
+          ...(listed ? { refill_listed: true as const } : {}),
+        };
+        return { account: written, written: true };
+      }
+      if (outcome.reasons[0]?.code !== 'ConditionalCheckFailed') {
+        throw new Error(`auto-refill settings not saved: ${outcome.reasons.map((r) => r.code).join(', ')}`);
+      }
+      continue;
+    }
     try {
-      const result = await ddb().send(
-        new UpdateCommand({
-          TableName: config.tableName,
-          Key: keys.account(accountId),
-          UpdateExpression: `SET auto_refill = :next, refill_headroom = :headroom${listed ? ', GSI2PK = :listing' : ' REMOVE GSI2PK'}`,
-          ConditionExpression: `available = :available AND billing_mode = :mode AND ${before ? 'auto_refill = :before' : 'attribute_not_exists(auto_refill)'}`,
-          ExpressionAttributeValues: {
-            ':next': next,
-            ':headroom': headroomOf(available, share, listed),
-            ':available': available,
-            ':mode': account.billing_mode,
-            ...(before ? { ':before': before } : {}),
-            ...(listed ? { ':listing': keys.refillListing(accountId).GSI2PK } : {}),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const result = await ddb().send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
       return { account: stripKeys(result.Attributes ?? {}) as Account, written: true };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -80,8 +98,9 @@ async function ownAvailable(accountId: string): Promise<Micros> {
 export async function saveSettings(
   accountId: string,
   decide: (account: Account) => AutoRefill,
+  audit?: (before: AutoRefill | undefined, after: AutoRefill) => TransactItem,
 ): Promise<Account | undefined> {
-  return (await writeListed(accountId, decide))?.account;
+  return (await writeListed(accountId, decide, audit))?.account;
 }
 
 /**

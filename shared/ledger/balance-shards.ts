@@ -3,6 +3,8 @@
 // conditional transaction, and a prepaid charge that finds a shard able to pay it.
 
 import { GetCommand, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
+import { auditItem } from '../audit/trail.ts';
+import type { Actor } from '../auth/caller.ts';
 import { headroomFollows } from '../auto-refill/headroom.ts';
 import { relist } from '../auto-refill/store.ts';
 import { nowIso, nowMs } from '../clock.ts';
@@ -353,7 +355,7 @@ export class WrongBillingModeForShardsError extends ConflictError {
  * item and deletes them, in one transaction conditioned on exactly what was read. The same count again
  * recreates a missing shard item.
  */
-export async function setBalanceShards(accountId: string, count: number): Promise<void> {
+export async function setBalanceShards(accountId: string, count: number, actor?: Actor): Promise<void> {
   for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
     const read = await readShards(accountId);
     if (!read.item) throw new NotFoundError('Account not found');
@@ -428,6 +430,11 @@ export async function setBalanceShards(accountId: string, count: number): Promis
         },
       },
     });
+    if (actor) {
+      items.push(
+        auditItem(accountId, actor, 'balance_shards.changed', { details: { from: old, to: count } }),
+      );
+    }
     const outcome = await transactWrite(items);
     if (outcome.committed) {
       if (count > 1) await spreadCredit(accountId);

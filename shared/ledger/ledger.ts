@@ -543,6 +543,8 @@ export async function applyCredit(input: {
   bound?: TransactItem;
   /** The events that announce this credit: recorded in its transaction, so they exist exactly when it does. */
   events?: BillingEvent[];
+  /** The audit entry of the operator's grant or correction: it too exists exactly when the credit does. */
+  audit?: TransactItem;
 }): Promise<CreditOutcome> {
   const entry: LedgerEntry = {
     entry_id: input.entryId,
@@ -586,6 +588,7 @@ export async function applyCredit(input: {
     const boundIndex = items.length;
     if (input.bound) items.push(input.bound);
     items.push(...(input.events ?? []).map(eventPut));
+    if (input.audit) items.push(input.audit);
     const gatherFrom = items.length;
     items.push(...(gather?.items ?? []));
     const outcome = await transactWrite(items);

@@ -3,12 +3,15 @@
 // account, replaced whole by each PUT; an account that never set it has the defaults (nobody emailed yet,
 // no low-balance alert, every family on once there are recipients).
 
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
+import { auditItem } from '../audit/trail.ts';
+import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
+import { transactWrite } from '../dynamo/transact.ts';
 import { usd, usdAmount } from '../http/validation.ts';
 import { type Micros, toWire } from '../money.ts';
 
@@ -104,25 +107,34 @@ export async function getNotificationSettings(accountId: string): Promise<Notifi
   };
 }
 
+/** Replaces the settings; with `actor`, in one transaction with the audit entry that says who did. */
 export async function putNotificationSettings(
   accountId: string,
   settings: NotificationSettings,
+  actor?: Actor,
 ): Promise<void> {
-  await ddb().send(
-    new PutCommand({
-      TableName: config.tableName,
-      Item: {
-        ...keys.notificationSettings(accountId),
-        kind: 'notification_settings',
-        recipients: settings.recipients,
-        ...(settings.lowBalanceThreshold === null
-          ? {}
-          : { low_balance_threshold: settings.lowBalanceThreshold }),
-        events: settings.events,
-        updated_at: nowIso(),
-      },
-    }),
-  );
+  const put = {
+    TableName: config.tableName,
+    Item: {
+      ...keys.notificationSettings(accountId),
+      kind: 'notification_settings',
+      recipients: settings.recipients,
+      ...(settings.lowBalanceThreshold === null
+        ? {}
+        : { low_balance_threshold: settings.lowBalanceThreshold }),
+      events: settings.events,
+      updated_at: nowIso(),
+    },
+  };
+  const outcome = await transactWrite([
+    { Put: put },
+    ...(actor
+      ? [auditItem(accountId, actor, 'notifications.changed', { details: settingsView(settings) })]
+      : []),
+  ]);
+  if (!outcome.committed) {
+    throw new Error(`notification settings not saved: ${outcome.reasons.map((r) => r.code).join(', ')}`);
+  }
 }
 
 export function settingsView(settings: NotificationSettings): z.output<typeof notificationSettingsSchema> {

@@ -3,10 +3,12 @@
 import * as z from 'zod/mini';
 import { WrongBillingModeError } from '../accounts/billing-mode.ts';
 import { getAccount } from '../accounts/repository.ts';
+import { auditItem } from '../audit/trail.ts';
+import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
 import { config, MissingConfigurationError, optional } from '../config.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { type Micros, toCents } from '../money.ts';
+import { type Micros, toCents, toWire } from '../money.ts';
 import { ensureCustomer } from './customers.ts';
 import { dashboardUrl } from './dashboard-url.ts';
 import { attachCheckoutSession, createPurchase, getPurchase, type Purchase } from './purchases.ts';
@@ -83,6 +85,8 @@ export async function openCheckout(input: {
   returnUrl: string | undefined;
   /** Without `returnUrl`: the dashboard view the return page leads back to (Buy when not given). */
   returnView?: ReturnView;
+  /** Who started the purchase (absent for the system's own top-ups): recorded with the purchase. */
+  actor?: Actor;
 }): Promise<CheckoutAnswer> {
   // Before anything is read or created: a refused return URL leaves no trace, here or at Stripe.
   if (input.returnUrl !== undefined && !(await isOwnOrigin(input.returnUrl))) {
@@ -99,12 +103,19 @@ export async function openCheckout(input: {
   const customer = await ensureCustomer(input.accountId);
   const existing = await getPurchase(input.accountId, input.purchaseId);
   if (!existing) {
-    await createPurchase({
-      purchase_id: input.purchaseId,
-      account_id: input.accountId,
-      amount: input.amount,
-      created_at: nowIso(),
-    });
+    await createPurchase(
+      {
+        purchase_id: input.purchaseId,
+        account_id: input.accountId,
+        amount: input.amount,
+        created_at: nowIso(),
+      },
+      input.actor &&
+        auditItem(input.accountId, input.actor, 'purchase.started', {
+          target: input.purchaseId,
+          details: { amount: toWire(input.amount), purchase_id: input.purchaseId },
+        }),
+    );
   }
   const base = await defaultPagesBase();
   const metadata = { account_id: input.accountId, purchase_id: input.purchaseId };

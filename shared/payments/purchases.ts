@@ -2,12 +2,12 @@
 // (pending → paid | failed | expired, and failed/expired → paid when a later payment succeeds), so an older
 // event or a slower reader never overwrites a newer state.
 
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { isConditionFailure, transactWrite } from '../dynamo/transact.ts';
+import { isConditionFailure, type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
 import { isoTime, usd } from '../http/validation.ts';
 import { type Micros, toWire } from '../money.ts';
@@ -42,23 +42,31 @@ export type PurchaseLinks = {
 /** Paid is final; failed and expired can still be overtaken by a payment that succeeds later. */
 const RANK: Record<PurchaseStatus, number> = { pending: 0, failed: 1, expired: 1, paid: 2 };
 
+/** Records a new pending purchase; `audit` (who started it) is written in the same transaction. */
 export async function createPurchase(
   purchase: Omit<Purchase, 'status' | 'status_rank' | 'updated_at'>,
+  audit?: TransactItem,
 ): Promise<void> {
-  await ddb().send(
-    new PutCommand({
-      TableName: config.tableName,
-      Item: {
-        ...keys.purchase(purchase.account_id, purchase.purchase_id),
-        kind: 'purchase',
-        ...purchase,
-        status: 'pending',
-        status_rank: RANK.pending,
-        updated_at: purchase.created_at,
+  const outcome = await transactWrite([
+    {
+      Put: {
+        TableName: config.tableName,
+        Item: {
+          ...keys.purchase(purchase.account_id, purchase.purchase_id),
+          kind: 'purchase',
+          ...purchase,
+          status: 'pending',
+          status_rank: RANK.pending,
+          updated_at: purchase.created_at,
+        },
+        ConditionExpression: 'attribute_not_exists(PK)',
       },
-      ConditionExpression: 'attribute_not_exists(PK)',
-    }),
-  );
+    },
+    ...(audit ? [audit] : []),
+  ]);
+  if (!outcome.committed) {
+    throw new Error(`purchase not created: ${outcome.reasons.map((r) => r.code).join(', ')}`);
+  }
 }
 
 export async function getPurchase(accountId: string, purchaseId: string): Promise<Purchase | undefined> {

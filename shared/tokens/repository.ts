@@ -152,6 +152,7 @@ export async function changeToken(
   record: TokenRecord,
   changes: TokenChanges,
   at: string,
+  audit?: TransactItem,
 ): Promise<TokenRecord | undefined> {
   const set: string[] = ['updated_at = :at'];
   const remove: string[] = [];
@@ -195,6 +196,7 @@ export async function changeToken(
     const resetChanged = record.spend_limit?.reset !== changes.spendLimit.reset;
     items.push(limitSet(record.account_id, record.token_id, changes.spendLimit, resetChanged, at));
   }
+  if (audit) items.push(audit);
   const outcome = await transactWrite(items);
   if (!outcome.committed) {
     if (failedCondition(outcome, 0)) return undefined;
@@ -249,12 +251,13 @@ export type InsertOutcome = 'created' | 'cap_reached' | 'uncounted' | 'guard_tak
 
 /**
  * Stores a prepared token and takes one slot under `cap`, in one transaction; `guard` (a put with its own
- * condition) joins it, so the token exists exactly when the guard does.
+ * condition) joins it, so the token exists exactly when the guard does, and so does `audit` (its entry).
  */
 export async function insertToken(
   prepared: NewToken,
   cap: number,
   guard?: TransactItem,
+  audit?: TransactItem,
 ): Promise<InsertOutcome> {
   const outcome = await transactWrite([
     {
@@ -269,6 +272,7 @@ export async function insertToken(
     },
     ...prepared.items,
     ...(guard ? [guard] : []),
+    ...(audit ? [audit] : []),
   ]);
   if (outcome.committed) return 'created';
   const counter = reasonAt(outcome, 0);
@@ -362,7 +366,7 @@ export async function listAccountTokens(accountId: string): Promise<TokenRecord[
  * revoked (so a second revocation frees nothing). An account without a counter yet is checked to have none,
  * so that its first creation, counting tokens, either sees this revocation or cancels it.
  */
-export async function revokeToken(record: TokenRecord, at: string): Promise<boolean> {
+export async function revokeToken(record: TokenRecord, at: string, audit?: TransactItem): Promise<boolean> {
   const counterKey = keys.tokenCounter(record.account_id);
   const decrement: TransactItem = {
     Update: {
@@ -381,7 +385,7 @@ export async function revokeToken(record: TokenRecord, at: string): Promise<bool
     },
   };
   for (const counter of [decrement, noCounter, decrement]) {
-    const outcome = await revokeWith(record, at, counter);
+    const outcome = await revokeWith(record, at, counter, audit);
     if (outcome.committed) return true;
     if (failedCondition(outcome, 0)) return false;
     if (!failedCondition(outcome, 2)) {
@@ -392,7 +396,7 @@ export async function revokeToken(record: TokenRecord, at: string): Promise<bool
   throw new Error('token revocation kept conflicting with the start of its counter');
 }
 
-function revokeWith(record: TokenRecord, at: string, counter: TransactItem) {
+function revokeWith(record: TokenRecord, at: string, counter: TransactItem, audit?: TransactItem) {
   return transactWrite([
     {
       Update: {
@@ -413,5 +417,6 @@ function revokeWith(record: TokenRecord, at: string, counter: TransactItem) {
       },
     },
     counter,
+    ...(audit ? [audit] : []),
   ]);
 }

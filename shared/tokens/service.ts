@@ -5,6 +5,8 @@
 
 import * as z from 'zod/mini';
 import { newTokenId } from '../accounts/service.ts';
+import { auditItem } from '../audit/trail.ts';
+import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
 import { config, type RateLimit } from '../config.ts';
 import { keys } from '../dynamo/keys.ts';
@@ -181,6 +183,7 @@ export async function issueToken(
   accountId: string,
   request: TokenRequest,
   guard?: TransactItem,
+  actor?: Actor,
 ): Promise<IssuedToken | undefined> {
   // Three passes at most: start the counter of an account from before it, then create.
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -194,7 +197,8 @@ export async function issueToken(
       ...(request.rateLimit ? { rateLimit: request.rateLimit } : {}),
       ...(request.spendLimit ? { spendLimit: request.spendLimit } : {}),
     });
-    const outcome = await insertToken(prepared, MAX_ACTIVE_TOKENS, guard);
+    const audit = actor && tokenCreatedAudit(accountId, actor, prepared.record);
+    const outcome = await insertToken(prepared, MAX_ACTIVE_TOKENS, guard, audit);
     if (outcome === 'guard_taken') return undefined;
     if (outcome === 'cap_reached') throw new TooManyTokensError(MAX_ACTIVE_TOKENS);
     if (outcome === 'uncounted') {
@@ -217,9 +221,46 @@ export async function issueToken(
   throw new Error('token creation kept finding no counter');
 }
 
-/** `POST /v1/tokens`. */
-export async function createToken(accountId: string, request: TokenRequest): Promise<IssuedToken> {
-  const issued = await issueToken(accountId, request);
+/** What the audit trail says of a new token: everything but its secret (and its hash). */
+function tokenCreatedAudit(accountId: string, actor: Actor, record: TokenRecord): TransactItem {
+  return auditItem(accountId, actor, 'token.created', {
+    target: record.token_id,
+    details: {
+      name: record.name,
+      scopes: record.scopes,
+      expires_at: record.valid_until ?? null,
+      spend_limit: wireLimit(record.spend_limit),
+      rate_limit: record.rate_limit ?? null,
+    },
+  });
+}
+
+/** The fields a change sent, each as it was and as it is now (wire form). */
+function tokenChangeDetails(record: TokenRecord, changes: TokenChanges): Record<string, unknown> {
+  const changed: Record<string, { from: unknown; to: unknown }> = {};
+  if (changes.name !== undefined) changed.name = { from: record.name, to: changes.name };
+  if (changes.validUntil !== undefined) {
+    changed.expires_at = { from: record.valid_until ?? null, to: changes.validUntil };
+  }
+  if (changes.spendLimit !== undefined) {
+    changed.spend_limit = {
+      from: wireLimit(record.spend_limit),
+      to: wireLimit(changes.spendLimit ?? undefined),
+    };
+  }
+  if (changes.rateLimit !== undefined) {
+    changed.rate_limit = { from: record.rate_limit ?? null, to: changes.rateLimit };
+  }
+  return { name: record.name, changed };
+}
+
+/** `POST /v1/tokens`; `actor` (who asked) is recorded in the audit trail, with the token. */
+export async function createToken(
+  accountId: string,
+  request: TokenRequest,
+  actor?: Actor,
+): Promise<IssuedToken> {
+  const issued = await issueToken(accountId, request, undefined, actor);
   if (!issued) throw new Error('a token without a guard cannot lose one');
   return issued;
 }
@@ -241,10 +282,17 @@ export async function changeAccountToken(
   accountId: string,
   tokenId: string,
   changes: TokenChanges,
+  actor?: Actor,
 ): Promise<TokenView> {
   const record = await getAccountToken(accountId, tokenId);
   if (!record || record.revoked_at) throw new NotFoundError('Token not found');
-  const changed = await changeToken(record, changes, nowIso());
+  const audit =
+    actor &&
+    auditItem(accountId, actor, 'token.changed', {
+      target: tokenId,
+      details: tokenChangeDetails(record, changes),
+    });
+  const changed = await changeToken(record, changes, nowIso(), audit);
   if (!changed) throw new NotFoundError('Token not found');
   forgetToken(tokenId);
   const [view] = await viewsOf(accountId, [changed]);
@@ -252,10 +300,16 @@ export async function changeAccountToken(
 }
 
 /** Revokes a token of this account; another account's token id is "not found", never "forbidden". */
-export async function revokeAccountToken(accountId: string, tokenId: string): Promise<void> {
+export async function revokeAccountToken(accountId: string, tokenId: string, actor?: Actor): Promise<void> {
   const record = await getAccountToken(accountId, tokenId);
   if (!record || record.revoked_at) throw new NotFoundError('Token not found');
+  const audit =
+    actor &&
+    auditItem(accountId, actor, 'token.revoked', {
+      target: tokenId,
+      details: { name: record.name, scopes: record.scopes },
+    });
   // A racing revocation of the same token won: this one freed nothing and answers as if it came second.
-  if (!(await revokeToken(record, nowIso()))) throw new NotFoundError('Token not found');
+  if (!(await revokeToken(record, nowIso(), audit))) throw new NotFoundError('Token not found');
   forgetRevokedToken(tokenId);
 }

@@ -5,11 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
+import { auditItem } from '../audit/trail.ts';
+import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
 import { config } from '../config.ts';
 import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
-import { failedCondition, transactWrite, updateOrCurrent } from '../dynamo/transact.ts';
+import { failedCondition, type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { isoTime } from '../http/validation.ts';
 import { newUlid } from '../ids.ts';
@@ -90,9 +92,24 @@ export function newWebhookSecret(): string {
   return SECRET_PREFIX + randomBytes(24).toString('base64');
 }
 
+/** The audit entry of a change to an endpoint (`actor` absent: none), with its id and URL, never its secret. */
+function endpointAudit(
+  endpoint: WebhookEndpoint,
+  actor: Actor | undefined,
+  action: 'webhook_endpoint.created' | 'webhook_endpoint.enabled' | 'webhook_endpoint.deleted',
+): TransactItem[] {
+  if (!actor) return [];
+  const details =
+    action === 'webhook_endpoint.created'
+      ? { url: endpoint.url, events: endpoint.events }
+      : { url: endpoint.url };
+  return [auditItem(endpoint.account_id, actor, action, { target: endpoint.id, details })];
+}
+
 export async function createWebhookEndpoint(
   accountId: string,
   input: z.output<typeof newWebhookEndpoint>,
+  actor?: Actor,
 ): Promise<z.output<typeof createdWebhookEndpointSchema>> {
   try {
     await checkWebhookTarget(input.url);
@@ -133,6 +150,7 @@ export async function createWebhookEndpoint(
         ConditionExpression: 'attribute_not_exists(PK)',
       },
     },
+    ...endpointAudit(endpoint, actor, 'webhook_endpoint.created'),
   ]);
   if (!outcome.committed) {
     if (failedCondition(outcome, 0)) {
@@ -205,22 +223,53 @@ export async function getWebhookEndpoint(accountId: string, endpointId: string):
 /** The body of `PATCH /v1/webhook-endpoints/{id}`: only re-enabling for now. */
 export const webhookEndpointChanges = z.strictObject({ enabled: z.literal(true) });
 
-/** Turns a disabled endpoint back on: deliveries of new events resume, its failure run starts afresh. */
-export async function enableWebhookEndpoint(accountId: string, endpointId: string): Promise<WebhookEndpoint> {
-  const result = await updateOrCurrent({
-    TableName: config.tableName,
-    Key: keys.webhookEndpoint(accountId, endpointId),
-    UpdateExpression: 'SET #status = :enabled REMOVE disabled_reason, disabled_at, failing_since',
-    ConditionExpression: 'attribute_exists(PK)',
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':enabled': 'enabled' },
-  });
-  if (!result.written) throw new NotFoundError('No such webhook endpoint');
-  return endpointOf(result.item);
+/**
+ * Turns a disabled endpoint back on: deliveries of new events resume, its failure run starts afresh. One
+ * transaction with its audit entry, so the endpoint is read first (its URL is in the entry).
+ */
+export async function enableWebhookEndpoint(
+  accountId: string,
+  endpointId: string,
+  actor?: Actor,
+): Promise<WebhookEndpoint> {
+  const endpoint = await getWebhookEndpoint(accountId, endpointId);
+  const outcome = await transactWrite([
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: keys.webhookEndpoint(accountId, endpointId),
+        UpdateExpression: 'SET #status = :enabled REMOVE disabled_reason, disabled_at, failing_since',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':enabled': 'enabled' },
+      },
+    },
+    ...endpointAudit(endpoint, actor, 'webhook_endpoint.enabled'),
+  ]);
+  if (!outcome.committed) {
+    if (failedCondition(outcome, 0)) throw new NotFoundError('No such webhook endpoint');
+    throw new Error(`webhook endpoint not enabled: ${JSON.stringify(outcome.reasons)}`);
+  }
+  // As the update left it (the item may also carry `disabled_at`, which the update removed).
+  const {
+    disabled_reason: _reason,
+    failing_since: _since,
+    disabled_at: _at,
+    ...enabled
+  } = endpoint as WebhookEndpoint & { disabled_at?: string };
+  return { ...enabled, status: 'enabled' };
 }
 
 /** Deletes the endpoint and frees its place under the cap; its pending deliveries stop at their next attempt. */
-export async function deleteWebhookEndpoint(accountId: string, endpointId: string): Promise<void> {
+export async function deleteWebhookEndpoint(
+  accountId: string,
+  endpointId: string,
+  actor?: Actor,
+): Promise<void> {
+  // Read first only for the audit entry's URL; the delete's own condition still decides.
+  const audit = actor
+    ? endpointAudit(await getWebhookEndpoint(accountId, endpointId), actor, 'webhook_endpoint.deleted')
+    : [];
   const outcome = await transactWrite([
     {
       Delete: {
@@ -238,6 +287,7 @@ export async function deleteWebhookEndpoint(accountId: string, endpointId: strin
         ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
       },
     },
+    ...audit,
   ]);
   if (outcome.committed) return;
   if (failedCondition(outcome, 0)) throw new NotFoundError('No such webhook endpoint');

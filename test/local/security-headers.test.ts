@@ -245,6 +245,10 @@ const cases: Record<string, Case> = {
       options: { token: demoToken(), body: { name: '' } },
     }),
   },
+  'GET /v1/audit': {
+    success: async () => ({ method: 'GET', path: '/v1/audit', options: { token: demoToken() } }),
+    error: async () => ({ method: 'GET', path: '/v1/audit?cursor=forged', options: { token: demoToken() } }),
+  },
   'GET /v1/tokens': {
     success: async () => ({ method: 'GET', path: '/v1/tokens', options: { token: demoToken() } }),
     error: unauthenticated('GET', '/v1/tokens'),
