@@ -4,6 +4,7 @@
 // holds a secret; GET /v1/audit lists newest first, pages with signed cursors, and needs the billing scope.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '#shared/ids.ts';
+import { caughtMail } from '#shared/notifications/mailer.ts';
 import { findTokenByHash } from '#shared/tokens/repository.ts';
 import { fundedAccount } from '../support/accounts.ts';
 import { type CallResult, call } from '../support/api.ts';
@@ -208,6 +209,83 @@ describe('the audit trail of a customer’s changes', () => {
       ['webhook_endpoint.created', actor, created.body.id, { url, events: ['credits.balance.low'] }],
     ]);
     expect(JSON.stringify(entries)).not.toContain(created.body.secret);
+  });
+});
+
+describe('the audit trail of members', () => {
+  it('records invitations, role changes and removals with the token or the member who made them; a 409 records nothing', async () => {
+    // Prepare: a token invites the first owner; the owner, signed in by email, manages the rest.
+    process.env.PUBLIC_BASE_URL = 'http://localhost:3000';
+    const { token, actor } = await customer();
+    const owner = await call('POST', '/v1/members', {
+      token,
+      body: { email: 'Boss@Example.com', role: 'owner' },
+    });
+    expectOk(owner, 201);
+    const asked = await call('POST', '/auth/email', {
+      body: { email: 'boss@example.com' },
+      sourceIp: '203.0.113.77',
+    });
+    expectOk(asked, 202);
+    const mail = caughtMail().find((caught) => caught.to[0] === 'boss@example.com');
+    const secret = /\/auth\/callback\?token=([A-Za-z0-9_-]{43})/.exec(mail?.text ?? '')?.[1];
+    const callback = await call('GET', '/auth/callback', { query: { token: secret ?? '' } });
+    expect(callback.status).toBe(302);
+    const session = {
+      cookies: [callback.cookies[0]!.split(';')[0]!],
+      headers: { 'x-requested-with': 'credits-dashboard' },
+    };
+
+    // Act
+    const invited = await call('POST', '/v1/members', {
+      ...session,
+      body: { email: 'eng@example.com', role: 'viewer' },
+    });
+    const promoted = await call('PATCH', `/v1/members/${invited.body.id}`, {
+      ...session,
+      body: { role: 'billing' },
+    });
+    const lastOwner = await call('PATCH', `/v1/members/${owner.body.id}`, {
+      ...session,
+      body: { role: 'viewer' },
+    });
+    const removed = await call('DELETE', `/v1/members/${invited.body.id}`, { ...session });
+
+    // Assess
+    expectOk(invited, 201);
+    expectOk(promoted, 200);
+    expectContractError(lastOwner, 409, 'last_owner');
+    expectOk(removed, 204);
+    const member = { type: 'member', id: owner.body.id, email: 'boss@example.com' };
+    const entries = (await trail(token)).filter((entry) => entry.action.startsWith('member.'));
+    expect(
+      entries.map(({ action, actor: who, target, details }) => ({ action, who, target, details })),
+    ).toEqual([
+      {
+        action: 'member.removed',
+        who: member,
+        target: invited.body.id,
+        details: { email: 'eng@example.com', role: 'billing' },
+      },
+      {
+        action: 'member.role_changed',
+        who: member,
+        target: invited.body.id,
+        details: { email: 'eng@example.com', role: 'billing' },
+      },
+      {
+        action: 'member.invited',
+        who: member,
+        target: invited.body.id,
+        details: { email: 'eng@example.com', role: 'viewer' },
+      },
+      {
+        action: 'member.invited',
+        who: actor,
+        target: owner.body.id,
+        details: { email: 'boss@example.com', role: 'owner' },
+      },
+    ]);
   });
 });
 
