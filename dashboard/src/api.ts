@@ -121,7 +121,8 @@ function explain(status: number, code: string, given: string): string {
     case 'no_payment_method':
       return 'No payment method is saved yet: buy credits once by card or PayPal to save a method, then enable auto-refill.';
     case 'wrong_billing_mode':
-      return 'This setting applies to postpaid accounts only.';
+      // Checkout and auto-refill are for prepaid accounts, the spend limit for postpaid ones: one code for both.
+      return "Your account's billing mode does not allow this (buying credits and auto-refill are for prepaid accounts, the spend limit for postpaid ones). Reload the page to see your account as it is now.";
     case 'not_found':
       return given && given !== 'Not found' ? `${given}.` : 'That was not found: it may have been removed.';
     case 'rate_limited':
