@@ -69,6 +69,9 @@ async function parkOnPrices() {
   await page.getByRole('table', { name: 'Every feature’s price, in USD' }).waitFor();
 }
 
+/** Requests to the stack at `path`, whatever their query. */
+const at = (path: string) => (url: URL) => url.origin === stack.url && url.pathname === path;
+
 /** Holds the next request to `path` until the returned function is called, so the view's loading state shows. */
 async function hold(path: string): Promise<() => void> {
   let release!: () => void;
@@ -76,7 +79,7 @@ async function hold(path: string): Promise<() => void> {
     release = resolve;
   });
   await page.route(
-    `${stack.url}${path}`,
+    at(path),
     async (route) => {
       await gate;
       await route.fallback();
@@ -89,7 +92,7 @@ async function hold(path: string): Promise<() => void> {
 /** Answers the next request to `path` with a 503 in the contract's error shape. */
 async function failNext(path: string) {
   await page.route(
-    `${stack.url}${path}`,
+    at(path),
     (route) =>
       route.fulfill({ status: 503, json: { error: 'Unavailable', code: 'temporarily_unavailable' } }),
     { times: 1 },
@@ -356,6 +359,127 @@ describe('Prices and Tokens: loading, list, error', () => {
     await alert.getByRole('button', { name: 'Try again' }).click();
     await expect.poll(() => page.getByRole('alert').count()).toBe(0);
     await expect.poll(() => page.getByRole('button', { name: /^Revoke/ }).count()).toBeGreaterThan(0);
+  });
+});
+
+describe('Overview, Usage, Transactions, Notifications, Webhooks, Tokens: loading, and the errors not pinned elsewhere', () => {
+  it('Overview: "Loading spend…" and "Loading today\'s requests…", then the figures', async () => {
+    await parkOnPrices();
+    const release = await hold('/v1/usage');
+    await openView('Overview');
+    await loadingText('spend').waitFor();
+    await loadingText("today's requests").waitFor();
+    await checked('overview-loading');
+    release();
+    await page.locator('#requests-today').waitFor();
+    expect(await loadingText('spend').count()).toBe(0);
+    expect(await page.locator('#requests-today').textContent()).toContain('0');
+  });
+
+  it('Overview: a failed usage read shows the error box with a retry, and Today says it could not be read', async () => {
+    await parkOnPrices();
+    await failNext('/v1/usage');
+    await openView('Overview');
+    const alert = page.locator('main').getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('The billing service had a problem');
+    expect(await page.locator('#today-unread').textContent()).toBe(
+      "Today's requests could not be read just now.",
+    );
+    expect(await loadingText('spend').count()).toBe(0);
+    expect(await loadingText("today's requests").count()).toBe(0);
+    await checked('overview-usage-error', { phone: true });
+    await provoked(503, '/v1/usage');
+    await alert.getByRole('button', { name: 'Try again' }).click();
+    await page.locator('#requests-today').waitFor();
+    expect(await page.locator('main').getByRole('alert').count()).toBe(0);
+  });
+
+  it('Usage: "Loading usage…" (not the previous view) until the figures come', async () => {
+    const release = await hold('/v1/usage');
+    await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Usage' }).click();
+    await loadingText('usage').waitFor();
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Usage');
+    await checked('usage-loading');
+    release();
+    await page.locator('#usage-empty').waitFor();
+    expect(await loadingText('usage').count()).toBe(0);
+  });
+
+  it('Usage: a failed read leaves only the error box, and Try again recovers', async () => {
+    await parkOnPrices();
+    await failNext('/v1/usage');
+    await openView('Usage');
+    const alert = page.locator('main').getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('The billing service had a problem');
+    expect(await loadingText('usage').count()).toBe(0);
+    expect(await page.locator('#usage-total').count()).toBe(0);
+    await checked('usage-error', { phone: true });
+    await provoked(503, '/v1/usage');
+    await alert.getByRole('button', { name: 'Try again' }).click();
+    await page.locator('#usage-total').waitFor();
+    expect(await page.locator('main').getByRole('alert').count()).toBe(0);
+  });
+
+  it('Transactions: "Loading transactions…", then the entries', async () => {
+    const release = await hold('/v1/transactions');
+    await openView('Transactions');
+    await loadingText('transactions').waitFor();
+    await checked('transactions-loading');
+    release();
+    const others = page.getByRole('table', { name: 'Other entries, newest first' });
+    await others.waitFor();
+    expect(await others.locator('tbody').textContent()).toContain('Purchase');
+    expect(await loadingText('transactions').count()).toBe(0);
+  });
+
+  it('Notifications: "Loading notification settings…", then the settings; a failed read, then Try again', async () => {
+    await parkOnPrices();
+    const release = await hold('/v1/notifications');
+    await openView('Notifications');
+    await loadingText('notification settings').waitFor();
+    await checked('notifications-loading');
+    release();
+    const settings = page.getByRole('heading', { level: 2, name: 'Settings' });
+    await settings.waitFor();
+    expect(await loadingText('notification settings').count()).toBe(0);
+
+    await parkOnPrices();
+    await failNext('/v1/notifications');
+    await page
+      .getByRole('navigation', { name: 'Dashboard' })
+      .getByRole('link', { name: 'Notifications' })
+      .click();
+    const alert = page.locator('main').getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('The billing service had a problem');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Notifications');
+    expect(await loadingText('notification settings').count()).toBe(0);
+    await checked('notifications-error', { phone: true });
+    await provoked(503, '/v1/notifications');
+    await alert.getByRole('button', { name: 'Try again' }).click();
+    await settings.waitFor();
+    expect(await page.locator('main').getByRole('alert').count()).toBe(0);
+  });
+
+  it('Webhooks and Tokens: "Loading webhook endpoints…" and "Loading tokens…", then their lists', async () => {
+    const endpoints = await hold('/v1/webhook-endpoints');
+    await openView('Webhooks');
+    await loadingText('webhook endpoints').waitFor();
+    await checked('webhooks-loading');
+    endpoints();
+    await page.getByText('No webhook endpoints yet.', { exact: false }).waitFor();
+    expect(await loadingText('webhook endpoints').count()).toBe(0);
+
+    await parkOnPrices();
+    const tokens = await hold('/v1/tokens');
+    await openView('Tokens');
+    await loadingText('tokens').waitFor();
+    await checked('tokens-loading');
+    tokens();
+    await expect.poll(() => page.getByRole('button', { name: /^Revoke/ }).count()).toBeGreaterThan(0);
+    expect(await loadingText('tokens').count()).toBe(0);
   });
 });
 

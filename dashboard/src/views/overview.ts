@@ -303,7 +303,11 @@ async function render(context: ViewContext): Promise<void> {
         spend.firstChild!,
         errorBox(error, () => void drawUsage()),
       );
-      today.replaceChildren(today.firstChild!);
+      // Today's figures come from the same answer: say so rather than leave an empty card.
+      today.replaceChildren(
+        today.firstChild!,
+        h('p', { class: 'muted', id: 'today-unread' }, "Today's requests could not be read just now."),
+      );
     }
   };
   await Promise.all([drawWarnings(), drawUsage()]);
