@@ -44,9 +44,19 @@ export function whenUnauthorized(listener: UnauthorizedListener): void {
  */
 export const client = createClient<paths>({ baseUrl: location.origin, cache: 'no-store' });
 
+/**
+ * What a call made after the customer signed out fails with, before anything is sent: a view still loading
+ * when "Sign out" is clicked would otherwise send its remaining calls without a token, and their 401s would
+ * redraw the sign-in form with "Your token was not accepted".
+ */
+export function signedOut(): ApiError {
+  return new ApiError(0, 'signed_out', 'You are signed out. Sign in again to continue.', [], null);
+}
+
 client.use({
   onRequest: ({ request }) => {
     const token = session.token();
+    if (!token && !request.headers.has('authorization')) throw signedOut();
     // A sign-in sends the token it is trying; every other call sends the session's.
     if (token && !request.headers.has('authorization'))
       request.headers.set('authorization', `Bearer ${token}`);
@@ -76,7 +86,8 @@ export async function answer<T>(
   let result: { data?: T; error?: unknown; response: Response };
   try {
     result = await call;
-  } catch {
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
     throw new ApiError(
       0,
       'network_error',

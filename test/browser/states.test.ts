@@ -564,3 +564,46 @@ describe('Limit and invoices (postpaid): loading, no invoices, error, list', () 
     await checked('postpaid-invoices-list', { phone: true });
   });
 });
+
+describe('Signing out while a view still loads', () => {
+  it('leaves the sign-in form alone: no view drawn over it, no navigation, no 401s, no "not accepted"', async () => {
+    // Reopened with the session still in the tab: the start reads the balance, then the overview reads it again
+    // and, with it, its warnings and usage. The overview's read is held while "Sign out" is clicked.
+    let gate!: () => void;
+    const held = new Promise<void>((resolve) => {
+      gate = resolve;
+    });
+    await signIn(postpaid.token);
+    const credits = at('/v1/credits');
+    let reads = 0;
+    let heldSeen!: () => void;
+    const overviewReading = new Promise<void>((resolve) => {
+      heldSeen = resolve;
+    });
+    await page.route(credits, async (route) => {
+      reads += 1;
+      if (reads === 2) {
+        heldSeen();
+        await held;
+      }
+      await route.fallback();
+    });
+    try {
+      await page.goto(`${stack.url}/`);
+      await overviewReading;
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('Billing token').waitFor();
+      gate();
+      // Whatever the held answer would have drawn or sent would be there by now.
+      await page.waitForLoadState('networkidle');
+      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in');
+      expect(await page.locator('main').getByRole('alert').count()).toBe(0);
+      expect(await page.locator('#nav').isVisible()).toBe(false);
+      expect(await page.locator('#balance-chip').isVisible()).toBe(false);
+      await checked('signed-out-while-loading');
+    } finally {
+      gate();
+      await page.unroute(credits);
+    }
+  });
+});

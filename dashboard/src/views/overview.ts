@@ -252,6 +252,8 @@ function round2(amount: number): number {
 
 async function render(context: ViewContext): Promise<void> {
   const credits = await context.refreshCredits();
+  // Moved to another view (or signed out) while the balance was read: this view must not draw over it.
+  if (!context.isCurrent()) return;
   const spend = section('Daily spend, last 30 days', loading('spend'));
   const today = section('Today', loading("today's requests"));
   const alerts = h('div', { id: 'overview-warnings', class: 'stack', hidden: true });
