@@ -1,11 +1,13 @@
 // Issue 17, item 1's last piece: the empty, loading, error and success states of the views whose tests did not
-// pin them yet (Buy, Auto-refill, Limit and invoices, Prices, Tokens' list), each with a screenshot under
-// test-output/screenshots/ (`states-<view>-<state>`), and axe-core at 1280 × 900 and 390 × 844 for the empty
-// and error states (0 violations, no sideways scrolling). Loading is seen by holding the view's request in
-// page.route() until the placeholder is checked; a failing read is a 503 answered by page.route(); refusals
-// are the API's own (a 400 under a lowered CHECKOUT_MAX_USD, a 409 after the account changes billing mode,
-// a 409 without a saved card). Each provoked failed request's console error is removed by its status and URL
-// only, so any other console error still fails the test.
+// pin them yet (Buy, Auto-refill, Limit and invoices, Prices, Tokens' list; the loading state of Overview,
+// Usage, Transactions, Notifications and Webhooks, and the read errors of Overview, Usage and Notifications),
+// each with a screenshot under test-output/screenshots/ (`states-<view>-<state>`), and axe-core at 1280 × 900
+// (and at 390 × 844, with no sideways scrolling, for the empty and error states): 0 violations. Loading is
+// seen by holding the view's request in page.route() until the placeholder is checked; a failing read is a
+// 503 answered by page.route(); refusals are the API's own (a 400 under a lowered CHECKOUT_MAX_USD, 409s after
+// the account changes billing mode, a 409 without a saved card). Each provoked failed request's console error
+// is removed by its status and URL only, so any other console error still fails the test. Last, signing out
+// while the overview still loads leaves the sign-in form alone.
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/server.ts';
@@ -562,6 +564,27 @@ describe('Limit and invoices (postpaid): loading, no invoices, error, list', () 
     expect(await rows.nth(1).textContent()).toContain('$3.002');
     expect(await rows.nth(1).getByRole('link').textContent()).toBe('View the 2026-10 invoice');
     await checked('postpaid-invoices-list', { phone: true });
+  });
+
+  it("shows the limit's refusal (409: the account is no longer postpaid) as an alert, the limit unchanged", async () => {
+    await setMode(postpaid.account_id, 'prepaid');
+    try {
+      await page.getByLabel('Monthly spend limit (USD)').fill('50');
+      await page.getByRole('button', { name: 'Save limit' }).click();
+      const alert = page.locator('main').getByRole('alert');
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain("Your account's billing mode does not allow this");
+      expect(await page.locator('#limit-state').textContent()).toBe(
+        'No monthly limit: calls are never refused for spend.',
+      );
+      await checked('postpaid-limit-409', { phone: true });
+      await provoked(409, '/v1/billing/spend-limit');
+    } finally {
+      await setMode(postpaid.account_id, 'postpaid');
+    }
+    expect(
+      (await http('GET', '/v1/credits', { token: postpaid.token })).body.monthly_spend_limit ?? null,
+    ).toBe(null);
   });
 });
 
