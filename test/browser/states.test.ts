@@ -347,6 +347,18 @@ describe('Prices and Tokens: loading, list, error', () => {
     expect(await page.getByRole('alert').count()).toBe(0);
   });
 
+  it('Prices: an empty catalog says "No priced features yet." (no table)', async () => {
+    await openView('Overview');
+    await page.route(at('/v1/prices'), (route) => route.fulfill({ json: { data: [] } }), { times: 1 });
+    await openView('Prices');
+    await page.getByText('No priced features yet.').waitFor();
+    expect(await page.getByRole('table').count()).toBe(0);
+    expect(await loadingText('prices').count()).toBe(0);
+    await checked('prices-empty', { phone: true });
+    // Off Prices, so the next test's parkOnPrices() opens it afresh (a link to the open view draws nothing).
+    await openView('Buy credits');
+  });
+
   it('Tokens: a failed list leaves only the error box, the create form stays, and Try again recovers', async () => {
     await parkOnPrices();
     await failNext('/v1/tokens');
