@@ -44,9 +44,19 @@ export function whenUnauthorized(listener: UnauthorizedListener): void {
  */
 export const client = createClient<paths>({ baseUrl: location.origin, cache: 'no-store' });
 
+/**
+ * What a call made after the customer signed out fails with, before anything is sent: a view still loading
+ * when "Sign out" is clicked would otherwise send its remaining calls without a token, and their 401s would
+ * redraw the sign-in form with "Your token was not accepted".
+ */
+export function signedOut(): ApiError {
+  return new ApiError(0, 'signed_out', 'You are signed out. Sign in again to continue.', [], null);
+}
+
 client.use({
   onRequest: ({ request }) => {
     const token = session.token();
+    if (!token && !request.headers.has('authorization')) throw signedOut();
     // A sign-in sends the token it is trying; every other call sends the session's.
     if (token && !request.headers.has('authorization'))
       request.headers.set('authorization', `Bearer ${token}`);
@@ -76,7 +86,8 @@ export async function answer<T>(
   let result: { data?: T; error?: unknown; response: Response };
   try {
     result = await call;
-  } catch {
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
     throw new ApiError(
       0,
       'network_error',
@@ -121,7 +132,8 @@ function explain(status: number, code: string, given: string): string {
     case 'no_payment_method':
       return 'No payment method is saved yet: buy credits once by card or PayPal to save a method, then enable auto-refill.';
     case 'wrong_billing_mode':
-      return 'This setting applies to postpaid accounts only.';
+      // Checkout and auto-refill are for prepaid accounts, the spend limit for postpaid ones: one code for both.
+      return "Your account's billing mode does not allow this (buying credits and auto-refill are for prepaid accounts, the spend limit for postpaid ones). Reload the page to see your account as it is now.";
     case 'not_found':
       return given && given !== 'Not found' ? `${given}.` : 'That was not found: it may have been removed.';
     case 'rate_limited':

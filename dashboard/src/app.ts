@@ -1,6 +1,15 @@
 // Dashboard entry: sign-in with a billing token, the navigation, and the hash router that renders one view
 // at a time (#overview, #buy, …), so the page is static files and needs no server-side routes.
-import { ApiError, answer, type Credits, client, session, whenUnauthorized, withToken } from './api.ts';
+import {
+  ApiError,
+  answer,
+  type Credits,
+  client,
+  session,
+  signedOut,
+  whenUnauthorized,
+  withToken,
+} from './api.ts';
 import { h, tidyTables } from './dom.ts';
 import { money } from './format.ts';
 import { announce, errorBox, type View, type ViewContext } from './ui.ts';
@@ -73,7 +82,11 @@ function showChip(current: Credits): void {
 }
 
 async function refreshCredits(): Promise<Credits> {
-  credits = await answer(client.GET('/v1/credits'));
+  const token = session.token();
+  const fresh = await answer(client.GET('/v1/credits'));
+  // Signed out (or in as someone else) while this was read: the header is no longer this answer's to draw.
+  if (!token || session.token() !== token) throw signedOut();
+  credits = fresh;
   showChip(credits);
   drawNav(currentView());
   return credits;
@@ -205,7 +218,8 @@ async function start(moveFocus: boolean): Promise<void> {
     try {
       await refreshCredits();
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return; // whenUnauthorized shows the form
+      // whenUnauthorized shows the form after a 401; after a sign-out in between, the form is already there.
+      if (error instanceof ApiError && (error.status === 401 || error.code === 'signed_out')) return;
       main.replaceChildren(
         h('h1', { tabindex: '-1' }, 'Billing dashboard'),
         errorBox(error, () => void start(true)),

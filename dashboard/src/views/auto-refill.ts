@@ -3,7 +3,17 @@
 import { ApiError, type AutoRefill, answer, client } from '../api.ts';
 import { field, h } from '../dom.ts';
 import { money, paymentMethod, readAmount, when } from '../format.ts';
-import { announce, busy, errorBox, fieldProblem, page, section, type View, type ViewContext } from '../ui.ts';
+import {
+  announce,
+  busy,
+  errorBox,
+  fieldProblem,
+  loading,
+  page,
+  section,
+  type View,
+  type ViewContext,
+} from '../ui.ts';
 import { FOLLOWING_KEY, follow } from './buy.ts';
 
 const MAX_CONSECUTIVE_FAILURES = 3;
@@ -183,6 +193,8 @@ function settingsForm(
 }
 
 async function render(context: ViewContext): Promise<void> {
+  // The previous view must not stay on screen while the settings are read.
+  page(context, 'Auto-refill', loading('auto-refill settings'));
   const settings = await answer(client.GET('/v1/billing/auto-refill'));
   if (!context.isCurrent()) return;
   // A top-up the bank wanted confirmed comes back here (the return page's link): it is followed like a

@@ -1,6 +1,6 @@
 // Dashboard › Buy credits: choose an amount, pay on the checkout page, come back to a page that follows the
 // purchase until it is paid and shows the new balance; the purchase history below.
-import { answer, client, newIdempotencyKey, type Purchase, withIdempotencyKey } from '../api.ts';
+import { ApiError, answer, client, newIdempotencyKey, type Purchase, withIdempotencyKey } from '../api.ts';
 import { h, table } from '../dom.ts';
 import { money, purchaseStates, readAmount, when } from '../format.ts';
 import {
@@ -120,11 +120,27 @@ function purchaseForm(): HTMLElement {
         announce(`Opening the payment page for ${money(checked.value)}…`);
         location.assign(checkout.checkout_url);
       } catch (error) {
-        result.replaceChildren(errorBox(error));
+        showRefusal(error, custom, result);
       }
     });
   });
   return form;
+}
+
+/**
+ * A refused checkout: the API's 400 about the amount (its limits are configurable, so it can refuse what this
+ * page accepts) next to the amount field, which takes focus; anything else as an alert below the button.
+ */
+function showRefusal(error: unknown, custom: HTMLInputElement, result: HTMLElement): void {
+  const about = error instanceof ApiError && error.status === 400 ? error.details : [];
+  const amount = about.filter((detail) => detail.field === 'amount');
+  if (amount.length && amount.length === about.length) {
+    const problem = amount.map((detail) => detail.problem.trim()).join('; ');
+    fieldProblem(custom, `The amount ${problem}${/[.!?]$/.test(problem) ? '' : '.'}`);
+    custom.focus();
+    return;
+  }
+  result.replaceChildren(errorBox(error));
 }
 
 /**

@@ -252,6 +252,8 @@ function round2(amount: number): number {
 
 async function render(context: ViewContext): Promise<void> {
   const credits = await context.refreshCredits();
+  // Moved to another view (or signed out) while the balance was read: this view must not draw over it.
+  if (!context.isCurrent()) return;
   const spend = section('Daily spend, last 30 days', loading('spend'));
   const today = section('Today', loading("today's requests"));
   const alerts = h('div', { id: 'overview-warnings', class: 'stack', hidden: true });
@@ -303,7 +305,11 @@ async function render(context: ViewContext): Promise<void> {
         spend.firstChild!,
         errorBox(error, () => void drawUsage()),
       );
-      today.replaceChildren(today.firstChild!);
+      // Today's figures come from the same answer: say so rather than leave an empty card.
+      today.replaceChildren(
+        today.firstChild!,
+        h('p', { class: 'muted', id: 'today-unread' }, "Today's requests could not be read just now."),
+      );
     }
   };
   await Promise.all([drawWarnings(), drawUsage()]);

@@ -105,7 +105,7 @@ async function drawInvoices(context: ViewContext, holder: HTMLElement): Promise<
       data.length
         ? table(
             'Invoices, newest first',
-            ['Period', 'Amount', 'State', 'Due', ''],
+            ['Period', 'Amount', 'State', 'Due', 'Invoice'],
             data.map((invoice) => [
               invoice.period,
               money(invoice.amount),
@@ -139,7 +139,10 @@ async function drawInvoices(context: ViewContext, holder: HTMLElement): Promise<
 }
 
 async function render(context: ViewContext): Promise<void> {
+  // The previous view must not stay on screen while the limit is read.
+  page(context, 'Spend limit and invoices', loading('your spend limit'));
   await context.refreshCredits();
+  if (!context.isCurrent()) return;
   const invoices = h('div', {}, loading('invoices'));
   page(
     context,

@@ -18,9 +18,7 @@ function row(entry: Price): HTMLTableRowElement {
 }
 
 async function render(context: ViewContext): Promise<void> {
-  const placeholder = loading('prices');
-  const problems = h('div', {});
-  const content = h('div', {}, placeholder);
+  const content = h('div', {});
   page(
     context,
     'Prices',
@@ -33,11 +31,12 @@ async function render(context: ViewContext): Promise<void> {
           'uses; dynamically priced features are charged what the service reports for the call.',
       ),
       content,
-      problems,
     ),
   );
+  // One place for the list's state: loading, the table (or "No priced features yet."), or the error box, so
+  // a failed read never leaves "Loading prices…" above its error.
   const load = async () => {
-    problems.replaceChildren();
+    content.replaceChildren(loading('prices'));
     try {
       const list = await answer(client.GET('/v1/prices'));
       if (!context.isCurrent()) return;
@@ -67,7 +66,7 @@ async function render(context: ViewContext): Promise<void> {
           : h('p', { class: 'muted' }, 'No priced features yet.'),
       );
     } catch (error) {
-      if (context.isCurrent()) problems.replaceChildren(errorBox(error, () => void load()));
+      if (context.isCurrent()) content.replaceChildren(errorBox(error, () => void load()));
     }
   };
   await load();

@@ -3,7 +3,7 @@ import { answer, client, type Token } from '../api.ts';
 import { spendChart } from '../chart.ts';
 import { field, h } from '../dom.ts';
 import { day, daysAgo, money } from '../format.ts';
-import { busy, errorBox, fieldProblem, page, section, type View, type ViewContext } from '../ui.ts';
+import { busy, errorBox, fieldProblem, loading, page, section, type View, type ViewContext } from '../ui.ts';
 
 type Step = 'day' | 'week' | 'month';
 
@@ -54,6 +54,8 @@ async function tokenChoices(): Promise<Token[] | undefined> {
 }
 
 async function render(context: ViewContext): Promise<void> {
+  // The previous view must not stay on screen while the token filter's choices are read.
+  page(context, 'Usage', loading('usage'));
   const tokens = await tokenChoices();
   if (!context.isCurrent()) return;
   const step = h(
@@ -113,6 +115,7 @@ async function render(context: ViewContext): Promise<void> {
     };
     // Say which token the figures are for, so a filtered total is never read as the account's.
     const tokenName = tokenId ? (tokens?.find((t) => t.id === tokenId)?.name ?? tokenId) : '';
+    results.replaceChildren(loading('usage'));
     try {
       const usage = await answer(client.GET('/v1/usage', { params: { query } }));
       if (!context.isCurrent()) return;
