@@ -10,6 +10,7 @@ export const ROLES: readonly Role[] = ['viewer', 'billing', 'owner'];
 export type AccountChoice = { id: string; name: string; role: Role };
 /** GET /auth/session: the signed-in person, the account they act in (null until chosen) and all of theirs. */
 export type SignedIn = { email: string; account: AccountChoice | null; accounts: AccountChoice[] };
+type SessionAnswer = Omit<SignedIn, 'email'> & { email: string | null };
 
 export function roleAtLeast(role: Role, needed: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(needed);
@@ -46,14 +47,13 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T 
   return parsed as T | undefined;
 }
 
-/** The session's person and account, or null when there is no (valid) session cookie. */
+/**
+ * The session's person and account, or null when there is no (valid) session cookie: the API then answers
+ * 200 with `email: null` (not a 401, which the browser would log on every visit by a signed-out reader).
+ */
 export async function signedIn(): Promise<SignedIn | null> {
-  try {
-    return (await call<SignedIn>('GET', '/auth/session')) ?? null;
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 404)) return null;
-    throw error;
-  }
+  const answer = await call<SessionAnswer>('GET', '/auth/session');
+  return answer?.email ? { ...answer, email: answer.email } : null;
 }
 
 /** Asks for a sign-in link; the API answers the same whether or not the address is a member. */

@@ -18,7 +18,14 @@ import { newUlid, ulidFrom } from '../../shared/ids.ts';
 import { applyCredit, ledgerPut } from '../../shared/ledger/ledger.ts';
 import type { LedgerEntry } from '../../shared/ledger/types.ts';
 import type { Micros } from '../../shared/money.ts';
-import { type ConsoleProblem, type InPage, launchChromium, screenshot, watchConsole } from './browser.ts';
+import {
+  type ConsoleProblem,
+  type InPage,
+  launchChromium,
+  screenshot,
+  signInWithToken,
+  watchConsole,
+} from './browser.ts';
 
 let stack: LocalStack;
 let browser: Browser;
@@ -72,8 +79,7 @@ async function signIn(token: string) {
   await page.goto(`${stack.url}/`);
   const signOut = page.getByRole('button', { name: 'Sign out' });
   if (await signOut.isVisible()) await signOut.click();
-  await page.getByLabel('Billing token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInWithToken(page, token);
   await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
 }
 
