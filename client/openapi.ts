@@ -153,7 +153,7 @@ export interface paths {
         };
         /**
          * The audit trail of billing changes, newest first
-         * @description Who (`actor`: a member signed in by email, an API token, or the operator) changed what (`action`, `target`, `details`) and when. Recorded with each change, in its own transaction: purchases started, auto-refill settings, spend limits, tokens created, changed or revoked, notification settings, webhook endpoints, members and roles, and the operator's mode switches, grants, corrections and balance shards. Automatic changes (auto-refill charges) are not listed. Never holds a secret. Pages follow `next_cursor`. A billing token, or an owner's session.
+         * @description Who (`actor`: a member signed in by email, an API token, or the operator) changed what (`action`, `target`, `details`) and when. Recorded with each change, in its own transaction: purchases started, auto-refill settings, spend limits, tokens created, changed or revoked, notification settings, webhook endpoints, members and roles, and the operator's mode switches, grants, corrections and balance shards. Automatic changes (auto-refill charges) are not listed. Never holds a secret. Pages follow `next_cursor`. A billing token, or an owner's session. Dashboard session: the `owner` role or above (and `x-requested-with: credits-dashboard` unless GET).
          */
         get: operations["getV1Audit"];
         put?: never;

@@ -5,11 +5,29 @@ import type { paths } from '../../client/openapi.ts';
 
 const TOKEN_KEY = 'credits-billing.token';
 
-/** The token lives in session storage only: it is gone when the tab closes, and never in a cookie. */
+/**
+ * Two ways in: a member signed in by email holds an HttpOnly session cookie the page never sees (the
+ * browser sends it on every same-origin call); a developer may paste a billing token instead, which lives in
+ * session storage only: it is gone when the tab closes, and never in a cookie.
+ */
+let memberAccount: string | null = null;
+
 export const session = {
   token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
   signIn: (token: string): void => sessionStorage.setItem(TOKEN_KEY, token),
-  signOut: (): void => sessionStorage.removeItem(TOKEN_KEY),
+  /** A member's session cookie now acts in this account (the page cannot read the cookie itself). */
+  signInMember: (accountId: string): void => {
+    memberAccount = accountId;
+  },
+  signOut: (): void => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    memberAccount = null;
+  },
+  /**
+   * Who the page is signed in as: the token, or the member's account; null when signed out. An answer read
+   * under another identity (signed out, or switched account, meanwhile) is not the page's to draw.
+   */
+  identity: (): string | null => session.token() ?? (memberAccount ? `member:${memberAccount}` : null),
 };
 
 export type Problem = { field: string; problem: string };
@@ -56,14 +74,19 @@ export function signedOut(): ApiError {
 client.use({
   onRequest: ({ request }) => {
     const token = session.token();
-    if (!token && !request.headers.has('authorization')) throw signedOut();
+    if (!session.identity() && !request.headers.has('authorization')) throw signedOut();
     // A sign-in sends the token it is trying; every other call sends the session's.
     if (token && !request.headers.has('authorization'))
       request.headers.set('authorization', `Bearer ${token}`);
     request.headers.set('accept', 'application/json');
+    // The API refuses a cookie-authorised change without it (CSRF): no other site can send this header.
+    request.headers.set('x-requested-with', DASHBOARD_REQUESTED_WITH);
     return request;
   },
 });
+
+/** The header every call of the page carries: the API's CSRF check for cookie sessions. */
+export const DASHBOARD_REQUESTED_WITH = 'credits-dashboard';
 
 /** A bearer token for one call (signing in), instead of the session's. */
 export function withToken(token: string): { headers: { authorization: string } } {
@@ -102,7 +125,7 @@ export async function answer<T>(
   throw error;
 }
 
-function errorFrom(response: Response, body: unknown): ApiError {
+export function errorFrom(response: Response, body: unknown): ApiError {
   const shaped = (body ?? {}) as { error?: unknown; code?: unknown; details?: unknown };
   const code = typeof shaped.code === 'string' ? shaped.code : `http_${response.status}`;
   const given = typeof shaped.error === 'string' ? shaped.error : '';
@@ -122,7 +145,16 @@ function explain(status: number, code: string, given: string): string {
     case 'unauthorized':
       return 'Your token was not accepted: it is unknown, mistyped or revoked. Sign in again with a valid billing token.';
     case 'forbidden':
-      return 'This token may not do that: this page needs a token with the billing scope.';
+      // A session's refusal names the role it needs; a token's is about its scope.
+      return /\brole\b/i.test(given)
+        ? `${given.replace(/\.$/, '')}.`
+        : 'This token may not do that: this page needs a token with the billing scope.';
+    case 'last_owner':
+      return 'An account keeps at least one owner: make someone else an owner first.';
+    case 'already_member':
+      return 'That address is already a member of this account.';
+    case 'too_many_members':
+      return 'This account has as many members as it may have. Remove one first.';
     case 'subscription_inactive':
       return 'Your AWS Marketplace subscription is not active. Renew it in the AWS console to use the API again.';
     case 'insufficient_credits':

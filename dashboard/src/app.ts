@@ -1,5 +1,6 @@
-// Dashboard entry: sign-in with a billing token, the navigation, and the hash router that renders one view
-// at a time (#overview, #buy, …), so the page is static files and needs no server-side routes.
+// Dashboard entry: sign-in (by email link, or with a billing token), the account switcher, the navigation,
+// and the hash router that renders one view at a time (#overview, #buy, …), so the page is static files and
+// needs no server-side routes.
 import {
   ApiError,
   answer,
@@ -10,9 +11,10 @@ import {
   whenUnauthorized,
   withToken,
 } from './api.ts';
-import { h, tidyTables } from './dom.ts';
+import { emailLink, roleNames, type SignedIn, signedIn, signOutSession, switchAccount } from './auth.ts';
+import { field, h, tidyTables } from './dom.ts';
 import { money } from './format.ts';
-import { announce, errorBox, type View, type ViewContext } from './ui.ts';
+import { announce, errorBox, roleBlock, type View, type ViewContext } from './ui.ts';
 import { buy, FOLLOWING_KEY, takeCheckoutReturn } from './views/buy.ts';
 import { overview } from './views/overview.ts';
 
@@ -20,8 +22,20 @@ import { overview } from './views/overview.ts';
  * A view loaded when first opened: its module is a chunk of its own (dashboard/build.ts splits them), so the
  * first page carries only the overview, the sign-in and the buying flow the checkout return needs.
  */
-function later(id: string, title: string, shows: View['shows'], load: () => Promise<View>): View {
-  return { id, title, shows, render: async (context) => (await load()).render(context) };
+function later(
+  id: string,
+  title: string,
+  shows: View['shows'],
+  load: () => Promise<View>,
+  role?: View['role'],
+): View {
+  return {
+    id,
+    title,
+    shows,
+    ...(role ? { role } : {}),
+    render: async (context) => (await load()).render(context),
+  };
 }
 
 const prepaid: View['shows'] = (current) => current.billing_mode === 'prepaid';
@@ -35,6 +49,7 @@ const views: View[] = [
     'Auto-refill',
     prepaid,
     async () => (await import('./views/auto-refill.ts')).autoRefill,
+    'billing',
   ),
   later(
     'postpaid',
@@ -49,15 +64,17 @@ const views: View[] = [
     always,
     async () => (await import('./views/transactions.ts')).transactions,
   ),
-  later('tokens', 'Tokens', always, async () => (await import('./views/tokens.ts')).tokens),
+  later('tokens', 'Tokens', always, async () => (await import('./views/tokens.ts')).tokens, 'owner'),
   later(
     'notifications',
     'Notifications',
     always,
     async () => (await import('./views/notifications.ts')).notifications,
+    'billing',
   ),
-  later('webhooks', 'Webhooks', always, async () => (await import('./views/webhooks.ts')).webhooks),
-  later('audit', 'Audit', always, async () => (await import('./views/audit.ts')).audit),
+  later('webhooks', 'Webhooks', always, async () => (await import('./views/webhooks.ts')).webhooks, 'owner'),
+  later('members', 'Members', always, async () => (await import('./views/members.ts')).members, 'owner'),
+  later('audit', 'Audit', always, async () => (await import('./views/audit.ts')).audit, 'owner'),
   later('prices', 'Prices', always, async () => (await import('./views/prices.ts')).prices),
 ];
 
@@ -67,8 +84,17 @@ tidyTables(main);
 const nav = document.getElementById('nav')!;
 const chip = document.getElementById('balance-chip')!;
 const signOutButton = document.getElementById('sign-out') as HTMLButtonElement;
+const who = document.getElementById('who')!;
 
 let credits: Credits | undefined;
+/** The email sign-in's person and account; undefined when signed in with a token (or not at all). */
+let member: SignedIn | undefined;
+
+/** The member's session now acts in `person.account` (or in none yet); the API client follows it. */
+function setMember(person: SignedIn | undefined): void {
+  setMember(person);
+  if (person?.account) session.signInMember(person.account.id);
+}
 let renderCount = 0;
 
 function showChip(current: Credits): void {
@@ -82,10 +108,10 @@ function showChip(current: Credits): void {
 }
 
 async function refreshCredits(): Promise<Credits> {
-  const token = session.token();
+  const identity = session.identity();
   const fresh = await answer(client.GET('/v1/credits'));
   // Signed out (or in as someone else) while this was read: the header is no longer this answer's to draw.
-  if (!token || session.token() !== token) throw signedOut();
+  if (!identity || session.identity() !== identity) throw signedOut();
   credits = fresh;
   showChip(credits);
   drawNav(currentView());
@@ -117,8 +143,78 @@ function drawNav(active: View): void {
   );
 }
 
+/** Who is signed in and, for a member of several accounts, the switcher between them. */
+function drawWho(): void {
+  if (!member?.account) {
+    who.hidden = true;
+    who.replaceChildren();
+    return;
+  }
+  const current = member.account;
+  who.hidden = false;
+  const label = h('span', { class: 'who-name' }, `${member.email} · ${roleNames[current.role]}`);
+  if (member.accounts.length < 2) {
+    who.replaceChildren(label, h('span', { class: 'who-account' }, current.name));
+    return;
+  }
+  const picker = h(
+    'select',
+    { id: 'account-switcher', 'aria-label': 'Account' },
+    ...member.accounts.map((account) =>
+      h(
+        'option',
+        { value: account.id, selected: account.id === current.id },
+        `${account.name} (${roleNames[account.role]})`,
+      ),
+    ),
+  );
+  picker.addEventListener('change', () => void chooseAccount(picker.value));
+  who.replaceChildren(label, picker);
+}
+
+async function chooseAccount(accountId: string): Promise<void> {
+  try {
+    setMember(await switchAccount(accountId));
+  } catch (error) {
+    main.replaceChildren(h('h1', { tabindex: '-1' }, 'Switch account'), errorBox(error));
+    return;
+  }
+  credits = undefined;
+  renderCount++;
+  drawWho();
+  await start(true);
+  announce(`Now in ${member?.account?.name ?? 'the account'}.`);
+}
+
+/** A member of several accounts picks one after signing in. */
+function accountPicker(person: SignedIn): void {
+  credits = undefined;
+  nav.hidden = true;
+  chip.hidden = true;
+  signOutButton.hidden = false;
+  document.title = 'Choose an account · Billing dashboard';
+  main.replaceChildren(
+    h('h1', { tabindex: '-1' }, 'Choose an account'),
+    h('p', {}, `${person.email} is a member of these accounts. You can switch later from the header.`),
+    h(
+      'ul',
+      { class: 'account-choices' },
+      ...person.accounts.map((account) => {
+        const button = h(
+          'button',
+          { type: 'button', 'data-account-id': account.id },
+          `${account.name} · ${roleNames[account.role]}`,
+        );
+        button.addEventListener('click', () => void chooseAccount(account.id));
+        return h('li', {}, button);
+      }),
+    ),
+  );
+  main.querySelector<HTMLElement>('h1')?.focus();
+}
+
 async function route(moveFocus: boolean): Promise<void> {
-  if (!session.token() || !credits) return;
+  if ((!session.token() && !member?.account) || !credits) return;
   const view = currentView();
   const count = ++renderCount;
   const context: ViewContext = {
@@ -126,6 +222,7 @@ async function route(moveFocus: boolean): Promise<void> {
     credits,
     refreshCredits,
     isCurrent: () => count === renderCount,
+    ...(member?.account ? { role: member.account.role } : {}),
   };
   drawNav(view);
   // A message from the previous view ("saved", "revoked") would read as news about this one.
@@ -133,7 +230,9 @@ async function route(moveFocus: boolean): Promise<void> {
   document.title = `${view.title} · Billing dashboard`;
   main.setAttribute('aria-busy', 'true');
   try {
-    await view.render(context);
+    const blocked = view.role ? roleBlock(context, view.role, `The ${view.title} page`) : null;
+    if (blocked) main.replaceChildren(h('h1', { tabindex: '-1' }, view.title), blocked);
+    else await view.render(context);
   } catch (error) {
     if (!context.isCurrent()) return;
     main.replaceChildren(
@@ -146,12 +245,55 @@ async function route(moveFocus: boolean): Promise<void> {
   if (moveFocus && context.isCurrent()) main.querySelector<HTMLElement>('h1')?.focus();
 }
 
-function signInForm(message?: string): void {
-  credits = undefined;
-  nav.hidden = true;
-  chip.hidden = true;
-  signOutButton.hidden = true;
-  document.title = 'Sign in · Billing dashboard';
+/** Asks for an email sign-in link; the answer reads the same whether or not the address is a member. */
+function emailForm(): HTMLFormElement {
+  const prefill = new URLSearchParams(location.search).get('signin') ?? '';
+  const input = h('input', {
+    id: 'email',
+    type: 'email',
+    autocomplete: 'email',
+    spellcheck: 'false',
+    required: true,
+    value: prefill.includes('@') ? prefill : '',
+  });
+  const submit = h('button', { type: 'submit' }, 'Email me a sign-in link');
+  const result = h('div', {});
+  const form = h(
+    'form',
+    { class: 'stack sign-in', novalidate: true, id: 'email-sign-in' },
+    field('Work email', input, 'We email you a link that signs you in. It works once, for 15 minutes.'),
+    submit,
+    result,
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const email = input.value.trim();
+    if (!/^[^@\s]+@[^@\s]+$/.test(email)) {
+      result.replaceChildren(h('p', { class: 'error', role: 'alert' }, 'Enter your email address.'));
+      input.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      await emailLink(email);
+      result.replaceChildren(
+        h(
+          'p',
+          { class: 'success', role: 'status', id: 'link-sent' },
+          `If ${email} is a member of an account, a sign-in link is on its way. Open it in this browser within 15 minutes.`,
+        ),
+      );
+    } catch (error) {
+      result.replaceChildren(errorBox(error));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** Developers may still sign in with a billing token (the same secret their code uses). */
+function tokenForm(): HTMLFormElement {
   const input = h('input', {
     id: 'token',
     type: 'password',
@@ -160,7 +302,7 @@ function signInForm(message?: string): void {
     required: true,
     'aria-describedby': 'token-help',
   });
-  const submit = h('button', { type: 'submit' }, 'Sign in');
+  const submit = h('button', { type: 'submit', class: 'secondary' }, 'Sign in with token');
   const problem = h('div', {});
   const form = h(
     'form',
@@ -186,6 +328,7 @@ function signInForm(message?: string): void {
     try {
       credits = await answer(client.GET('/v1/credits', withToken(token)), { signingIn: true });
       session.signIn(token);
+      member = undefined;
       await start(true);
       announce('Signed in.');
     } catch (error) {
@@ -195,6 +338,26 @@ function signInForm(message?: string): void {
       submit.disabled = false;
     }
   });
+  return form;
+}
+
+function signInForm(message?: string): void {
+  credits = undefined;
+  member = undefined;
+  session.signOut();
+  drawWho();
+  nav.hidden = true;
+  chip.hidden = true;
+  signOutButton.hidden = true;
+  document.title = 'Sign in · Billing dashboard';
+  const email = emailForm();
+  const token = h(
+    'details',
+    { class: 'token-sign-in' },
+    h('summary', {}, 'Sign in with a billing token instead'),
+    tokenForm(),
+  );
+  if (new URLSearchParams(location.search).get('signin') === 'token') token.open = true;
   // Slice C (issue 17): back from a payment on another address (or in a new tab), the sign-in is not there.
   const returning = sessionStorage.getItem(FOLLOWING_KEY)?.startsWith('pur_')
     ? h(
@@ -207,13 +370,15 @@ function signInForm(message?: string): void {
     h('h1', { tabindex: '-1' }, 'Sign in'),
     ...(message ? [h('p', { class: 'error', role: 'alert' }, message)] : []),
     ...(returning ? [returning] : []),
-    h('section', { class: 'card' }, form),
+    h('section', { class: 'card' }, email),
+    h('section', { class: 'card' }, token),
   );
-  input.focus();
+  email.querySelector('input')?.focus();
 }
 
 async function start(moveFocus: boolean): Promise<void> {
   signOutButton.hidden = false;
+  drawWho();
   if (!credits) {
     try {
       await refreshCredits();
@@ -233,19 +398,53 @@ async function start(moveFocus: boolean): Promise<void> {
 }
 
 whenUnauthorized((error) => {
+  const wasMember = member !== undefined;
   session.signOut();
-  signInForm(error.message);
+  signInForm(wasMember ? 'Your session has ended. Sign in again.' : error.message);
 });
 
-signOutButton.addEventListener('click', () => {
+signOutButton.addEventListener('click', async () => {
+  const wasMember = member !== undefined;
   session.signOut();
   renderCount++;
+  if (wasMember) {
+    try {
+      await signOutSession();
+    } catch {
+      // The cookie is HttpOnly: if the API cannot be reached, the session ends at its expiry instead.
+    }
+  }
   signInForm();
   announce('Signed out.');
 });
 
 window.addEventListener('hashchange', () => void route(true));
 
-takeCheckoutReturn();
-if (session.token()) void start(false);
-else signInForm();
+/** Signed in by token (this tab), by session cookie (an email link), or not yet. */
+async function boot(): Promise<void> {
+  takeCheckoutReturn();
+  if (session.token()) return start(false);
+  let person: SignedIn | null;
+  try {
+    person = await signedIn();
+  } catch (error) {
+    main.replaceChildren(
+      h('h1', { tabindex: '-1' }, 'Billing dashboard'),
+      errorBox(error, () => void boot()),
+    );
+    return;
+  }
+  if (!person) return signInForm();
+  setMember(person);
+  if (!person.account) {
+    if (person.accounts.length === 1) return chooseAccount(person.accounts[0]!.id);
+    if (person.accounts.length === 0) {
+      member = undefined;
+      return signInForm('This address is no longer a member of any account.');
+    }
+    return accountPicker(person);
+  }
+  return start(false);
+}
+
+void boot();

@@ -1,5 +1,6 @@
 // Dashboard: what every view shares: the context it renders in, status announcements and error boxes.
 import { ApiError, type Credits } from './api.ts';
+import { type Role, roleAtLeast, roleNames } from './auth.ts';
 import { h } from './dom.ts';
 
 export type ViewContext = {
@@ -9,6 +10,8 @@ export type ViewContext = {
   refreshCredits(): Promise<Credits>;
   /** False once the customer has moved to another view: late answers must not draw over it. */
   isCurrent(): boolean;
+  /** The signed-in member's role in the account; undefined when signed in with a billing token. */
+  role?: Role;
 };
 
 export type View = {
@@ -16,8 +19,33 @@ export type View = {
   title: string;
   /** Whether this account sees the view (postpaid pages only for postpaid accounts, and so on). */
   shows(credits: Credits): boolean;
+  /** The least role a member needs to use the view (the API's route table); others see why they cannot. */
+  role?: Role;
   render(context: ViewContext): Promise<void>;
 };
+
+const roleNeeds: Record<Role, string> = {
+  viewer: 'any role',
+  billing: 'the Billing or Owner role',
+  owner: 'the Owner role',
+};
+
+/**
+ * Why the signed-in member cannot do something here, or null when they can (a billing token can do
+ * everything). Shown instead of, or next to, the controls their role may not use.
+ */
+export function roleBlock(
+  context: Pick<ViewContext, 'role'>,
+  needed: Role,
+  what: string,
+): HTMLElement | null {
+  if (!context.role || roleAtLeast(context.role, needed)) return null;
+  return h(
+    'p',
+    { class: 'notice role-notice' },
+    `${what} needs ${roleNeeds[needed]}. You are a ${roleNames[context.role]} of this account: ask an owner if you need more.`,
+  );
+}
 
 /** Says something to screen readers and shows it in the status bar, without moving focus. */
 export function announce(message: string): void {
@@ -94,4 +122,33 @@ export function fieldProblem(input: HTMLInputElement | HTMLSelectElement, messag
   }
   if (describedBy.length) input.setAttribute('aria-describedby', describedBy.join(' '));
   else input.removeAttribute('aria-describedby');
+}
+
+/** A modal confirmation; resolves true when the customer confirms. Escape or Cancel resolve false. */
+export function confirmDialog(title: string, text: string, confirmLabel: string): Promise<boolean> {
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const confirm = h('button', { type: 'button', class: 'danger' }, confirmLabel);
+  const dialog = h(
+    'dialog',
+    { 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text' },
+    h('h2', { id: 'confirm-title' }, title),
+    h('p', { id: 'confirm-text', class: 'wrap' }, text),
+    h('div', { class: 'actions' }, cancel, confirm),
+  );
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    const close = (yes: boolean) => {
+      dialog.close();
+      dialog.remove();
+      resolve(yes);
+    };
+    cancel.addEventListener('click', () => close(false));
+    confirm.addEventListener('click', () => close(true));
+    dialog.addEventListener('cancel', (event) => {
+      event.preventDefault();
+      close(false);
+    });
+    dialog.showModal();
+    cancel.focus();
+  });
 }

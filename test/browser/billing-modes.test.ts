@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { resetClock } from '#shared/clock.ts';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
 import { stackClient } from '../support/http.ts';
-import { type ConsoleProblem, launchChromium, screenshot, watchConsole } from './browser.ts';
+import { type ConsoleProblem, launchChromium, screenshot, signInWithToken, watchConsole } from './browser.ts';
 
 const ADMIN = 'billing-modes-admin';
 
@@ -80,8 +80,7 @@ async function newTab(): Promise<Page> {
 
 async function signIn(tab: Page, token: string): Promise<void> {
   await tab.goto(`${stack.url}/`);
-  await tab.getByLabel('Billing token').fill(token);
-  await tab.getByRole('button', { name: 'Sign in' }).click();
+  await signInWithToken(tab, token);
   await tab.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
 }
 
@@ -210,8 +209,7 @@ describe('billing modes in the dashboard (Chromium)', () => {
     await tab.getByRole('link', { name: 'Open the billing dashboard' }).click();
     await tab.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
     expect(new URL(tab.url()).origin).toBe(new URL(stack.url).origin);
-    await tab.getByLabel('Billing token').fill(token);
-    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(tab, token);
     await tab.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     expect(await tab.locator('#balance-chip').textContent()).toBe('Billed through AWS');
     const billing = tab.getByRole('region', { name: 'Billing' });

@@ -154,3 +154,16 @@ export function useDashboard(
   });
   return harness;
 }
+
+/**
+ * Signs in with a billing token, the dashboard's second way in (email links are the first): opens the
+ * "Sign in with a billing token instead" disclosure, pastes the token and submits.
+ */
+export async function signInWithToken(page: Page, token: string): Promise<void> {
+  const disclosure = page.locator('details.token-sign-in');
+  await disclosure.waitFor();
+  if (!(await disclosure.evaluate((element) => (element as unknown as { open: boolean }).open)))
+    await disclosure.locator('summary').click();
+  await page.getByLabel('Billing token').fill(token);
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
+}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../dashboard/build.ts';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
 import { axeViolations } from './axe.ts';
-import { type ConsoleProblem, launchChromium, screenshot, watchConsole } from './browser.ts';
+import { type ConsoleProblem, launchChromium, screenshot, signInWithToken, watchConsole } from './browser.ts';
 
 /** The page's budget, every file gzip-compressed (issue 17: under 25 KB). */
 const PAGE_BUDGET_BYTES = 25_000;
@@ -143,8 +143,7 @@ describe('dashboard checks: every view at two sizes', () => {
       const problems: ConsoleProblem[] = watchConsole(page, stack.url);
       try {
         await page.goto(`${stack.url}/`);
-        await page.getByLabel('Billing token').fill(stack.demo!.token);
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await signInWithToken(page, stack.demo!.token);
         await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
         const links = await navLinks(page);
         expect(links.length).toBeGreaterThanOrEqual(8);

@@ -15,6 +15,7 @@ import {
   launchChromium,
   SCREENSHOTS,
   screenshot,
+  signInWithToken,
   watchConsole,
 } from './browser.ts';
 
@@ -84,8 +85,7 @@ describe('billing dashboard in Chromium', () => {
   it('refuses an unknown token with a clear message', async () => {
     await page.goto(`${stack.url}/`);
     await screenshot(page, '01-sign-in');
-    await page.getByLabel('Billing token').fill('crd_not_a_real_token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(page, 'crd_not_a_real_token');
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('Your token was not accepted');
     expect(await page.evaluate(() => (globalThis as unknown as InPage).sessionStorage.length)).toBe(0);
     // Chromium logs every refused fetch as a console error; this 401 is the one this test provokes.
@@ -94,8 +94,7 @@ describe('billing dashboard in Chromium', () => {
   });
 
   it('signs in with the demo token (session storage only) and loads light', async () => {
-    await page.getByLabel('Billing token').fill(token());
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(page, token());
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     expect(await page.locator('#balance').textContent()).toBe('$10.00');
     expect(
@@ -405,8 +404,7 @@ describe('billing dashboard in Chromium', () => {
     const postpaidProblems = watchConsole(postpaid, stack.url);
     try {
       await postpaid.goto(`${stack.url}/`);
-      await postpaid.getByLabel('Billing token').fill(created.token);
-      await postpaid.getByRole('button', { name: 'Sign in' }).click();
+      await signInWithToken(postpaid, created.token);
       await postpaid.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
       expect(await postpaid.locator('#period-usage').textContent()).toBe('$0.00');
       expect(await postpaid.locator('#spend-limit').textContent()).toBe('No limit');
@@ -460,8 +458,7 @@ describe('billing dashboard in Chromium', () => {
     const tabProblems = watchConsole(tab, stack.url);
     const signIn = async (bearer: string) => {
       await tab.goto(`${stack.url}/`);
-      await tab.getByLabel('Billing token').fill(bearer);
-      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await signInWithToken(tab, bearer);
       await tab.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     };
     const open = async (name: string) => {
@@ -503,9 +500,9 @@ describe('billing dashboard in Chromium', () => {
 
   it('signs out and forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('Billing token').waitFor();
+    await page.getByLabel('Work email').waitFor();
     expect(await page.evaluate(() => (globalThis as unknown as InPage).sessionStorage.length)).toBe(0);
     await page.reload();
-    await page.getByLabel('Billing token').waitFor();
+    await page.getByLabel('Work email').waitFor();
   });
 });

@@ -1,7 +1,7 @@
 import type { Page, Request } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/server.ts';
-import { type InPage, screenshot, useDashboard } from './browser.ts';
+import { type InPage, screenshot, signInWithToken, useDashboard } from './browser.ts';
 
 const ADMIN_KEY = 'browser-admin';
 
@@ -61,8 +61,7 @@ async function caughtMail(): Promise<CaughtMail[]> {
 describe('dashboard Notifications view', () => {
   it('says that nobody is emailed before any recipient is set', async () => {
     await page.goto(`${stack.url}/`);
-    await page.getByLabel('Billing token').fill(stack.demo!.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(page, stack.demo!.token);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     await openView('Notifications');
 

@@ -9,7 +9,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { featureColour } from '../../dashboard/src/colours.ts';
 import { type LocalStack, startLocalStack } from '../../local/server.ts';
 import { stackClient } from '../support/http.ts';
-import { type ConsoleProblem, type InPage, launchChromium, screenshot, watchConsole } from './browser.ts';
+import {
+  type ConsoleProblem,
+  type InPage,
+  launchChromium,
+  screenshot,
+  signInWithToken,
+  watchConsole,
+} from './browser.ts';
 
 const ADMIN = 'browser-admin';
 
@@ -74,8 +81,7 @@ async function signedIn(token: string, width = 1280, height = 900): Promise<Page
   const tab = await context.newPage();
   problems = watchConsole(tab, stack.url);
   await tab.goto(`${stack.url}/`);
-  await tab.getByLabel('Billing token').fill(token);
-  await tab.getByRole('button', { name: 'Sign in' }).click();
+  await signInWithToken(tab, token);
   await tab.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
   return tab;
 }
@@ -165,8 +171,7 @@ describe('the overview warns', () => {
       route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answer) }),
     );
     await tab.goto(`${stack.url}/`);
-    await tab.getByLabel('Billing token').fill(token);
-    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(tab, token);
     const warning = tab.locator('#warn-refill-suspended');
     await warning.waitFor();
     expect(await warning.getAttribute('role')).toBe('alert');
@@ -208,8 +213,7 @@ describe('the overview warns', () => {
       }),
     );
     await tab.goto(`${stack.url}/`);
-    await tab.getByLabel('Billing token').fill(token);
-    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(tab, token);
     const warning = tab.locator('#warn-refill-threshold');
     await warning.waitFor();
     expect(await warning.getAttribute('role')).toBe('status');
@@ -280,8 +284,7 @@ describe('the overview warns', () => {
       }),
     );
     await tab.goto(`${stack.url}/`);
-    await tab.getByLabel('Billing token').fill(token);
-    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(tab, token);
     const limit = tab.locator('#warn-spend-limit');
     await limit.waitFor();
     expect(await limit.getAttribute('role')).toBe('alert');

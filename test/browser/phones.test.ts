@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/server.ts';
-import { screenshot, useDashboard } from './browser.ts';
+import { screenshot, signInWithToken, useDashboard } from './browser.ts';
 
 const harness = useDashboard('phones', { context: { viewport: { width: 390, height: 844 } } });
 let stack: LocalStack;
@@ -143,8 +143,7 @@ describe('the dashboard on a phone', () => {
     ).toBe(201);
 
     await page.goto(`${stack.url}/`);
-    await page.getByLabel('Billing token').fill(token());
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(page, token());
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
   });
 

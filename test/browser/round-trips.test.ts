@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/server.ts';
 import { stackClient } from '../support/http.ts';
-import { screenshot, useDashboard } from './browser.ts';
+import { screenshot, signInWithToken, useDashboard } from './browser.ts';
 
 const ADMIN = 'browser-admin';
 
@@ -36,8 +36,7 @@ async function openView(name: string, heading = name) {
 describe('Stripe round trips return to the dashboard view they started from', () => {
   it('a purchase from Buy comes back to Buy, with its outcome shown once', async () => {
     await page.goto(`${stack.url}/`);
-    await page.getByLabel('Billing token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(page, token);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     await openView('Buy credits');
     await page.getByLabel('$25.00').check();
@@ -97,8 +96,7 @@ describe('Stripe round trips return to the dashboard view they started from', ()
         'Welcome back from the payment page: sign in to see its outcome.',
       );
       await screenshot(page, 'rt-04-sign-in-on-return');
-      await page.getByLabel('Billing token').fill(token);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await signInWithToken(page, token);
     }
 
     await page.getByRole('heading', { level: 1, name: 'Auto-refill' }).waitFor();

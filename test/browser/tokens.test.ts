@@ -1,7 +1,7 @@
 import type { Page, Request } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/server.ts';
-import { type InPage, screenshot, useDashboard, watchConsole } from './browser.ts';
+import { type InPage, screenshot, signInWithToken, useDashboard, watchConsole } from './browser.ts';
 
 const TIME_ZONE = 'Asia/Kolkata';
 
@@ -90,8 +90,7 @@ let secret = '';
 describe('dashboard Tokens view: spend limits, expiry and spend per token', () => {
   it('creates a token with a weekly spend limit and an expiry typed in local time', async () => {
     await page.goto(`${stack.url}/`);
-    await page.getByLabel('Billing token').fill(stack.demo!.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(page, stack.demo!.token);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     await openView('Tokens');
 
@@ -293,8 +292,7 @@ describe('dashboard Tokens view: spend limits, expiry and spend per token', () =
     try {
       await later.clock.setFixedTime(new Date(Date.now() + 60 * 60_000));
       await later.goto(`${stack.url}/`);
-      await later.getByLabel('Billing token').fill(stack.demo!.token);
-      await later.getByRole('button', { name: 'Sign in' }).click();
+      await signInWithToken(later, stack.demo!.token);
       await later.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
       await later
         .getByRole('navigation', { name: 'Dashboard' })

@@ -18,7 +18,7 @@ import { newUlid, ulidFrom } from '../../shared/ids.ts';
 import { applyCredit, ledgerPut } from '../../shared/ledger/ledger.ts';
 import type { LedgerEntry } from '../../shared/ledger/types.ts';
 import type { Micros } from '../../shared/money.ts';
-import { type InPage, screenshot, useDashboard } from './browser.ts';
+import { type InPage, screenshot, signInWithToken, useDashboard } from './browser.ts';
 
 // The shared harness again: the console errors its failed-request test once saw were 401s from the dashboard
 // itself (signIn() reopens the page with the previous session and clicks Sign out while the overview still
@@ -43,8 +43,7 @@ async function signIn(token: string) {
   await page.goto(`${stack.url}/`);
   const signOut = page.getByRole('button', { name: 'Sign out' });
   if (await signOut.isVisible()) await signOut.click();
-  await page.getByLabel('Billing token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInWithToken(page, token);
   await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
 }
 

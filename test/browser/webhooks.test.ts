@@ -4,7 +4,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/server.ts';
 import { axeViolations } from './axe.ts';
-import { type InPage, screenshot, useDashboard } from './browser.ts';
+import { type InPage, screenshot, signInWithToken, useDashboard } from './browser.ts';
 
 // bypassCSP: axe-core is injected as an inline script, which the page's policy refuses.
 const harness = useDashboard('browser-webhooks', { context: { bypassCSP: true } });
@@ -67,8 +67,7 @@ const endpointItem = (url: string) => page.getByRole('listitem', { name: url });
 describe('dashboard Webhooks view', () => {
   it('says that no endpoint is set up yet', async () => {
     await page.goto(`${stack.url}/`);
-    await page.getByLabel('Billing token').fill(stack.demo!.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(page, stack.demo!.token);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     await openView('Webhooks');
     await page.getByText('No webhook endpoints yet.', { exact: false }).waitFor();

@@ -308,6 +308,7 @@ async function render(context: ViewContext): Promise<void> {
 }
 
 export const buy: View = {
+  role: 'billing',
   id: 'buy',
   title: 'Buy credits',
   shows: (credits) => credits.billing_mode === 'prepaid',

@@ -10,6 +10,7 @@ import {
   fieldProblem,
   loading,
   page,
+  roleBlock,
   section,
   type View,
   type ViewContext,
@@ -79,6 +80,12 @@ function limitForm(context: ViewContext): HTMLElement {
     h('div', { class: 'actions' }, save, remove),
     result,
   );
+  // A viewer sees the limit but may not change it: the controls are disabled, with the reason.
+  const blocked = roleBlock(context, 'billing', 'Changing the spend limit');
+  if (blocked) {
+    for (const control of [input, save, remove]) control.disabled = true;
+    form.prepend(blocked);
+  }
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     result.replaceChildren();

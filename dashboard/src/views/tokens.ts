@@ -25,6 +25,7 @@ import {
 import {
   announce,
   busy,
+  confirmDialog,
   errorBox,
   fieldProblem,
   loading,
@@ -197,39 +198,15 @@ function revealed(created: CreatedToken): HTMLElement {
   return box;
 }
 
-/** A modal confirmation; resolves true when the customer confirms. Escape or Cancel resolve false. */
+/** Revoking asks first; revoking the token this tab is signed in with says it signs out. */
 function confirmRevoke(token: Token): Promise<boolean> {
   const own = isCurrentSession(token);
-  const cancel = h('button', { type: 'button', class: 'secondary', value: 'cancel' }, 'Cancel');
-  const confirm = h('button', { type: 'button', class: 'danger', value: 'revoke' }, 'Revoke token');
-  const dialog = h(
-    'dialog',
-    { 'aria-labelledby': 'revoke-title', 'aria-describedby': 'revoke-text' },
-    h('h2', { id: 'revoke-title' }, `Revoke “${token.name}”?`),
-    h(
-      'p',
-      { id: 'revoke-text' },
-      `Calls with ${token.prefix} stop working within a minute. This cannot be undone.`,
-      own ? ' It is the token you are signed in with: you will be signed out.' : '',
-    ),
-    h('div', { class: 'actions' }, cancel, confirm),
+  return confirmDialog(
+    `Revoke “${token.name}”?`,
+    `Calls with ${token.prefix} stop working within a minute. This cannot be undone.` +
+      (own ? ' It is the token you are signed in with: you will be signed out.' : ''),
+    'Revoke token',
   );
-  document.body.append(dialog);
-  return new Promise((resolve) => {
-    const close = (answer: boolean) => {
-      dialog.close();
-      dialog.remove();
-      resolve(answer);
-    };
-    cancel.addEventListener('click', () => close(false));
-    confirm.addEventListener('click', () => close(true));
-    dialog.addEventListener('cancel', (event) => {
-      event.preventDefault();
-      close(false);
-    });
-    dialog.showModal();
-    cancel.focus();
-  });
 }
 
 /**

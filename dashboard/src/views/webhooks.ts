@@ -9,6 +9,7 @@ import { when } from '../format.ts';
 import {
   announce,
   busy,
+  confirmDialog,
   errorBox,
   fieldProblem,
   loading,
@@ -96,39 +97,6 @@ function revealed(created: Created): HTMLElement {
     h('div', { class: 'copy-row' }, field('Signing secret', secret), copy, copied),
   );
   return box;
-}
-
-/** A modal confirmation; resolves true when the customer confirms. Escape or Cancel resolve false. */
-function confirmDelete(endpoint: Endpoint): Promise<boolean> {
-  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-  const confirm = h('button', { type: 'button', class: 'danger' }, 'Delete endpoint');
-  const dialog = h(
-    'dialog',
-    { 'aria-labelledby': 'delete-title', 'aria-describedby': 'delete-text' },
-    h('h2', { id: 'delete-title' }, 'Delete this endpoint?'),
-    h(
-      'p',
-      { id: 'delete-text', class: 'wrap' },
-      `${endpoint.url} gets no more events, and deliveries still pending stop. This cannot be undone.`,
-    ),
-    h('div', { class: 'actions' }, cancel, confirm),
-  );
-  document.body.append(dialog);
-  return new Promise((resolve) => {
-    const close = (yes: boolean) => {
-      dialog.close();
-      dialog.remove();
-      resolve(yes);
-    };
-    cancel.addEventListener('click', () => close(false));
-    confirm.addEventListener('click', () => close(true));
-    dialog.addEventListener('cancel', (event) => {
-      event.preventDefault();
-      close(false);
-    });
-    dialog.showModal();
-    cancel.focus();
-  });
 }
 
 const deliveryStatus: Record<Delivery['status'], string> = {
@@ -232,7 +200,13 @@ function endpointCard(context: ViewContext, endpoint: Endpoint, list: HTMLElemen
 
   const remove = button('Delete', 'danger', 'Delete');
   remove.addEventListener('click', async () => {
-    if (!(await confirmDelete(endpoint))) {
+    if (
+      !(await confirmDialog(
+        'Delete this endpoint?',
+        `${endpoint.url} gets no more events, and deliveries still pending stop. This cannot be undone.`,
+        'Delete endpoint',
+      ))
+    ) {
       remove.focus();
       return;
     }
