@@ -92,7 +92,7 @@ let member: SignedIn | undefined;
 
 /** The member's session now acts in `person.account` (or in none yet); the API client follows it. */
 function setMember(person: SignedIn | undefined): void {
-  setMember(person);
+  member = person;
   if (person?.account) session.signInMember(person.account.id);
 }
 let renderCount = 0;

@@ -63,18 +63,21 @@ export async function sendSignInLink(email: string): Promise<void> {
   }
 }
 
-/** The account a fresh sign-in lands in: the most recently joined, else the first by name. */
+/**
+ * The account a fresh sign-in lands in: a person with one account is in it; a member of several picks one
+ * (GET /auth/session lists them with `account: null`, the dashboard shows the choice, PUT /auth/session
+ * takes it), so nobody acts in an account they did not choose.
+ */
 export function chooseAccount(memberships: readonly Membership[]): Membership | undefined {
-  const joined = memberships
-    .filter(({ member }) => member.joined_at !== undefined)
-    .sort((a, b) => (b.member.joined_at ?? '').localeCompare(a.member.joined_at ?? ''));
-  return joined[0] ?? memberships[0];
+  return memberships.length === 1 ? memberships[0] : undefined;
 }
 
-/** A used sign-in link's person gets a session in their chosen account; undefined when they are in none. */
+/** A used sign-in link's person gets a session (in their account, if one); undefined when they are in none. */
 export async function signIn(email: string): Promise<{ sessionId: string; session: Session } | undefined> {
-  const chosen = chooseAccount(await liveMemberships(email));
-  if (!chosen) return undefined;
+  const memberships = await liveMemberships(email);
+  if (!memberships.length) return undefined;
+  const chosen = chooseAccount(memberships);
+  if (!chosen) return createSession(email, undefined);
   const { account_id, member_id } = chosen.member;
   await markJoined(account_id, member_id);
   return createSession(email, { accountId: account_id, memberId: member_id });

@@ -91,9 +91,16 @@ describe('email sign-in through the local stack', () => {
     );
     const cookie = { cookie: setCookie[0]!.split(';')[0]! };
 
+    // A member of two accounts picks one first: until then the session acts in none.
     const session = await send('GET', '/auth/session', { headers: cookie });
     expect(session.status).toBe(200);
-    expect(((await session.json()) as { account: { id: string } }).account.id).toBe(first);
+    expect(((await session.json()) as { account: unknown }).account).toBeNull();
+    expect((await send('GET', '/v1/credits', { headers: cookie })).status).toBe(401);
+    const picked = await send('PUT', '/auth/session', {
+      headers: { ...cookie, ...CSRF },
+      body: { account_id: first },
+    });
+    expect(picked.status).toBe(200);
     expect((await send('GET', '/v1/tokens', { headers: cookie })).status).toBe(200);
     expect((await send('POST', '/v1/tokens', { headers: cookie, body: { name: 'x' } })).status).toBe(403);
 

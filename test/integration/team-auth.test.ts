@@ -420,6 +420,13 @@ describe('the session routes', () => {
     const { cookie } = await signIn(email);
 
     // Act
+    const unchosen = await call('GET', '/auth/session', { cookies: [cookie] });
+    const creditsUnchosen = await call('GET', '/v1/credits', { cookies: [cookie] });
+    await call('PUT', '/auth/session', {
+      cookies: [cookie],
+      headers: CSRF,
+      body: { account_id: alpha.accountId },
+    });
     const before = await call('GET', '/auth/session', { cookies: [cookie] });
     const noHeader = await call('PUT', '/auth/session', {
       cookies: [cookie],
@@ -438,7 +445,10 @@ describe('the session routes', () => {
     const tokensInBeta = await call('GET', '/v1/tokens', { cookies: [cookie] });
     const creditsInBeta = await call('GET', '/v1/credits', { cookies: [cookie] });
 
-    // Assess
+    // Assess: a member of two accounts picks one after signing in; until then /v1 is refused.
+    expect(unchosen.body.account).toBeNull();
+    expect(unchosen.body.accounts).toHaveLength(2);
+    expect(creditsUnchosen.status).toBe(401);
     expect(before.status).toBe(200);
     expect(before.body).toEqual({
       email: email.toLowerCase(),

@@ -30,18 +30,18 @@ describe('chooseAccount', () => {
     { case: 'none', given: [], chosen: undefined },
     { case: 'the only one', given: [membership('a', 'Zeta')], chosen: 'a' },
     {
-      case: 'the most recently joined',
+      case: 'none of several, even one joined recently: the person picks',
       given: [
         membership('a', 'Alpha', '2026-03-01T00:00:00.000Z'),
         membership('b', 'Beta', '2026-05-01T00:00:00.000Z'),
         membership('c', 'Gamma'),
       ],
-      chosen: 'b',
+      chosen: undefined,
     },
     {
-      case: 'the first listed (by name) when none joined yet',
+      case: 'none of two not joined yet',
       given: [membership('x', 'Alpha'), membership('y', 'Beta')],
-      chosen: 'x',
+      chosen: undefined,
     },
   ])('$case', ({ given, chosen }) => {
     expect(chooseAccount(given)?.member.account_id).toBe(chosen);

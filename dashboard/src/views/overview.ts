@@ -2,6 +2,7 @@
 // (balance under a threshold, auto-refill paused, a limit reached, an invoice overdue), how long the balance
 // lasts at the recent pace, daily spend over 30 days by feature, and today's requests.
 import { type AutoRefill, answer, type Credits, client, type UsageBucket } from '../api.ts';
+import { type Role, roleAtLeast } from '../auth.ts';
 import { spendChart } from '../chart.ts';
 import { h } from '../dom.ts';
 import { day, money } from '../format.ts';
@@ -146,19 +147,24 @@ async function optional<T>(call: Promise<T>): Promise<T | undefined> {
 
 async function warnings(
   credits: Credits,
+  role: Role | undefined,
 ): Promise<{ banners: Banner[]; refill?: AutoRefill; unread: boolean }> {
   const banners: Banner[] = [];
   const prepaid = credits.billing_mode === 'prepaid';
   const postpaid = credits.billing_mode === 'postpaid';
+  // A member reads only what their role may (the API's route table); a billing token reads everything.
+  const may = (needed: Role) => !role || roleAtLeast(role, needed);
+  const readsRefill = prepaid && may('billing');
+  const readsTokens = may('owner');
   const [refill, notify, tokens, invoices] = await Promise.all([
-    prepaid ? optional(answer(client.GET('/v1/billing/auto-refill'))) : undefined,
-    prepaid ? optional(answer(client.GET('/v1/notifications'))) : undefined,
-    optional(answer(client.GET('/v1/tokens'))),
+    readsRefill ? optional(answer(client.GET('/v1/billing/auto-refill'))) : undefined,
+    readsRefill ? optional(answer(client.GET('/v1/notifications'))) : undefined,
+    readsTokens ? optional(answer(client.GET('/v1/tokens'))) : undefined,
     postpaid ? optional(answer(client.GET('/v1/billing/invoices'))) : undefined,
   ]);
   const unread =
-    (prepaid && (refill === undefined || notify === undefined)) ||
-    tokens === undefined ||
+    (readsRefill && (refill === undefined || notify === undefined)) ||
+    (readsTokens && tokens === undefined) ||
     (postpaid && invoices === undefined);
   if (refill?.status === 'suspended') {
     const topUp = refill.last_attempt?.top_up_url;
@@ -259,7 +265,7 @@ async function render(context: ViewContext): Promise<void> {
   const alerts = h('div', { id: 'overview-warnings', class: 'stack', hidden: true });
   page(context, 'Overview', alerts, standing(credits), spend, today);
   const drawWarnings = async () => {
-    const found = await warnings(credits);
+    const found = await warnings(credits, context.role);
     if (!context.isCurrent()) return;
     alerts.replaceChildren(
       ...found.banners.map(banner),
