@@ -4,7 +4,7 @@
 // switching accounts and logout. Members are written straight in the design's key layout (PERSON# / MEMBER#),
 // so these tests do not depend on the members store.
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { routeKey, routes } from '#infra/definitions/routes.ts';
 import type { Role } from '#shared/auth/caller.ts';
@@ -377,34 +377,41 @@ describe('roles', () => {
     expect(byToken.status).toBe(201);
   });
 
-  it("refuses a removed member's session on the next request", async () => {
-    // Prepare
-    const { accountId, memberId, email } = await newAccountWith('owner');
+  it("refuses a removed member's session on the next request (DELETE /v1/members by an owner)", async () => {
+    // Prepare: the account's token invites two owners; one signs in.
+    const { token } = await fundedAccount(5, 'Removal');
+    const email = newEmail('removed');
+    const invited = await call('POST', '/v1/members', { token, body: { email, role: 'owner' } });
+    await call('POST', '/v1/members', { token, body: { email: newEmail('stays'), role: 'owner' } });
     const { cookie } = await signIn(email);
     expect((await call('GET', '/v1/tokens', { cookies: [cookie] })).status).toBe(200);
 
     // Act
-    await ddb().send(
-      new DeleteCommand({ TableName: process.env.TABLE_NAME, Key: keys.member(accountId, memberId) }),
-    );
+    const removed = await call('DELETE', `/v1/members/${invited.body.id}`, { token });
     const next = await call('GET', '/v1/credits', { cookies: [cookie] });
 
     // Assess
+    expect(removed.status).toBe(204);
     expect(next.status).toBe(401);
     expect(next.body.code).toBe('unauthorized');
   });
 
-  it('applies a changed role on the next request', async () => {
-    const { accountId, memberId, email } = await newAccountWith('owner');
+  it('applies a role changed through PATCH /v1/members on the next request', async () => {
+    const { token } = await fundedAccount(5, 'Demotion');
+    const email = newEmail('demoted');
+    const invited = await call('POST', '/v1/members', { token, body: { email, role: 'owner' } });
+    await call('POST', '/v1/members', { token, body: { email: newEmail('owner'), role: 'owner' } });
     const { cookie } = await signIn(email);
     expect((await call('GET', '/v1/tokens', { cookies: [cookie] })).status).toBe(200);
 
-    const member = await tableItem(keys.member(accountId, memberId));
-    await ddb().send(
-      new PutCommand({ TableName: process.env.TABLE_NAME, Item: { ...member, role: 'viewer' } }),
-    );
+    const changed = await call('PATCH', `/v1/members/${invited.body.id}`, {
+      token,
+      body: { role: 'viewer' },
+    });
 
+    expect(changed.status).toBe(200);
     expect((await call('GET', '/v1/tokens', { cookies: [cookie] })).status).toBe(403);
+    expect((await call('GET', '/v1/credits', { cookies: [cookie] })).status).toBe(200);
   });
 });
 

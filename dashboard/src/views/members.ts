@@ -102,7 +102,7 @@ async function drawList(context: ViewContext, holder: HTMLElement): Promise<void
       data.length
         ? h(
             'table',
-            { class: 'stacked', id: 'members' },
+            { id: 'members' },
             h('caption', {}, 'Members of this account'),
             h(
               'thead',

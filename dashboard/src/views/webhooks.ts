@@ -110,7 +110,7 @@ function deliveryTable(endpoint: Endpoint, data: Delivery[]): HTMLElement {
   const headers = ['Event', 'Status', 'Attempts', 'Last answer', 'Next attempt', 'Created'];
   return h(
     'table',
-    { class: 'stacked' },
+    {},
     h('caption', {}, `Deliveries to ${endpoint.url}, newest first`),
     h('thead', {}, h('tr', {}, ...headers.map((title) => h('th', { scope: 'col' }, title)))),
     h(
