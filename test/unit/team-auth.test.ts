@@ -21,6 +21,7 @@ const membership = (accountId: string, name: string, joinedAt?: string) => ({
     role: 'viewer',
     status: joinedAt ? 'active' : 'invited',
     created_at: '2026-01-01T00:00:00.000Z',
+    invited_by: { type: 'operator' },
     ...(joinedAt ? { joined_at: joinedAt } : {}),
   } satisfies MemberRecord,
 });
