@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/server.ts';
 import { axeViolations } from './axe.ts';
-import { type InPage, screenshot, useDashboard } from './browser.ts';
+import { type InPage, screenshot, signInWithToken, useDashboard } from './browser.ts';
 
 // bypassCSP: axe-core is injected as an inline script, which the page's policy refuses.
 const harness = useDashboard('browser-audit', { context: { bypassCSP: true } });
@@ -36,8 +36,7 @@ const AUDIT = /\/v1\/audit(\?|$)/;
 describe('dashboard Audit view', () => {
   it('says that no change is recorded yet', async () => {
     await page.goto(`${stack.url}/`);
-    await page.getByLabel('Billing token').fill(stack.demo!.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInWithToken(page, stack.demo!.token);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     await openView('Audit');
     await page.getByText('No changes recorded yet.').waitFor();

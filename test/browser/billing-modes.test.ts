@@ -226,6 +226,8 @@ describe('billing modes in the dashboard (Chromium)', () => {
       'Tokens',
       'Notifications',
       'Webhooks',
+      'Members',
+      'Audit',
       'Prices',
     ]);
     // Typed addresses of the prepaid pages land on the overview, not on a form the buyer cannot use.

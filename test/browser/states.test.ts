@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/server.ts';
 import { stackClient } from '../support/http.ts';
 import { axeViolations } from './axe.ts';
-import { type InPage, screenshot, useDashboard } from './browser.ts';
+import { type InPage, screenshot, signInWithToken, useDashboard } from './browser.ts';
 
 const ADMIN = 'browser-admin';
 
@@ -52,8 +52,7 @@ async function signIn(token: string) {
   await page.goto(`${stack.url}/`);
   const signOut = page.getByRole('button', { name: 'Sign out' });
   if (await signOut.isVisible()) await signOut.click();
-  await page.getByLabel('Billing token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInWithToken(page, token);
   await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
 }
 
@@ -627,7 +626,7 @@ describe('Signing out while a view still loads', () => {
       await page.goto(`${stack.url}/`);
       await overviewReading;
       await page.getByRole('button', { name: 'Sign out' }).click();
-      await page.getByLabel('Billing token').waitFor();
+      await page.getByLabel('Work email').waitFor();
       gate();
       // Whatever the held answer would have drawn or sent would be there by now.
       await page.waitForLoadState('networkidle');
