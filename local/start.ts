@@ -45,8 +45,8 @@ function banner(stack: LocalStack, generatedKey: boolean): string {
     lines.push(
       `  Demo account:             ${accountId}`,
       `  Demo billing token:       ${token}`,
-      `  Billing dashboard:        ${url}/   (sign in with the demo billing token)`,
-      `  Demo owner:               ${DEMO_OWNER_EMAIL}   (or sign in by email: the link lands in ${url}/__local/mail, x-admin-key)`,
+      `  Billing dashboard:        ${url}/   (sign in by email as ${DEMO_OWNER_EMAIL}, or with the demo billing token)`,
+      `  Local mailbox:            ${url}/__local/mailbox   (sign-in links and every other email; JSON: GET /__local/mail, x-admin-key)`,
       '',
       'Try:',
       `  curl -s -X POST ${url}/admin/accounts/${accountId}/credits \\`,

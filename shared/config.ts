@@ -179,6 +179,14 @@ export const config = {
     }
     return mode;
   },
+  /**
+   * The least time (ms, wall clock) `POST /auth/email` and `POST /auth/signup` take to answer, whether or not
+   * a link was made and emailed (AUTH_EMAIL_MIN_MS, default 600): a member's answer would otherwise be slower
+   * by the SES call, and the timing would tell who is one.
+   */
+  get authEmailMinMs(): number {
+    return optionalNumber('AUTH_EMAIL_MIN_MS', 600);
+  },
   /** Self-serve sign-up (`POST /auth/signup`) is on only when SELF_SIGNUP is `true`; off by default. */
   get selfSignup(): boolean {
     return optional('SELF_SIGNUP') === 'true';

@@ -4,7 +4,7 @@
 import * as z from 'zod/mini';
 import { clearedSessionCookie, sessionCookie, sessionIdOf } from '#shared/auth/cookie.ts';
 import { consumeLink, type LinkRefusal } from '#shared/auth/links.ts';
-import { enforceAuthEmailLimits } from '#shared/auth/rate.ts';
+import { answeringNoSoonerThan, enforceAuthEmailLimits } from '#shared/auth/rate.ts';
 import { CSRF_HEADER, requireCsrfHeader } from '#shared/auth/route-roles.ts';
 import { accountChoiceSchema, sessionViewSchema } from '#shared/auth/schemas.ts';
 import {
@@ -83,7 +83,7 @@ export const handler = byRoute({
   'POST /auth/email': apiRoute({ auth: 'none', body: signInRequest }, async (event, context) => {
     const { email } = bodyOf<z.infer<typeof signInRequest>>(context);
     await enforceAuthEmailLimits(email, event.requestContext.http.sourceIp);
-    await sendSignInLink(email);
+    await answeringNoSoonerThan(config.authEmailMinMs, () => sendSignInLink(email));
     return json(202, { status: 'sent' });
   }),
   'GET /auth/callback': apiRoute({ auth: 'none' }, async (event) => {

@@ -286,7 +286,7 @@ function notificationEmailFromContext(
   if (!from) {
     Annotations.of(scope).addWarningV2(
       'credits:notificationEmail',
-      'No notifyFrom in the CDK context: notification emails are not sent (webhooks still are). See README, "Notifications".',
+      'No notifyFrom in the CDK context: no email is sent: notifications, sign-in links and invitations (webhooks still are; sign in with a billing token). See README, "Notifications".',
     );
     return productName ? { productName } : {};
   }

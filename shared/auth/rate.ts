@@ -48,3 +48,16 @@ export async function enforceAuthEmailLimits(email: string, clientIp: string): P
   const wait = Math.max(...waits.map((seconds) => seconds ?? 0));
   if (wait > 0) throw new RateLimitedError(wait);
 }
+
+/**
+ * Runs `work`, then waits until at least `floorMs` of wall-clock time (not the test clock) have passed since
+ * it started: the answer to a member (a link written and emailed) and to anyone else (nothing to do) then take
+ * the same time, unless the send itself is slower than the floor (then it is logged by its caller's metrics).
+ */
+export async function answeringNoSoonerThan<T>(floorMs: number, work: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const result = await work();
+  const left = floorMs - (performance.now() - started);
+  if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+  return result;
+}

@@ -170,6 +170,29 @@ describe('sign-in links', () => {
     expect((await call('GET', '/auth/callback', { query: { token } })).status).toBe(302);
   });
 
+  it('answers a member and an unknown address no sooner than AUTH_EMAIL_MIN_MS, so timing tells nothing', async () => {
+    // Prepare
+    const { email } = await newAccountWith('viewer');
+    process.env.AUTH_EMAIL_MIN_MS = '400';
+    try {
+      // Act
+      const timed = async (address: string) => {
+        const started = performance.now();
+        const answer = await call('POST', '/auth/email', { body: { email: address }, sourceIp: clientIp() });
+        return { status: answer.status, ms: performance.now() - started };
+      };
+      const member = await timed(email);
+      const stranger = await timed(newEmail('stranger'));
+
+      // Assess: both wait out the floor (a lower bound, whatever the machine's speed)
+      expect([member.status, stranger.status]).toEqual([202, 202]);
+      expect(member.ms).toBeGreaterThanOrEqual(399);
+      expect(stranger.ms).toBeGreaterThanOrEqual(399);
+    } finally {
+      process.env.AUTH_EMAIL_MIN_MS = '0';
+    }
+  });
+
   it('answers 202 for an unknown address and sends nothing', async () => {
     // Prepare
     clearCaughtMail();
