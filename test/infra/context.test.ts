@@ -156,14 +156,19 @@ describe('context stage throttle and rate limits', () => {
 });
 
 describe('context selfSignup and signupCredits', () => {
-  it('are given to the sign-up function only, and absent unless set', () => {
+  it('are given to the functions that take sign-ups (signup) and complete them (auth, the link callback) only, and absent unless set', () => {
+    const takers: FunctionName[] = ['signup', 'auth'];
     const { functionOf } = build({ selfSignup: 'true', signupCredits: '5' });
-    expect(functionOf('signup').variables).toMatchObject({ SELF_SIGNUP: 'true', SIGNUP_CREDITS: '5' });
-    for (const [name] of specs.filter(([name]) => name !== 'signup')) {
+    for (const name of takers) {
+      expect(functionOf(name).variables, name).toMatchObject({ SELF_SIGNUP: 'true', SIGNUP_CREDITS: '5' });
+    }
+    for (const [name] of specs.filter(([name]) => !takers.includes(name))) {
       expect(functionOf(name).variables.SELF_SIGNUP, name).toBeUndefined();
     }
     const { functionOf: unset } = build({});
-    expect(unset('signup').variables.SELF_SIGNUP).toBeUndefined();
-    expect(unset('signup').variables.SIGNUP_CREDITS).toBeUndefined();
+    for (const name of takers) {
+      expect(unset(name).variables.SELF_SIGNUP, name).toBeUndefined();
+      expect(unset(name).variables.SIGNUP_CREDITS, name).toBeUndefined();
+    }
   });
 });
