@@ -158,6 +158,39 @@ export const config = {
   get marketplaceProductCode(): string | undefined {
     return optional('MARKETPLACE_PRODUCT_CODE');
   },
+  /**
+   * Whether the AWS Marketplace product is sold as a SaaS contract (MARKETPLACE_PRODUCT_TYPE): `metered` (pay
+   * as you go: usage reported hourly), `contract` (buyers are funded from their entitlements), or `auto` (a
+   * buyer with entitlements registers as a contract buyer, one without as pay as you go). Default `auto` in
+   * local mode, so the emulator's buyers can be either; `metered` in the cloud.
+   */
+  get marketplaceProductType(): 'metered' | 'contract' | 'auto' {
+    const type = optional('MARKETPLACE_PRODUCT_TYPE') ?? (this.localMode ? 'auto' : 'metered');
+    if (type !== 'metered' && type !== 'contract' && type !== 'auto') {
+      throw new MissingConfigurationError('MARKETPLACE_PRODUCT_TYPE must be metered, contract or auto');
+    }
+    return type;
+  },
+  /**
+   * The contract's credit dimensions and what one unit of each grants (MARKETPLACE_CREDIT_DIMENSIONS, JSON
+   * `{"<dimension>": <USD per unit>}`), in micro-USD. Default `{"credits_100": 100}`.
+   */
+  get marketplaceCreditDimensions(): ReadonlyMap<string, Micros> {
+    const text = optional('MARKETPLACE_CREDIT_DIMENSIONS') ?? '{"credits_100": 100}';
+    return creditDimensions(text);
+  },
+  /** Where a contract buyer buys more (the product's AWS Marketplace page): the dashboard links to it. */
+  get marketplaceListingUrl(): string | undefined {
+    const url = optional('MARKETPLACE_LISTING_URL');
+    if (url !== undefined && !/^https:\/\/\S+$/.test(url)) {
+      throw new MissingConfigurationError('MARKETPLACE_LISTING_URL must be an https URL');
+    }
+    return url;
+  },
+  /** Local mode and tests only: the emulator's endpoint for the entitlement client (default: the metering one). */
+  get marketplaceEntitlementEndpoint(): string | undefined {
+    return optional('MARKETPLACE_ENTITLEMENT_ENDPOINT') ?? optional('MARKETPLACE_METERING_ENDPOINT');
+  },
   /** Local mode and tests only: the Marketplace emulator's endpoint for the metering client. */
   get marketplaceMeteringEndpoint(): string | undefined {
     return optional('MARKETPLACE_METERING_ENDPOINT');
@@ -204,3 +237,31 @@ export const config = {
     return parsed;
   },
 };
+
+/** MARKETPLACE_CREDIT_DIMENSIONS parsed: every dimension named, every amount a positive USD amount. */
+export function creditDimensions(text: string): ReadonlyMap<string, Micros> {
+  const fail = (why: string) =>
+    new MissingConfigurationError(
+      `MARKETPLACE_CREDIT_DIMENSIONS must be JSON like {"credits_100": 100} (dimension: USD per unit): ${why}`,
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw fail('it is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw fail('not an object');
+  const dimensions = new Map<string, Micros>();
+  for (const [dimension, usd] of Object.entries(parsed)) {
+    if (dimension === '' || dimension.length > 255) throw fail(`the dimension "${dimension}" is not a name`);
+    let micros: Micros;
+    try {
+      micros = fromDecimalString(String(usd));
+    } catch {
+      throw fail(`${dimension} is not an amount`);
+    }
+    if (typeof usd !== 'number' || !(micros > 0)) throw fail(`${dimension} must be a positive number of USD`);
+    dimensions.set(dimension, micros);
+  }
+  return dimensions;
+}

@@ -17,6 +17,8 @@ export const registrationForm = z.object({ [TOKEN_FIELD]: z.string().check(z.max
 /** The `accept: application/json` answer; the page shows the same. */
 export const registeredAnswer = z.object({
   account_id: z.string(),
+  /** `marketplace_contract` when the buyer's contract funds the account (its credits already granted). */
+  billing_mode: z.enum(['marketplace', 'marketplace_contract']),
   /** A new `billing` token, shown once; null when this registration token was used before. */
   token: z.nullable(z.string()),
   /** Only when `token` is null: how to get a token instead. */
@@ -52,6 +54,7 @@ export const handler = apiRoute({ auth: 'none' }, async (event) => {
     if (wantsJson) {
       const answer: z.output<typeof registeredAnswer> = {
         account_id: registration.account_id,
+        billing_mode: registration.billing_mode,
         token: registration.token,
         created: registration.created,
         subscription_status: registration.subscription_status,

@@ -14,7 +14,11 @@ export type TableAction =
   | 'dynamodb:Scan';
 
 /** AWS Marketplace Metering actions: they take no resource ARN, so each function gets only those it calls. */
-export type MarketplaceAction = 'aws-marketplace:ResolveCustomer' | 'aws-marketplace:BatchMeterUsage';
+export type MarketplaceAction =
+  | 'aws-marketplace:ResolveCustomer'
+  | 'aws-marketplace:BatchMeterUsage'
+  /** Only the functions that grant a contract's credits (registration, lifecycle events). */
+  | 'aws-marketplace:GetEntitlements';
 
 export type FunctionSpec = {
   /** Path of the module exporting `handler`, relative to the repository root. */
@@ -335,7 +339,8 @@ export const functions = {
       'dynamodb:Query',
       'dynamodb:ConditionCheckItem',
     ]),
-    marketplace: ['aws-marketplace:ResolveCustomer'],
+    // ResolveCustomer, then a contract buyer's entitlements (granted as credits at registration).
+    marketplace: ['aws-marketplace:ResolveCustomer', 'aws-marketplace:GetEntitlements'],
     timeoutSeconds: 15,
   },
   marketplaceLifecycle: {
@@ -350,7 +355,8 @@ export const functions = {
       'dynamodb:Query',
       'dynamodb:ConditionCheckItem',
     ]),
-    marketplace: ['aws-marketplace:BatchMeterUsage'],
+    // The final usage of an ended pay-as-you-go subscription; a contract buyer's entitlements on every event.
+    marketplace: ['aws-marketplace:BatchMeterUsage', 'aws-marketplace:GetEntitlements'],
     timeoutSeconds: 60,
   },
   marketplaceMetering: {

@@ -38,7 +38,12 @@ export const awsCalls = {
   ses: { connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000, maxAttempts: 3 },
   /** One attempt: the metering job backs off and re-sends throttled calls and unprocessed records itself. */
   marketplaceMetering: { connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000, maxAttempts: 1 },
+  /** One attempt per call: shared/marketplace/entitlements.ts backs off and tries again itself (`entitlementReads`). */
+  marketplaceEntitlement: { connectionTimeoutMs: 1_000, requestTimeoutMs: 3_000, maxAttempts: 1 },
 } as const satisfies Record<string, AwsCallBudget>;
+
+/** Reading a contract's entitlements: attempts (each a page's call) and the full-jitter backoff between them. */
+export const entitlementReads = { maxAttempts: 3, baseMs: 200, capMs: 1_000 } as const;
 
 export type StripeCallBudget = { timeoutMs: number; maxNetworkRetries: number };
 
@@ -168,8 +173,16 @@ function dependencyWaits(spec: FunctionSpec, { aws, stripe }: Budgets, upstreamM
   }
   // A webhook attempt: DNS, then the receiver's answer, cut at DELIVERY_TIMEOUT_MS.
   if (spec.webhookWorker) waits.push({ what: 'webhook attempt', ms: WEBHOOK_ATTEMPT_WORST_MS });
-  if (spec.marketplace?.length) {
+  if (spec.marketplace?.some((action) => action !== 'aws-marketplace:GetEntitlements')) {
     waits.push({ what: 'Marketplace Metering call', ms: awsCallWorstMs(aws.marketplaceMetering) });
+  }
+  if (spec.marketplace?.includes('aws-marketplace:GetEntitlements')) {
+    // Every attempt stalls to its timeout, with the longest pause between attempts.
+    const { maxAttempts, capMs } = entitlementReads;
+    waits.push({
+      what: 'Marketplace entitlements read',
+      ms: maxAttempts * awsCallWorstMs(aws.marketplaceEntitlement) + (maxAttempts - 1) * capMs,
+    });
   }
   return waits;
 }

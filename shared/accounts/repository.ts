@@ -9,7 +9,22 @@ import { type BillingEvent, updateWithEvents } from '../events/outbox.ts';
 import { withShardTotals } from '../ledger/balance-shards.ts';
 import type { Micros } from '../money.ts';
 
-export type BillingMode = 'prepaid' | 'postpaid' | 'marketplace';
+/**
+ * `prepaid`: debited, funded by purchases; `postpaid`: accrued, invoiced monthly; `marketplace`: accrued,
+ * reported to AWS hourly (pay as you go); `marketplace_contract`: debited, funded by an AWS Marketplace
+ * contract's entitlements (shared/marketplace/entitlements.ts).
+ */
+export type BillingMode = 'prepaid' | 'postpaid' | 'marketplace' | 'marketplace_contract';
+
+/** What an AWS Marketplace contract account was last found entitled to and granted (micro-USD). */
+export type ContractSummary = {
+  entitled: Micros;
+  granted: Micros;
+  /** The current contract's end (the entitlements' expiration); null when it states none. */
+  contract_end: string | null;
+  /** When the entitlements this summarises were read: an older read never replaces a newer one. */
+  read_at: string;
+};
 
 export type Account = {
   account_id: string;
@@ -36,6 +51,8 @@ export type Account = {
   spend_limit?: Micros;
   /** Marketplace: the subscription's state (calls are served while `active` or `cancel_pending`). */
   subscription_status?: string;
+  /** Marketplace contract: what its entitlements grant (shared/marketplace/entitlements.ts). */
+  marketplace_contract?: ContractSummary;
   /** Prepaid: how many balance items the spendable balance is split across (absent: 1; shared/ledger/shards.ts). */
   balance_shards?: number;
   /** Set when the account is first sharded: charges from this entry id on keep their records in ledger slots. */

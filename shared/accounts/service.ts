@@ -4,6 +4,7 @@ import * as z from 'zod/mini';
 import { auditItem } from '../audit/trail.ts';
 import type { Actor } from '../auth/caller.ts';
 import { nowIso } from '../clock.ts';
+import { config } from '../config.ts';
 import { type TransactItem, transactWrite } from '../dynamo/transact.ts';
 import { BalanceWouldGoNegativeError, NotFoundError } from '../errors.ts';
 import { billingEvent } from '../events/outbox.ts';
@@ -173,13 +174,40 @@ export async function grantCredits(input: {
   });
 }
 
-const billingMode = z.enum(['prepaid', 'postpaid', 'marketplace']);
+const billingMode = z.enum(['prepaid', 'postpaid', 'marketplace', 'marketplace_contract']);
 /** Postpaid accounts only. */
 const postpaidFields = z.partial(postpaidSchema).shape;
 /** Marketplace buyers only. */
 const subscriptionStatus = z.optional(
   z.string().check(z.describe('active, cancel_pending, cancelled or failed')),
 );
+
+/** Marketplace contract accounts only: what the contract entitles and what was granted for it. */
+const contractSchema = z.optional(
+  z.object({
+    /** USD the contracts in force entitle (every credit dimension, priced by MARKETPLACE_CREDIT_DIMENSIONS). */
+    entitled: usd,
+    /** USD granted for them so far: above `entitled` after a downgrade (credits are never taken back). */
+    granted: usd,
+    /** When the contract in force ends (the latest, when several are); null when none states an end. */
+    contract_end: z.nullable(isoTime),
+    /** Where to buy more: the product's AWS Marketplace page (MARKETPLACE_LISTING_URL), or null. */
+    listing_url: z.nullable(z.string()),
+  }),
+);
+
+function contractView(account: Account) {
+  if (account.billing_mode !== 'marketplace_contract') return {};
+  const summary = account.marketplace_contract;
+  return {
+    marketplace: {
+      entitled: toWire(summary?.entitled ?? ZERO),
+      granted: toWire(summary?.granted ?? ZERO),
+      contract_end: summary?.contract_end ?? null,
+      listing_url: config.marketplaceListingUrl ?? null,
+    },
+  };
+}
 
 /** The account as the operator API shows it. */
 export const operatorAccountSchema = z.object({
@@ -193,6 +221,7 @@ export const operatorAccountSchema = z.object({
   currency: z.literal('USD'),
   ...postpaidFields,
   subscription_status: subscriptionStatus,
+  marketplace: contractSchema,
   /** Prepaid: how many balance items the spendable balance is split across (`PUT …/balance-shards`). */
   balance_shards: z.optional(z.number()),
   created_at: isoTime,
@@ -210,6 +239,7 @@ export function operatorView(account: Account): z.output<typeof operatorAccountS
     currency: 'USD',
     ...(account.billing_mode === 'postpaid' ? postpaidView(account) : {}),
     ...(account.subscription_status ? { subscription_status: account.subscription_status } : {}),
+    ...contractView(account),
     ...(account.billing_mode === 'prepaid' ? { balance_shards: account.balance_shards ?? 1 } : {}),
     created_at: account.created_at,
   };
@@ -224,6 +254,7 @@ export const creditsSchema = z.object({
   billing_mode: billingMode,
   ...postpaidFields,
   subscription_status: subscriptionStatus,
+  marketplace: contractSchema,
 });
 
 export function creditsView(account: Account): z.output<typeof creditsSchema> {
@@ -235,5 +266,6 @@ export function creditsView(account: Account): z.output<typeof creditsSchema> {
     billing_mode: account.billing_mode,
     ...(account.billing_mode === 'postpaid' ? postpaidView(account) : {}),
     ...(account.subscription_status ? { subscription_status: account.subscription_status } : {}),
+    ...contractView(account),
   };
 }

@@ -11,6 +11,7 @@ import type { AccountMoney, Hold, LedgerEntry } from '../ledger/types.ts';
 import type { Micros } from '../money.ts';
 import type { AccrualIncrement } from '../usage/rollups.ts';
 import { marketplace } from './marketplace.ts';
+import { marketplaceContract } from './marketplace-contract.ts';
 import { postpaid } from './postpaid.ts';
 import { prepaid } from './prepaid.ts';
 
@@ -31,8 +32,11 @@ export type PostpaidBilling = {
 
 export type MarketplaceBilling = { mode: 'marketplace'; dimension: string };
 
+/** Usage debited from the balance an AWS Marketplace contract funded. */
+export type ContractBilling = { mode: 'marketplace_contract' };
+
 /** What a charge carries of its mode, decided at its time from what the instance knows of the account. */
-export type Billing = PrepaidBilling | PostpaidBilling | MarketplaceBilling;
+export type Billing = PrepaidBilling | PostpaidBilling | MarketplaceBilling | ContractBilling;
 
 /** Why an account refused a charge or hold: the mode reads it from the item its failed condition returned. */
 export type Refusal =
@@ -131,6 +135,8 @@ export function modeNamed(name: string | undefined): BillingModeRules {
       return postpaid as BillingModeRules;
     case 'marketplace':
       return marketplace as BillingModeRules;
+    case 'marketplace_contract':
+      return marketplaceContract as BillingModeRules;
     default:
       return prepaid as BillingModeRules;
   }
@@ -149,12 +155,15 @@ export function modeOfCharge(charge: Pick<UsageCharge, 'billing'>): BillingModeR
 }
 
 /**
- * The rules of the mode a ledger entry was booked in: its `billing_mode`. Accrued entries written before
- * entries carried one were booked in the account's mode: postpaid unless the account is a buyer.
+ * The rules of the mode a ledger entry was booked in: its `billing_mode`. Debited entries carry none: they
+ * were booked in the debited mode the account is in (an account never leaves the contract mode, and the
+ * operator switches only between prepaid and postpaid). Accrued entries written before entries carried one
+ * were booked in the account's mode: postpaid unless the account is a buyer.
  */
 export function modeOfEntry(entry: LedgerEntry, accountMode: string | undefined): BillingModeRules {
   if (entry.billing_mode) return modeNamed(entry.billing_mode);
-  if (entry.accrued === undefined) return modeNamed(undefined);
+  if (entry.accrued === undefined)
+    return modeNamed(accountMode === 'marketplace_contract' ? accountMode : undefined);
   return modeNamed(accountMode === 'marketplace' ? accountMode : 'postpaid');
 }
 

@@ -70,8 +70,11 @@ export type Hold = {
   /** Settled at the held amount although this higher cost was asked (the rest was not available). */
   capped_from?: Micros;
   closed_at?: string;
-  /** A postpaid hold reserves the estimate against `period`'s spend-limit headroom, not the balance. */
-  mode?: 'postpaid';
+  /**
+   * A postpaid hold reserves the estimate against `period`'s spend-limit headroom, not the balance; a
+   * Marketplace contract's against the contract's balance. None: prepaid.
+   */
+  mode?: 'postpaid' | 'marketplace_contract';
   period?: string;
   /** Made with a token that has its own spend limit: the limit's period the estimate was reserved in. */
   limit_period?: string;

@@ -11,6 +11,7 @@ import { keys } from '../dynamo/keys.ts';
 import { transactWrite } from '../dynamo/transact.ts';
 import { logger } from '../observability/powertools.ts';
 import {
+  type BuyerIdentity,
   buyersIndex,
   type CustomerLookup,
   ENDED_STATES,
@@ -20,6 +21,7 @@ import {
   subscriptionVersion,
 } from './buyers.ts';
 import { rememberFact } from './early-facts.ts';
+import { type ContractSync, syncContract } from './entitlements.ts';
 import { type MeteringSummary, runMetering } from './metering.ts';
 
 export type SubscriptionFact = {
@@ -161,6 +163,8 @@ async function applyToAccount(fact: SubscriptionFact, buyer: CustomerLookup): Pr
     return { outcome: 'ignored', reason: 'the event is about an earlier license of this buyer' };
   }
   const accountId = buyer.account_id;
+  // A contract buyer's usage is debited, not reported: it never joins the index of buyers to meter.
+  const metered = (await getAccount(accountId))?.billing_mode !== 'marketplace_contract';
   const version = subscriptionVersion(fact.at, fact.status);
   const ended = ENDED_STATES.includes(fact.status);
   const at = nowIso();
@@ -175,12 +179,13 @@ async function applyToAccount(fact: SubscriptionFact, buyer: CustomerLookup): Pr
           ? 'SET subscription_status = :status, subscription_version = :v, cancelled_at = :eventAt, updated_at = :at'
           : 'SET subscription_status = :status, subscription_version = :v, updated_at = :at REMOVE cancelled_at',
         ConditionExpression:
-          'billing_mode = :mode AND (attribute_not_exists(subscription_version) OR subscription_version < :v)',
+          'billing_mode IN (:mode, :contract) AND (attribute_not_exists(subscription_version) OR subscription_version < :v)',
         ExpressionAttributeValues: {
           ':status': fact.status,
           ':v': version,
           ':at': at,
           ':mode': 'marketplace',
+          ':contract': 'marketplace_contract',
           ...(ended ? { ':eventAt': eventAt } : {}),
         },
       },
@@ -192,11 +197,15 @@ async function applyToAccount(fact: SubscriptionFact, buyer: CustomerLookup): Pr
         // An ended buyer stays in the index until its last hour has left the window (the job retires it).
         UpdateExpression: ended
           ? 'SET ends_at = :eventAt'
-          : 'SET GSI1PK = :gpk, GSI1SK = :gsk REMOVE ends_at',
+          : metered
+            ? 'SET GSI1PK = :gpk, GSI1SK = :gsk REMOVE ends_at'
+            : 'REMOVE ends_at',
         ConditionExpression: 'attribute_exists(PK)',
         ExpressionAttributeValues: ended
           ? { ':eventAt': eventAt }
-          : { ':gpk': index.GSI1PK, ':gsk': index.GSI1SK },
+          : metered
+            ? { ':gpk': index.GSI1PK, ':gsk': index.GSI1SK }
+            : undefined,
       },
     },
   ]);
@@ -212,7 +221,68 @@ async function applyToAccount(fact: SubscriptionFact, buyer: CustomerLookup): Pr
 
 type SnsEvent = { Records: { Sns?: { Message?: string; Timestamp?: string } }[] };
 
-export type LifecycleReport = { results: (LifecycleOutcome & { flushed?: MeteringSummary['reported'] })[] };
+export type LifecycleReport = {
+  results: (LifecycleOutcome & { flushed?: MeteringSummary['reported'] })[];
+  /** Contract buyers the event names: their entitlements read and granted. */
+  contracts: ContractSync[];
+};
+
+/** The buyer an event or SNS message names, whatever it says happened (any of them may change a contract). */
+function namedBuyer(
+  event: EventBridgeEvent | SnsEvent,
+): Pick<SubscriptionFact, 'customerAwsAccountId' | 'customerIdentifier'>[] {
+  if ('Records' in event && Array.isArray(event.Records)) {
+    return event.Records.flatMap((record) => {
+      try {
+        const message = JSON.parse(record.Sns?.Message ?? '') as Record<string, unknown>;
+        const customerIdentifier = str(message['customer-identifier']);
+        const customerAwsAccountId = str(message['customer-aws-account-id']);
+        return customerIdentifier || customerAwsAccountId
+          ? [
+              {
+                ...(customerIdentifier ? { customerIdentifier } : {}),
+                ...(customerAwsAccountId ? { customerAwsAccountId } : {}),
+              },
+            ]
+          : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+  const bridge = event as EventBridgeEvent;
+  if (bridge.source !== 'aws.agreement-marketplace') return [];
+  const customerAwsAccountId = str(field(bridge.detail?.acceptor, 'accountId'));
+  const customerIdentifier = str(bridge.detail?.customerIdentifier);
+  return customerAwsAccountId || customerIdentifier
+    ? [
+        {
+          ...(customerAwsAccountId ? { customerAwsAccountId } : {}),
+          ...(customerIdentifier ? { customerIdentifier } : {}),
+        },
+      ]
+    : [];
+}
+
+/**
+ * Grants each contract buyer the event names what its entitlements owe now (agreement created, amended,
+ * renewed, licence updated, the legacy `entitlement-updated` message: each is a reason to look). A failed read
+ * fails the event, which EventBridge (or SNS) delivers again; the grant is exactly-once either way.
+ */
+async function syncNamedContracts(event: EventBridgeEvent | SnsEvent): Promise<ContractSync[]> {
+  const synced: ContractSync[] = [];
+  const seen = new Set<string>();
+  for (const named of namedBuyer(event)) {
+    const buyer = await lookupBuyer({ status: 'active', at: nowIso(), source: 'contract', ...named });
+    if (!buyer || seen.has(buyer.account_id)) continue;
+    seen.add(buyer.account_id);
+    const account = await getAccount(buyer.account_id);
+    const identity = (account as { marketplace?: BuyerIdentity } | undefined)?.marketplace;
+    if (account?.billing_mode !== 'marketplace_contract' || !identity) continue;
+    synced.push(await syncContract(buyer.account_id, identity));
+  }
+  return synced;
+}
 
 /**
  * The lifecycle function's work: the facts of an EventBridge event or an SNS batch, applied; then, for a
@@ -239,12 +309,15 @@ export async function processLifecycleEvent(event: EventBridgeEvent | SnsEvent):
     }
     const account = await getAccount(outcome.account_id);
     const status = (account as { subscription_status?: SubscriptionStatus } | undefined)?.subscription_status;
-    if (status && ENDED_STATES.includes(status)) {
+    // A contract buyer has no reported usage to flush.
+    if (status && ENDED_STATES.includes(status) && account?.billing_mode === 'marketplace') {
       const flush = await runMetering({ accountId: outcome.account_id });
       results.push({ ...outcome, flushed: flush.reported });
     } else {
       results.push(outcome);
     }
   }
-  return { results };
+  // After the facts, so a cancellation is never held up by an entitlement read that fails.
+  const contracts = await syncNamedContracts(event);
+  return { results, contracts };
 }

@@ -25,11 +25,16 @@ export function registeredPage(registration: Registration, dashboard = ''): ApiR
       `<p role="status">${escapeHtml(ALREADY_USED_MESSAGE)}</p><p>Account: <strong>${escapeHtml(registration.account_id)}</strong></p>${signInLink(dashboard)}`,
     );
   }
+  const contract = registration.billing_mode === 'marketplace_contract';
   const intro = registration.created
-    ? '<p>Your account is ready. Usage is billed through your AWS Marketplace subscription.</p>'
+    ? contract
+      ? '<p>Your account is ready. The credits your AWS Marketplace contract entitles you to are in its balance, and usage is debited from them; buy more, or upgrade, through AWS Marketplace.</p>'
+      : '<p>Your account is ready. Usage is billed through your AWS Marketplace subscription.</p>'
     : '<p>Welcome back: this AWS account already has an account with us, so it was linked and a new billing token was issued. Your earlier tokens keep working; revoke any you no longer use with <code>DELETE /v1/tokens/{id}</code>.</p>';
   const inactive =
-    registration.subscription_status === 'active' || registration.subscription_status === 'cancel_pending'
+    contract ||
+    registration.subscription_status === 'active' ||
+    registration.subscription_status === 'cancel_pending'
       ? ''
       : `<p role="alert">Your AWS Marketplace subscription is not active (${escapeHtml(registration.subscription_status.replaceAll('_', ' '))}): API calls are refused until you subscribe again.</p>`;
   return htmlPage(

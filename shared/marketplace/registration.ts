@@ -39,6 +39,7 @@ import {
 } from './buyers.ts';
 import { meteringClient } from './client.ts';
 import { type RememberedState, rememberedFor } from './early-facts.ts';
+import { type EntitlementRead, holdsEntitlements, readEntitlements, syncContract } from './entitlements.ts';
 
 /** The registration token is unknown, expired or for another product. */
 export class RegistrationTokenError extends DomainError {
@@ -62,6 +63,8 @@ export class MarketplaceUnavailableError extends DomainError {
 
 export type Registration = {
   account_id: string;
+  /** `marketplace` (pay as you go) or `marketplace_contract` (funded from the contract's entitlements). */
+  billing_mode: 'marketplace' | 'marketplace_contract';
   /** A new `billing` token, shown once; null when this registration token was used before (a replay). */
   token: string | null;
   /** False when the buyer already had an account (it was linked; the new token joins the earlier ones). */
@@ -140,11 +143,51 @@ async function accountOfUsedRegistration(registrationToken: string): Promise<str
   return result.Item?.account_id as string | undefined;
 }
 
-/** The answer to a registration token used before: the account, no new token. */
+type BuyerMode = Registration['billing_mode'];
+
+const modeOf = (account: Account | undefined): BuyerMode =>
+  account?.billing_mode === 'marketplace_contract' ? 'marketplace_contract' : 'marketplace';
+
+/**
+ * A contract buyer's entitlements as read now, or undefined for a pay-as-you-go buyer (MARKETPLACE_PRODUCT_TYPE:
+ * `contract` always reads them, `auto` makes a buyer with entitlements a contract buyer). Read before anything
+ * is written: when AWS does not answer, the registration fails whole (503) and the buyer posts the form again.
+ */
+async function contractRead(identity: BuyerIdentity): Promise<EntitlementRead | undefined> {
+  const type = config.marketplaceProductType;
+  if (type === 'metered') return undefined;
+  const read = await readEntitlements(identity);
+  return type === 'contract' || holdsEntitlements(read) ? read : undefined;
+}
+
+/**
+ * Grants a contract account what its entitlements owe, after its registration committed. A failure here loses
+ * nothing: the token is still shown, and the next registration post or lifecycle event grants what is owed.
+ */
+async function grantRegistered(
+  accountId: string,
+  identity: BuyerIdentity,
+  read: EntitlementRead | undefined,
+): Promise<void> {
+  try {
+    await syncContract(accountId, identity, read);
+  } catch (error) {
+    logger.error('marketplace contract credits not granted at registration; the next event grants them', {
+      accountId,
+      error,
+    });
+  }
+}
+
+/** The answer to a registration token used before: the account, no new token; a contract is granted what it is owed. */
 async function replayed(accountId: string): Promise<Registration> {
   const account = (await getAccount(accountId)) as MarketplaceAccount | undefined;
+  if (account?.billing_mode === 'marketplace_contract') {
+    await grantRegistered(accountId, account.marketplace, undefined);
+  }
   return {
     account_id: accountId,
+    billing_mode: modeOf(account),
     token: null,
     created: false,
     subscription_status: account?.subscription_status ?? 'active',
@@ -156,6 +199,7 @@ function newBuyerItems(
   at: string,
   remembered: RememberedState,
   registrationToken: string,
+  mode: BuyerMode,
 ) {
   const accountId = newAccountId();
   // The newest remembered fact is the subscription's state (the registration itself dates none: a token
@@ -166,7 +210,7 @@ function newBuyerItems(
   const account: MarketplaceAccount = {
     account_id: accountId,
     name: `AWS Marketplace buyer ${identity.customer_aws_account_id}`,
-    billing_mode: 'marketplace',
+    billing_mode: mode,
     balance: ZERO,
     held: ZERO,
     available: ZERO,
@@ -214,8 +258,9 @@ function newBuyerItems(
         TableName: config.tableName,
         Item: {
           ...keys.marketplaceBuyer(accountId),
-          // Ended before it registered: no hour to report, so not in the index of buyers to meter.
-          ...(ended ? {} : buyersIndex(accountId)),
+          // Ended before it registered: no hour to report, so not in the index of buyers to meter; nor is a
+          // contract buyer, whose usage is debited rather than reported.
+          ...(ended || mode === 'marketplace_contract' ? {} : buyersIndex(accountId)),
           kind: 'marketplace_buyer',
           account_id: accountId,
           marketplace: identity,
@@ -247,8 +292,15 @@ function newBuyerItems(
  * A buyer who registers again with another license has subscribed again: the account takes the new
  * identity and is active from now (unless a later event already said otherwise).
  */
-async function resubscribe(accountId: string, identity: BuyerIdentity, at: string): Promise<void> {
+async function resubscribe(
+  accountId: string,
+  identity: BuyerIdentity,
+  at: string,
+  mode: BuyerMode,
+): Promise<void> {
   const version = subscriptionVersion(at, 'active');
+  // A contract buyer is not in the index of buyers to meter.
+  const index = mode === 'marketplace' ? buyersIndex(accountId) : undefined;
   await transactWrite([
     {
       Update: {
@@ -262,7 +314,7 @@ async function resubscribe(accountId: string, identity: BuyerIdentity, at: strin
           ':active': 'active',
           ':v': version,
           ':at': at,
-          ':mode': 'marketplace',
+          ':mode': mode,
         },
       },
     },
@@ -280,14 +332,14 @@ async function resubscribe(accountId: string, identity: BuyerIdentity, at: strin
         TableName: config.tableName,
         Key: keys.marketplaceBuyer(accountId),
         // Hourly records restart from now: the hours between the subscriptions belong to no licence.
-        UpdateExpression:
-          'SET marketplace = :identity, registered_at = :at, GSI1PK = :gpk, GSI1SK = :gsk REMOVE ends_at',
+        UpdateExpression: index
+          ? 'SET marketplace = :identity, registered_at = :at, GSI1PK = :gpk, GSI1SK = :gsk REMOVE ends_at'
+          : 'SET marketplace = :identity, registered_at = :at REMOVE ends_at',
         ConditionExpression: 'attribute_exists(PK)',
         ExpressionAttributeValues: {
           ':identity': identity,
           ':at': at,
-          ':gpk': buyersIndex(accountId).GSI1PK,
-          ':gsk': buyersIndex(accountId).GSI1SK,
+          ...(index ? { ':gpk': index.GSI1PK, ':gsk': index.GSI1SK } : {}),
         },
       },
     },
@@ -299,11 +351,21 @@ export async function registerBuyer(registrationToken: string): Promise<Registra
   const usedBy = await accountOfUsedRegistration(registrationToken);
   if (usedBy) return replayed(usedBy);
   const identity = await resolve(registrationToken);
+  const read = await contractRead(identity);
   for (let attempt = 0; attempt < 5; attempt++) {
     const at = nowIso();
     const existing = await findCustomer(identity.customer_aws_account_id);
     if (existing) {
-      if (existing.license_arn !== identity.license_arn) await resubscribe(existing.account_id, identity, at);
+      // A buyer keeps the mode it registered in (a pay-as-you-go buyer's hours stay reportable).
+      const mode = modeOf(await getAccount(existing.account_id));
+      if (existing.license_arn !== identity.license_arn)
+        await resubscribe(existing.account_id, identity, at, mode);
+      if (mode === 'marketplace_contract')
+        await grantRegistered(
+          existing.account_id,
+          identity,
+          read && existing.license_arn === identity.license_arn ? read : undefined,
+        );
       const issued = await issueToken(
         existing.account_id,
         { name: 'AWS Marketplace registration', scopes: ['api', 'billing'] },
@@ -314,15 +376,18 @@ export async function registerBuyer(registrationToken: string): Promise<Registra
       const account = (await getAccount(existing.account_id)) as MarketplaceAccount | undefined;
       return {
         account_id: existing.account_id,
+        billing_mode: mode,
         token: issued.token,
         created: false,
         subscription_status: account?.subscription_status ?? 'active',
       };
     }
     const remembered = await rememberedFor(identity);
-    const fresh = newBuyerItems(identity, at, remembered, registrationToken);
+    const mode: BuyerMode = read ? 'marketplace_contract' : 'marketplace';
+    const fresh = newBuyerItems(identity, at, remembered, registrationToken, mode);
     const outcome = await transactWrite(fresh.items);
     if (outcome.committed) {
+      if (read) await grantRegistered(fresh.accountId, identity, read);
       if (remembered.fact) {
         logger.info('marketplace registration took the remembered subscription state', {
           accountId: fresh.accountId,
@@ -332,6 +397,7 @@ export async function registerBuyer(registrationToken: string): Promise<Registra
       }
       return {
         account_id: fresh.accountId,
+        billing_mode: mode,
         token: fresh.token,
         created: true,
         subscription_status: fresh.status,
