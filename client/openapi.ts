@@ -819,6 +819,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/marketplace/contracts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An AWS Marketplace contract buyer: what its contracts entitle, what was granted, downgrades
+         * @description One line per contract (licence and end) and credit dimension. A downgrade grants nothing and takes nothing back: it is recorded here (`downgraded_at`, `downgraded_to`) for the operator to act on. Accounts in another billing mode: 409 `wrong_billing_mode`.
+         */
+        get: operations["getAdminMarketplaceContractsById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1770,7 +1790,7 @@ export interface operations {
                         /** @constant */
                         currency: "USD";
                         /** @enum {string} */
-                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        billing_mode: "prepaid" | "postpaid" | "marketplace" | "marketplace_contract";
                         /** @description The current UTC month, YYYY-MM */
                         period?: string;
                         /** @description USD, a JSON number with at most 6 decimal places */
@@ -1779,6 +1799,14 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        marketplace?: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            entitled: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            contract_end: string | null;
+                            listing_url: string | null;
+                        };
                     };
                 };
             };
@@ -7028,6 +7056,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         account_id: string;
+                        /** @enum {string} */
+                        billing_mode: "marketplace" | "marketplace_contract";
                         token: string | null;
                         message?: string;
                         created: boolean;
@@ -7046,6 +7076,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         account_id: string;
+                        /** @enum {string} */
+                        billing_mode: "marketplace" | "marketplace_contract";
                         token: string | null;
                         message?: string;
                         created: boolean;
@@ -7312,7 +7344,7 @@ export interface operations {
                         name: string;
                         email: string | null;
                         /** @enum {string} */
-                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        billing_mode: "prepaid" | "postpaid" | "marketplace" | "marketplace_contract";
                         /** @description USD, a JSON number with at most 6 decimal places */
                         balance: number;
                         /** @description USD, a JSON number with at most 6 decimal places */
@@ -7329,6 +7361,14 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        marketplace?: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            entitled: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            contract_end: string | null;
+                            listing_url: string | null;
+                        };
                         balance_shards?: number;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
@@ -7646,7 +7686,7 @@ export interface operations {
                         name: string;
                         email: string | null;
                         /** @enum {string} */
-                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        billing_mode: "prepaid" | "postpaid" | "marketplace" | "marketplace_contract";
                         /** @description USD, a JSON number with at most 6 decimal places */
                         balance: number;
                         /** @description USD, a JSON number with at most 6 decimal places */
@@ -7663,6 +7703,14 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        marketplace?: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            entitled: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            contract_end: string | null;
+                            listing_url: string | null;
+                        };
                         balance_shards?: number;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
@@ -7832,7 +7880,7 @@ export interface operations {
                         name: string;
                         email: string | null;
                         /** @enum {string} */
-                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        billing_mode: "prepaid" | "postpaid" | "marketplace" | "marketplace_contract";
                         /** @description USD, a JSON number with at most 6 decimal places */
                         balance: number;
                         /** @description USD, a JSON number with at most 6 decimal places */
@@ -7849,6 +7897,14 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        marketplace?: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            entitled: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            contract_end: string | null;
+                            listing_url: string | null;
+                        };
                         balance_shards?: number;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
@@ -8515,6 +8571,169 @@ export interface operations {
                         error: string;
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description Internal error: safe to retry with the same Idempotency-Key (`internal_error`) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description A service this route depends on is unavailable, or the account is writing faster than its records can take: retry after `retry-after` seconds, with the same Idempotency-Key (a request is charged at most once) (`temporarily_unavailable`) */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "temporarily_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getAdminMarketplaceContractsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The contract */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        account_id: string;
+                        /** @description USD, a JSON number with at most 6 decimal places */
+                        entitled: number;
+                        /** @description USD, a JSON number with at most 6 decimal places */
+                        granted: number;
+                        contract_end: string | null;
+                        grants: {
+                            license_arn: string;
+                            contract_end: string | null;
+                            dimension: string;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            usd_per_unit: number;
+                            granted_units: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            entitled_units: number;
+                            /** @description ISO 8601 UTC time */
+                            downgraded_at?: string;
+                            downgraded_to?: number;
+                            /** @description ISO 8601 UTC time */
+                            updated_at: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Malformed JSON, wrong types or out-of-range values; `details` names each field (`invalid_request`) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                        /** @description With `invalid_request`: each field and its problem */
+                        details?: {
+                            field: string;
+                            problem: string;
+                        }[];
+                    } | {
+                        code?: unknown;
+                    } | unknown;
+                };
+            };
+            /** @description Missing, unknown, malformed, revoked or expired credentials (`unauthorized`) */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                    };
+                };
+            };
+            /** @description Not allowed (`forbidden`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    } | {
+                        message: string;
+                    };
+                };
+            };
+            /** @description Unknown route or resource, or a resource of another account (`not_found`) */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "not_found";
+                    };
+                };
+            };
+            /** @description State conflict (`wrong_billing_mode`) */
+            409: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A sentence for people */
+                        error: string;
+                        /** @enum {string} */
+                        code: "wrong_billing_mode";
                     };
                 };
             };

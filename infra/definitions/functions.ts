@@ -370,8 +370,8 @@ export const functions = {
   },
   adminMarketplace: {
     entry: 'functions/admin/marketplace.ts',
-    description: 'Operator API: AWS Marketplace reconciliation (units reported against the ledger)',
-    table: ['dynamodb:Query'],
+    description: 'Operator API: AWS Marketplace reconciliation, and contract buyers\' grants',
+    table: ['dynamodb:Query', 'dynamodb:GetItem'],
     tableIndexes: true,
     // The most an API function may have: HTTP API waits 30 s. Long ranges of many buyers need a narrower query.
     timeoutSeconds: 29,

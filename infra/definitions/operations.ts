@@ -19,7 +19,7 @@ import {
   creditEntry,
   newAccount,
 } from '#functions/admin/accounts.ts';
-import { reconciliationQuery } from '#functions/admin/marketplace.ts';
+import { contractPath, contractSchema, reconciliationQuery } from '#functions/admin/marketplace.ts';
 import { newServiceKey, serviceKeyPath } from '#functions/admin/service-keys.ts';
 import { accountSwitch, sessionViewSchema, signInAccepted, signInRequest } from '#functions/auth/auth.ts';
 import { settings } from '#functions/billing/auto-refill.ts';
@@ -598,6 +598,17 @@ export const operations: Record<string, Operation> = {
     summary: 'Units reported to AWS Marketplace against the ledger, per buyer, to the unit',
     query: reconciliationQuery,
     answers: { 200: { description: 'The reconciliation', json: reconciliationSchema } },
+  },
+  'GET /admin/marketplace/contracts/{id}': {
+    tag: 'Operator',
+    summary: 'An AWS Marketplace contract buyer: what its contracts entitle, what was granted, downgrades',
+    description:
+      'One line per contract (licence and end) and credit dimension. A downgrade grants nothing and takes ' +
+      'nothing back: it is recorded here (`downgraded_at`, `downgraded_to`) for the operator to act on. ' +
+      'Accounts in another billing mode: 409 `wrong_billing_mode`.',
+    path: contractPath,
+    answers: { 200: { description: 'The contract', json: contractSchema } },
+    refusals: { 404: ['not_found'], 409: ['wrong_billing_mode'] },
   },
   'POST /auth/email': {
     tag: 'Sign-in',

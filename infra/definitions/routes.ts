@@ -101,6 +101,7 @@ export const routes: Route[] = [
   { method: 'GET', path: '/admin/service-keys', function: 'adminServiceKeys', auth: 'iam' },
   { method: 'DELETE', path: '/admin/service-keys/{id}', function: 'adminServiceKeys', auth: 'iam' },
   { method: 'GET', path: '/admin/marketplace/reconciliation', function: 'adminMarketplace', auth: 'iam' },
+  { method: 'GET', path: '/admin/marketplace/contracts/{id}', function: 'adminMarketplace', auth: 'iam' },
   { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
   // Email sign-in: the session routes check the session cookie inside the function.
   { method: 'POST', path: '/auth/email', function: 'auth', auth: 'none' },

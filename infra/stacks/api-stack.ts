@@ -826,6 +826,16 @@ export class ApiStack extends Stack {
       appMetric('MarketplaceBatchesRefused', 'Sum', Duration.hours(1)),
       'BatchMeterUsage refused a whole batch; its hours stay claimed and are retried by the next run',
     );
+    alarm(
+      'MarketplaceUnknownDimensionAlarm',
+      appMetric('MarketplaceUnknownDimension', 'Sum', Duration.hours(1)),
+      'A contract buyer holds entitlements in a dimension MARKETPLACE_CREDIT_DIMENSIONS does not price: nothing was granted for it',
+    );
+    alarm(
+      'MarketplaceEntitlementReadsAlarm',
+      appMetric('MarketplaceEntitlementReadFailed', 'Sum', Duration.hours(1)),
+      'GetEntitlements failed after its retries: a registration answered 503, or a lifecycle event is being redelivered',
+    );
     // Both alarms fire once an unreported hour has used half of AWS's window (a record is stamped at its
     // hour's start, which closes an hour later): hourly runs still have half the window to send it.
     const windowHours = marketplace.windowHours ?? DEFAULT_MARKETPLACE_WINDOW_HOURS;

@@ -7,6 +7,7 @@ import { resetClock } from '#shared/clock.ts';
 import { ddb } from '#shared/dynamo/client.ts';
 import { keys } from '#shared/dynamo/keys.ts';
 import { resetMeteringClient } from '#shared/marketplace/client.ts';
+import { resetEntitlementClient } from '#shared/marketplace/entitlements.ts';
 import { hourRollupUpdate } from '#shared/marketplace/hour-store.ts';
 import { registerBuyer } from '#shared/marketplace/registration.ts';
 import { createTable } from '../../local/dynamo-local.ts';
@@ -37,6 +38,7 @@ export async function startTestEmulator(
   const emulator = await startMarketplaceEmulator(onLifecycleEvent ? { onLifecycleEvent } : {});
   process.env.MARKETPLACE_METERING_ENDPOINT = emulator.endpoint;
   resetMeteringClient();
+  resetEntitlementClient();
   return emulator;
 }
 
@@ -44,6 +46,7 @@ export async function stopTestEmulator(emulator: MarketplaceEmulator | undefined
   await emulator?.stop();
   delete process.env.MARKETPLACE_METERING_ENDPOINT;
   resetMeteringClient();
+  resetEntitlementClient();
 }
 
 /** A buyer minted by the emulator and registered through the real registration. */
