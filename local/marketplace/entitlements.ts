@@ -22,9 +22,12 @@ const entitlementSchema = z.object({
   quantity: z.number().check(z.int(), z.gte(0)),
 });
 
-/** The contract part of `POST /__marketplace/customers` and the whole body of `.../entitlements`. */
+/**
+ * The contract part of `POST /__marketplace/customers` and the whole body of `.../entitlements`. `null`
+ * is the same as absent, as the buyer listing answers it for a pay-as-you-go buyer.
+ */
 const contractSchema = z.object({
-  entitlements: z.optional(
+  entitlements: z.nullish(
     z
       .array(entitlementSchema)
       .check(
@@ -34,10 +37,10 @@ const contractSchema = z.object({
         ),
       ),
   ),
-  contract_end: z.optional(z.iso.datetime({ offset: true })),
+  contract_end: z.nullish(z.iso.datetime({ offset: true })),
 });
 
-export type ContractInput = { entitlements?: ContractEntitlement[]; contract_end?: string };
+export type ContractInput = { entitlements?: ContractEntitlement[] | null; contract_end?: string | null };
 
 /** A contract as given, checked; `ValidationException` naming the fields otherwise. */
 export function parseContract(input: unknown, entitlementsRequired: boolean) {
@@ -46,14 +49,12 @@ export function parseContract(input: unknown, entitlementsRequired: boolean) {
     const problems = zodProblems(parsed.error).map((p) => `${p.field} ${p.problem}`);
     throw new MeteringError('ValidationException', `Invalid contract: ${problems.join('; ')}`);
   }
-  const { entitlements, contract_end } = parsed.data;
-  if (entitlements === undefined && (entitlementsRequired || contract_end !== undefined)) {
+  const entitlements = parsed.data.entitlements ?? undefined;
+  const contractEnd = parsed.data.contract_end ?? undefined;
+  if (entitlements === undefined && (entitlementsRequired || contractEnd !== undefined)) {
     throw new MeteringError('ValidationException', 'Invalid contract: entitlements is required');
   }
-  return {
-    entitlements,
-    contractEndMs: contract_end === undefined ? undefined : Date.parse(contract_end),
-  };
+  return { entitlements, contractEndMs: contractEnd === undefined ? undefined : Date.parse(contractEnd) };
 }
 
 /** The default contract end: 12 months after `fromMs`, on the same UTC day and time. */

@@ -41,10 +41,10 @@ export const MAX_QUANTITY = 2_147_483_647;
 export type MintOptions = {
   product_code?: string;
   concurrent_agreements?: boolean;
-  /** Given (even empty): the buyer holds a contract for these quantities. */
-  entitlements?: ContractEntitlement[];
+  /** Given (even empty): the buyer holds a contract for these quantities. `null` = absent. */
+  entitlements?: ContractEntitlement[] | null;
   /** ISO time the contract ends; default 12 months after the mint. Only with `entitlements`. */
-  contract_end?: string;
+  contract_end?: string | null;
 };
 
 export type MintedCustomer = {

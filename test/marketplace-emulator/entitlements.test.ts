@@ -364,6 +364,9 @@ describe('local routes', () => {
     });
     const payAsYouGo = await post('/__marketplace/customers', {});
     expect(payAsYouGo.body).toMatchObject({ entitlements: null, contract_end: null });
+    // A buyer's fields as listed, sent back, make the same kind of buyer.
+    const echoed = await post('/__marketplace/customers', { entitlements: null, contract_end: null });
+    expect(echoed).toMatchObject({ status: 201, body: { entitlements: null, contract_end: null } });
 
     const listed = (await (await fetch(`${h.emulator.url}/__marketplace/customers`)).json()) as {
       data: MintedCustomer[];
@@ -405,13 +408,18 @@ describe('local routes', () => {
       expect(answer.body).toMatchObject({ code: 'validation_error', error: expect.any(String) });
     }
     expect(h.emulator.control.customers()).toHaveLength(before);
+    const named = await post('/__marketplace/customers', {
+      entitlements: [{ dimension: 'credits_100', quantity: -1 }],
+    });
+    expect(named.body.error).toContain('entitlements.0.quantity');
 
     const buyer = h.emulator.control.mintCustomer({
       entitlements: [{ dimension: 'credits_100', quantity: 1 }],
     });
     const path = `/__marketplace/customers/${buyer.customer_aws_account_id}/entitlements`;
-    const missing = await post(path, {});
-    expect(missing).toMatchObject({ status: 400, body: { code: 'validation_error' } });
+    for (const body of [{}, { entitlements: null }]) {
+      expect(await post(path, body)).toMatchObject({ status: 400, body: { code: 'validation_error' } });
+    }
     expect((await post(path, { entitlements: [{ dimension: 'credits_100', quantity: -3 }] })).status).toBe(
       400,
     );
