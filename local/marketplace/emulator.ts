@@ -1,12 +1,14 @@
-// Local AWS Marketplace emulator: a node:http server speaking the Metering Service's awsJson1_1 protocol
-// (`POST /`, `x-amz-target: AWSMPMeteringService.<Operation>`), so the real
-// `@aws-sdk/client-marketplace-metering` client talks to it with `endpoint` set to `emulator.endpoint`,
-// plus the local-mode routes under `/__marketplace/*` that stand in for buyers. In-memory state; time from
-// the shared clock. Local mode and tests only; the cloud talks to AWS.
+// Local AWS Marketplace emulator: a node:http server speaking the Metering and Entitlement Services'
+// awsJson1_1 protocol (`POST /`, `x-amz-target: AWSMPMeteringService.<Operation>` or
+// `AWSMPEntitlementService.GetEntitlements`), so the real `@aws-sdk/client-marketplace-metering` and
+// `@aws-sdk/client-marketplace-entitlement-service` clients talk to it with `endpoint` set to
+// `emulator.endpoint`, plus the local-mode routes under `/__marketplace/*` that stand in for buyers.
+// In-memory state; time from the shared clock. Local mode and tests only; the cloud talks to AWS.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { config } from '#shared/config.ts';
 import { debouncedStateWriter, readStateFile, StateFileUnreadableError } from '../state-file.ts';
+import { type ContractInput, getEntitlements, parseContract, setEntitlements } from './entitlements.ts';
 import { MeteringError } from './errors.ts';
 import type { LifecycleEvent } from './events.ts';
 import { DEFAULT_PRODUCT_CODE, requestId } from './ids.ts';
@@ -24,9 +26,10 @@ import {
 import { restoreMarketplaceState, saveMarketplaceState } from './persistence.ts';
 import { createStore, type MarketplaceStore, type StoredRecord } from './store.ts';
 
+export type { ContractInput } from './entitlements.ts';
 export type { LifecycleEvent } from './events.ts';
 export type { MintedCustomer, MintOptions } from './metering.ts';
-export type { ReceivedUsageRecord, RecordStatus, StoredRecord } from './store.ts';
+export type { ContractEntitlement, ReceivedUsageRecord, RecordStatus, StoredRecord } from './store.ts';
 
 export type MarketplaceEmulatorOptions = {
   /** 0 (the default) picks a free port. */
@@ -54,8 +57,16 @@ export type MarketplaceEmulatorOptions = {
 };
 
 export type MarketplaceEmulatorControl = {
-  /** A new buyer landing from AWS Marketplace (the same as `POST /__marketplace/customers`). */
+  /**
+   * A new buyer landing from AWS Marketplace (the same as `POST /__marketplace/customers`); with
+   * `entitlements`, a contract buyer (emits `Purchase Agreement Created - Manufacturer`).
+   */
   mintCustomer(options?: MintOptions): MintedCustomer;
+  /**
+   * Replaces a buyer's entitlements (an amendment, or with a new `contract_end` a renewal under a new
+   * agreement id) and emits the events AWS would; `undefined` for an unknown account.
+   */
+  setEntitlements(customerAwsAccountId: string, contract: ContractInput): MintedCustomer | undefined;
   /** A new registration token for a buyer already minted (it landed again); `undefined` for an unknown one. */
   landAgain(customerAwsAccountId: string): string | undefined;
   /** Cancels the buyer's subscription and emits the lifecycle events; `false` for an unknown account. */
@@ -63,8 +74,10 @@ export type MarketplaceEmulatorControl = {
   /** Every usage record received, in order, with the status answered. */
   records(): StoredRecord[];
   customers(): ReturnType<typeof describeCustomer>[];
-  /** The next `n` Metering calls (any operation) fail with `ThrottlingException`. */
+  /** The next `n` Metering or Entitlement calls (any operation) fail with `ThrottlingException`. */
   throttle(n: number): void;
+  /** The next `n` GetEntitlements calls fail with `InternalServiceErrorException` (500). */
+  failEntitlements(n: number): void;
   /** The next `n` records that pass validation come back in `UnprocessedRecords` (not billed). */
   leaveUnprocessed(n: number): void;
 };
@@ -73,7 +86,7 @@ export type MarketplaceEmulator = {
   /** `http://host:port`. */
   url: string;
   port: number;
-  /** For the SDK: `new MarketplaceMeteringClient({ endpoint, region, credentials })`. */
+  /** For the SDKs: `new MarketplaceMeteringClient({ endpoint, region, credentials })`, the same for entitlements. */
   endpoint: string;
   /** A ready client config: endpoint, a region and dummy credentials. */
   clientConfig: {
@@ -85,7 +98,8 @@ export type MarketplaceEmulator = {
   stop(): Promise<void>;
 };
 
-const TARGET_PREFIX = 'AWSMPMeteringService.';
+const METERING_PREFIX = 'AWSMPMeteringService.';
+const ENTITLEMENT_PREFIX = 'AWSMPEntitlementService.';
 const MAX_BODY_BYTES = 1024 * 1024;
 const AMZ_JSON = 'application/x-amz-json-1.1';
 
@@ -114,8 +128,26 @@ const amz = (status: number, body: unknown, extra: Record<string, string> = {}):
   body: JSON.stringify(body),
 });
 
+/** A local route's refusal, in the contract's error shape. */
+const refuse = (status: number, code: string, error: string): Answer => json(status, { error, code });
+
 const amzError = (error: MeteringError): Answer =>
   amz(error.status, { __type: error.type, message: error.message }, { 'x-amzn-errortype': error.type });
+
+/** A local route's JSON object body (empty = `{}`), or why it is not one. */
+function parseJsonObject(body: string): Record<string, unknown> | string {
+  if (body.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return 'The body is not valid JSON.';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'The body must be a JSON object.';
+  }
+  return value as Record<string, unknown>;
+}
 
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -156,11 +188,31 @@ export async function startMarketplaceEmulator(
   };
 
   const control: MarketplaceEmulatorControl = {
-    mintCustomer: (mint) => mintCustomer(store, defaultProductCode, mint),
-    landAgain: (accountId) => landAgain(store, accountId),
+    // Controls called in-process change state without an HTTP call: each marks the state file to write.
+    mintCustomer(mint) {
+      const minted = mintCustomer(store, defaultProductCode, mint);
+      state?.changed();
+      emit(minted.events);
+      return minted.customer;
+    },
+    setEntitlements(accountId, contract) {
+      const { entitlements, contractEndMs } = parseContract(contract, true);
+      const customer = store.byAccount.get(accountId);
+      if (!customer || !entitlements) return undefined;
+      const events = setEntitlements(customer, entitlements, contractEndMs);
+      state?.changed();
+      emit(events);
+      return describeCustomer(customer);
+    },
+    landAgain(accountId) {
+      const token = landAgain(store, accountId);
+      state?.changed();
+      return token;
+    },
     unsubscribe(accountId) {
       const done = unsubscribe(store, accountId);
       if (!done) return false;
+      state?.changed();
       emit(done.events);
       return true;
     },
@@ -172,11 +224,14 @@ export async function startMarketplaceEmulator(
     leaveUnprocessed(n) {
       store.unprocessedRemaining = Math.max(0, Math.floor(n));
     },
+    failEntitlements(n) {
+      store.entitlementFailuresRemaining = Math.max(0, Math.floor(n));
+    },
   };
 
-  const meteringCall = (request: IncomingMessage, body: string): Answer => {
+  const awsCall = (request: IncomingMessage, body: string): Answer => {
     const target = String(request.headers['x-amz-target'] ?? '');
-    if (!target.startsWith(TARGET_PREFIX)) {
+    if (!target.startsWith(METERING_PREFIX) && !target.startsWith(ENTITLEMENT_PREFIX)) {
       throw new MeteringError(
         'UnknownOperationException',
         `Unknown operation ${target || '(no x-amz-target)'}.`,
@@ -185,6 +240,10 @@ export async function startMarketplaceEmulator(
     if (store.throttleRemaining > 0) {
       store.throttleRemaining--;
       throw new MeteringError('ThrottlingException', 'Rate exceeded');
+    }
+    if (target === `${ENTITLEMENT_PREFIX}GetEntitlements` && store.entitlementFailuresRemaining > 0) {
+      store.entitlementFailuresRemaining--;
+      throw new MeteringError('InternalServiceErrorException', 'Internal service error.', 500);
     }
     if (Buffer.byteLength(body) > MAX_BODY_BYTES) {
       throw new MeteringError('ValidationException', 'The request must be smaller than 1 MB.');
@@ -199,7 +258,11 @@ export async function startMarketplaceEmulator(
       throw new MeteringError('SerializationException', 'The request body must be a JSON object.');
     }
     const params = input as Record<string, unknown>;
-    switch (target.slice(TARGET_PREFIX.length)) {
+    if (target.startsWith(ENTITLEMENT_PREFIX)) {
+      if (target === `${ENTITLEMENT_PREFIX}GetEntitlements`) return amz(200, getEntitlements(store, params));
+      throw new MeteringError('UnknownOperationException', `Unknown operation ${target}.`);
+    }
+    switch (target.slice(METERING_PREFIX.length)) {
       case 'ResolveCustomer':
         return amz(200, resolveCustomer(store, params));
       case 'BatchMeterUsage':
@@ -219,45 +282,43 @@ export async function startMarketplaceEmulator(
     }
   };
 
+  /** A local route's change, or 400 `validation_error` when the control refuses its input. */
+  const validated = (change: () => Answer): Answer => {
+    try {
+      return change();
+    } catch (error) {
+      if (error instanceof MeteringError) return refuse(400, 'validation_error', error.message);
+      throw error;
+    }
+  };
+
   const localRoute = (request: IncomingMessage, url: URL, body: string): Answer => {
     const path = url.pathname;
     if (path === '/__marketplace/customers' && request.method === 'POST') {
-      let mint: MintOptions = {};
-      if (body.trim() !== '') {
-        try {
-          mint = JSON.parse(body) as MintOptions;
-        } catch {
-          return json(400, { error: { code: 'invalid_json', message: 'The body is not valid JSON.' } });
-        }
-        if (typeof mint !== 'object' || mint === null || Array.isArray(mint)) {
-          return json(400, { error: { code: 'invalid_body', message: 'The body must be a JSON object.' } });
-        }
-      }
-      try {
-        return json(201, control.mintCustomer(mint));
-      } catch (error) {
-        if (error instanceof MeteringError) {
-          return json(400, { error: { code: 'invalid_request', message: error.message } });
-        }
-        throw error;
-      }
+      const mint = parseJsonObject(body);
+      if (typeof mint === 'string') return refuse(400, 'validation_error', mint);
+      return validated(() => json(201, control.mintCustomer(mint as MintOptions)));
     }
     if (path === '/__marketplace/customers' && request.method === 'GET') {
       return json(200, { data: control.customers() });
     }
-    const cancel = /^\/__marketplace\/customers\/([^/]+)\/unsubscribe$/.exec(path);
-    if (cancel && request.method === 'POST') {
-      const accountId = decodeURIComponent(cancel[1] ?? '');
-      if (!control.unsubscribe(accountId)) {
-        return json(404, { error: { code: 'not_found', message: `No customer with account ${accountId}.` } });
-      }
+    const action = /^\/__marketplace\/customers\/([^/]+)\/(unsubscribe|entitlements)$/.exec(path);
+    if (action && request.method === 'POST') {
+      const accountId = decodeURIComponent(action[1] ?? '');
       const customer = store.byAccount.get(accountId);
-      return json(200, customer ? describeCustomer(customer) : {});
+      if (!customer) return refuse(404, 'not_found', `No customer with account ${accountId}.`);
+      if (action[2] === 'unsubscribe') {
+        control.unsubscribe(accountId);
+        return json(200, describeCustomer(customer));
+      }
+      const contract = parseJsonObject(body);
+      if (typeof contract === 'string') return refuse(400, 'validation_error', contract);
+      return validated(() => json(200, control.setEntitlements(accountId, contract as ContractInput)));
     }
     if (path === '/__marketplace/usage-records' && request.method === 'GET') {
       return json(200, { data: control.records() });
     }
-    return json(404, { error: { code: 'not_found', message: `Nothing at ${request.method} ${path}` } });
+    return refuse(404, 'not_found', `Nothing at ${request.method} ${path}`);
   };
 
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
@@ -271,15 +332,13 @@ export async function startMarketplaceEmulator(
         answer = localRoute(request, url, body);
       } else if (request.method === 'POST' && url.pathname === '/') {
         try {
-          answer = meteringCall(request, body);
+          answer = awsCall(request, body);
         } catch (error) {
           if (!(error instanceof MeteringError)) throw error;
           answer = amzError(error);
         }
       } else {
-        answer = json(404, {
-          error: { code: 'not_found', message: `Nothing at ${request.method} ${url.pathname}` },
-        });
+        answer = refuse(404, 'not_found', `Nothing at ${request.method} ${url.pathname}`);
       }
     } catch (error) {
       log(

@@ -1,6 +1,7 @@
-// The Metering Service's errors as the awsJson1_1 protocol carries them: `{ "__type", "message" }` with
-// the HTTP status, plus the `x-amzn-errortype` header. Names come from the SDK model
-// (`@aws-sdk/client-marketplace-metering`); `ValidationException`, `SerializationException` and
+// The Metering and Entitlement Services' errors as the awsJson1_1 protocol carries them:
+// `{ "__type", "message" }` with the HTTP status, plus the `x-amzn-errortype` header. Names come from the
+// SDK models (`@aws-sdk/client-marketplace-metering`, `@aws-sdk/client-marketplace-entitlement-service`:
+// `InvalidParameterException`); `ValidationException`, `SerializationException` and
 // `UnknownOperationException` are the framework errors every AWS JSON service answers (not modelled, so the
 // SDK surfaces them as a `MarketplaceMeteringServiceException` whose `name` is the type).
 
@@ -17,7 +18,8 @@ export type MeteringErrorType =
   | 'SerializationException'
   | 'UnknownOperationException'
   | 'PlatformNotSupportedException'
-  | 'InternalServiceErrorException';
+  | 'InternalServiceErrorException'
+  | 'InvalidParameterException';
 
 export class MeteringError extends Error {
   readonly type: MeteringErrorType;

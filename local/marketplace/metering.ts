@@ -2,8 +2,9 @@
 // detection, subscriptions), and buyers minted and cancelled by the emulator's controls. All time is read
 // from the shared clock, so `setClock` / `POST /__local/clock` move token expiry, windows and grace hours.
 import { nowMs } from '#shared/clock.ts';
+import { defaultContractEnd, parseContract } from './entitlements.ts';
 import { MeteringError } from './errors.ts';
-import { cancellationEvents, type LifecycleEvent } from './events.ts';
+import { cancellationEvents, type LifecycleEvent, purchaseEvents } from './events.ts';
 import {
   agreementId,
   awsAccountId,
@@ -16,6 +17,7 @@ import {
 } from './ids.ts';
 import {
   addCustomer,
+  type ContractEntitlement,
   type Customer,
   type IdentityStyle,
   type MarketplaceStore,
@@ -36,7 +38,14 @@ export const UNSUBSCRIBE_GRACE_MS = HOUR_MS;
 export const MAX_BATCH_RECORDS = 25;
 export const MAX_QUANTITY = 2_147_483_647;
 
-export type MintOptions = { product_code?: string; concurrent_agreements?: boolean };
+export type MintOptions = {
+  product_code?: string;
+  concurrent_agreements?: boolean;
+  /** Given (even empty): the buyer holds a contract for these quantities. `null` = absent. */
+  entitlements?: ContractEntitlement[] | null;
+  /** ISO time the contract ends; default 12 months after the mint. Only with `entitlements`. */
+  contract_end?: string | null;
+};
 
 export type MintedCustomer = {
   registration_token: string;
@@ -47,6 +56,9 @@ export type MintedCustomer = {
   concurrent_agreements: boolean;
   agreement_id: string;
   registration_token_expires_at: string;
+  /** `null` for a pay-as-you-go buyer. */
+  entitlements: ContractEntitlement[] | null;
+  contract_end: string | null;
 };
 
 export function describeCustomer(c: Customer): MintedCustomer & { unsubscribed_at?: string } {
@@ -59,13 +71,20 @@ export function describeCustomer(c: Customer): MintedCustomer & { unsubscribed_a
     concurrent_agreements: c.concurrentAgreements,
     agreement_id: c.agreementId,
     registration_token_expires_at: new Date(c.tokenExpiresAtMs).toISOString(),
+    entitlements: c.entitlements ? c.entitlements.map((e) => ({ ...e })) : null,
+    contract_end: c.contractEndMs === undefined ? null : new Date(c.contractEndMs).toISOString(),
     ...(c.unsubscribedAtMs === undefined
       ? {}
       : { unsubscribed_at: new Date(c.unsubscribedAtMs).toISOString() }),
   };
 }
 
+/** Adds a buyer; one minted with entitlements also answers the purchase event AWS sends before it lands. */
 export function mintCustomer(store: MarketplaceStore, defaultProductCode: string, options: MintOptions = {}) {
+  const contract = parseContract(
+    { entitlements: options.entitlements, contract_end: options.contract_end },
+    false,
+  );
   const productCode = options.product_code ?? defaultProductCode;
   if (typeof productCode !== 'string' || !/^[A-Za-z0-9]{1,255}$/.test(productCode)) {
     throw new MeteringError('ValidationException', 'product_code must be 1 to 255 letters or digits.');
@@ -85,9 +104,18 @@ export function mintCustomer(store: MarketplaceStore, defaultProductCode: string
     agreementId: agreementId(),
     offerId: offerId(),
     subscribedAtMs: at,
+    ...(contract.entitlements === undefined
+      ? {}
+      : {
+          entitlements: contract.entitlements,
+          contractEndMs: contract.contractEndMs ?? defaultContractEnd(at),
+        }),
   };
   addCustomer(store, customer);
-  return describeCustomer(customer);
+  return {
+    customer: describeCustomer(customer),
+    events: customer.entitlements ? purchaseEvents(customer, at) : [],
+  };
 }
 
 /**

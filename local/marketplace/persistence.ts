@@ -1,6 +1,8 @@
 // Marketplace emulator: its state as one JSON document, for `npm start` to keep across restarts: the
-// buyers (so a registered buyer still resolves and is metered), the billed records that duplicate detection
-// needs, and every record received. The test controls (throttling, unprocessed records) start over.
+// buyers (so a registered buyer still resolves and is metered, with its contract's entitlements, term and
+// agreement), the billed records that duplicate detection needs, and every record received. A file written
+// before contracts existed restores as pay-as-you-go buyers (the contract fields are optional). The test
+// controls (throttling, unprocessed records, failing GetEntitlements) start over.
 import * as z from 'zod/mini';
 import {
   addCustomer,

@@ -1,4 +1,8 @@
-// The emulator's in-memory state: buyers (one per mint) and every usage record it was sent.
+// The emulator's in-memory state: buyers (one per mint), their contract entitlements, and every usage
+// record it was sent.
+
+/** A contract buyer's paid quantity of one dimension, as GetEntitlements answers it (`IntegerValue`). */
+export type ContractEntitlement = { dimension: string; quantity: number };
 
 export type Customer = {
   registrationToken: string;
@@ -14,6 +18,12 @@ export type Customer = {
   subscribedAtMs: number;
   /** Set by unsubscribe; final usage is accepted for `UNSUBSCRIBE_GRACE_MS` after it. */
   unsubscribedAtMs?: number;
+  /** Contract buyers only (absent for pay-as-you-go buyers and in state files written before contracts). */
+  entitlements?: ContractEntitlement[];
+  /** When the contract's term ends: each entitlement's `ExpirationDate`. Set with `entitlements`. */
+  contractEndMs?: number;
+  /** When the current agreement started, if not at `subscribedAtMs` (it was renewed). */
+  agreementStartMs?: number;
 };
 
 export type RecordStatus =
@@ -74,6 +84,8 @@ export type MarketplaceStore = {
   records: StoredRecord[];
   throttleRemaining: number;
   unprocessedRemaining: number;
+  /** The next this-many GetEntitlements calls answer `InternalServiceErrorException` (500). */
+  entitlementFailuresRemaining: number;
 };
 
 export function createStore(defaultProductCode: string): MarketplaceStore {
@@ -89,6 +101,7 @@ export function createStore(defaultProductCode: string): MarketplaceStore {
     records: [],
     throttleRemaining: 0,
     unprocessedRemaining: 0,
+    entitlementFailuresRemaining: 0,
   };
 }
 
