@@ -331,13 +331,25 @@ export type MarketplaceSettings = {
   productCode?: string;
   /** MARKETPLACE_WINDOW_HOURS: how long after its hour BatchMeterUsage accepts a record. */
   windowHours?: number;
+  /** MARKETPLACE_PRODUCT_TYPE: `metered`, `contract` or `auto` (the functions that read entitlements). */
+  productType?: 'metered' | 'contract' | 'auto';
+  /** MARKETPLACE_CREDIT_DIMENSIONS: JSON `{"<dimension>": <USD per unit>}` (the functions that grant). */
+  creditDimensions?: string;
+  /** MARKETPLACE_LISTING_URL: where contract buyers buy more (every function: the credits answer shows it). */
+  listingUrl?: string;
 };
 
 function marketplaceEnvironment(spec: FunctionSpec, settings: MarketplaceSettings | undefined) {
   if (!settings) return {};
   const metering = Boolean(spec.marketplace?.length);
+  const grants = Boolean(spec.marketplace?.includes('aws-marketplace:GetEntitlements'));
   return {
     ...(settings.dimension ? { MARKETPLACE_DIMENSION: settings.dimension } : {}),
+    ...(settings.listingUrl ? { MARKETPLACE_LISTING_URL: settings.listingUrl } : {}),
+    ...(grants && settings.productType ? { MARKETPLACE_PRODUCT_TYPE: settings.productType } : {}),
+    ...(grants && settings.creditDimensions
+      ? { MARKETPLACE_CREDIT_DIMENSIONS: settings.creditDimensions }
+      : {}),
     ...(metering && settings.unitPrice ? { MARKETPLACE_UNIT_PRICE: settings.unitPrice } : {}),
     ...(metering && settings.windowHours ? { MARKETPLACE_WINDOW_HOURS: String(settings.windowHours) } : {}),
     ...(metering && settings.productCode

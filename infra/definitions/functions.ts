@@ -370,7 +370,7 @@ export const functions = {
   },
   adminMarketplace: {
     entry: 'functions/admin/marketplace.ts',
-    description: 'Operator API: AWS Marketplace reconciliation, and contract buyers\' grants',
+    description: "Operator API: AWS Marketplace reconciliation, and contract buyers' grants",
     table: ['dynamodb:Query', 'dynamodb:GetItem'],
     tableIndexes: true,
     // The most an API function may have: HTTP API waits 30 s. Long ranges of many buyers need a narrower query.

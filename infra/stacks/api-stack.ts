@@ -53,6 +53,7 @@ import { LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
+  creditDimensions,
   DEFAULT_MARKETPLACE_WINDOW_HOURS,
   MAX_MARKETPLACE_WINDOW_HOURS,
   MIN_MARKETPLACE_WINDOW_HOURS,
@@ -317,6 +318,8 @@ function notificationEmailFromContext(
 }
 
 /** The AWS Marketplace settings given as CDK context (`cdk deploy -c marketplaceProductCode=...`). */
+const PRODUCT_TYPES = ['metered', 'contract', 'auto'] as const;
+
 function marketplaceFromContext(scope: Construct): MarketplaceContext {
   const text = (key: string): string | undefined => {
     const value: unknown = scope.node.tryGetContext(key);
@@ -353,6 +356,20 @@ function marketplaceFromContext(scope: Construct): MarketplaceContext {
     throw new Error(`marketplaceUnitPrice must be a positive USD amount, got ${JSON.stringify(unitPrice)}`);
   }
   const dimension = text('marketplaceDimension');
+  const productTypeText = text('marketplaceProductType');
+  const productType = PRODUCT_TYPES.find((type) => type === productTypeText);
+  if (productTypeText && !productType) {
+    throw new Error(
+      `marketplaceProductType must be metered, contract or auto, got ${JSON.stringify(productTypeText)}`,
+    );
+  }
+  const creditDimensionsText = text('marketplaceCreditDimensions');
+  // Refused at synth rather than at the first registration: the same parser the functions use.
+  if (creditDimensionsText) creditDimensions(creditDimensionsText);
+  const listingUrl = text('marketplaceListingUrl');
+  if (listingUrl && !/^https:\/\/\S+$/.test(listingUrl)) {
+    throw new Error(`marketplaceListingUrl must be an https URL, got ${JSON.stringify(listingUrl)}`);
+  }
   const topics = text('marketplaceSnsTopicArns');
   const snsTopicArns = topics
     ?.split(',')
@@ -369,6 +386,9 @@ function marketplaceFromContext(scope: Construct): MarketplaceContext {
     ...(windowHours ? { windowHours } : {}),
     ...(unitPrice ? { unitPrice } : {}),
     ...(dimension ? { dimension } : {}),
+    ...(productType ? { productType } : {}),
+    ...(creditDimensionsText ? { creditDimensions: creditDimensionsText } : {}),
+    ...(listingUrl ? { listingUrl } : {}),
     ...(snsTopicArns?.length ? { snsTopicArns } : {}),
   };
 }

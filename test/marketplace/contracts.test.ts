@@ -6,8 +6,8 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getAccount } from '#shared/accounts/repository.ts';
 import { clearViews } from '#shared/accounts/view.ts';
-import { ddb } from '#shared/dynamo/client.ts';
 import { resetClock } from '#shared/clock.ts';
+import { ddb } from '#shared/dynamo/client.ts';
 import { findCustomer } from '#shared/marketplace/buyers.ts';
 import { grantRecords } from '#shared/marketplace/entitlements.ts';
 import { processLifecycleEvent } from '#shared/marketplace/lifecycle.ts';
@@ -75,7 +75,11 @@ async function grantsOf(accountId: string) {
 }
 
 /** Changes the buyer's entitlements in the emulator; answers the events AWS would send for the change. */
-function amend(customerAwsAccountId: string, entitlements: { dimension: string; quantity: number }[], contractEnd?: string) {
+function amend(
+  customerAwsAccountId: string,
+  entitlements: { dimension: string; quantity: number }[],
+  contractEnd?: string,
+) {
   const before = events.length;
   emulator.control.setEntitlements(customerAwsAccountId, {
     entitlements,
@@ -171,7 +175,9 @@ describe('entitlement changes', () => {
     expect(await balanceOf(accountId)).toBe(500 * USD);
     const grants = await grantsOf(accountId);
     expect(grants.map((grant) => grant.amount).sort((a, b) => a - b)).toEqual([200 * USD, 300 * USD]);
-    expect(grants.find((grant) => grant.amount === 200 * USD)!.reason).toMatch(/upgraded from 3 to 5 × credits_100/);
+    expect(grants.find((grant) => grant.amount === 200 * USD)!.reason).toMatch(
+      /upgraded from 3 to 5 × credits_100/,
+    );
   });
 
   it('grants nothing for a downgrade from 5 to 4, and records it for the operator', async () => {
@@ -190,14 +196,18 @@ describe('entitlement changes', () => {
       account_id: accountId,
       entitled: 400,
       granted: 500,
-      grants: [{ dimension: 'credits_100', granted_units: 5, entitled_units: 4, downgraded_to: 4, granted: 500 }],
+      grants: [
+        { dimension: 'credits_100', granted_units: 5, entitled_units: 4, downgraded_to: 4, granted: 500 },
+      ],
     });
     expect(operator.body.grants[0].downgraded_at).toEqual(expect.any(String));
 
     // Back up to 5: nothing more (5 were granted); to 6: one more unit.
-    for (const event of amend(customer.customer_aws_account_id, credits100(5))) await processLifecycleEvent(event);
+    for (const event of amend(customer.customer_aws_account_id, credits100(5)))
+      await processLifecycleEvent(event);
     expect(await balanceOf(accountId)).toBe(500 * USD);
-    for (const event of amend(customer.customer_aws_account_id, credits100(6))) await processLifecycleEvent(event);
+    for (const event of amend(customer.customer_aws_account_id, credits100(6)))
+      await processLifecycleEvent(event);
     expect(await balanceOf(accountId)).toBe(600 * USD);
   });
 
@@ -226,7 +236,8 @@ describe('entitlement changes', () => {
   it('grants nothing for an entitlement that has expired', async () => {
     const { accountId, customer } = await contractBuyer(credits100(1));
     const past = new Date(Date.now() - 86_400_000).toISOString();
-    for (const event of amend(customer.customer_aws_account_id, credits100(4), past)) await processLifecycleEvent(event);
+    for (const event of amend(customer.customer_aws_account_id, credits100(4), past))
+      await processLifecycleEvent(event);
     expect(await balanceOf(accountId)).toBe(100 * USD);
   });
 });
@@ -238,7 +249,9 @@ describe('GetEntitlements failing', () => {
     // Two throttled answers, then the third attempt reads the upgrade.
     emulator.control.throttle(2);
     const report = await processLifecycleEvent(upgrade[0]!);
-    expect(report.contracts).toMatchObject([{ account_id: accountId, entitled: 300 * USD, granted: 300 * USD }]);
+    expect(report.contracts).toMatchObject([
+      { account_id: accountId, entitled: 300 * USD, granted: 300 * USD },
+    ]);
     expect(await balanceOf(accountId)).toBe(300 * USD);
   });
 
@@ -260,7 +273,9 @@ describe('GetEntitlements failing', () => {
     const { accountId, customer } = await contractBuyer(credits100(1));
     const upgrade = amend(customer.customer_aws_account_id, credits100(2));
     emulator.control.failEntitlements(3);
-    await expect(processLifecycleEvent(upgrade[0]!)).rejects.toMatchObject({ code: 'marketplace_unavailable' });
+    await expect(processLifecycleEvent(upgrade[0]!)).rejects.toMatchObject({
+      code: 'marketplace_unavailable',
+    });
     expect(await balanceOf(accountId)).toBe(100 * USD);
 
     for (const event of [upgrade[0]!, ...upgrade]) await processLifecycleEvent(event);
@@ -285,7 +300,9 @@ describe('spending a contract', () => {
     expect(account).toMatchObject({ balance: 0, available: 0, held: 0 });
     const usage = (await ledgerEntries(accountId)).filter((entry) => entry.type === 'usage');
     expect(usage.map((entry) => entry.amount)).toEqual([-2000, -2000, -2000, -2000, -2000]);
-    expect(usage.every((entry) => entry.billing_mode === undefined && entry.accrued === undefined)).toBe(true);
+    expect(usage.every((entry) => entry.billing_mode === undefined && entry.accrued === undefined)).toBe(
+      true,
+    );
   });
 
   it('refuses checkout and auto-refill: credits come only from the contract', async () => {

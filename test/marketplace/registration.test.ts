@@ -78,6 +78,7 @@ describe('POST /marketplace/register', () => {
     expect(answer.status).toBe(201);
     expect(answer.body).toEqual({
       account_id: expect.stringMatching(/^acct_/),
+      billing_mode: 'marketplace',
       token: expect.stringMatching(/^crd_/),
       created: true,
       subscription_status: 'active',
@@ -125,6 +126,7 @@ describe('POST /marketplace/register', () => {
       if (i % 2) {
         expect(replay.body).toEqual({
           account_id: first.body.account_id,
+          billing_mode: 'marketplace',
           token: null,
           created: false,
           subscription_status: 'active',
