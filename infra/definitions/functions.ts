@@ -341,7 +341,8 @@ export const functions = {
     ]),
     // ResolveCustomer, then a contract buyer's entitlements (granted as credits at registration).
     marketplace: ['aws-marketplace:ResolveCustomer', 'aws-marketplace:GetEntitlements'],
-    timeoutSeconds: 15,
+    // The entitlement read's retries (timeouts.ts `entitlementReads`) are its slowest wait.
+    timeoutSeconds: 20,
   },
   marketplaceLifecycle: {
     entry: 'functions/marketplace/lifecycle.ts',

@@ -39,7 +39,7 @@ export const awsCalls = {
   /** One attempt: the metering job backs off and re-sends throttled calls and unprocessed records itself. */
   marketplaceMetering: { connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000, maxAttempts: 1 },
   /** One attempt per call: shared/marketplace/entitlements.ts backs off and tries again itself (`entitlementReads`). */
-  marketplaceEntitlement: { connectionTimeoutMs: 1_000, requestTimeoutMs: 3_000, maxAttempts: 1 },
+  marketplaceEntitlement: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxAttempts: 1 },
 } as const satisfies Record<string, AwsCallBudget>;
 
 /** Reading a contract's entitlements: attempts (each a page's call) and the full-jitter backoff between them. */

@@ -72,6 +72,16 @@ describe('AWS Marketplace: grants', () => {
     );
   });
 
+  it('lets exactly the functions that grant contract credits read entitlements, in the synthesised roles', () => {
+    const holders = specs
+      .filter(([name]) =>
+        stack.statements(name).some((s) => asArray(s.Action).includes('aws-marketplace:GetEntitlements')),
+      )
+      .map(([name]) => name)
+      .sort();
+    expect(holders).toEqual(['marketplaceLifecycle', 'marketplaceRegister']);
+  });
+
   it('lets the lifecycle remember facts for buyers not registered yet, and the registration check them', () => {
     const tableActions = (name: FunctionName) =>
       stack
@@ -221,6 +231,40 @@ describe('AWS Marketplace: configuration by context', () => {
         Endpoint: { 'Fn::GetAtt': [configured.functionId('marketplaceLifecycle'), 'Arn'] },
       });
     }
+  });
+
+  it('gives the contract settings to the functions that grant only, and the listing URL to every function', () => {
+    const configured = build({
+      marketplaceProductType: 'contract',
+      marketplaceCreditDimensions: '{"credits_100": 100, "credits_10": 10}',
+      marketplaceListingUrl: 'https://aws.amazon.com/marketplace/pp/prodview-example',
+    });
+    for (const [name, spec] of specs) {
+      const variables = configured.variables(name);
+      const grants = spec.marketplace?.includes('aws-marketplace:GetEntitlements') ?? false;
+      expect(variables.MARKETPLACE_PRODUCT_TYPE, name).toBe(grants ? 'contract' : undefined);
+      expect(variables.MARKETPLACE_CREDIT_DIMENSIONS, name).toBe(
+        grants ? '{"credits_100": 100, "credits_10": 10}' : undefined,
+      );
+      expect(variables.MARKETPLACE_LISTING_URL, name).toBe(
+        'https://aws.amazon.com/marketplace/pp/prodview-example',
+      );
+    }
+    expect(build().variables('marketplaceRegister').MARKETPLACE_PRODUCT_TYPE).toBeUndefined();
+  });
+
+  it('refuses a bad product type, credit dimensions or listing URL at synth, naming the context key', () => {
+    expect(() => buildUnbundled({ marketplaceProductType: 'subscription' })).toThrow(
+      /^marketplaceProductType must be metered, contract or auto/,
+    );
+    for (const bad of ['{"credits_100": -1}', '[1]', 'credits_100=100', '{"credits_100": "100"}']) {
+      expect(() => buildUnbundled({ marketplaceCreditDimensions: bad }), bad).toThrow(
+        /^MARKETPLACE_CREDIT_DIMENSIONS must be JSON like/,
+      );
+    }
+    expect(() => buildUnbundled({ marketplaceListingUrl: 'http://example.com' })).toThrow(
+      /^marketplaceListingUrl must be an https URL/,
+    );
   });
 
   it('refuses a metering window outside 2..24 whole hours, naming the context key', () => {
