@@ -2,9 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
-    setupFiles: ['test/support/setup-env.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
@@ -12,5 +9,28 @@ export default defineConfig({
     reporters: process.env.CI
       ? ['default', ['json', { outputFile: 'test-output/vitest.json' }]]
       : ['default'],
+    projects: [
+      {
+        // The CDK tests build the app in memory and touch no table: no DynamoDB Local lease, table or stream
+        // per file, and one module graph per worker, so aws-cdk-lib and the stacks load once per worker, not
+        // once per file (each file still builds its own apps: nothing a file builds is shared).
+        extends: true,
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'dynamo',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/infra/**'],
+          globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/setup-env.ts'],
+        },
+      },
+    ],
   },
 });

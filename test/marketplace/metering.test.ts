@@ -276,34 +276,44 @@ describe('marketplace metering', () => {
     expect(billedUnits(emulator)).toBe(2);
   });
 
-  it('carries the remainder over 1,000 hours and bills the exact total', async () => {
+  // 200 hours of random usage in runs of 20 (one BatchMeterUsage call each, a carry across every hour),
+  // crossing a month end as the 1,000 hours from 1 June did: a run at 00:01 on 1 July sends June's last
+  // hours. The count is no boundary of the job's: more hours only repeat the same carry.
+  const BLOCKS = 10;
+  const HOURS_PER_RUN = 20;
+  it(`carries the remainder over ${BLOCKS * HOURS_PER_RUN} hours and bills the exact total`, async () => {
     const seed = Number(process.env.MKT_SEED ?? Date.now() % 100_000);
     let state = seed;
     const random = () => {
       state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
       return state / 2 ** 31;
     };
-    const start = Date.parse('2026-06-01T00:00:00Z');
+    const start = Date.parse('2026-06-27T16:00:00Z'); // 80 hours (4 runs) before 1 July
     // A run every 20 hours needs a window that long: every hour is sent, none rolled over.
     process.env.MARKETPLACE_WINDOW_HOURS = '24';
     setClock(new Date(start + 5 * 60_000));
     const buyer = await registeredBuyer(emulator);
     let total = 0;
-    for (let block = 0; block < 50; block++) {
-      for (let h = 0; h < 20; h++) {
-        const hour = new Date(start + (block * 20 + h) * 3_600_000).toISOString().replace('.000Z', 'Z');
+    for (let block = 0; block < BLOCKS; block++) {
+      for (let h = 0; h < HOURS_PER_RUN; h++) {
+        const hour = new Date(start + (block * HOURS_PER_RUN + h) * 3_600_000)
+          .toISOString()
+          .replace('.000Z', 'Z');
         const cost = random() < 0.2 ? 0 : Math.floor(random() * 7_777);
         if (cost > 0) await accrue(buyer.accountId, hour, cost);
         total += cost;
       }
-      setClock(new Date(start + (block + 1) * 20 * 3_600_000 + 60_000));
+      setClock(new Date(start + (block + 1) * HOURS_PER_RUN * 3_600_000 + 60_000));
       await runMetering(fast);
     }
 
-    expect(billed(emulator)).toHaveLength(1000);
+    expect(billed(emulator)).toHaveLength(BLOCKS * HOURS_PER_RUN);
     expect(billedUnits(emulator), `seed ${seed}`).toBe(Math.floor(total / 1000));
-    expect(await getCarry(buyer.accountId, 'usage')).toMatchObject({ carry: total % 1000, seq: 1000 });
-  }, 240_000);
+    expect(await getCarry(buyer.accountId, 'usage')).toMatchObject({
+      carry: total % 1000,
+      seq: BLOCKS * HOURS_PER_RUN,
+    });
+  }, 120_000);
 
   it('sends the hours that leave the window soonest first, across buyers and batches', async () => {
     // 12 idle buyers, 5 hours each: 60 records in 3 calls. Claims go 8 buyers at a time, each buyer's hours
