@@ -1770,7 +1770,7 @@ export interface operations {
                         /** @constant */
                         currency: "USD";
                         /** @enum {string} */
-                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        billing_mode: "prepaid" | "postpaid" | "marketplace" | "marketplace_contract";
                         /** @description The current UTC month, YYYY-MM */
                         period?: string;
                         /** @description USD, a JSON number with at most 6 decimal places */
@@ -1779,6 +1779,14 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        marketplace?: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            entitled: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            contract_end: string | null;
+                            listing_url: string | null;
+                        };
                     };
                 };
             };
@@ -7028,6 +7036,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         account_id: string;
+                        /** @enum {string} */
+                        billing_mode: "marketplace" | "marketplace_contract";
                         token: string | null;
                         message?: string;
                         created: boolean;
@@ -7046,6 +7056,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         account_id: string;
+                        /** @enum {string} */
+                        billing_mode: "marketplace" | "marketplace_contract";
                         token: string | null;
                         message?: string;
                         created: boolean;
@@ -7312,7 +7324,7 @@ export interface operations {
                         name: string;
                         email: string | null;
                         /** @enum {string} */
-                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        billing_mode: "prepaid" | "postpaid" | "marketplace" | "marketplace_contract";
                         /** @description USD, a JSON number with at most 6 decimal places */
                         balance: number;
                         /** @description USD, a JSON number with at most 6 decimal places */
@@ -7329,6 +7341,14 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        marketplace?: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            entitled: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            contract_end: string | null;
+                            listing_url: string | null;
+                        };
                         balance_shards?: number;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
@@ -7646,7 +7666,7 @@ export interface operations {
                         name: string;
                         email: string | null;
                         /** @enum {string} */
-                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        billing_mode: "prepaid" | "postpaid" | "marketplace" | "marketplace_contract";
                         /** @description USD, a JSON number with at most 6 decimal places */
                         balance: number;
                         /** @description USD, a JSON number with at most 6 decimal places */
@@ -7663,6 +7683,14 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        marketplace?: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            entitled: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            contract_end: string | null;
+                            listing_url: string | null;
+                        };
                         balance_shards?: number;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
@@ -7832,7 +7860,7 @@ export interface operations {
                         name: string;
                         email: string | null;
                         /** @enum {string} */
-                        billing_mode: "prepaid" | "postpaid" | "marketplace";
+                        billing_mode: "prepaid" | "postpaid" | "marketplace" | "marketplace_contract";
                         /** @description USD, a JSON number with at most 6 decimal places */
                         balance: number;
                         /** @description USD, a JSON number with at most 6 decimal places */
@@ -7849,6 +7877,14 @@ export interface operations {
                         payment_terms_days?: number;
                         /** @description active, cancel_pending, cancelled or failed */
                         subscription_status?: string;
+                        marketplace?: {
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            entitled: number;
+                            /** @description USD, a JSON number with at most 6 decimal places */
+                            granted: number;
+                            contract_end: string | null;
+                            listing_url: string | null;
+                        };
                         balance_shards?: number;
                         /** @description ISO 8601 UTC time */
                         created_at: string;
