@@ -7,7 +7,8 @@
 // item is then written as the Marketplace registration writes a contract buyer's (the stack runs in this
 // process, on its own table), so the test does not wait for the emulator's entitlements; grants go through
 // the ledger with a contract grant's reason and usage through the API, so balance = ledger throughout.
-// MARKETPLACE_LISTING_URL is read per request, so each test sets or clears it before the page reads.
+// MARKETPLACE_LISTING_URL is read per request, so each test sets or clears it before the page reads. Last, a
+// pay-as-you-go Marketplace buyer (`billing_mode: marketplace`) keeps its overview: no balance, no Contract.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page } from 'playwright-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -373,5 +374,30 @@ describe('an AWS Marketplace contract buyer in the dashboard', () => {
       'Your AWS Marketplace subscription is being cancelled: renew it through AWS Marketplace to keep receiving credits from it.',
     );
     await checked('downgraded');
+  });
+
+  it('a pay-as-you-go Marketplace buyer keeps its overview: billed through AWS, no balance, no Contract', async () => {
+    process.env.MARKETPLACE_LISTING_URL = LISTING;
+    const { account, token } = await createAccount({ name: 'Pay as you go buyer' });
+    await ddb().send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: keys.account(account.account_id),
+        UpdateExpression: 'SET billing_mode = :mode, subscription_status = :status',
+        ExpressionAttributeValues: { ':mode': 'marketplace', ':status': 'active' },
+      }),
+    );
+    expect((await http('GET', '/v1/credits', { token })).body).not.toHaveProperty('marketplace');
+    await signIn(token);
+    expect(await text('#balance-chip')).toBe('Billed through AWS');
+    expect(await page.getByRole('region', { name: 'Billing' }).textContent()).toContain(
+      'Your usage is billed through AWS',
+    );
+    await page.locator('#requests-today').waitFor();
+    expect(await page.locator('#balance').count()).toBe(0);
+    expect(await page.locator('#contract-line').count()).toBe(0);
+    expect(await nav().getByRole('link', { name: 'Contract' }).count()).toBe(0);
+    await page.goto(`${stack.url}/#contract`);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
   });
 });
