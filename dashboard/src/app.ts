@@ -57,6 +57,12 @@ const views: View[] = [
     (current) => current.billing_mode === 'postpaid',
     async () => (await import('./views/postpaid.ts')).postpaid,
   ),
+  later(
+    'contract',
+    'Contract',
+    (current) => current.billing_mode === 'marketplace_contract',
+    async () => (await import('./views/contract.ts')).contract,
+  ),
   later('usage', 'Usage', always, async () => (await import('./views/usage.ts')).usage),
   later(
     'transactions',
@@ -100,7 +106,8 @@ let renderCount = 0;
 function showChip(current: Credits): void {
   chip.hidden = false;
   chip.textContent =
-    current.billing_mode === 'prepaid'
+    // A contract account has a balance like a prepaid one (funded by its AWS Marketplace contract).
+    current.billing_mode === 'prepaid' || current.billing_mode === 'marketplace_contract'
       ? `Balance ${money(current.balance)}`
       : current.billing_mode === 'postpaid'
         ? `This month ${money(current.period_usage ?? 0)}`

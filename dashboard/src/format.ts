@@ -121,6 +121,18 @@ export const purchaseStates: Record<string, string> = {
   expired: 'Expired',
 };
 
+/**
+ * An AWS Marketplace contract's subscription state in words, or null while it is active (the usual case says
+ * nothing). An ended subscription grants no more credits.
+ */
+export function subscriptionNotice(status: string | undefined): string | null {
+  if (!status || status === 'active') return null;
+  if (status === 'cancel_pending')
+    return 'Your AWS Marketplace subscription is being cancelled: renew it through AWS Marketplace to keep receiving credits from it.';
+  const state = status === 'failed' ? 'has failed' : `is ${status.replaceAll('_', ' ')}`;
+  return `Your AWS Marketplace subscription ${state}: no more credits are granted from it until you subscribe again through AWS Marketplace.`;
+}
+
 /** UTC `YYYY-MM-DD` a number of days before today. */
 export function daysAgo(days: number, from = new Date()): string {
   return new Date(from.getTime() - days * 86_400_000).toISOString().slice(0, 10);

@@ -1,13 +1,28 @@
 // Dashboard › Overview: what the account has (or has used this month), the warnings that need the customer
-// (balance under a threshold, auto-refill paused, a limit reached, an invoice overdue), how long the balance
-// lasts at the recent pace, daily spend over 30 days by feature, and today's requests.
+// (balance under a threshold, auto-refill paused, a limit reached, an invoice overdue, a Marketplace contract's
+// subscription no longer active), how long the balance lasts at the recent pace, daily spend over 30 days by
+// feature, and today's requests. A Marketplace contract's balance reads like a prepaid one, without buying or
+// auto-refill: it is funded by the contract (views/contract.ts).
 import { type AutoRefill, answer, type Credits, client, type UsageBucket } from '../api.ts';
 import { type Role, roleAtLeast } from '../auth.ts';
 import { spendChart } from '../chart.ts';
 import { h } from '../dom.ts';
-import { day, money } from '../format.ts';
+import { day, money, subscriptionNotice } from '../format.ts';
 import { errorBox, loading, page, section, type View, type ViewContext } from '../ui.ts';
 import { refillSummary } from './auto-refill.ts';
+
+/** Accounts with a balance that usage is debited from: prepaid, and funded by a Marketplace contract. */
+function debited(credits: Credits): boolean {
+  return credits.billing_mode === 'prepaid' || credits.billing_mode === 'marketplace_contract';
+}
+
+/** Where a contract buyer buys more: the product's AWS Marketplace page (a new tab), else the contract view. */
+function buyMoreAction(credits: Credits): NonNullable<Banner['action']> {
+  const listing = credits.marketplace?.listing_url;
+  return listing
+    ? { href: listing, label: 'Buy more through AWS Marketplace', external: true }
+    : { href: '#contract', label: 'See how to buy more' };
+}
 
 function figure(label: string, value: string, id: string, note?: string): HTMLElement {
   return h(
@@ -87,13 +102,20 @@ function standing(credits: Credits): HTMLElement {
     ),
     h('p', { id: 'refill-line', hidden: true }),
     h('p', { id: 'pace', class: 'muted', hidden: true }),
-    h(
-      'p',
-      {},
-      h('a', { href: '#buy' }, 'Buy credits'),
-      ' · ',
-      h('a', { href: '#auto-refill' }, 'Auto-refill'),
-    ),
+    credits.billing_mode === 'marketplace_contract'
+      ? h(
+          'p',
+          { id: 'contract-line' },
+          'Funded by your AWS Marketplace contract. ',
+          h('a', { href: '#contract' }, 'See your contract and how to buy more'),
+        )
+      : h(
+          'p',
+          {},
+          h('a', { href: '#buy' }, 'Buy credits'),
+          ' · ',
+          h('a', { href: '#auto-refill' }, 'Auto-refill'),
+        ),
   );
 }
 
@@ -152,18 +174,22 @@ async function warnings(
   const banners: Banner[] = [];
   const prepaid = credits.billing_mode === 'prepaid';
   const postpaid = credits.billing_mode === 'postpaid';
+  const contract = credits.billing_mode === 'marketplace_contract';
   // A member reads only what their role may (the API's route table); a billing token reads everything.
   const may = (needed: Role) => !role || roleAtLeast(role, needed);
   const readsRefill = prepaid && may('billing');
+  // The low-balance alert applies to every debited balance; a contract account has no auto-refill to read.
+  const readsNotify = debited(credits) && may('billing');
   const readsTokens = may('owner');
   const [refill, notify, tokens, invoices] = await Promise.all([
     readsRefill ? optional(answer(client.GET('/v1/billing/auto-refill'))) : undefined,
-    readsRefill ? optional(answer(client.GET('/v1/notifications'))) : undefined,
+    readsNotify ? optional(answer(client.GET('/v1/notifications'))) : undefined,
     readsTokens ? optional(answer(client.GET('/v1/tokens'))) : undefined,
     postpaid ? optional(answer(client.GET('/v1/billing/invoices'))) : undefined,
   ]);
   const unread =
-    (readsRefill && (refill === undefined || notify === undefined)) ||
+    (readsRefill && refill === undefined) ||
+    (readsNotify && notify === undefined) ||
     (readsTokens && tokens === undefined) ||
     (postpaid && invoices === undefined);
   if (refill?.status === 'suspended') {
@@ -196,7 +222,16 @@ async function warnings(
       id: 'warn-low-balance',
       urgent: credits.available <= 0,
       text: `Your available balance of ${money(credits.available)} is under your alert threshold of ${money(alertAt)}.`,
-      action: { href: '#buy', label: 'Buy credits' },
+      action: contract ? buyMoreAction(credits) : { href: '#buy', label: 'Buy credits' },
+    });
+  }
+  const ended = contract ? subscriptionNotice(credits.subscription_status) : null;
+  if (ended) {
+    banners.push({
+      id: 'warn-contract-status',
+      urgent: false,
+      text: ended,
+      action: { href: '#contract', label: 'See your contract' },
     });
   }
   if (postpaid) {
@@ -241,7 +276,7 @@ async function warnings(
  * averaged; nothing when there was no spend, or when the account has no balance to run out of.
  */
 export function paceText(credits: Credits, buckets: UsageBucket[]): string | null {
-  if (credits.billing_mode !== 'prepaid') return null;
+  if (!debited(credits)) return null;
   const spent = buckets.slice(-7).reduce((sum, bucket) => sum + bucket.cost, 0);
   if (!(spent > 0)) return null;
   const perDay = spent / 7;
