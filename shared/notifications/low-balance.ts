@@ -17,7 +17,8 @@
 // - A PUT that keeps the threshold keeps the state: no second event for the same crossing. A new threshold
 //   (removing it and setting it again included, once a ledger entry was checked in between) starts armed and
 //   is evaluated at the account's next ledger entry, not at the PUT.
-// - Prepaid accounts only: postpaid and Marketplace usage never takes a balance.
+// - Debited accounts only (prepaid, and AWS Marketplace contracts): postpaid and pay-as-you-go Marketplace
+//   usage never takes a balance.
 // - The balance is sampled when the consumer checks (shortly after each batch), not at each entry: a dip
 //   below the threshold and back above within one batch, or a hold alone (which writes no ledger entry),
 //   is seen only when a check finds it.
@@ -61,6 +62,9 @@ export type AlertStep =
 const firedFor = (alert: AlertState | undefined, threshold: Micros) =>
   alert?.state === 'fired' && alert.threshold === threshold;
 
+/** The modes whose usage is debited from a balance that can run low. */
+const DEBITED_MODES = new Set(['prepaid', 'marketplace_contract']);
+
 /** Whether the check must read the balance: only an account with a threshold. */
 export function needsBalance(inputs: AlertInputs): boolean {
   return inputs.threshold !== null;
@@ -70,7 +74,7 @@ export function needsBalance(inputs: AlertInputs): boolean {
 export function planAlert(inputs: AlertInputs, balance: AccountBalance): AlertStep {
   const { threshold, alert } = inputs;
   if (threshold === null) return alert?.state === 'fired' ? { action: 'rearm' } : { action: 'none' };
-  if (balance?.mode !== 'prepaid') return { action: 'none' };
+  if (!DEBITED_MODES.has(balance?.mode ?? '')) return { action: 'none' };
   if (balance.available < threshold)
     return firedFor(alert, threshold)
       ? { action: 'none' }

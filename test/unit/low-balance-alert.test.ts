@@ -85,6 +85,12 @@ describe('planAlert', () => {
       { mode: 'marketplace', available: usd(100) },
       { action: 'none' },
     ],
+    [
+      'an AWS Marketplace contract below the threshold (its balance is debited like prepaid)',
+      { threshold: usd(5), alert: undefined },
+      { mode: 'marketplace_contract', available: usd(2) },
+      { action: 'fire', threshold: usd(5), available: usd(2) },
+    ],
     ['no account', { threshold: usd(5), alert: undefined }, undefined, { action: 'none' }],
   ])('%s', (_, inputs, balance, step) => {
     expect(planAlert(inputs, balance)).toEqual(step);
