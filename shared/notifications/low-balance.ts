@@ -74,7 +74,7 @@ export function needsBalance(inputs: AlertInputs): boolean {
 export function planAlert(inputs: AlertInputs, balance: AccountBalance): AlertStep {
   const { threshold, alert } = inputs;
   if (threshold === null) return alert?.state === 'fired' ? { action: 'rearm' } : { action: 'none' };
-  if (!DEBITED_MODES.has(balance?.mode ?? '')) return { action: 'none' };
+  if (!balance || !DEBITED_MODES.has(balance.mode)) return { action: 'none' };
   if (balance.available < threshold)
     return firedFor(alert, threshold)
       ? { action: 'none' }
