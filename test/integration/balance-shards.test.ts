@@ -76,7 +76,7 @@ describe('balance shards', () => {
     );
     // The charges' entries went to the ledger slots, not the account partition.
     expect(new Set(usage.map((e) => (e as unknown as { PK: string }).PK)).size).toBeGreaterThan(8);
-  });
+  }, 180_000); // 300 racing transactions: minutes on a loaded 2-core machine, seconds alone (not a speed check)
 
   it('answers the total: GET /v1/credits, x-credits-remaining and the transactions', async () => {
     const { accountId, token } = await shardedAccount(1, 4);
