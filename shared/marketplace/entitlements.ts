@@ -28,13 +28,13 @@ import { ddb } from '../dynamo/client.ts';
 import { keys } from '../dynamo/keys.ts';
 import { queryAll } from '../dynamo/query.ts';
 import { sleep, type TransactItem } from '../dynamo/transact.ts';
-import { DomainError } from '../errors.ts';
 import { billingEvent } from '../events/outbox.ts';
 import { newUlid, sha256Hex } from '../ids.ts';
 import { applyCredit, BoundChangedError } from '../ledger/ledger.ts';
 import { type Micros, toWire, ZERO } from '../money.ts';
 import { logger, metrics } from '../observability/powertools.ts';
 import type { BuyerIdentity } from './buyers.ts';
+import { MarketplaceUnavailableError } from './errors.ts';
 
 const CONTRACT = 'marketplace_contract';
 const GRANT_PREFIX = 'MKT_GRANT#';
@@ -58,16 +58,6 @@ export type EntitlementRead = {
   last_expired_end: string | null;
   read_at: string;
 };
-
-/** AWS Marketplace did not answer GetEntitlements after the retries. */
-export class EntitlementsUnavailableError extends DomainError {
-  override readonly name = 'EntitlementsUnavailableError';
-  readonly status = 503;
-  readonly code = 'marketplace_unavailable';
-  constructor(options?: ErrorOptions) {
-    super('AWS Marketplace entitlements could not be read; please try again in a moment', options);
-  }
-}
 
 let client: MarketplaceEntitlementServiceClient | undefined;
 
@@ -119,7 +109,7 @@ async function entitlementPage(productCode: string, accountId: string, nextToken
     } catch (error) {
       if (!retryable(error) || attempt >= entitlementReads.maxAttempts) {
         metrics.addMetric('MarketplaceEntitlementReadFailed', MetricUnit.Count, 1);
-        throw new EntitlementsUnavailableError({ cause: error });
+        throw new MarketplaceUnavailableError({ cause: error });
       }
       const ceiling = Math.min(entitlementReads.capMs, entitlementReads.baseMs * 2 ** attempt);
       await sleep(Math.random() * ceiling);

@@ -40,6 +40,7 @@ import {
 import { meteringClient } from './client.ts';
 import { type RememberedState, rememberedFor } from './early-facts.ts';
 import { type EntitlementRead, holdsEntitlements, readEntitlements, syncContract } from './entitlements.ts';
+import { MarketplaceUnavailableError } from './errors.ts';
 
 /** The registration token is unknown, expired or for another product. */
 export class RegistrationTokenError extends DomainError {
@@ -51,15 +52,7 @@ export class RegistrationTokenError extends DomainError {
   }
 }
 
-/** AWS Marketplace did not answer: the buyer can post the form again. */
-export class MarketplaceUnavailableError extends DomainError {
-  override readonly name = 'MarketplaceUnavailableError';
-  readonly status = 503;
-  readonly code = 'marketplace_unavailable';
-  constructor(options?: ErrorOptions) {
-    super('AWS Marketplace could not be reached; please try again in a moment', options);
-  }
-}
+export { MarketplaceUnavailableError };
 
 export type Registration = {
   account_id: string;
