@@ -59,6 +59,19 @@ async function checkout() {
   return { purchaseId: opened.body.purchase_id as string, sessionId: sessionId! };
 }
 
+/** A buyer of an AWS Marketplace contract, registered through the emulator and the real registration. */
+async function contractAccount(): Promise<string> {
+  const minted = await http('POST', '/__marketplace/customers', {
+    body: { entitlements: [{ dimension: 'credits_100', quantity: 1 }] },
+  });
+  const registered = await http('POST', '/marketplace/register', {
+    form: { 'x-amzn-marketplace-token': minted.body.registration_token as string },
+    accept: 'application/json',
+  });
+  if (registered.body.billing_mode !== 'marketplace_contract') throw new Error('not a contract buyer');
+  return registered.body.account_id as string;
+}
+
 async function postpaidAccount(): Promise<string> {
   const opened = await http('POST', '/admin/accounts', { admin: true, body: { name: 'Postpaid headers' } });
   const id = opened.body.account_id as string;
@@ -558,6 +571,19 @@ const cases: Record<string, Case> = {
     error: async () => ({
       method: 'GET',
       path: '/admin/marketplace/reconciliation',
+      options: { admin: true },
+    }),
+  },
+  'GET /admin/marketplace/contracts/{id}': {
+    success: async () => ({
+      method: 'GET',
+      path: `/admin/marketplace/contracts/${await contractAccount()}`,
+      options: { admin: true },
+    }),
+    // A prepaid account: 409 wrong_billing_mode.
+    error: async () => ({
+      method: 'GET',
+      path: `/admin/marketplace/contracts/${demoAccount()}`,
       options: { admin: true },
     }),
   },
