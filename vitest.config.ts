@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // How long `expect.poll` waits for a page or a stream to reach the expected state (the default, 1 s, is
+    // too short on a loaded 2-core CI machine): a limit, never a speed assertion.
+    expect: { poll: { timeout: 10_000 } },
     pool: 'forks',
     // CI also writes a machine-readable report; .ci/run prints its totals as a closing line.
     reporters: process.env.CI
