@@ -48,8 +48,10 @@ function memberRow(context: ViewContext, member: Member, list: HTMLElement): HTM
           body: { role: role.value as Role },
         }),
       );
+      // The row already shows the new role: redrawing the list here raced the next change, whose row (and
+      // its refusal) the redraw replaced.
+      member.role = role.value as Role;
       announce(`${member.email} is now ${roleNames[role.value as Role]}.`);
-      await drawList(context, list);
     } catch (error) {
       role.value = member.role;
       result.replaceChildren(errorBox(error));
